@@ -1,0 +1,83 @@
+// Typed configuration of haid and hai-manager, loaded once from config/haid.toml (plus an
+// optional override file) and validated at start. Unknown keys are rejected and every error
+// names the offending key, so a malformed config stops haid before it touches anything.
+// Every field is documented, with its default, in config/haid.toml.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace hai {
+
+struct ServerConfig {
+  std::string grpc_listen = "127.0.0.1:7611";  // host:port of the gRPC API
+  std::string http_listen = "127.0.0.1:7612";  // host:port of metrics/health/task control
+  std::string control_url;                     // URL pods use for task control; "" = http://<http_listen>
+  std::string data_dir = "var";                // logs and runtime state; relative to the cwd
+  std::string log_level = "info";              // debug|info|warning|error
+};
+
+struct DatabaseConfig {
+  std::string url = "postgresql://hai@127.0.0.1:5433/hai";  // libpq connection URI
+  int pool_size = 4;                                        // connections used by haid
+};
+
+struct RedisConfig {
+  std::string host = "127.0.0.1";
+  int port = 6380;
+  std::string prefix = "hai";  // prefix of every channel and key
+};
+
+struct SchedulerConfig {
+  absl::Duration tick = absl::Seconds(1);       // periodic scheduling pass (tick_ms)
+  std::string default_group = "default";        // group when a submit names none
+  std::string default_priority = "NORMAL";      // tier when a submit names none
+  int max_nodes_per_task = 1024;                // larger requests are rejected at submit
+  bool preemption = true;                       // suspend lower tiers for higher ones
+  absl::Duration above_normal_demote_after = absl::Minutes(30);
+  absl::Duration min_runtime = absl::ZeroDuration();  // victims younger than this are protected
+  absl::Duration suspend_grace = absl::Seconds(30);   // notice -> SIGTERM if no go_suspend()
+  absl::Duration kill_grace = absl::Seconds(10);      // SIGTERM -> SIGKILL
+  absl::Duration manager_timeout = absl::Seconds(15); // heartbeat age after which a manager is lost
+};
+
+struct ManagerConfig {
+  std::string binary;                           // hai-manager path; "" = next to haid
+  std::string runtime = "local";                // local|kubernetes
+  absl::Duration heartbeat = absl::Seconds(2);  // manager heartbeat and DB poll interval
+};
+
+// A node of the local runtime (declared in config, registered in `hosts` at start).
+struct LocalNodeConfig {
+  std::string name;
+  std::string group = "default";
+  int gpus = 0;
+  int64_t cpu_millis = 0;
+  int64_t memory_mib = 0;
+  std::string room;
+  std::string sw;  // "switch" key
+  bool jupyter = false;
+};
+
+struct Config {
+  ServerConfig server;
+  DatabaseConfig database;
+  RedisConfig redis;
+  SchedulerConfig scheduler;
+  ManagerConfig manager;
+  std::vector<LocalNodeConfig> nodes;  // [[nodes]] tables
+};
+
+// Parses TOML text. Errors are InvalidArgument and name the key, e.g.
+// "config key scheduler.tick_ms: must be a positive integer (got -5)".
+absl::StatusOr<Config> ParseConfig(const std::string& toml_text, const std::string& source_name);
+
+// Loads `path`, then applies `override_path` on top when non-empty (keys present in the
+// override replace the base; [[nodes]] in the override replaces the whole node list).
+absl::StatusOr<Config> LoadConfig(const std::string& path, const std::string& override_path = "");
+
+}  // namespace hai

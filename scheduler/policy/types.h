@@ -1,0 +1,133 @@
+// Value types of the scheduling core: the snapshot it decides over, its configuration and the
+// plan it returns. Plain data only: no I/O, no clock, no globals. The daemon builds a Snapshot
+// from its in-memory state; the simulator builds one from a trace.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace hai::policy {
+
+// Priority tiers; the numbers are the public tier values (DB, API, quota names).
+enum class Tier : int {
+  kLow = 0,
+  kBelowNormal = 5,
+  kNormal = 10,
+  kAboveNormal = 20,
+  kHigh = 30,
+  kVeryHigh = 40,
+  kExtremeHigh = 50,
+};
+// Requested priority value meaning "the highest tier where the user still has quota".
+inline constexpr int kAutoPriority = -1;
+
+enum class NodeState { kReady, kCordoned, kDraining, kUnhealthy, kOffline };
+
+struct Node {
+  std::string name;
+  std::string group;
+  int gpus = 0;
+  int64_t cpu_millis = 0;
+  int64_t memory_mib = 0;
+  std::string room;
+  std::string sw;  // switch
+  NodeState state = NodeState::kReady;
+  bool jupyter = false;  // node of a jupyter group: training never lands here
+};
+
+// Where one rank of a task runs.
+struct RankPlacement {
+  std::string node;
+  std::vector<int> gpus;  // GPU indices on that node
+};
+
+struct Task {
+  int64_t attempt_id = 0;
+  int64_t chain_id = 0;
+  std::string user;
+  int requested_priority = static_cast<int>(Tier::kNormal);  // may be kAutoPriority
+  Tier tier = Tier::kNormal;      // running: the tier it runs at; queued: ignored unless fixed
+  std::string group;              // node group
+  int nodes = 1;
+  int gpus_per_node = 0;          // 0 = whole node(s)
+  absl::Time first_submit;        // chain's first submit: FIFO key, kept across suspensions
+  // Running tasks only:
+  absl::Time running_since;       // start of the current attempt
+  std::vector<RankPlacement> placement;
+  bool suspend_requested = false; // victim already told; its nodes will free up
+};
+
+// Effective per-user quota: nodes a user's tasks of `tier` may hold in `group`.
+struct QuotaKey {
+  std::string user;
+  std::string group;
+  Tier tier;
+  auto operator<=>(const QuotaKey&) const = default;
+};
+
+struct Snapshot {
+  std::vector<Node> nodes;
+  std::vector<Task> running;  // includes starting/scheduled attempts holding nodes
+  std::vector<Task> queued;
+  // Resolved quotas (user > group > public already applied by the caller; see quota.h).
+  std::map<QuotaKey, int64_t> quota;
+};
+
+struct PolicyConfig {
+  bool preemption = true;
+  // ABOVE_NORMAL tasks run as NORMAL once they have run this long (HAI rule).
+  absl::Duration above_normal_demote_after = absl::Minutes(30);
+  // A running task younger than this (per tier of the victim) is never suspended.
+  std::map<Tier, absl::Duration> min_runtime;
+  absl::Duration default_min_runtime = absl::ZeroDuration();
+};
+
+enum class PendingReason {
+  kOutOfQuota,              // the user's quota for this tier/group is in use
+  kWaitingForNodes,         // not enough free nodes/GPUs (missing_nodes says how many)
+  kBlockedByReservation,    // nodes are reserved for an earlier task of the same or higher tier
+  kNoSuchGroup,             // no node belongs to the group
+  kNeverFits,               // larger than the group or the quota can ever be
+  kWaitingForPreemption,    // victims are being suspended for this task
+  kHeld,                    // held (suspended by the user)
+};
+
+struct StartDecision {
+  int64_t attempt_id = 0;
+  Tier tier = Tier::kNormal;  // resolved tier (AUTO -> concrete)
+  std::vector<RankPlacement> placement;  // one entry per rank, rank order
+};
+
+struct SuspendDecision {
+  int64_t victim_attempt_id = 0;
+  int64_t preemptor_attempt_id = 0;
+  std::string reason;
+};
+
+struct Demotion {
+  int64_t attempt_id = 0;
+  Tier from = Tier::kAboveNormal;
+  Tier to = Tier::kNormal;
+};
+
+struct Pending {
+  int64_t attempt_id = 0;
+  PendingReason reason = PendingReason::kWaitingForNodes;
+  int missing_nodes = 0;
+  int position_in_tier = 0;  // 1-based
+  std::string detail;        // one line a user can act on
+};
+
+struct Plan {
+  std::vector<StartDecision> starts;
+  std::vector<SuspendDecision> suspends;
+  std::vector<Demotion> demotions;
+  std::vector<Pending> pending;
+};
+
+}  // namespace hai::policy
