@@ -1,0 +1,17 @@
+# Script mode: cmake -DSRC_DIR=... -DOUT=... -P EmbedMigrations.cmake
+# Writes a .cc defining hai::EmbeddedMigrations() from SRC_DIR/NNNN_name.sql files.
+file(GLOB files ${SRC_DIR}/*.sql)
+list(SORT files)
+set(body "")
+foreach(f ${files})
+  get_filename_component(fname ${f} NAME_WE)
+  string(REGEX MATCH "^([0-9]+)_(.*)$" _ ${fname})
+  if(NOT CMAKE_MATCH_1)
+    message(FATAL_ERROR "migration file name must be NNNN_name.sql: ${f}")
+  endif()
+  math(EXPR version "${CMAKE_MATCH_1} + 0")
+  file(READ ${f} sql)
+  string(APPEND body "    {${version}, \"${CMAKE_MATCH_2}\", R\"hai_sql(${sql})hai_sql\"},\n")
+endforeach()
+file(WRITE ${OUT}.tmp "// Generated from sql/migrations by cmake/EmbedMigrations.cmake. Do not edit.\n#include \"common/migrate.h\"\n\nnamespace hai {\nconst std::vector<Migration>& EmbeddedMigrations() {\n  static const auto* kMigrations = new std::vector<Migration>{\n${body}  };\n  return *kMigrations;\n}\n}  // namespace hai\n")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})

@@ -1,0 +1,40 @@
+// Thin adapter edge over libpqxx: connecting, and mapping libpqxx exceptions to the most
+// specific absl::Status so nothing above this layer sees an exception.
+#pragma once
+
+#include <exception>
+#include <memory>
+#include <string>
+
+#include <pqxx/pqxx>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace hai::pg {
+
+// Opens a connection; Unavailable with the reason when the server cannot be reached.
+absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(const std::string& url);
+
+// Maps an exception thrown by libpqxx (or anything else) to a Status:
+// broken_connection -> Unavailable, unique_violation -> AlreadyExists,
+// check/not-null/foreign-key violations and data errors -> InvalidArgument,
+// serialization failures -> Aborted, everything else -> Internal.
+absl::Status FromException(const std::exception& e, const std::string& context);
+
+// Runs fn(work) in a transaction and commits; any exception becomes a Status.
+// fn returns absl::Status; a non-OK status aborts the transaction.
+template <typename Fn>
+absl::Status InTransaction(pqxx::connection& conn, const std::string& context, Fn&& fn) {
+  try {
+    pqxx::work tx(conn);
+    absl::Status s = fn(tx);
+    if (!s.ok()) return s;  // tx aborts in its destructor
+    tx.commit();
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return FromException(e, context);
+  }
+}
+
+}  // namespace hai::pg
