@@ -1,0 +1,45 @@
+// Human and JSON renderings of the hai.v1 messages hai-cli prints. Pure: `now` and the time
+// zone are parameters, so the exact output is unit-tested. JSON uses protobuf's canonical
+// mapping with the .proto field names and every field present (zeros included), so scripts
+// see a stable shape: {"chain_id": "42", ...} (64-bit integers are strings in that mapping).
+#pragma once
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "hai/v1/cluster.pb.h"
+#include "hai/v1/task.pb.h"
+#include "hai/v1/user.pb.h"
+
+namespace hai::cli {
+
+// One JSON document (no trailing newline).
+std::string ToJson(const google::protobuf::Message& message);
+
+// Timestamp -> absl::Time; absl::InfinitePast() for an unset (zero) timestamp.
+absl::Time FromProtoTime(const google::protobuf::Timestamp& ts);
+
+// `python`/`bash` output: "submitted chain 42 train (queued)".
+std::string RenderSubmitted(const hai::v1::Task& task);
+
+// `status`: the chain, why it waits, and every attempt with its pods.
+std::string RenderTask(const hai::v1::Task& task, absl::Time now, absl::TimeZone tz);
+
+// `list`: ID NAME USER STATE TIER NODES GROUP AGE/RUNTIME REASON.
+std::string RenderTaskList(const hai::v1::ListResponse& list, absl::Time now);
+
+// `queue`: POS TIER ID NAME USER NODES GROUP REASON DETAIL.
+std::string RenderQueue(const hai::v1::QueueResponse& queue);
+
+// `nodes`: NAME GROUP GPUS USED STATE REASON TASKS.
+std::string RenderNodes(const hai::v1::ListNodesResponse& nodes);
+
+// `whoami`: user, role, groups, then GROUP TIER LIMIT USED SOURCE.
+std::string RenderWhoAmI(const hai::v1::WhoAmIResponse& me);
+
+// One-line result of stop/suspend/resume/priority: "chain 42 train: running, ...".
+std::string RenderTaskLine(const hai::v1::Task& task);
+
+}  // namespace hai::cli
