@@ -1,0 +1,139 @@
+// Tests of the client config: file round trip with mode 0600, env overrides, bad files.
+// Every test uses its own temp directory through ConfigEnv; the real $HOME is never touched.
+#include "cli/client_config.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "cli/exit_codes.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace hai::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ClientConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hai_cli_cfg_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void WriteRaw(const std::string& text) {
+    std::ofstream(dir_ / "config.toml") << text;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(ClientConfigTest, PathPrefersConfigDirOverHome) {
+  EXPECT_EQ(*ConfigPath({.home = "/h", .config_dir = "/c"}), "/c/config.toml");
+  EXPECT_EQ(*ConfigPath({.home = "/h"}), "/h/.hai/config.toml");
+  EXPECT_TRUE(IsUsageError(ConfigPath({}).status()));
+}
+
+TEST_F(ClientConfigTest, WriteThenReadRoundTripsWithPrivateMode) {
+  // The directory does not exist yet: init creates it.
+  const std::filesystem::path path = dir_ / ".hai" / "config.toml";
+  ASSERT_TRUE(WriteConfigFile(path, {"h:7611", "tok\"en'x"}).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  ASSERT_EQ(::stat(path.parent_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700);
+
+  auto config = ReadConfigFile(path);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->url, "h:7611");
+  EXPECT_EQ(config->token, "tok\"en'x");
+}
+
+TEST_F(ClientConfigTest, RewriteTightensAnExistingLooseFile) {
+  const std::filesystem::path path = dir_ / "config.toml";
+  WriteRaw("url = \"a:1\"\n");
+  ::chmod(path.c_str(), 0644);
+  ASSERT_TRUE(WriteConfigFile(path, {"b:2", "t"}).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  EXPECT_EQ(ReadConfigFile(path)->url, "b:2");
+}
+
+TEST_F(ClientConfigTest, EnvOverridesFile) {
+  ASSERT_TRUE(WriteConfigFile(dir_ / "config.toml", {"file:1", "filetoken"}).ok());
+  const ConfigEnv base{.config_dir = dir_.string()};
+
+  auto from_file = LoadClientConfig(base);
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(from_file->url, "file:1");
+  EXPECT_EQ(from_file->token, "filetoken");
+
+  ConfigEnv env = base;
+  env.url = "http://env:2/";  // pasted as a URL: normalised to host:port
+  env.token = "envtoken";
+  auto overridden = LoadClientConfig(env);
+  ASSERT_TRUE(overridden.ok()) << overridden.status();
+  EXPECT_EQ(overridden->url, "env:2");
+  EXPECT_EQ(overridden->token, "envtoken");
+}
+
+TEST_F(ClientConfigTest, EnvAloneIsEnough) {
+  // No file at all (CI jobs, tests): HAI_URL/HAI_TOKEN suffice.
+  auto config = LoadClientConfig({.config_dir = dir_.string(), .url = "h:1", .token = "t"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->url, "h:1");
+}
+
+TEST_F(ClientConfigTest, NotConfiguredIsAUsageError) {
+  auto config = LoadClientConfig({.config_dir = dir_.string()});
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(ExitCodeFor(config.status()), kExitUsage);
+  EXPECT_THAT(config.status().message(), HasSubstr("hai-cli init"));
+}
+
+TEST_F(ClientConfigTest, UnknownKeyIsRejected) {
+  WriteRaw("url = \"h:1\"\ntokn = \"x\"\n");
+  auto config = LoadClientConfig({.config_dir = dir_.string()});
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(), HasSubstr("unknown key 'tokn'"));
+  EXPECT_EQ(ExitCodeFor(config.status()), kExitUsage);
+}
+
+TEST_F(ClientConfigTest, SyntaxErrorIsReportedWithTheFile) {
+  WriteRaw("url = \n");
+  auto config = ReadConfigFile(dir_ / "config.toml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(), HasSubstr("config.toml"));
+}
+
+TEST_F(ClientConfigTest, WrongTypeIsRejected) {
+  WriteRaw("url = 7611\n");
+  EXPECT_FALSE(ReadConfigFile(dir_ / "config.toml").ok());
+}
+
+TEST(NormalizeUrl, AcceptsHostPortAndStripsSchemes) {
+  EXPECT_EQ(*NormalizeUrl("localhost:7611"), "localhost:7611");
+  EXPECT_EQ(*NormalizeUrl(" http://10.0.0.1:7611/ "), "10.0.0.1:7611");
+  EXPECT_EQ(*NormalizeUrl("grpc://h:1"), "h:1");
+  EXPECT_EQ(*NormalizeUrl("[::1]:7611"), "[::1]:7611");
+}
+
+TEST(NormalizeUrl, RejectsWhatWouldHideATypo) {
+  for (const char* bad : {"", "localhost", "h:", ":7611", "https://h:1"}) {
+    auto url = NormalizeUrl(bad);
+    EXPECT_FALSE(url.ok()) << bad;
+    EXPECT_TRUE(IsUsageError(url.status())) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace hai::cli
