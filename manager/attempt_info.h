@@ -1,0 +1,51 @@
+// Value types describing one attempt as the manager sees it: what the attempt runs (read once
+// at claim time) and its pods. Plain structs so the environment/argv builders and the
+// lifecycle can be tested without Postgres.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hai::manager {
+
+using EnvList = std::vector<std::pair<std::string, std::string>>;
+
+// One pods row.
+struct PodInfo {
+  int rank = 0;
+  std::string node;
+  std::vector<int> gpus;
+  std::string state;                // created|starting|running|succeeded|failed|stopped|lost
+  std::optional<int64_t> pid;       // runtime id (local: process group id)
+  std::optional<int> exit_code;
+};
+
+// The attempt and its chain, as read when the manager claims it.
+struct AttemptInfo {
+  int64_t attempt_id = 0;
+  int64_t chain_id = 0;
+  int attempt_no = 0;
+  int tier = 0;
+  std::string state;  // the state BEFORE this manager claimed it
+  std::string task_token_hash;
+
+  std::string chain_name;
+  std::string user_name;
+  std::string kind;  // python|bash|jupyter
+  std::string node_group;
+  std::string entrypoint;
+  std::vector<std::string> args;
+  std::string workdir;
+  EnvList chain_env;
+  int whole_life_state = 0;
+  // From train_environments (chain.environment); defaults when the chain names none.
+  std::string python = "python3";
+  EnvList train_env;
+
+  std::vector<PodInfo> pods;  // ordered by rank
+};
+
+}  // namespace hai::manager

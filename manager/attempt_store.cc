@@ -1,0 +1,298 @@
+// Postgres side of the manager; see attempt_store.h. Lock order matches haid's control store
+// (chain row, then attempt row) so a user's stop and a manager finishing serialise cleanly.
+#include "manager/attempt_store.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/pg.h"
+
+namespace hai::manager {
+namespace {
+
+std::vector<int> ParseIntList(const std::string& csv) {
+  std::vector<int> out;
+  for (absl::string_view part : absl::StrSplit(csv, ',', absl::SkipEmpty())) {
+    int v = 0;
+    if (absl::SimpleAtoi(part, &v)) out.push_back(v);
+  }
+  return out;
+}
+
+// A JSON object of strings (chains.env, train_environments.env); non-string values are
+// written as their JSON text so a number like 4 still arrives as "4".
+EnvList ParseEnvObject(const std::string& text) {
+  EnvList env;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return env;
+  for (const auto& [k, v] : j.items()) {
+    env.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return env;
+}
+
+std::vector<std::string> ParseArgs(const std::string& text) {
+  std::vector<std::string> args;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return args;
+  for (const auto& v : j) args.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+  return args;
+}
+
+void AddEvent(pqxx::work& tx, int64_t chain_id, int64_t attempt_id, const std::string& kind,
+              const nlohmann::json& detail) {
+  tx.exec_params(
+      "INSERT INTO task_events (chain_id, attempt_id, kind, actor, detail) "
+      "VALUES ($1, $2, $3, 'manager', $4::jsonb)",
+      chain_id, attempt_id, kind, detail.dump());
+}
+
+bool Ended(const std::string& state) {
+  return state == "succeeded" || state == "failed" || state == "stopped" ||
+         state == "suspended";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AttemptStore>> AttemptStore::Connect(const std::string& url,
+                                                                    int64_t attempt_id,
+                                                                    ManagerIdentity me) {
+  auto conn = pg::Connect(url);
+  if (!conn.ok()) return conn.status();
+  std::unique_ptr<AttemptStore> store(
+      new AttemptStore(std::move(conn).value(), attempt_id, std::move(me)));
+  store->url_ = url;
+  return store;
+}
+
+absl::Status AttemptStore::Reconnect() {
+  if (conn_ != nullptr && conn_->is_open()) return absl::OkStatus();
+  auto conn = pg::Connect(url_);
+  if (!conn.ok()) return conn.status();
+  conn_ = std::move(conn).value();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ClaimResult> AttemptStore::Claim(const std::string& token_hash) {
+  ClaimResult result;
+  AttemptInfo& a = result.info;
+  absl::Status s = pg::InTransaction(*conn_, "claim attempt", [&](pqxx::work& tx) {
+    auto rows = tx.exec_params(
+        "SELECT a.attempt_id, a.chain_id, a.attempt_no, a.tier, a.state, a.task_token_hash, "
+        "c.name, c.user_name, c.kind, c.node_group, c.entrypoint, c.args::text, c.workdir, "
+        "c.env::text, c.whole_life_state, coalesce(e.python, 'python3'), "
+        "coalesce(e.env, '{}'::jsonb)::text "
+        "FROM attempts a JOIN chains c USING (chain_id) "
+        "LEFT JOIN train_environments e ON e.env_name = c.environment "
+        "WHERE a.attempt_id = $1 FOR UPDATE OF a",
+        attempt_id_);
+    if (rows.empty()) {
+      return absl::NotFoundError(absl::StrCat("no attempt ", attempt_id_));
+    }
+    const auto& r = rows[0];
+    a.attempt_id = r[0].as<int64_t>();
+    a.chain_id = r[1].as<int64_t>();
+    a.attempt_no = r[2].as<int>();
+    a.tier = r[3].as<int>();
+    a.state = r[4].as<std::string>();
+    a.task_token_hash = r[5].as<std::string>();
+    a.chain_name = r[6].as<std::string>();
+    a.user_name = r[7].as<std::string>();
+    a.kind = r[8].as<std::string>();
+    a.node_group = r[9].as<std::string>();
+    a.entrypoint = r[10].as<std::string>();
+    a.args = ParseArgs(r[11].as<std::string>());
+    a.workdir = r[12].as<std::string>();
+    a.chain_env = ParseEnvObject(r[13].as<std::string>());
+    a.whole_life_state = r[14].as<int>();
+    a.python = r[15].as<std::string>();
+    a.train_env = ParseEnvObject(r[16].as<std::string>());
+    chain_id_ = a.chain_id;
+    if (Ended(a.state) || a.state == "queued") {
+      // queued: haid has not scheduled it (or took it back); nothing for a manager to run.
+      result.ended = true;
+      return absl::OkStatus();
+    }
+    tx.exec_params(
+        "UPDATE attempts SET manager_pid = $2, manager_host = $3, "
+        "manager_heartbeat_at = clock_timestamp() WHERE attempt_id = $1",
+        attempt_id_, me_.pid, me_.host);
+    if (a.state == "scheduled") {
+      tx.exec_params(
+          "UPDATE attempts SET state = 'starting', task_token_hash = $2 WHERE attempt_id = $1",
+          attempt_id_, token_hash);
+      a.task_token_hash = token_hash;
+      AddEvent(tx, a.chain_id, attempt_id_, "starting", {{"manager_pid", me_.pid}});
+    } else {
+      AddEvent(tx, a.chain_id, attempt_id_, "manager_adopted",
+               {{"manager_pid", me_.pid}, {"state", a.state}});
+    }
+    auto pods = tx.exec_params(
+        "SELECT rank, node, array_to_string(gpus, ','), state, pid, exit_code FROM pods "
+        "WHERE attempt_id = $1 ORDER BY rank",
+        attempt_id_);
+    for (const auto& p : pods) {
+      PodInfo pod;
+      pod.rank = p[0].as<int>();
+      pod.node = p[1].as<std::string>();
+      pod.gpus = ParseIntList(p[2].as<std::string>());
+      pod.state = p[3].as<std::string>();
+      if (!p[4].is_null()) pod.pid = p[4].as<int64_t>();
+      if (!p[5].is_null()) pod.exit_code = p[5].as<int>();
+      a.pods.push_back(std::move(pod));
+    }
+    if (a.pods.empty()) return absl::FailedPreconditionError("attempt has no pods rows");
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+absl::Status AttemptStore::SetTokenHash(const std::string& token_hash) {
+  return pg::InTransaction(*conn_, "set token", [&](pqxx::work& tx) {
+    tx.exec_params("UPDATE attempts SET task_token_hash = $2 WHERE attempt_id = $1",
+                   attempt_id_, token_hash);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<ControlState> AttemptStore::Heartbeat() {
+  if (absl::Status s = Reconnect(); !s.ok()) return s;
+  ControlState c;
+  absl::Status s = pg::InTransaction(*conn_, "heartbeat", [&](pqxx::work& tx) {
+    auto rows = tx.exec_params(
+        "UPDATE attempts a SET manager_heartbeat_at = clock_timestamp() FROM chains c "
+        "WHERE a.attempt_id = $1 AND c.chain_id = a.chain_id AND a.manager_pid = $2 "
+        "AND a.manager_host = $3 "
+        "RETURNING a.state, a.stop_requested_at IS NOT NULL OR c.stop_requested, "
+        "a.suspend_requested_at IS NOT NULL, a.suspend_reason, a.go_suspend_at IS NOT NULL, "
+        "coalesce(extract(epoch FROM clock_timestamp() - a.suspend_requested_at), 0)::float8",
+        attempt_id_, me_.pid, me_.host);
+    if (rows.empty()) {
+      c.owned = false;
+      return absl::OkStatus();
+    }
+    const auto& r = rows[0];
+    c.ended_elsewhere = Ended(r[0].as<std::string>());
+    c.stop_requested = r[1].as<bool>();
+    c.suspend_requested = r[2].as<bool>();
+    c.suspend_reason = r[3].as<std::string>();
+    c.go_suspend = r[4].as<bool>();
+    c.seconds_since_suspend_request = r[5].as<double>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return c;
+}
+
+absl::Status AttemptStore::PodStarted(int rank, int64_t runtime_id) {
+  if (absl::Status s = Reconnect(); !s.ok()) return s;
+  return pg::InTransaction(*conn_, "pod started", [&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE pods SET state = 'running', pid = $3, started_at = clock_timestamp() "
+        "WHERE attempt_id = $1 AND rank = $2",
+        attempt_id_, rank, runtime_id);
+    AddEvent(tx, chain_id_, attempt_id_, "pod_started", {{"rank", rank}, {"pid", runtime_id}});
+    return absl::OkStatus();
+  });
+}
+
+absl::Status AttemptStore::AttemptRunning() {
+  if (absl::Status s = Reconnect(); !s.ok()) return s;
+  return pg::InTransaction(*conn_, "attempt running", [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        "UPDATE attempts SET state = 'running', started_at = coalesce(started_at, "
+        "clock_timestamp()) WHERE attempt_id = $1 AND state = 'starting' RETURNING 1",
+        attempt_id_);
+    if (!r.empty()) AddEvent(tx, chain_id_, attempt_id_, "started", nlohmann::json::object());
+    return absl::OkStatus();
+  });
+}
+
+absl::Status AttemptStore::PodEnded(int rank, const std::string& pod_state,
+                                    std::optional<int> exit_code) {
+  if (absl::Status s = Reconnect(); !s.ok()) return s;
+  return pg::InTransaction(*conn_, "pod ended", [&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE pods SET state = $3, exit_code = $4, ended_at = clock_timestamp() "
+        "WHERE attempt_id = $1 AND rank = $2",
+        attempt_id_, rank, pod_state, exit_code);
+    nlohmann::json detail = {{"rank", rank}, {"state", pod_state}};
+    if (exit_code.has_value()) detail["exit_code"] = *exit_code;
+    AddEvent(tx, chain_id_, attempt_id_, "pod_ended", detail);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::string> AttemptStore::Finish(const AttemptOutcome& outcome) {
+  if (absl::Status s = Reconnect(); !s.ok()) return s;
+  std::string written = outcome.state;
+  absl::Status s = pg::InTransaction(*conn_, "finish attempt", [&](pqxx::work& tx) {
+    auto chain = tx.exec_params(
+        "SELECT stop_requested, hold FROM chains WHERE chain_id = $1 FOR UPDATE", chain_id_);
+    if (chain.empty()) return absl::NotFoundError("chain vanished");
+    const bool chain_stop = chain[0][0].as<bool>();
+    const bool chain_hold = chain[0][1].as<bool>();
+    auto attempt = tx.exec_params(
+        "SELECT state, attempt_no, tier FROM attempts WHERE attempt_id = $1 FOR UPDATE",
+        attempt_id_);
+    if (attempt.empty() || Ended(attempt[0][0].as<std::string>())) {
+      return absl::FailedPreconditionError("attempt already ended");
+    }
+    const int attempt_no = attempt[0][1].as<int>();
+    const int tier = attempt[0][2].as<int>();
+    std::string reason = outcome.end_reason;
+    // Stop wins over suspend: a stopped chain is never requeued.
+    if (written == "suspended" && chain_stop) {
+      written = "stopped";
+      reason = absl::StrCat(reason, "; stop requested");
+    }
+    tx.exec_params(
+        "UPDATE attempts SET state = $2, exit_code = $3, end_reason = $4, "
+        "ended_at = clock_timestamp() WHERE attempt_id = $1",
+        attempt_id_, written, outcome.exit_code, reason);
+    tx.exec_params(
+        "UPDATE pods SET state = 'stopped', ended_at = coalesce(ended_at, clock_timestamp()) "
+        "WHERE attempt_id = $1 AND state IN ('created', 'starting', 'running')",
+        attempt_id_);
+    nlohmann::json detail = {{"reason", reason}};
+    if (outcome.exit_code.has_value()) detail["exit_code"] = *outcome.exit_code;
+    AddEvent(tx, chain_id_, attempt_id_, written, detail);
+    if (written != "suspended") {
+      tx.exec_params(
+          "UPDATE chains SET final_state = $2, exit_code = $3, finished_at = clock_timestamp() "
+          "WHERE chain_id = $1 AND final_state IS NULL",
+          chain_id_, written, outcome.exit_code);
+    } else if (!chain_hold) {
+      // Requeue keeping the chain's place: first_submit_at and whole_life_state live on the
+      // chain row, so the new attempt inherits both.
+      auto next = tx.exec_params1(
+          "INSERT INTO attempts (chain_id, attempt_no, state, tier) "
+          "VALUES ($1, $2, 'queued', $3) RETURNING attempt_id",
+          chain_id_, attempt_no + 1, tier);
+      AddEvent(tx, chain_id_, next[0].as<int64_t>(), "requeued",
+               {{"after_attempt_id", attempt_id_}});
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return written;
+}
+
+std::string AttemptStore::StopActor() {
+  if (!Reconnect().ok()) return "";
+  std::string actor;
+  (void)pg::InTransaction(*conn_, "stop actor", [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        "SELECT actor FROM task_events WHERE attempt_id = $1 AND kind = 'stop_requested' "
+        "ORDER BY event_id DESC LIMIT 1",
+        attempt_id_);
+    if (!r.empty()) actor = r[0][0].as<std::string>();
+    return absl::OkStatus();
+  });
+  return actor;
+}
+
+}  // namespace hai::manager

@@ -1,0 +1,65 @@
+// Redis wake-ups and state announcements; see control_hints.h.
+#include "manager/control_hints.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+
+namespace hai::manager {
+namespace {
+constexpr absl::Duration kConnectTimeout = absl::Seconds(1);
+constexpr absl::Duration kRetryEvery = absl::Seconds(5);
+}  // namespace
+
+RedisHints::RedisHints(std::string host, int port, std::string prefix, int64_t attempt_id)
+    : host_(std::move(host)), port_(port), prefix_(std::move(prefix)), attempt_id_(attempt_id) {}
+
+bool RedisHints::MayRetry() {
+  const absl::Time now = absl::Now();
+  if (now < next_retry_) return false;
+  next_retry_ = now + kRetryEvery;
+  return true;
+}
+
+void RedisHints::Wait(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  if (sub_ == nullptr && MayRetry()) {
+    auto sub = RedisSubscriber::Connect(host_, port_, kConnectTimeout);
+    if (sub.ok()) {
+      absl::Status s = (*sub)->Subscribe(absl::StrCat(prefix_, ":control:", attempt_id_));
+      if (s.ok()) {
+        sub_ = std::move(sub).value();
+      } else {
+        HAI_LOG(WARNING) << "redis subscribe: " << s;
+      }
+    } else {
+      HAI_LOG(WARNING) << "redis unavailable (control hints off): " << sub.status();
+    }
+  }
+  if (sub_ != nullptr) {
+    auto msg = sub_->Next(deadline - absl::Now());
+    if (msg.ok()) {
+      if (msg->has_value()) {
+        HAI_LOG(INFO) << "control hint: " << **msg;
+      }
+      return;
+    }
+    HAI_LOG(WARNING) << "redis: " << msg.status();
+    sub_.reset();
+  }
+  const absl::Duration left = deadline - absl::Now();
+  if (left > absl::ZeroDuration()) absl::SleepFor(left);
+}
+
+void RedisHints::PublishState(const std::string& state) {
+  if (pub_ == nullptr) {
+    auto pub = RedisClient::Connect(host_, port_, kConnectTimeout);
+    if (!pub.ok()) return;  // best effort: haid learns the state from Postgres anyway
+    pub_ = std::move(pub).value();
+  }
+  auto n = pub_->Publish(absl::StrCat(prefix_, ":events"),
+                         absl::StrCat("attempt:", attempt_id_, ":", state));
+  if (!n.ok()) pub_.reset();
+}
+
+}  // namespace hai::manager

@@ -1,0 +1,44 @@
+// ControlHints: the manager's Redis side. Control messages on `<prefix>:control:<attempt>`
+// only wake the supervise loop early (Postgres stays the truth, re-read on every wake), and
+// state changes are announced on `<prefix>:events` as `attempt:<id>:<state>`. Redis being
+// down only costs latency: every failure drops the connection and a later call retries.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/redis.h"
+
+namespace hai::manager {
+
+// The seam the lifecycle sees, so tests of it need no Redis.
+class Hints {
+ public:
+  virtual ~Hints() = default;
+  // Returns after `timeout`, or earlier when a control hint arrives.
+  virtual void Wait(absl::Duration timeout) = 0;
+  // Best effort announcement of a new attempt state.
+  virtual void PublishState(const std::string& state) = 0;
+};
+
+class RedisHints : public Hints {
+ public:
+  RedisHints(std::string host, int port, std::string prefix, int64_t attempt_id);
+  void Wait(absl::Duration timeout) override;
+  void PublishState(const std::string& state) override;
+
+ private:
+  bool MayRetry();  // rate-limits reconnects so a dead Redis is not hammered
+
+  std::string host_;
+  int port_;
+  std::string prefix_;
+  int64_t attempt_id_;
+  std::unique_ptr<RedisSubscriber> sub_;
+  std::unique_ptr<RedisClient> pub_;
+  absl::Time next_retry_ = absl::InfinitePast();
+};
+
+}  // namespace hai::manager

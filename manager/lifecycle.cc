@@ -1,0 +1,330 @@
+// The attempt state machine; see lifecycle.h for the rules it implements.
+#include "manager/lifecycle.h"
+
+#include <filesystem>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/auth.h"
+#include "common/log.h"
+#include "manager/pod_env.h"
+#include "manager/run_files.h"
+
+namespace hai::manager {
+namespace {
+
+// While terminating, ranks are polled faster than the heartbeat so the attempt ends (and its
+// nodes are freed) soon after the last process is gone.
+constexpr absl::Duration kTerminatePoll = absl::Milliseconds(100);
+
+bool PodEnded(const std::string& state) {
+  return state == "succeeded" || state == "failed" || state == "stopped" || state == "lost";
+}
+
+}  // namespace
+
+std::string AttemptLogDir(const std::string& data_dir, int64_t chain_id, int attempt_no) {
+  return absl::StrCat(data_dir, "/logs/", chain_id, "/", attempt_no);
+}
+
+std::string AttemptRunDir(const std::string& data_dir, int64_t attempt_id) {
+  return absl::StrCat(data_dir, "/run/", attempt_id);
+}
+
+int AttemptLifecycle::Run() {
+  const std::string run_dir = AttemptRunDir(opt_.data_dir, attempt_id_);
+  std::error_code ec;
+  std::filesystem::create_directories(run_dir, ec);
+  if (ec) {
+    HAI_LOG(ERROR) << "cannot create " << run_dir << ": " << ec.message();
+    return 1;
+  }
+  // The token is written before the claim commits, so no committed hash ever lacks its file.
+  const std::string token_path = run_dir + "/token";
+  std::optional<std::string> token = ReadRunFile(token_path);
+  const bool had_token = token.has_value() && !token->empty();
+  if (!had_token) {
+    token = NewToken();
+    if (absl::Status s = WriteRunFile(token_path, *token); !s.ok()) {
+      HAI_LOG(ERROR) << s;
+      return 1;
+    }
+  }
+  auto claim = store_.Claim(HashToken(*token));
+  if (!claim.ok()) {
+    HAI_LOG(ERROR) << "claim: " << claim.status();
+    return 1;
+  }
+  if (claim->ended) {
+    HAI_LOG(INFO) << "attempt " << attempt_id_ << " is " << claim->info.state << "; nothing to do";
+    return 0;
+  }
+  const AttemptInfo& info = claim->info;
+  if (info.state == "scheduled") {
+    hints_.PublishState("starting");
+  } else if (info.task_token_hash != HashToken(*token)) {
+    // Adoption without the original token: ranks started from now on get a new one; the
+    // adopted ranks lose in-task control (they keep running).
+    HAI_LOG(WARNING) << "task token file does not match; issuing a new token";
+    if (absl::Status s = store_.SetTokenHash(HashToken(*token)); !s.ok()) {
+      HAI_LOG(WARNING) << s;
+    }
+  }
+  if (absl::Status s = Prepare(info, *token); !s.ok()) {
+    HAI_LOG(ERROR) << "prepare: " << s;
+    return Finish({"failed", 127, std::string(s.message())});
+  }
+
+  // Start or adopt every rank.
+  for (const PodInfo& pod : info.pods) {
+    Rank& r = ranks_[pod.rank];
+    const PodSpec& spec = specs_[pod.rank];
+    if (PodEnded(pod.state)) {
+      r.exited = r.gone = r.recorded = true;
+      r.lost = pod.state == "lost";
+      r.exit_code = pod.exit_code.value_or(pod.state == "succeeded" ? 0 : 1);
+      continue;
+    }
+    if (pod.pid.has_value()) {
+      absl::Status s = runtime_.Adopt(pod.rank, *pod.pid, spec);
+      if (s.ok()) {
+        r.tracked = true;
+        HAI_LOG(INFO) << "adopted rank " << pod.rank << " (pid " << *pod.pid << ")";
+      } else {
+        HAI_LOG(WARNING) << "rank " << pod.rank << " lost: " << s;
+        r.exited = r.lost = r.gone = true;
+      }
+      continue;
+    }
+    auto id = runtime_.Start(spec);
+    if (!id.ok()) {
+      HAI_LOG(ERROR) << "rank " << pod.rank << " failed to start: " << id.status();
+      r.exited = r.gone = true;
+      r.exit_code = 127;
+      continue;
+    }
+    r.tracked = true;
+    if (absl::Status s = store_.PodStarted(pod.rank, *id); !s.ok()) {
+      HAI_LOG(WARNING) << "record rank start: " << s;
+    }
+  }
+  if (store_.AttemptRunning().ok()) hints_.PublishState("running");
+
+  ControlState ctl;
+  while (true) {
+    if (opt_.shutdown_requested && opt_.shutdown_requested()) {
+      HAI_LOG(INFO) << "manager shutting down; ranks keep running for the next manager";
+      return 0;
+    }
+    auto hb = store_.Heartbeat();
+    if (hb.ok()) {
+      if (!hb->owned) {
+        HAI_LOG(WARNING) << "attempt " << attempt_id_ << " is owned by another manager; leaving";
+        return 0;
+      }
+      if (hb->ended_elsewhere) {
+        HAI_LOG(WARNING) << "attempt " << attempt_id_ << " was ended by haid; killing ranks";
+        KillAllAndWait();
+        return 0;
+      }
+      ctl = *hb;
+    } else {
+      // Postgres down: the ranks keep running; decisions wait for the truth.
+      HAI_LOG(WARNING) << "heartbeat: " << hb.status();
+    }
+    PollRanks();
+    RecordPods();
+    if (hb.ok()) {
+      if (std::optional<AttemptOutcome> done = Decide(ctl)) return Finish(*std::move(done));
+    }
+    if (terminating_.has_value() && absl::Now() >= kill_at_) {
+      for (auto& [rank, r] : ranks_) {
+        if (r.tracked && !r.gone) (void)runtime_.Signal(rank, PodSignal::kKill);
+      }
+    }
+    hints_.Wait(terminating_.has_value() ? std::min(kTerminatePoll, opt_.heartbeat)
+                                         : opt_.heartbeat);
+  }
+}
+
+absl::Status AttemptLifecycle::Prepare(const AttemptInfo& info, const std::string& token) {
+  const std::string log_dir = AttemptLogDir(opt_.data_dir, info.chain_id, info.attempt_no);
+  const std::string run_dir = AttemptRunDir(opt_.data_dir, attempt_id_);
+  std::error_code ec;
+  std::filesystem::create_directories(log_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", log_dir, ": ", ec.message()));
+  // Every rank of an attempt must agree on the port, including ranks started after adoption.
+  const std::string port_path = run_dir + "/master_port";
+  int port = 0;
+  std::optional<std::string> saved = ReadRunFile(port_path);
+  if (!saved.has_value() || !absl::SimpleAtoi(*saved, &port)) {
+    auto picked = PickFreePort();
+    if (!picked.ok()) return picked.status();
+    port = *picked;
+    if (absl::Status s = WriteRunFile(port_path, absl::StrCat(port)); !s.ok()) return s;
+  }
+  auto argv = BuildPodArgv(info);
+  if (!argv.ok()) return argv.status();
+  PodEnvContext ctx;
+  ctx.world_size = static_cast<int>(info.pods.size());
+  ctx.master_port = port;
+  ctx.control_url = opt_.control_url;
+  ctx.task_token = token;
+  ctx.log_dir = log_dir;
+  for (const PodInfo& pod : info.pods) {
+    PodSpec spec;
+    spec.rank = pod.rank;
+    spec.node = pod.node;
+    spec.gpus = pod.gpus;
+    spec.argv = *argv;
+    spec.env = BuildPodEnv(info, pod, ctx, opt_.manager_environ);
+    spec.cwd = PodWorkdir(info);
+    spec.required_file = ResolvedEntrypoint(info);
+    spec.log_path = absl::StrCat(log_dir, "/rank-", pod.rank, ".log");
+    spec.exit_path = absl::StrCat(run_dir, "/rank-", pod.rank, ".exit");
+    specs_[pod.rank] = std::move(spec);
+  }
+  return absl::OkStatus();
+}
+
+void AttemptLifecycle::PollRanks() {
+  for (auto& [rank, r] : ranks_) {
+    if (!r.tracked || r.gone) continue;
+    auto st = runtime_.Poll(rank);
+    if (!st.ok()) {
+      HAI_LOG(WARNING) << "poll rank " << rank << ": " << st.status();
+      continue;
+    }
+    r.gone = !st->alive;
+    if (r.exited) continue;
+    if (st->phase == PodStatus::Phase::kExited) {
+      r.exited = true;
+      r.exit_code = st->exit_code;
+      r.exited_before_terminate = !terminating_.has_value();
+      HAI_LOG(INFO) << "rank " << rank << " exited with code " << r.exit_code;
+    } else if (st->phase == PodStatus::Phase::kLost) {
+      r.exited = r.lost = true;
+      // A rank we SIGKILLed has no exit file; that is the kill, not a loss.
+      r.exit_code = 137;
+      HAI_LOG(INFO) << "rank " << rank << " ended without an exit status";
+    }
+  }
+}
+
+void AttemptLifecycle::RecordPods() {
+  for (auto& [rank, r] : ranks_) {
+    if (!r.exited || r.recorded) continue;
+    std::string state;
+    std::optional<int> code = r.exit_code;
+    if (terminating_.has_value() && !r.exited_before_terminate) {
+      state = "stopped";
+    } else if (r.lost) {
+      state = "lost";
+      code.reset();
+    } else {
+      state = r.exit_code == 0 ? "succeeded" : "failed";
+    }
+    if (store_.PodEnded(rank, state, code).ok()) r.recorded = true;
+  }
+}
+
+void AttemptLifecycle::BeginTerminate(AttemptOutcome outcome) {
+  HAI_LOG(INFO) << "terminating ranks (" << outcome.state << ": " << outcome.end_reason << ")";
+  terminating_ = std::move(outcome);
+  kill_at_ = absl::Now() + opt_.kill_grace;
+  for (auto& [rank, r] : ranks_) {
+    if (r.tracked && !r.gone) (void)runtime_.Signal(rank, PodSignal::kTerminate);
+  }
+}
+
+std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) {
+  bool all_gone = true;
+  bool all_ok = true;
+  const Rank* failed = nullptr;
+  int failed_rank = -1;
+  for (const auto& [rank, r] : ranks_) {
+    all_gone = all_gone && r.gone;
+    all_ok = all_ok && r.exited && !r.lost && r.exit_code == 0;
+    if (failed == nullptr && r.exited && (r.lost || r.exit_code != 0)) {
+      failed = &r;
+      failed_rank = rank;
+    }
+  }
+  if (!terminating_.has_value()) {
+    if (ctl.stop_requested) {
+      const std::string actor = store_.StopActor();
+      BeginTerminate({"stopped", std::nullopt,
+                      absl::StrCat("stopped by ", actor.empty() ? "user" : actor)});
+    } else if (failed != nullptr) {
+      BeginTerminate({"failed", failed->lost ? 1 : failed->exit_code,
+                      failed->lost ? absl::StrCat("rank ", failed_rank, " was lost")
+                                   : absl::StrCat("rank ", failed_rank, " exited with code ",
+                                                  failed->exit_code)});
+    } else if (all_ok) {
+      // Stragglers of finished ranks still hold the nodes: terminate them, then succeed.
+      if (all_gone) return AttemptOutcome{"succeeded", 0, "all ranks exited with code 0"};
+      BeginTerminate({"succeeded", 0, "all ranks exited with code 0"});
+    } else if (ctl.suspend_requested &&
+               (ctl.go_suspend ||
+                ctl.seconds_since_suspend_request >= absl::ToDoubleSeconds(opt_.suspend_grace))) {
+      BeginTerminate({"suspended", std::nullopt,
+                      absl::StrCat("suspended: ", ctl.suspend_reason.empty()
+                                                      ? "suspend requested"
+                                                      : ctl.suspend_reason,
+                                   ctl.go_suspend ? " (task called go_suspend)"
+                                                  : " (suspend grace elapsed)")});
+    }
+    return std::nullopt;
+  }
+  if (!all_gone) return std::nullopt;
+  AttemptOutcome out = *terminating_;
+  bool all_ok_first = true;
+  for (const auto& [rank, r] : ranks_) {
+    all_ok_first = all_ok_first && r.exited_before_terminate && r.exit_code == 0 && !r.lost;
+  }
+  if (out.state == "suspended" && ctl.stop_requested) {
+    const std::string actor = store_.StopActor();
+    out = {"stopped", std::nullopt, absl::StrCat("stopped by ", actor.empty() ? "user" : actor)};
+  }
+  if (all_ok_first && (out.state == "suspended" || out.state == "stopped")) {
+    out = {"succeeded", 0, "all ranks exited with code 0"};
+  }
+  return out;
+}
+
+int AttemptLifecycle::Finish(AttemptOutcome outcome) {
+  while (true) {
+    auto written = store_.Finish(outcome);
+    if (written.ok()) {
+      HAI_LOG(INFO) << "attempt " << attempt_id_ << " " << *written << ": "
+                    << outcome.end_reason;
+      hints_.PublishState(*written);
+      return 0;
+    }
+    if (absl::IsFailedPrecondition(written.status())) {
+      HAI_LOG(WARNING) << "attempt " << attempt_id_ << " had already ended";
+      return 0;
+    }
+    // Postgres unavailable: the outcome is only ours to write, so keep trying.
+    HAI_LOG(WARNING) << "finish: " << written.status();
+    if (opt_.shutdown_requested && opt_.shutdown_requested()) return 1;
+    absl::SleepFor(opt_.heartbeat);
+  }
+}
+
+void AttemptLifecycle::KillAllAndWait() {
+  for (auto& [rank, r] : ranks_) {
+    if (r.tracked && !r.gone) (void)runtime_.Signal(rank, PodSignal::kKill);
+  }
+  const absl::Time deadline = absl::Now() + opt_.kill_grace;
+  while (absl::Now() < deadline) {
+    PollRanks();
+    bool all_gone = true;
+    for (const auto& [rank, r] : ranks_) all_gone = all_gone && (r.gone || !r.tracked);
+    if (all_gone) return;
+    absl::SleepFor(kTerminatePoll);
+  }
+}
+
+}  // namespace hai::manager

@@ -1,0 +1,88 @@
+// AttemptLifecycle: the state machine of one attempt as its manager drives it.
+//   claim -> start or adopt every rank -> supervise (heartbeat, poll ranks, read control
+//   columns) -> terminate when the attempt must end -> one transaction that ends it.
+// End rules: every rank exits 0 -> succeeded; a rank exits non-zero (or is lost) -> the others
+// are terminated and the attempt fails with that rank's code; stop requested -> terminate,
+// stopped; suspend requested -> wait for go_suspend or the suspend grace, terminate,
+// suspended + requeued (stop wins over suspend; ranks that all exited 0 first win over both).
+// Terminate = SIGTERM to every rank, SIGKILL after the kill grace, then wait until no process
+// of any rank is left. A SIGTERM to the manager itself only makes it exit: the ranks keep
+// running and the next manager adopts them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "manager/attempt_store.h"
+#include "manager/control_hints.h"
+#include "manager/runtime/pod_runtime.h"
+
+namespace hai::manager {
+
+struct LifecycleOptions {
+  std::string data_dir;     // absolute server.data_dir
+  std::string control_url;  // HAI_CONTROL_URL
+  absl::Duration heartbeat = absl::Seconds(2);
+  absl::Duration suspend_grace = absl::Seconds(30);
+  absl::Duration kill_grace = absl::Seconds(10);
+  std::vector<std::string> manager_environ;  // source of PATH, HOME, ... for the ranks
+  std::function<bool()> shutdown_requested;  // the manager got SIGTERM
+};
+
+// Paths of one attempt under data_dir. The log path is what haid's log streaming reads.
+std::string AttemptLogDir(const std::string& data_dir, int64_t chain_id, int attempt_no);
+std::string AttemptRunDir(const std::string& data_dir, int64_t attempt_id);
+
+class AttemptLifecycle {
+ public:
+  AttemptLifecycle(int64_t attempt_id, AttemptStore& store, PodRuntime& runtime, Hints& hints,
+                   LifecycleOptions options)
+      : attempt_id_(attempt_id),
+        store_(store),
+        runtime_(runtime),
+        hints_(hints),
+        opt_(std::move(options)) {}
+
+  // Runs the attempt to its end (or until this manager must leave); returns the process exit
+  // code (0 unless the attempt could not be driven at all).
+  int Run();
+
+ private:
+  struct Rank {
+    bool tracked = false;   // known to the runtime (started or adopted)
+    bool exited = false;    // the user command ended (or the rank was lost)
+    bool lost = false;
+    int exit_code = 0;
+    bool gone = false;      // no process of the rank is left
+    bool recorded = false;  // pods row written
+    bool exited_before_terminate = false;
+  };
+
+  absl::Status Prepare(const AttemptInfo& info, const std::string& token);
+  void PollRanks();
+  void RecordPods();
+  void BeginTerminate(AttemptOutcome outcome);
+  // The outcome when every rank is gone; nullopt while still waiting.
+  std::optional<AttemptOutcome> Decide(const ControlState& ctl);
+  int Finish(AttemptOutcome outcome);
+  void KillAllAndWait();
+
+  int64_t attempt_id_;
+  AttemptStore& store_;
+  PodRuntime& runtime_;
+  Hints& hints_;
+  LifecycleOptions opt_;
+
+  std::map<int, Rank> ranks_;
+  std::map<int, PodSpec> specs_;
+  std::optional<AttemptOutcome> terminating_;
+  absl::Time kill_at_ = absl::InfiniteFuture();
+};
+
+}  // namespace hai::manager

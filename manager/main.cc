@@ -1,0 +1,115 @@
+// hai-manager: drives one attempt (see lifecycle.h). Launched by haid as
+//   hai-manager --config F [--config-override F] --attempt ID
+// and re-executed by the local runtime as `hai-manager --rank-supervisor ...` to lead a rank.
+// Exit codes: 0 the attempt ended or was handed over, 1 it could not be driven, 2 bad usage.
+#include <signal.h>
+#include <unistd.h>
+
+#include <climits>
+#include <csignal>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "manager/attempt_store.h"
+#include "manager/control_hints.h"
+#include "manager/lifecycle.h"
+#include "manager/pod_env.h"
+#include "manager/runtime/local/local_runtime.h"
+#include "manager/runtime/local/rank_supervisor.h"
+
+extern char** environ;
+
+namespace {
+
+volatile std::sig_atomic_t g_shutdown = 0;
+void OnTerminate(int) { g_shutdown = 1; }
+
+int Usage(const std::string& why) {
+  HAI_LOG(ERROR) << why
+                 << "\nusage: hai-manager --config FILE [--config-override FILE] --attempt ID";
+  return 2;
+}
+
+std::string SelfBinary() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == hai::manager::kRankSupervisorFlag) {
+    auto opts = hai::manager::ParseSupervisorArgs({args.begin() + 1, args.end()});
+    if (!opts.ok()) return Usage(std::string(opts.status().message()));
+    return hai::manager::RunRankSupervisor(*opts);
+  }
+  hai::SetLogProgramName(absl::StrCat("hai-manager[", ::getpid(), "]"));
+
+  std::string config_path, override_path;
+  int64_t attempt_id = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (i + 1 >= args.size()) return Usage(absl::StrCat("missing value for ", a));
+    const std::string& v = args[++i];
+    if (a == "--config") {
+      config_path = v;
+    } else if (a == "--config-override") {
+      override_path = v;
+    } else if (a == "--attempt") {
+      if (!absl::SimpleAtoi(v, &attempt_id) || attempt_id <= 0) {
+        return Usage(absl::StrCat("bad attempt id '", v, "'"));
+      }
+    } else {
+      return Usage(absl::StrCat("unknown flag ", a));
+    }
+  }
+  if (config_path.empty() || attempt_id == 0) return Usage("--config and --attempt are required");
+  auto config = hai::LoadConfig(config_path, override_path);
+  if (!config.ok()) return Usage(std::string(config.status().message()));
+  hai::LogLevel level;
+  if (hai::ParseLogLevel(config->server.log_level, &level)) hai::SetLogLevel(level);
+
+  // SIGTERM (haid shutting down) must not touch the ranks: the loop notices the flag and
+  // exits, and the next manager adopts them. No SA_RESTART so waits return promptly.
+  struct sigaction sa {};
+  sa.sa_handler = OnTerminate;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto store = hai::manager::AttemptStore::Connect(config->database.url, attempt_id,
+                                                   {static_cast<int>(::getpid()), HostName()});
+  if (!store.ok()) {
+    HAI_LOG(ERROR) << store.status();
+    return 1;
+  }
+  hai::manager::LocalPodRuntime runtime(SelfBinary());
+  hai::manager::RedisHints hints(config->redis.host, config->redis.port, config->redis.prefix,
+                                 attempt_id);
+  hai::manager::LifecycleOptions opt;
+  opt.data_dir = std::filesystem::absolute(config->server.data_dir).lexically_normal().string();
+  opt.control_url =
+      hai::manager::ControlUrl(config->server.control_url, config->server.http_listen);
+  opt.heartbeat = config->manager.heartbeat;
+  opt.suspend_grace = config->scheduler.suspend_grace;
+  opt.kill_grace = config->scheduler.kill_grace;
+  for (char** e = environ; *e != nullptr; ++e) opt.manager_environ.emplace_back(*e);
+  opt.shutdown_requested = [] { return g_shutdown != 0; };
+
+  hai::manager::AttemptLifecycle lifecycle(attempt_id, **store, runtime, hints, std::move(opt));
+  return lifecycle.Run();
+}

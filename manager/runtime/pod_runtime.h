@@ -1,0 +1,62 @@
+// PodRuntime: the seam between the attempt lifecycle (which knows Postgres, the stop and
+// suspend protocol and the end-of-attempt rules) and whatever actually runs a rank. The local
+// runtime runs each rank as a process group on this host; a Kubernetes runtime will run one
+// Pod per rank. Both must survive a manager restart: Start() returns an id that the lifecycle
+// records in pods.pid, and a new manager Adopt()s the rank by that id instead of starting a
+// duplicate.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace hai::manager {
+
+// Everything a runtime needs to start one rank.
+struct PodSpec {
+  int rank = 0;
+  std::string node;
+  std::vector<int> gpus;
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH
+  std::vector<std::string> env;   // the complete environment, "KEY=VALUE"
+  std::string cwd;
+  // When non-empty: the rank fails with exit code 127 (and says so in its log) if this file
+  // does not exist, e.g. the entrypoint of `python train.py`.
+  std::string required_file;
+  std::string log_path;   // rank log, "<ts> [out|err] text" lines
+  std::string exit_path;  // where the rank's exit status is recorded
+};
+
+struct PodStatus {
+  enum class Phase {
+    kRunning,  // the user command is running
+    kExited,   // the user command ended; exit_code is valid
+    kLost,     // the rank vanished without recording an exit status
+  };
+  Phase phase = Phase::kRunning;
+  int exit_code = 0;  // exit code, or 128+signal
+  // Whether anything of the rank still holds resources (a process of the group, a Pod
+  // object). An exited rank may still have stragglers; the attempt only ends once every
+  // rank is gone.
+  bool alive = true;
+};
+
+enum class PodSignal { kTerminate, kKill };
+
+class PodRuntime {
+ public:
+  virtual ~PodRuntime() = default;
+  // Starts the rank; returns the runtime id recorded in pods.pid.
+  virtual absl::StatusOr<int64_t> Start(const PodSpec& spec) = 0;
+  // Takes over a rank started by an earlier manager (`id` from pods.pid). Fails with
+  // NotFound when the id no longer names that rank (e.g. it was reused by the OS).
+  virtual absl::Status Adopt(int rank, int64_t id, const PodSpec& spec) = 0;
+  virtual absl::StatusOr<PodStatus> Poll(int rank) = 0;
+  // Signals every process of the rank; a rank that is already gone is not an error.
+  virtual absl::Status Signal(int rank, PodSignal signal) = 0;
+};
+
+}  // namespace hai::manager
