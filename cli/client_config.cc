@@ -55,18 +55,18 @@ absl::StatusOr<std::filesystem::path> ConfigPath(const ConfigEnv& env) {
   return std::filesystem::path(env.home) / ".hai" / kConfigFileName;
 }
 
-absl::StatusOr<std::string> NormalizeUrl(std::string_view url) {
-  std::string_view u = absl::StripAsciiWhitespace(url);
+absl::StatusOr<std::string> NormalizeUrl(absl::string_view url) {
+  absl::string_view u = absl::StripAsciiWhitespace(url);
   if (absl::StartsWith(u, "https://")) {
     return UsageError("https:// is not supported: haid speaks plaintext gRPC (use HOST:PORT)");
   }
-  for (std::string_view scheme : {"http://", "grpc://", "dns:///"}) {
+  for (absl::string_view scheme : {"http://", "grpc://", "dns:///"}) {
     if (absl::ConsumePrefix(&u, scheme)) break;
   }
   while (absl::ConsumeSuffix(&u, "/")) {
   }
   const size_t colon = u.rfind(':');
-  if (u.empty() || colon == std::string_view::npos || colon == 0 || colon + 1 == u.size()) {
+  if (u.empty() || colon == absl::string_view::npos || colon == 0 || colon + 1 == u.size()) {
     return UsageError(absl::StrCat("bad url '", url, "': expected HOST:PORT"));
   }
   return std::string(u);
@@ -81,7 +81,7 @@ absl::StatusOr<ClientConfig> ReadConfigFile(const std::filesystem::path& path) {
   try {
     const toml::table table = toml::parse_file(path.string());
     for (const auto& [key, node] : table) {
-      const std::string_view k = key.str();
+      const std::string k(key.str());
       if (k != "url" && k != "token") {
         return UsageError(absl::StrCat(path.string(), ": unknown key '", k,
                                        "' (expected url, token)"));
@@ -96,7 +96,7 @@ absl::StatusOr<ClientConfig> ReadConfigFile(const std::filesystem::path& path) {
     std::ostringstream where;
     where << e.source().begin;
     return UsageError(
-        absl::StrCat(path.string(), ": ", e.description(), " at ", where.str()));
+        absl::StrCat(path.string(), ": ", std::string(e.description()), " at ", where.str()));
   }
   return config;
 }

@@ -6,9 +6,9 @@
 
 #include <filesystem>
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace hai::cli {
 
@@ -32,7 +32,7 @@ absl::StatusOr<std::filesystem::path> ConfigPath(const ConfigEnv& env);
 
 // "http://h:1/" -> "h:1". gRPC wants a bare target; people paste URLs. Rejects empty values
 // and values without a port, since a default port would silently hide a typo.
-absl::StatusOr<std::string> NormalizeUrl(std::string_view url);
+absl::StatusOr<std::string> NormalizeUrl(absl::string_view url);
 
 // Reads a config file; NotFound when it does not exist; unknown keys are rejected so that a
 // misspelt "tokn" is reported instead of surfacing later as an authentication failure.

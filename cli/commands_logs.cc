@@ -1,6 +1,7 @@
 // `hai-cli logs TASK [-f] [-r RANK] [--attempt N]` and the log streaming behind `python -f`.
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -14,7 +15,7 @@
 namespace hai::cli {
 namespace {
 
-bool IsFinalState(std::string_view state) {
+bool IsFinalState(absl::string_view state) {
   return state == "succeeded" || state == "failed" || state == "stopped";
 }
 

@@ -11,11 +11,11 @@ namespace hai::cli {
 namespace {
 
 // Payload key marking a status as a local usage error; the value is irrelevant.
-constexpr std::string_view kUsagePayload = "hai.cli/usage";
+constexpr absl::string_view kUsagePayload = "hai.cli/usage";
 
 }  // namespace
 
-absl::Status UsageError(std::string_view message) {
+absl::Status UsageError(absl::string_view message) {
   absl::Status status = absl::InvalidArgumentError(message);
   status.SetPayload(kUsagePayload, absl::Cord("1"));
   return status;
@@ -25,7 +25,7 @@ bool IsUsageError(const absl::Status& status) {
   return status.GetPayload(kUsagePayload).has_value();
 }
 
-absl::Status FromRpcStatus(const grpc::Status& status, std::string_view url) {
+absl::Status FromRpcStatus(const grpc::Status& status, absl::string_view url) {
   if (status.ok()) return absl::OkStatus();
   // grpc::StatusCode and absl::StatusCode share the canonical numbering.
   const auto code = static_cast<absl::StatusCode>(status.error_code());
@@ -58,7 +58,7 @@ int ExitCodeFor(const absl::Status& status) {
   }
 }
 
-int ExitCodeForFinalState(std::string_view final_state, int exit_code) {
+int ExitCodeForFinalState(absl::string_view final_state, int exit_code) {
   if (final_state == "succeeded") return kExitOk;
   if (final_state == "stopped") return kExitStopped;
   if (final_state == "failed") {

@@ -4,9 +4,9 @@
 // are "invalid argument" in canonical-code terms but mean different things to a script.
 #pragma once
 
-#include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace grpc {
 class Status;
@@ -26,7 +26,7 @@ enum ExitCode : int {
 };
 
 // Help footer listing the codes above; shown by every command's --help.
-inline constexpr std::string_view kExitCodeHelp =
+inline constexpr char kExitCodeHelp[] =
     "Exit codes: 0 ok; 2 usage or bad local input; 3 not authenticated / permission denied;\n"
     "4 task or object not found; 5 rejected by haid (invalid argument, precondition, quota);\n"
     "6 cannot reach haid (unavailable, deadline exceeded); 1 anything else.\n"
@@ -35,12 +35,12 @@ inline constexpr std::string_view kExitCodeHelp =
     "Config: ~/.hai/config.toml (or $HAI_CONFIG_DIR/config.toml); $HAI_URL, $HAI_TOKEN override.";
 
 // An InvalidArgument status marked as a local usage error (exit code 2).
-absl::Status UsageError(std::string_view message);
+absl::Status UsageError(absl::string_view message);
 bool IsUsageError(const absl::Status& status);
 
 // gRPC status -> absl::Status with the same canonical code and the server's message;
 // UNAVAILABLE and DEADLINE_EXCEEDED become "cannot reach haid at <url>: <detail>".
-absl::Status FromRpcStatus(const grpc::Status& status, std::string_view url);
+absl::Status FromRpcStatus(const grpc::Status& status, absl::string_view url);
 
 // The exit code for an error returned by a command (0 for OK).
 int ExitCodeFor(const absl::Status& status);
@@ -48,6 +48,6 @@ int ExitCodeFor(const absl::Status& status);
 // The exit code of a followed task from the final chunk of its log stream: 0 when
 // succeeded, its exit code when failed (1 if it has none, is 0, or is outside 1..255),
 // 130 when stopped, 1 for any other final state.
-int ExitCodeForFinalState(std::string_view final_state, int exit_code);
+int ExitCodeForFinalState(absl::string_view final_state, int exit_code);
 
 }  // namespace hai::cli

@@ -18,7 +18,7 @@ namespace {
 
 struct TierEntry {
   int value;
-  std::string_view name;
+  absl::string_view name;
 };
 
 // Highest first, as users think of them; AUTO last because it is a request, not a tier.
@@ -28,7 +28,7 @@ constexpr TierEntry kTiers[] = {
 };
 
 std::string KnownTierList() {
-  std::vector<std::string_view> names;
+  std::vector<absl::string_view> names;
   for (const TierEntry& t : kTiers) names.push_back(t.name);
   return absl::StrJoin(names, ", ");
 }
@@ -42,7 +42,7 @@ std::string TierName(int tier) {
   return absl::StrCat(tier);
 }
 
-absl::StatusOr<std::string> NormalizePriority(std::string_view text) {
+absl::StatusOr<std::string> NormalizePriority(absl::string_view text) {
   std::string upper = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(text));
   if (absl::StartsWith(upper, "PRIORITY_")) upper = upper.substr(9);
   int number = 0;
@@ -57,7 +57,7 @@ absl::StatusOr<std::string> NormalizePriority(std::string_view text) {
                    " or its number"));
 }
 
-std::string FormatDuration(absl::Duration d) {
+std::string HumanDuration(absl::Duration d) {
   if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
   const int64_t s = absl::ToInt64Seconds(d);
   if (s < 60) return absl::StrCat(s, "s");
@@ -71,7 +71,7 @@ std::string FormatDuration(absl::Duration d) {
 
 std::string FormatAge(absl::Time t, absl::Time now) {
   if (t == absl::InfinitePast()) return "-";
-  return FormatDuration(now - t);
+  return HumanDuration(now - t);
 }
 
 std::string FormatLocalTime(absl::Time t, absl::TimeZone tz) {
@@ -100,24 +100,24 @@ std::string FormatGpuList(const std::vector<int>& gpus) {
   return absl::StrJoin(parts, ",");
 }
 
-std::string ShellQuote(std::string_view arg) {
+std::string ShellQuote(absl::string_view arg) {
   if (arg.empty()) return "''";
   const bool safe = std::all_of(arg.begin(), arg.end(), [](char c) {
     return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-           std::string_view("_-./=:,+@%").find(c) != std::string_view::npos;
+           absl::string_view("_-./=:,+@%").find(c) != absl::string_view::npos;
   });
   if (safe) return std::string(arg);
   // Inside single quotes nothing is special except the quote itself: close, escape, reopen.
   return absl::StrCat("'", absl::StrReplaceAll(arg, {{"'", "'\\''"}}), "'");
 }
 
-std::string PrefixLines(std::string_view text, std::string_view prefix) {
+std::string PrefixLines(absl::string_view text, absl::string_view prefix) {
   if (text.empty()) return "";
   std::string out;
   out.reserve(text.size() + prefix.size() * 4);
   bool at_line_start = true;
   for (char c : text) {
-    if (at_line_start) out.append(prefix);
+    if (at_line_start) out.append(prefix.data(), prefix.size());
     out.push_back(c);
     at_line_start = (c == '\n');
   }
@@ -125,7 +125,7 @@ std::string PrefixLines(std::string_view text, std::string_view prefix) {
   return out;
 }
 
-std::string Table::Render(std::string_view indent) const {
+std::string Table::Render(absl::string_view indent) const {
   size_t columns = headers_.size();
   for (const auto& row : rows_) columns = std::max(columns, row.size());
   std::vector<size_t> width(columns, 0);

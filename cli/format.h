@@ -4,10 +4,10 @@
 #pragma once
 
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace hai::cli {
@@ -19,13 +19,13 @@ std::string TierName(int tier);
 
 // Accepts a tier name (any case, optional "PRIORITY_" prefix) or a tier number ("30") and
 // returns the canonical name the server expects ("HIGH"); InvalidArgument otherwise.
-absl::StatusOr<std::string> NormalizePriority(std::string_view text);
+absl::StatusOr<std::string> NormalizePriority(absl::string_view text);
 
-// Compact human duration: "45s", "3m12s", "2h05m", "3d4h". Negative durations (clock skew
+// Compact human duration (named apart from absl::FormatDuration, which ADL would also find): "45s", "3m12s", "2h05m", "3d4h". Negative durations (clock skew
 // between client and server) print as "0s" rather than nonsense.
-std::string FormatDuration(absl::Duration d);
+std::string HumanDuration(absl::Duration d);
 
-// Age of `t` at `now` as FormatDuration; "-" when `t` is absl::InfinitePast() (unset).
+// Age of `t` at `now` as HumanDuration; "-" when `t` is absl::InfinitePast() (unset).
 std::string FormatAge(absl::Time t, absl::Time now);
 
 // Local wall-clock time "2024-05-01 12:03:04"; "-" when unset.
@@ -35,11 +35,11 @@ std::string FormatLocalTime(absl::Time t, absl::TimeZone tz);
 std::string FormatGpuList(const std::vector<int>& gpus);
 
 // Quotes an argument for display so that copy-pasting it into a shell gives the same word.
-std::string ShellQuote(std::string_view arg);
+std::string ShellQuote(absl::string_view arg);
 
 // Prefixes every line of `text` with `prefix`; guarantees a trailing newline so lines of
 // different ranks never merge.
-std::string PrefixLines(std::string_view text, std::string_view prefix);
+std::string PrefixLines(absl::string_view text, absl::string_view prefix);
 
 // A left-aligned text table with two-space gutters and no trailing spaces. Widths count
 // bytes, which is exact for the ASCII ids, names and states the server produces.
@@ -52,7 +52,7 @@ class Table {
   bool empty() const { return rows_.empty(); }
 
   // Every line is prefixed with `indent` and ends with '\n'.
-  std::string Render(std::string_view indent = "") const;
+  std::string Render(absl::string_view indent = "") const;
 
  private:
   std::vector<std::string> headers_;

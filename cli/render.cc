@@ -15,7 +15,7 @@ using hai::v1::Attempt;
 using hai::v1::Task;
 
 // Empty cells become "-" so that every row has the same number of words for awk.
-std::string Cell(std::string_view text) { return text.empty() ? "-" : std::string(text); }
+std::string Cell(absl::string_view text) { return text.empty() ? "-" : std::string(text); }
 
 std::string ExitText(bool has, int code) { return has ? absl::StrCat(code) : "-"; }
 
@@ -23,7 +23,7 @@ const Attempt* CurrentAttempt(const Task& task) {
   return task.attempts().empty() ? nullptr : &task.attempts(task.attempts_size() - 1);
 }
 
-bool IsFinished(std::string_view state) {
+bool IsFinished(absl::string_view state) {
   return state == "succeeded" || state == "failed" || state == "stopped";
 }
 
@@ -44,7 +44,7 @@ std::string RuntimeText(const Attempt& a, absl::Time now) {
   const absl::Time started = FromProtoTime(a.started_at());
   if (started == absl::InfinitePast()) return "-";
   const absl::Time ended = FromProtoTime(a.ended_at());
-  return FormatDuration((ended == absl::InfinitePast() ? now : ended) - started);
+  return HumanDuration((ended == absl::InfinitePast() ? now : ended) - started);
 }
 
 std::string AgeAgo(const google::protobuf::Timestamp& ts, absl::Time now) {

@@ -85,12 +85,12 @@ absl::Status ParseHaiOptions(std::vector<std::string> options, SubmitArgs& out) 
 
 }  // namespace
 
-absl::StatusOr<std::pair<std::string, std::string>> ParseEnvAssignment(std::string_view text) {
+absl::StatusOr<std::pair<std::string, std::string>> ParseEnvAssignment(absl::string_view text) {
   const size_t eq = text.find('=');
-  if (eq == std::string_view::npos) {
+  if (eq == absl::string_view::npos) {
     return UsageError(absl::StrCat("bad -e '", text, "': expected K=V"));
   }
-  const std::string_view key = text.substr(0, eq);
+  const absl::string_view key = text.substr(0, eq);
   bool valid = !key.empty();
   for (size_t i = 0; valid && i < key.size(); ++i) valid = IsEnvNameChar(key[i], i == 0);
   if (!valid) {
@@ -128,7 +128,7 @@ absl::StatusOr<SubmitArgs> ParseSubmitArgs(const std::vector<std::string>& args)
   return out;
 }
 
-absl::StatusOr<std::filesystem::path> ResolveScript(std::string_view script,
+absl::StatusOr<std::filesystem::path> ResolveScript(absl::string_view script,
                                                     const std::filesystem::path& cwd) {
   const std::filesystem::path typed{std::string(script)};
   const std::filesystem::path path =
@@ -144,11 +144,11 @@ absl::StatusOr<std::filesystem::path> ResolveScript(std::string_view script,
   return path;
 }
 
-std::string DefaultTaskName(std::string_view script) {
+std::string DefaultTaskName(absl::string_view script) {
   return std::filesystem::path(std::string(script)).stem().string();
 }
 
-hai::v1::SubmitRequest BuildSubmitRequest(const SubmitArgs& args, std::string_view kind,
+hai::v1::SubmitRequest BuildSubmitRequest(const SubmitArgs& args, absl::string_view kind,
                                           const std::filesystem::path& script_path,
                                           const std::filesystem::path& cwd) {
   hai::v1::SubmitRequest req;

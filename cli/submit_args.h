@@ -8,11 +8,11 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "hai/v1/task.pb.h"
 
 namespace hai::cli {
@@ -43,19 +43,19 @@ struct SubmitArgs {
 absl::StatusOr<SubmitArgs> ParseSubmitArgs(const std::vector<std::string>& args);
 
 // "K=V" -> {K, V}; V may contain '=' and be empty; K must be a valid environment name.
-absl::StatusOr<std::pair<std::string, std::string>> ParseEnvAssignment(std::string_view text);
+absl::StatusOr<std::pair<std::string, std::string>> ParseEnvAssignment(absl::string_view text);
 
 // The absolute, lexically normalised path of `script` relative to `cwd`; a usage error
 // "no such file: SCRIPT" when it does not exist, "not a regular file: SCRIPT" for directories.
-absl::StatusOr<std::filesystem::path> ResolveScript(std::string_view script,
+absl::StatusOr<std::filesystem::path> ResolveScript(absl::string_view script,
                                                     const std::filesystem::path& cwd);
 
 // Basename without its last extension: "dir/train.py" -> "train".
-std::string DefaultTaskName(std::string_view script);
+std::string DefaultTaskName(absl::string_view script);
 
 // The request for `kind` ("python" or "bash") with the resolved script and the client's cwd
 // as workdir.
-hai::v1::SubmitRequest BuildSubmitRequest(const SubmitArgs& args, std::string_view kind,
+hai::v1::SubmitRequest BuildSubmitRequest(const SubmitArgs& args, absl::string_view kind,
                                           const std::filesystem::path& script_path,
                                           const std::filesystem::path& cwd);
 

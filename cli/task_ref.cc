@@ -12,7 +12,7 @@
 
 namespace hai::cli {
 
-absl::StatusOr<hai::v1::TaskRef> ParseTaskRef(std::string_view text) {
+absl::StatusOr<hai::v1::TaskRef> ParseTaskRef(absl::string_view text) {
   if (text.empty()) return UsageError("empty TASK: give a chain id or a task name");
   hai::v1::TaskRef ref;
   const bool digits = std::all_of(text.begin(), text.end(), [](char c) {

@@ -60,6 +60,8 @@ struct Task {
   absl::Time running_since;       // start of the current attempt
   std::vector<RankPlacement> placement;
   bool suspend_requested = false; // victim already told; its nodes will free up
+  // Queued tasks only:
+  bool held = false;              // held by its user: never started, reported kHeld
 };
 
 // Effective per-user quota: nodes a user's tasks of `tier` may hold in `group`.
@@ -121,6 +123,10 @@ struct Pending {
   int missing_nodes = 0;
   int position_in_tier = 0;  // 1-based
   std::string detail;        // one line a user can act on
+  Tier tier = Tier::kNormal; // effective tier the task waits at (AUTO resolved)
+  // Nodes held for this task in this decision (preemption target or head-of-tier
+  // reservation); nobody else was placed on them. Sorted by name.
+  std::vector<std::string> reserved_nodes;
 };
 
 struct Plan {

@@ -31,14 +31,14 @@ TEST(NormalizePriority, NamesNumbersAndPrefixes) {
               ::testing::HasSubstr("EXTREME_HIGH"));
 }
 
-TEST(FormatDuration, Units) {
-  EXPECT_EQ(FormatDuration(absl::ZeroDuration()), "0s");
-  EXPECT_EQ(FormatDuration(absl::Seconds(45)), "45s");
-  EXPECT_EQ(FormatDuration(absl::Seconds(192)), "3m12s");
-  EXPECT_EQ(FormatDuration(absl::Minutes(125)), "2h05m");
-  EXPECT_EQ(FormatDuration(absl::Hours(76)), "3d4h");
-  EXPECT_EQ(FormatDuration(absl::Seconds(-5)), "0s");  // clock skew
-  EXPECT_EQ(FormatDuration(absl::Milliseconds(1999)), "1s");
+TEST(HumanDuration, Units) {
+  EXPECT_EQ(HumanDuration(absl::ZeroDuration()), "0s");
+  EXPECT_EQ(HumanDuration(absl::Seconds(45)), "45s");
+  EXPECT_EQ(HumanDuration(absl::Seconds(192)), "3m12s");
+  EXPECT_EQ(HumanDuration(absl::Minutes(125)), "2h05m");
+  EXPECT_EQ(HumanDuration(absl::Hours(76)), "3d4h");
+  EXPECT_EQ(HumanDuration(absl::Seconds(-5)), "0s");  // clock skew
+  EXPECT_EQ(HumanDuration(absl::Milliseconds(1999)), "1s");
 }
 
 TEST(FormatAge, UnsetIsDash) {

@@ -1,0 +1,75 @@
+// gRPC services of hai.v1. Handlers are thin: authenticate, validate, persist through the
+// store, wake the scheduler, reply. They run on gRPC's threads and never touch scheduler
+// state except through Scheduler's thread-safe views.
+#pragma once
+
+#include "common/config.h"
+#include "hai/v1/cluster.grpc.pb.h"
+#include "hai/v1/task.grpc.pb.h"
+#include "hai/v1/user.grpc.pb.h"
+#include "scheduler/events/notifier.h"
+#include "scheduler/loop/scheduler.h"
+#include "scheduler/metrics.h"
+#include "scheduler/store/store.h"
+
+namespace hai::api {
+
+struct ServiceDeps {
+  store::Store* store = nullptr;
+  Scheduler* scheduler = nullptr;
+  Notifier* notifier = nullptr;
+  Metrics* metrics = nullptr;
+  const Config* config = nullptr;
+  std::string log_dir;  // <data_dir>/logs
+};
+
+class TaskServiceImpl final : public hai::v1::TaskService::Service {
+ public:
+  explicit TaskServiceImpl(ServiceDeps deps) : d_(std::move(deps)) {}
+  grpc::Status Submit(grpc::ServerContext*, const hai::v1::SubmitRequest*,
+                      hai::v1::SubmitResponse*) override;
+  grpc::Status Get(grpc::ServerContext*, const hai::v1::GetRequest*,
+                   hai::v1::GetResponse*) override;
+  grpc::Status List(grpc::ServerContext*, const hai::v1::ListRequest*,
+                    hai::v1::ListResponse*) override;
+  grpc::Status Stop(grpc::ServerContext*, const hai::v1::StopRequest*,
+                    hai::v1::StopResponse*) override;
+  grpc::Status Suspend(grpc::ServerContext*, const hai::v1::SuspendRequest*,
+                       hai::v1::SuspendResponse*) override;
+  grpc::Status Resume(grpc::ServerContext*, const hai::v1::ResumeRequest*,
+                      hai::v1::ResumeResponse*) override;
+  grpc::Status SetPriority(grpc::ServerContext*, const hai::v1::SetPriorityRequest*,
+                           hai::v1::SetPriorityResponse*) override;
+  grpc::Status Queue(grpc::ServerContext*, const hai::v1::QueueRequest*,
+                     hai::v1::QueueResponse*) override;
+  grpc::Status StreamLogs(grpc::ServerContext*, const hai::v1::StreamLogsRequest*,
+                          grpc::ServerWriter<hai::v1::LogChunk>*) override;
+
+ private:
+  // Resolves a TaskRef the caller may act on: own chains, or any chain for admins.
+  absl::StatusOr<store::Chain> Resolve(const store::User& user, const hai::v1::TaskRef& ref);
+  void Fill(const store::Chain& chain, hai::v1::Task* out);
+  ServiceDeps d_;
+};
+
+class ClusterServiceImpl final : public hai::v1::ClusterService::Service {
+ public:
+  explicit ClusterServiceImpl(ServiceDeps deps) : d_(std::move(deps)) {}
+  grpc::Status ListNodes(grpc::ServerContext*, const hai::v1::ListNodesRequest*,
+                         hai::v1::ListNodesResponse*) override;
+
+ private:
+  ServiceDeps d_;
+};
+
+class UserServiceImpl final : public hai::v1::UserService::Service {
+ public:
+  explicit UserServiceImpl(ServiceDeps deps) : d_(std::move(deps)) {}
+  grpc::Status WhoAmI(grpc::ServerContext*, const hai::v1::WhoAmIRequest*,
+                      hai::v1::WhoAmIResponse*) override;
+
+ private:
+  ServiceDeps d_;
+};
+
+}  // namespace hai::api

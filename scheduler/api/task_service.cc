@@ -1,0 +1,269 @@
+// TaskService: submit, read, control and stream logs of chains.
+#include <sys/stat.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "scheduler/api/auth.h"
+#include "scheduler/api/convert.h"
+#include "scheduler/api/grpc_status.h"
+#include "scheduler/api/log_stream.h"
+#include "scheduler/api/services.h"
+#include "scheduler/api/submit_validation.h"
+#include "scheduler/policy/tier.h"
+
+namespace hai::api {
+namespace {
+
+// Authenticates or returns the gRPC error from the enclosing handler.
+#define HAI_AUTH(user_var, context)                                  \
+  auto user_var##_or = Authenticate(*(context), *d_.store);           \
+  if (!user_var##_or.ok()) return ToGrpc(user_var##_or.status());    \
+  const store::User& user_var = *user_var##_or
+
+#define HAI_RESOLVE(chain_var, user, ref)                            \
+  auto chain_var##_or = Resolve(user, ref);                          \
+  if (!chain_var##_or.ok()) return ToGrpc(chain_var##_or.status());  \
+  store::Chain& chain_var = *chain_var##_or
+
+bool IsFile(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+bool IsDirectory(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Exit status `hai-cli logs -f` should report for a finished chain.
+int ChainExitCode(const store::Chain& c) {
+  if (c.row.exit_code.has_value()) return *c.row.exit_code;
+  return c.row.final_state == "succeeded" ? 0 : 1;
+}
+
+}  // namespace
+
+absl::StatusOr<store::Chain> TaskServiceImpl::Resolve(const store::User& user,
+                                                      const hai::v1::TaskRef& ref) {
+  int64_t id = ref.chain_id();
+  if (id == 0) {
+    if (ref.name().empty()) return absl::InvalidArgumentError("give a task id or name");
+    auto found = d_.store->FindChainByName(user.name, ref.name());
+    if (!found.ok()) return found.status();
+    id = *found;
+  }
+  auto chain = d_.store->GetChain(id);
+  if (!chain.ok()) return chain.status();
+  if (chain->row.user != user.name && !user.admin()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("task ", id, " belongs to another user"));
+  }
+  return chain;
+}
+
+void TaskServiceImpl::Fill(const store::Chain& chain, hai::v1::Task* out) {
+  ToProto(chain, d_.scheduler->PendingFor(chain.row.chain_id), d_.log_dir, out);
+}
+
+grpc::Status TaskServiceImpl::Submit(grpc::ServerContext* context,
+                                     const hai::v1::SubmitRequest* req,
+                                     hai::v1::SubmitResponse* resp) {
+  HAI_AUTH(user, context);
+  auto hosts = d_.store->LoadHosts();
+  if (!hosts.ok()) return ToGrpc(hosts.status());
+  std::vector<policy::Node> nodes;
+  for (const store::HostRow& h : *hosts) nodes.push_back(h.node);
+  // Quota as resolved by the last pass; before the first pass, resolve it here.
+  QuotaView qv = d_.scheduler->Quota();
+  if (d_.scheduler->LastPassAt() == absl::InfinitePast() || qv.quota.empty()) {
+    auto rows = d_.store->LoadQuotaRows();
+    auto groups = d_.store->LoadUserGroups();
+    if (!rows.ok()) return ToGrpc(rows.status());
+    if (!groups.ok()) return ToGrpc(groups.status());
+    qv.quota = policy::ResolveQuota(*rows, *groups, absl::Now()).quota;
+  }
+  SubmitContext ctx{&d_.config->scheduler, user.name, &nodes, &qv.quota, IsFile, IsDirectory};
+  auto chain = ValidateSubmit(*req, ctx);
+  if (chain.ok() && !chain->environment.empty()) {
+    auto env = d_.store->EnvironmentExists(chain->environment);
+    if (!env.ok()) chain = env.status();
+  }
+  if (!chain.ok()) {
+    ++d_.metrics->rejected_submits;
+    return ToGrpc(chain.status());
+  }
+  auto created = d_.store->CreateChain(*chain, chain->priority);
+  if (!created.ok()) {
+    ++d_.metrics->rejected_submits;
+    return ToGrpc(created.status());
+  }
+  ++d_.metrics->submits;
+  d_.scheduler->Wake();
+  HAI_LOG(INFO) << "user " << user.name << " submitted task " << created->row.chain_id << " ("
+                << created->row.name << ", " << created->row.nodes << " nodes)";
+  Fill(*created, resp->mutable_task());
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskServiceImpl::Get(grpc::ServerContext* context, const hai::v1::GetRequest* req,
+                                  hai::v1::GetResponse* resp) {
+  HAI_AUTH(user, context);
+  HAI_RESOLVE(chain, user, req->task());
+  Fill(chain, resp->mutable_task());
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskServiceImpl::List(grpc::ServerContext* context, const hai::v1::ListRequest* req,
+                                   hai::v1::ListResponse* resp) {
+  HAI_AUTH(user, context);
+  if (req->all_users() && !user.admin()) {
+    return ToGrpc(absl::PermissionDeniedError("listing every user's tasks needs the admin role"));
+  }
+  if (req->limit() < 0 || req->limit() > 1000) {
+    return ToGrpc(absl::InvalidArgumentError("limit must be between 1 and 1000"));
+  }
+  auto chains = d_.store->ListChains(req->all_users() ? "" : user.name, req->include_finished(),
+                                     req->limit() == 0 ? 50 : req->limit());
+  if (!chains.ok()) return ToGrpc(chains.status());
+  for (const store::Chain& c : *chains) Fill(c, resp->add_tasks());
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskServiceImpl::Stop(grpc::ServerContext* context, const hai::v1::StopRequest* req,
+                                   hai::v1::StopResponse* resp) {
+  HAI_AUTH(user, context);
+  HAI_RESOLVE(chain, user, req->task());
+  auto outcome = d_.store->RequestStop(chain.row.chain_id, user.name);
+  if (!outcome.ok()) return ToGrpc(outcome.status());
+  if (*outcome == store::StopOutcome::kStopRequested) {
+    const store::AttemptRow* cur = chain.current();
+    if (cur != nullptr) d_.notifier->NotifyManager(cur->attempt_id, "stop");
+  }
+  d_.scheduler->Wake();
+  auto fresh = d_.store->GetChain(chain.row.chain_id);
+  if (!fresh.ok()) return ToGrpc(fresh.status());
+  Fill(*fresh, resp->mutable_task());
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskServiceImpl::Suspend(grpc::ServerContext* context,
+                                      const hai::v1::SuspendRequest* req,
+                                      hai::v1::SuspendResponse* resp) {
+  HAI_AUTH(user, context);
+  HAI_RESOLVE(chain, user, req->task());
+  auto attempt = d_.store->HoldChain(chain.row.chain_id, user.name);
+  if (!attempt.ok()) return ToGrpc(attempt.status());
+  if (*attempt != 0) d_.notifier->NotifyManager(*attempt, "suspend");
+  d_.scheduler->Wake();
+  auto fresh = d_.store->GetChain(chain.row.chain_id);
+  if (!fresh.ok()) return ToGrpc(fresh.status());
+  Fill(*fresh, resp->mutable_task());
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskServiceImpl::Resume(grpc::ServerContext* context,
+                                     const hai::v1::ResumeRequest* req,
+                                     hai::v1::ResumeResponse* resp) {
+  HAI_AUTH(user, context);
+  HAI_RESOLVE(chain, user, req->task());
+  absl::Status s = d_.store->ResumeChain(chain.row.chain_id, user.name);
+  if (!s.ok()) return ToGrpc(s);
+  d_.scheduler->Wake();
+  auto fresh = d_.store->GetChain(chain.row.chain_id);
+  if (!fresh.ok()) return ToGrpc(fresh.status());
+  Fill(*fresh, resp->mutable_task());
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskServiceImpl::SetPriority(grpc::ServerContext* context,
+                                          const hai::v1::SetPriorityRequest* req,
+                                          hai::v1::SetPriorityResponse* resp) {
+  HAI_AUTH(user, context);
+  HAI_RESOLVE(chain, user, req->task());
+  auto priority = policy::ParsePriority(req->priority());
+  if (!priority.ok()) {
+    return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+        "unknown priority '", req->priority().substr(0, 64),
+        "'; use LOW, BELOW_NORMAL, NORMAL, ABOVE_NORMAL, HIGH, VERY_HIGH, EXTREME_HIGH or AUTO")));
+  }
+  absl::Status s = d_.store->SetChainPriority(chain.row.chain_id, *priority, user.name);
+  if (!s.ok()) return ToGrpc(s);
+  d_.scheduler->Wake();
+  auto fresh = d_.store->GetChain(chain.row.chain_id);
+  if (!fresh.ok()) return ToGrpc(fresh.status());
+  Fill(*fresh, resp->mutable_task());
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskServiceImpl::Queue(grpc::ServerContext* context, const hai::v1::QueueRequest* req,
+                                    hai::v1::QueueResponse* resp) {
+  HAI_AUTH(user, context);
+  for (const PendingView& p : d_.scheduler->Queue()) {
+    if (!req->all_users() && p.user != user.name) continue;
+    if (!req->group().empty() && p.group != req->group()) continue;
+    hai::v1::QueueEntry* e = resp->add_entries();
+    e->set_chain_id(p.chain_id);
+    e->set_name(p.name);
+    e->set_user(p.user);
+    e->set_tier(p.tier);
+    e->set_position(p.position);
+    e->set_reason(p.reason);
+    e->set_detail(p.detail);
+    e->set_nodes(p.nodes);
+    e->set_group(p.group);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status TaskServiceImpl::StreamLogs(grpc::ServerContext* context,
+                                         const hai::v1::StreamLogsRequest* req,
+                                         grpc::ServerWriter<hai::v1::LogChunk>* writer) {
+  HAI_AUTH(user, context);
+  HAI_RESOLVE(chain, user, req->task());
+  LogFollower follower(absl::StrCat(d_.log_dir, "/", chain.row.chain_id), req->rank());
+  auto send = [&](const std::vector<LogPiece>& pieces) {
+    for (const LogPiece& p : pieces) {
+      hai::v1::LogChunk chunk;
+      chunk.set_rank(p.rank);
+      chunk.set_attempt_no(p.attempt_no);
+      chunk.set_text(p.text);
+      if (!writer->Write(chunk)) return false;
+    }
+    return true;
+  };
+  auto wanted = [&](int attempt_no) {
+    return req->attempt_no() < 0 || req->attempt_no() == attempt_no;
+  };
+  if (!req->follow()) {
+    for (const store::AttemptRow& a : chain.attempts) {
+      if (!wanted(a.attempt_no)) continue;
+      if (!send(follower.Read(a.attempt_no, true))) return grpc::Status::OK;
+    }
+    return grpc::Status::OK;
+  }
+  // Follow: poll the files of every attempt (a suspended chain continues in a new attempt)
+  // until the chain has finished and its logs are drained.
+  while (!context->IsCancelled()) {
+    auto fresh = d_.store->GetChain(chain.row.chain_id);
+    if (!fresh.ok()) return ToGrpc(fresh.status());
+    const bool finished = fresh->row.final_state.has_value();
+    for (const store::AttemptRow& a : fresh->attempts) {
+      if (!wanted(a.attempt_no)) continue;
+      if (!send(follower.Read(a.attempt_no, finished))) return grpc::Status::OK;
+    }
+    if (finished) {
+      hai::v1::LogChunk last;
+      last.set_finished(true);
+      last.set_final_state(*fresh->row.final_state);
+      last.set_exit_code(ChainExitCode(*fresh));
+      writer->Write(last);
+      return grpc::Status::OK;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return grpc::Status::CANCELLED;
+}
+
+}  // namespace hai::api

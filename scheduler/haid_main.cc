@@ -1,0 +1,173 @@
+// haid: the hai daemon. `haid [--config F] [--config-override F]` runs it; `haid migrate`
+// applies pending schema migrations and exits.
+//
+// Threads (named in one place, here): main (start-up, then waits for SIGTERM/SIGINT),
+// hai-scheduler (the loop: the only thread that decides), hai-pg-listen (LISTEN/NOTIFY ->
+// wake-ups), hai-http (side port, plus cpp-httplib's worker pool), and gRPC's server threads
+// (handlers: persist, wake the loop, reply). Signals are blocked in every thread and taken
+// by main with sigwait.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/migrate.h"
+#include "common/pg.h"
+#include "scheduler/api/services.h"
+#include "scheduler/events/pg_listener.h"
+#include "scheduler/events/redis_notifier.h"
+#include "scheduler/http/http_server.h"
+#include "scheduler/launcher/launcher.h"
+#include "scheduler/loop/scheduler.h"
+#include "scheduler/metrics.h"
+#include "scheduler/store/store.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+int Fail(const std::string& what) {
+  std::fprintf(stderr, "haid: %s\n", what.c_str());
+  return 1;
+}
+
+int RunMigrate(const hai::Config& config) {
+  auto conn = hai::pg::Connect(config.database.url);
+  if (!conn.ok()) return Fail(conn.status().ToString());
+  auto result = hai::Migrate(**conn, hai::EmbeddedMigrations());
+  if (!result.ok()) return Fail(result.status().ToString());
+  std::printf("haid migrate: applied %d migration(s); schema version %d\n", result->applied,
+              result->current_version);
+  return 0;
+}
+
+std::string ManagerBinary(const hai::Config& config) {
+  if (!config.manager.binary.empty()) return fs::absolute(config.manager.binary).string();
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path() / "hai-manager").string();
+}
+
+int RunDaemon(const hai::Config& config, const std::string& config_path,
+              const std::string& override_path) {
+  // Block signals before any thread starts, so only main's sigwait sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto pool = hai::store::ConnectionPool::Open(config.database.url, config.database.pool_size);
+  if (!pool.ok()) return Fail(pool.status().ToString());
+  {
+    auto conn = hai::pg::Connect(config.database.url);
+    if (!conn.ok()) return Fail(conn.status().ToString());
+    auto version = hai::SchemaVersion(**conn);
+    if (!version.ok()) return Fail(version.status().ToString());
+    if (*version < hai::EmbeddedMigrations().back().version) {
+      return Fail("database schema is not up to date: run `haid migrate` first");
+    }
+  }
+  hai::store::Store store(*std::move(pool));
+  if (config.manager.runtime == "local") {
+    absl::Status s = store.UpsertConfigNodes(config.nodes);
+    if (!s.ok()) return Fail(s.ToString());
+  }
+
+  const fs::path data_dir = fs::absolute(config.server.data_dir);
+  std::error_code ec;
+  fs::create_directories(data_dir / "logs", ec);
+  fs::create_directories(data_dir / "managers", ec);
+  if (ec) return Fail("cannot create data_dir " + data_dir.string() + ": " + ec.message());
+  const std::string manager = ManagerBinary(config);
+  if (access(manager.c_str(), X_OK) != 0) {
+    return Fail("hai-manager not found or not executable at " + manager +
+                " (set manager.binary)");
+  }
+
+  hai::Metrics metrics;
+  hai::RedisNotifier notifier(config.redis.host, config.redis.port, config.redis.prefix);
+  hai::Launcher launcher({manager, fs::absolute(config_path).string(),
+                          override_path.empty() ? "" : fs::absolute(override_path).string(),
+                          (data_dir / "managers").string()});
+  hai::Scheduler scheduler(store, config, launcher, notifier, metrics);
+  hai::PgListener listener(config.database.url,
+                           [&](const std::string&, const std::string&) { scheduler.Wake(); });
+
+  hai::api::ServiceDeps deps{&store, &scheduler, &notifier, &metrics, &config,
+                             (data_dir / "logs").string()};
+  hai::api::TaskServiceImpl tasks(deps);
+  hai::api::ClusterServiceImpl cluster(deps);
+  hai::api::UserServiceImpl users(deps);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(config.server.grpc_listen, grpc::InsecureServerCredentials(),
+                           &bound_port);
+  builder.RegisterService(&tasks);
+  builder.RegisterService(&cluster);
+  builder.RegisterService(&users);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound_port == 0) {
+    return Fail("cannot listen for gRPC on " + config.server.grpc_listen);
+  }
+  hai::HttpServer http(store, scheduler, notifier, metrics, config.scheduler.tick);
+  absl::Status http_ok = http.Start(config.server.http_listen);
+  if (!http_ok.ok()) {
+    server->Shutdown();
+    return Fail(http_ok.ToString());
+  }
+  scheduler.Start();
+  listener.Start();
+  scheduler.Wake();
+  HAI_LOG(INFO) << "haid serving gRPC on " << config.server.grpc_listen << ", HTTP on "
+                << config.server.http_listen << ", " << config.nodes.size()
+                << " configured node(s), data in " << data_dir.string();
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  HAI_LOG(INFO) << "signal " << sig << ": shutting down (running tasks keep running)";
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  http.Stop();
+  listener.Stop();
+  scheduler.Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"haid: the hai time-sharing GPU scheduler daemon"};
+  std::string config_path = "config/haid.toml";
+  std::string override_path;
+  app.add_option("--config", config_path, "configuration file")->capture_default_str();
+  app.add_option("--config-override", override_path, "file whose keys override --config");
+  app.require_subcommand(0, 1);
+  CLI::App* migrate = app.add_subcommand("migrate", "apply pending schema migrations and exit");
+  migrate->add_option("--config", config_path, "configuration file");
+  migrate->add_option("--config-override", override_path, "override file");
+  CLI11_PARSE(app, argc, argv);
+
+  auto config = hai::LoadConfig(config_path, override_path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "haid: invalid configuration: %s\n",
+                 std::string(config.status().message()).c_str());
+    return 2;
+  }
+  hai::LogLevel level;
+  if (hai::ParseLogLevel(config->server.log_level, &level)) hai::SetLogLevel(level);
+  hai::SetLogProgramName("haid");
+  if (migrate->parsed()) return RunMigrate(*config);
+  return RunDaemon(*config, config_path, override_path);
+}

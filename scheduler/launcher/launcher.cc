@@ -1,0 +1,96 @@
+#include "scheduler/launcher/launcher.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+
+extern char** environ;
+
+namespace hai {
+
+absl::StatusOr<pid_t> Launcher::Launch(int64_t attempt_id) {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.log_dir, ec);
+  const std::string log = absl::StrCat(options_.log_dir, "/", attempt_id, ".log");
+  std::vector<std::string> args = {options_.manager_binary, "--config", options_.config_path};
+  if (!options_.override_path.empty()) {
+    args.push_back("--config-override");
+    args.push_back(options_.override_path);
+  }
+  args.push_back("--attempt");
+  args.push_back(std::to_string(attempt_id));
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // Own session: survives haid, and haid's terminal/process-group signals never reach it.
+  // Default signal dispositions and an empty mask: haid blocks signals in its threads.
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat("cannot start ", options_.manager_binary, ": ",
+                                            std::strerror(rc)));
+  }
+  children_[pid] = attempt_id;
+  child_of_attempt_[attempt_id] = pid;
+  return pid;
+}
+
+bool Launcher::HasLiveChild(int64_t attempt_id) const {
+  return child_of_attempt_.count(attempt_id) > 0;
+}
+
+std::vector<ManagerExit> Launcher::Reap() {
+  std::vector<ManagerExit> exits;
+  for (auto it = children_.begin(); it != children_.end();) {
+    int status = 0;
+    pid_t r = waitpid(it->first, &status, WNOHANG);
+    if (r == 0 || (r < 0 && errno == EINTR)) {
+      ++it;
+      continue;
+    }
+    ManagerExit e;
+    e.pid = it->first;
+    e.attempt_id = it->second;
+    e.exit_code = r < 0                  ? -1
+                  : WIFEXITED(status)    ? WEXITSTATUS(status)
+                  : WIFSIGNALED(status)  ? 128 + WTERMSIG(status)
+                                         : -1;
+    exits.push_back(e);
+    child_of_attempt_.erase(it->second);
+    it = children_.erase(it);
+  }
+  return exits;
+}
+
+bool Launcher::ProcessAlive(pid_t pid) {
+  if (pid <= 0) return false;
+  if (kill(pid, 0) == 0) return true;
+  return errno == EPERM;
+}
+
+}  // namespace hai

@@ -1,0 +1,52 @@
+// Starts one hai-manager process per started attempt and notices when one dies.
+// Managers are spawned in their own session (posix_spawn + POSIX_SPAWN_SETSID), so they
+// outlive a haid restart and a signal to haid's process group never reaches a task. Managers
+// from an earlier haid are not our children: for those, liveness is kill(pid, 0) plus the
+// heartbeat the manager writes to Postgres (checked by the scheduler).
+// Thread-safety: used only from the scheduler thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace hai {
+
+struct LauncherOptions {
+  std::string manager_binary;  // absolute path of hai-manager
+  std::string config_path;     // passed as --config
+  std::string override_path;   // passed as --config-override when non-empty
+  std::string log_dir;         // <data_dir>/managers: one log file per attempt
+};
+
+// A manager child that exited.
+struct ManagerExit {
+  int64_t attempt_id = 0;
+  pid_t pid = 0;
+  int exit_code = 0;  // 128+signal when killed
+};
+
+class Launcher {
+ public:
+  explicit Launcher(LauncherOptions options) : options_(std::move(options)) {}
+  // Spawns `hai-manager --attempt <id>`; returns its pid.
+  absl::StatusOr<pid_t> Launch(int64_t attempt_id);
+  // True while a manager we spawned for the attempt has not been reaped.
+  bool HasLiveChild(int64_t attempt_id) const;
+  // Reaps exited children (non-blocking) and reports them.
+  std::vector<ManagerExit> Reap();
+  // Process exists (possibly a manager of an earlier haid).
+  static bool ProcessAlive(pid_t pid);
+
+ private:
+  LauncherOptions options_;
+  std::map<pid_t, int64_t> children_;          // pid -> attempt
+  std::map<int64_t, pid_t> child_of_attempt_;  // attempt -> pid
+};
+
+}  // namespace hai

@@ -1,0 +1,255 @@
+#include "scheduler/loop/scheduler.h"
+
+#include <signal.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "scheduler/loop/snapshot_builder.h"
+#include "scheduler/policy/decide.h"
+#include "scheduler/policy/tier.h"
+
+namespace hai {
+namespace {
+// Relaunches of a lost manager before its attempt is failed.
+constexpr int kMaxManagerRestarts = 3;
+// A manager that has not written its first heartbeat this long after scheduling is lost.
+constexpr absl::Duration kManagerStartTimeout = absl::Seconds(30);
+}  // namespace
+
+Scheduler::Scheduler(store::Store& store, const Config& config, Launcher& launcher,
+                     Notifier& notifier, Metrics& metrics)
+    : store_(store), config_(config), launcher_(launcher), notifier_(notifier),
+      metrics_(metrics) {
+  policy_config_.preemption = config.scheduler.preemption;
+  policy_config_.above_normal_demote_after = config.scheduler.above_normal_demote_after;
+  policy_config_.default_min_runtime = config.scheduler.min_runtime;
+}
+
+Scheduler::~Scheduler() { Stop(); }
+
+void Scheduler::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void Scheduler::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Scheduler::Run() {
+  pthread_setname_np(pthread_self(), "hai-scheduler");
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, absl::ToChronoMilliseconds(config_.scheduler.tick),
+                   [&] { return wake_ || stopping_; });
+      if (stopping_) return;
+      wake_ = false;
+    }
+    Pass();
+  }
+}
+
+void Scheduler::Pass() {
+  const absl::Time start = absl::Now();
+  // Reap first: a manager commits its attempt's final state before it exits, so the load
+  // below already shows those attempts as ended.
+  for (const ManagerExit& e : launcher_.Reap()) {
+    HAI_LOG(INFO) << "manager of attempt " << e.attempt_id << " (pid " << e.pid
+                  << ") exited with " << e.exit_code;
+  }
+  auto open = store_.LoadOpenAttempts();
+  auto hosts = store_.LoadHosts();
+  auto rows = store_.LoadQuotaRows();
+  auto groups = store_.LoadUserGroups();
+  for (const absl::Status& s : {open.status(), hosts.status(), rows.status(), groups.status()}) {
+    if (!s.ok()) {
+      // Postgres unreachable: nothing is decided; the next tick retries.
+      HAI_LOG(WARNING) << "scheduling pass skipped: " << s;
+      ++metrics_.scheduler_pass_errors;
+      return;
+    }
+  }
+  // A chain stopped while its suspended attempt was being requeued: end it now.
+  for (const store::OpenAttempt& o : *open) {
+    if (o.attempt.state == "queued" && o.chain.stop_requested) {
+      (void)store_.RequestStop(o.chain.chain_id, "scheduler");
+    }
+  }
+
+  policy::ResolvedQuota resolved = policy::ResolveQuota(*rows, *groups, start);
+  SnapshotInputs inputs{*std::move(hosts), *open, resolved.quota};
+  policy::Snapshot snapshot = BuildSnapshot(inputs);
+
+  const absl::Time decide_start = absl::Now();
+  policy::Plan plan = policy::Decide(snapshot, policy_config_, start);
+  metrics_.last_decide_micros = absl::ToInt64Microseconds(absl::Now() - decide_start);
+
+  ApplyPlan(plan, *open);
+  SuperviseManagers(*open, start);
+
+  // Publish the views the API serves.
+  std::map<int64_t, const store::OpenAttempt*> by_attempt;
+  for (const store::OpenAttempt& o : *open) by_attempt[o.attempt.attempt_id] = &o;
+  std::map<int64_t, PendingView> pending;
+  for (const policy::Pending& p : plan.pending) {
+    auto it = by_attempt.find(p.attempt_id);
+    if (it == by_attempt.end()) continue;
+    const store::ChainRow& c = it->second->chain;
+    PendingView v{c.chain_id, c.name, c.user, c.group, c.nodes, it->second->attempt.tier,
+                  p.position_in_tier, std::string(policy::PendingReasonName(p.reason)),
+                  p.detail};
+    pending[c.chain_id] = std::move(v);
+  }
+  QuotaView qv;
+  qv.quota = std::move(resolved.quota);
+  qv.problems = std::move(resolved.problems);
+  for (const policy::Task& t : snapshot.running) {
+    qv.used_nodes[{t.user, t.group, t.tier}] += static_cast<int64_t>(t.placement.size());
+  }
+  qv.rows = *std::move(rows);
+  qv.user_groups = *std::move(groups);
+  if (!qv.problems.empty() && static_cast<int64_t>(qv.problems.size()) != metrics_.quota_problems) {
+    for (const auto& p : qv.problems) HAI_LOG(WARNING) << "quota row ignored: " << p.message;
+  }
+  metrics_.quota_problems = static_cast<int64_t>(qv.problems.size());
+  metrics_.queued_attempts = static_cast<int64_t>(snapshot.queued.size());
+  metrics_.running_attempts = static_cast<int64_t>(snapshot.running.size());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_ = std::move(pending);
+    quota_view_ = std::move(qv);
+    last_pass_ = absl::Now();
+  }
+  const int64_t micros = absl::ToInt64Microseconds(absl::Now() - start);
+  metrics_.last_pass_micros = micros;
+  metrics_.pass_micros_total += micros;
+  ++metrics_.scheduler_passes;
+}
+
+void Scheduler::ApplyPlan(const policy::Plan& plan, const std::vector<store::OpenAttempt>& open) {
+  std::map<int64_t, const store::OpenAttempt*> by_attempt;
+  for (const store::OpenAttempt& o : open) by_attempt[o.attempt.attempt_id] = &o;
+
+  for (const policy::Demotion& d : plan.demotions) {
+    absl::Status s = store_.SetAttemptTier(d.attempt_id, static_cast<int>(d.from),
+                                           static_cast<int>(d.to), "ABOVE_NORMAL run time limit");
+    if (!s.ok()) ++metrics_.stale_decisions;
+  }
+  for (const policy::SuspendDecision& d : plan.suspends) {
+    auto pre = by_attempt.find(d.preemptor_attempt_id);
+    int64_t preemptor_chain = pre == by_attempt.end() ? 0 : pre->second->chain.chain_id;
+    absl::Status s = store_.RequestSuspend(d.victim_attempt_id, preemptor_chain, d.reason,
+                                           "scheduler");
+    if (!s.ok()) {
+      ++metrics_.stale_decisions;
+      HAI_LOG(INFO) << "suspend of attempt " << d.victim_attempt_id << " not applied: " << s;
+      continue;
+    }
+    ++metrics_.suspends_requested;
+    HAI_LOG(INFO) << "suspending attempt " << d.victim_attempt_id << " for attempt "
+                  << d.preemptor_attempt_id << ": " << d.reason;
+    notifier_.NotifyManager(d.victim_attempt_id, "suspend");
+  }
+  for (const policy::StartDecision& d : plan.starts) {
+    absl::Status s = store_.ScheduleAttempt(d.attempt_id, static_cast<int>(d.tier), d.placement);
+    if (!s.ok()) {
+      ++metrics_.stale_decisions;
+      HAI_LOG(INFO) << "start of attempt " << d.attempt_id << " not applied: " << s;
+      continue;
+    }
+    ++metrics_.attempts_started;
+    StartManager(d.attempt_id);
+  }
+}
+
+void Scheduler::StartManager(int64_t attempt_id) {
+  auto pid = launcher_.Launch(attempt_id);
+  if (!pid.ok()) {
+    HAI_LOG(ERROR) << "attempt " << attempt_id << ": " << pid.status();
+    return;
+  }
+  ++metrics_.managers_launched;
+  HAI_LOG(INFO) << "attempt " << attempt_id << ": manager pid " << *pid;
+}
+
+void Scheduler::SuperviseManagers(const std::vector<store::OpenAttempt>& open, absl::Time now) {
+  for (const store::OpenAttempt& o : open) {
+    const store::AttemptRow& a = o.attempt;
+    if (a.state == "queued" || launcher_.HasLiveChild(a.attempt_id)) continue;
+    // Not our live child: a manager from an earlier haid, or one that died.
+    bool alive = false;
+    if (a.manager_pid.has_value()) {
+      const bool fresh = a.manager_heartbeat_at.has_value() &&
+                         now - *a.manager_heartbeat_at < config_.scheduler.manager_timeout;
+      alive = Launcher::ProcessAlive(*a.manager_pid) && fresh;
+      if (!alive && Launcher::ProcessAlive(*a.manager_pid)) {
+        // Alive but silent past the timeout: hung. Replace it.
+        kill(*a.manager_pid, SIGKILL);
+      }
+    } else if (a.scheduled_at.has_value() && now - *a.scheduled_at < kManagerStartTimeout &&
+               manager_restarts_.count(a.attempt_id) > 0) {
+      alive = true;  // relaunched recently, not registered yet
+    }
+    if (alive) continue;
+    int& restarts = manager_restarts_[a.attempt_id];
+    if (a.manager_pid.has_value()) ++metrics_.managers_lost;
+    if (restarts >= kMaxManagerRestarts) {
+      HAI_LOG(ERROR) << "attempt " << a.attempt_id << ": manager lost " << restarts
+                     << " times; failing the attempt";
+      (void)store_.FailAttempt(a.attempt_id,
+                               absl::StrCat("its manager died ", restarts, " times"));
+      continue;
+    }
+    ++restarts;
+    HAI_LOG(WARNING) << "attempt " << a.attempt_id << " (" << a.state
+                     << ") has no live manager; starting one to adopt its pods";
+    StartManager(a.attempt_id);
+  }
+}
+
+std::optional<PendingView> Scheduler::PendingFor(int64_t chain_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(chain_id);
+  if (it == pending_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<PendingView> Scheduler::Queue() const {
+  std::vector<PendingView> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, v] : pending_) out.push_back(v);
+  }
+  std::sort(out.begin(), out.end(), [](const PendingView& a, const PendingView& b) {
+    if (a.tier != b.tier) return a.tier > b.tier;
+    if (a.position != b.position) return a.position < b.position;
+    return a.chain_id < b.chain_id;
+  });
+  return out;
+}
+
+QuotaView Scheduler::Quota() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return quota_view_;
+}
+
+absl::Time Scheduler::LastPassAt() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_pass_;
+}
+
+}  // namespace hai

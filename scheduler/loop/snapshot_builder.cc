@@ -1,0 +1,51 @@
+#include "scheduler/loop/snapshot_builder.h"
+
+#include "scheduler/policy/tier.h"
+
+namespace hai {
+namespace {
+
+policy::Task TaskFrom(const store::OpenAttempt& o) {
+  policy::Task t;
+  t.attempt_id = o.attempt.attempt_id;
+  t.chain_id = o.chain.chain_id;
+  t.user = o.chain.user;
+  t.requested_priority = o.chain.priority;
+  // A queued attempt's tier is the chain's fixed priority, or -1 (AUTO, resolved at start).
+  auto tier = policy::TierFromValue(o.attempt.tier);
+  t.tier = tier.value_or(policy::Tier::kLow);
+  if (o.attempt.state == "queued" && o.attempt.tier >= 0) t.requested_priority = o.attempt.tier;
+  t.group = o.chain.group;
+  t.nodes = o.chain.nodes;
+  t.gpus_per_node = o.chain.gpus_per_node;
+  t.first_submit = o.chain.first_submit_at;
+  return t;
+}
+
+}  // namespace
+
+policy::Snapshot BuildSnapshot(const SnapshotInputs& in) {
+  policy::Snapshot s;
+  s.nodes.reserve(in.hosts.size());
+  for (const store::HostRow& h : in.hosts) s.nodes.push_back(h.node);
+  for (const store::OpenAttempt& o : in.open) {
+    policy::Task t = TaskFrom(o);
+    if (o.attempt.state == "queued") {
+      if (o.chain.hold || o.chain.stop_requested) continue;
+      s.queued.push_back(std::move(t));
+      continue;
+    }
+    t.running_since = o.attempt.started_at.value_or(
+        o.attempt.scheduled_at.value_or(o.attempt.queued_at));
+    t.suspend_requested =
+        o.attempt.suspend_requested_at.has_value() || o.attempt.stop_requested_at.has_value();
+    for (const store::PodRow& p : o.attempt.pods) {
+      t.placement.push_back({p.node, p.gpus});
+    }
+    s.running.push_back(std::move(t));
+  }
+  s.quota = in.quota;
+  return s;
+}
+
+}  // namespace hai

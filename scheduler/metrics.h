@@ -1,0 +1,32 @@
+// Counters and gauges exported on /metrics in the Prometheus text format. Lock-free atomics:
+// written by the scheduler thread and gRPC handlers, read by the HTTP thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace hai {
+
+struct Metrics {
+  std::atomic<int64_t> scheduler_passes{0};
+  std::atomic<int64_t> scheduler_pass_errors{0};
+  std::atomic<int64_t> last_pass_micros{0};      // duration of the last pass
+  std::atomic<int64_t> last_decide_micros{0};    // of which the policy core
+  std::atomic<int64_t> pass_micros_total{0};
+  std::atomic<int64_t> attempts_started{0};
+  std::atomic<int64_t> suspends_requested{0};
+  std::atomic<int64_t> stale_decisions{0};
+  std::atomic<int64_t> managers_launched{0};
+  std::atomic<int64_t> managers_lost{0};
+  std::atomic<int64_t> submits{0};
+  std::atomic<int64_t> rejected_submits{0};
+  std::atomic<int64_t> queued_attempts{0};
+  std::atomic<int64_t> running_attempts{0};
+  std::atomic<int64_t> quota_problems{0};
+
+  // Prometheus text exposition of everything above.
+  std::string Render() const;
+};
+
+}  // namespace hai

@@ -1,0 +1,318 @@
+// Decide: the scheduling pass (steps and assumptions in decide.h).
+#include "scheduler/policy/decide.h"
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "scheduler/policy/cluster.h"
+#include "scheduler/policy/order.h"
+#include "scheduler/policy/placement.h"
+#include "scheduler/policy/preemption.h"
+#include "scheduler/policy/tier.h"
+
+namespace hai::policy {
+namespace {
+
+using internal::Cluster;
+using internal::GroupInfo;
+using internal::NodeIdx;
+using internal::QueuedEntry;
+using internal::QuotaLedger;
+
+// Single-node tasks asking for some GPUs are packed; everything else takes whole nodes.
+bool IsPacked(const Task& t) { return t.nodes == 1 && t.gpus_per_node > 0; }
+
+std::string Plural(int n, std::string_view what) {
+  return absl::StrCat(n, " ", internal::Av(what), n == 1 ? "" : "s");
+}
+
+std::vector<std::string> NodeNames(const Cluster& c, const std::vector<NodeIdx>& nodes) {
+  std::vector<std::string> out;
+  out.reserve(nodes.size());
+  for (NodeIdx n : nodes) out.push_back(c.nodes()[n].node->name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Reserves what the head of a tier will use (decide.h step 5). Returns the nodes.
+std::vector<NodeIdx> ReserveForHead(Cluster& c, int group, const Task& t) {
+  const GroupInfo& gi = c.groups()[group];
+  auto& nodes = c.nodes();
+  std::vector<NodeIdx> out;
+  const int k = t.gpus_per_node;
+  if (IsPacked(t)) {
+    // The node closest to fitting it: most free plus freeing GPUs.
+    std::optional<NodeIdx> best;
+    int best_avail = -1;
+    for (NodeIdx n : gi.nodes) {
+      const auto& ni = nodes[n];
+      if (!ni.usable || ni.reserved || ni.gpus < k) continue;
+      const int avail = ni.FreeGpus() + ni.freeing_gpus;
+      if (avail > best_avail) {
+        best = n;
+        best_avail = avail;
+      }
+    }
+    if (best) out.push_back(*best);
+  } else {
+    const int have = std::min(c.CountFreeWhole(group, k), t.nodes);
+    if (auto free = internal::PickWholeNodes(c, group, have, k)) out = std::move(*free);
+    const int shortfall = t.nodes - static_cast<int>(out.size());
+    if (shortfall > 0) {
+      std::vector<NodeIdx> busy;
+      for (NodeIdx n : gi.nodes) {
+        const auto& ni = nodes[n];
+        if (ni.usable && !ni.reserved && ni.occupants > 0 && ni.gpus >= k) busy.push_back(n);
+      }
+      auto better = [&](NodeIdx a, NodeIdx b) {
+        const auto& x = nodes[a];
+        const auto& y = nodes[b];
+        if (x.Blockers() != y.Blockers()) return x.Blockers() < y.Blockers();
+        if (x.FreeGpus() != y.FreeGpus()) return x.FreeGpus() > y.FreeGpus();
+        return a < b;
+      };
+      const size_t take = std::min(busy.size(), static_cast<size_t>(shortfall));
+      std::partial_sort(busy.begin(), busy.begin() + take, busy.end(), better);
+      out.insert(out.end(), busy.begin(), busy.begin() + take);
+    }
+  }
+  for (NodeIdx n : out) c.Reserve(n);
+  return out;
+}
+
+class Pass {
+ public:
+  Pass(const Snapshot& snapshot, const PolicyConfig& config, absl::Time now)
+      : config_(config), cluster_(snapshot, config, now, &plan_.demotions), ledger_(snapshot, cluster_) {
+    const size_t groups = cluster_.groups().size();
+    head_done_.assign(groups * 7, false);
+    packed_fail_.assign(groups, std::numeric_limits<int>::max());
+  }
+
+  Plan Run(const Snapshot& snapshot) {
+    std::vector<QueuedEntry> queue = internal::OrderQueue(snapshot, cluster_, ledger_);
+    plan_.pending.reserve(queue.size());
+    for (const QueuedEntry& e : queue) Schedule(e);
+    // Positions: 1-based among the tasks still waiting at the same tier, in queue order.
+    std::array<int, 7> next{};
+    for (Pending& p : plan_.pending) p.position_in_tier = ++next[TierIndex(p.tier)];
+    return std::move(plan_);
+  }
+
+ private:
+  Pending& Wait(const QueuedEntry& e, PendingReason reason, std::string detail,
+                int missing = 0) {
+    Pending& p = plan_.pending.emplace_back();
+    p.attempt_id = e.task->attempt_id;
+    p.reason = reason;
+    p.tier = e.tier;
+    p.missing_nodes = missing;
+    p.detail = std::move(detail);
+    return p;
+  }
+
+  void Schedule(const QueuedEntry& e) {
+    const Task& t = *e.task;
+    const absl::string_view tier_name = internal::Av(TierName(e.tier));
+    if (t.held) {
+      Wait(e, PendingReason::kHeld, "held by its owner; resume it to queue it again");
+      return;
+    }
+    if (e.group < 0) {
+      Wait(e, PendingReason::kNoSuchGroup,
+           absl::StrCat("node group '", t.group, "' has no nodes; resubmit with another group"));
+      return;
+    }
+    const GroupInfo& gi = cluster_.groups()[e.group];
+    const bool packed = IsPacked(t);
+    const int nodes = std::max(t.nodes, 1);
+    const int k = std::max(t.gpus_per_node, 0);
+    const int fitting = gi.NodesWithGpus(k);
+    if (fitting < nodes) {
+      Wait(e, PendingReason::kNeverFits,
+           absl::StrCat("needs ", Plural(nodes, "node"),
+                        k > 0 ? absl::StrCat(" with ", k, " GPUs") : std::string(),
+                        " but group ", t.group, " has only ", fitting,
+                        "; resubmit with fewer nodes or GPUs"),
+           nodes - fitting);
+      return;
+    }
+    const int64_t quota = ledger_.Quota(e.user, e.group, e.tier);
+    if (quota < nodes) {
+      Wait(e, PendingReason::kNeverFits,
+           absl::StrCat("needs ", Plural(nodes, "node"), " but the ", tier_name,
+                        " quota of user ", t.user, " in group ", t.group, " is ", quota,
+                        "; use fewer nodes, another priority, or ask for quota"),
+           static_cast<int>(nodes - quota));
+      return;
+    }
+    const int64_t used = ledger_.Used(e.user, e.group, e.tier);
+    if (used + nodes > quota) {
+      const int missing = static_cast<int>(used + nodes - quota);
+      Wait(e, PendingReason::kOutOfQuota,
+           absl::StrCat("user ", t.user, " holds ", used, " of ", quota, " ", tier_name,
+                        " nodes in group ", t.group, "; waits until ", Plural(missing, "node"),
+                        " of that quota free up"),
+           missing);
+      return;
+    }
+
+    if (TryStart(e, packed, nodes, k)) return;
+    if (TryPreempt(e, packed, nodes, k)) return;
+    WaitForNodes(e, packed, nodes, k);
+  }
+
+  bool TryStart(const QueuedEntry& e, bool packed, int nodes, int k) {
+    const Task& t = *e.task;
+    StartDecision sd;
+    sd.attempt_id = t.attempt_id;
+    sd.tier = e.tier;
+    if (packed) {
+      std::optional<NodeIdx> n = internal::PickPackedNode(cluster_, e.group, k);
+      if (!n) return false;
+      const internal::Mask mask = internal::LowestFreeGpus(cluster_.nodes()[*n], k);
+      sd.placement.push_back({cluster_.nodes()[*n].node->name, internal::MaskToGpus(mask)});
+      cluster_.Occupy(*n, mask, /*new_start=*/true);
+    } else {
+      std::optional<std::vector<NodeIdx>> picked =
+          internal::PickWholeNodes(cluster_, e.group, nodes, k);
+      if (!picked) return false;
+      for (NodeIdx n : *picked) {
+        const auto& ni = cluster_.nodes()[n];
+        const internal::Mask use = k > 0 ? internal::LowestFreeGpus(ni, k) : ni.all;
+        sd.placement.push_back({ni.node->name, internal::MaskToGpus(use)});
+        cluster_.Occupy(n, ni.all, /*new_start=*/true);  // whole node: nobody packs beside it
+      }
+    }
+    ledger_.Add(e.user, e.group, e.tier, nodes);
+    plan_.starts.push_back(std::move(sd));
+    return true;
+  }
+
+  bool TryPreempt(const QueuedEntry& e, bool packed, int nodes, int k) {
+    const Task& t = *e.task;
+    // Without preemption a task may still claim capacity that suspended tasks are freeing.
+    const int limit = config_.preemption ? static_cast<int>(e.tier) : 0;
+    const uint64_t fail_key = (static_cast<uint64_t>(e.group) << 8) | static_cast<uint64_t>(k);
+    std::optional<internal::PreemptionResult> res;
+    if (packed) {
+      if (k >= packed_fail_[e.group]) return false;
+      res = internal::FindPackedPreemption(cluster_, e.group, k, limit);
+      if (!res) packed_fail_[e.group] = k;
+    } else {
+      auto it = whole_fail_.find(fail_key);
+      if (it != whole_fail_.end() && nodes >= it->second) return false;
+      res = internal::FindWholeNodePreemption(cluster_, e.group, nodes, k, limit);
+      if (!res) whole_fail_[fail_key] = nodes;
+    }
+    if (!res) return false;
+
+    for (int r : res->victims) {
+      const Task& v = *cluster_.runs()[r].task;
+      plan_.suspends.push_back(
+          {v.attempt_id, t.attempt_id,
+           absl::StrCat("preempted by task ", t.attempt_id, " (", internal::Av(TierName(e.tier)),
+                        ") needing ", Plural(nodes, "node"), " in group ", t.group,
+                        "; this task runs at ",
+                        internal::Av(TierName(static_cast<Tier>(cluster_.runs()[r].tier))))});
+      cluster_.MarkFreeing(r);
+    }
+    for (NodeIdx n : res->nodes) cluster_.Reserve(n);
+    // Hold its quota too, so a later task of the same user and tier cannot take it and
+    // leave the victims suspended for nothing.
+    ledger_.Add(e.user, e.group, e.tier, nodes);
+    std::string detail =
+        res->victims.empty()
+            ? absl::StrCat("waiting for ", Plural(res->not_free_now, "node"), " in group ",
+                           t.group, " that suspended tasks are freeing; held for it")
+            : absl::StrCat("suspending ", Plural(static_cast<int>(res->victims.size()), "lower-priority task"),
+                           " to free ", Plural(res->not_free_now, "node"), " in group ",
+                           t.group, "; starts when they stop");
+    Pending& p = Wait(e, PendingReason::kWaitingForPreemption, std::move(detail),
+                      res->not_free_now);
+    p.reserved_nodes = NodeNames(cluster_, res->nodes);
+    return true;
+  }
+
+  void WaitForNodes(const QueuedEntry& e, bool packed, int nodes, int k) {
+    const Task& t = *e.task;
+    GroupInfo& gi = cluster_.groups()[e.group];
+    // Would it fit if reservations made earlier in this pass were not there?
+    int free_now = 0;
+    bool blocked = false;
+    if (packed) {
+      int most = 0;
+      for (int f = gi.max_usable_gpus; f >= 0 && most == 0; --f) {
+        if (!gi.partial[f].empty()) most = f;
+      }
+      free_now = most;
+      blocked = gi.reserved_max_free >= k;
+    } else {
+      free_now = cluster_.CountFreeWhole(e.group, k);
+      blocked = free_now + gi.reserved_free_whole >= nodes;
+    }
+    const int missing = packed ? 1 : nodes - free_now;
+
+    std::vector<NodeIdx> held;
+    std::string held_note;
+    const size_t head_slot = static_cast<size_t>(e.group) * 7 + TierIndex(e.tier);
+    const int usable_fitting = packed ? 1 : nodes;
+    if (!head_done_[head_slot]) {
+      head_done_[head_slot] = true;
+      int ready = 0;
+      for (NodeIdx n : gi.nodes) {
+        const auto& ni = cluster_.nodes()[n];
+        ready += ni.usable && ni.gpus >= k ? 1 : 0;
+      }
+      if (ready >= usable_fitting) {
+        held = ReserveForHead(cluster_, e.group, t);
+        held_note = absl::StrCat("; first in line at ", internal::Av(TierName(e.tier)), ", ",
+                                 Plural(static_cast<int>(held.size()), "node"),
+                                 " held for it");
+      } else {
+        held_note = absl::StrCat("; only ", ready, " nodes of the group are ready");
+      }
+    }
+
+    std::string detail;
+    if (packed) {
+      detail = absl::StrCat("needs ", k, " GPUs on one node in group ", t.group,
+                            "; the freest unreserved node has ", free_now, " free",
+                            blocked ? "; a node with room is held for an earlier task" : "",
+                            held_note);
+    } else {
+      detail = absl::StrCat("needs ", Plural(nodes, "node"), " in group ", t.group, ", ",
+                            free_now, " free; ", missing, " more must free up",
+                            blocked ? " (free nodes are held for an earlier task)" : "",
+                            held_note);
+    }
+    Pending& p = Wait(e,
+                      blocked ? PendingReason::kBlockedByReservation
+                              : PendingReason::kWaitingForNodes,
+                      std::move(detail), missing);
+    p.reserved_nodes = NodeNames(cluster_, held);
+  }
+
+  const PolicyConfig& config_;
+  Plan plan_;
+  Cluster cluster_;
+  QuotaLedger ledger_;
+  std::vector<bool> head_done_;                     // [group * 7 + tier index]
+  std::vector<int> packed_fail_;                    // per group: GPUs a search failed for
+  absl::flat_hash_map<uint64_t, int> whole_fail_;   // (group, GPUs/node) -> nodes failed
+};
+
+}  // namespace
+
+Plan Decide(const Snapshot& snapshot, const PolicyConfig& config, absl::Time now) {
+  Pass pass(snapshot, config, now);
+  return pass.Run(snapshot);
+}
+
+}  // namespace hai::policy

@@ -1,0 +1,48 @@
+// The scheduling core's entry point: one pure decision over a snapshot.
+#pragma once
+
+#include "absl/time/time.h"
+#include "scheduler/policy/types.h"
+
+namespace hai::policy {
+
+// Decide: which queued tasks start where, which running tasks to suspend for whom, which
+// ABOVE_NORMAL tasks drop to NORMAL, and why every other queued task waits.
+//
+// Pure and deterministic: no I/O, clock, globals or randomness; the result does not depend
+// on the order of nodes, running or queued tasks in the snapshot (ties break by attempt id
+// and node name).
+//
+// Assumptions:
+//  - running tasks' placements are what they hold (a suspend-requested task still holds its
+//    GPUs until it stops); a node missing from the snapshot holds nothing;
+//  - quotas are resolved (quota.h); a missing quota row means 0 nodes;
+//  - nodes have at most 64 GPUs; jupyter nodes and tasks are out of scope.
+//
+// Steps:
+//  1. Index nodes by group and topology domain; book running tasks' GPUs; demote
+//     ABOVE_NORMAL tasks that ran >= above_normal_demote_after (they count as NORMAL in
+//     this pass); count quota usage per (user, group, tier).
+//  2. Resolve AUTO and order the queue: tier desc, first submit asc, attempt id.
+//  3. For each queued task in order: held -> HELD; unknown group -> NO_SUCH_GROUP; larger
+//     than the group or the quota can ever be -> NEVER_FITS; over quota -> OUT_OF_QUOTA.
+//     Otherwise place it on free, unreserved capacity (placement.h) and start it.
+//  4. If it does not fit: wait for nodes being freed, or (config.preemption) suspend
+//     strictly lower-tier tasks (preemption.h); the nodes are reserved for it and it waits
+//     WAITING_FOR_PREEMPTION, holding its quota.
+//  5. Else, if it is the first such task of its tier in its group (the head), it reserves
+//     the nodes it will use: the group's free nodes up to its need, then busy nodes (those
+//     being freed first, then the ones with most free GPUs) for the rest, so they drain to
+//     it; nobody later in the pass may use them (no starvation: a big task waits for a
+//     bounded set of nodes to free up, never for the whole queue behind it). It and later
+//     tasks wait WAITING_FOR_NODES, or BLOCKED_BY_RESERVATION when only reserved nodes
+//     stand in their way.
+//  6. Number pending tasks per effective tier (1-based, queue order).
+//
+// Cost: O((N + R + Q) log) for N nodes, R running and Q queued tasks, plus per group a
+// preemption walk that skips dead candidates and stops at the tier limit; a failed
+// preemption for k nodes in a group is remembered so later tasks that need as many or
+// more (at the same or lower tier) skip the search.
+Plan Decide(const Snapshot& snapshot, const PolicyConfig& config, absl::Time now);
+
+}  // namespace hai::policy

@@ -1,0 +1,145 @@
+// Identity and admin-editable tables: users, groups, hosts, quota, train environments.
+#include "absl/strings/str_cat.h"
+#include "scheduler/store/row_mapping.h"
+#include "scheduler/store/store.h"
+
+namespace hai::store {
+namespace {
+
+policy::NodeState NodeStateFromText(const std::string& s) {
+  if (s == "cordoned") return policy::NodeState::kCordoned;
+  if (s == "draining") return policy::NodeState::kDraining;
+  if (s == "unhealthy") return policy::NodeState::kUnhealthy;
+  if (s == "offline") return policy::NodeState::kOffline;
+  return policy::NodeState::kReady;
+}
+
+}  // namespace
+
+absl::StatusOr<User> Store::UserByTokenHash(const std::string& token_hash) {
+  std::optional<User> user;
+  absl::Status s = pool_->Read("authenticate", [&](pqxx::read_transaction& tx) {
+    auto r = tx.exec_params(
+        "SELECT u.uid, u.user_name, u.role, u.active, "
+        "coalesce(array_agg(m.group_name ORDER BY m.group_name) "
+        "FILTER (WHERE m.group_name IS NOT NULL), '{}')::text "
+        "FROM users u LEFT JOIN user_group_members m USING (user_name) "
+        "WHERE u.token_hash = $1 GROUP BY u.uid",
+        token_hash);
+    if (r.empty()) return absl::OkStatus();
+    User u;
+    u.uid = r[0][0].as<int64_t>();
+    u.name = r[0][1].as<std::string>();
+    u.role = r[0][2].as<std::string>();
+    u.active = r[0][3].as<bool>();
+    std::string groups = r[0][4].as<std::string>();
+    // Text form {a,b}; group names are [A-Za-z0-9_.] so no quoting occurs.
+    groups = groups.substr(1, groups.size() - 2);
+    size_t start = 0;
+    while (!groups.empty() && start <= groups.size()) {
+      size_t comma = groups.find(',', start);
+      if (comma == std::string::npos) comma = groups.size();
+      u.groups.push_back(groups.substr(start, comma - start));
+      start = comma + 1;
+    }
+    user = std::move(u);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!user) return absl::NotFoundError("unknown token");
+  return *std::move(user);
+}
+
+absl::Status Store::UpsertConfigNodes(const std::vector<LocalNodeConfig>& nodes) {
+  return pool_->Write("register nodes", [&](pqxx::work& tx) -> absl::Status {
+    for (const LocalNodeConfig& n : nodes) {
+      // Capacity and placement labels follow the config; an admin-set state is kept.
+      tx.exec_params(
+          "INSERT INTO hosts (node, node_group, gpus, cpu_millis, memory_mib, room, switch, "
+          "jupyter, origin) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'config') "
+          "ON CONFLICT (node) DO UPDATE SET node_group = EXCLUDED.node_group, "
+          "gpus = EXCLUDED.gpus, cpu_millis = EXCLUDED.cpu_millis, "
+          "memory_mib = EXCLUDED.memory_mib, room = EXCLUDED.room, switch = EXCLUDED.switch, "
+          "jupyter = EXCLUDED.jupyter, updated_at = now() WHERE hosts.origin = 'config'",
+          n.name, n.group, n.gpus, n.cpu_millis, n.memory_mib, n.room, n.sw, n.jupyter);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<HostRow>> Store::LoadHosts() {
+  std::vector<HostRow> hosts;
+  absl::Status s = pool_->Read("load hosts", [&](pqxx::read_transaction& tx) {
+    for (const auto& r : tx.exec(
+             "SELECT node, node_group, gpus, cpu_millis, memory_mib, room, switch, state, "
+             "state_reason, jupyter FROM hosts ORDER BY node")) {
+      HostRow h;
+      h.node.name = r[0].as<std::string>();
+      h.node.group = r[1].as<std::string>();
+      h.node.gpus = r[2].as<int>();
+      h.node.cpu_millis = r[3].as<int64_t>();
+      h.node.memory_mib = r[4].as<int64_t>();
+      h.node.room = r[5].as<std::string>();
+      h.node.sw = r[6].as<std::string>();
+      h.node.state = NodeStateFromText(r[7].as<std::string>());
+      h.state_reason = r[8].as<std::string>();
+      h.node.jupyter = r[9].as<bool>();
+      hosts.push_back(std::move(h));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return hosts;
+}
+
+absl::StatusOr<std::vector<policy::QuotaRow>> Store::LoadQuotaRows() {
+  std::vector<policy::QuotaRow> rows;
+  absl::Status s = pool_->Read("load quota", [&](pqxx::read_transaction& tx) {
+    for (const auto& r : tx.exec(
+             "SELECT owner_kind, owner, resource, quota, "
+             "(extract(epoch from expire_at) * 1000000)::bigint, active FROM quota "
+             "ORDER BY id")) {
+      policy::QuotaRow q;
+      q.owner_kind = r[0].as<std::string>();
+      q.owner = r[1].as<std::string>();
+      q.resource = r[2].as<std::string>();
+      q.quota = r[3].as<int64_t>();
+      if (!r[4].is_null()) q.expire_at = absl::FromUnixMicros(r[4].as<int64_t>());
+      q.active = r[5].as<bool>();
+      rows.push_back(std::move(q));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return rows;
+}
+
+absl::StatusOr<std::map<std::string, std::vector<std::string>>> Store::LoadUserGroups() {
+  std::map<std::string, std::vector<std::string>> out;
+  absl::Status s = pool_->Read("load groups", [&](pqxx::read_transaction& tx) {
+    for (const auto& r : tx.exec("SELECT user_name FROM users")) {
+      out[r[0].as<std::string>()];
+    }
+    for (const auto& r : tx.exec(
+             "SELECT user_name, group_name FROM user_group_members ORDER BY 1, 2")) {
+      out[r[0].as<std::string>()].push_back(r[1].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::string> Store::EnvironmentExists(const std::string& name) {
+  std::optional<std::string> python;
+  absl::Status s = pool_->Read("environment", [&](pqxx::read_transaction& tx) {
+    auto r = tx.exec_params("SELECT python FROM train_environments WHERE env_name = $1", name);
+    if (!r.empty()) python = r[0][0].as<std::string>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!python) return absl::NotFoundError(absl::StrCat("no train environment named '", name, "'"));
+  return *python;
+}
+
+}  // namespace hai::store

@@ -1,0 +1,74 @@
+#include "scheduler/store/pool.h"
+
+#include "common/pg.h"
+
+namespace hai::store {
+
+absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::Open(const std::string& url,
+                                                                     int size) {
+  std::unique_ptr<ConnectionPool> pool(new ConnectionPool(url));
+  for (int i = 0; i < size; ++i) {
+    auto conn = pg::Connect(url);
+    if (!conn.ok()) return conn.status();
+    pool->idle_.push_back(std::move(*conn));
+  }
+  pool->slots_ = size;
+  return pool;
+}
+
+absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectionPool::Acquire() {
+  std::unique_ptr<pqxx::connection> conn;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return slots_ > 0; });
+    --slots_;
+    if (!idle_.empty()) {
+      conn = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (conn == nullptr || !conn->is_open()) {
+    auto fresh = pg::Connect(url_);
+    if (!fresh.ok()) {
+      Release(nullptr);
+      return fresh.status();
+    }
+    conn = std::move(*fresh);
+  }
+  return conn;
+}
+
+void ConnectionPool::Release(std::unique_ptr<pqxx::connection> conn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (conn != nullptr && conn->is_open()) idle_.push_back(std::move(conn));
+    ++slots_;
+  }
+  cv_.notify_one();
+}
+
+absl::Status ConnectionPool::Write(const std::string& what,
+                                   const std::function<absl::Status(pqxx::work&)>& fn) {
+  auto conn = Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::Status s = pg::InTransaction(**conn, what, fn);
+  Release(std::move(*conn));
+  return s;
+}
+
+absl::Status ConnectionPool::Read(
+    const std::string& what, const std::function<absl::Status(pqxx::read_transaction&)>& fn) {
+  auto conn = Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::Status s;
+  try {
+    pqxx::read_transaction tx(**conn);
+    s = fn(tx);
+  } catch (const std::exception& e) {
+    s = pg::FromException(e, what);
+  }
+  Release(std::move(*conn));
+  return s;
+}
+
+}  // namespace hai::store

@@ -1,0 +1,47 @@
+// A small fixed-size pool of Postgres connections shared by haid's gRPC handlers, the
+// scheduling loop and the HTTP side port. A broken connection is re-opened on next use, so a
+// Postgres restart costs one failed call (Unavailable), not a daemon restart.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace hai::store {
+
+class ConnectionPool {
+ public:
+  // Opens `size` connections up front; Unavailable if the first cannot be opened.
+  static absl::StatusOr<std::unique_ptr<ConnectionPool>> Open(const std::string& url, int size);
+
+  // Runs fn(tx) in a read-write transaction on a pooled connection and commits when fn
+  // returns OK. libpqxx exceptions become Status (see common/pg.h).
+  absl::Status Write(const std::string& what, const std::function<absl::Status(pqxx::work&)>& fn);
+  // Runs fn(tx) in a read-only snapshot transaction.
+  absl::Status Read(const std::string& what,
+                    const std::function<absl::Status(pqxx::read_transaction&)>& fn);
+
+  const std::string& url() const { return url_; }
+
+ private:
+  explicit ConnectionPool(std::string url) : url_(std::move(url)) {}
+  // Borrows a live connection (re-opening it if broken); returns it in Release.
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
+  void Release(std::unique_ptr<pqxx::connection> conn);
+
+  const std::string url_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;  // guarded by mu_
+  int slots_ = 0;                                         // guarded by mu_: free slots
+};
+
+}  // namespace hai::store

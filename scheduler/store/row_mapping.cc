@@ -1,0 +1,155 @@
+#include "scheduler/store/row_mapping.h"
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace hai::store {
+
+#define HAI_US(col) "(extract(epoch from " col ") * 1000000)::bigint"
+
+const char* const kChainColumns =
+    "c.chain_id, c.name, c.user_name, c.kind, c.node_group, c.priority, c.nodes, "
+    "c.gpus_per_node, c.entrypoint, c.args::text AS args, c.workdir, c.env::text AS env, "
+    "c.image, c.environment, " HAI_US("c.first_submit_at") " AS first_submit_us, "
+    "c.whole_life_state, c.final_state, c.exit_code AS chain_exit_code, c.stop_requested, "
+    "c.hold, " HAI_US("c.finished_at") " AS finished_us";
+
+const char* const kAttemptColumns =
+    "a.attempt_id, a.chain_id AS a_chain_id, a.attempt_no, a.state, a.tier, "
+    HAI_US("a.queued_at") " AS queued_us, " HAI_US("a.scheduled_at") " AS scheduled_us, "
+    HAI_US("a.started_at") " AS started_us, " HAI_US("a.ended_at") " AS ended_us, "
+    "a.end_reason, a.exit_code, a.manager_pid, a.manager_host, "
+    HAI_US("a.manager_heartbeat_at") " AS heartbeat_us, "
+    HAI_US("a.suspend_requested_at") " AS suspend_us, a.suspend_reason, "
+    HAI_US("a.go_suspend_at") " AS go_suspend_us, "
+    HAI_US("a.stop_requested_at") " AS stop_us";
+
+#undef HAI_US
+
+namespace {
+std::optional<absl::Time> OptTime(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return absl::FromUnixMicros(f.as<int64_t>());
+}
+template <typename T>
+std::optional<T> Opt(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<T>();
+}
+}  // namespace
+
+ChainRow ChainFromRow(const pqxx::row& r) {
+  ChainRow c;
+  c.chain_id = r["chain_id"].as<int64_t>();
+  c.name = r["name"].as<std::string>();
+  c.user = r["user_name"].as<std::string>();
+  c.kind = r["kind"].as<std::string>();
+  c.group = r["node_group"].as<std::string>();
+  c.priority = r["priority"].as<int>();
+  c.nodes = r["nodes"].as<int>();
+  c.gpus_per_node = r["gpus_per_node"].as<int>();
+  c.entrypoint = r["entrypoint"].as<std::string>();
+  for (const auto& a : nlohmann::json::parse(r["args"].as<std::string>())) {
+    c.args.push_back(a.get<std::string>());
+  }
+  c.workdir = r["workdir"].as<std::string>();
+  for (const auto& [k, v] : nlohmann::json::parse(r["env"].as<std::string>()).items()) {
+    c.env[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  }
+  c.image = r["image"].as<std::string>();
+  c.environment = r["environment"].as<std::string>();
+  c.first_submit_at = absl::FromUnixMicros(r["first_submit_us"].as<int64_t>());
+  c.whole_life_state = r["whole_life_state"].as<int>();
+  c.final_state = Opt<std::string>(r["final_state"]);
+  c.exit_code = Opt<int>(r["chain_exit_code"]);
+  c.stop_requested = r["stop_requested"].as<bool>();
+  c.hold = r["hold"].as<bool>();
+  c.finished_at = OptTime(r["finished_us"]);
+  return c;
+}
+
+AttemptRow AttemptFromRow(const pqxx::row& r) {
+  AttemptRow a;
+  a.attempt_id = r["attempt_id"].as<int64_t>();
+  a.chain_id = r["a_chain_id"].as<int64_t>();
+  a.attempt_no = r["attempt_no"].as<int>();
+  a.state = r["state"].as<std::string>();
+  a.tier = r["tier"].as<int>();
+  a.queued_at = absl::FromUnixMicros(r["queued_us"].as<int64_t>());
+  a.scheduled_at = OptTime(r["scheduled_us"]);
+  a.started_at = OptTime(r["started_us"]);
+  a.ended_at = OptTime(r["ended_us"]);
+  a.end_reason = r["end_reason"].as<std::string>();
+  a.exit_code = Opt<int>(r["exit_code"]);
+  a.manager_pid = Opt<int>(r["manager_pid"]);
+  a.manager_host = r["manager_host"].as<std::string>();
+  a.manager_heartbeat_at = OptTime(r["heartbeat_us"]);
+  a.suspend_requested_at = OptTime(r["suspend_us"]);
+  a.suspend_reason = r["suspend_reason"].as<std::string>();
+  a.go_suspend_at = OptTime(r["go_suspend_us"]);
+  a.stop_requested_at = OptTime(r["stop_us"]);
+  return a;
+}
+
+PodRow PodFromRow(const pqxx::row& r) {
+  PodRow p;
+  p.rank = r["rank"].as<int>();
+  p.node = r["node"].as<std::string>();
+  p.gpus = ParseIntArray(r["gpus"].as<std::string>());
+  p.state = r["state"].as<std::string>();
+  p.exit_code = Opt<int>(r["exit_code"]);
+  p.pid = Opt<int64_t>(r["pid"]);
+  return p;
+}
+
+std::string ArrayLiteral(const std::vector<int64_t>& ids) {
+  return "{" + absl::StrJoin(ids, ",") + "}";
+}
+std::string ArrayLiteral(const std::vector<int>& values) {
+  return "{" + absl::StrJoin(values, ",") + "}";
+}
+
+std::vector<int> ParseIntArray(const std::string& literal) {
+  std::vector<int> out;
+  absl::string_view body = literal;
+  absl::ConsumePrefix(&body, "{");
+  absl::ConsumeSuffix(&body, "}");
+  for (absl::string_view part : absl::StrSplit(body, ',', absl::SkipEmpty())) {
+    int v = 0;
+    if (absl::SimpleAtoi(part, &v)) out.push_back(v);
+  }
+  return out;
+}
+
+void AttachPods(pqxx::transaction_base& tx, std::vector<AttemptRow*> attempts) {
+  if (attempts.empty()) return;
+  std::map<int64_t, AttemptRow*> by_id;
+  std::vector<int64_t> ids;
+  for (AttemptRow* a : attempts) {
+    by_id[a->attempt_id] = a;
+    ids.push_back(a->attempt_id);
+  }
+  auto rows = tx.exec_params(
+      "SELECT attempt_id, rank, node, gpus::text AS gpus, state, exit_code, pid FROM pods "
+      "WHERE attempt_id = ANY($1::bigint[]) ORDER BY attempt_id, rank",
+      ArrayLiteral(ids));
+  for (const auto& r : rows) {
+    by_id[r["attempt_id"].as<int64_t>()]->pods.push_back(PodFromRow(r));
+  }
+}
+
+void AddEvent(pqxx::transaction_base& tx, int64_t chain_id, int64_t attempt_id,
+              const std::string& kind, const std::string& actor, const std::string& detail_json) {
+  tx.exec_params(
+      "INSERT INTO task_events (chain_id, attempt_id, kind, actor, detail) "
+      "VALUES ($1, NULLIF($2, 0), $3, $4, $5::jsonb)",
+      chain_id, attempt_id, kind, actor, detail_json.empty() ? "{}" : detail_json);
+}
+
+}  // namespace hai::store

@@ -1,0 +1,113 @@
+// Row types haid reads from and writes to Postgres (sql/migrations/0001_init.sql). Plain data;
+// the gRPC layer converts them to hai.v1 messages and the loop to policy snapshots.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace hai::store {
+
+struct User {
+  int64_t uid = 0;
+  std::string name;
+  std::string role;  // admin|internal|external
+  bool active = true;
+  std::vector<std::string> groups;
+  bool admin() const { return role == "admin"; }
+};
+
+struct PodRow {
+  int rank = 0;
+  std::string node;
+  std::vector<int> gpus;
+  std::string state;
+  std::optional<int> exit_code;
+  std::optional<int64_t> pid;
+};
+
+inline bool IsOpenAttemptState(const std::string& s) {
+  return s == "queued" || s == "scheduled" || s == "starting" || s == "running";
+}
+
+struct AttemptRow {
+  int64_t attempt_id = 0;
+  int64_t chain_id = 0;
+  int attempt_no = 0;
+  std::string state;
+  int tier = 0;
+  absl::Time queued_at;
+  std::optional<absl::Time> scheduled_at, started_at, ended_at;
+  std::string end_reason;
+  std::optional<int> exit_code;
+  std::optional<int> manager_pid;
+  std::string manager_host;
+  std::optional<absl::Time> manager_heartbeat_at;
+  std::optional<absl::Time> suspend_requested_at;
+  std::string suspend_reason;
+  std::optional<absl::Time> go_suspend_at;
+  std::optional<absl::Time> stop_requested_at;
+  std::vector<PodRow> pods;
+};
+
+struct ChainRow {
+  int64_t chain_id = 0;
+  std::string name;
+  std::string user;
+  std::string kind;
+  std::string group;
+  int priority = 0;  // requested; -1 = AUTO
+  int nodes = 1;
+  int gpus_per_node = 0;
+  std::string entrypoint;
+  std::vector<std::string> args;
+  std::string workdir;
+  std::map<std::string, std::string> env;
+  std::string image;
+  std::string environment;
+  absl::Time first_submit_at;
+  int whole_life_state = 0;
+  std::optional<std::string> final_state;
+  std::optional<int> exit_code;
+  bool stop_requested = false;
+  bool hold = false;
+  std::optional<absl::Time> finished_at;
+};
+
+// A chain with its attempts, oldest first (the last one is the current attempt).
+struct Chain {
+  ChainRow row;
+  std::vector<AttemptRow> attempts;
+  const AttemptRow* current() const { return attempts.empty() ? nullptr : &attempts.back(); }
+  // queued|running|suspended|succeeded|failed|stopped, as users see it.
+  std::string State() const;
+};
+
+struct NewChain {
+  std::string name;
+  std::string user;
+  std::string kind = "python";
+  std::string group;
+  int priority = 10;
+  int nodes = 1;
+  int gpus_per_node = 0;
+  std::string entrypoint;
+  std::vector<std::string> args;
+  std::string workdir;
+  std::map<std::string, std::string> env;
+  std::string image;
+  std::string environment;
+  int whole_life_state = 0;
+};
+
+// One open attempt with what the scheduler needs of its chain.
+struct OpenAttempt {
+  AttemptRow attempt;
+  ChainRow chain;
+};
+
+}  // namespace hai::store

@@ -1,0 +1,98 @@
+// haid's typed access to Postgres, the single source of truth. All of haid's SQL lives in this
+// folder. Every write that changes an attempt's state is guarded by the state it expects, so a
+// stale decision fails alone (FailedPrecondition) instead of overwriting a newer one.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/config.h"
+#include "scheduler/policy/quota.h"
+#include "scheduler/policy/types.h"
+#include "scheduler/store/pool.h"
+#include "scheduler/store/rows.h"
+
+namespace hai::store {
+
+struct HostRow {
+  policy::Node node;
+  std::string state_reason;
+};
+
+// Outcome of a user's stop request.
+enum class StopOutcome {
+  kStoppedNow,     // nothing was running: the chain is now stopped
+  kStopRequested,  // a manager will terminate the pods
+  kAlreadyOver,    // the chain had already finished
+};
+
+class Store {
+ public:
+  explicit Store(std::unique_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {}
+
+  // ---- identity and admin tables
+  // NotFound when no user has this token hash.
+  absl::StatusOr<User> UserByTokenHash(const std::string& token_hash);
+  // Registers the local runtime's configured nodes (origin 'config'); rows an admin added by
+  // SQL are left alone, and an admin's state change (cordon) on a config node is kept.
+  absl::Status UpsertConfigNodes(const std::vector<LocalNodeConfig>& nodes);
+  absl::StatusOr<std::vector<HostRow>> LoadHosts();
+  absl::StatusOr<std::vector<policy::QuotaRow>> LoadQuotaRows();
+  // user name -> groups, for every user.
+  absl::StatusOr<std::map<std::string, std::vector<std::string>>> LoadUserGroups();
+  // Python interpreter of a train environment; NotFound when unknown.
+  absl::StatusOr<std::string> EnvironmentExists(const std::string& name);
+
+  // ---- chains and attempts
+  // Inserts the chain and its first queued attempt (one transaction). AlreadyExists when the
+  // user has an open chain of that name.
+  absl::StatusOr<Chain> CreateChain(const NewChain& c, int initial_tier);
+  // The chain with every attempt and their pods; NotFound when absent.
+  absl::StatusOr<Chain> GetChain(int64_t chain_id);
+  // The user's open chain with this name, else their newest chain with it.
+  absl::StatusOr<int64_t> FindChainByName(const std::string& user, const std::string& name);
+  // Chains (current attempt only), newest first. user empty = every user.
+  absl::StatusOr<std::vector<Chain>> ListChains(const std::string& user, bool include_finished,
+                                                int limit);
+  // Every attempt in queued/scheduled/starting/running with its chain and pods.
+  absl::StatusOr<std::vector<OpenAttempt>> LoadOpenAttempts();
+
+  // ---- scheduler decisions (guarded)
+  // queued -> scheduled with one pods row per rank. FailedPrecondition when no longer queued.
+  absl::Status ScheduleAttempt(int64_t attempt_id, int tier,
+                               const std::vector<policy::RankPlacement>& placement);
+  // Marks a running attempt suspend-requested (idempotent). FailedPrecondition when it ended.
+  absl::Status RequestSuspend(int64_t attempt_id, int64_t preemptor_chain_id,
+                              const std::string& reason, const std::string& actor);
+  absl::Status SetAttemptTier(int64_t attempt_id, int from_tier, int to_tier,
+                              const std::string& why);
+  // Records that haid gave up on an attempt's manager: the attempt fails with `reason`.
+  absl::Status FailAttempt(int64_t attempt_id, const std::string& reason);
+
+  // ---- user operations on a chain
+  absl::StatusOr<StopOutcome> RequestStop(int64_t chain_id, const std::string& actor);
+  // User suspend: hold the chain; a running attempt is asked to suspend. Returns the attempt
+  // id that must be told (0 when none was running).
+  absl::StatusOr<int64_t> HoldChain(int64_t chain_id, const std::string& actor);
+  // Clears the hold; requeues the chain when no attempt is open.
+  absl::Status ResumeChain(int64_t chain_id, const std::string& actor);
+  absl::Status SetChainPriority(int64_t chain_id, int priority, const std::string& actor);
+
+  // ---- in-task control (HTTP side port)
+  // The open attempt whose task token hashes to `token_hash`; PermissionDenied otherwise.
+  absl::StatusOr<OpenAttempt> AttemptForTaskToken(int64_t attempt_id,
+                                                  const std::string& token_hash);
+  absl::Status MarkGoSuspend(int64_t attempt_id);
+  absl::Status SetWholeLifeState(int64_t chain_id, int value);
+
+  ConnectionPool& pool() { return *pool_; }
+
+ private:
+  std::unique_ptr<ConnectionPool> pool_;
+};
+
+}  // namespace hai::store

@@ -1,0 +1,229 @@
+// Chains and attempts: submit, read, list, and the scheduler's guarded decisions.
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "scheduler/store/row_mapping.h"
+#include "scheduler/store/store.h"
+
+namespace hai::store {
+namespace {
+
+std::string ToJson(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+std::string ToJson(const std::map<std::string, std::string>& m) {
+  return nlohmann::json(m).dump();
+}
+
+// "SELECT <chain columns> FROM chains c " + a WHERE/ORDER clause over alias c.
+std::string ChainQuery(const std::string& where_order) {
+  return absl::StrCat("SELECT ", kChainColumns, " FROM chains c ", where_order);
+}
+
+// Builds chains from `chains` rows, attaching all or only the current attempts.
+std::vector<Chain> ReadChains(pqxx::transaction_base& tx, const pqxx::result& chains,
+                              bool all_attempts) {
+  std::vector<Chain> out;
+  out.reserve(chains.size());
+  std::map<int64_t, size_t> index;
+  std::vector<int64_t> ids;
+  for (const auto& r : chains) {
+    Chain c;
+    c.row = ChainFromRow(r);
+    index[c.row.chain_id] = out.size();
+    ids.push_back(c.row.chain_id);
+    out.push_back(std::move(c));
+  }
+  if (ids.empty()) return out;
+  std::string attempts_sql =
+      all_attempts
+          ? absl::StrCat("SELECT ", kAttemptColumns,
+                         " FROM attempts a WHERE a.chain_id = ANY($1::bigint[]) "
+                         "ORDER BY a.chain_id, a.attempt_no")
+          : absl::StrCat("SELECT DISTINCT ON (a.chain_id) ", kAttemptColumns,
+                         " FROM attempts a WHERE a.chain_id = ANY($1::bigint[]) "
+                         "ORDER BY a.chain_id, a.attempt_no DESC");
+  for (const auto& r : tx.exec_params(attempts_sql, ArrayLiteral(ids))) {
+    AttemptRow a = AttemptFromRow(r);
+    out[index[a.chain_id]].attempts.push_back(std::move(a));
+  }
+  std::vector<AttemptRow*> all;
+  for (Chain& c : out) {
+    for (AttemptRow& a : c.attempts) all.push_back(&a);
+  }
+  AttachPods(tx, all);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Chain> Store::CreateChain(const NewChain& c, int initial_tier) {
+  int64_t chain_id = 0;
+  absl::Status s = pool_->Write("submit", [&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_params1(
+        "INSERT INTO chains (name, user_name, kind, node_group, priority, nodes, gpus_per_node,"
+        " entrypoint, args, workdir, env, image, environment, whole_life_state) "
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11::jsonb,$12,$13,$14) "
+        "RETURNING chain_id",
+        c.name, c.user, c.kind, c.group, c.priority, c.nodes, c.gpus_per_node, c.entrypoint,
+        ToJson(c.args), c.workdir, ToJson(c.env), c.image, c.environment, c.whole_life_state);
+    chain_id = r[0].as<int64_t>();
+    auto a = tx.exec_params1(
+        "INSERT INTO attempts (chain_id, attempt_no, state, tier) VALUES ($1, 0, 'queued', $2) "
+        "RETURNING attempt_id",
+        chain_id, initial_tier);
+    AddEvent(tx, chain_id, a[0].as<int64_t>(), "submitted", c.user,
+             nlohmann::json{{"priority", c.priority}, {"nodes", c.nodes}, {"group", c.group}}
+                 .dump());
+    return absl::OkStatus();
+  });
+  if (s.code() == absl::StatusCode::kAlreadyExists) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "you already have an open task named '", c.name,
+        "'; stop it first or choose another --name"));
+  }
+  if (!s.ok()) return s;
+  return GetChain(chain_id);
+}
+
+absl::StatusOr<Chain> Store::GetChain(int64_t chain_id) {
+  std::vector<Chain> chains;
+  absl::Status s = pool_->Read("get task", [&](pqxx::read_transaction& tx) {
+    chains = ReadChains(tx, tx.exec_params(ChainQuery("WHERE c.chain_id = $1"), chain_id), true);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (chains.empty()) return absl::NotFoundError(absl::StrCat("no task with id ", chain_id));
+  return std::move(chains.front());
+}
+
+absl::StatusOr<int64_t> Store::FindChainByName(const std::string& user, const std::string& name) {
+  int64_t id = 0;
+  absl::Status s = pool_->Read("find task", [&](pqxx::read_transaction& tx) {
+    auto r = tx.exec_params(
+        "SELECT chain_id FROM chains WHERE user_name = $1 AND name = $2 "
+        "ORDER BY (final_state IS NULL) DESC, chain_id DESC LIMIT 1",
+        user, name);
+    if (!r.empty()) id = r[0][0].as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (id == 0) return absl::NotFoundError(absl::StrCat("you have no task named '", name, "'"));
+  return id;
+}
+
+absl::StatusOr<std::vector<Chain>> Store::ListChains(const std::string& user,
+                                                     bool include_finished, int limit) {
+  std::vector<Chain> chains;
+  absl::Status s = pool_->Read("list tasks", [&](pqxx::read_transaction& tx) {
+    std::string where = "WHERE ($1 = '' OR c.user_name = $1)";
+    if (!include_finished) where += " AND c.final_state IS NULL";
+    chains = ReadChains(
+        tx, tx.exec_params(ChainQuery(where + " ORDER BY c.chain_id DESC LIMIT $2"), user, limit),
+        false);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return chains;
+}
+
+absl::StatusOr<std::vector<OpenAttempt>> Store::LoadOpenAttempts() {
+  std::vector<OpenAttempt> out;
+  absl::Status s = pool_->Read("load open attempts", [&](pqxx::read_transaction& tx) {
+    auto rows = tx.exec(absl::StrCat(
+        "SELECT ", kAttemptColumns, ", ", kChainColumns,
+        " FROM attempts a JOIN chains c USING (chain_id) "
+        "WHERE a.state IN ('queued','scheduled','starting','running') ORDER BY a.attempt_id"));
+    out.reserve(rows.size());
+    for (const auto& r : rows) out.push_back({AttemptFromRow(r), ChainFromRow(r)});
+    std::vector<AttemptRow*> holding;
+    for (OpenAttempt& o : out) {
+      if (o.attempt.state != "queued") holding.push_back(&o.attempt);
+    }
+    AttachPods(tx, holding);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status Store::ScheduleAttempt(int64_t attempt_id, int tier,
+                                    const std::vector<policy::RankPlacement>& placement) {
+  return pool_->Write("schedule", [&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_params(
+        "UPDATE attempts SET state = 'scheduled', tier = $2, scheduled_at = clock_timestamp() "
+        "WHERE attempt_id = $1 AND state = 'queued' RETURNING chain_id",
+        attempt_id, tier);
+    if (r.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("attempt ", attempt_id, " is no longer queued"));
+    }
+    nlohmann::json nodes = nlohmann::json::array();
+    for (size_t rank = 0; rank < placement.size(); ++rank) {
+      tx.exec_params(
+          "INSERT INTO pods (attempt_id, rank, node, gpus) VALUES ($1, $2, $3, $4::int[])",
+          attempt_id, static_cast<int>(rank), placement[rank].node,
+          ArrayLiteral(placement[rank].gpus));
+      nodes.push_back({{"node", placement[rank].node}, {"gpus", placement[rank].gpus}});
+    }
+    AddEvent(tx, r[0][0].as<int64_t>(), attempt_id, "scheduled", "scheduler",
+             nlohmann::json{{"tier", tier}, {"placement", nodes}}.dump());
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Store::RequestSuspend(int64_t attempt_id, int64_t preemptor_chain_id,
+                                   const std::string& reason, const std::string& actor) {
+  return pool_->Write("request suspend", [&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_params(
+        "UPDATE attempts SET suspend_requested_at = coalesce(suspend_requested_at, "
+        "clock_timestamp()), suspend_reason = $3, preemptor_chain_id = NULLIF($2, 0) "
+        "WHERE attempt_id = $1 AND state IN ('scheduled','starting','running') "
+        "RETURNING chain_id",
+        attempt_id, preemptor_chain_id, reason);
+    if (r.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("attempt ", attempt_id, " is not running"));
+    }
+    AddEvent(tx, r[0][0].as<int64_t>(), attempt_id, "suspend_requested", actor,
+             nlohmann::json{{"reason", reason}, {"preemptor_chain_id", preemptor_chain_id}}
+                 .dump());
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Store::SetAttemptTier(int64_t attempt_id, int from_tier, int to_tier,
+                                   const std::string& why) {
+  return pool_->Write("set tier", [&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_params(
+        "UPDATE attempts SET tier = $3 WHERE attempt_id = $1 AND tier = $2 "
+        "AND state IN ('queued','scheduled','starting','running') RETURNING chain_id",
+        attempt_id, from_tier, to_tier);
+    if (r.empty()) return absl::FailedPreconditionError("attempt changed meanwhile");
+    AddEvent(tx, r[0][0].as<int64_t>(), attempt_id, "tier_changed", "scheduler",
+             nlohmann::json{{"from", from_tier}, {"to", to_tier}, {"why", why}}.dump());
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Store::FailAttempt(int64_t attempt_id, const std::string& reason) {
+  return pool_->Write("fail attempt", [&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_params(
+        "UPDATE attempts SET state = 'failed', ended_at = clock_timestamp(), end_reason = $2 "
+        "WHERE attempt_id = $1 AND state IN ('scheduled','starting','running') "
+        "RETURNING chain_id",
+        attempt_id, reason);
+    if (r.empty()) return absl::FailedPreconditionError("attempt already ended");
+    int64_t chain_id = r[0][0].as<int64_t>();
+    tx.exec_params(
+        "UPDATE pods SET state = 'lost', ended_at = clock_timestamp() "
+        "WHERE attempt_id = $1 AND state IN ('created','starting','running')",
+        attempt_id);
+    tx.exec_params(
+        "UPDATE chains SET final_state = 'failed', finished_at = clock_timestamp() "
+        "WHERE chain_id = $1 AND final_state IS NULL",
+        chain_id);
+    AddEvent(tx, chain_id, attempt_id, "failed", "haid", nlohmann::json{{"reason", reason}}.dump());
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace hai::store

@@ -1,0 +1,199 @@
+#include "test/e2e/harness.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/auth.h"
+
+extern char** environ;
+
+namespace hai::testing {
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+CommandResult RunCommand(const std::string& command,
+                         const std::map<std::string, std::string>& env) {
+  std::string full;
+  for (const auto& [k, v] : env) absl::StrAppend(&full, k, "=", ShellQuote(v), " ");
+  absl::StrAppend(&full, command, " 2>&1");
+  CommandResult result;
+  FILE* pipe = popen(full.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) result.output.append(buf, n);
+  int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+bool WaitFor(const std::function<bool()>& condition, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return condition();
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+Cluster::Cluster(int nodes, int gpus, const std::string& extra_toml) {
+  db_ = TestDatabase::Create();
+  dir_ = MakeTempDir("hai-e2e-");
+  grpc_port_ = FreePort();
+  http_port_ = FreePort();
+  config_path_ = dir_ + "/haid.toml";
+  std::ofstream cfg(config_path_);
+  cfg << "[server]\n"
+      << "grpc_listen = \"127.0.0.1:" << grpc_port_ << "\"\n"
+      << "http_listen = \"127.0.0.1:" << http_port_ << "\"\n"
+      << "data_dir = \"" << dir_ << "/var\"\n"
+      << "[database]\nurl = \"" << db_->url() << "\"\npool_size = 4\n"
+      << "[redis]\nhost = \"127.0.0.1\"\nport = " << RedisPort() << "\nprefix = \"" << db_->name()
+      << "\"\n"
+      << "[scheduler]\ntick_ms = 500\nkill_grace_s = 2\nsuspend_grace_s = 5\n"
+      << "[manager]\nbinary = \"" << BinDir() << "/hai-manager\"\nheartbeat_ms = 500\n";
+  for (int i = 0; i < nodes; ++i) {
+    cfg << "[[nodes]]\nname = \"node-" << i << "\"\ngroup = \"default\"\ngpus = " << gpus
+        << "\n";
+  }
+  cfg << extra_toml;
+  cfg.close();
+  db_->Exec(
+      "INSERT INTO quota (owner_kind, owner, resource, quota) VALUES "
+      "('public','public','node-default-LOW', 4), ('public','public','node-default-NORMAL', 4),"
+      "('public','public','node-default-HIGH', 4)");
+}
+
+Cluster::~Cluster() {
+  StopDaemon();
+  // Stop whatever the test left running (managers and ranks of this cluster only).
+  RunCommand(absl::StrCat("pkill -KILL -f ", ShellQuote(config_path_)));
+  try {
+    auto conn = db_->Connect();
+    pqxx::nontransaction tx(*conn);
+    for (const auto& r : tx.exec("SELECT pid FROM pods WHERE pid IS NOT NULL")) {
+      kill(-r[0].as<int>(), SIGKILL);
+    }
+  } catch (const std::exception&) {
+  }
+}
+
+void Cluster::StartDaemon() {
+  ASSERT_LT(haid_pid_, 0) << "haid already running";
+  const std::string haid = BinDir() + "/haid";
+  const std::string log = dir_ + "/haid.log";
+  std::vector<std::string> args = {haid, "--config", config_path_};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  ASSERT_EQ(posix_spawn(&haid_pid_, haid.c_str(), &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  httplib::Client client("127.0.0.1", http_port_);
+  bool ready = WaitFor(
+      [&] {
+        int status = 0;
+        if (waitpid(haid_pid_, &status, WNOHANG) == haid_pid_) {
+          haid_pid_ = -1;
+          return true;  // exited: reported below
+        }
+        auto res = client.Get("/readyz");
+        return res && res->status == 200;
+      },
+      20000);
+  ASSERT_TRUE(ready && haid_pid_ > 0) << "haid did not become ready:\n" << DaemonLog();
+}
+
+void Cluster::KillDaemon() {
+  if (haid_pid_ <= 0) return;
+  kill(haid_pid_, SIGKILL);
+  waitpid(haid_pid_, nullptr, 0);
+  haid_pid_ = -1;
+}
+
+void Cluster::StopDaemon() {
+  if (haid_pid_ <= 0) return;
+  kill(haid_pid_, SIGTERM);
+  int status = 0;
+  if (!WaitFor([&] { return waitpid(haid_pid_, &status, WNOHANG) == haid_pid_; }, 10000)) {
+    kill(haid_pid_, SIGKILL);
+    waitpid(haid_pid_, nullptr, 0);
+  }
+  haid_pid_ = -1;
+}
+
+void Cluster::AddUser(const std::string& name, const std::string& token,
+                      const std::string& role) {
+  db_->Exec(absl::StrCat("INSERT INTO users (user_name, role, token_hash) VALUES ('", name,
+                         "', '", role, "', '", HashToken(token), "')"));
+  const std::string home = absl::StrCat(dir_, "/home-", name);
+  RunCommand("mkdir -p " + ShellQuote(home));
+  user_dirs_[name] = home;
+  auto r = RunCommand(absl::StrCat(BinDir(), "/hai-cli init ", token, " --url 127.0.0.1:",
+                                   grpc_port_),
+                      {{"HAI_CONFIG_DIR", home}});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+}
+
+CommandResult Cluster::Cli(const std::string& user, const std::string& args) {
+  return RunCommand(absl::StrCat("cd ", ShellQuote(dir_), " && ", BinDir(), "/hai-cli ", args),
+                    {{"HAI_CONFIG_DIR", user_dirs_.at(user)}});
+}
+
+std::string Cluster::WriteScript(const std::string& name, const std::string& body) {
+  const std::string path = dir_ + "/" + name;
+  std::ofstream f(path);
+  f << body;
+  f.close();
+  chmod(path.c_str(), 0755);
+  return path;
+}
+
+std::string Cluster::DaemonLog() const {
+  std::ifstream f(dir_ + "/haid.log");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace hai::testing

@@ -1,0 +1,68 @@
+// End-to-end harness: a real haid (with its real hai-manager children) on free loopback
+// ports, against a fresh test database and the test Redis, driven through the real hai-cli
+// binary as each user would. Nothing is mocked.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "test/support/test_env.h"
+
+namespace hai::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `command` with /bin/sh, extra environment prepended; waits for it.
+CommandResult RunCommand(const std::string& command,
+                         const std::map<std::string, std::string>& env = {});
+
+// Polls `condition` every 50 ms until true or `timeout_ms` passes.
+bool WaitFor(const std::function<bool()>& condition, int timeout_ms);
+
+// A free TCP port on 127.0.0.1 (bound and released).
+int FreePort();
+
+class Cluster {
+ public:
+  // nodes x gpus local nodes in group `default`; `extra_toml` is appended to the config.
+  Cluster(int nodes, int gpus, const std::string& extra_toml = "");
+  ~Cluster();
+
+  // Starts haid and waits until /readyz answers 200 (fails the test otherwise).
+  void StartDaemon();
+  // SIGKILLs haid (its managers keep running: they are in their own sessions).
+  void KillDaemon();
+  void StopDaemon();  // SIGTERM and wait
+
+  // Creates a user with `token` (role internal unless given) and an hai-cli config dir.
+  void AddUser(const std::string& name, const std::string& token,
+               const std::string& role = "internal");
+  // Runs `hai-cli <args>` as that user (cwd: the cluster's work dir).
+  CommandResult Cli(const std::string& user, const std::string& args);
+  // Writes an executable script into the work dir; returns its absolute path.
+  std::string WriteScript(const std::string& name, const std::string& body);
+
+  TestDatabase& db() { return *db_; }
+  const std::string& dir() const { return dir_; }
+  const std::string& config_path() const { return config_path_; }
+  std::string DaemonLog() const;
+
+ private:
+  std::unique_ptr<TestDatabase> db_;
+  std::string dir_;
+  std::string config_path_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  pid_t haid_pid_ = -1;
+  std::map<std::string, std::string> user_dirs_;
+};
+
+}  // namespace hai::testing
