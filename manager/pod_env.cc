@@ -66,6 +66,10 @@ std::vector<std::string> BuildPodEnv(const AttemptInfo& attempt, const PodInfo& 
   env["HAI_TASK_ID"] = absl::StrCat(attempt.attempt_id);
   env["HAI_CHAIN_ID"] = absl::StrCat(attempt.chain_id);
   env["HAI_ATTEMPT"] = absl::StrCat(attempt.attempt_no);
+  // HAI_ATTEMPT_ID names the attempt in haid's task-control URLs (/v1/task/<id>/...).
+  env["HAI_ATTEMPT_ID"] = absl::StrCat(attempt.attempt_id);
+  env["HAI_ATTEMPT_NO"] = absl::StrCat(attempt.attempt_no);
+  env["HAI_RANK"] = rank;
   env["HAI_TASK_NAME"] = attempt.chain_name;
   env["HAI_USER"] = attempt.user_name;
   env["HAI_NODE"] = pod.node;
