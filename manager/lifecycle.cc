@@ -86,11 +86,26 @@ int AttemptLifecycle::Run() {
       r.exit_code = pod.exit_code.value_or(pod.state == "succeeded" ? 0 : 1);
       continue;
     }
-    if (pod.pid.has_value()) {
-      absl::Status s = runtime_.Adopt(pod.rank, *pod.pid, spec);
+    // A rank may have been started by a manager that died before recording its pid in
+    // Postgres; the pid file written right after the start closes that window.
+    std::optional<int64_t> pid = pod.pid;
+    const std::string pid_path =
+        absl::StrCat(AttemptRunDir(opt_.data_dir, attempt_id_), "/rank-", pod.rank, ".pid");
+    bool record_pid = false;
+    if (!pid.has_value()) {
+      int64_t saved = 0;
+      std::optional<std::string> text = ReadRunFile(pid_path);
+      if (text.has_value() && absl::SimpleAtoi(*text, &saved) && saved > 0) {
+        pid = saved;
+        record_pid = true;
+      }
+    }
+    if (pid.has_value()) {
+      absl::Status s = runtime_.Adopt(pod.rank, *pid, spec);
+      if (s.ok() && record_pid) (void)store_.PodStarted(pod.rank, *pid);
       if (s.ok()) {
         r.tracked = true;
-        HAI_LOG(INFO) << "adopted rank " << pod.rank << " (pid " << *pod.pid << ")";
+        HAI_LOG(INFO) << "adopted rank " << pod.rank << " (pid " << *pid << ")";
       } else {
         HAI_LOG(WARNING) << "rank " << pod.rank << " lost: " << s;
         r.exited = r.lost = r.gone = true;
@@ -105,6 +120,9 @@ int AttemptLifecycle::Run() {
       continue;
     }
     r.tracked = true;
+    if (absl::Status s = WriteRunFile(pid_path, absl::StrCat(*id)); !s.ok()) {
+      HAI_LOG(WARNING) << s;
+    }
     if (absl::Status s = store_.PodStarted(pod.rank, *id); !s.ok()) {
       HAI_LOG(WARNING) << "record rank start: " << s;
     }

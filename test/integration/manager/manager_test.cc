@@ -215,8 +215,23 @@ TEST_F(ManagerTest, TwoRanksSucceedWithTheirEnvironment) {
       "echo \"token_len=${#HAI_TASK_TOKEN} url=$HAI_CONTROL_URL\"\n"
       "echo oops >&2\n");
   const int64_t attempt = Seed("bash", script, {{0, 1}, {2, 3}}, "ok");
+  auto events = RedisSubscriber::Connect("127.0.0.1", RedisPort(), absl::Seconds(1));
+  ASSERT_TRUE(events.ok());
+  ASSERT_TRUE((*events)->Subscribe(absl::StrCat(prefix_, ":events")).ok());
   const pid_t m = StartManager(attempt, Config());
   ASSERT_EQ(WaitManager(m), 0) << ManagerLog();
+
+  // Every state change was announced on Redis.
+  std::vector<std::string> announced;
+  while (true) {
+    auto msg = (*events)->Next(absl::Milliseconds(200));
+    if (!msg.ok() || !msg->has_value()) break;
+    announced.push_back(**msg);
+  }
+  const std::string id = absl::StrCat(attempt);
+  EXPECT_EQ(announced, (std::vector<std::string>{"attempt:" + id + ":starting",
+                                                  "attempt:" + id + ":running",
+                                                  "attempt:" + id + ":succeeded"}));
 
   // Both ranks ran with their own rank and GPUs and the chain's env/args; the attempt and
   // the chain succeeded.
@@ -365,6 +380,9 @@ TEST_F(ManagerTest, SecondManagerAdoptsRanksOfAKilledManager) {
   ::kill(first, SIGKILL);
   ASSERT_EQ(WaitManager(first), 128 + SIGKILL);
   for (int pgid : pgids) EXPECT_FALSE(GroupGone(pgid)) << "rank died with its manager";
+  // As if the first manager died between starting rank 1 and recording its pid: the second
+  // one must find it through the run directory instead of starting a duplicate.
+  db_->Exec(absl::StrCat("UPDATE pods SET pid = NULL WHERE rank = 1 AND attempt_id = ", attempt));
 
   const pid_t second = StartManager(attempt, config);
   ASSERT_TRUE(WaitUntil([&] {
@@ -379,6 +397,33 @@ TEST_F(ManagerTest, SecondManagerAdoptsRanksOfAKilledManager) {
                                 " ORDER BY rank")),
             (std::vector<std::string>{"succeeded", "succeeded"}));
   EXPECT_NE(RankLog(1, 1).find("[out] released"), std::string::npos);
+}
+
+TEST_F(ManagerTest, SigtermLeavesRanksRunningForTheNextManager) {
+  const std::string release = dir_ + "/release";
+  const std::string script = Script(absl::StrCat(
+      "while [ ! -e '", release, "' ]; do sleep 0.05; done\nexit 5\n"));
+  const int64_t attempt = Seed("bash", script, {{0}}, "handover");
+  const std::string config = Config();
+  const pid_t first = StartManager(attempt, config);
+  WaitRunning(attempt);
+  const std::vector<int> pgids = Pids(attempt);
+  // haid shutting down: the manager leaves, the attempt stays running and its rank alive.
+  ::kill(first, SIGTERM);
+  ASSERT_EQ(WaitManager(first), 0) << ManagerLog();
+  EXPECT_EQ(State(attempt), "running");
+  for (int pgid : pgids) EXPECT_FALSE(GroupGone(pgid));
+
+  const pid_t second = StartManager(attempt, config);
+  ASSERT_TRUE(WaitUntil([&] {
+    return Query(absl::StrCat("SELECT manager_pid FROM attempts WHERE attempt_id = ", attempt)) ==
+           absl::StrCat(second);
+  }));
+  WriteFile(release, "");
+  ASSERT_EQ(WaitManager(second), 0) << ManagerLog(1);
+  // The exit code of the adopted rank came through its exit file.
+  EXPECT_EQ(State(attempt), "failed");
+  EXPECT_EQ(Query(absl::StrCat("SELECT exit_code FROM attempts WHERE attempt_id = ", attempt)), "5");
 }
 
 TEST_F(ManagerTest, MissingEntrypointFailsWith127) {
