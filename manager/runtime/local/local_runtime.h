@@ -34,8 +34,8 @@ class LocalPodRuntime : public PodRuntime {
   std::map<int, Rank> ranks_;
 };
 
-// Whether any process of group `pgid` exists (zombies of our own children excepted only
-// after they were reaped, so Poll reaps first).
+// Whether any process of group `pgid` exists. An unreaped zombie still counts as a member,
+// which is why Poll reaps its own supervisors before asking.
 bool ProcessGroupAlive(pid_t pgid);
 
 }  // namespace hai::manager
