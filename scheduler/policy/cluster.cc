@@ -26,6 +26,20 @@ int GroupInfo::NodesWithGpus(int gpus) const {
                           std::lower_bound(gpus_sorted.begin(), gpus_sorted.end(), gpus));
 }
 
+int GroupInfo::UsableWithGpus(int gpus) const {
+  return static_cast<int>(
+      usable_gpus_sorted.end() -
+      std::lower_bound(usable_gpus_sorted.begin(), usable_gpus_sorted.end(), gpus));
+}
+
+int GroupInfo::ReservedWithGpus(int gpus) const {
+  int count = 0;
+  for (size_t g = std::max(gpus, 0); g < reserved_by_gpus.size(); ++g) {
+    count += reserved_by_gpus[g];
+  }
+  return count;
+}
+
 Cluster::Cluster(const Snapshot& snapshot, const PolicyConfig& config, absl::Time now,
                  std::vector<Demotion>* demotions)
     : now_(now) {
@@ -83,7 +97,12 @@ Cluster::Cluster(const Snapshot& snapshot, const PolicyConfig& config, absl::Tim
   }
   for (GroupInfo& gi : groups_) {
     std::sort(gi.gpus_sorted.begin(), gi.gpus_sorted.end());
+    for (NodeIdx n : gi.nodes) {
+      if (nodes_[n].usable) gi.usable_gpus_sorted.push_back(nodes_[n].gpus);
+    }
+    std::sort(gi.usable_gpus_sorted.begin(), gi.usable_gpus_sorted.end());
     gi.partial.resize(gi.max_usable_gpus + 1);
+    gi.reserved_by_gpus.assign(gi.max_usable_gpus + 1, 0);
   }
   for (size_t i = 0; i < nodes_.size(); ++i) Attach(static_cast<NodeIdx>(i));
 
@@ -192,6 +211,7 @@ void Cluster::Occupy(NodeIdx n, Mask mask, bool new_start) {
 }
 
 void Cluster::Reserve(NodeIdx n) {
+  if (nodes_[n].reserved) return;  // counted once
   Detach(n);
   NodeInfo& ni = nodes_[n];
   ni.reserved = true;
@@ -199,6 +219,7 @@ void Cluster::Reserve(NodeIdx n) {
     GroupInfo& gi = groups_[ni.group];
     if (ni.occupants == 0) ++gi.reserved_free_whole;
     gi.reserved_max_free = std::max(gi.reserved_max_free, ni.FreeGpus());
+    ++gi.reserved_by_gpus[ni.gpus];
   }
 }
 

@@ -87,6 +87,12 @@ struct GroupInfo {
   std::set<NodeIdx> freeing_nodes;        // usable nodes with freeing occupants
   int reserved_free_whole = 0;            // reserved nodes that are whole free
   int reserved_max_free = 0;              // most free GPUs on a reserved node
+  std::vector<int> usable_gpus_sorted;    // GPUs of usable nodes, ascending
+  std::vector<int> reserved_by_gpus;      // reserved usable nodes by GPU count
+
+  // Usable nodes with at least `gpus` GPUs, and how many of those are reserved.
+  int UsableWithGpus(int gpus) const;
+  int ReservedWithGpus(int gpus) const;
 
   // Preemption indexes, built on first use (most passes never preempt).
   bool preemption_index_built = false;

@@ -243,7 +243,9 @@ class Pass {
   void WaitForNodes(const QueuedEntry& e, bool packed, int nodes, int k) {
     const Task& t = *e.task;
     GroupInfo& gi = cluster_.groups()[e.group];
-    // Would it fit if reservations made earlier in this pass were not there?
+    // Blocked by a reservation made earlier in this pass when either it would fit now
+    // without the reservations, or the unreserved nodes could never hold it however many
+    // tasks finish (every node it could use is held for someone ahead of it).
     int free_now = 0;
     bool blocked = false;
     if (packed) {
@@ -257,20 +259,20 @@ class Pass {
       free_now = cluster_.CountFreeWhole(e.group, k);
       blocked = free_now + gi.reserved_free_whole >= nodes;
     }
+    const int need = packed ? 1 : nodes;
+    const int usable_fitting = gi.UsableWithGpus(k);
+    if (!blocked && usable_fitting >= need) {
+      blocked = usable_fitting - gi.ReservedWithGpus(k) < need;
+    }
     const int missing = packed ? 1 : nodes - free_now;
 
     std::vector<NodeIdx> held;
     std::string held_note;
     const size_t head_slot = static_cast<size_t>(e.group) * 7 + TierIndex(e.tier);
-    const int usable_fitting = packed ? 1 : nodes;
     if (!head_done_[head_slot]) {
       head_done_[head_slot] = true;
-      int ready = 0;
-      for (NodeIdx n : gi.nodes) {
-        const auto& ni = cluster_.nodes()[n];
-        ready += ni.usable && ni.gpus >= k ? 1 : 0;
-      }
-      if (ready >= usable_fitting) {
+      const int ready = usable_fitting;
+      if (ready >= need) {
         held = ReserveForHead(cluster_, e.group, t);
         held_note = absl::StrCat("; first in line at ", internal::Av(TierName(e.tier)), ", ",
                                  Plural(static_cast<int>(held.size()), "node"),

@@ -35,8 +35,9 @@ namespace hai::policy {
 //     being freed first, then the ones with most free GPUs) for the rest, so they drain to
 //     it; nobody later in the pass may use them (no starvation: a big task waits for a
 //     bounded set of nodes to free up, never for the whole queue behind it). It and later
-//     tasks wait WAITING_FOR_NODES, or BLOCKED_BY_RESERVATION when only reserved nodes
-//     stand in their way.
+//     tasks wait WAITING_FOR_NODES, or BLOCKED_BY_RESERVATION when reservations made
+//     earlier in the pass stand in their way: it would fit now without them, or the
+//     unreserved ready nodes could never hold it.
 //  6. Number pending tasks per effective tier (1-based, queue order).
 //
 // Cost: O((N + R + Q) log) for N nodes, R running and Q queued tasks, plus per group a

@@ -125,7 +125,10 @@ struct Pending {
   std::string detail;        // one line a user can act on
   Tier tier = Tier::kNormal; // effective tier the task waits at (AUTO resolved)
   // Nodes held for this task in this decision (preemption target or head-of-tier
-  // reservation); nobody else was placed on them. Sorted by name.
+  // reservation): no task behind it in queue order was placed on them. Tasks ahead of it
+  // may share them (started earlier in the same pass, or running): a whole-node head
+  // waits for them to drain; a GPU-packed holder's GPUs are free once its victims stop.
+  // Nodes held for a gang preemptor receive no start at all. Sorted by name.
   std::vector<std::string> reserved_nodes;
 };
 
