@@ -1,0 +1,309 @@
+// TOML -> Config. Each section has one reader that consumes the keys it knows and then
+// rejects whatever is left, so a typo ("tick_msec") stops haid instead of being ignored.
+#include "common/config.h"
+
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace hai {
+namespace {
+
+absl::Status KeyError(const std::string& key, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat("config key ", key, ": ", what));
+}
+
+std::string Describe(const toml::node& n) {
+  std::ostringstream out;
+  if (n.is_string()) {
+    out << '"' << n.as_string()->get() << '"';
+  } else if (n.is_table()) {
+    out << "a table";
+  } else if (n.is_array()) {
+    out << "an array";
+  } else {
+    n.visit([&](const auto& v) { out << v; });
+  }
+  return out.str();
+}
+
+// Reads the keys of one table; every read marks its key as known, Finish() rejects the rest.
+class Section {
+ public:
+  Section(const toml::table* table, std::string prefix)
+      : table_(table), prefix_(std::move(prefix)) {}
+
+  std::string Key(const std::string& name) const {
+    return prefix_.empty() ? name : absl::StrCat(prefix_, ".", name);
+  }
+
+  absl::Status String(const std::string& name, std::string* out) {
+    const toml::node* n = Get(name);
+    if (n == nullptr) return absl::OkStatus();
+    if (!n->is_string()) return KeyError(Key(name), "must be a string (got " + Describe(*n) + ")");
+    *out = n->as_string()->get();
+    return absl::OkStatus();
+  }
+
+  absl::Status Bool(const std::string& name, bool* out) {
+    const toml::node* n = Get(name);
+    if (n == nullptr) return absl::OkStatus();
+    if (!n->is_boolean()) {
+      return KeyError(Key(name), "must be true or false (got " + Describe(*n) + ")");
+    }
+    *out = n->as_boolean()->get();
+    return absl::OkStatus();
+  }
+
+  // An integer in [min, max].
+  template <typename Int>
+  absl::Status Integer(const std::string& name, Int* out, int64_t min, int64_t max) {
+    const toml::node* n = Get(name);
+    if (n == nullptr) return absl::OkStatus();
+    if (!n->is_integer() || n->as_integer()->get() < min || n->as_integer()->get() > max) {
+      return KeyError(Key(name), absl::StrCat("must be an integer between ", min, " and ", max,
+                                              " (got ", Describe(*n), ")"));
+    }
+    *out = static_cast<Int>(n->as_integer()->get());
+    return absl::OkStatus();
+  }
+
+  // A duration given as an integer or float number of `unit`s; `allow_zero` for "off".
+  absl::Status Duration(const std::string& name, absl::Duration unit, bool allow_zero,
+                        absl::Duration* out) {
+    const toml::node* n = Get(name);
+    if (n == nullptr) return absl::OkStatus();
+    double v = -1;
+    if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
+    if (n->is_floating_point()) v = n->as_floating_point()->get();
+    const bool ok = (n->is_integer() || n->is_floating_point()) && v <= 1e9 &&
+                    (allow_zero ? v >= 0 : v > 0);
+    if (!ok) {
+      return KeyError(Key(name), absl::StrCat("must be a ", allow_zero ? "non-negative" : "positive",
+                                              " number (got ", Describe(*n), ")"));
+    }
+    *out = unit * v;
+    return absl::OkStatus();
+  }
+
+  // A string that must be one of `allowed`.
+  absl::Status OneOf(const std::string& name, const std::set<std::string>& allowed,
+                     std::string* out) {
+    std::string v = *out;
+    if (absl::Status s = String(name, &v); !s.ok()) return s;
+    if (allowed.count(v) == 0) {
+      std::string list;
+      for (const std::string& a : allowed) absl::StrAppend(&list, list.empty() ? "" : ", ", a);
+      return KeyError(Key(name), absl::StrCat("must be one of ", list, " (got \"", v, "\")"));
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  // host:port with a port in 1..65535.
+  absl::Status Listen(const std::string& name, std::string* out) {
+    std::string v = *out;
+    if (absl::Status s = String(name, &v); !s.ok()) return s;
+    const size_t colon = v.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(v.substr(colon + 1), &port) || port < 1 || port > 65535) {
+      return KeyError(Key(name), absl::StrCat("must be host:port (got \"", v, "\")"));
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  // Rejects keys no reader asked for.
+  absl::Status Finish() const {
+    if (table_ == nullptr) return absl::OkStatus();
+    for (const auto& [k, v] : *table_) {
+      const std::string key(k.str());
+      if (known_.count(key) == 0) return KeyError(Key(key), "unknown key");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const toml::node* Get(const std::string& name) {
+    known_.insert(name);
+    return table_ == nullptr ? nullptr : table_->get(name);
+  }
+
+  const toml::table* table_;
+  std::string prefix_;
+  std::set<std::string> known_;
+};
+
+#define HAI_CFG(expr)                        \
+  do {                                       \
+    if (absl::Status _s = (expr); !_s.ok()) { \
+      return _s;                             \
+    }                                        \
+  } while (0)
+
+absl::Status ReadServer(Section& s, ServerConfig* c) {
+  HAI_CFG(s.Listen("grpc_listen", &c->grpc_listen));
+  HAI_CFG(s.Listen("http_listen", &c->http_listen));
+  HAI_CFG(s.String("control_url", &c->control_url));
+  HAI_CFG(s.String("data_dir", &c->data_dir));
+  if (c->data_dir.empty()) return KeyError(s.Key("data_dir"), "must not be empty");
+  HAI_CFG(s.OneOf("log_level", {"debug", "info", "warning", "error"}, &c->log_level));
+  return s.Finish();
+}
+
+absl::Status ReadDatabase(Section& s, DatabaseConfig* c) {
+  HAI_CFG(s.String("url", &c->url));
+  if (c->url.empty()) return KeyError(s.Key("url"), "must not be empty");
+  HAI_CFG(s.Integer("pool_size", &c->pool_size, 1, 256));
+  return s.Finish();
+}
+
+absl::Status ReadRedis(Section& s, RedisConfig* c) {
+  HAI_CFG(s.String("host", &c->host));
+  if (c->host.empty()) return KeyError(s.Key("host"), "must not be empty");
+  HAI_CFG(s.Integer("port", &c->port, 1, 65535));
+  HAI_CFG(s.String("prefix", &c->prefix));
+  if (c->prefix.empty()) return KeyError(s.Key("prefix"), "must not be empty");
+  return s.Finish();
+}
+
+absl::Status ReadScheduler(Section& s, SchedulerConfig* c) {
+  HAI_CFG(s.Duration("tick_ms", absl::Milliseconds(1), false, &c->tick));
+  HAI_CFG(s.String("default_group", &c->default_group));
+  if (c->default_group.empty()) return KeyError(s.Key("default_group"), "must not be empty");
+  // The tier names of scheduler/policy/tier.h (common/ may not depend on the policy core).
+  HAI_CFG(s.OneOf("default_priority",
+                  {"LOW", "BELOW_NORMAL", "NORMAL", "ABOVE_NORMAL", "HIGH", "VERY_HIGH",
+                   "EXTREME_HIGH", "AUTO"},
+                  &c->default_priority));
+  HAI_CFG(s.Integer("max_nodes_per_task", &c->max_nodes_per_task, 1, 100000));
+  HAI_CFG(s.Bool("preemption", &c->preemption));
+  HAI_CFG(s.Duration("above_normal_demote_after_s", absl::Seconds(1), true,
+                     &c->above_normal_demote_after));
+  HAI_CFG(s.Duration("min_runtime_s", absl::Seconds(1), true, &c->min_runtime));
+  HAI_CFG(s.Duration("suspend_grace_s", absl::Seconds(1), true, &c->suspend_grace));
+  HAI_CFG(s.Duration("kill_grace_s", absl::Seconds(1), true, &c->kill_grace));
+  HAI_CFG(s.Duration("manager_timeout_s", absl::Seconds(1), false, &c->manager_timeout));
+  return s.Finish();
+}
+
+absl::Status ReadManager(Section& s, ManagerConfig* c) {
+  HAI_CFG(s.String("binary", &c->binary));
+  HAI_CFG(s.OneOf("runtime", {"local", "kubernetes"}, &c->runtime));
+  HAI_CFG(s.Duration("heartbeat_ms", absl::Milliseconds(1), false, &c->heartbeat));
+  return s.Finish();
+}
+
+absl::Status ReadNodes(const toml::node& node, std::vector<LocalNodeConfig>* out) {
+  const toml::array* array = node.as_array();
+  if (array == nullptr) return KeyError("nodes", "must be an array of tables ([[nodes]])");
+  std::set<std::string> names;
+  out->clear();
+  for (size_t i = 0; i < array->size(); ++i) {
+    const std::string prefix = absl::StrCat("nodes[", i, "]");
+    const toml::table* t = (*array)[i].as_table();
+    if (t == nullptr) return KeyError(prefix, "must be a table");
+    Section s(t, prefix);
+    LocalNodeConfig n;
+    HAI_CFG(s.String("name", &n.name));
+    if (n.name.empty()) return KeyError(s.Key("name"), "is required");
+    if (!names.insert(n.name).second) {
+      return KeyError(s.Key("name"), absl::StrCat("duplicate node \"", n.name, "\""));
+    }
+    HAI_CFG(s.String("group", &n.group));
+    if (n.group.empty()) return KeyError(s.Key("group"), "must not be empty");
+    HAI_CFG(s.Integer("gpus", &n.gpus, 0, 64));
+    HAI_CFG(s.Integer("cpu_millis", &n.cpu_millis, 0, int64_t{1} << 40));
+    HAI_CFG(s.Integer("memory_mib", &n.memory_mib, 0, int64_t{1} << 40));
+    HAI_CFG(s.String("room", &n.room));
+    HAI_CFG(s.String("switch", &n.sw));
+    HAI_CFG(s.Bool("jupyter", &n.jupyter));
+    HAI_CFG(s.Finish());
+    out->push_back(std::move(n));
+  }
+  return absl::OkStatus();
+}
+
+
+// Applies `table` on top of `config`: keys present replace, absent keep their value.
+absl::Status Apply(const toml::table& table, Config* config) {
+  struct Entry {
+    const char* name;
+    std::function<absl::Status(Section&)> read;
+  };
+  const std::vector<Entry> sections = {
+      {"server", [&](Section& s) { return ReadServer(s, &config->server); }},
+      {"database", [&](Section& s) { return ReadDatabase(s, &config->database); }},
+      {"redis", [&](Section& s) { return ReadRedis(s, &config->redis); }},
+      {"scheduler", [&](Section& s) { return ReadScheduler(s, &config->scheduler); }},
+      {"manager", [&](Section& s) { return ReadManager(s, &config->manager); }},
+  };
+  std::set<std::string> known = {"nodes"};
+  for (const Entry& e : sections) {
+    known.insert(e.name);
+    const toml::node* n = table.get(e.name);
+    if (n == nullptr) continue;
+    if (!n->is_table()) return KeyError(e.name, "must be a table ([" + std::string(e.name) + "])");
+    Section s(n->as_table(), e.name);
+    HAI_CFG(e.read(s));
+  }
+  if (const toml::node* n = table.get("nodes"); n != nullptr) {
+    HAI_CFG(ReadNodes(*n, &config->nodes));
+  }
+  for (const auto& [k, v] : table) {
+    if (known.count(std::string(k.str())) == 0) {
+      return KeyError(std::string(k.str()), "unknown section or key");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<toml::table> ParseToml(const std::string& text, const std::string& source) {
+  try {
+    return toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return absl::InvalidArgumentError(absl::StrCat(source, ":", where.line, ":", where.column,
+                                                   ": ", std::string(e.description())));
+  }
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+absl::StatusOr<Config> ParseConfig(const std::string& toml_text, const std::string& source_name) {
+  absl::StatusOr<toml::table> table = ParseToml(toml_text, source_name);
+  if (!table.ok()) return table.status();
+  Config config;
+  HAI_CFG(Apply(*table, &config));
+  return config;
+}
+
+absl::StatusOr<Config> LoadConfig(const std::string& path, const std::string& override_path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<Config> config = ParseConfig(*text, path);
+  if (!config.ok() || override_path.empty()) return config;
+  absl::StatusOr<std::string> extra = ReadFile(override_path);
+  if (!extra.ok()) return extra.status();
+  absl::StatusOr<toml::table> table = ParseToml(*extra, override_path);
+  if (!table.ok()) return table.status();
+  HAI_CFG(Apply(*table, &*config));
+  return config;
+}
+
+}  // namespace hai
