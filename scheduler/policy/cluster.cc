@@ -8,6 +8,11 @@
 namespace hai::policy::internal {
 namespace {
 
+// Free plus freeing GPUs of a node, as an index into GroupInfo::freeing_by_avail.
+size_t Avail(const NodeInfo& ni) {
+  return static_cast<size_t>(std::clamp(ni.FreeGpus() + ni.freeing_gpus, 0, ni.gpus));
+}
+
 Mask AllGpus(int gpus) {
   if (gpus <= 0) return 0;
   if (gpus >= 64) return ~Mask{0};
@@ -103,6 +108,7 @@ Cluster::Cluster(const Snapshot& snapshot, const PolicyConfig& config, absl::Tim
     std::sort(gi.usable_gpus_sorted.begin(), gi.usable_gpus_sorted.end());
     gi.partial.resize(gi.max_usable_gpus + 1);
     gi.reserved_by_gpus.assign(gi.max_usable_gpus + 1, 0);
+    gi.freeing_by_avail.resize(gi.max_usable_gpus + 1);
   }
   for (size_t i = 0; i < nodes_.size(); ++i) Attach(static_cast<NodeIdx>(i));
 
@@ -153,10 +159,11 @@ Cluster::Cluster(const Snapshot& snapshot, const PolicyConfig& config, absl::Tim
       nodes_[n].running.push_back(static_cast<int>(r));
       Occupy(n, mask, /*new_start=*/false);
       if (ri.freeing) {
+        Detach(n);
         NodeInfo& ni = nodes_[n];
         ++ni.freeing_occupants;
         ni.freeing_gpus += Popcount(mask);
-        if (ni.usable && ni.group >= 0) groups_[ni.group].freeing_nodes.insert(n);
+        Attach(n);
       }
     }
   }
@@ -177,6 +184,7 @@ void Cluster::Detach(NodeIdx n) {
   } else {
     gi.partial[std::max(ni.FreeGpus(), 0)].erase(n);
   }
+  if (ni.freeing_occupants > 0) gi.freeing_by_avail[Avail(ni)].erase(n);
 }
 
 void Cluster::Attach(NodeIdx n) {
@@ -189,6 +197,7 @@ void Cluster::Attach(NodeIdx n) {
   } else {
     gi.partial[std::max(ni.FreeGpus(), 0)].insert(n);
   }
+  if (ni.freeing_occupants > 0) gi.freeing_by_avail[Avail(ni)].insert(n);
 }
 
 int Cluster::CountFreeWhole(int group, int gpus) const {
@@ -228,10 +237,11 @@ void Cluster::MarkFreeing(int run) {
   if (ri.freeing) return;
   ri.freeing = true;
   for (auto& [n, mask] : ri.on) {
+    Detach(n);
     NodeInfo& ni = nodes_[n];
     ++ni.freeing_occupants;
     ni.freeing_gpus += Popcount(mask);
-    if (ni.usable && ni.group >= 0) groups_[ni.group].freeing_nodes.insert(n);
+    Attach(n);
   }
 }
 

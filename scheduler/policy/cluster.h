@@ -5,7 +5,9 @@
 // Index invariants (kept by Detach/Attach around every mutation), per group:
 //  - domains[d].free holds the usable, unreserved nodes with no task on them ("whole free");
 //  - partial[f] holds the usable, unreserved nodes with tasks on them and f free GPUs;
-//  - reserved and unusable nodes are in neither.
+//  - freeing_by_avail[a] holds the usable, unreserved nodes with freeing occupants and a
+//    free + freeing GPUs (such a node is in free/partial too);
+//  - reserved and unusable nodes are in none of them.
 // So "find free capacity" is a walk over a few small ordered sets, never over all nodes.
 #pragma once
 
@@ -84,7 +86,7 @@ struct GroupInfo {
   int rooms = 0;
   int free_whole = 0;                     // sum of domains[].free sizes
   std::vector<std::set<NodeIdx>> partial; // by free GPUs, 0..max_usable_gpus
-  std::set<NodeIdx> freeing_nodes;        // usable nodes with freeing occupants
+  std::vector<std::set<NodeIdx>> freeing_by_avail;  // see the index invariants above
   int reserved_free_whole = 0;            // reserved nodes that are whole free
   int reserved_max_free = 0;              // most free GPUs on a reserved node
   std::vector<int> usable_gpus_sorted;    // GPUs of usable nodes, ascending

@@ -134,17 +134,11 @@ std::optional<PreemptionResult> FindPackedPreemption(Cluster& cluster, int group
   };
 
   // 1. Freeing GPUs alone suffice: wait for them (smallest sufficient node, then name).
-  std::optional<NodeIdx> best;
-  int best_avail = 0;
-  for (NodeIdx n : gi.freeing_nodes) {
-    if (!alive(n)) continue;
-    const int avail = nodes[n].FreeGpus() + nodes[n].freeing_gpus;
-    if (avail >= gpus && (!best || avail < best_avail)) {
-      best = n;
-      best_avail = avail;
+  for (size_t a = std::max(gpus, 1); a < gi.freeing_by_avail.size(); ++a) {
+    if (!gi.freeing_by_avail[a].empty()) {
+      return PreemptionResult{{}, {*gi.freeing_by_avail[a].begin()}, 1};
     }
   }
-  if (best) return PreemptionResult{{}, {*best}, 1};
   if (tier_limit <= 0) return std::nullopt;
 
   // 2. Walk victims in loss order, crediting their GPUs to their nodes, until one node has
