@@ -58,7 +58,7 @@ Cluster::Cluster(const Snapshot& snapshot, const PolicyConfig& config, absl::Tim
                             [](const Node* a, const Node* b) { return a->name == b->name; }),
                 by_name.end());
 
-  absl::flat_hash_map<absl::string_view, NodeIdx> index;
+  absl::flat_hash_map<absl::string_view, NodeIdx>& index = node_ids_;
   index.reserve(by_name.size());
   nodes_.resize(by_name.size());
   std::vector<std::map<std::pair<std::string_view, std::string_view>, int>> domain_ids;
@@ -169,6 +169,11 @@ Cluster::Cluster(const Snapshot& snapshot, const PolicyConfig& config, absl::Tim
   }
 }
 
+NodeIdx Cluster::NodeId(std::string_view name) const {
+  auto it = node_ids_.find(Av(name));
+  return it == node_ids_.end() ? -1 : it->second;
+}
+
 int Cluster::GroupId(std::string_view name) const {
   auto it = group_ids_.find(Av(name));
   return it == group_ids_.end() ? -1 : it->second;
@@ -232,6 +237,26 @@ void Cluster::Reserve(NodeIdx n) {
   }
 }
 
+void Cluster::Hold(NodeIdx n, int64_t attempt) {
+  if (nodes_[n].reserved) return;
+  Reserve(n);
+  nodes_[n].hold_for = attempt;
+}
+
+void Cluster::ReleaseHold(NodeIdx n) {
+  NodeInfo& ni = nodes_[n];
+  if (!ni.reserved || ni.hold_for == 0) return;
+  ni.reserved = false;
+  ni.hold_for = 0;
+  if (ni.group >= 0 && ni.usable) {
+    GroupInfo& gi = groups_[ni.group];
+    if (ni.occupants == 0) --gi.reserved_free_whole;
+    --gi.reserved_by_gpus[ni.gpus];
+    // reserved_max_free stays an upper bound: it only labels BLOCKED_BY_RESERVATION.
+  }
+  Attach(n);
+}
+
 void Cluster::MarkFreeing(int run) {
   RunInfo& ri = runs_[run];
   if (ri.freeing) return;
@@ -252,7 +277,11 @@ void Cluster::BuildPreemptionIndex(int group) {
   // suspended (none protected). Cheapest first: lowest top tier, then least run time lost.
   for (NodeIdx n : gi.nodes) {
     const NodeInfo& ni = nodes_[n];
-    if (!ni.usable || ni.reserved || ni.started_here || ni.occupants == 0) continue;
+    // Carried-over holds are released at their holder's turn: keep them as candidates.
+    if (!ni.usable || (ni.reserved && ni.hold_for == 0) || ni.started_here ||
+        ni.occupants == 0) {
+      continue;
+    }
     int max_tier = -1;
     int64_t secs = 0;
     bool ok = true;

@@ -52,6 +52,7 @@ struct NodeInfo {
   int freeing_occupants = 0;
   int freeing_gpus = 0;       // GPUs of freeing occupants: free once they stop
   bool reserved = false;      // held for a preemptor or a head-of-tier task in this pass
+  int64_t hold_for = 0;       // != 0: reserved as a carried-over hold for this attempt
   bool started_here = false;  // a task was started here in this pass
   std::vector<int> running;   // RunInfo indices of snapshot tasks on this node
 
@@ -115,6 +116,8 @@ class Cluster {
 
   // Group id by name, -1 when no training node has that group.
   int GroupId(std::string_view name) const;
+  // Node index by name, -1 when the snapshot has no such node.
+  NodeIdx NodeId(std::string_view name) const;
 
   std::vector<NodeInfo>& nodes() { return nodes_; }
   const std::vector<NodeInfo>& nodes() const { return nodes_; }
@@ -130,6 +133,9 @@ class Cluster {
   // Mutations; each keeps the group indexes consistent.
   void Occupy(NodeIdx n, Mask mask, bool new_start);
   void Reserve(NodeIdx n);
+  // Carried-over preemption holds (Task::reserved_nodes): reserved until the holder's turn.
+  void Hold(NodeIdx n, int64_t attempt);
+  void ReleaseHold(NodeIdx n);
   void MarkFreeing(int run);
 
   // Builds GroupInfo::clear and ::victims for `group` from the current state.
@@ -144,6 +150,7 @@ class Cluster {
   std::vector<GroupInfo> groups_;
   std::vector<RunInfo> runs_;
   absl::flat_hash_map<std::string, int> group_ids_;
+  absl::flat_hash_map<absl::string_view, NodeIdx> node_ids_;  // views into the snapshot
 };
 
 }  // namespace hai::policy::internal

@@ -98,7 +98,11 @@ class Pass {
   Plan Run(const Snapshot& snapshot) {
     std::vector<QueuedEntry> queue = internal::OrderQueue(snapshot, cluster_, ledger_);
     plan_.pending.reserve(queue.size());
-    for (const QueuedEntry& e : queue) Schedule(e);
+    CarryHolds(queue);
+    for (const QueuedEntry& e : queue) {
+      ReleaseHolds(e);
+      Schedule(e);
+    }
     // Positions: 1-based among the tasks still waiting at the same tier, in queue order.
     std::array<int, 7> next{};
     for (Pending& p : plan_.pending) p.position_in_tier = ++next[TierIndex(p.tier)];
@@ -115,6 +119,35 @@ class Pass {
     p.missing_nodes = missing;
     p.detail = std::move(detail);
     return p;
+  }
+
+  // Step 0: nodes the previous plan held for a preemptor stay held for it, against tasks
+  // ahead of it too, until its turn (first holder in queue order wins a contested node).
+  void CarryHolds(const std::vector<QueuedEntry>& queue) {
+    for (const QueuedEntry& e : queue) {
+      const Task& t = *e.task;
+      if (t.reserved_nodes.empty() || t.held || e.group < 0) continue;
+      for (const std::string& name : t.reserved_nodes) {
+        const NodeIdx n = cluster_.NodeId(name);
+        if (n < 0) continue;
+        const auto& ni = cluster_.nodes()[n];
+        if (ni.group != e.group || !ni.usable || ni.reserved) continue;
+        cluster_.Hold(n, t.attempt_id);
+        holds_[t.attempt_id].push_back(n);
+      }
+    }
+  }
+
+  // At its turn the holder gets its held nodes back as ordinary capacity.
+  void ReleaseHolds(const QueuedEntry& e) {
+    auto it = holds_.find(e.task->attempt_id);
+    if (it == holds_.end()) return;
+    for (NodeIdx n : it->second) cluster_.ReleaseHold(n);
+    // Capacity grew: failed searches in this group may succeed now.
+    packed_fail_[e.group] = std::numeric_limits<int>::max();
+    absl::erase_if(whole_fail_, [&](const auto& kv) {
+      return static_cast<int>(kv.first >> 8) == e.group;
+    });
   }
 
   void Schedule(const QueuedEntry& e) {
@@ -308,6 +341,7 @@ class Pass {
   std::vector<bool> head_done_;                     // [group * 7 + tier index]
   std::vector<int> packed_fail_;                    // per group: GPUs a search failed for
   absl::flat_hash_map<uint64_t, int> whole_fail_;   // (group, GPUs/node) -> nodes failed
+  absl::flat_hash_map<int64_t, std::vector<NodeIdx>> holds_;  // carried-over holds
 };
 
 }  // namespace

@@ -34,7 +34,7 @@ std::optional<PreemptionResult> FindWholeNodePreemption(Cluster& cluster, int gr
   };
   while (gi.clear_cursor < gi.clear.size()) {
     const NodeInfo& ni = nodes[gi.clear[gi.clear_cursor].node];
-    if (!ni.reserved && !ni.started_here) break;
+    if ((!ni.reserved || ni.hold_for != 0) && !ni.started_here) break;
     ++gi.clear_cursor;
   }
 

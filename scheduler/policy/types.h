@@ -62,6 +62,12 @@ struct Task {
   bool suspend_requested = false; // victim already told; its nodes will free up
   // Queued tasks only:
   bool held = false;              // held by its user: never started, reported kHeld
+  // Nodes the previous plan held for this task as a preemptor (its Pending.reserved_nodes
+  // while WAITING_FOR_PREEMPTION; leave empty otherwise). Decide keeps them for it against
+  // every other task, also those ahead of it in the queue, until it starts or stops
+  // qualifying: without this, once its victims stop, their nodes look free to whoever
+  // comes first, and the victims were suspended for nothing (thrash).
+  std::vector<std::string> reserved_nodes;
 };
 
 // Effective per-user quota: nodes a user's tasks of `tier` may hold in `group`.
