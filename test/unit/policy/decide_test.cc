@@ -2,6 +2,7 @@
 #include "scheduler/policy/decide.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -371,6 +372,181 @@ TEST(DecideReservationTest, BigTaskIsNotStarvedBySmallArrivals) {
     now += absl::Minutes(1);
   }
   EXPECT_TRUE(started);
+}
+
+// --- more rules, one table each ---------------------------------------------------------
+
+TEST(DecideOrderTest, AllSevenTiersAreServedHighestFirst) {
+  Snapshot s;
+  s.nodes = {MakeNode("n1"), MakeNode("n2"), MakeNode("n3")};  // room for three
+  GenerousQuota(s, {"u"});
+  const std::vector<Tier> tiers = {Tier::kLow,  Tier::kBelowNormal, Tier::kNormal,
+                                   Tier::kAboveNormal, Tier::kHigh, Tier::kVeryHigh,
+                                   Tier::kExtremeHigh};
+  // Submitted lowest tier first, so FIFO alone would get it backwards.
+  for (size_t i = 0; i < tiers.size(); ++i) {
+    s.queued.push_back(Queued(static_cast<int64_t>(i + 1), "u", tiers[i], 1, 0,
+                              static_cast<int>(i)));
+  }
+  Plan p = Decide(s, Config(), kNow);
+  // EXTREME_HIGH (7), VERY_HIGH (6), HIGH (5) start; the rest wait, each first in its tier.
+  ASSERT_EQ(p.starts.size(), 3u);
+  EXPECT_EQ(p.starts[0].attempt_id, 7);
+  EXPECT_EQ(p.starts[1].attempt_id, 6);
+  EXPECT_EQ(p.starts[2].attempt_id, 5);
+  ASSERT_EQ(p.pending.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(p.pending[i].attempt_id, static_cast<int64_t>(4 - i));
+    EXPECT_EQ(p.pending[i].tier, tiers[3 - i]);
+    EXPECT_EQ(p.pending[i].position_in_tier, 1);
+  }
+  // A value between tiers (HAI's UNDER_NORMAL = 8) runs at the tier below it.
+  s.queued = {Queued(1, "u", Tier::kNormal, 1)};
+  s.queued[0].requested_priority = 8;
+  p = Decide(s, Config(), kNow);
+  ASSERT_EQ(p.starts.size(), 1u);
+  EXPECT_EQ(p.starts[0].tier, Tier::kBelowNormal);
+}
+
+TEST(DecideQuotaTest, AutoWaitsAtTheHighestTierThatCouldEverFitIt) {
+  Snapshot s;
+  s.nodes = {MakeNode("n1"), MakeNode("n2"), MakeNode("n3")};
+  SetQuota(s, "u", Tier::kHigh, 1);    // too small for 2 nodes, ever
+  SetQuota(s, "u", Tier::kNormal, 2);  // fits 2, but u holds 1 already
+  s.running = {Running(10, "u", Tier::kNormal, {{"n1", {}}})};
+  s.queued = {QueuedAuto(1, "u", 2), QueuedAuto(2, "nobody", 1)};
+  Plan p = Decide(s, Config(), kNow);
+  EXPECT_TRUE(p.starts.empty());
+  // 1: no tier fits it now; NORMAL could once u's task ends -> OUT_OF_QUOTA at NORMAL.
+  EXPECT_EQ(FindPending(p, 1)->tier, Tier::kNormal);
+  EXPECT_EQ(FindPending(p, 1)->reason, PendingReason::kOutOfQuota);
+  EXPECT_EQ(FindPending(p, 1)->missing_nodes, 1);
+  // 2: no quota anywhere -> NEVER_FITS (at LOW).
+  EXPECT_EQ(FindPending(p, 2)->tier, Tier::kLow);
+  EXPECT_EQ(FindPending(p, 2)->reason, PendingReason::kNeverFits);
+}
+
+TEST(DecideDemotionTest, DemotionTimeIsConfigurableAndOnlyAboveNormalDrops) {
+  Snapshot s;
+  s.nodes = {MakeNode("n1"), MakeNode("n2"), MakeNode("n3")};
+  GenerousQuota(s, {"v"});
+  const int ten_min_ago = 36000 - 600;
+  s.running = {Running(10, "v", Tier::kAboveNormal, {{"n1", {}}}, 0, ten_min_ago),
+               Running(11, "v", Tier::kAboveNormal, {{"n2", {}}}, 0, ten_min_ago + 1),
+               Running(12, "v", Tier::kHigh, {{"n3", {}}}, 0, 0)};  // HIGH never drops
+  PolicyConfig c;
+  c.above_normal_demote_after = absl::Minutes(10);
+  Plan p = Decide(s, c, kNow);
+  // 10 ran exactly 10 min: drops; 11 ran 1 s less: stays.
+  ASSERT_EQ(p.demotions.size(), 1u);
+  EXPECT_EQ(p.demotions[0].attempt_id, 10);
+  EXPECT_EQ(p.demotions[0].from, Tier::kAboveNormal);
+  EXPECT_EQ(p.demotions[0].to, Tier::kNormal);
+  // Default (30 min): nobody drops.
+  EXPECT_TRUE(Decide(s, Config(), kNow).demotions.empty());
+}
+
+TEST(DecidePreemptionTest, MinimumRuntimeIsPerTierOfTheVictim) {
+  // Each row: victim tier, minutes it has run, per-tier/default minimum -> suspended?
+  struct Row {
+    Tier victim;
+    int ran_min;
+    std::optional<int> tier_min;
+    int default_min;
+    bool suspended;
+  };
+  const Row rows[] = {
+      {Tier::kLow, 1, std::nullopt, 0, true},      // no protection at all
+      {Tier::kLow, 1, std::nullopt, 5, false},     // default protects
+      {Tier::kLow, 5, std::nullopt, 5, true},      // window over (inclusive)
+      {Tier::kLow, 1, 0, 5, true},                 // tier entry overrides the default
+      {Tier::kNormal, 30, 60, 0, false},           // NORMAL protected for an hour
+      {Tier::kNormal, 61, 60, 0, true},
+  };
+  for (const Row& r : rows) {
+    SCOPED_TRACE(absl::StrCat(static_cast<int>(r.victim), " ran ", r.ran_min, " min"));
+    Snapshot s;
+    s.nodes = {MakeNode("n1")};
+    GenerousQuota(s, {"u", "v"});
+    s.running = {Running(10, "v", r.victim, {{"n1", {}}}, 0, 36000 - r.ran_min * 60)};
+    s.queued = {Queued(1, "u", Tier::kHigh, 1)};
+    PolicyConfig c;
+    c.default_min_runtime = absl::Minutes(r.default_min);
+    if (r.tier_min) c.min_runtime[r.victim] = absl::Minutes(*r.tier_min);
+    Plan p = Decide(s, c, kNow);
+    EXPECT_EQ(p.suspends.size(), r.suspended ? 1u : 0u);
+    EXPECT_EQ(FindPending(p, 1)->reason, r.suspended ? PendingReason::kWaitingForPreemption
+                                                     : PendingReason::kWaitingForNodes);
+  }
+}
+
+TEST(DecidePreemptionTest, HeldNodesAreCarriedToThePreemptorAcrossPasses) {
+  Snapshot s = FourNodes();
+  s.running = {Running(10, "v", Tier::kHigh, {{"n1", {}}, {"n2", {}}}),  // equal tier
+               Running(12, "v", Tier::kHigh, {{"n3", {}}}),
+               Running(11, "v", Tier::kLow, {{"n4", {}}})};
+  // 1 (older HIGH, 3 nodes) can clear only n4: no preemption; as head it holds n1-n3 to
+  // drain. 2 (HIGH, 1 node) suspends LOW 11 on n4.
+  s.queued = {Queued(1, "u", Tier::kHigh, 3, 0, 0), Queued(2, "w", Tier::kHigh, 1, 0, 5)};
+  Plan p = Decide(s, Config(), kNow);
+  ASSERT_EQ(p.suspends.size(), 1u);
+  EXPECT_EQ(p.suspends[0].victim_attempt_id, 11);
+  EXPECT_EQ(FindPending(p, 2)->reserved_nodes, std::vector<std::string>{"n4"});
+  EXPECT_EQ(FindPending(p, 1)->reserved_nodes, (std::vector<std::string>{"n1", "n2", "n3"}));
+
+  // Next pass: 11 has stopped, n4 is free. Without the carried hold, 1 (ahead of 2) would
+  // take free n4 into its reservation and 11 would have been suspended for nothing.
+  std::erase_if(s.running, [](const Task& t) { return t.attempt_id == 11; });
+  s.queued[1].reserved_nodes = FindPending(p, 2)->reserved_nodes;
+  Plan p2 = Decide(s, Config(), kNow);
+  ASSERT_NE(FindStart(p2, 2), nullptr);
+  EXPECT_EQ(Nodes(*FindStart(p2, 2)), std::vector<std::string>{"n4"});
+  EXPECT_TRUE(p2.suspends.empty());
+  EXPECT_EQ(FindPending(p2, 1)->reason, PendingReason::kWaitingForNodes);
+  // Without the hold the older head claims n4.
+  s.queued[1].reserved_nodes.clear();
+  Plan p3 = Decide(s, Config(), kNow);
+  EXPECT_EQ(FindStart(p3, 2), nullptr);
+}
+
+TEST(DecidePlacementTest, GangSpansOneRoomBeforeTwo) {
+  Snapshot s;
+  // Room r1: s1 (2 free), s2 (2 free). Room r2: s3 (3 free). No switch holds 4.
+  s.nodes = {MakeNode("a1", "a100", 8, "s1", "r1"), MakeNode("a2", "a100", 8, "s1", "r1"),
+             MakeNode("b1", "a100", 8, "s2", "r1"), MakeNode("b2", "a100", 8, "s2", "r1"),
+             MakeNode("c1", "a100", 8, "s3", "r2"), MakeNode("c2", "a100", 8, "s3", "r2"),
+             MakeNode("c3", "a100", 8, "s3", "r2")};
+  GenerousQuota(s, {"u"});
+  s.queued = {Queued(1, "u", Tier::kNormal, 4)};
+  Plan p = Decide(s, Config(), kNow);
+  ASSERT_EQ(p.starts.size(), 1u);
+  // r1 holds 4 in two switches; r2 would need a second room.
+  EXPECT_EQ(Nodes(p.starts[0]), (std::vector<std::string>{"a1", "a2", "b1", "b2"}));
+  // Needing 5: both rooms; the fuller room (r1, 4) is taken whole, then 1 from r2.
+  s.queued = {Queued(1, "u", Tier::kNormal, 5)};
+  p = Decide(s, Config(), kNow);
+  ASSERT_EQ(p.starts.size(), 1u);
+  EXPECT_EQ(Nodes(p.starts[0]), (std::vector<std::string>{"a1", "a2", "b1", "b2", "c1"}));
+}
+
+TEST(DecideReservationTest, WaitingReasonsCarryMissingNodesAndPosition) {
+  Snapshot s = FourNodes();
+  s.running = {Running(10, "v", Tier::kHigh, {{"n1", {}}}),
+               Running(11, "v", Tier::kHigh, {{"n2", {}}}),
+               Running(12, "v", Tier::kHigh, {{"n3", {}}})};
+  s.queued = {Queued(1, "u", Tier::kNormal, 3, 0, 0),   // head: 1 free, 2 missing
+              Queued(2, "w", Tier::kNormal, 2, 0, 1),   // behind it: all held -> blocked
+              Queued(3, "w", Tier::kNormal, 9, 0, 2)};  // bigger than the group
+  Plan p = Decide(s, Config(), kNow);
+  EXPECT_EQ(FindPending(p, 1)->reason, PendingReason::kWaitingForNodes);
+  EXPECT_EQ(FindPending(p, 1)->missing_nodes, 2);
+  EXPECT_EQ(FindPending(p, 1)->position_in_tier, 1);
+  EXPECT_EQ(FindPending(p, 2)->reason, PendingReason::kBlockedByReservation);
+  EXPECT_EQ(FindPending(p, 2)->missing_nodes, 2);  // free n4 is held: both must free up
+  EXPECT_EQ(FindPending(p, 2)->position_in_tier, 2);
+  EXPECT_EQ(FindPending(p, 3)->reason, PendingReason::kNeverFits);
+  EXPECT_EQ(FindPending(p, 3)->missing_nodes, 5);
+  EXPECT_EQ(FindPending(p, 3)->position_in_tier, 3);
 }
 
 TEST(DecideDeterminismTest, InputOrderDoesNotMatter) {
