@@ -48,7 +48,7 @@ absl::Status ParseHaiOptions(std::vector<std::string> options, SubmitArgs& out) 
   std::vector<std::string> env;
   int life_state = 0;
   CLI::Option* nodes_opt =
-      app.add_option("-n,--nodes", nodes)->check(CLI::PositiveNumber)->take_last();
+      app.add_option("-n,--nodes", nodes)->take_last();
   app.add_option("-g,--group", out.group)->take_last();
   CLI::Option* priority_opt = app.add_option("-p,--priority", priority)->take_last();
   app.add_option("-i,--image", out.image)->take_last();
@@ -65,7 +65,11 @@ absl::Status ParseHaiOptions(std::vector<std::string> options, SubmitArgs& out) 
   } catch (const CLI::ParseError& e) {
     return UsageError(absl::StrCat("bad hai option after `--`: ", e.what()));
   }
-  if (nodes_opt->count() > 0) out.nodes = nodes;
+  if (nodes_opt->count() > 0) {
+    // Checked here rather than by CLI11 so the message reads like the server's.
+    if (nodes < 1) return UsageError(absl::StrCat("nodes must be at least 1 (got ", nodes, ")"));
+    out.nodes = nodes;
+  }
   if (life_opt->count() > 0) out.whole_life_state = life_state;
   if (priority_opt->count() > 0) {
     absl::StatusOr<std::string> name = NormalizePriority(priority);

@@ -15,6 +15,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// The JSON object in a command's output (from the first '{'), or "" when there is none.
+std::string JsonPart(const std::string& output) {
+  const size_t brace = output.find('{');
+  return brace == std::string::npos ? std::string() : output.substr(brace);
+}
+
 int64_t AsInt(const nlohmann::json& v) {
   return v.is_string() ? std::stoll(v.get<std::string>()) : v.get<int64_t>();
 }
@@ -30,9 +36,11 @@ class E2E : public ::testing::Test {
 
   // Submits as `user`; returns the chain id.
   int64_t Submit(const std::string& user, const std::string& script_and_opts) {
-    auto r = cluster_->Cli(user, "python " + script_and_opts + " --json");
+    // hai options (here --json) come after `--`; without one, --json would be a script arg.
+    const bool has_sep = script_and_opts.find(" -- ") != std::string::npos;
+    auto r = cluster_->Cli(user, "python " + script_and_opts + (has_sep ? " --json" : " -- --json"));
     EXPECT_EQ(r.exit_code, 0) << r.output;
-    auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')), nullptr, false);
+    auto j = nlohmann::json::parse(JsonPart(r.output), nullptr, false);
     if (j.is_discarded()) {
       ADD_FAILURE() << "submit output is not JSON: " << r.output;
       return 0;
@@ -44,7 +52,7 @@ class E2E : public ::testing::Test {
   nlohmann::json Status(const std::string& user, int64_t id) {
     auto r = cluster_->Cli(user, absl::StrCat("status ", id, " --json"));
     EXPECT_EQ(r.exit_code, 0) << r.output;
-    auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')), nullptr, false);
+    auto j = nlohmann::json::parse(JsonPart(r.output), nullptr, false);
     return j.contains("task") ? j["task"] : j;
   }
 
@@ -167,11 +175,13 @@ TEST_F(E2E, BadSubmitsGetTypedErrorsAndChangeNothing) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {script + " -- -n 0", 5, "nodes must be between 1"},
-      {script + " -- -n -3", 5, ""},
+      // Caught by hai-cli before any RPC (usage errors, exit 2); the server applies the
+      // same rules to other clients (scheduler/api/submit_validation.cc, unit-tested).
+      {script + " -- -n 0", 2, "nodes must be at least 1 (got 0)"},
+      {script + " -- -n -3", 2, "nodes must be at least 1 (got -3)"},
+      {script + " -- -p SUPERHIGH", 2, "unknown priority 'SUPERHIGH'"},
       {script + " -- -n 100000", 5, "nodes must be between 1"},
       {script + " -- -g nosuchgroup", 4, "no node group 'nosuchgroup'"},
-      {script + " -- -p SUPERHIGH", 5, "unknown priority"},
       {script + " -- -n 5", 5, ""},                      // more nodes than the group has
       {script + " -- -p VERY_HIGH", 5, "quota"},         // no VERY_HIGH quota at all
       {script + " -- --name " + std::string(300, 'x'), 5, "task name"},
@@ -181,7 +191,9 @@ TEST_F(E2E, BadSubmitsGetTypedErrorsAndChangeNothing) {
   for (const Case& c : cases) {
     auto r = cluster_->Cli("alice", "python " + c.args);
     EXPECT_EQ(r.exit_code, c.exit_code) << c.args << "\n" << r.output;
-    if (!c.message.empty()) EXPECT_THAT(r.output, HasSubstr(c.message)) << c.args;
+    if (!c.message.empty()) {
+      EXPECT_THAT(r.output, HasSubstr(c.message)) << c.args;
+    }
   }
   auto conn = cluster_->db().Connect();
   pqxx::nontransaction tx(*conn);

@@ -37,8 +37,9 @@ std::string ShellQuote(const std::string& s) {
 CommandResult RunCommand(const std::string& command,
                          const std::map<std::string, std::string>& env) {
   std::string full;
-  for (const auto& [k, v] : env) absl::StrAppend(&full, k, "=", ShellQuote(v), " ");
-  absl::StrAppend(&full, command, " 2>&1");
+  // export, not a `K=V cmd` prefix: the command may be a list (`cd dir && hai-cli ...`).
+  for (const auto& [k, v] : env) absl::StrAppend(&full, "export ", k, "=", ShellQuote(v), "; ");
+  absl::StrAppend(&full, "{ ", command, "; } 2>&1");
   CommandResult result;
   FILE* pipe = popen(full.c_str(), "r");
   if (pipe == nullptr) return result;
