@@ -91,7 +91,7 @@ void Scheduler::Pass() {
   }
 
   policy::ResolvedQuota resolved = policy::ResolveQuota(*rows, *groups, start);
-  SnapshotInputs inputs{*std::move(hosts), *open, resolved.quota};
+  SnapshotInputs inputs{*std::move(hosts), *open, resolved.quota, preemption_holds_};
   policy::Snapshot snapshot = BuildSnapshot(inputs);
 
   const absl::Time decide_start = absl::Now();
@@ -99,6 +99,12 @@ void Scheduler::Pass() {
   metrics_.last_decide_micros = absl::ToInt64Microseconds(absl::Now() - decide_start);
 
   ApplyPlan(plan, *open);
+  preemption_holds_.clear();
+  for (const policy::Pending& p : plan.pending) {
+    if (p.reason == policy::PendingReason::kWaitingForPreemption) {
+      preemption_holds_[p.attempt_id] = p.reserved_nodes;
+    }
+  }
   SuperviseManagers(*open, start);
 
   // Publish the views the API serves.

@@ -91,6 +91,9 @@ class Scheduler {
 
   // Scheduler-thread only:
   std::map<int64_t, int> manager_restarts_;  // attempt -> relaunches so far
+  // Nodes the last plan held for preemptors (attempt -> nodes); fed back into the next
+  // snapshot so the nodes their victims free go to them, not to whoever comes first.
+  std::map<int64_t, std::vector<std::string>> preemption_holds_;
 };
 
 }  // namespace hai

@@ -32,6 +32,8 @@ policy::Snapshot BuildSnapshot(const SnapshotInputs& in) {
     policy::Task t = TaskFrom(o);
     if (o.attempt.state == "queued") {
       if (o.chain.hold || o.chain.stop_requested) continue;
+      auto hold = in.preemption_holds.find(t.attempt_id);
+      if (hold != in.preemption_holds.end()) t.reserved_nodes = hold->second;
       s.queued.push_back(std::move(t));
       continue;
     }

@@ -15,6 +15,8 @@ struct SnapshotInputs {
   std::vector<store::HostRow> hosts;
   std::vector<store::OpenAttempt> open;  // queued + holding attempts
   std::map<policy::QuotaKey, int64_t> quota;
+  // Nodes the previous plan held for queued preemptors (attempt id -> node names).
+  std::map<int64_t, std::vector<std::string>> preemption_holds;
 };
 
 // Running = attempts holding nodes (scheduled/starting/running) with their pods' placement;
