@@ -59,7 +59,9 @@ ChainRow ChainFromRow(const pqxx::row& r) {
     c.args.push_back(a.get<std::string>());
   }
   c.workdir = r["workdir"].as<std::string>();
-  for (const auto& [k, v] : nlohmann::json::parse(r["env"].as<std::string>()).items()) {
+  // Named: items() of a temporary would dangle (the range-for keeps only the proxy alive).
+  const nlohmann::json env = nlohmann::json::parse(r["env"].as<std::string>());
+  for (const auto& [k, v] : env.items()) {
     c.env[k] = v.is_string() ? v.get<std::string>() : v.dump();
   }
   c.image = r["image"].as<std::string>();

@@ -20,7 +20,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr int kTotalSteps = 60;
 
 // Counts steps (0.1 s each), checkpoints every 5 steps (atomically) into CKPT_DIR, and, when
 // LISTEN is set, saves and calls go_suspend() as soon as the notice arrives.
@@ -128,12 +127,12 @@ class Preemption : public ::testing::Test {
   }
 
   // Runs the whole scenario; `listen` says whether the LOW task honours the notice.
-  void RunScenario(bool listen, int within_ms) {
+  void RunScenario(bool listen, int total_steps, int within_ms) {
     const std::string train = cluster_->WriteScript("train.py", kTrainScript);
     const std::string quick = cluster_->WriteScript(
         "quick.py", "import time\nprint('high priority work', flush=True)\ntime.sleep(3)\n");
     const int64_t low = Submit(
-        "alice", absl::StrCat(train, " ", kTotalSteps, " -- -n 2 -p LOW -e PYTHONPATH=",
+        "alice", absl::StrCat(train, " ", total_steps, " -- -n 2 -p LOW -e PYTHONPATH=",
                               HAI_SOURCE_DIR, "/python -e CKPT_DIR=", ckpt_dir_,
                               " -e LISTEN=", listen ? 1 : 0));
     // Let it make progress past its first checkpoint.
@@ -167,12 +166,12 @@ class Preemption : public ::testing::Test {
     auto logs = cluster_->Cli("alice", absl::StrCat("logs -f ", low));
     EXPECT_EQ(logs.exit_code, 0) << logs.output << cluster_->DaemonLog();
     EXPECT_THAT(logs.output, HasSubstr("resumed from step"));
-    EXPECT_THAT(logs.output, HasSubstr(absl::StrCat("done ", kTotalSteps, " steps")));
+    EXPECT_THAT(logs.output, HasSubstr(absl::StrCat("done ", total_steps, " steps")));
     if (listen) {
       EXPECT_THAT(logs.output, HasSubstr("checkpoint saved"));
     }
-    EXPECT_EQ(Checkpoint(0), kTotalSteps);
-    EXPECT_EQ(Checkpoint(1), kTotalSteps);
+    EXPECT_EQ(Checkpoint(0), total_steps);
+    EXPECT_EQ(Checkpoint(1), total_steps);
     EXPECT_THAT(AttemptStates(low), ::testing::ElementsAre("suspended", "succeeded"));
     EXPECT_EQ(CurrentState(high), "succeeded");
 
@@ -195,12 +194,13 @@ class Preemption : public ::testing::Test {
 };
 
 TEST_F(Preemption, HighTaskSuspendsLowTrainingWhichResumesFromItsCheckpoint) {
-  RunScenario(/*listen=*/true, /*within_ms=*/2000);
+  RunScenario(/*listen=*/true, /*total_steps=*/60, /*within_ms=*/2000);
 }
 
 TEST_F(Preemption, TaskIgnoringTheNoticeIsKilledAfterTheGraceAndStillResumes) {
   // suspend_grace_s = 5 and kill_grace_s = 2 in the harness; allow the pass and poll on top.
-  RunScenario(/*listen=*/false, /*within_ms=*/10000);
+  // 150 steps (15 s) outlast the grace, so the kill really interrupts the training.
+  RunScenario(/*listen=*/false, /*total_steps=*/150, /*within_ms=*/10000);
 }
 
 }  // namespace
