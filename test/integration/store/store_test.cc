@@ -1,0 +1,160 @@
+// The store against the real Postgres: chains round-trip with everything a submit carries,
+// scheduler decisions are guarded (a stale one fails alone and changes nothing), user
+// operations follow the task model, and config nodes register without clobbering admin edits.
+#include "scheduler/store/store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/auth.h"
+#include "test/support/test_env.h"
+
+namespace hai::store {
+namespace {
+
+using ::hai::testing::TestDatabase;
+using ::testing::ElementsAre;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = TestDatabase::Create();
+    db_->Exec("INSERT INTO users (user_name, role, token_hash) VALUES ('alice', 'internal', '" +
+              HashToken("alice-token") + "')");
+    auto pool = ConnectionPool::Open(db_->url(), 2);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    store_ = std::make_unique<Store>(*std::move(pool));
+  }
+
+  NewChain Sample(const std::string& name = "train") {
+    NewChain c;
+    c.name = name;
+    c.user = "alice";
+    c.group = "default";
+    c.nodes = 2;
+    c.entrypoint = "/work/train.py";
+    c.args = {"--lr", "0.1", "quote'and\"json{"};
+    c.workdir = "/work";
+    c.env = {{"A", "1"}, {"PYTHONPATH", "/x:/y"}};
+    return c;
+  }
+
+  int64_t Scalar(const std::string& sql) {
+    auto conn = db_->Connect();
+    pqxx::nontransaction tx(*conn);
+    return tx.exec(sql)[0][0].as<int64_t>();
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, ChainRoundTripsEverythingASubmitCarries) {
+  auto created = store_->CreateChain(Sample(), 10);
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto got = store_->GetChain(created->row.chain_id);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->row.name, "train");
+  EXPECT_THAT(got->row.args, ElementsAre("--lr", "0.1", "quote'and\"json{"));
+  EXPECT_EQ(got->row.env.at("PYTHONPATH"), "/x:/y");
+  EXPECT_EQ(got->row.nodes, 2);
+  ASSERT_EQ(got->attempts.size(), 1u);
+  EXPECT_EQ(got->attempts[0].state, "queued");
+  EXPECT_EQ(got->State(), "queued");
+  auto open = store_->LoadOpenAttempts();
+  ASSERT_TRUE(open.ok()) << open.status();
+  ASSERT_EQ(open->size(), 1u);
+  EXPECT_EQ((*open)[0].chain.env.at("A"), "1");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM task_events WHERE kind = 'submitted'"), 1);
+}
+
+TEST_F(StoreTest, OpenNameIsUniquePerUser) {
+  ASSERT_TRUE(store_->CreateChain(Sample("same"), 10).ok());
+  auto again = store_->CreateChain(Sample("same"), 10);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists) << again.status();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM chains"), 1);
+}
+
+TEST_F(StoreTest, ScheduleIsGuardedAgainstStaleDecisions) {
+  auto c = store_->CreateChain(Sample(), 10);
+  ASSERT_TRUE(c.ok());
+  const int64_t attempt = c->attempts[0].attempt_id;
+  std::vector<policy::RankPlacement> placement = {{"node-0", {0, 1}}, {"node-1", {0, 1}}};
+  ASSERT_TRUE(store_->ScheduleAttempt(attempt, 10, placement).ok());
+  auto got = store_->GetChain(c->row.chain_id);
+  ASSERT_EQ(got->attempts[0].pods.size(), 2u);
+  EXPECT_EQ(got->attempts[0].pods[1].node, "node-1");
+  EXPECT_THAT(got->attempts[0].pods[1].gpus, ElementsAre(0, 1));
+  // A second decision on the same attempt (e.g. from a stale pass) fails and adds nothing.
+  auto stale = store_->ScheduleAttempt(attempt, 10, placement);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition) << stale;
+  EXPECT_EQ(Scalar("SELECT count(*) FROM pods"), 2);
+}
+
+TEST_F(StoreTest, StopOfAQueuedChainEndsItAtOnceAndIsIdempotent) {
+  auto c = store_->CreateChain(Sample(), 10);
+  ASSERT_TRUE(c.ok());
+  auto first = store_->RequestStop(c->row.chain_id, "alice");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, StopOutcome::kStoppedNow);
+  EXPECT_EQ(store_->GetChain(c->row.chain_id)->State(), "stopped");
+  auto second = store_->RequestStop(c->row.chain_id, "alice");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*second, StopOutcome::kAlreadyOver);
+  // The name is free again once the chain is over.
+  EXPECT_TRUE(store_->CreateChain(Sample(), 10).ok());
+}
+
+TEST_F(StoreTest, StopOfARunningChainIsRequestedForItsManager) {
+  auto c = store_->CreateChain(Sample(), 10);
+  const int64_t attempt = c->attempts[0].attempt_id;
+  ASSERT_TRUE(store_->ScheduleAttempt(attempt, 10, {{"node-0", {}}, {"node-1", {}}}).ok());
+  auto out = store_->RequestStop(c->row.chain_id, "alice");
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, StopOutcome::kStopRequested);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM attempts WHERE stop_requested_at IS NOT NULL"), 1);
+  // Suspending a stopping attempt is refused only once it ended; the manager decides.
+  ASSERT_TRUE(store_->FailAttempt(attempt, "test").ok());
+  EXPECT_EQ(store_->RequestSuspend(attempt, 0, "x", "scheduler").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(StoreTest, HoldAndResumeRequeueInTheOldPlace) {
+  auto c = store_->CreateChain(Sample(), 10);
+  const int64_t first_submit =
+      Scalar("SELECT (extract(epoch FROM first_submit_at)*1e6)::bigint FROM chains");
+  auto held = store_->HoldChain(c->row.chain_id, "alice");
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(*held, 0);  // nothing was running
+  ASSERT_TRUE(store_->ResumeChain(c->row.chain_id, "alice").ok());
+  auto got = store_->GetChain(c->row.chain_id);
+  EXPECT_EQ(got->State(), "queued");
+  EXPECT_EQ(Scalar("SELECT (extract(epoch FROM first_submit_at)*1e6)::bigint FROM chains"), first_submit);
+}
+
+TEST_F(StoreTest, ConfigNodesRegisterWithoutClobberingAdminCordon) {
+  LocalNodeConfig n;
+  n.name = "node-0";
+  n.gpus = 8;
+  ASSERT_TRUE(store_->UpsertConfigNodes({n}).ok());
+  db_->Exec("UPDATE hosts SET state = 'cordoned', state_reason = 'disk' WHERE node = 'node-0'");
+  n.gpus = 4;  // config changed: capacity follows the config, the cordon stays
+  ASSERT_TRUE(store_->UpsertConfigNodes({n}).ok());
+  auto hosts = store_->LoadHosts();
+  ASSERT_TRUE(hosts.ok()) << hosts.status();
+  ASSERT_EQ(hosts->size(), 1u);
+  EXPECT_EQ((*hosts)[0].node.gpus, 4);
+  EXPECT_EQ((*hosts)[0].node.state, policy::NodeState::kCordoned);
+}
+
+TEST_F(StoreTest, TokensAreLookedUpByHashOnly) {
+  auto u = store_->UserByTokenHash(HashToken("alice-token"));
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->name, "alice");
+  EXPECT_EQ(store_->UserByTokenHash(HashToken("wrong")).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM users WHERE token_hash = 'alice-token'"), 0);
+}
+
+}  // namespace
+}  // namespace hai::store
