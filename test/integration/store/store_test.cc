@@ -60,7 +60,12 @@ TEST_F(StoreTest, ChainRoundTripsEverythingASubmitCarries) {
   EXPECT_EQ(got->row.nodes, 2);
   ASSERT_EQ(got->attempts.size(), 1u);
   EXPECT_EQ(got->attempts[0].state, "queued");
-  EXPECT_EQ(got->State(), "queued");
+  // The held attempt ended; a new queued one waits (users see the chain as "suspended"
+  // until it runs again), keeping the chain's first-submit time, so its place in line.
+  ASSERT_EQ(got->attempts.size(), 2u);
+  EXPECT_EQ(got->attempts[0].state, "suspended");
+  EXPECT_EQ(got->attempts[1].state, "queued");
+  EXPECT_EQ(got->attempts[1].attempt_no, 1);
   auto open = store_->LoadOpenAttempts();
   ASSERT_TRUE(open.ok()) << open.status();
   ASSERT_EQ(open->size(), 1u);
@@ -128,7 +133,12 @@ TEST_F(StoreTest, HoldAndResumeRequeueInTheOldPlace) {
   EXPECT_EQ(*held, 0);  // nothing was running
   ASSERT_TRUE(store_->ResumeChain(c->row.chain_id, "alice").ok());
   auto got = store_->GetChain(c->row.chain_id);
-  EXPECT_EQ(got->State(), "queued");
+  // The held attempt ended; a new queued one waits (users see the chain as "suspended"
+  // until it runs again), keeping the chain's first-submit time, so its place in line.
+  ASSERT_EQ(got->attempts.size(), 2u);
+  EXPECT_EQ(got->attempts[0].state, "suspended");
+  EXPECT_EQ(got->attempts[1].state, "queued");
+  EXPECT_EQ(got->attempts[1].attempt_no, 1);
   EXPECT_EQ(Scalar("SELECT (extract(epoch FROM first_submit_at)*1e6)::bigint FROM chains"), first_submit);
 }
 
