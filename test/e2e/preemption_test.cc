@@ -203,5 +203,52 @@ TEST_F(Preemption, TaskIgnoringTheNoticeIsKilledAfterTheGraceAndStillResumes) {
   RunScenario(/*listen=*/false, /*total_steps=*/150, /*within_ms=*/10000);
 }
 
+TEST_F(Preemption, QueueExplainsWaitingAndUserSuspendResumeAndPriorityWork) {
+  const std::string nap = cluster_->WriteScript("nap.py", "import time\ntime.sleep(600)\n");
+  const int64_t big = Submit("alice", nap + " -- -n 2 -p NORMAL --name big");
+  ASSERT_TRUE(WaitFor([&] { return CurrentState(big) == "running"; }, 15000))
+      << cluster_->DaemonLog();
+  const int64_t waiting = Submit("bob", nap + " -- -n 1 -p LOW --name small");
+
+  // `queue` says where bob's task stands and why: the nodes are busy, no preemption (LOW).
+  nlohmann::json entry;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto q = cluster_->Cli("bob", "queue --json");
+        auto j = nlohmann::json::parse(JsonPart(q.output), nullptr, false);
+        if (j.is_discarded() || !j.contains("entries") || j["entries"].empty()) return false;
+        entry = j["entries"][0];
+        return true;
+      },
+      5000));
+  EXPECT_EQ(AsInt(entry["chain_id"]), waiting);
+  EXPECT_EQ(entry.value("reason", ""), "WAITING_FOR_NODES") << entry.dump();
+  EXPECT_EQ(AsInt(entry["position"]), 1);
+  auto table = cluster_->Cli("bob", "queue");
+  EXPECT_THAT(table.output, HasSubstr("WAITING_FOR_NODES"));
+
+  // alice suspends her task by hand: it stops (held), and bob's task gets a node.
+  auto sus = cluster_->Cli("alice", absl::StrCat("suspend ", big));
+  ASSERT_EQ(sus.exit_code, 0) << sus.output;
+  ASSERT_TRUE(WaitFor([&] { return CurrentState(waiting) == "running"; }, 15000))
+      << cluster_->DaemonLog();
+  EXPECT_EQ(CurrentState(big), "suspended");
+  // Held: it is not requeued until she resumes it.
+  EXPECT_THAT(AttemptStates(big), ::testing::ElementsAre("suspended"));
+
+  // Resume requeues it; raising it to HIGH lets it take the nodes back from bob's LOW task.
+  ASSERT_EQ(cluster_->Cli("alice", absl::StrCat("resume ", big)).exit_code, 0);
+  EXPECT_THAT(AttemptStates(big), ::testing::ElementsAre("suspended", "queued"));
+  auto prio = cluster_->Cli("alice", absl::StrCat("priority ", big, " HIGH"));
+  ASSERT_EQ(prio.exit_code, 0) << prio.output;
+  ASSERT_TRUE(WaitFor([&] { return CurrentState(big) == "running"; }, 15000))
+      << cluster_->DaemonLog();
+  EXPECT_THAT(AttemptStates(waiting), ::testing::ElementsAre("suspended", "queued"));
+
+  // Users cannot steer each other's tasks.
+  EXPECT_EQ(cluster_->Cli("bob", absl::StrCat("suspend ", big)).exit_code, 3);
+  EXPECT_EQ(cluster_->Cli("bob", absl::StrCat("priority ", big, " LOW")).exit_code, 3);
+}
+
 }  // namespace
 }  // namespace hai::testing
