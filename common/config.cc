@@ -120,6 +120,15 @@ class Section {
     return absl::OkStatus();
   }
 
+  // A sub-table ([section.name]) read by `read`, which must Finish() it.
+  absl::Status Table(const std::string& name, const std::function<absl::Status(Section&)>& read) {
+    const toml::node* n = Get(name);
+    if (n == nullptr) return absl::OkStatus();
+    if (!n->is_table()) return KeyError(Key(name), "must be a table");
+    Section sub(n->as_table(), Key(name));
+    return read(sub);
+  }
+
   // Rejects keys no reader asked for.
   absl::Status Finish() const {
     if (table_ == nullptr) return absl::OkStatus();
@@ -174,20 +183,30 @@ absl::Status ReadRedis(Section& s, RedisConfig* c) {
   return s.Finish();
 }
 
+// The tier names of scheduler/policy/tier.h (common/ may not depend on the policy core).
+const std::vector<std::string> kTierNames = {"LOW",  "BELOW_NORMAL", "NORMAL",       "ABOVE_NORMAL",
+                                             "HIGH", "VERY_HIGH",    "EXTREME_HIGH", "AUTO"};
+
 absl::Status ReadScheduler(Section& s, SchedulerConfig* c) {
   HAI_CFG(s.Duration("tick_ms", absl::Milliseconds(1), false, &c->tick));
   HAI_CFG(s.String("default_group", &c->default_group));
   if (c->default_group.empty()) return KeyError(s.Key("default_group"), "must not be empty");
-  // The tier names of scheduler/policy/tier.h (common/ may not depend on the policy core).
-  HAI_CFG(s.OneOf("default_priority",
-                  {"LOW", "BELOW_NORMAL", "NORMAL", "ABOVE_NORMAL", "HIGH", "VERY_HIGH",
-                   "EXTREME_HIGH", "AUTO"},
+  HAI_CFG(s.OneOf("default_priority", {kTierNames.begin(), kTierNames.end()},
                   &c->default_priority));
   HAI_CFG(s.Integer("max_nodes_per_task", &c->max_nodes_per_task, 1, 100000));
   HAI_CFG(s.Bool("preemption", &c->preemption));
   HAI_CFG(s.Duration("above_normal_demote_after_s", absl::Seconds(1), true,
                      &c->above_normal_demote_after));
   HAI_CFG(s.Duration("min_runtime_s", absl::Seconds(1), true, &c->min_runtime));
+  HAI_CFG(s.Table("min_runtime_s_by_tier", [&](Section& t) -> absl::Status {
+    for (const std::string& tier : kTierNames) {
+      if (tier == "AUTO") continue;  // a running task always has a concrete tier
+      absl::Duration d = absl::InfiniteDuration();
+      HAI_CFG(t.Duration(tier, absl::Seconds(1), true, &d));
+      if (d != absl::InfiniteDuration()) c->min_runtime_by_tier[tier] = d;
+    }
+    return t.Finish();
+  }));
   HAI_CFG(s.Duration("suspend_grace_s", absl::Seconds(1), true, &c->suspend_grace));
   HAI_CFG(s.Duration("kill_grace_s", absl::Seconds(1), true, &c->kill_grace));
   HAI_CFG(s.Duration("manager_timeout_s", absl::Seconds(1), false, &c->manager_timeout));

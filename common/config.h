@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct SchedulerConfig {
   bool preemption = true;                       // suspend lower tiers for higher ones
   absl::Duration above_normal_demote_after = absl::Minutes(30);
   absl::Duration min_runtime = absl::ZeroDuration();  // victims younger than this are protected
+  // Per victim tier (tier name -> minimum runtime), overriding min_runtime for that tier;
+  // from the [scheduler.min_runtime_s_by_tier] table, e.g. LOW = 0, NORMAL = 600.
+  std::map<std::string, absl::Duration> min_runtime_by_tier;
   absl::Duration suspend_grace = absl::Seconds(30);   // notice -> SIGTERM if no go_suspend()
   absl::Duration kill_grace = absl::Seconds(10);      // SIGTERM -> SIGKILL
   absl::Duration manager_timeout = absl::Seconds(15); // heartbeat age after which a manager is lost

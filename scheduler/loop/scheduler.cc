@@ -26,6 +26,10 @@ Scheduler::Scheduler(store::Store& store, const Config& config, Launcher& launch
   policy_config_.preemption = config.scheduler.preemption;
   policy_config_.above_normal_demote_after = config.scheduler.above_normal_demote_after;
   policy_config_.default_min_runtime = config.scheduler.min_runtime;
+  for (const auto& [name, d] : config.scheduler.min_runtime_by_tier) {
+    // Names were validated by the config loader against the same tier list.
+    if (auto tier = policy::ParseTier(name); tier.has_value()) policy_config_.min_runtime[*tier] = d;
+  }
 }
 
 Scheduler::~Scheduler() { Stop(); }
