@@ -4,9 +4,9 @@
 // Each round on 2 local nodes: a 2-node LOW task that polls hai.receive_suspend_command()
 // every 10 ms and, on the notice, records when it saw it and calls go_suspend() at once; then
 // a 1-node HIGH task is submitted. Reported per round, from Postgres timestamps (one clock)
-// and the rank's own record:
+// and the ranks' own records:
 //   submit -> notice marked   HIGH chain's submit to the victim's suspend_requested_at
-//   submit -> notice seen     HIGH chain's submit to the moment rank 0 saw the notice
+//   submit -> notice seen     HIGH chain's submit to the first rank seeing the notice
 //   victim exit -> running    victim attempt's end to the HIGH attempt's running state
 // Usage: preemption_latency [ROUNDS]   (needs HAI_PG_URL, HAI_REDIS_PORT like the tests)
 #include <algorithm>
@@ -30,9 +30,8 @@ import hai
 out = os.environ["NOTICE_FILE"]
 while True:
     if hai.receive_suspend_command():
-        if hai.rank() == 0:
-            with open(out, "w") as f:
-                f.write("%.6f" % time.time())
+        with open("%s-r%d" % (out, hai.rank()), "w") as f:
+            f.write("%.6f" % time.time())
         hai.go_suspend()
         time.sleep(600)
     time.sleep(0.01)
@@ -107,15 +106,20 @@ int Run(int rounds) {
         " AND attempt_no = 0"));
     const double running = Query(cluster, absl::StrCat(
         "SELECT extract(epoch FROM started_at) FROM attempts WHERE chain_id = ", high));
-    std::ifstream f(notice);
+    // The first rank to see the notice; the other may be stopped before its next poll
+    // (the first go_suspend() ends the attempt for every rank).
     double saw = -1;
-    f >> saw;
+    for (int rank = 0; rank < 2; ++rank) {
+      std::ifstream f(absl::StrCat(notice, "-r", rank));
+      double t = -1;
+      if (f >> t && (saw < 0 || t < saw)) saw = t;
+    }
     marked.push_back((requested - submit) * 1000);
-    seen.push_back((saw - submit) * 1000);
+    if (saw > 0) seen.push_back((saw - submit) * 1000);
     handover.push_back((running - ended) * 1000);
     std::printf("round %2d: notice marked %7.1f ms, seen by the task %7.1f ms, victim exit -> "
                 "HIGH running %7.1f ms\n",
-                i, marked.back(), seen.back(), handover.back());
+                i, marked.back(), saw > 0 ? (saw - submit) * 1000 : -1.0, handover.back());
     // Clean up for the next round: the victim's requeued attempt must not hold the nodes.
     cluster.Cli("alice", absl::StrCat("stop ", low));
     WaitFor([&] { return CurrentState(cluster, low) == "stopped"; }, 20000);
