@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: install what is missing, build with warnings as
+# errors, start a private Postgres and Redis on loopback in a temporary directory, and run
+# every test (unit, integration, e2e, Python, deploy) through CTest. .ci/run calls this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+build=${HAI_BUILD_DIR:-build}
+jobs=$(nproc)
+cmake -S . -B "$build" -DHAI_WERROR=ON -DCMAKE_BUILD_TYPE=${HAI_BUILD_TYPE:-RelWithDebInfo}
+cmake --build "$build" -j"$jobs"
+
+services=$(mktemp -d /tmp/hai-test-services.XXXXXX)
+cleanup() {
+  scripts/services.sh stop "$services" || true
+  rm -rf "$services"
+}
+trap cleanup EXIT
+pg_port=${HAI_TEST_PG_PORT:-55433}
+redis_port=${HAI_TEST_REDIS_PORT:-56380}
+eval "$(scripts/services.sh start "$services" "$pg_port" "$redis_port")"
+export HAI_PG_URL HAI_REDIS_PORT
+export HAI_BIN_DIR=$PWD/$build/bin
+
+# -j2: e2e tests start real daemons and processes; more parallelism only adds noise.
+ctest --test-dir "$build" --output-on-failure -j2 --timeout 900 "$@"
