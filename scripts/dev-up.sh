@@ -12,7 +12,8 @@ cmake --build build -j"$(nproc)" --target haid hai-manager hai-cli
 
 config=${HAI_CONFIG:-config/haid.toml}
 mkdir -p var
-eval "$(scripts/services.sh start var/services 5433 6380)"
+exports=$(scripts/services.sh start var/services 5433 6380)
+eval "$exports"
 stop_services() { scripts/services.sh stop var/services; }
 trap stop_services EXIT
 

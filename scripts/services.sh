@@ -12,6 +12,9 @@ pg_port=${3:-5433}
 redis_port=${4:-6380}
 mkdir -p "$data"
 data=$(cd "$data" && pwd)
+# As root the cluster runs as `postgres`, which must be able to reach its data dir (mktemp
+# creates 0700 directories).
+[ "$(id -u)" != 0 ] || chmod 755 "$data"
 pgdata="$data/pg"
 
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)

@@ -20,7 +20,9 @@ cleanup() {
 trap cleanup EXIT
 pg_port=${HAI_TEST_PG_PORT:-55433}
 redis_port=${HAI_TEST_REDIS_PORT:-56380}
-eval "$(scripts/services.sh start "$services" "$pg_port" "$redis_port")"
+# Not `eval "$(...)"`: that would hide a failed start behind eval's own success.
+exports=$(scripts/services.sh start "$services" "$pg_port" "$redis_port")
+eval "$exports"
 export HAI_PG_URL HAI_REDIS_PORT
 export HAI_BIN_DIR=$PWD/$build/bin
 

@@ -49,6 +49,7 @@ class TaskServiceImpl final : public hai::v1::TaskService::Service {
   // Resolves a TaskRef the caller may act on: own chains, or any chain for admins.
   absl::StatusOr<store::Chain> Resolve(const store::User& user, const hai::v1::TaskRef& ref);
   void Fill(const store::Chain& chain, hai::v1::Task* out);
+  grpc::Status WakeAndReply(int64_t chain_id, hai::v1::Task* out);
   ServiceDeps d_;
 };
 

@@ -67,6 +67,16 @@ void TaskServiceImpl::Fill(const store::Chain& chain, hai::v1::Task* out) {
   ToProto(chain, d_.scheduler->PendingFor(chain.row.chain_id), d_.log_dir, out);
 }
 
+grpc::Status TaskServiceImpl::WakeAndReply(int64_t chain_id, hai::v1::Task* out) {
+  // A control call changed the chain: let the loop act now, and answer with the chain as it
+  // is after the change.
+  d_.scheduler->Wake();
+  auto fresh = d_.store->GetChain(chain_id);
+  if (!fresh.ok()) return ToGrpc(fresh.status());
+  Fill(*fresh, out);
+  return grpc::Status::OK;
+}
+
 grpc::Status TaskServiceImpl::Submit(grpc::ServerContext* context,
                                      const hai::v1::SubmitRequest* req,
                                      hai::v1::SubmitResponse* resp) {
@@ -141,11 +151,7 @@ grpc::Status TaskServiceImpl::Stop(grpc::ServerContext* context, const hai::v1::
     const store::AttemptRow* cur = chain.current();
     if (cur != nullptr) d_.notifier->NotifyManager(cur->attempt_id, "stop");
   }
-  d_.scheduler->Wake();
-  auto fresh = d_.store->GetChain(chain.row.chain_id);
-  if (!fresh.ok()) return ToGrpc(fresh.status());
-  Fill(*fresh, resp->mutable_task());
-  return grpc::Status::OK;
+  return WakeAndReply(chain.row.chain_id, resp->mutable_task());
 }
 
 grpc::Status TaskServiceImpl::Suspend(grpc::ServerContext* context,
@@ -156,11 +162,7 @@ grpc::Status TaskServiceImpl::Suspend(grpc::ServerContext* context,
   auto attempt = d_.store->HoldChain(chain.row.chain_id, user.name);
   if (!attempt.ok()) return ToGrpc(attempt.status());
   if (*attempt != 0) d_.notifier->NotifyManager(*attempt, "suspend");
-  d_.scheduler->Wake();
-  auto fresh = d_.store->GetChain(chain.row.chain_id);
-  if (!fresh.ok()) return ToGrpc(fresh.status());
-  Fill(*fresh, resp->mutable_task());
-  return grpc::Status::OK;
+  return WakeAndReply(chain.row.chain_id, resp->mutable_task());
 }
 
 grpc::Status TaskServiceImpl::Resume(grpc::ServerContext* context,
@@ -170,11 +172,7 @@ grpc::Status TaskServiceImpl::Resume(grpc::ServerContext* context,
   HAI_RESOLVE(chain, user, req->task());
   absl::Status s = d_.store->ResumeChain(chain.row.chain_id, user.name);
   if (!s.ok()) return ToGrpc(s);
-  d_.scheduler->Wake();
-  auto fresh = d_.store->GetChain(chain.row.chain_id);
-  if (!fresh.ok()) return ToGrpc(fresh.status());
-  Fill(*fresh, resp->mutable_task());
-  return grpc::Status::OK;
+  return WakeAndReply(chain.row.chain_id, resp->mutable_task());
 }
 
 grpc::Status TaskServiceImpl::SetPriority(grpc::ServerContext* context,
@@ -190,11 +188,7 @@ grpc::Status TaskServiceImpl::SetPriority(grpc::ServerContext* context,
   }
   absl::Status s = d_.store->SetChainPriority(chain.row.chain_id, *priority, user.name);
   if (!s.ok()) return ToGrpc(s);
-  d_.scheduler->Wake();
-  auto fresh = d_.store->GetChain(chain.row.chain_id);
-  if (!fresh.ok()) return ToGrpc(fresh.status());
-  Fill(*fresh, resp->mutable_task());
-  return grpc::Status::OK;
+  return WakeAndReply(chain.row.chain_id, resp->mutable_task());
 }
 
 grpc::Status TaskServiceImpl::Queue(grpc::ServerContext* context, const hai::v1::QueueRequest* req,
