@@ -9,6 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include "manager/storage/mount.h"
+#include "manager/storage/resolve.h"
+
 namespace hai::manager {
 
 using EnvList = std::vector<std::pair<std::string, std::string>>;
@@ -46,6 +49,14 @@ struct AttemptInfo {
   EnvList train_env;
 
   std::vector<PodInfo> pods;  // ordered by rank
+
+  // The chain's user (users.uid, user_group_members) and the mounts resolved from the
+  // `storage` table at claim time (manager/storage/resolve.h); rows that could not be used
+  // are in storage_problems (also logged and written to task_events).
+  int64_t user_uid = 0;
+  std::vector<std::string> user_groups;
+  std::vector<storage::Mount> mounts;
+  std::vector<storage::StorageProblem> storage_problems;
 };
 
 }  // namespace hai::manager

@@ -7,7 +7,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/log.h"
 #include "common/pg.h"
+#include "manager/storage/resolve.h"
 
 namespace hai::manager {
 namespace {
@@ -47,6 +49,53 @@ void AddEvent(pqxx::work& tx, int64_t chain_id, int64_t attempt_id, const std::s
       "INSERT INTO task_events (chain_id, attempt_id, kind, actor, detail) "
       "VALUES ($1, $2, $3, 'manager', $4::jsonb)",
       chain_id, attempt_id, kind, detail.dump());
+}
+
+// The user's uid and groups and every active storage row, then the mounts they resolve to
+// for this attempt (manager/storage/resolve.h). Read in the claim transaction, so the mounts
+// are those of the storage table as of the claim: an edit applies to the next attempt.
+void LoadMounts(pqxx::work& tx, AttemptInfo& a) {
+  auto uid = tx.exec_params("SELECT uid FROM users WHERE user_name = $1", a.user_name);
+  if (!uid.empty()) a.user_uid = uid[0][0].as<int64_t>();
+  a.user_groups.clear();
+  for (const auto& g : tx.exec_params(
+           "SELECT group_name FROM user_group_members WHERE user_name = $1 ORDER BY group_name",
+           a.user_name)) {
+    a.user_groups.push_back(g[0].as<std::string>());
+  }
+  std::vector<storage::StorageRow> rows;
+  for (const auto& r : tx.exec(
+           "SELECT id, host_path, mount_path, owner_kind, owner, conditions, mount_type, "
+           "read_only, action FROM storage WHERE active ORDER BY id")) {
+    storage::StorageRow row;
+    row.id = r[0].as<int64_t>();
+    row.host_path = r[1].as<std::string>();
+    row.mount_path = r[2].as<std::string>();
+    row.owner_kind = r[3].as<std::string>();
+    row.owner = r[4].as<std::string>();
+    row.conditions = r[5].as<std::string>();
+    row.mount_type = r[6].as<std::string>();
+    row.read_only = r[7].as<bool>();
+    row.action = r[8].as<std::string>();
+    rows.push_back(std::move(row));
+  }
+  storage::Resolution res = storage::ResolveMounts(
+      rows, {.user_name = a.user_name, .uid = a.user_uid, .groups = a.user_groups},
+      {.chain_id = a.chain_id, .name = a.chain_name, .group = a.node_group});
+  a.mounts = std::move(res.mounts);
+  a.storage_problems = std::move(res.problems);
+}
+
+nlohmann::json MountsJson(const std::vector<storage::Mount>& mounts) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const storage::Mount& m : mounts) {
+    out.push_back({{"row", m.row_id},
+                   {"host_path", m.host_path},
+                   {"mount_path", m.mount_path},
+                   {"read_only", m.read_only},
+                   {"type", m.type}});
+  }
+  return out;
 }
 
 bool Ended(const std::string& state) {
@@ -115,6 +164,15 @@ absl::StatusOr<ClaimResult> AttemptStore::Claim(const std::string& token_hash) {
       result.ended = true;
       return absl::OkStatus();
     }
+    LoadMounts(tx, a);
+    if (!a.storage_problems.empty()) {
+      nlohmann::json problems = nlohmann::json::array();
+      for (const storage::StorageProblem& p : a.storage_problems) {
+        HAI_LOG(WARNING) << "storage row " << p.row_id << " skipped: " << p.reason;
+        problems.push_back({{"row", p.row_id}, {"reason", p.reason}});
+      }
+      AddEvent(tx, a.chain_id, attempt_id_, "storage_problems", {{"problems", problems}});
+    }
     tx.exec_params(
         "UPDATE attempts SET manager_pid = $2, manager_host = $3, "
         "manager_heartbeat_at = clock_timestamp() WHERE attempt_id = $1",
@@ -124,10 +182,11 @@ absl::StatusOr<ClaimResult> AttemptStore::Claim(const std::string& token_hash) {
           "UPDATE attempts SET state = 'starting', task_token_hash = $2 WHERE attempt_id = $1",
           attempt_id_, token_hash);
       a.task_token_hash = token_hash;
-      AddEvent(tx, a.chain_id, attempt_id_, "starting", {{"manager_pid", me_.pid}});
+      AddEvent(tx, a.chain_id, attempt_id_, "starting",
+               {{"manager_pid", me_.pid}, {"mounts", MountsJson(a.mounts)}});
     } else {
       AddEvent(tx, a.chain_id, attempt_id_, "manager_adopted",
-               {{"manager_pid", me_.pid}, {"state", a.state}});
+               {{"manager_pid", me_.pid}, {"state", a.state}, {"mounts", MountsJson(a.mounts)}});
     }
     auto pods = tx.exec_params(
         "SELECT rank, node, array_to_string(gpus, ','), state, pid, exit_code FROM pods "

@@ -201,6 +201,7 @@ absl::Status AttemptLifecycle::Prepare(const AttemptInfo& info, const std::strin
     spec.required_file = ResolvedEntrypoint(info);
     spec.log_path = absl::StrCat(log_dir, "/rank-", pod.rank, ".log");
     spec.exit_path = absl::StrCat(run_dir, "/rank-", pod.rank, ".exit");
+    spec.mounts = info.mounts;
     specs_[pod.rank] = std::move(spec);
   }
   return absl::OkStatus();

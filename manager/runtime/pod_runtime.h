@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "manager/storage/mount.h"
 
 namespace hai::manager {
 
@@ -28,6 +29,9 @@ struct PodSpec {
   std::string required_file;
   std::string log_path;   // rank log, "<ts> [out|err] text" lines
   std::string exit_path;  // where the rank's exit status is recorded
+  // Bind mounts from the `storage` table, sorted by mount_path (parents first). Empty: the
+  // rank sees the host's filesystem unchanged. See docs/storage.md.
+  std::vector<storage::Mount> mounts;
 };
 
 struct PodStatus {

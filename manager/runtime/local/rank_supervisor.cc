@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "manager/log_line.h"
 #include "manager/runtime/local/exit_file.h"
+#include "manager/runtime/local/mount_namespace.h"
 #include "manager/runtime/local/unique_fd.h"
 
 namespace hai::manager {
@@ -103,7 +104,12 @@ std::vector<std::string> SupervisorArgv(const std::string& binary, const PodSpec
   std::vector<std::string> argv = {binary,           kRankSupervisorFlag, "--log-file",
                                    spec.log_path,    "--exit-file",       spec.exit_path,
                                    "--cwd",          spec.cwd,            "--required-file",
-                                   spec.required_file, "--"};
+                                   spec.required_file};
+  for (const storage::Mount& m : spec.mounts) {
+    argv.insert(argv.end(),
+                {"--mount", m.read_only ? "ro" : "rw", m.type, m.host_path, m.mount_path});
+  }
+  argv.push_back("--");
   argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
   return argv;
 }
@@ -116,6 +122,26 @@ absl::StatusOr<SupervisorOptions> ParseSupervisorArgs(const std::vector<std::str
     if (a == "--") {
       ++i;
       break;
+    }
+    if (a == "--mount") {
+      if (i + 4 >= args.size()) return absl::InvalidArgumentError("--mount needs 4 values");
+      storage::Mount m;
+      const std::string& mode = args[i + 1];
+      if (mode != "ro" && mode != "rw") {
+        return absl::InvalidArgumentError(absl::StrCat("--mount mode '", mode, "' is not ro|rw"));
+      }
+      m.read_only = mode == "ro";
+      m.type = args[i + 2];
+      m.host_path = args[i + 3];
+      m.mount_path = args[i + 4];
+      if (m.host_path.empty() || m.host_path[0] != '/' || m.mount_path.size() < 2 ||
+          m.mount_path[0] != '/') {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--mount paths must be absolute: ", m.host_path, " ", m.mount_path));
+      }
+      o.mounts.push_back(std::move(m));
+      i += 4;
+      continue;
     }
     if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat(a, " needs a value"));
     const std::string& v = args[++i];
@@ -146,11 +172,16 @@ int RunRankSupervisor(const SupervisorOptions& o) {
     return 1;
   }
   RankLog log(log_fd.get());
-  auto fail = [&](const std::string& why) {
+  auto fail = [&](const std::string& why, int code = 127) {
     log.Line(LogStream::kErr, absl::StrCat("hai: ", why));
-    (void)WriteExitFile(o.exit_path, 127);
+    (void)WriteExitFile(o.exit_path, code);
     return 0;
   };
+
+  // Before the working directory and the entrypoint: both may live inside a mount.
+  if (absl::Status s = EnterMountNamespace(o.mounts); !s.ok()) {
+    return fail(std::string(s.message()), kMountFailedExitCode);
+  }
 
   if (!o.cwd.empty() && ::chdir(o.cwd.c_str()) != 0) {
     return fail(absl::StrCat("cannot enter working directory ", o.cwd, ": ",

@@ -5,6 +5,8 @@
 // exit file, so a relaunched manager can adopt the rank and still learn how it ended.
 // It ignores SIGTERM (a SIGTERM to the group is meant for the user command; the supervisor
 // keeps pumping until the command exits); SIGKILL to the group ends everything.
+// With storage mounts it first enters a private mount namespace (mount_namespace.h); a rank
+// whose mounts fail never runs its command and records exit code kMountFailedExitCode (125).
 #pragma once
 
 #include <string>
@@ -22,10 +24,12 @@ struct SupervisorOptions {
   std::string exit_path;
   std::string cwd;
   std::string required_file;
+  std::vector<storage::Mount> mounts;  // --mount ro|rw TYPE HOST_PATH MOUNT_PATH (row id 0)
   std::vector<std::string> argv;  // the user command
 };
 
-// argv of the supervisor for `spec`: binary --rank-supervisor --log-file ... -- argv...
+// argv of the supervisor for `spec`:
+//   binary --rank-supervisor --log-file ... [--mount ro|rw TYPE HOST MOUNT]... -- argv...
 std::vector<std::string> SupervisorArgv(const std::string& binary, const PodSpec& spec);
 
 // Parses the arguments after `--rank-supervisor` (args[0] is the first one after the flag).
