@@ -14,6 +14,7 @@
 #include <cstring>
 #include <optional>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "manager/log_line.h"
@@ -107,7 +108,8 @@ std::vector<std::string> SupervisorArgv(const std::string& binary, const PodSpec
                                    spec.required_file};
   for (const storage::Mount& m : spec.mounts) {
     argv.insert(argv.end(),
-                {"--mount", m.read_only ? "ro" : "rw", m.type, m.host_path, m.mount_path});
+                {"--mount", m.read_only ? "ro" : "rw", m.type, absl::StrCat(m.row_id),
+                 m.host_path, m.mount_path});
   }
   argv.push_back("--");
   argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
@@ -124,7 +126,7 @@ absl::StatusOr<SupervisorOptions> ParseSupervisorArgs(const std::vector<std::str
       break;
     }
     if (a == "--mount") {
-      if (i + 4 >= args.size()) return absl::InvalidArgumentError("--mount needs 4 values");
+      if (i + 5 >= args.size()) return absl::InvalidArgumentError("--mount needs 5 values");
       storage::Mount m;
       const std::string& mode = args[i + 1];
       if (mode != "ro" && mode != "rw") {
@@ -132,15 +134,19 @@ absl::StatusOr<SupervisorOptions> ParseSupervisorArgs(const std::vector<std::str
       }
       m.read_only = mode == "ro";
       m.type = args[i + 2];
-      m.host_path = args[i + 3];
-      m.mount_path = args[i + 4];
+      if (!absl::SimpleAtoi(args[i + 3], &m.row_id)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--mount row id '", args[i + 3], "' is not a number"));
+      }
+      m.host_path = args[i + 4];
+      m.mount_path = args[i + 5];
       if (m.host_path.empty() || m.host_path[0] != '/' || m.mount_path.size() < 2 ||
           m.mount_path[0] != '/') {
         return absl::InvalidArgumentError(
             absl::StrCat("--mount paths must be absolute: ", m.host_path, " ", m.mount_path));
       }
       o.mounts.push_back(std::move(m));
-      i += 4;
+      i += 5;
       continue;
     }
     if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat(a, " needs a value"));

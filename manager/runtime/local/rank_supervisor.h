@@ -24,12 +24,12 @@ struct SupervisorOptions {
   std::string exit_path;
   std::string cwd;
   std::string required_file;
-  std::vector<storage::Mount> mounts;  // --mount ro|rw TYPE HOST_PATH MOUNT_PATH (row id 0)
+  std::vector<storage::Mount> mounts;  // --mount ro|rw TYPE ROW_ID HOST_PATH MOUNT_PATH
   std::vector<std::string> argv;  // the user command
 };
 
 // argv of the supervisor for `spec`:
-//   binary --rank-supervisor --log-file ... [--mount ro|rw TYPE HOST MOUNT]... -- argv...
+//   binary --rank-supervisor --log-file ... [--mount ro|rw TYPE ROW HOST MOUNT]... -- argv...
 std::vector<std::string> SupervisorArgv(const std::string& binary, const PodSpec& spec);
 
 // Parses the arguments after `--rank-supervisor` (args[0] is the first one after the flag).

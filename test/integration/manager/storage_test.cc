@@ -318,8 +318,8 @@ TEST_F(StorageMountTest, RowAddedBySqlAppearsInTheNextAttempt) {
 }
 
 TEST_F(StorageMountTest, MissingHostPathFailsTheRankWith125) {
-  AddRow("host_path, mount_path",
-         absl::StrCat("'", host_, "/no/such/dir', '", mnt_, "/data'"));
+  const std::string row = AddRow("host_path, mount_path",
+                                 absl::StrCat("'", host_, "/no/such/dir', '", mnt_, "/data'"));
   const int64_t attempt = Seed("alice", "echo should-not-run\n", "missing-host");
   const pid_t mgr = StartManager(attempt);
   ASSERT_EQ(WaitExit(mgr), 0) << ManagerLog();
@@ -329,7 +329,7 @@ TEST_F(StorageMountTest, MissingHostPathFailsTheRankWith125) {
   const std::string log = RankLog(1);
   EXPECT_EQ(log.find("should-not-run"), std::string::npos) << log;
   EXPECT_NE(log.find(absl::StrCat("[err] hai: mount ", host_, "/no/such/dir -> ", mnt_,
-                                  "/data, storage row ")),
+                                  "/data, storage row ", row, ": host path ")),
             std::string::npos)
       << log;
   EXPECT_NE(log.find("No such file or directory"), std::string::npos) << log;
@@ -348,7 +348,7 @@ TEST_F(StorageMountTest, WithoutRootMountsAreRefused) {
     if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(98);
     ::execl(bin.c_str(), bin.c_str(), "--rank-supervisor", "--log-file", log_path.c_str(),
             "--exit-file", exit_path.c_str(), "--cwd", "/", "--required-file", "",
-            "--mount", "ro", "bind", "/usr", "/tmp/hai-never-mounted", "--", "echo",
+            "--mount", "ro", "bind", "3", "/usr", "/tmp/hai-never-mounted", "--", "echo",
             "should-not-run", static_cast<char*>(nullptr));
     ::_exit(99);
   }
