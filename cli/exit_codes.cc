@@ -49,6 +49,7 @@ int ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kAlreadyExists:  // e.g. an open task of that name: change the request
       return kExitRejected;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:

@@ -20,7 +20,7 @@ enum ExitCode : int {
   kExitUsage = 2,        // bad command line or local input, not configured
   kExitAuth = 3,         // UNAUTHENTICATED, PERMISSION_DENIED
   kExitNotFound = 4,     // NOT_FOUND
-  kExitRejected = 5,     // INVALID_ARGUMENT, FAILED_PRECONDITION, RESOURCE_EXHAUSTED
+  kExitRejected = 5,     // INVALID_ARGUMENT, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, ALREADY_EXISTS
   kExitUnreachable = 6,  // UNAVAILABLE, DEADLINE_EXCEEDED
   kExitStopped = 130,    // `logs -f` / `-f`: the followed task was stopped
 };
@@ -28,7 +28,7 @@ enum ExitCode : int {
 // Help footer listing the codes above; shown by every command's --help.
 inline constexpr char kExitCodeHelp[] =
     "Exit codes: 0 ok; 2 usage or bad local input; 3 not authenticated / permission denied;\n"
-    "4 task or object not found; 5 rejected by haid (invalid argument, precondition, quota);\n"
+    "4 task or object not found; 5 rejected by haid (invalid argument, precondition, quota, name in use);\n"
     "6 cannot reach haid (unavailable, deadline exceeded); 1 anything else.\n"
     "With -f (follow) the code is the task's: 0 succeeded, its exit code (1 if none) when\n"
     "failed, 130 when stopped.\n"

@@ -34,7 +34,9 @@ class LiveSql : public ::testing::Test {
   }
 
   int64_t Submit(const std::string& opts) {
-    auto r = cluster_->Cli("alice", "python " + script_ + " -- " + opts + " --json");
+    // Each task gets its own name: a user's open tasks must have distinct names.
+    auto r = cluster_->Cli("alice", absl::StrCat("python ", script_, " -- ", opts, " --name t",
+                                                 ++submits_, " --json"));
     EXPECT_EQ(r.exit_code, 0) << r.output;
     const size_t at = r.output.find("\"chain_id\"");
     if (at == std::string::npos) return 0;
@@ -65,6 +67,7 @@ class LiveSql : public ::testing::Test {
 
   std::unique_ptr<Cluster> cluster_;
   std::string script_;
+  int submits_ = 0;
 };
 
 TEST_F(LiveSql, QuotaEditedWithPsqlUnblocksAWaitingTaskWithinASecond) {

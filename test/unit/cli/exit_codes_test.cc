@@ -24,7 +24,7 @@ TEST(ExitCodes, RpcCodesMapToTheDocumentedValues) {
   EXPECT_EQ(CodeForRpc(grpc::StatusCode::DEADLINE_EXCEEDED), 6);
   EXPECT_EQ(CodeForRpc(grpc::StatusCode::INTERNAL), 1);
   EXPECT_EQ(CodeForRpc(grpc::StatusCode::UNKNOWN), 1);
-  EXPECT_EQ(CodeForRpc(grpc::StatusCode::ALREADY_EXISTS), 1);
+  EXPECT_EQ(CodeForRpc(grpc::StatusCode::ALREADY_EXISTS), 5);  // e.g. task name in use
 }
 
 TEST(ExitCodes, LocalUsageErrorsAreTwoNotFive) {
