@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 
 #include "absl/strings/numbers.h"
@@ -21,6 +22,7 @@
 #include "manager/runtime/local/exit_file.h"
 #include "manager/runtime/local/mount_namespace.h"
 #include "manager/runtime/local/unique_fd.h"
+#include "manager/storage/path_template.h"
 
 namespace hai::manager {
 namespace {
@@ -184,6 +186,16 @@ int RunRankSupervisor(const SupervisorOptions& o) {
     return 0;
   };
 
+  // A mount over the exit file's directory would hide the rank's exit status from the
+  // manager (the rank would read as lost), so it is refused like any failed mount.
+  const std::string exit_dir = std::filesystem::path(o.exit_path).parent_path().string();
+  for (const storage::Mount& m : o.mounts) {
+    if (storage::PathIsWithin(exit_dir, m.mount_path)) {
+      return fail(absl::StrCat("mount ", m.host_path, " -> ", m.mount_path, ", storage row ",
+                               m.row_id, ": would cover hai's run directory ", exit_dir),
+                  kMountFailedExitCode);
+    }
+  }
   // Before the working directory and the entrypoint: both may live inside a mount.
   if (absl::Status s = EnterMountNamespace(o.mounts); !s.ok()) {
     return fail(std::string(s.message()), kMountFailedExitCode);

@@ -335,6 +335,20 @@ TEST_F(StorageMountTest, MissingHostPathFailsTheRankWith125) {
   EXPECT_NE(log.find("No such file or directory"), std::string::npos) << log;
 }
 
+TEST_F(StorageMountTest, MountOverHaisRunDirectoryIsRefused) {
+  std::filesystem::create_directories(host_ + "/empty");
+  AddRow("host_path, mount_path", absl::StrCat("'", host_, "/empty', '", dir_, "/data'"));
+  const int64_t attempt = Seed("alice", "echo should-not-run\n", "cover-run-dir");
+  const pid_t mgr = StartManager(attempt);
+  ASSERT_EQ(WaitExit(mgr), 0) << ManagerLog();
+  EXPECT_EQ(State(attempt), "failed");
+  EXPECT_EQ(Query(absl::StrCat("SELECT exit_code FROM attempts WHERE attempt_id = ", attempt)),
+            "125");
+  const std::string log = RankLog(1);
+  EXPECT_NE(log.find("would cover hai's run directory"), std::string::npos) << log;
+  EXPECT_EQ(log.find("should-not-run"), std::string::npos) << log;
+}
+
 TEST_F(StorageMountTest, WithoutRootMountsAreRefused) {
   // The rank supervisor, run directly as `nobody` with one mount.
   const std::string run = dir_ + "/nonroot";
