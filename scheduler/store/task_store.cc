@@ -183,9 +183,18 @@ absl::Status Store::RequestSuspend(int64_t attempt_id, int64_t preemptor_chain_i
       return absl::FailedPreconditionError(
           absl::StrCat("attempt ", attempt_id, " is not running"));
     }
-    AddEvent(tx, r[0][0].as<int64_t>(), attempt_id, "suspend_requested", actor,
+    const int64_t victim_chain = r[0][0].as<int64_t>();
+    AddEvent(tx, victim_chain, attempt_id, "suspend_requested", actor,
              nlohmann::json{{"reason", reason}, {"preemptor_chain_id", preemptor_chain_id}}
                  .dump());
+    // The preemptor's history names each of its victims, so either side explains itself.
+    if (preemptor_chain_id != 0) {
+      AddEvent(tx, preemptor_chain_id, 0, "preempting", actor,
+               nlohmann::json{{"victim_chain_id", victim_chain},
+                              {"victim_attempt_id", attempt_id},
+                              {"reason", reason}}
+                   .dump());
+    }
     return absl::OkStatus();
   });
 }

@@ -184,6 +184,11 @@ class Preemption : public ::testing::Test {
         "AND detail::text LIKE '%' || $2 || '%'",
         low, std::to_string(high));
     EXPECT_GE(ev[0][0].as<int>(), 1) << "no suspend_requested event naming the preemptor";
+    auto victims = tx.exec_params(
+        "SELECT count(*) FROM task_events WHERE chain_id = $1 AND kind = 'preempting' "
+        "AND (detail->>'victim_chain_id')::bigint = $2",
+        high, low);
+    EXPECT_EQ(victims[0][0].as<int>(), 1) << "the preemptor's history must name its victim";
     auto status = cluster_->Cli("alice", absl::StrCat("status ", low));
     EXPECT_EQ(status.exit_code, 0) << status.output;
     EXPECT_THAT(status.output, HasSubstr("suspended"));
