@@ -23,47 +23,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/redis.h"
+#include "test/integration/manager/process_helpers.h"
 #include "test/support/test_env.h"
 
 namespace hai::testing {
 namespace {
-
-constexpr absl::Duration kDeadline = absl::Seconds(30);
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-// Exit statuses of every child we reaped. The test is a subreaper, so rank supervisors of a
-// SIGKILLed manager are re-parented to it and must be reaped here, or their zombies would
-// keep their process groups "alive".
-std::map<pid_t, int>& Reaped() {
-  static std::map<pid_t, int> reaped;
-  return reaped;
-}
-
-void ReapAll() {
-  int status = 0;
-  pid_t p;
-  while ((p = ::waitpid(-1, &status, WNOHANG)) > 0) Reaped()[p] = status;
-}
-
-bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout = kDeadline) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    ReapAll();
-    if (cond()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return cond();
-}
-
-bool GroupGone(int pgid) { return ::kill(-pgid, 0) != 0 && errno == ESRCH; }
 
 class ManagerTest : public ::testing::Test {
  protected:
@@ -167,9 +131,7 @@ class ManagerTest : public ::testing::Test {
 
   // Waits for the manager to exit; returns its exit code (-1 on timeout).
   int WaitManager(pid_t pid, absl::Duration timeout = kDeadline) {
-    if (!WaitUntil([&] { return Reaped().count(pid) > 0; }, timeout)) return -1;
-    const int st = Reaped()[pid];
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return WaitExit(pid, timeout);
   }
 
   std::string State(int64_t attempt) {

@@ -21,49 +21,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "test/integration/manager/process_helpers.h"
 #include "test/support/test_env.h"
 
 namespace hai::testing {
 namespace {
-
-constexpr absl::Duration kDeadline = absl::Seconds(30);
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-std::map<pid_t, int>& Reaped() {
-  static std::map<pid_t, int> reaped;
-  return reaped;
-}
-
-void ReapAll() {
-  int status = 0;
-  pid_t p;
-  while ((p = ::waitpid(-1, &status, WNOHANG)) > 0) Reaped()[p] = status;
-}
-
-bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout = kDeadline) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    ReapAll();
-    if (cond()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return cond();
-}
-
-int WaitExit(pid_t pid) {
-  if (!WaitUntil([&] { return Reaped().count(pid) > 0; })) return -1;
-  const int st = Reaped()[pid];
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 class StorageMountTest : public ::testing::Test {
  protected:

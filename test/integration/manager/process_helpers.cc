@@ -1,0 +1,54 @@
+#include "test/integration/manager/process_helpers.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "absl/time/clock.h"
+
+namespace hai::testing {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::map<pid_t, int>& Reaped() {
+  static std::map<pid_t, int> reaped;
+  return reaped;
+}
+
+void ReapAll() {
+  int status = 0;
+  pid_t p;
+  while ((p = ::waitpid(-1, &status, WNOHANG)) > 0) Reaped()[p] = status;
+}
+
+bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    ReapAll();
+    if (cond()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return cond();
+}
+
+int WaitExit(pid_t pid, absl::Duration timeout) {
+  if (!WaitUntil([&] { return Reaped().count(pid) > 0; }, timeout)) return -1;
+  const int st = Reaped()[pid];
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+bool GroupGone(int pgid) { return ::kill(-pgid, 0) != 0 && errno == ESRCH; }
+
+}  // namespace hai::testing
