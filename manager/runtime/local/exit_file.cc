@@ -11,26 +11,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "manager/atomic_file.h"
 #include "manager/runtime/local/unique_fd.h"
 
 namespace hai::manager {
 
 absl::Status WriteExitFile(const std::string& path, int code) {
-  const std::string tmp = absl::StrCat(path, ".tmp");
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd.valid()) {
-    return absl::InternalError(absl::StrCat("create ", tmp, ": ", std::strerror(errno)));
-  }
-  const std::string text = absl::StrCat(code, "\n");
-  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
-      ::fsync(fd.get()) != 0) {
-    return absl::InternalError(absl::StrCat("write ", tmp, ": ", std::strerror(errno)));
-  }
-  fd.Reset();
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("rename ", tmp, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, absl::StrCat(code, "\n"), 0644);
 }
 
 absl::StatusOr<std::optional<int>> ReadExitFile(const std::string& path) {
