@@ -95,6 +95,15 @@ TEST_F(E2E, TwoNodeTaskRunsEveryRankAndLogsFollowExitsZero) {
   EXPECT_EQ(status["attempts"][0]["pods"].size(), 2u);
 }
 
+TEST_F(E2E, BashScriptGetsItsArgumentsAndFollowReturnsItsExitCode) {
+  std::string script = cluster_->WriteScript(
+      "job.sh", "echo \"args: $1|$2 rank $RANK of $WORLD_SIZE\"\necho oops >&2\nexit 7\n");
+  auto r = cluster_->Cli("alice", "bash " + script + " 'a b' c -- -f");
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("args: a b|c rank 0 of 1"));
+  EXPECT_THAT(r.output, HasSubstr("[err] oops"));
+}
+
 TEST_F(E2E, ScriptExitingThreeEndsFailedWithExitCodeRecorded) {
   std::string script = cluster_->WriteScript("fail.py", "import sys\nprint('bye')\nsys.exit(3)\n");
   int64_t id = Submit("alice", script);
