@@ -89,6 +89,24 @@ void TestDatabase::Exec(const std::string& sql) const {
   }
 }
 
+std::string TestDatabase::Query(const std::string& sql) const {
+  auto conn = Connect();
+  pqxx::work tx(*conn);
+  auto r = tx.exec(sql);
+  tx.commit();
+  if (r.empty() || r[0][0].is_null()) return "";
+  return r[0][0].as<std::string>();
+}
+
+std::vector<std::string> TestDatabase::Column(const std::string& sql) const {
+  auto conn = Connect();
+  pqxx::work tx(*conn);
+  std::vector<std::string> out;
+  for (const auto& row : tx.exec(sql)) out.push_back(row[0].is_null() ? "" : row[0].c_str());
+  tx.commit();
+  return out;
+}
+
 int RedisPort() { return std::atoi(RequireEnv("HAI_REDIS_PORT").c_str()); }
 
 std::string BinDir() {

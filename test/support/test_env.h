@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -27,6 +28,10 @@ class TestDatabase {
   std::unique_ptr<pqxx::connection> Connect() const;
   // Runs SQL statements (e.g. seed rows); aborts the test on error.
   void Exec(const std::string& sql) const;
+  // The first column of the first row as text ("" for no row or NULL).
+  std::string Query(const std::string& sql) const;
+  // The first column of every row as text (NULL as "").
+  std::vector<std::string> Column(const std::string& sql) const;
 
  private:
   TestDatabase(std::string admin_url, std::string name, std::string url)

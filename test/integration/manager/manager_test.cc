@@ -56,21 +56,8 @@ class ManagerTest : public ::testing::Test {
     WaitUntil([] { return false; }, absl::Milliseconds(100));
   }
 
-  std::string Query(const std::string& sql) {
-    auto conn = db_->Connect();
-    pqxx::work tx(*conn);
-    auto r = tx.exec(sql);
-    tx.commit();
-    if (r.empty() || r[0][0].is_null()) return "";
-    return r[0][0].as<std::string>();
-  }
-  std::vector<std::string> Column(const std::string& sql) {
-    auto conn = db_->Connect();
-    pqxx::work tx(*conn);
-    std::vector<std::string> out;
-    for (const auto& row : tx.exec(sql)) out.push_back(row[0].is_null() ? "" : row[0].c_str());
-    return out;
-  }
+  std::string Query(const std::string& sql) { return db_->Query(sql); }
+  std::vector<std::string> Column(const std::string& sql) { return db_->Column(sql); }
 
   // Writes the config used by every manager of this test.
   std::string Config(int suspend_grace_s = 2) {

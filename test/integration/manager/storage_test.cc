@@ -63,21 +63,8 @@ class StorageMountTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
 
-  std::string Query(const std::string& sql) {
-    auto conn = db_->Connect();
-    pqxx::work tx(*conn);
-    auto r = tx.exec(sql);
-    tx.commit();
-    if (r.empty() || r[0][0].is_null()) return "";
-    return r[0][0].as<std::string>();
-  }
-  std::vector<std::string> Column(const std::string& sql) {
-    auto conn = db_->Connect();
-    pqxx::work tx(*conn);
-    std::vector<std::string> out;
-    for (const auto& row : tx.exec(sql)) out.push_back(row[0].is_null() ? "" : row[0].c_str());
-    return out;
-  }
+  std::string Query(const std::string& sql) { return db_->Query(sql); }
+  std::vector<std::string> Column(const std::string& sql) { return db_->Column(sql); }
 
   // Inserts a storage row; returns its id.
   std::string AddRow(const std::string& columns, const std::string& values) {
