@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
@@ -37,6 +38,9 @@ void AddJsonFlag(CLI::App* sub, CommandSet& set);
 
 // Loads the client config (file + env) and opens a connection with the global timeout.
 absl::StatusOr<std::unique_ptr<Connection>> Connect(const GlobalOptions& globals);
+
+// Fetches the task named by `task` (chain id or name) with all its attempts.
+absl::StatusOr<hai::v1::Task> GetTask(Connection& conn, const std::string& task);
 
 // Prints `message` as one JSON document on stdout.
 void PrintJson(const google::protobuf::Message& message);

@@ -6,6 +6,7 @@
 #include "cli/client_config.h"
 #include "cli/commands.h"
 #include "cli/render.h"
+#include "cli/task_ref.h"
 
 namespace hai::cli {
 
@@ -18,6 +19,19 @@ absl::StatusOr<std::unique_ptr<Connection>> Connect(const GlobalOptions& globals
   if (!config.ok()) return config.status();
   return std::make_unique<Connection>(*std::move(config),
                                       absl::Seconds(globals.timeout_seconds));
+}
+
+absl::StatusOr<hai::v1::Task> GetTask(Connection& conn, const std::string& task) {
+  absl::StatusOr<hai::v1::TaskRef> ref = ParseTaskRef(task);
+  if (!ref.ok()) return ref.status();
+  hai::v1::GetRequest request;
+  *request.mutable_task() = *ref;
+  hai::v1::GetResponse response;
+  const auto ctx = conn.NewContext();
+  if (absl::Status s = conn.Check(conn.tasks().Get(ctx.get(), request, &response)); !s.ok()) {
+    return s;
+  }
+  return std::move(*response.mutable_task());
 }
 
 void PrintJson(const google::protobuf::Message& message) {

@@ -25,16 +25,11 @@ struct LogsArgs {
 };
 
 absl::StatusOr<int> RunLogs(const GlobalOptions& globals, const LogsArgs& args) {
-  ASSIGN_OR_RETURN(hai::v1::TaskRef ref, ParseTaskRef(args.task));
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connect(globals));
   // Fetch the task first: it resolves a name to the chain id once, and its size says whether
   // lines need a rank prefix.
-  hai::v1::GetRequest request;
-  *request.mutable_task() = ref;
-  hai::v1::GetResponse response;
-  const auto ctx = conn->NewContext();
-  RETURN_IF_ERROR(conn->Check(conn->tasks().Get(ctx.get(), request, &response)));
-  return StreamTaskLogs(*conn, response.task(), args.options, globals.json);
+  ASSIGN_OR_RETURN(hai::v1::Task task, GetTask(*conn, args.task));
+  return StreamTaskLogs(*conn, task, args.options, globals.json);
 }
 
 }  // namespace

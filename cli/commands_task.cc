@@ -20,17 +20,12 @@ struct TaskArgs {
 };
 
 absl::StatusOr<int> RunStatus(const GlobalOptions& globals, const TaskArgs& args) {
-  ASSIGN_OR_RETURN(hai::v1::TaskRef ref, ParseTaskRef(args.task));
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connect(globals));
-  hai::v1::GetRequest request;
-  *request.mutable_task() = ref;
-  hai::v1::GetResponse response;
-  const auto ctx = conn->NewContext();
-  RETURN_IF_ERROR(conn->Check(conn->tasks().Get(ctx.get(), request, &response)));
+  ASSIGN_OR_RETURN(hai::v1::Task task, GetTask(*conn, args.task));
   if (globals.json) {
-    PrintJson(response.task());
+    PrintJson(task);
   } else {
-    std::cout << RenderTask(response.task(), absl::Now(), absl::LocalTimeZone());
+    std::cout << RenderTask(task, absl::Now(), absl::LocalTimeZone());
   }
   return kExitOk;
 }
