@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "scheduler/loop/snapshot_builder.h"
 #include "scheduler/policy/decide.h"
+#include "scheduler/policy/over_quota.h"
 #include "scheduler/policy/tier.h"
 
 namespace hai {
@@ -24,6 +25,7 @@ Scheduler::Scheduler(store::Store& store, const Config& config, Launcher& launch
     : store_(store), config_(config), launcher_(launcher), notifier_(notifier),
       metrics_(metrics) {
   policy_config_.preemption = config.scheduler.preemption;
+  policy_config_.suspend_over_quota = config.scheduler.suspend_over_quota;
   policy_config_.above_normal_demote_after = config.scheduler.above_normal_demote_after;
   policy_config_.default_min_runtime = config.scheduler.min_runtime;
   for (const auto& [name, d] : config.scheduler.min_runtime_by_tier) {
@@ -103,6 +105,7 @@ void Scheduler::Pass() {
   metrics_.last_decide_micros = absl::ToInt64Microseconds(absl::Now() - decide_start);
 
   ApplyPlan(plan, *open);
+  ApplyOverQuota(policy::OverQuotaSuspensions(snapshot, policy_config_, start));
   preemption_holds_.clear();
   for (const policy::Pending& p : plan.pending) {
     if (p.reason == policy::PendingReason::kWaitingForPreemption) {
@@ -183,6 +186,19 @@ void Scheduler::ApplyPlan(const policy::Plan& plan, const std::vector<store::Ope
     }
     ++metrics_.attempts_started;
     StartManager(d.attempt_id);
+  }
+}
+
+void Scheduler::ApplyOverQuota(const std::vector<policy::SuspendDecision>& suspends) {
+  for (const policy::SuspendDecision& d : suspends) {
+    absl::Status s = store_.RequestSuspend(d.victim_attempt_id, 0, d.reason, "quota");
+    if (!s.ok()) {
+      ++metrics_.stale_decisions;
+      continue;
+    }
+    ++metrics_.suspends_requested;
+    HAI_LOG(INFO) << "suspending attempt " << d.victim_attempt_id << ": " << d.reason;
+    notifier_.NotifyManager(d.victim_attempt_id, "suspend");
   }
 }
 

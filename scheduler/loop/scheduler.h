@@ -70,6 +70,8 @@ class Scheduler {
   void Run();
   void Pass();
   void ApplyPlan(const policy::Plan& plan, const std::vector<store::OpenAttempt>& open);
+  // Suspends tasks over a lowered quota (scheduler.suspend_over_quota).
+  void ApplyOverQuota(const std::vector<policy::SuspendDecision>& suspends);
   void SuperviseManagers(const std::vector<store::OpenAttempt>& open, absl::Time now);
   void StartManager(int64_t attempt_id);
 

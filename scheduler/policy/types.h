@@ -88,6 +88,9 @@ struct Snapshot {
 
 struct PolicyConfig {
   bool preemption = true;
+  // Suspend the youngest running tasks of an owner whose quota was lowered below what they
+  // hold (over_quota.h); otherwise a lowered quota only stops new starts.
+  bool suspend_over_quota = false;
   // ABOVE_NORMAL tasks run as NORMAL once they have run this long (HAI rule).
   absl::Duration above_normal_demote_after = absl::Minutes(30);
   // A running task younger than this (per tier of the victim) is never suspended.

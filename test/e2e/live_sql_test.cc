@@ -23,6 +23,9 @@ class LiveSql : public ::testing::Test {
     cluster_ = std::make_unique<Cluster>(2, 2, "");
     cluster_->AddUser("alice", "alice-token");
     SetTick(60000);
+    // Lowered quotas suspend the youngest tasks over them (off by default).
+    RunCommand(absl::StrCat("sed -i 's/^tick_ms = .*/&\\nsuspend_over_quota = true/' ",
+                            cluster_->config_path()));
     cluster_->StartDaemon();
     script_ = cluster_->WriteScript("nap.py", "import time\ntime.sleep(600)\n");
   }
@@ -91,6 +94,31 @@ TEST_F(LiveSql, QuotaEditedWithPsqlUnblocksAWaitingTaskWithinASecond) {
                       std::chrono::steady_clock::now() - t0)
                       .count();
   RecordProperty("quota_edit_to_running_ms", static_cast<int>(ms));
+}
+
+TEST_F(LiveSql, LoweringAQuotaSuspendsTheYoungestTaskOverIt) {
+  cluster_->db().Exec(
+      "INSERT INTO quota (owner_kind, owner, resource, quota) VALUES "
+      "('user', 'alice', 'node-default-LOW', 2)");
+  const int64_t older = Submit("-p LOW");
+  ASSERT_TRUE(WaitFor([&] { return State(older) == "running"; }, 5000)) << cluster_->DaemonLog();
+  const int64_t younger = Submit("-p LOW");
+  ASSERT_TRUE(WaitFor([&] { return State(younger) == "running"; }, 5000))
+      << cluster_->DaemonLog();
+  cluster_->db().Exec("UPDATE quota SET quota = 1 WHERE owner = 'alice'");
+  // The younger task is suspended (grace: it ignores the notice) and requeued; it then
+  // waits OUT_OF_QUOTA while the older one keeps running.
+  EXPECT_TRUE(WaitFor([&] { return State(younger) == "queued"; }, 15000))
+      << cluster_->DaemonLog();
+  EXPECT_EQ(State(older), "running");
+  EXPECT_TRUE(WaitFor([&] { return Reason(younger) == "OUT_OF_QUOTA"; }, 3000));
+  auto conn = cluster_->db().Connect();
+  pqxx::nontransaction tx(*conn);
+  auto ev = tx.exec_params1(
+      "SELECT detail->>'reason' FROM task_events WHERE chain_id = $1 AND "
+      "kind = 'suspend_requested'",
+      younger);
+  EXPECT_THAT(ev[0].as<std::string>(), HasSubstr("over quota: alice holds 2 node(s) at LOW"));
 }
 
 TEST_F(LiveSql, ExpiredQuotaRowNoLongerCounts) {
