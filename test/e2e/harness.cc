@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -113,6 +114,11 @@ Cluster::~Cluster() {
       kill(-r[0].as<int>(), SIGKILL);
     }
   } catch (const std::exception&) {
+  }
+  // Keep the directory (config, haid.log, rank logs) of a failed test for the post-mortem.
+  if (!::testing::Test::HasFailure()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
   }
 }
 
