@@ -90,7 +90,9 @@ absl::StatusOr<PodStatus> LocalPodRuntime::Poll(int rank) {
     if (::waitpid(r.pgid, &status, WNOHANG) == r.pgid) r.our_child = false;
   }
   PodStatus st;
-  st.alive = ProcessGroupAlive(r.pgid);
+  // Our unreaped child counts as alive by itself: right after fork, before the child's
+  // setsid(), no process group with its id exists yet, and the rank would read as lost.
+  st.alive = r.our_child || ProcessGroupAlive(r.pgid);
   auto code = ReadExitFile(r.exit_path);
   if (!code.ok()) return code.status();
   if (code->has_value()) {
