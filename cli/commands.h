@@ -32,6 +32,7 @@ void AddSubmitCommands(CLI::App& app, CommandSet& set);   // python, bash
 void AddTaskCommands(CLI::App& app, CommandSet& set);     // status, stop, suspend, resume, priority
 void AddLogsCommand(CLI::App& app, CommandSet& set);      // logs
 void AddClusterCommands(CLI::App& app, CommandSet& set);  // list, queue, nodes, whoami
+void AddAdminCommands(CLI::App& app, CommandSet& set);    // admin user|quota|node|check
 
 // Adds `--json` to a subcommand (it is also accepted before the subcommand word).
 void AddJsonFlag(CLI::App* sub, CommandSet& set);

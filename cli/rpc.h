@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "cli/client_config.h"
 #include "grpcpp/grpcpp.h"
+#include "hai/v1/admin.grpc.pb.h"
 #include "hai/v1/cluster.grpc.pb.h"
 #include "hai/v1/task.grpc.pb.h"
 #include "hai/v1/user.grpc.pb.h"
@@ -32,6 +33,7 @@ class Connection {
   hai::v1::TaskService::Stub& tasks() { return *tasks_; }
   hai::v1::ClusterService::Stub& cluster() { return *cluster_; }
   hai::v1::UserService::Stub& users() { return *users_; }
+  hai::v1::AdminService::Stub& admin() { return *admin_; }
 
  private:
   ClientConfig config_;
@@ -40,6 +42,7 @@ class Connection {
   std::unique_ptr<hai::v1::TaskService::Stub> tasks_;
   std::unique_ptr<hai::v1::ClusterService::Stub> cluster_;
   std::unique_ptr<hai::v1::UserService::Stub> users_;
+  std::unique_ptr<hai::v1::AdminService::Stub> admin_;
 };
 
 }  // namespace hai::cli

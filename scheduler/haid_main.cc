@@ -109,6 +109,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   hai::api::TaskServiceImpl tasks(deps);
   hai::api::ClusterServiceImpl cluster(deps);
   hai::api::UserServiceImpl users(deps);
+  hai::api::AdminServiceImpl admin(deps);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -118,6 +119,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   builder.RegisterService(&tasks);
   builder.RegisterService(&cluster);
   builder.RegisterService(&users);
+  builder.RegisterService(&admin);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
     return Fail("cannot listen for gRPC on " + config.server.grpc_listen);

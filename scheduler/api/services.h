@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common/config.h"
+#include "hai/v1/admin.grpc.pb.h"
 #include "hai/v1/cluster.grpc.pb.h"
 #include "hai/v1/task.grpc.pb.h"
 #include "hai/v1/user.grpc.pb.h"
@@ -68,6 +69,33 @@ class UserServiceImpl final : public hai::v1::UserService::Service {
   explicit UserServiceImpl(ServiceDeps deps) : d_(std::move(deps)) {}
   grpc::Status WhoAmI(grpc::ServerContext*, const hai::v1::WhoAmIRequest*,
                       hai::v1::WhoAmIResponse*) override;
+
+ private:
+  ServiceDeps d_;
+};
+
+// AdminService: every call requires the admin role (PERMISSION_DENIED otherwise).
+class AdminServiceImpl final : public hai::v1::AdminService::Service {
+ public:
+  explicit AdminServiceImpl(ServiceDeps deps) : d_(std::move(deps)) {}
+  grpc::Status UserAdd(grpc::ServerContext*, const hai::v1::UserAddRequest*,
+                       hai::v1::UserAddResponse*) override;
+  grpc::Status UserList(grpc::ServerContext*, const hai::v1::UserListRequest*,
+                        hai::v1::UserListResponse*) override;
+  grpc::Status UserDisable(grpc::ServerContext*, const hai::v1::UserDisableRequest*,
+                           hai::v1::UserDisableResponse*) override;
+  grpc::Status UserRotateToken(grpc::ServerContext*, const hai::v1::UserRotateTokenRequest*,
+                               hai::v1::UserRotateTokenResponse*) override;
+  grpc::Status QuotaSet(grpc::ServerContext*, const hai::v1::QuotaSetRequest*,
+                        hai::v1::QuotaSetResponse*) override;
+  grpc::Status QuotaList(grpc::ServerContext*, const hai::v1::QuotaListRequest*,
+                         hai::v1::QuotaListResponse*) override;
+  grpc::Status NodeAdd(grpc::ServerContext*, const hai::v1::NodeAddRequest*,
+                       hai::v1::NodeAddResponse*) override;
+  grpc::Status NodeSetState(grpc::ServerContext*, const hai::v1::NodeStateRequest*,
+                            hai::v1::NodeStateResponse*) override;
+  grpc::Status Check(grpc::ServerContext*, const hai::v1::CheckRequest*,
+                     hai::v1::CheckResponse*) override;
 
  private:
   ServiceDeps d_;

@@ -20,29 +20,8 @@ absl::StatusOr<User> Store::UserByTokenHash(const std::string& token_hash) {
   std::optional<User> user;
   absl::Status s = pool_->Read("authenticate", [&](pqxx::read_transaction& tx) {
     auto r = tx.exec_params(
-        "SELECT u.uid, u.user_name, u.role, u.active, "
-        "coalesce(array_agg(m.group_name ORDER BY m.group_name) "
-        "FILTER (WHERE m.group_name IS NOT NULL), '{}')::text "
-        "FROM users u LEFT JOIN user_group_members m USING (user_name) "
-        "WHERE u.token_hash = $1 GROUP BY u.uid",
-        token_hash);
-    if (r.empty()) return absl::OkStatus();
-    User u;
-    u.uid = r[0][0].as<int64_t>();
-    u.name = r[0][1].as<std::string>();
-    u.role = r[0][2].as<std::string>();
-    u.active = r[0][3].as<bool>();
-    std::string groups = r[0][4].as<std::string>();
-    // Text form {a,b}; group names are [A-Za-z0-9_.] so no quoting occurs.
-    groups = groups.substr(1, groups.size() - 2);
-    size_t start = 0;
-    while (!groups.empty() && start <= groups.size()) {
-      size_t comma = groups.find(',', start);
-      if (comma == std::string::npos) comma = groups.size();
-      u.groups.push_back(groups.substr(start, comma - start));
-      start = comma + 1;
-    }
-    user = std::move(u);
+        absl::StrCat(kUserSelect, " WHERE u.token_hash = $1 GROUP BY u.uid"), token_hash);
+    if (!r.empty()) user = UserFromRow(r[0]);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

@@ -146,6 +146,31 @@ void AttachPods(pqxx::transaction_base& tx, std::vector<AttemptRow*> attempts) {
   }
 }
 
+const char* const kUserSelect =
+    "SELECT u.uid, u.user_name, u.role, u.active, "
+    "coalesce(array_agg(m.group_name ORDER BY m.group_name) "
+    "FILTER (WHERE m.group_name IS NOT NULL), '{}')::text "
+    "FROM users u LEFT JOIN user_group_members m USING (user_name)";
+
+User UserFromRow(const pqxx::row& r) {
+  User u;
+  u.uid = r[0].as<int64_t>();
+  u.name = r[1].as<std::string>();
+  u.role = r[2].as<std::string>();
+  u.active = r[3].as<bool>();
+  // Text form {a,b}; group names are [A-Za-z0-9_.] so no quoting occurs.
+  std::string groups = r[4].as<std::string>();
+  groups = groups.substr(1, groups.size() - 2);
+  size_t start = 0;
+  while (!groups.empty() && start <= groups.size()) {
+    size_t comma = groups.find(',', start);
+    if (comma == std::string::npos) comma = groups.size();
+    u.groups.push_back(groups.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return u;
+}
+
 void AddEvent(pqxx::transaction_base& tx, int64_t chain_id, int64_t attempt_id,
               const std::string& kind, const std::string& actor, const std::string& detail_json) {
   tx.exec_params(

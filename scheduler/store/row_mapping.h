@@ -16,6 +16,11 @@ extern const char* const kChainColumns;
 // "a.attempt_id, ..." likewise.
 extern const char* const kAttemptColumns;
 
+// "SELECT uid, user_name, role, active, groups FROM users ..." up to WHERE; append a WHERE
+// clause and "GROUP BY u.uid".
+extern const char* const kUserSelect;
+User UserFromRow(const pqxx::row& r);
+
 ChainRow ChainFromRow(const pqxx::row& r);
 AttemptRow AttemptFromRow(const pqxx::row& r);
 PodRow PodFromRow(const pqxx::row& r);

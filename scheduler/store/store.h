@@ -47,6 +47,23 @@ class Store {
   // Python interpreter of a train environment; NotFound when unknown.
   absl::StatusOr<std::string> EnvironmentExists(const std::string& name);
 
+  // ---- admin operations (user_admin_store.cc)
+  // AlreadyExists when the name is taken; groups are created when missing.
+  absl::StatusOr<User> AddUser(const std::string& name, const std::string& role,
+                               const std::vector<std::string>& groups,
+                               const std::string& token_hash);
+  absl::StatusOr<std::vector<User>> ListUsers();
+  absl::StatusOr<User> SetUserActive(const std::string& name, bool active);  // NotFound
+  absl::Status SetUserTokenHash(const std::string& name, const std::string& token_hash);
+  absl::StatusOr<std::vector<int64_t>> OpenChainsOf(const std::string& user);
+  // Inserts or replaces the (owner_kind, owner, resource) row.
+  absl::Status UpsertQuota(const policy::QuotaRow& row);
+  absl::Status AddNode(const policy::Node& node);  // AlreadyExists
+  // Sets hosts.state/state_reason; returns the open attempts holding the node. NotFound.
+  absl::StatusOr<std::vector<int64_t>> SetNodeState(const std::string& node,
+                                                    const std::string& state,
+                                                    const std::string& reason);
+
   // ---- chains and attempts
   // Inserts the chain and its first queued attempt (one transaction). AlreadyExists when the
   // user has an open chain of that name.

@@ -182,9 +182,11 @@ void Cluster::AddUser(const std::string& name, const std::string& token,
   ASSERT_EQ(r.exit_code, 0) << r.output;
 }
 
-CommandResult Cluster::Cli(const std::string& user, const std::string& args) {
+CommandResult Cluster::Cli(const std::string& user, const std::string& args,
+                           std::map<std::string, std::string> env) {
+  env["HAI_CONFIG_DIR"] = user_dirs_.at(user);
   return RunCommand(absl::StrCat("cd ", ShellQuote(dir_), " && ", BinDir(), "/hai-cli ", args),
-                    {{"HAI_CONFIG_DIR", user_dirs_.at(user)}});
+                    env);
 }
 
 std::string Cluster::WriteScript(const std::string& name, const std::string& body) {

@@ -46,7 +46,9 @@ class Cluster {
   void AddUser(const std::string& name, const std::string& token,
                const std::string& role = "internal");
   // Runs `hai-cli <args>` as that user (cwd: the cluster's work dir).
-  CommandResult Cli(const std::string& user, const std::string& args);
+  // `env` adds variables (e.g. HAI_TOKEN to act with another token).
+  CommandResult Cli(const std::string& user, const std::string& args,
+                    std::map<std::string, std::string> env = {});
   // Writes an executable script into the work dir; returns its absolute path.
   std::string WriteScript(const std::string& name, const std::string& body);
 
