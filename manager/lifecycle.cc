@@ -79,6 +79,7 @@ int AttemptLifecycle::Run() {
   // Start or adopt every rank.
   for (const PodInfo& pod : info.pods) {
     Rank& r = ranks_[pod.rank];
+    r.node = pod.node;
     const PodSpec& spec = specs_[pod.rank];
     if (PodEnded(pod.state)) {
       r.exited = r.gone = r.recorded = true;
@@ -275,11 +276,16 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
       const std::string actor = store_.StopActor();
       BeginTerminate({"stopped", std::nullopt,
                       absl::StrCat("stopped by ", actor.empty() ? "user" : actor)});
+    } else if (failed != nullptr && failed->lost) {
+      // A rank that vanished without an exit status is the node's failure, not the task's:
+      // the attempt is requeued (like a suspension) and haid counts the loss against the node.
+      BeginTerminate({"suspended", std::nullopt,
+                      absl::StrCat("rank ", failed_rank, " was lost on node ", failed->node,
+                                   "; requeued")});
     } else if (failed != nullptr) {
-      BeginTerminate({"failed", failed->lost ? 1 : failed->exit_code,
-                      failed->lost ? absl::StrCat("rank ", failed_rank, " was lost")
-                                   : absl::StrCat("rank ", failed_rank, " exited with code ",
-                                                  failed->exit_code)});
+      BeginTerminate({"failed", failed->exit_code,
+                      absl::StrCat("rank ", failed_rank, " exited with code ",
+                                   failed->exit_code)});
     } else if (all_ok) {
       // Stragglers of finished ranks still hold the nodes: terminate them, then succeed.
       if (all_gone) return AttemptOutcome{"succeeded", 0, "all ranks exited with code 0"};

@@ -62,6 +62,7 @@ class AttemptLifecycle {
     bool gone = false;      // no process of the rank is left
     bool recorded = false;  // pods row written
     bool exited_before_terminate = false;
+    std::string node;       // where the rank runs (a lost rank points at its node)
   };
 
   absl::Status Prepare(const AttemptInfo& info, const std::string& token);

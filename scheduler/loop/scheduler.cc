@@ -106,6 +106,7 @@ void Scheduler::Pass() {
 
   ApplyPlan(plan, *open);
   ApplyOverQuota(policy::OverQuotaSuspensions(snapshot, policy_config_, start));
+  CheckNodeHealth();
   preemption_holds_.clear();
   for (const policy::Pending& p : plan.pending) {
     if (p.reason == policy::PendingReason::kWaitingForPreemption) {
@@ -200,6 +201,28 @@ void Scheduler::ApplyOverQuota(const std::vector<policy::SuspendDecision>& suspe
     HAI_LOG(INFO) << "suspending attempt " << d.victim_attempt_id << ": " << d.reason;
     notifier_.NotifyManager(d.victim_attempt_id, "suspend");
   }
+}
+
+void Scheduler::CheckNodeHealth() {
+  const int threshold = config_.scheduler.node_lost_ranks_unhealthy;
+  if (threshold <= 0) return;
+  auto marked = store_.MarkUnhealthyNodes(threshold);
+  if (!marked.ok()) {
+    HAI_LOG(WARNING) << "node health: " << marked.status();
+    return;
+  }
+  for (const auto& [node, attempts] : *marked) {
+    HAI_LOG(WARNING) << "node " << node << " marked unhealthy (ranks lost there); requeueing "
+                     << attempts.size() << " task(s)";
+    for (int64_t attempt : attempts) {
+      const std::string why = absl::StrCat("node ", node, " is unhealthy");
+      if (store_.RequestSuspend(attempt, 0, why, "scheduler").ok()) {
+        notifier_.NotifyManager(attempt, "suspend");
+      }
+    }
+  }
+  // The next pass sees the node as unusable; wake it rather than wait for the tick.
+  if (!marked->empty()) Wake();
 }
 
 void Scheduler::StartManager(int64_t attempt_id) {

@@ -72,6 +72,8 @@ class Scheduler {
   void ApplyPlan(const policy::Plan& plan, const std::vector<store::OpenAttempt>& open);
   // Suspends tasks over a lowered quota (scheduler.suspend_over_quota).
   void ApplyOverQuota(const std::vector<policy::SuspendDecision>& suspends);
+  // Marks nodes that keep losing ranks unhealthy and requeues their tasks.
+  void CheckNodeHealth();
   void SuperviseManagers(const std::vector<store::OpenAttempt>& open, absl::Time now);
   void StartManager(int64_t attempt_id);
 

@@ -64,6 +64,11 @@ class Store {
                                                     const std::string& state,
                                                     const std::string& reason);
 
+  // Marks `unhealthy` every node (not already unhealthy) that lost at least `threshold` ranks
+  // in the last 10 minutes and since its state last changed (so an admin's uncordon clears
+  // the count). Returns node -> open attempts still holding it.
+  absl::StatusOr<std::map<std::string, std::vector<int64_t>>> MarkUnhealthyNodes(int threshold);
+
   // ---- chains and attempts
   // Inserts the chain and its first queued attempt (one transaction). AlreadyExists when the
   // user has an open chain of that name.

@@ -129,4 +129,37 @@ absl::StatusOr<std::vector<int64_t>> Store::SetNodeState(const std::string& node
   return holding;
 }
 
+absl::StatusOr<std::map<std::string, std::vector<int64_t>>> Store::MarkUnhealthyNodes(
+    int threshold) {
+  std::map<std::string, std::vector<int64_t>> marked;
+  absl::Status s = pool_->Write("node health", [&](pqxx::work& tx) -> absl::Status {
+    auto bad = tx.exec_params(
+        "SELECT h.node, count(*) FROM hosts h JOIN pods p ON p.node = h.node "
+        "WHERE p.state = 'lost' AND p.ended_at > h.updated_at "
+        "AND p.ended_at > now() - interval '10 minutes' AND h.state <> 'unhealthy' "
+        "GROUP BY h.node HAVING count(*) >= $1",
+        threshold);
+    for (const auto& row : bad) {
+      const std::string node = row[0].as<std::string>();
+      tx.exec_params(
+          "UPDATE hosts SET state = 'unhealthy', state_reason = $2, updated_at = now() "
+          "WHERE node = $1",
+          node,
+          absl::StrCat(row[1].as<int>(), " rank(s) lost on this node in 10 min; "
+                       "clear with `hai-cli admin node uncordon ", node, "`"));
+      std::vector<int64_t>& holding = marked[node];
+      for (const auto& a : tx.exec_params(
+               "SELECT DISTINCT a.attempt_id FROM pods p JOIN attempts a USING (attempt_id) "
+               "WHERE p.node = $1 AND a.state IN ('scheduled','starting','running') "
+               "ORDER BY a.attempt_id",
+               node)) {
+        holding.push_back(a[0].as<int64_t>());
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return marked;
+}
+
 }  // namespace hai::store

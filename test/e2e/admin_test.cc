@@ -1,6 +1,8 @@
 // `hai-cli admin` end to end against a real haid: the admin role is enforced server-side,
 // tokens are issued once and rotate, disabled users are refused, quota and node changes apply
 // without restart, drain moves running work through the suspend protocol.
+#include <signal.h>
+
 #include <nlohmann/json.hpp>
 
 #include <gmock/gmock.h>
@@ -150,6 +152,61 @@ TEST_F(Admin, CordonDrainAndAddNodes) {
   EXPECT_TRUE(WaitFor([&] { return Node(b) == "node-9"; }, 5000)) << cluster_->DaemonLog();
   EXPECT_EQ(cluster_->Cli("root", "admin node add node-9 -g default --gpus 2").exit_code, 5);
   EXPECT_EQ(cluster_->Cli("root", "admin node drain nope").exit_code, 4);
+}
+
+// A node whose ranks vanish (here: the rank's whole process group SIGKILLed, as when a node
+// dies) is marked unhealthy; the task is requeued, not failed, resumes on another node, and
+// the node takes nothing until an admin clears it.
+TEST(NodeHealth, LostRanksMarkTheNodeUnhealthyAndTheTaskMovesOn) {
+  Cluster cluster(2, 2, "");
+  RunCommand(absl::StrCat("sed -i 's/^tick_ms = .*/&\\nnode_lost_ranks_unhealthy = 1/' ",
+                          cluster.config_path()));
+  cluster.AddUser("root", "root-token", "admin");
+  cluster.AddUser("alice", "alice-token");
+  cluster.StartDaemon();
+  const std::string nap = cluster.WriteScript("nap.py", "import time\ntime.sleep(600)\n");
+  auto r = cluster.Cli("alice", absl::StrCat("python ", nap, " -- --json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const int64_t chain = std::stoll(
+      r.output.substr(r.output.find_first_of("0123456789", r.output.find("\"chain_id\""))));
+  auto running_node = [&] {
+    return cluster.db().Query(absl::StrCat(
+        "SELECT p.node FROM pods p JOIN attempts a USING (attempt_id) WHERE a.chain_id = ",
+        chain, " AND a.state = 'running' AND p.pid IS NOT NULL"));
+  };
+  ASSERT_TRUE(WaitFor([&] { return !running_node().empty(); }, 10000)) << cluster.DaemonLog();
+  const std::string first = running_node();
+  const std::string pgid = cluster.db().Query(absl::StrCat(
+      "SELECT p.pid FROM pods p JOIN attempts a USING (attempt_id) WHERE a.chain_id = ", chain,
+      " AND a.state = 'running'"));
+  ASSERT_EQ(::kill(-std::stoi(pgid), SIGKILL), 0);
+
+  ASSERT_TRUE(WaitFor([&] { return !running_node().empty() && running_node() != first; }, 15000))
+      << cluster.DaemonLog();
+  EXPECT_EQ(cluster.db().Query(absl::StrCat("SELECT state FROM hosts WHERE node = '", first, "'")),
+            "unhealthy");
+  EXPECT_THAT(cluster.db().Query(absl::StrCat(
+                  "SELECT end_reason FROM attempts WHERE chain_id = ", chain,
+                  " AND attempt_no = 0")),
+              HasSubstr("was lost on node " + first));
+  auto nodes = cluster.Cli("alice", "nodes");
+  EXPECT_THAT(nodes.output, HasSubstr("unhealthy"));
+  // Cleared by an admin, it is schedulable again and the old losses no longer count.
+  ASSERT_EQ(cluster.Cli("root", "admin node uncordon " + first).exit_code, 0);
+  auto r2 = cluster.Cli("alice", absl::StrCat("python ", nap, " -- --name second --json"));
+  ASSERT_EQ(r2.exit_code, 0) << r2.output;
+  const int64_t second = std::stoll(
+      r2.output.substr(r2.output.find_first_of("0123456789", r2.output.find("\"chain_id\""))));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return cluster.db().Query(absl::StrCat(
+                   "SELECT p.node FROM pods p JOIN attempts a USING (attempt_id) "
+                   "WHERE a.chain_id = ", second, " AND a.state = 'running'")) == first;
+      },
+      5000))
+      << cluster.DaemonLog();
+  EXPECT_EQ(cluster.db().Query(absl::StrCat("SELECT state FROM hosts WHERE node = '", first, "'")),
+            "ready");
 }
 
 }  // namespace
