@@ -27,18 +27,9 @@ class Admin : public ::testing::Test {
   }
 
   int64_t Submit(const std::string& user, const std::string& opts) {
-    auto r = cluster_->Cli(user, absl::StrCat("python ", nap_, " -- ", opts, " --name t",
-                                              ++submits_, " --json"));
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    const size_t at = r.output.find("\"chain_id\"");
-    if (at == std::string::npos) return 0;
-    return std::stoll(r.output.substr(r.output.find_first_of("0123456789", at)));
+    return cluster_->Submit(user, nap_, opts);
   }
-
-  std::string State(int64_t chain) {
-    return cluster_->db().Query(absl::StrCat(
-        "SELECT state FROM attempts WHERE chain_id = ", chain, " ORDER BY attempt_no DESC LIMIT 1"));
-  }
+  std::string State(int64_t chain) { return cluster_->CurrentState(chain); }
   std::string Node(int64_t chain) {
     return cluster_->db().Query(absl::StrCat(
         "SELECT p.node FROM pods p JOIN attempts a USING (attempt_id) WHERE a.chain_id = ",
@@ -52,7 +43,6 @@ class Admin : public ::testing::Test {
 
   std::unique_ptr<Cluster> cluster_;
   std::string nap_;
-  int submits_ = 0;
 };
 
 TEST_F(Admin, OnlyAdminsMayAdminister) {
@@ -159,8 +149,7 @@ TEST_F(Admin, CordonDrainAndAddNodes) {
 // the node takes nothing until an admin clears it.
 TEST(NodeHealth, LostRanksMarkTheNodeUnhealthyAndTheTaskMovesOn) {
   Cluster cluster(2, 2, "");
-  RunCommand(absl::StrCat("sed -i 's/^tick_ms = .*/&\\nnode_lost_ranks_unhealthy = 1/' ",
-                          cluster.config_path()));
+  cluster.SetSchedulerKey("node_lost_ranks_unhealthy", "1");
   cluster.AddUser("root", "root-token", "admin");
   cluster.AddUser("alice", "alice-token");
   cluster.StartDaemon();

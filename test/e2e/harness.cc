@@ -189,6 +189,29 @@ CommandResult Cluster::Cli(const std::string& user, const std::string& args,
                     env);
 }
 
+int64_t Cluster::Submit(const std::string& user, const std::string& script,
+                        const std::string& opts) {
+  auto r = Cli(user, absl::StrCat("python ", script, " -- ", opts, " --name t", ++submits_,
+                                  " --json"));
+  const size_t at = r.output.find("\"chain_id\"");
+  if (r.exit_code != 0 || at == std::string::npos) {
+    ADD_FAILURE() << "submit failed (exit " << r.exit_code << "): " << r.output;
+    return 0;
+  }
+  return std::stoll(r.output.substr(r.output.find_first_of("0123456789", at)));
+}
+
+std::string Cluster::CurrentState(int64_t chain_id) {
+  return db_->Query(absl::StrCat("SELECT state FROM attempts WHERE chain_id = ", chain_id,
+                                 " ORDER BY attempt_no DESC LIMIT 1"));
+}
+
+void Cluster::SetSchedulerKey(const std::string& key, const std::string& value) {
+  // The harness writes tick_ms first in [scheduler]; the new key goes right after it.
+  RunCommand(absl::StrCat("sed -i 's/^tick_ms = .*/&\\n", key, " = ", value, "/' ",
+                          ShellQuote(config_path_)));
+}
+
 std::string Cluster::WriteScript(const std::string& name, const std::string& body) {
   const std::string path = dir_ + "/" + name;
   std::ofstream f(path);

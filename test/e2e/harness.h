@@ -49,6 +49,14 @@ class Cluster {
   // `env` adds variables (e.g. HAI_TOKEN to act with another token).
   CommandResult Cli(const std::string& user, const std::string& args,
                     std::map<std::string, std::string> env = {});
+  // `python SCRIPT -- OPTS --name tN --json` as `user` (each task named apart: a user's open
+  // tasks need distinct names); returns the chain id, 0 (and a test failure) on error.
+  int64_t Submit(const std::string& user, const std::string& script, const std::string& opts);
+  // State of the chain's newest attempt, from Postgres ("" when none).
+  std::string CurrentState(int64_t chain_id);
+  // Adds `key = value` to the [scheduler] table of the config (before StartDaemon).
+  void SetSchedulerKey(const std::string& key, const std::string& value);
+
   // Writes an executable script into the work dir; returns its absolute path.
   std::string WriteScript(const std::string& name, const std::string& body);
 
@@ -65,6 +73,7 @@ class Cluster {
   int http_port_ = 0;
   pid_t haid_pid_ = -1;
   std::map<std::string, std::string> user_dirs_;
+  int submits_ = 0;
 };
 
 }  // namespace hai::testing

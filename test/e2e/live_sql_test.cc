@@ -24,8 +24,7 @@ class LiveSql : public ::testing::Test {
     cluster_->AddUser("alice", "alice-token");
     SetTick(60000);
     // Lowered quotas suspend the youngest tasks over them (off by default).
-    RunCommand(absl::StrCat("sed -i 's/^tick_ms = .*/&\\nsuspend_over_quota = true/' ",
-                            cluster_->config_path()));
+    cluster_->SetSchedulerKey("suspend_over_quota", "true");
     cluster_->StartDaemon();
     script_ = cluster_->WriteScript("nap.py", "import time\ntime.sleep(600)\n");
   }
@@ -36,24 +35,8 @@ class LiveSql : public ::testing::Test {
                             cluster_->config_path()));
   }
 
-  int64_t Submit(const std::string& opts) {
-    // Each task gets its own name: a user's open tasks must have distinct names.
-    auto r = cluster_->Cli("alice", absl::StrCat("python ", script_, " -- ", opts, " --name t",
-                                                 ++submits_, " --json"));
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    const size_t at = r.output.find("\"chain_id\"");
-    if (at == std::string::npos) return 0;
-    return std::stoll(r.output.substr(r.output.find_first_of("0123456789", at)));
-  }
-
-  std::string State(int64_t chain) {
-    auto conn = cluster_->db().Connect();
-    pqxx::nontransaction tx(*conn);
-    auto r = tx.exec_params(
-        "SELECT state FROM attempts WHERE chain_id = $1 ORDER BY attempt_no DESC LIMIT 1",
-        chain);
-    return r.empty() ? "" : r[0][0].as<std::string>();
-  }
+  int64_t Submit(const std::string& opts) { return cluster_->Submit("alice", script_, opts); }
+  std::string State(int64_t chain) { return cluster_->CurrentState(chain); }
 
   std::string Reason(int64_t chain) {
     auto q = cluster_->Cli("alice", "queue --json");
@@ -70,7 +53,6 @@ class LiveSql : public ::testing::Test {
 
   std::unique_ptr<Cluster> cluster_;
   std::string script_;
-  int submits_ = 0;
 };
 
 TEST_F(LiveSql, QuotaEditedWithPsqlUnblocksAWaitingTaskWithinASecond) {
