@@ -40,6 +40,9 @@ void AddJsonFlag(CLI::App* sub, CommandSet& set);
 // Loads the client config (file + env) and opens a connection with the global timeout.
 absl::StatusOr<std::unique_ptr<Connection>> Connect(const GlobalOptions& globals);
 
+// `hai-cli nodes` (also `admin node list`): nodes, GPUs in use, state and tasks.
+absl::StatusOr<int> RunNodes(const GlobalOptions& globals, const std::string& group);
+
 // Fetches the task named by `task` (chain id or name) with all its attempts.
 absl::StatusOr<hai::v1::Task> GetTask(Connection& conn, const std::string& task);
 

@@ -239,7 +239,7 @@ void AddNodeStateCommand(CLI::App* node, CommandSet& set, const std::string& nam
 }
 
 void AddNodeCommands(CLI::App& admin, CommandSet& set) {
-  CLI::App* node = admin.add_subcommand("node", "nodes (list them with `hai-cli nodes`)")
+  CLI::App* node = admin.add_subcommand("node", "nodes: add, list, cordon, uncordon, drain")
                        ->require_subcommand(1);
   {
     auto a = std::make_shared<NodeArgs>();
@@ -263,6 +263,15 @@ void AddNodeCommands(CLI::App& admin, CommandSet& set) {
               return absl::StrCat("added node ", a->name, " to group ", a->group, "\n");
             });
       };
+    });
+  }
+  {
+    auto group = std::make_shared<std::string>();
+    CLI::App* sub = node->add_subcommand("list", "nodes with state, reason and tasks (= `nodes`)");
+    sub->add_option("-g,--group", *group, "only this node group");
+    AddJsonFlag(sub, set);
+    sub->callback([&set, group] {
+      set.action = [&set, group] { return RunNodes(set.globals, *group); };
     });
   }
   AddNodeStateCommand(node, set, "cordon", "cordoned", "no new starts; running tasks stay");

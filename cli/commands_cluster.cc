@@ -56,20 +56,6 @@ absl::StatusOr<int> RunQueue(const GlobalOptions& globals, const QueueArgs& args
   return kExitOk;
 }
 
-absl::StatusOr<int> RunNodes(const GlobalOptions& globals, const std::string& group) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connect(globals));
-  hai::v1::ListNodesRequest request;
-  request.set_group(group);
-  hai::v1::ListNodesResponse response;
-  const auto ctx = conn->NewContext();
-  RETURN_IF_ERROR(conn->Check(conn->cluster().ListNodes(ctx.get(), request, &response)));
-  if (globals.json) {
-    PrintJson(response);
-  } else {
-    std::cout << RenderNodes(response);
-  }
-  return kExitOk;
-}
 
 absl::StatusOr<int> RunWhoAmI(const GlobalOptions& globals) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connect(globals));
@@ -86,6 +72,21 @@ absl::StatusOr<int> RunWhoAmI(const GlobalOptions& globals) {
 }
 
 }  // namespace
+
+absl::StatusOr<int> RunNodes(const GlobalOptions& globals, const std::string& group) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connect(globals));
+  hai::v1::ListNodesRequest request;
+  request.set_group(group);
+  hai::v1::ListNodesResponse response;
+  const auto ctx = conn->NewContext();
+  RETURN_IF_ERROR(conn->Check(conn->cluster().ListNodes(ctx.get(), request, &response)));
+  if (globals.json) {
+    PrintJson(response);
+  } else {
+    std::cout << RenderNodes(response);
+  }
+  return kExitOk;
+}
 
 void AddClusterCommands(CLI::App& app, CommandSet& set) {
   {

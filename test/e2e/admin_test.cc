@@ -124,6 +124,9 @@ TEST_F(Admin, CordonDrainAndAddNodes) {
   auto nodes = cluster_->Cli("alice", "nodes");
   EXPECT_THAT(nodes.output, HasSubstr("cordoned"));
   EXPECT_THAT(nodes.output, HasSubstr("disk"));
+  auto admin_list = cluster_->Cli("root", "admin node list");
+  EXPECT_EQ(admin_list.exit_code, 0) << admin_list.output;
+  EXPECT_THAT(admin_list.output, HasSubstr("cordoned"));
 
   // Drain node-0: its task is suspended (it ignores the notice: killed after the 5 s grace),
   // requeued, and resumes on node-1 once that is uncordoned.
