@@ -2,6 +2,7 @@
 // rejects whatever is left, so a typo ("tick_msec") stops haid instead of being ignored.
 #include "common/config.h"
 
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -74,19 +75,23 @@ class Section {
     return absl::OkStatus();
   }
 
-  // A duration given as an integer or float number of `unit`s; `allow_zero` for "off".
+  // A duration: *_ms keys take an integer number of milliseconds, *_s keys an integer or
+  // fractional number of seconds; `allow_zero` where 0 means "off" or "at once".
   absl::Status Duration(const std::string& name, absl::Duration unit, bool allow_zero,
                         absl::Duration* out) {
     const toml::node* n = Get(name);
     if (n == nullptr) return absl::OkStatus();
+    const bool fractional = unit >= absl::Seconds(1);
     double v = -1;
     if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
-    if (n->is_floating_point()) v = n->as_floating_point()->get();
-    const bool ok = (n->is_integer() || n->is_floating_point()) && v <= 1e9 &&
-                    (allow_zero ? v >= 0 : v > 0);
-    if (!ok) {
-      return KeyError(Key(name), absl::StrCat("must be a ", allow_zero ? "non-negative" : "positive",
-                                              " number (got ", Describe(*n), ")"));
+    if (fractional && n->is_floating_point()) v = n->as_floating_point()->get();
+    const bool is_number = n->is_integer() || (fractional && n->is_floating_point());
+    if (is_number && v > 1e9) return KeyError(Key(name), "must be at most 1000000000");
+    if (!is_number || std::isnan(v) || (allow_zero ? v < 0 : v <= 0)) {
+      return KeyError(Key(name),
+                      absl::StrCat("must be a ", allow_zero ? "non-negative" : "positive",
+                                   fractional ? " number of seconds" : " integer", " (got ",
+                                   Describe(*n), ")"));
     }
     *out = unit * v;
     return absl::OkStatus();
@@ -112,8 +117,8 @@ class Section {
     if (absl::Status s = String(name, &v); !s.ok()) return s;
     const size_t colon = v.rfind(':');
     int port = 0;
-    if (colon == std::string::npos || colon == 0 ||
-        !absl::SimpleAtoi(v.substr(colon + 1), &port) || port < 1 || port > 65535) {
+    if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(v.substr(colon + 1), &port) ||
+        port < 1 || port > 65535) {
       return KeyError(Key(name), absl::StrCat("must be host:port (got \"", v, "\")"));
     }
     *out = v;
@@ -150,11 +155,11 @@ class Section {
   std::set<std::string> known_;
 };
 
-#define HAI_CFG(expr)                        \
-  do {                                       \
+#define HAI_CFG(expr)                         \
+  do {                                        \
     if (absl::Status _s = (expr); !_s.ok()) { \
-      return _s;                             \
-    }                                        \
+      return _s;                              \
+    }                                         \
   } while (0)
 
 absl::Status ReadServer(Section& s, ServerConfig* c) {
@@ -191,8 +196,8 @@ absl::Status ReadScheduler(Section& s, SchedulerConfig* c) {
   HAI_CFG(s.Duration("tick_ms", absl::Milliseconds(1), false, &c->tick));
   HAI_CFG(s.String("default_group", &c->default_group));
   if (c->default_group.empty()) return KeyError(s.Key("default_group"), "must not be empty");
-  HAI_CFG(s.OneOf("default_priority", {kTierNames.begin(), kTierNames.end()},
-                  &c->default_priority));
+  HAI_CFG(
+      s.OneOf("default_priority", {kTierNames.begin(), kTierNames.end()}, &c->default_priority));
   HAI_CFG(s.Integer("max_nodes_per_task", &c->max_nodes_per_task, 1, 100000));
   HAI_CFG(s.Bool("preemption", &c->preemption));
   HAI_CFG(s.Bool("suspend_over_quota", &c->suspend_over_quota));
@@ -252,7 +257,6 @@ absl::Status ReadNodes(const toml::node& node, std::vector<LocalNodeConfig>* out
   return absl::OkStatus();
 }
 
-
 // Applies `table` on top of `config`: keys present replace, absent keep their value.
 absl::Status Apply(const toml::table& table, Config* config) {
   struct Entry {
@@ -291,8 +295,8 @@ absl::StatusOr<toml::table> ParseToml(const std::string& text, const std::string
     return toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    return absl::InvalidArgumentError(absl::StrCat(source, ":", where.line, ":", where.column,
-                                                   ": ", std::string(e.description())));
+    return absl::InvalidArgumentError(absl::StrCat(source, ":", where.line, ":", where.column, ": ",
+                                                   std::string(e.description())));
   }
 }
 

@@ -3,6 +3,7 @@
 #include "common/config.h"
 
 #include <fstream>
+#include <sstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -89,8 +90,18 @@ struct BadCase {
 
 TEST(ConfigTest, EachMistakeIsRejectedNamingTheKey) {
   const std::vector<BadCase> cases = {
-      {"[scheduler]\ntick_ms = -5\n", "config key scheduler.tick_ms: must be a positive number"},
-      {"[scheduler]\ntick_ms = \"fast\"\n", "scheduler.tick_ms"},
+      {"[scheduler]\ntick_ms = -5\n",
+       "config key scheduler.tick_ms: must be a positive integer (got -5)"},
+      {"[scheduler]\ntick_ms = \"fast\"\n", "scheduler.tick_ms: must be a positive integer"},
+      {"[scheduler]\ntick_ms = 0.5\n", "scheduler.tick_ms: must be a positive integer"},
+      {"[scheduler]\ntick_ms = 0\n", "scheduler.tick_ms: must be a positive integer (got 0)"},
+      {"[manager]\nheartbeat_ms = 1e12\n", "manager.heartbeat_ms"},
+      {"[scheduler]\nmanager_timeout_s = 0\n",
+       "scheduler.manager_timeout_s: must be a positive number of seconds"},
+      {"[scheduler]\nkill_grace_s = -1\n",
+       "scheduler.kill_grace_s: must be a non-negative number of seconds (got -1)"},
+      {"[scheduler]\nsuspend_grace_s = nan\n", "scheduler.suspend_grace_s"},
+      {"[scheduler]\nmin_runtime_s = 1e10\n", "scheduler.min_runtime_s: must be at most"},
       {"[scheduler]\ntick_msec = 5\n", "config key scheduler.tick_msec: unknown key"},
       {"[schedular]\n", "config key schedular: unknown section or key"},
       {"[server]\nlog_level = \"loud\"\n", "server.log_level: must be one of"},
@@ -136,6 +147,102 @@ TEST(ConfigTest, OverrideReplacesKeysAndTheWholeNodeList) {
   auto bad = LoadConfig(base, extra);
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("server.log_lvl"));
+}
+
+// config/haid.toml is the documentation of every key: it must list each key the loader knows
+// and give each the value the loader uses when the key is absent.
+TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
+  const std::string path = std::string(HAI_SOURCE_DIR) + "/config/haid.toml";
+  auto shipped = LoadConfig(path);
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  const Config d;  // the struct defaults, which an empty file yields
+  EXPECT_EQ(shipped->server.grpc_listen, d.server.grpc_listen);
+  EXPECT_EQ(shipped->server.http_listen, d.server.http_listen);
+  EXPECT_EQ(shipped->server.control_url, d.server.control_url);
+  EXPECT_EQ(shipped->server.data_dir, d.server.data_dir);
+  EXPECT_EQ(shipped->server.log_level, d.server.log_level);
+  EXPECT_EQ(shipped->database.url, d.database.url);
+  EXPECT_EQ(shipped->database.pool_size, d.database.pool_size);
+  EXPECT_EQ(shipped->redis.host, d.redis.host);
+  EXPECT_EQ(shipped->redis.port, d.redis.port);
+  EXPECT_EQ(shipped->redis.prefix, d.redis.prefix);
+  const SchedulerConfig& s = shipped->scheduler;
+  EXPECT_EQ(s.tick, d.scheduler.tick);
+  EXPECT_EQ(s.default_group, d.scheduler.default_group);
+  EXPECT_EQ(s.default_priority, d.scheduler.default_priority);
+  EXPECT_EQ(s.max_nodes_per_task, d.scheduler.max_nodes_per_task);
+  EXPECT_EQ(s.preemption, d.scheduler.preemption);
+  EXPECT_EQ(s.suspend_over_quota, d.scheduler.suspend_over_quota);
+  EXPECT_EQ(s.node_lost_ranks_unhealthy, d.scheduler.node_lost_ranks_unhealthy);
+  EXPECT_EQ(s.above_normal_demote_after, d.scheduler.above_normal_demote_after);
+  EXPECT_EQ(s.min_runtime, d.scheduler.min_runtime);
+  // The per-tier table is an example; its entries must not change the behaviour.
+  for (const auto& [tier, runtime] : s.min_runtime_by_tier) {
+    EXPECT_EQ(runtime, d.scheduler.min_runtime) << tier;
+  }
+  EXPECT_EQ(s.suspend_grace, d.scheduler.suspend_grace);
+  EXPECT_EQ(s.kill_grace, d.scheduler.kill_grace);
+  EXPECT_EQ(s.manager_timeout, d.scheduler.manager_timeout);
+  EXPECT_EQ(shipped->manager.binary, d.manager.binary);
+  EXPECT_EQ(shipped->manager.runtime, d.manager.runtime);
+  EXPECT_EQ(shipped->manager.heartbeat, d.manager.heartbeat);
+  ASSERT_EQ(shipped->nodes.size(), 4u);
+  for (const LocalNodeConfig& n : shipped->nodes) {
+    EXPECT_EQ(n.group, "default") << n.name;
+    EXPECT_EQ(n.gpus, 8) << n.name;
+  }
+
+  // Every key appears literally ("key = "), so an operator finds it by reading the file.
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  for (const char* key : {"grpc_listen",
+                          "http_listen",
+                          "control_url",
+                          "data_dir",
+                          "log_level",
+                          "url",
+                          "pool_size",
+                          "host",
+                          "port",
+                          "prefix",
+                          "tick_ms",
+                          "default_group",
+                          "default_priority",
+                          "max_nodes_per_task",
+                          "preemption",
+                          "suspend_over_quota",
+                          "node_lost_ranks_unhealthy",
+                          "above_normal_demote_after_s",
+                          "min_runtime_s",
+                          "[scheduler.min_runtime_s_by_tier]",
+                          "suspend_grace_s",
+                          "kill_grace_s",
+                          "manager_timeout_s",
+                          "binary",
+                          "runtime",
+                          "heartbeat_ms",
+                          "[[nodes]]",
+                          "name",
+                          "group",
+                          "gpus",
+                          "cpu_millis",
+                          "memory_mib",
+                          "room",
+                          "switch",
+                          "jupyter"}) {
+    const std::string k(key);
+    const std::string needle = k[0] == '[' ? k : "\n" + k + " = ";
+    EXPECT_NE(text.str().find(needle), std::string::npos) << key;
+  }
+}
+
+TEST(ConfigTest, ShippedOverrideExampleApplies) {
+  const std::string dir = std::string(HAI_SOURCE_DIR) + "/config/";
+  auto c = LoadConfig(dir + "haid.toml", dir + "override.example.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.log_level, "debug");
+  EXPECT_EQ(c->nodes.size(), 2u);
 }
 
 TEST(ConfigTest, MissingFileIsNotFound) {
