@@ -2,35 +2,57 @@
 # The embedded default in one command: install what is missing, build, start a private
 # Postgres and Redis on loopback under var/services, migrate, seed the example users and
 # quotas, and run haid in the foreground with the 4 local nodes of config/haid.toml.
-# Ctrl-C stops haid and the services (running tasks are stopped with them).
+# Ctrl-C stops haid, then Postgres and Redis.
+#
+#   HAI_CONFIG      config file (default config/haid.toml); its database and redis ports
+#                   must match HAI_PG_PORT / HAI_REDIS_PORT
+#   HAI_PG_PORT     private Postgres port (default 5433, as in config/haid.toml)
+#   HAI_REDIS_PORT  private Redis port (default 6380, as in config/haid.toml)
+#   HAI_BUILD_DIR   build directory (default build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target haid hai-manager hai-cli
-
 config=${HAI_CONFIG:-config/haid.toml}
-mkdir -p var
-exports=$(scripts/services.sh start var/services 5433 6380)
-eval "$exports"
-stop_services() { scripts/services.sh stop var/services; }
-trap stop_services EXIT
+pg_port=${HAI_PG_PORT:-5433}
+redis_port=${HAI_REDIS_PORT:-6380}
+build=${HAI_BUILD_DIR:-build}
 
-build/bin/haid migrate --config "$config"
+scripts/install-deps.sh
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" --target haid hai-manager hai-cli
+
+mkdir -p var
+haid_pid=""
+shutdown() {
+  if [ -n "$haid_pid" ]; then
+    kill -TERM "$haid_pid" 2>/dev/null || true
+    wait "$haid_pid" 2>/dev/null || true
+  fi
+  scripts/services.sh stop var/services
+}
+trap shutdown EXIT
+trap 'exit 130' INT TERM
+# Not `eval "$(...)"`: that would hide a failed start behind eval's own success.
+exports=$(scripts/services.sh start var/services "$pg_port" "$redis_port")
+eval "$exports"
+
+"$build/bin/haid" migrate --config "$config"
+# The seed only inserts what is missing (ON CONFLICT DO NOTHING), so reruns are harmless.
 for seed in sql/seed/*.sql; do
   psql -q -v ON_ERROR_STOP=1 "$HAI_PG_URL" -f "$seed" >/dev/null
 done
 
 cat <<MSG
 hai is starting: gRPC on 127.0.0.1:7611, metrics and health on http://127.0.0.1:7612.
-In another shell:
-  build/bin/hai-cli init alice-token --url 127.0.0.1:7611
-  build/bin/hai-cli python train.py -- -n 2 -f
-  build/bin/hai-cli list
+In another shell (alice-token is the example user of sql/seed/):
+  $build/bin/hai-cli init alice-token --url 127.0.0.1:7611
+  $build/bin/hai-cli python train.py -- -n 2 -p HIGH
+  $build/bin/hai-cli list
+  $build/bin/hai-cli status TASK
+  $build/bin/hai-cli logs -f TASK
+  $build/bin/hai-cli nodes
 Ctrl-C here stops haid, Postgres and Redis.
 MSG
-build/bin/haid --config "$config" &
+"$build/bin/haid" --config "$config" &
 haid_pid=$!
-trap 'kill -TERM $haid_pid 2>/dev/null || true' INT TERM
-wait $haid_pid || true
+wait "$haid_pid"
