@@ -12,7 +12,7 @@ scripts/install-deps.sh
 
 build=${HAI_BUILD_DIR:-build}
 jobs=$(nproc)
-cmake -S . -B "$build" -DHAI_WERROR=ON -DCMAKE_BUILD_TYPE=${HAI_BUILD_TYPE:-RelWithDebInfo}
+cmake -S . -B "$build" -DHAI_WERROR=ON -DCMAKE_BUILD_TYPE="${HAI_BUILD_TYPE:-RelWithDebInfo}"
 cmake --build "$build" -j"$jobs"
 
 services=$(mktemp -d /tmp/hai-test-services.XXXXXX)
