@@ -1,0 +1,641 @@
+// The discrete-event replay (model in replay.h).
+//
+// Why the queue may be pruned (SimConfig::prune_queue). A pass walks the queue in order
+// (tier desc, first submit, attempt id); a task starts, or claims capacity through
+// preemption or nodes being freed, or waits. Within one pass the capacity a task can use
+// only shrinks: starts take GPUs, claims and head-of-tier reservations take nodes, quota use
+// only grows, victims only get used up; the one exception is a carried-over preemption hold,
+// released to ordinary capacity at its holder's turn. Take a class of queued tasks that are
+// interchangeable for the policy (same tier, user and shape nodes x GPUs per node) and let
+// P be every GPU any of them could ever get in this pass: free GPUs, GPUs being freed, and
+// (with preemption) GPUs of running tasks of a lower tier. Each success costs at least c =
+// nodes x GPUs per node (whole nodes: the group's smallest node) of P, so at most P / c of
+// them succeed, and once one fails (after the last hold release) every later one fails too.
+// So handing the policy, per class, every task up to the last holder plus the next P / c + 1
+// changes no start and no suspension: the ones left out would all have waited, none of them
+// would have been the head of its tier (an earlier one of its class failed first), and a
+// waiting task changes nothing for the tasks after it. Only the pending list (which the
+// simulator does not use) is shorter. ReplayTest.PrunedQueueGivesTheSameSchedule checks
+// this against unpruned replays.
+#include "bench/sim/replay.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <queue>
+#include <set>
+#include <tuple>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/sim/fifo_baseline.h"
+#include "scheduler/policy/decide.h"
+#include "scheduler/policy/quota.h"
+#include "scheduler/policy/tier.h"
+
+namespace hai::sim {
+namespace {
+
+using policy::Task;
+using policy::Tier;
+
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+
+absl::Time At(int64_t s) { return absl::FromUnixSeconds(s); }
+int64_t Seconds(absl::Time t) { return absl::ToUnixSeconds(t); }
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Same-instant order: state changes first (so a pass sees all of them), decisions last.
+enum EventKind : int { kFinish = 0, kStop = 1, kArrive = 2, kDecide = 3 };
+
+struct Event {
+  int64_t time;
+  int kind;
+  int64_t seq;  // push order: arrivals in (submit, file order) get ascending attempt ids
+  int64_t id;   // job index, attempt id or group index
+  bool operator>(const Event& o) const {
+    return std::tie(time, kind, seq) > std::tie(o.time, o.kind, o.seq);
+  }
+};
+
+// Queued tasks the policy cannot tell apart (see the top of this file).
+struct ClassKey {
+  int tier;
+  std::string user;
+  int nodes;
+  int gpus_per_node;
+  auto operator<=>(const ClassKey&) const = default;
+};
+using OrderKey = std::pair<int64_t, int64_t>;  // (first submit s, attempt id)
+
+ClassKey KeyOf(const Task& t) {
+  return {t.requested_priority, t.user, t.nodes, t.gpus_per_node};
+}
+
+struct GroupState {
+  const GroupSpec* spec = nullptr;
+  policy::Snapshot snap;  // nodes and quota fixed; running kept current; queued per pass
+  absl::flat_hash_map<int64_t, size_t> run_pos;  // attempt -> index in snap.running
+  std::map<ClassKey, std::set<OrderKey>> classes;
+  absl::flat_hash_map<int64_t, Task> queued;     // by attempt id
+  absl::flat_hash_set<int64_t> holders;          // queued tasks carrying reserved_nodes
+  int64_t free_gpus = 0;
+  int64_t decide_at = -1;                        // pending decision time, -1: none
+};
+
+struct RunningAttempt {
+  int job = 0;
+  int group = 0;
+  int64_t start = 0;
+  int64_t overhead = 0;  // restart overhead this attempt pays before productive work
+  int gpus = 0;
+};
+
+struct ChainState {
+  int64_t progress = 0;  // saved productive seconds
+  int attempts = 0;
+};
+
+Tier EffectiveTier(const Task& t, const policy::PolicyConfig& pc, int64_t now) {
+  if (t.tier == Tier::kAboveNormal && now - Seconds(t.running_since) >=
+                                          absl::ToInt64Seconds(pc.above_normal_demote_after)) {
+    return Tier::kNormal;
+  }
+  return t.tier;
+}
+
+int64_t MinRuntimeS(const policy::PolicyConfig& pc, Tier tier) {
+  auto it = pc.min_runtime.find(tier);
+  return absl::ToInt64Seconds(it == pc.min_runtime.end() ? pc.default_min_runtime
+                                                         : it->second);
+}
+
+class Replayer {
+ public:
+  Replayer(const std::vector<SimJob>& jobs, const std::vector<GroupSpec>& groups,
+           const std::map<policy::QuotaKey, int64_t>& quota, const SimConfig& config)
+      : jobs_(jobs), config_(config) {
+    pc_ = config.policy_config;
+    pc_.preemption = config.policy == PolicyKind::kHai;
+    groups_.resize(groups.size());
+    for (size_t g = 0; g < groups.size(); ++g) {
+      GroupState& gs = groups_[g];
+      gs.spec = &groups[g];
+      group_index_[groups[g].name] = static_cast<int>(g);
+      for (int n = 0; n < groups[g].nodes; ++n) {
+        policy::Node node;
+        node.name = absl::StrFormat("%s-%05d", groups[g].name, n);
+        node.group = groups[g].name;
+        node.gpus = groups[g].gpus_per_node;
+        gs.snap.nodes.push_back(std::move(node));
+      }
+      gs.free_gpus = int64_t{groups[g].nodes} * groups[g].gpus_per_node;
+      total_gpus_ += gs.free_gpus;
+    }
+    for (const auto& [key, value] : quota) {
+      auto it = group_index_.find(key.group);
+      if (it != group_index_.end()) groups_[it->second].snap.quota.emplace(key, value);
+    }
+    outcomes_.resize(jobs.size());
+    chains_.resize(jobs.size());
+  }
+
+  absl::StatusOr<SimResult> Run() {
+    const auto wall0 = std::chrono::steady_clock::now();
+    const double cpu0 = CpuSeconds();
+    std::vector<int> order(jobs_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return jobs_[a].submit_s < jobs_[b].submit_s; });
+    if (!jobs_.empty()) {
+      start_s_ = jobs_[order.front()].submit_s;
+      window_end_s_ = jobs_[order.back()].submit_s;
+    }
+    now_ = start_s_;
+    for (int j : order) {
+      if (group_index_.find(jobs_[j].group) == group_index_.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("job ", jobs_[j].id, ": no group ", jobs_[j].group, " in the cluster"));
+      }
+      Push(jobs_[j].submit_s, kArrive, j);
+    }
+    while (!events_.empty()) {
+      const Event e = events_.top();
+      events_.pop();
+      Advance(e.time);
+      switch (e.kind) {
+        case kArrive:
+          Arrive(static_cast<int>(e.id));
+          break;
+        case kFinish:
+          Finish(e.id);
+          break;
+        case kStop:
+          Stop(e.id);
+          break;
+        case kDecide: {
+          GroupState& gs = groups_[e.id];
+          if (gs.decide_at != e.time) break;  // superseded by an earlier decision
+          gs.decide_at = -1;
+          Pass(static_cast<int>(e.id));
+          break;
+        }
+      }
+    }
+    for (const GroupState& gs : groups_) {
+      if (!gs.queued.empty() || !gs.snap.running.empty()) {
+        return absl::InternalError(absl::StrCat(
+            "replay ended with ", gs.queued.size(), " queued and ", gs.snap.running.size(),
+            " running tasks in group ", gs.spec->name, " (the policy never started them)"));
+      }
+    }
+    SimResult r;
+    r.policy = config_.policy;
+    r.jobs = std::move(outcomes_);
+    r.total_gpus = total_gpus_;
+    r.start_s = start_s_;
+    r.end_s = now_;
+    r.window_end_s = window_end_s_;
+    const double cap = static_cast<double>(total_gpus_);
+    if (window_end_s_ > start_s_ && cap > 0) {
+      r.window_utilisation = held_in_window_ / (cap * static_cast<double>(window_end_s_ - start_s_));
+    }
+    if (now_ > start_s_ && cap > 0) {
+      r.makespan_utilisation = held_total_ / (cap * static_cast<double>(now_ - start_s_));
+    }
+    r.util_bucket_s = Bucket();
+    r.utilisation = std::move(buckets_);
+    for (size_t b = 0; b < r.utilisation.size(); ++b) {
+      const int64_t lo = start_s_ + static_cast<int64_t>(b) * Bucket();
+      const int64_t len = std::min(Bucket(), now_ - lo);
+      r.utilisation[b] = len > 0 && cap > 0 ? r.utilisation[b] / (cap * len) : 0;
+    }
+    r.decide_calls = decide_calls_;
+    r.queued_passed = queued_passed_;
+    r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    r.cpu_s = CpuSeconds() - cpu0;
+    return r;
+  }
+
+ private:
+  int64_t Bucket() const { return std::max<int64_t>(config_.util_bucket_s, 1); }
+
+  void Push(int64_t time, int kind, int64_t id) { events_.push({time, kind, seq_++, id}); }
+
+  int64_t Tick(int64_t t) const {
+    const int64_t i = config_.interval_s;
+    if (i <= 0) return t;
+    const int64_t q = t / i * i;
+    return q == t ? t : q + i;
+  }
+
+  void MarkDirty(int g, int64_t at) {
+    GroupState& gs = groups_[g];
+    const int64_t t = Tick(std::max(at, now_));
+    if (gs.decide_at != -1 && gs.decide_at <= t) return;
+    gs.decide_at = t;
+    Push(t, kDecide, g);
+  }
+
+  // Integrates held GPUs up to `to`.
+  void Advance(int64_t to) {
+    if (to <= now_) return;
+    if (busy_gpus_ > 0) {
+      const double busy = static_cast<double>(busy_gpus_);
+      held_total_ += busy * static_cast<double>(to - now_);
+      const int64_t wlo = std::max(now_, start_s_);
+      const int64_t whi = std::min(to, window_end_s_);
+      if (whi > wlo) held_in_window_ += busy * static_cast<double>(whi - wlo);
+      int64_t t = now_;
+      while (t < to) {
+        const size_t b = static_cast<size_t>((t - start_s_) / Bucket());
+        const int64_t bucket_end = start_s_ + static_cast<int64_t>(b + 1) * Bucket();
+        const int64_t upto = std::min(to, bucket_end);
+        if (buckets_.size() <= b) buckets_.resize(b + 1, 0.0);
+        buckets_[b] += busy * static_cast<double>(upto - t);
+        t = upto;
+      }
+    } else {
+      const size_t b = static_cast<size_t>((to - 1 - start_s_) / Bucket());
+      if (buckets_.size() <= b) buckets_.resize(b + 1, 0.0);
+    }
+    now_ = to;
+  }
+
+  void Enqueue(GroupState& gs, Task t) {
+    gs.classes[KeyOf(t)].insert({Seconds(t.first_submit), t.attempt_id});
+    const int64_t id = t.attempt_id;
+    gs.queued.emplace(id, std::move(t));
+  }
+
+  void Arrive(int j) {
+    const SimJob& job = jobs_[j];
+    const int g = group_index_.at(job.group);
+    GroupState& gs = groups_[g];
+    const policy::AdmissionRequest req{.user = job.user,
+                                       .group = job.group,
+                                       .priority = static_cast<int>(job.tier),
+                                       .nodes = job.nodes,
+                                       .gpus_per_node = job.gpus_per_node};
+    const absl::Status admissible = policy::CheckAdmissible(req, gs.snap.nodes, gs.snap.quota);
+    if (!admissible.ok()) {
+      outcomes_[j].rejected = true;
+      outcomes_[j].reject_reason = std::string(admissible.message());
+      return;
+    }
+    Task t;
+    t.attempt_id = next_attempt_++;
+    t.chain_id = j + 1;
+    t.user = job.user;
+    t.requested_priority = static_cast<int>(job.tier);
+    t.tier = job.tier;
+    t.group = job.group;
+    t.nodes = job.nodes;
+    t.gpus_per_node = job.gpus_per_node;
+    t.first_submit = At(job.submit_s);
+    job_of_attempt_[t.attempt_id] = j;
+    Enqueue(gs, std::move(t));
+    MarkDirty(g, now_);
+  }
+
+  // Removes a running attempt from its group's snapshot; returns the task.
+  Task RemoveRunning(GroupState& gs, int64_t attempt) {
+    const size_t pos = gs.run_pos.at(attempt);
+    Task t = std::move(gs.snap.running[pos]);
+    if (pos + 1 != gs.snap.running.size()) {
+      gs.snap.running[pos] = std::move(gs.snap.running.back());
+      gs.run_pos[gs.snap.running[pos].attempt_id] = pos;
+    }
+    gs.snap.running.pop_back();
+    gs.run_pos.erase(attempt);
+    return t;
+  }
+
+  void Release(int g, const RunningAttempt& ra) {
+    groups_[g].free_gpus += ra.gpus;
+    busy_gpus_ -= ra.gpus;
+  }
+
+  void Finish(int64_t attempt) {
+    auto it = running_.find(attempt);
+    if (it == running_.end()) return;  // it was suspended before it could finish
+    const RunningAttempt ra = it->second;
+    running_.erase(it);
+    RemoveRunning(groups_[ra.group], attempt);
+    Release(ra.group, ra);
+    JobOutcome& o = outcomes_[ra.job];
+    o.finish_s = now_;
+    o.lost_gpu_s += int64_t{ra.gpus} * ra.overhead;
+    chains_[ra.job].progress = jobs_[ra.job].duration_s;
+    MarkDirty(ra.group, now_);
+  }
+
+  // A suspension takes effect: the attempt stops, keeps what it checkpointed, requeues.
+  void Stop(int64_t attempt) {
+    auto it = running_.find(attempt);
+    if (it == running_.end()) return;  // it finished during the grace period
+    const RunningAttempt ra = it->second;
+    running_.erase(it);
+    GroupState& gs = groups_[ra.group];
+    Task t = RemoveRunning(gs, attempt);
+    Release(ra.group, ra);
+
+    ChainState& ch = chains_[ra.job];
+    const int64_t ran = now_ - ra.start;
+    const int64_t productive = std::max<int64_t>(0, ran - ra.overhead);
+    const int64_t ckpt = config_.cost.checkpoint_interval_s;
+    const int64_t saved = ckpt > 0 ? productive / ckpt * ckpt : productive;
+    ch.progress += saved;
+    JobOutcome& o = outcomes_[ra.job];
+    ++o.suspensions;
+    o.lost_gpu_s += int64_t{ra.gpus} * (ran - saved);
+
+    // The chain's next attempt keeps its first-submit time, so it keeps its place.
+    t.attempt_id = next_attempt_++;
+    job_of_attempt_[t.attempt_id] = ra.job;
+    t.tier = jobs_[ra.job].tier;
+    t.placement.clear();
+    t.reserved_nodes.clear();
+    t.suspend_requested = false;
+    Enqueue(gs, std::move(t));
+    MarkDirty(ra.group, now_);
+  }
+
+  void BuildQueue(GroupState& gs) {
+    std::vector<Task>& out = gs.snap.queued;
+    out.clear();
+    if (!config_.prune_queue) {
+      out.reserve(gs.queued.size());
+      for (const auto& [id, t] : gs.queued) out.push_back(t);
+      return;
+    }
+    // GPUs being freed, and GPUs of running tasks by effective tier (index = tier value).
+    int64_t freeing = 0;
+    std::array<int64_t, 51> by_tier{};
+    for (const Task& r : gs.snap.running) {
+      const int gpus = running_.at(r.attempt_id).gpus;
+      if (r.suspend_requested) {
+        freeing += gpus;
+      } else {
+        by_tier[static_cast<int>(EffectiveTier(r, pc_, now_))] += gpus;
+      }
+    }
+    // The last holder in queue order (tier desc, first submit, attempt).
+    std::optional<std::tuple<int, int64_t, int64_t>> last_holder;
+    for (int64_t h : gs.holders) {
+      const Task& t = gs.queued.at(h);
+      const std::tuple<int, int64_t, int64_t> k{-t.requested_priority,
+                                                Seconds(t.first_submit), t.attempt_id};
+      if (!last_holder || k > *last_holder) last_holder = k;
+    }
+    const int min_node_gpus = std::max(gs.spec->gpus_per_node, 1);
+    for (const auto& [key, members] : gs.classes) {
+      if (members.empty()) continue;
+      int64_t capacity = gs.free_gpus + freeing;
+      if (pc_.preemption) {
+        for (int tier = 0; tier < key.tier && tier < 51; ++tier) capacity += by_tier[tier];
+      }
+      const int64_t cost =
+          int64_t{std::max(key.nodes, 1)} *
+          (key.gpus_per_node > 0 ? key.gpus_per_node : min_node_gpus);
+      const int64_t cap = capacity / std::max<int64_t>(cost, 1) + 1;
+      int64_t counted = 0;
+      for (const OrderKey& ok : members) {
+        const bool before_hold =
+            last_holder &&
+            std::tuple<int, int64_t, int64_t>{-key.tier, ok.first, ok.second} <= *last_holder;
+        if (!before_hold) {
+          if (counted == cap) break;
+          ++counted;
+        }
+        out.push_back(gs.queued.at(ok.second));
+      }
+    }
+  }
+
+  void Pass(int g) {
+    GroupState& gs = groups_[g];
+    if (gs.queued.empty()) return;
+    BuildQueue(gs);
+    const absl::Time now = At(now_);
+    policy::Plan plan = config_.policy == PolicyKind::kFifo
+                            ? FifoDecide(gs.snap)
+                            : policy::Decide(gs.snap, pc_, now);
+    if (config_.observer) config_.observer(gs.snap, plan, now);
+    ++decide_calls_;
+    queued_passed_ += static_cast<int64_t>(gs.snap.queued.size());
+    gs.snap.queued.clear();
+
+    // Preemptors' held nodes go into the next pass, as the daemon carries them.
+    for (int64_t h : gs.holders) gs.queued.at(h).reserved_nodes.clear();
+    gs.holders.clear();
+    for (policy::Pending& p : plan.pending) {
+      if (p.reason != policy::PendingReason::kWaitingForPreemption || p.reserved_nodes.empty()) {
+        continue;
+      }
+      gs.queued.at(p.attempt_id).reserved_nodes = std::move(p.reserved_nodes);
+      gs.holders.insert(p.attempt_id);
+    }
+    for (const policy::Demotion& d : plan.demotions) {
+      gs.snap.running[gs.run_pos.at(d.attempt_id)].tier = d.to;
+    }
+    for (const policy::SuspendDecision& s : plan.suspends) {
+      Task& v = gs.snap.running[gs.run_pos.at(s.victim_attempt_id)];
+      if (v.suspend_requested) continue;
+      v.suspend_requested = true;
+      Push(now_ + config_.cost.suspend_grace_s, kStop, s.victim_attempt_id);
+    }
+    for (policy::StartDecision& st : plan.starts) Start(g, st);
+    ScheduleWakeUp(g);
+  }
+
+  void Start(int g, policy::StartDecision& st) {
+    GroupState& gs = groups_[g];
+    auto it = gs.queued.find(st.attempt_id);
+    Task t = std::move(it->second);
+    gs.queued.erase(it);
+    gs.holders.erase(st.attempt_id);
+    auto cls = gs.classes.find(KeyOf(t));
+    cls->second.erase({Seconds(t.first_submit), t.attempt_id});
+    if (cls->second.empty()) gs.classes.erase(cls);
+
+    const bool exclusive = t.nodes > 1 || t.gpus_per_node == 0;
+    int gpus = 0;
+    for (const policy::RankPlacement& p : st.placement) {
+      gpus += exclusive ? gs.spec->gpus_per_node : static_cast<int>(p.gpus.size());
+    }
+    t.tier = st.tier;
+    t.placement = std::move(st.placement);
+    t.running_since = At(now_);
+    t.reserved_nodes.clear();
+    t.suspend_requested = false;
+
+    const int j = job_of_attempt_.at(t.attempt_id);
+    ChainState& ch = chains_[j];
+    ++ch.attempts;
+    RunningAttempt ra{.job = j,
+                      .group = g,
+                      .start = now_,
+                      .overhead = ch.attempts > 1 ? config_.cost.restart_overhead_s : 0,
+                      .gpus = gpus};
+    JobOutcome& o = outcomes_[j];
+    if (o.first_start_s < 0) o.first_start_s = now_;
+    o.gpus_allocated = gpus;
+    gs.free_gpus -= gpus;
+    busy_gpus_ += gpus;
+    Push(now_ + ra.overhead + (jobs_[j].duration_s - ch.progress), kFinish, t.attempt_id);
+    running_.emplace(t.attempt_id, ra);
+    gs.run_pos[t.attempt_id] = gs.snap.running.size();
+    gs.snap.running.push_back(std::move(t));
+  }
+
+  // Decisions that depend on the clock alone: a running task leaving its minimum-runtime
+  // window (it becomes a possible victim) or an ABOVE_NORMAL task dropping to NORMAL. Wake
+  // the group then if something waits that could use it.
+  void ScheduleWakeUp(int g) {
+    GroupState& gs = groups_[g];
+    if (gs.queued.empty() || config_.policy == PolicyKind::kFifo) return;
+    int top_queued = -1;
+    for (const auto& [key, members] : gs.classes) {
+      if (!members.empty()) top_queued = std::max(top_queued, key.tier);
+    }
+    int64_t next = kNever;
+    const int64_t demote = absl::ToInt64Seconds(pc_.above_normal_demote_after);
+    for (const Task& r : gs.snap.running) {
+      if (r.suspend_requested) continue;
+      const int64_t since = Seconds(r.running_since);
+      const Tier tier = EffectiveTier(r, pc_, now_);
+      if (tier == Tier::kAboveNormal && since + demote > now_) {
+        next = std::min(next, since + demote);
+      }
+      if (pc_.preemption && static_cast<int>(tier) < top_queued) {
+        const int64_t free_at = since + MinRuntimeS(pc_, tier);
+        if (free_at > now_) next = std::min(next, free_at);
+      }
+    }
+    if (next != kNever) MarkDirty(g, next);
+  }
+
+  const std::vector<SimJob>& jobs_;
+  const SimConfig& config_;
+  policy::PolicyConfig pc_;
+  std::vector<GroupState> groups_;
+  std::map<std::string, int> group_index_;
+  std::vector<JobOutcome> outcomes_;
+  std::vector<ChainState> chains_;
+  absl::flat_hash_map<int64_t, int> job_of_attempt_;
+  absl::flat_hash_map<int64_t, RunningAttempt> running_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
+  int64_t seq_ = 0;
+  int64_t next_attempt_ = 1;
+  int64_t now_ = 0;
+  int64_t start_s_ = 0;
+  int64_t window_end_s_ = 0;
+  int64_t total_gpus_ = 0;
+  int64_t busy_gpus_ = 0;
+  double held_total_ = 0;
+  double held_in_window_ = 0;
+  std::vector<double> buckets_;
+  int64_t decide_calls_ = 0;
+  int64_t queued_passed_ = 0;
+};
+
+}  // namespace
+
+absl::string_view PolicyName(PolicyKind kind) {
+  switch (kind) {
+    case PolicyKind::kFifo:
+      return "fifo";
+    case PolicyKind::kHai:
+      return "hai";
+    case PolicyKind::kHaiNoPreempt:
+      return "hai-nopreempt";
+  }
+  return "?";
+}
+
+absl::StatusOr<PolicyKind> ParsePolicy(absl::string_view name) {
+  for (PolicyKind k : {PolicyKind::kFifo, PolicyKind::kHai, PolicyKind::kHaiNoPreempt}) {
+    if (name == PolicyName(k)) return k;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown policy '", name, "' (fifo, hai, hai-nopreempt)"));
+}
+
+absl::StatusOr<std::vector<SimJob>> BuildJobs(const std::vector<TraceJob>& trace,
+                                              const std::vector<GroupSpec>& groups,
+                                              const std::vector<policy::Tier>& tiers) {
+  if (tiers.size() != trace.size()) {
+    return absl::InvalidArgumentError("one tier per job is needed");
+  }
+  std::map<std::string, const GroupSpec*> by_name;
+  for (const GroupSpec& g : groups) by_name[g.name] = &g;
+  std::vector<SimJob> out;
+  out.reserve(trace.size());
+  for (size_t i = 0; i < trace.size(); ++i) {
+    const TraceJob& tj = trace[i];
+    auto it = by_name.find(tj.group);
+    if (it == by_name.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "job ", tj.id, ": group '", tj.group, "' is not in the cluster description"));
+    }
+    const int per_node = it->second->gpus_per_node;
+    SimJob j;
+    j.id = tj.id;
+    j.user = tj.user;
+    j.group = tj.group;
+    j.submit_s = tj.submit_s;
+    j.duration_s = tj.duration_s;
+    j.gpus = tj.gpus;
+    j.tier = tiers[i];
+    const int needed = (tj.gpus + per_node - 1) / per_node;
+    j.nodes = std::max(tj.nodes, needed);
+    // One node: pack its GPUs beside others. Several: whole nodes (a gang).
+    j.gpus_per_node = j.nodes == 1 ? tj.gpus : 0;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::map<policy::QuotaKey, int64_t> DefaultQuota(const std::vector<SimJob>& jobs,
+                                                 const std::vector<GroupSpec>& groups,
+                                                 int64_t user_quota_nodes) {
+  std::set<std::string> users;
+  for (const SimJob& j : jobs) users.insert(j.user);
+  std::map<policy::QuotaKey, int64_t> out;
+  for (const std::string& u : users) {
+    for (const GroupSpec& g : groups) {
+      // A GPU-packed task counts as one node of quota, so "no limit" is one per GPU.
+      const int64_t unlimited = int64_t{g.nodes} * std::max(g.gpus_per_node, 1);
+      const int64_t q = user_quota_nodes > 0 ? user_quota_nodes : unlimited;
+      for (Tier t : policy::kTiersDescending) out[{u, g.name, t}] = q;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<SimResult> Replay(const std::vector<SimJob>& jobs,
+                                 const std::vector<GroupSpec>& groups,
+                                 const std::map<policy::QuotaKey, int64_t>& quota,
+                                 const SimConfig& config) {
+  if (config.cost.suspend_grace_s < 0 || config.cost.checkpoint_interval_s < 0 ||
+      config.cost.restart_overhead_s < 0 || config.interval_s < 0) {
+    return absl::InvalidArgumentError(
+        "suspend grace, checkpoint interval, restart overhead and interval must be >= 0");
+  }
+  Replayer r(jobs, groups, quota, config);
+  return r.Run();
+}
+
+}  // namespace hai::sim

@@ -1,0 +1,300 @@
+// Replays of small hand-computed traces through the simulator: exact start and finish times
+// for strict FIFO, for hai without preemption (backfill beside a head-of-tier reservation)
+// and for hai with preemption under the suspend cost model; plus the properties every replay
+// must keep (every plan passes the core's invariants; pruning the queue handed to the policy
+// never changes a schedule).
+#include "bench/sim/replay.h"
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench/sim/metrics.h"
+#include "gtest/gtest.h"
+#include "test/unit/policy/invariants.h"
+
+namespace hai::sim {
+namespace {
+
+using policy::Tier;
+
+SimJob Job(std::string id, int64_t submit, int64_t duration, int gpus,
+           Tier tier = Tier::kNormal, std::string group = "g", int gpus_per_node_of_group = 4) {
+  SimJob j;
+  j.id = std::move(id);
+  j.user = "u";
+  j.group = std::move(group);
+  j.submit_s = submit;
+  j.duration_s = duration;
+  j.gpus = gpus;
+  j.tier = tier;
+  j.nodes = (gpus + gpus_per_node_of_group - 1) / gpus_per_node_of_group;
+  j.gpus_per_node = j.nodes == 1 ? gpus : 0;
+  return j;
+}
+
+struct Times {
+  int64_t start;
+  int64_t finish;
+  bool operator==(const Times&) const = default;
+};
+std::ostream& operator<<(std::ostream& os, const Times& t) {
+  return os << "{start " << t.start << ", finish " << t.finish << "}";
+}
+
+class ReplayTest : public ::testing::Test {
+ protected:
+  SimResult Run(const std::vector<SimJob>& jobs, PolicyKind policy, SimConfig config = {}) {
+    config.policy = policy;
+    policy::PolicyConfig pc = config.policy_config;
+    pc.preemption = policy == PolicyKind::kHai;
+    config.observer = [pc](const policy::Snapshot& s, const policy::Plan& p, absl::Time now) {
+      policy::testing::CheckInvariants(s, pc, p, now);
+    };
+    if (policy == PolicyKind::kFifo) config.observer = nullptr;  // not the core's contract
+    absl::StatusOr<SimResult> r =
+        Replay(jobs, groups_, DefaultQuota(jobs, groups_, quota_nodes_), config);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *std::move(r) : SimResult{};
+  }
+  static Times T(const SimResult& r, size_t i) {
+    return {r.jobs.at(i).first_start_s, r.jobs.at(i).finish_s};
+  }
+
+  std::vector<GroupSpec> groups_ = {{"g", 2, 4}};  // 2 nodes x 4 GPUs
+  int64_t quota_nodes_ = 0;                         // 0: no quota limit
+};
+
+// A 3-GPU job on each node, then a 4-GPU job that fits nowhere, then a 1-GPU job.
+std::vector<SimJob> BackfillTrace() {
+  return {
+      Job("A", 0, 100, 3),  // node 0 (1 GPU left), 0 -> 100
+      Job("B", 5, 50, 3),   // node 1 (1 GPU left), 5 -> 55
+      Job("C", 10, 30, 4),  // needs a whole node: the first to free is node 1 at 55
+      Job("D", 20, 10, 1),  // fits on either node's last GPU
+  };
+}
+
+TEST_F(ReplayTest, FifoBlocksBehindTheHeadOfItsGroup) {
+  const SimResult r = Run(BackfillTrace(), PolicyKind::kFifo);
+  EXPECT_EQ(T(r, 0), (Times{0, 100}));
+  EXPECT_EQ(T(r, 1), (Times{5, 55}));
+  EXPECT_EQ(T(r, 2), (Times{55, 85}));  // node 1 frees at 55
+  EXPECT_EQ(T(r, 3), (Times{55, 65}));  // strict FIFO: waits for C, then takes node 0's GPU
+  const Summary s = Summarize(BackfillTrace(), r);
+  // JCTs 100, 50, 75, 45: mean 67.5, nearest-rank median the 2nd smallest (50).
+  EXPECT_DOUBLE_EQ(FindTier(s, "ALL")->jct_s.mean, 67.5);
+  EXPECT_DOUBLE_EQ(FindTier(s, "ALL")->jct_s.median, 50);
+  EXPECT_DOUBLE_EQ(FindTier(s, "ALL")->jct_s.p99, 100);
+  EXPECT_DOUBLE_EQ(FindTier(s, "ALL")->queue_delay_s.mean, (0 + 0 + 45 + 35) / 4.0);
+}
+
+TEST_F(ReplayTest, HaiBackfillsBesideTheHeadReservation) {
+  const SimResult r = Run(BackfillTrace(), PolicyKind::kHaiNoPreempt);
+  EXPECT_EQ(T(r, 0), (Times{0, 100}));
+  EXPECT_EQ(T(r, 1), (Times{5, 55}));
+  // C heads NORMAL and reserves the node with most free GPUs (tie: node 0)...
+  EXPECT_EQ(T(r, 2), (Times{55, 85}));
+  // ...so D backfills on node 1's last GPU at once.
+  EXPECT_EQ(T(r, 3), (Times{20, 30}));
+}
+
+// A NORMAL gang on both nodes, then a HIGH job needing one node.
+std::vector<SimJob> PreemptionTrace() {
+  return {Job("N", 0, 1000, 8, Tier::kNormal), Job("H", 100, 200, 4, Tier::kHigh)};
+}
+
+TEST_F(ReplayTest, FifoMakesTheHighJobWait) {
+  const SimResult r = Run(PreemptionTrace(), PolicyKind::kFifo);
+  EXPECT_EQ(T(r, 0), (Times{0, 1000}));
+  EXPECT_EQ(T(r, 1), (Times{1000, 1200}));
+}
+
+TEST_F(ReplayTest, PreemptionCheckpointOnNotice) {
+  SimConfig c;
+  c.cost = {.suspend_grace_s = 10, .checkpoint_interval_s = 0, .restart_overhead_s = 20};
+  const SimResult r = Run(PreemptionTrace(), PolicyKind::kHai, c);
+  // N is told at 100, stops at 110 having saved 110 s of work; H runs 110 -> 310; N resumes
+  // at 310: 20 s reload + 890 s left -> 1220.
+  EXPECT_EQ(T(r, 1), (Times{110, 310}));
+  EXPECT_EQ(T(r, 0), (Times{0, 1220}));
+  EXPECT_EQ(r.jobs[0].suspensions, 1);
+  EXPECT_EQ(r.jobs[0].lost_gpu_s, 8 * 20);  // nothing redone; the reload on 8 GPUs
+  EXPECT_EQ(r.jobs[1].suspensions, 0);
+  const Summary s = Summarize(PreemptionTrace(), r);
+  EXPECT_EQ(FindTier(s, "HIGH")->queue_delay_s.max, 10);
+  EXPECT_EQ(FindTier(s, "NORMAL")->suspensions, 1);
+  EXPECT_DOUBLE_EQ(FindTier(s, "ALL")->lost_gpu_hours, 160.0 / 3600);
+}
+
+TEST_F(ReplayTest, PreemptionLosesWorkSinceTheLastCheckpoint) {
+  SimConfig c;
+  c.cost = {.suspend_grace_s = 10, .checkpoint_interval_s = 50, .restart_overhead_s = 20};
+  const SimResult r = Run(PreemptionTrace(), PolicyKind::kHai, c);
+  // Stopped at 110 with checkpoints at 50 and 100: 10 s redone; resume 310 + 20 + 900.
+  EXPECT_EQ(T(r, 1), (Times{110, 310}));
+  EXPECT_EQ(T(r, 0), (Times{0, 1230}));
+  EXPECT_EQ(r.jobs[0].lost_gpu_s, 8 * 10 + 8 * 20);
+}
+
+TEST_F(ReplayTest, MinimumRuntimeDelaysPreemptionUntilItEnds) {
+  SimConfig c;
+  c.cost = {.suspend_grace_s = 10, .checkpoint_interval_s = 0, .restart_overhead_s = 20};
+  c.policy_config.min_runtime[Tier::kNormal] = absl::Seconds(300);
+  const SimResult r = Run(PreemptionTrace(), PolicyKind::kHai, c);
+  // N is protected until 300: a clock-only wake-up suspends it then; stops at 310.
+  EXPECT_EQ(T(r, 1), (Times{310, 510}));
+  // Saved 310 s; resumes at 510: 20 + 690.
+  EXPECT_EQ(T(r, 0), (Times{0, 1220}));
+}
+
+TEST_F(ReplayTest, VictimFinishingDuringTheGraceIsNotSuspended) {
+  SimConfig c;
+  c.cost = {.suspend_grace_s = 10, .checkpoint_interval_s = 0, .restart_overhead_s = 20};
+  const std::vector<SimJob> jobs = {Job("N", 0, 105, 8), Job("H", 100, 200, 4, Tier::kHigh)};
+  const SimResult r = Run(jobs, PolicyKind::kHai, c);
+  EXPECT_EQ(T(r, 0), (Times{0, 105}));
+  EXPECT_EQ(r.jobs[0].suspensions, 0);
+  EXPECT_EQ(r.jobs[0].lost_gpu_s, 0);
+  EXPECT_EQ(T(r, 1), (Times{105, 305}));
+}
+
+TEST_F(ReplayTest, ZeroGraceStartsThePreemptorAtTheSameInstant) {
+  SimConfig c;
+  c.cost = {.suspend_grace_s = 0, .checkpoint_interval_s = 0, .restart_overhead_s = 0};
+  const SimResult r = Run(PreemptionTrace(), PolicyKind::kHai, c);
+  EXPECT_EQ(T(r, 1), (Times{100, 300}));
+  EXPECT_EQ(T(r, 0), (Times{0, 1200}));
+  EXPECT_EQ(r.jobs[0].lost_gpu_s, 0);
+}
+
+TEST_F(ReplayTest, IntervalDefersDecisionsToTheNextTick) {
+  SimConfig c;
+  c.interval_s = 60;
+  const std::vector<SimJob> jobs = {Job("A", 5, 10, 1), Job("B", 61, 100, 4)};
+  const SimResult r = Run(jobs, PolicyKind::kHai, c);
+  EXPECT_EQ(T(r, 0), (Times{60, 70}));
+  EXPECT_EQ(T(r, 1), (Times{120, 220}));
+}
+
+TEST_F(ReplayTest, JobsThatCanNeverRunAreRejectedAndLeftOut) {
+  const std::vector<SimJob> jobs = {Job("big", 0, 10, 12), Job("ok", 0, 10, 1)};
+  const SimResult r = Run(jobs, PolicyKind::kHai);
+  EXPECT_TRUE(r.jobs[0].rejected);
+  EXPECT_NE(r.jobs[0].reject_reason.find("node"), std::string::npos) << r.jobs[0].reject_reason;
+  EXPECT_EQ(T(r, 1), (Times{0, 10}));
+  const Summary s = Summarize(jobs, r);
+  EXPECT_EQ(FindTier(s, "ALL")->jobs, 1);
+  EXPECT_EQ(FindTier(s, "ALL")->rejected, 1);
+}
+
+TEST_F(ReplayTest, UtilisationCountsHeldGpusPerBucket) {
+  SimConfig c;
+  c.util_bucket_s = 100;
+  // 4 of 8 GPUs for 0..150, then nothing until a 1-GPU job at 250..300.
+  const std::vector<SimJob> jobs = {Job("A", 0, 150, 4), Job("B", 250, 50, 1)};
+  const SimResult r = Run(jobs, PolicyKind::kFifo, c);
+  ASSERT_EQ(r.utilisation.size(), 3u);
+  EXPECT_DOUBLE_EQ(r.utilisation[0], 0.5);
+  EXPECT_DOUBLE_EQ(r.utilisation[1], 0.25);      // 4 GPUs for half the bucket
+  EXPECT_DOUBLE_EQ(r.utilisation[2], 1.0 / 16);  // 1 of 8 GPUs for half the bucket
+  EXPECT_DOUBLE_EQ(r.window_utilisation, (4.0 * 150) / (8.0 * 250));
+  EXPECT_DOUBLE_EQ(r.makespan_utilisation, (4.0 * 150 + 50) / (8.0 * 300));
+}
+
+// Random contended traces over two groups, every tier, packed jobs and gangs.
+std::vector<SimJob> RandomTrace(uint32_t seed, int n) {
+  std::mt19937 rng(seed);
+  const Tier tiers[] = {Tier::kLow, Tier::kNormal, Tier::kNormal, Tier::kAboveNormal,
+                        Tier::kHigh, Tier::kVeryHigh};
+  const int shapes[] = {1, 1, 1, 2, 4, 8, 8, 16, 24};
+  std::vector<SimJob> jobs;
+  int64_t t = 0;
+  for (int i = 0; i < n; ++i) {
+    t += std::uniform_int_distribution<int>(0, 40)(rng);
+    const int gpus = shapes[std::uniform_int_distribution<int>(0, 8)(rng)];
+    SimJob j = Job("j" + std::to_string(i), t, std::uniform_int_distribution<int>(1, 3000)(rng),
+                   gpus, tiers[std::uniform_int_distribution<int>(0, 5)(rng)],
+                   std::uniform_int_distribution<int>(0, 3)(rng) == 0 ? "b" : "a", 8);
+    j.user = "u" + std::to_string(std::uniform_int_distribution<int>(0, 2)(rng));
+    jobs.push_back(std::move(j));
+  }
+  return jobs;
+}
+
+TEST_F(ReplayTest, PrunedQueueGivesTheSameSchedule) {
+  groups_ = {{"a", 6, 8}, {"b", 3, 8}};
+  for (uint32_t seed = 1; seed <= 6; ++seed) {
+    // Odd seeds: 3 nodes of quota per user and tier, so OUT_OF_QUOTA waits occur too.
+    quota_nodes_ = seed % 2 == 1 ? 3 : 0;
+    const std::vector<SimJob> jobs = RandomTrace(seed, 300);
+    for (PolicyKind policy : {PolicyKind::kFifo, PolicyKind::kHaiNoPreempt, PolicyKind::kHai}) {
+      SimConfig c;
+      c.cost = {.suspend_grace_s = seed % 2 == 0 ? 0 : 30,
+                .checkpoint_interval_s = 120,
+                .restart_overhead_s = 15};
+      c.policy_config.min_runtime[Tier::kLow] = absl::Seconds(seed % 3 == 0 ? 200 : 0);
+      c.policy_config.above_normal_demote_after = absl::Seconds(600);
+      c.prune_queue = false;
+      const SimResult full = Run(jobs, policy, c);
+      c.prune_queue = true;
+      const SimResult pruned = Run(jobs, policy, c);
+      ASSERT_EQ(full.jobs.size(), pruned.jobs.size());
+      int suspensions = 0;
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        ASSERT_EQ(T(full, i), T(pruned, i))
+            << "seed " << seed << " policy " << PolicyName(policy) << " job " << i;
+        ASSERT_EQ(full.jobs[i].lost_gpu_s, pruned.jobs[i].lost_gpu_s);
+        suspensions += full.jobs[i].suspensions;
+      }
+      if (policy == PolicyKind::kHai) {
+        EXPECT_GT(suspensions, 0) << "seed " << seed << ": the trace must exercise preemption";
+      }
+      EXPECT_LT(pruned.queued_passed, full.queued_passed);
+    }
+  }
+}
+
+TEST_F(ReplayTest, SameInputSameResult) {
+  groups_ = {{"a", 6, 8}, {"b", 3, 8}};
+  const std::vector<SimJob> jobs = RandomTrace(42, 300);
+  const SimResult a = Run(jobs, PolicyKind::kHai);
+  const SimResult b = Run(jobs, PolicyKind::kHai);
+  for (size_t i = 0; i < jobs.size(); ++i) ASSERT_EQ(T(a, i), T(b, i));
+}
+
+TEST_F(ReplayTest, BadCostModelIsInvalidArgument) {
+  SimConfig c;
+  c.cost.restart_overhead_s = -1;
+  absl::StatusOr<SimResult> r = Replay({}, groups_, {}, c);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ReplayTest, UnknownGroupIsInvalidArgument) {
+  absl::StatusOr<std::vector<SimJob>> jobs =
+      BuildJobs({TraceJob{.id = "x", .group = "nope", .gpus = 1}}, groups_,
+                {Tier::kNormal});
+  EXPECT_EQ(jobs.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ReplayTest, BuildJobsShapes) {
+  groups_ = {{"g", 4, 8}};
+  absl::StatusOr<std::vector<SimJob>> jobs = BuildJobs(
+      {TraceJob{.id = "a", .group = "g", .gpus = 3}, TraceJob{.id = "b", .group = "g", .gpus = 8},
+       TraceJob{.id = "c", .group = "g", .gpus = 12},
+       TraceJob{.id = "d", .group = "g", .gpus = 2, .nodes = 2}},
+      groups_, {Tier::kNormal, Tier::kHigh, Tier::kNormal, Tier::kNormal});
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  EXPECT_EQ((*jobs)[0].nodes, 1);
+  EXPECT_EQ((*jobs)[0].gpus_per_node, 3);  // packed
+  EXPECT_EQ((*jobs)[1].nodes, 1);
+  EXPECT_EQ((*jobs)[1].gpus_per_node, 8);
+  EXPECT_EQ((*jobs)[1].tier, Tier::kHigh);
+  EXPECT_EQ((*jobs)[2].nodes, 2);          // 12 GPUs: two whole nodes
+  EXPECT_EQ((*jobs)[2].gpus_per_node, 0);
+  EXPECT_EQ((*jobs)[3].nodes, 2);          // num_nodes given
+  EXPECT_EQ((*jobs)[3].gpus_per_node, 0);
+}
+
+}  // namespace
+}  // namespace hai::sim
