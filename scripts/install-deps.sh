@@ -10,6 +10,7 @@ packages=(
   libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql redis-server python3 python3-grpcio python3-protobuf docker-compose procps
+  python3-matplotlib  # hai-sim --plot (bench/sim/plot.py)
 )
 
 missing=()
