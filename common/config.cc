@@ -2,6 +2,7 @@
 // rejects whatever is left, so a typo ("tick_msec") stops haid instead of being ignored.
 #include "common/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -227,6 +228,37 @@ absl::Status ReadManager(Section& s, ManagerConfig* c) {
   return s.Finish();
 }
 
+absl::Status ReadKubernetes(Section& s, KubernetesConfig* c) {
+  HAI_CFG(s.String("kubeconfig", &c->kubeconfig));
+  HAI_CFG(s.String("context", &c->context));
+  HAI_CFG(s.String("namespace", &c->namespace_));
+  // An RFC 1123 label: anything else is rejected by the API server on the first pod.
+  const bool dns_label = !c->namespace_.empty() && c->namespace_.size() <= 63 &&
+                         std::all_of(c->namespace_.begin(), c->namespace_.end(), [](char ch) {
+                           return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                                  ch == '-';
+                         }) &&
+                         c->namespace_.front() != '-' && c->namespace_.back() != '-';
+  if (!dns_label) {
+    return KeyError(s.Key("namespace"),
+                    absl::StrCat("must be a DNS label (a-z, 0-9, '-') (got \"", c->namespace_,
+                                 "\")"));
+  }
+  HAI_CFG(s.String("gpu_resource", &c->gpu_resource));
+  if (c->gpu_resource.empty()) return KeyError(s.Key("gpu_resource"), "must not be empty");
+  HAI_CFG(s.String("rdma_resource", &c->rdma_resource));
+  HAI_CFG(s.String("default_image", &c->default_image));
+  HAI_CFG(s.OneOf("image_pull_policy", {"Always", "IfNotPresent", "Never"},
+                  &c->image_pull_policy));
+  HAI_CFG(s.String("service_account", &c->service_account));
+  HAI_CFG(s.Duration("image_pull_timeout_s", absl::Seconds(1), false, &c->image_pull_timeout));
+  HAI_CFG(s.Duration("unschedulable_timeout_s", absl::Seconds(1), false,
+                     &c->unschedulable_timeout));
+  HAI_CFG(s.Duration("request_timeout_ms", absl::Milliseconds(1), false, &c->request_timeout));
+  HAI_CFG(s.Integer("max_retries", &c->max_retries, 0, 100));
+  return s.Finish();
+}
+
 absl::Status ReadNodes(const toml::node& node, std::vector<LocalNodeConfig>* out) {
   const toml::array* array = node.as_array();
   if (array == nullptr) return KeyError("nodes", "must be an array of tables ([[nodes]])");
@@ -269,6 +301,7 @@ absl::Status Apply(const toml::table& table, Config* config) {
       {"redis", [&](Section& s) { return ReadRedis(s, &config->redis); }},
       {"scheduler", [&](Section& s) { return ReadScheduler(s, &config->scheduler); }},
       {"manager", [&](Section& s) { return ReadManager(s, &config->manager); }},
+      {"kubernetes", [&](Section& s) { return ReadKubernetes(s, &config->kubernetes); }},
   };
   std::set<std::string> known = {"nodes"};
   for (const Entry& e : sections) {

@@ -57,6 +57,22 @@ struct ManagerConfig {
   absl::Duration heartbeat = absl::Seconds(2);  // manager heartbeat and DB poll interval
 };
 
+// The Kubernetes runtime (manager.runtime = "kubernetes"); see docs/deploy.md.
+struct KubernetesConfig {
+  std::string kubeconfig;   // kubeconfig path; "" = the in-cluster service account
+  std::string context;      // kubeconfig context; "" = its current-context
+  std::string namespace_ = "hai-tasks";       // namespace of task pods and services ("namespace")
+  std::string gpu_resource = "nvidia.com/gpu";  // extended resource a rank's GPUs are requested as
+  std::string rdma_resource;                  // e.g. "rdma/hca": one per pod; "" = off
+  std::string default_image;                  // image when neither chain nor environment names one
+  std::string image_pull_policy = "IfNotPresent";  // Always|IfNotPresent|Never
+  std::string service_account;                // pods' service account; "" = none mounted
+  absl::Duration image_pull_timeout = absl::Minutes(5);      // image errors this long fail a rank
+  absl::Duration unschedulable_timeout = absl::Minutes(3);   // Unschedulable this long: rank lost
+  absl::Duration request_timeout = absl::Seconds(10);        // one API request (not watches)
+  int max_retries = 5;  // retries of a request on 429/5xx/transport errors, with backoff
+};
+
 // A node of the local runtime (declared in config, registered in `hosts` at start).
 struct LocalNodeConfig {
   std::string name;
@@ -75,6 +91,7 @@ struct Config {
   RedisConfig redis;
   SchedulerConfig scheduler;
   ManagerConfig manager;
+  KubernetesConfig kubernetes;
   std::vector<LocalNodeConfig> nodes;  // [[nodes]] tables
 };
 

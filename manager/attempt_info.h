@@ -47,6 +47,8 @@ struct AttemptInfo {
   // From train_environments (chain.environment); defaults when the chain names none.
   std::string python = "python3";
   EnvList train_env;
+  // chains.image, else the train environment's image ("" when neither names one).
+  std::string image;
 
   std::vector<PodInfo> pods;  // ordered by rank
 

@@ -132,7 +132,8 @@ absl::StatusOr<ClaimResult> AttemptStore::Claim(const std::string& token_hash) {
         "SELECT a.attempt_id, a.chain_id, a.attempt_no, a.tier, a.state, a.task_token_hash, "
         "c.name, c.user_name, c.kind, c.node_group, c.entrypoint, c.args::text, c.workdir, "
         "c.env::text, c.whole_life_state, coalesce(e.python, 'python3'), "
-        "coalesce(e.env, '{}'::jsonb)::text "
+        "coalesce(e.env, '{}'::jsonb)::text, "
+        "CASE WHEN c.image <> '' THEN c.image ELSE coalesce(e.image, '') END "
         "FROM attempts a JOIN chains c USING (chain_id) "
         "LEFT JOIN train_environments e ON e.env_name = c.environment "
         "WHERE a.attempt_id = $1 FOR UPDATE OF a",
@@ -158,6 +159,7 @@ absl::StatusOr<ClaimResult> AttemptStore::Claim(const std::string& token_hash) {
     a.whole_life_state = r[14].as<int>();
     a.python = r[15].as<std::string>();
     a.train_env = ParseEnvObject(r[16].as<std::string>());
+    a.image = r[17].as<std::string>();
     chain_id_ = a.chain_id;
     if (Ended(a.state) || a.state == "queued") {
       // queued: haid has not scheduled it (or took it back); nothing for a manager to run.

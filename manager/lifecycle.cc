@@ -118,6 +118,7 @@ int AttemptLifecycle::Run() {
       HAI_LOG(ERROR) << "rank " << pod.rank << " failed to start: " << id.status();
       r.exited = r.gone = true;
       r.exit_code = 127;
+      r.reason = absl::StrCat("could not start: ", id.status().message());
       continue;
     }
     r.tracked = true;
@@ -203,6 +204,14 @@ absl::Status AttemptLifecycle::Prepare(const AttemptInfo& info, const std::strin
     spec.log_path = absl::StrCat(log_dir, "/rank-", pod.rank, ".log");
     spec.exit_path = absl::StrCat(run_dir, "/rank-", pod.rank, ".exit");
     spec.mounts = info.mounts;
+    spec.attempt_id = info.attempt_id;
+    spec.chain_id = info.chain_id;
+    spec.attempt_no = info.attempt_no;
+    spec.user = info.user_name;
+    spec.task_name = info.chain_name;
+    spec.world_size = ctx.world_size;
+    spec.master_port = port;
+    spec.image = info.image;
     specs_[pod.rank] = std::move(spec);
   }
   return absl::OkStatus();
@@ -221,13 +230,17 @@ void AttemptLifecycle::PollRanks() {
     if (st->phase == PodStatus::Phase::kExited) {
       r.exited = true;
       r.exit_code = st->exit_code;
+      r.reason = st->reason;
       r.exited_before_terminate = !terminating_.has_value();
-      HAI_LOG(INFO) << "rank " << rank << " exited with code " << r.exit_code;
+      HAI_LOG(INFO) << "rank " << rank << " exited with code " << r.exit_code
+                    << (r.reason.empty() ? "" : ": ") << r.reason;
     } else if (st->phase == PodStatus::Phase::kLost) {
       r.exited = r.lost = true;
       // A rank we SIGKILLed has no exit file; that is the kill, not a loss.
       r.exit_code = 137;
-      HAI_LOG(INFO) << "rank " << rank << " ended without an exit status";
+      r.reason = st->reason;
+      HAI_LOG(INFO) << "rank " << rank << " ended without an exit status"
+                    << (r.reason.empty() ? "" : ": ") << r.reason;
     }
   }
 }
@@ -281,11 +294,13 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
       // the attempt is requeued (like a suspension) and haid counts the loss against the node.
       BeginTerminate({"suspended", std::nullopt,
                       absl::StrCat("rank ", failed_rank, " was lost on node ", failed->node,
-                                   "; requeued")});
+                                   failed->reason.empty() ? "" : " (", failed->reason,
+                                   failed->reason.empty() ? "" : ")", "; requeued")});
     } else if (failed != nullptr) {
       BeginTerminate({"failed", failed->exit_code,
-                      absl::StrCat("rank ", failed_rank, " exited with code ",
-                                   failed->exit_code)});
+                      absl::StrCat("rank ", failed_rank, " exited with code ", failed->exit_code,
+                                   failed->reason.empty() ? "" : " (", failed->reason,
+                                   failed->reason.empty() ? "" : ")")});
     } else if (all_ok) {
       // Stragglers of finished ranks still hold the nodes: terminate them, then succeed.
       if (all_gone) return AttemptOutcome{"succeeded", 0, "all ranks exited with code 0"};
@@ -319,6 +334,12 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
 }
 
 int AttemptLifecycle::Finish(AttemptOutcome outcome) {
+  // Every rank is gone: per-attempt objects of the runtime go now, before the outcome is
+  // written, so an ended attempt leaves nothing behind (a failure is only logged: the
+  // outcome must still be recorded).
+  if (absl::Status s = runtime_.Release(); !s.ok()) {
+    HAI_LOG(WARNING) << "release: " << s;
+  }
   while (true) {
     auto written = store_.Finish(outcome);
     if (written.ok()) {
@@ -347,8 +368,11 @@ void AttemptLifecycle::KillAllAndWait() {
     PollRanks();
     bool all_gone = true;
     for (const auto& [rank, r] : ranks_) all_gone = all_gone && (r.gone || !r.tracked);
-    if (all_gone) return;
+    if (all_gone) break;
     absl::SleepFor(kTerminatePoll);
+  }
+  if (absl::Status s = runtime_.Release(); !s.ok()) {
+    HAI_LOG(WARNING) << "release: " << s;
   }
 }
 

@@ -59,6 +59,7 @@ class AttemptLifecycle {
     bool exited = false;    // the user command ended (or the rank was lost)
     bool lost = false;
     int exit_code = 0;
+    std::string reason;     // the runtime's explanation of the exit or loss, if any
     bool gone = false;      // no process of the rank is left
     bool recorded = false;  // pods row written
     bool exited_before_terminate = false;

@@ -8,6 +8,7 @@
 #include <climits>
 #include <csignal>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "manager/pod_env.h"
 #include "manager/runtime/local/local_runtime.h"
 #include "manager/runtime/local/rank_supervisor.h"
+#include "manager/runtime/kubernetes/kube_runtime.h"
 
 extern char** environ;
 
@@ -39,6 +41,36 @@ std::string SelfBinary() {
   char buf[PATH_MAX];
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+// The runtime manager.runtime names. Kubernetes: the endpoint comes from the kubeconfig, or
+// the in-cluster service account when kubernetes.kubeconfig is empty.
+absl::StatusOr<std::unique_ptr<hai::manager::PodRuntime>> MakeRuntime(const hai::Config& config,
+                                                                      int64_t attempt_id) {
+  if (config.manager.runtime != "kubernetes") {
+    return std::make_unique<hai::manager::LocalPodRuntime>(SelfBinary());
+  }
+  namespace kube = hai::manager::kube;
+  const hai::KubernetesConfig& k = config.kubernetes;
+  auto endpoint = k.kubeconfig.empty() ? kube::InClusterEndpoint()
+                                       : kube::LoadKubeconfig(k.kubeconfig, k.context);
+  if (!endpoint.ok()) return endpoint.status();
+  kube::ClientOptions client;
+  client.request_timeout = k.request_timeout;
+  client.max_retries = k.max_retries;
+  kube::KubeRuntimeOptions opt;
+  opt.manifest.namespace_ = k.namespace_;
+  opt.manifest.gpu_resource = k.gpu_resource;
+  opt.manifest.rdma_resource = k.rdma_resource;
+  opt.manifest.default_image = k.default_image;
+  opt.manifest.image_pull_policy = k.image_pull_policy;
+  opt.manifest.service_account = k.service_account;
+  opt.manifest.termination_grace = config.scheduler.kill_grace;
+  opt.timeouts.image_pull = k.image_pull_timeout;
+  opt.timeouts.unschedulable = k.unschedulable_timeout;
+  return std::make_unique<kube::KubernetesPodRuntime>(
+      std::make_unique<kube::KubeClient>(*std::move(endpoint), client), attempt_id,
+      std::move(opt));
 }
 
 std::string HostName() {
@@ -97,7 +129,11 @@ int main(int argc, char** argv) {
     HAI_LOG(ERROR) << store.status();
     return 1;
   }
-  hai::manager::LocalPodRuntime runtime(SelfBinary());
+  auto runtime = MakeRuntime(*config, attempt_id);
+  if (!runtime.ok()) {
+    HAI_LOG(ERROR) << "runtime " << config->manager.runtime << ": " << runtime.status();
+    return 1;
+  }
   hai::manager::RedisHints hints(config->redis.host, config->redis.port, config->redis.prefix,
                                  attempt_id);
   hai::manager::LifecycleOptions opt;
@@ -107,9 +143,12 @@ int main(int argc, char** argv) {
   opt.heartbeat = config->manager.heartbeat;
   opt.suspend_grace = config->scheduler.suspend_grace;
   opt.kill_grace = config->scheduler.kill_grace;
-  for (char** e = environ; *e != nullptr; ++e) opt.manager_environ.emplace_back(*e);
+  // Local ranks inherit PATH, HOME, ... from the manager; a container gets them from its image.
+  if (config->manager.runtime == "local") {
+    for (char** e = environ; *e != nullptr; ++e) opt.manager_environ.emplace_back(*e);
+  }
   opt.shutdown_requested = [] { return g_shutdown != 0; };
 
-  hai::manager::AttemptLifecycle lifecycle(attempt_id, **store, runtime, hints, std::move(opt));
+  hai::manager::AttemptLifecycle lifecycle(attempt_id, **store, **runtime, hints, std::move(opt));
   return lifecycle.Run();
 }

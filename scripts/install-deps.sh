@@ -10,8 +10,12 @@ packages=(
   libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql redis-server python3 python3-grpcio python3-protobuf docker-compose procps
+  libyaml-cpp-dev openssl nodejs  # Kubernetes runtime (kubeconfig), its tests (TLS, schema)
   python3-matplotlib  # hai-sim --plot (bench/sim/plot.py)
 )
+# npm (the Kubernetes manifest validation installs kubernetes-models with it): Debian's
+# package, unless the installed Node.js distribution already bundles it.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -32,6 +32,24 @@ struct PodSpec {
   // Bind mounts from the `storage` table, sorted by mount_path (parents first). Empty: the
   // rank sees the host's filesystem unchanged. See docs/storage.md.
   std::vector<storage::Mount> mounts;
+  // A Jupyter container (kind 'jupyter'): the port its server listens on, which a Kubernetes
+  // runtime declares as the containerPort and exposes with a Service; the local runtime
+  // binds it on 127.0.0.1. 0 = the rank serves nothing.
+  int container_port = 0;
+  // Resources the rank was placed by (jupyter containers); a Kubernetes runtime sets them as
+  // requests and limits. 0 = not specified.
+  int64_t cpu_millis = 0;
+  int64_t memory_mib = 0;
+  // Who the rank belongs to and what it runs in. The local runtime needs none of these; the
+  // Kubernetes runtime names, labels and builds its Pods and the rank-0 Service from them.
+  int64_t attempt_id = 0;
+  int64_t chain_id = 0;
+  int attempt_no = 0;
+  std::string user;
+  std::string task_name;
+  int world_size = 1;
+  int master_port = 0;
+  std::string image;  // chains.image, else the train environment's image; "" = runtime default
 };
 
 struct PodStatus {
@@ -46,6 +64,9 @@ struct PodStatus {
   // object). An exited rank may still have stragglers; the attempt only ends once every
   // rank is gone.
   bool alive = true;
+  // Why the rank ended when the runtime knows more than the exit code (e.g. "image could
+  // not be pulled"); "" otherwise. Shown in the attempt's end reason.
+  std::string reason;
 };
 
 enum class PodSignal { kTerminate, kKill };
@@ -61,6 +82,9 @@ class PodRuntime {
   virtual absl::StatusOr<PodStatus> Poll(int rank) = 0;
   // Signals every process of the rank; a rank that is already gone is not an error.
   virtual absl::Status Signal(int rank, PodSignal signal) = 0;
+  // Called once when the attempt ends, after every rank is gone: removes what the runtime
+  // created per attempt besides the ranks (Kubernetes: the rank-0 Service, stray Pods).
+  virtual absl::Status Release() { return absl::OkStatus(); }
 };
 
 }  // namespace hai::manager

@@ -1,4 +1,9 @@
 // The configs we ship parse with the real loader, and say what their deployment needs.
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include "common/config.h"
@@ -33,6 +38,26 @@ TEST(DeployConfig, ComposeConfigPointsAtComposeServices) {
   EXPECT_EQ(c->database.url, "postgresql://hai@postgres:5432/hai");
   EXPECT_EQ(c->redis.host, "redis");
   EXPECT_EQ(c->server.grpc_listen, "0.0.0.0:7611");
+}
+
+// deploy/k8s: the ConfigMap's haid.toml plus the Secret's override.toml is a valid config for
+// the Kubernetes runtime, in-cluster, with the names the other manifests use.
+TEST(DeployConfig, KubernetesConfigMapAndSecretMakeAClusterConfig) {
+  const YAML::Node config_map = YAML::LoadFile(kSource + "/deploy/k8s/20-config.yaml");
+  const YAML::Node secret = YAML::LoadFile(kSource + "/deploy/k8s/21-secret.yaml");
+  const std::string base = ::testing::TempDir() + "/k8s-haid.toml";
+  const std::string over = ::testing::TempDir() + "/k8s-override.toml";
+  std::ofstream(base) << config_map["data"]["haid.toml"].as<std::string>();
+  std::ofstream(over) << secret["stringData"]["override.toml"].as<std::string>();
+  auto c = LoadConfig(base, over);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->manager.runtime, "kubernetes");
+  EXPECT_EQ(c->kubernetes.kubeconfig, "");  // in-cluster service account
+  EXPECT_EQ(c->kubernetes.namespace_, "hai-tasks");  // the namespace 10-rbac.yaml grants
+  EXPECT_EQ(c->database.url, "postgresql://hai:change-me@hai-postgres.hai.svc:5432/hai");
+  EXPECT_EQ(c->redis.host, "hai-redis.hai.svc");
+  EXPECT_EQ(c->server.http_listen, "0.0.0.0:7612");  // the probes' port
+  EXPECT_TRUE(c->nodes.empty());  // nodes come from `hosts` rows, named as in Kubernetes
 }
 
 }  // namespace

@@ -110,6 +110,14 @@ TEST(ConfigTest, EachMistakeIsRejectedNamingTheKey) {
       {"[database]\npool_size = 0\n", "database.pool_size: must be an integer between 1"},
       {"[redis]\nport = 70000\n", "redis.port"},
       {"[manager]\nruntime = \"docker\"\n", "manager.runtime: must be one of kubernetes, local"},
+      {"[kubernetes]\nnamespace = \"Hai_Tasks\"\n", "kubernetes.namespace: must be a DNS label"},
+      {"[kubernetes]\nimage_pull_policy = \"Sometimes\"\n",
+       "kubernetes.image_pull_policy: must be one of Always, IfNotPresent, Never"},
+      {"[kubernetes]\nimage_pull_timeout_s = 0\n",
+       "kubernetes.image_pull_timeout_s: must be a positive number of seconds"},
+      {"[kubernetes]\nmax_retries = -1\n", "kubernetes.max_retries: must be an integer between"},
+      {"[kubernetes]\ngpu_resource = \"\"\n", "kubernetes.gpu_resource: must not be empty"},
+      {"[kubernetes]\nbogus = 1\n", "kubernetes.bogus: unknown key"},
       {"[scheduler]\ndefault_priority = \"URGENT\"\n", "scheduler.default_priority"},
       {"[scheduler]\npreemption = \"yes\"\n", "scheduler.preemption: must be true or false"},
       {"[scheduler.min_runtime_s_by_tier]\nMEDIUM = 3\n",
@@ -186,6 +194,19 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
   EXPECT_EQ(shipped->manager.binary, d.manager.binary);
   EXPECT_EQ(shipped->manager.runtime, d.manager.runtime);
   EXPECT_EQ(shipped->manager.heartbeat, d.manager.heartbeat);
+  const KubernetesConfig& k = shipped->kubernetes;
+  EXPECT_EQ(k.kubeconfig, d.kubernetes.kubeconfig);
+  EXPECT_EQ(k.context, d.kubernetes.context);
+  EXPECT_EQ(k.namespace_, d.kubernetes.namespace_);
+  EXPECT_EQ(k.gpu_resource, d.kubernetes.gpu_resource);
+  EXPECT_EQ(k.rdma_resource, d.kubernetes.rdma_resource);
+  EXPECT_EQ(k.default_image, d.kubernetes.default_image);
+  EXPECT_EQ(k.image_pull_policy, d.kubernetes.image_pull_policy);
+  EXPECT_EQ(k.service_account, d.kubernetes.service_account);
+  EXPECT_EQ(k.image_pull_timeout, d.kubernetes.image_pull_timeout);
+  EXPECT_EQ(k.unschedulable_timeout, d.kubernetes.unschedulable_timeout);
+  EXPECT_EQ(k.request_timeout, d.kubernetes.request_timeout);
+  EXPECT_EQ(k.max_retries, d.kubernetes.max_retries);
   ASSERT_EQ(shipped->nodes.size(), 4u);
   for (const LocalNodeConfig& n : shipped->nodes) {
     EXPECT_EQ(n.group, "default") << n.name;
@@ -222,6 +243,19 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
                           "binary",
                           "runtime",
                           "heartbeat_ms",
+                          "[kubernetes]",
+                          "kubeconfig",
+                          "context",
+                          "namespace",
+                          "gpu_resource",
+                          "rdma_resource",
+                          "default_image",
+                          "image_pull_policy",
+                          "service_account",
+                          "image_pull_timeout_s",
+                          "unschedulable_timeout_s",
+                          "request_timeout_ms",
+                          "max_retries",
                           "[[nodes]]",
                           "name",
                           "group",

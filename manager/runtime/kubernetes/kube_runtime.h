@@ -1,0 +1,93 @@
+// KubernetesPodRuntime: runs each rank as a Pod (manifests.h) through the REST API
+// (kube_client.h).
+//   Start   creates the attempt's headless Service (once) and the rank's Pod; a Pod that
+//           already exists with this attempt's and rank's labels is adopted, never duplicated.
+//   Adopt   finds the Pod by name and checks that its uid still matches pods.pid.
+//   Poll    maps the Pod as last seen by the watch (pod_state.h); no API call.
+//   Signal  deletes the Pod: kTerminate with the kill grace (the container gets SIGTERM, then
+//           SIGKILL when it ends), kKill with a 1 s grace. A uid precondition makes sure a
+//           same-named Pod of someone else is never deleted.
+//   Release deletes the Service and any Pod of the attempt that is still there.
+// Threads: one watch thread (list, then watch from the list's resourceVersion; re-list on
+// 410 Gone or a broken stream) and one log thread per rank that follows the pod log API into
+// the rank's log file (resuming after the last line already written). Both only update the
+// state under `mu_`; the lifecycle thread reads it in Poll. The destructor stops and joins
+// them and deletes nothing: a manager that exits leaves its Pods to the next one.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "manager/runtime/kubernetes/kube_client.h"
+#include "manager/runtime/kubernetes/manifests.h"
+#include "manager/runtime/kubernetes/pod_state.h"
+#include "manager/runtime/pod_runtime.h"
+
+namespace hai::manager::kube {
+
+struct KubeRuntimeOptions {
+  ManifestOptions manifest;  // its termination_grace is also the kTerminate delete grace
+  PodTimeouts timeouts;
+  // Server-side timeout of one watch request; the watch resumes from its last resourceVersion.
+  absl::Duration watch_timeout = absl::Minutes(5);
+  // How long Signal waits for an ended rank's log to be fully copied before deleting its Pod.
+  absl::Duration log_drain = absl::Seconds(5);
+};
+
+class KubernetesPodRuntime : public PodRuntime {
+ public:
+  KubernetesPodRuntime(std::unique_ptr<KubeClient> client, int64_t attempt_id,
+                       KubeRuntimeOptions options);
+  ~KubernetesPodRuntime() override;
+  KubernetesPodRuntime(const KubernetesPodRuntime&) = delete;
+  KubernetesPodRuntime& operator=(const KubernetesPodRuntime&) = delete;
+
+  absl::StatusOr<int64_t> Start(const PodSpec& spec) override;
+  absl::Status Adopt(int rank, int64_t id, const PodSpec& spec) override;
+  absl::StatusOr<PodStatus> Poll(int rank) override;
+  absl::Status Signal(int rank, PodSignal signal) override;
+  absl::Status Release() override;
+
+ private:
+  struct Rank {
+    std::string name;
+    std::string uid;
+    std::string log_path;
+    nlohmann::json pod;        // last object seen
+    bool present = false;      // the object exists
+    absl::Time waiting_since;  // start/adoption time, for the pending timeouts
+    absl::Time tracked_at;     // a list that started before this cannot say the pod is gone
+    bool log_done = false;
+    std::thread log_thread;
+  };
+
+  std::string PodsPath() const;
+  absl::Status EnsureService(const PodSpec& spec);
+  // Records `pod` for `rank` and starts the log and watch threads as needed.
+  void Track(int rank, const nlohmann::json& pod, const std::string& log_path);
+  void WatchLoop();
+  // One list; returns its resourceVersion.
+  absl::StatusOr<std::string> ListOnce();
+  void Apply(const nlohmann::json& pod, bool deleted) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LogLoop(int rank);
+  // Waits up to `d` unless stopping; returns false when stopping.
+  bool Pause(absl::Duration d);
+  absl::Status DeletePod(const std::string& name, const std::string& uid, int64_t grace_s);
+
+  std::unique_ptr<KubeClient> client_;
+  const int64_t attempt_id_;
+  const KubeRuntimeOptions opt_;
+  bool service_ready_ = false;  // lifecycle thread only
+
+  absl::Mutex mu_;
+  std::map<int, Rank> ranks_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> stop_flag_{false};  // read by stream callbacks without the lock
+  std::thread watch_thread_;             // started on the first Track
+};
+
+}  // namespace hai::manager::kube

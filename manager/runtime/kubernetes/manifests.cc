@@ -1,0 +1,201 @@
+// Pod and Service manifests; see manifests.h.
+#include "manager/runtime/kubernetes/manifests.h"
+
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace hai::manager::kube {
+namespace {
+
+// The rank's command, wrapped so a missing entrypoint fails the rank with 127 and a message
+// in its log, as the local runtime does. `exec` keeps the user command as the container's
+// main process, so it is what receives SIGTERM.
+constexpr char kEntryCheck[] =
+    "if [ -n \"$1\" ] && [ ! -e \"$1\" ]; then "
+    "echo \"hai: entrypoint $1 not found\" >&2; exit 127; fi; shift; exec \"$@\"";
+
+nlohmann::json Labels(const PodSpec& spec) {
+  return {{kLabelManagedBy, "hai"},
+          {kLabelAttempt, absl::StrCat(spec.attempt_id)},
+          {kLabelChain, absl::StrCat(spec.chain_id)},
+          {kLabelAttemptNo, absl::StrCat(spec.attempt_no)},
+          {kLabelUser, LabelValue(spec.user)}};
+}
+
+nlohmann::json Annotations(const PodSpec& spec) {
+  return {{"hai.io/user", spec.user},
+          {"hai.io/task-name", spec.task_name},
+          {"hai.io/node", spec.node},
+          {"hai.io/gpus", absl::StrJoin(spec.gpus, ",")}};
+}
+
+}  // namespace
+
+std::string PodName(int64_t attempt_id, int rank) {
+  return absl::StrCat("hai-", attempt_id, "-", rank);
+}
+
+std::string ServiceName(int64_t attempt_id) { return absl::StrCat("hai-", attempt_id); }
+
+std::string AttemptSelector(int64_t attempt_id) {
+  return absl::StrCat(kLabelAttempt, "=", attempt_id);
+}
+
+std::string MasterAddress(int64_t attempt_id, const std::string& ns) {
+  return absl::StrCat(PodName(attempt_id, 0), ".", ServiceName(attempt_id), ".", ns, ".svc");
+}
+
+std::string LabelValue(std::string_view raw) {
+  std::string out;
+  for (char c : raw) {
+    if (out.size() == 63) break;
+    out.push_back(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                          c == '.'
+                      ? c
+                      : '_');
+  }
+  // Both ends must be alphanumeric.
+  while (!out.empty() && !absl::ascii_isalnum(static_cast<unsigned char>(out.back()))) {
+    out.pop_back();
+  }
+  size_t lead = 0;
+  while (lead < out.size() && !absl::ascii_isalnum(static_cast<unsigned char>(out[lead]))) ++lead;
+  return out.substr(lead);
+}
+
+absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOptions& options) {
+  const std::string image = spec.image.empty() ? options.default_image : spec.image;
+  if (image.empty()) {
+    return absl::InvalidArgumentError(
+        "no container image: the task, its environment and kubernetes.default_image name none");
+  }
+  if (spec.argv.empty()) return absl::InvalidArgumentError("empty command");
+
+  nlohmann::json env = nlohmann::json::array();
+  for (const std::string& kv : spec.env) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string name = kv.substr(0, eq);
+    if (name == "CUDA_VISIBLE_DEVICES") continue;
+    const std::string value =
+        name == "MASTER_ADDR" ? MasterAddress(spec.attempt_id, options.namespace_)
+                              : kv.substr(eq + 1);
+    env.push_back({{"name", name}, {"value", value}});
+  }
+  env.push_back({{"name", "HAI_POD_NAME"}, {"value", PodName(spec.attempt_id, spec.rank)}});
+
+  nlohmann::json command = {"/bin/sh", "-c", kEntryCheck, "hai-entry", spec.required_file};
+  for (const std::string& a : spec.argv) command.push_back(a);
+
+  nlohmann::json limits = nlohmann::json::object();
+  if (!spec.gpus.empty()) limits[options.gpu_resource] = static_cast<int>(spec.gpus.size());
+  if (!options.rdma_resource.empty()) limits[options.rdma_resource] = 1;
+  // CPU and memory the scheduler placed the rank by (Jupyter containers bin-pack on them).
+  if (spec.cpu_millis > 0) limits["cpu"] = absl::StrCat(spec.cpu_millis, "m");
+  if (spec.memory_mib > 0) limits["memory"] = absl::StrCat(spec.memory_mib, "Mi");
+
+  nlohmann::json volumes = nlohmann::json::array();
+  nlohmann::json mounts = nlohmann::json::array();
+  // Training frameworks (NCCL, data loaders) need more shared memory than the runtime's 64 MiB.
+  volumes.push_back({{"name", "dshm"}, {"emptyDir", {{"medium", "Memory"}}}});
+  mounts.push_back({{"name", "dshm"}, {"mountPath", "/dev/shm"}});
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    const storage::Mount& m = spec.mounts[i];
+    const std::string name = absl::StrCat("storage-", i);
+    nlohmann::json host = {{"path", m.host_path}};
+    // workspace rows are created when missing (like the local runtime's mode-0700 mkdir);
+    // bind rows must exist, which Kubernetes checks only for a declared type, so none is set
+    // for them (a bind row may be a file or a directory).
+    if (m.type == "workspace") host["type"] = "DirectoryOrCreate";
+    volumes.push_back({{"name", name}, {"hostPath", host}});
+    mounts.push_back({{"name", name}, {"mountPath", m.mount_path}, {"readOnly", m.read_only}});
+  }
+
+  nlohmann::json container = {{"name", kContainerName},
+                              {"image", image},
+                              {"imagePullPolicy", options.image_pull_policy},
+                              {"command", command},
+                              {"env", env},
+                              {"volumeMounts", mounts}};
+  if (!limits.empty()) container["resources"] = {{"limits", limits}, {"requests", limits}};
+  if (absl::StartsWith(spec.cwd, "/")) container["workingDir"] = spec.cwd;
+  if (spec.container_port > 0) {
+    container["ports"] = nlohmann::json::array(
+        {{{"name", "service"}, {"containerPort", spec.container_port}, {"protocol", "TCP"}}});
+  }
+
+  nlohmann::json labels = Labels(spec);
+  labels[kLabelRank] = absl::StrCat(spec.rank);
+  const int64_t grace =
+      static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(options.termination_grace)));
+  nlohmann::json pod_spec = {
+      {"nodeSelector", {{"kubernetes.io/hostname", spec.node}}},
+      {"restartPolicy", "Never"},
+      {"terminationGracePeriodSeconds", grace},
+      // The pause container becomes PID 1, so the user command is an ordinary process that
+      // gets the default SIGTERM action (PID 1 ignores signals it has no handler for).
+      {"shareProcessNamespace", true},
+      {"enableServiceLinks", false},
+      {"automountServiceAccountToken", !options.service_account.empty()},
+      {"hostname", PodName(spec.attempt_id, spec.rank)},
+      {"subdomain", ServiceName(spec.attempt_id)},
+      {"containers", nlohmann::json::array({container})},
+      {"volumes", volumes}};
+  if (!options.service_account.empty()) pod_spec["serviceAccountName"] = options.service_account;
+  if (!spec.gpus.empty()) {
+    // GPU nodes are commonly tainted with the GPU resource name so that only GPU pods land.
+    pod_spec["tolerations"] = nlohmann::json::array(
+        {{{"key", options.gpu_resource}, {"operator", "Exists"}, {"effect", "NoSchedule"}}});
+  }
+  return nlohmann::json{{"apiVersion", "v1"},
+                        {"kind", "Pod"},
+                        {"metadata",
+                         {{"name", PodName(spec.attempt_id, spec.rank)},
+                          {"namespace", options.namespace_},
+                          {"labels", labels},
+                          {"annotations", Annotations(spec)}}},
+                        {"spec", pod_spec}};
+}
+
+absl::StatusOr<nlohmann::json> ServiceManifest(const PodSpec& spec,
+                                               const ManifestOptions& options) {
+  if (spec.master_port < 1 || spec.master_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("master port ", spec.master_port, " is not in 1..65535"));
+  }
+  nlohmann::json annotations = Annotations(spec);
+  annotations.erase("hai.io/node");
+  annotations.erase("hai.io/gpus");
+  nlohmann::json ports = nlohmann::json::array({{{"name", "master"},
+                                                 {"port", spec.master_port},
+                                                 {"targetPort", spec.master_port},
+                                                 {"protocol", "TCP"}}});
+  // A rank that serves something (a Jupyter server) is reachable at
+  // <pod>.<service>.<namespace>.svc:<port> through the same Service.
+  if (spec.container_port > 0 && spec.container_port <= 65535 &&
+      spec.container_port != spec.master_port) {
+    ports.push_back({{"name", "service"},
+                     {"port", spec.container_port},
+                     {"targetPort", spec.container_port},
+                     {"protocol", "TCP"}});
+  }
+  return nlohmann::json{
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata",
+       {{"name", ServiceName(spec.attempt_id)},
+        {"namespace", options.namespace_},
+        {"labels", Labels(spec)},
+        {"annotations", annotations}}},
+      {"spec",
+       {{"clusterIP", "None"},
+        {"publishNotReadyAddresses", true},
+        {"selector", {{kLabelAttempt, absl::StrCat(spec.attempt_id)}}},
+        {"ports", ports}}}};
+}
+
+}  // namespace hai::manager::kube

@@ -1,0 +1,59 @@
+// What the Kubernetes runtime creates, as pure functions of a rank's PodSpec: one Pod per rank
+// pinned to its assigned node, and one headless Service per attempt that gives every rank a
+// DNS name (<pod>.<service>.<namespace>.svc), so MASTER_ADDR names rank 0. No I/O here: the
+// manifests are unit-tested field by field and validated against the upstream schema
+// (kubernetes-models) in the test suite.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "manager/runtime/pod_runtime.h"
+#include "nlohmann/json.hpp"
+
+namespace hai::manager::kube {
+
+struct ManifestOptions {
+  std::string namespace_ = "hai-tasks";
+  std::string gpu_resource = "nvidia.com/gpu";
+  std::string rdma_resource;  // "" = none requested
+  std::string default_image;
+  std::string image_pull_policy = "IfNotPresent";
+  std::string service_account;  // "" = no service account token in the pod
+  // terminationGracePeriodSeconds: SIGTERM -> SIGKILL, the same kill grace as the local runtime.
+  absl::Duration termination_grace = absl::Seconds(10);
+};
+
+// Label keys. Values that identify the attempt are what the runtime selects and adopts by.
+inline constexpr char kLabelManagedBy[] = "app.kubernetes.io/managed-by";
+inline constexpr char kLabelAttempt[] = "hai.io/attempt";
+inline constexpr char kLabelChain[] = "hai.io/chain";
+inline constexpr char kLabelAttemptNo[] = "hai.io/attempt-no";
+inline constexpr char kLabelRank[] = "hai.io/rank";
+inline constexpr char kLabelUser[] = "hai.io/user";
+inline constexpr char kContainerName[] = "task";
+
+std::string PodName(int64_t attempt_id, int rank);
+std::string ServiceName(int64_t attempt_id);
+// "hai.io/attempt=<id>": every object of one attempt.
+std::string AttemptSelector(int64_t attempt_id);
+// The DNS name of rank 0 through the attempt's headless Service.
+std::string MasterAddress(int64_t attempt_id, const std::string& ns);
+// A valid label value (<= 63 of [A-Za-z0-9_.-], alphanumeric at both ends) carrying as much
+// of `raw` as fits; the raw value goes into an annotation.
+std::string LabelValue(std::string_view raw);
+
+// The Pod of one rank. InvalidArgument when it cannot be built (no image anywhere, no
+// command). Environment: spec.env with MASTER_ADDR pointing at rank 0's DNS name and without
+// CUDA_VISIBLE_DEVICES (the device plugin exposes the granted GPUs, renumbered from 0).
+absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOptions& options);
+
+// The attempt's headless Service (selects every rank; publishes not-ready addresses so rank 0
+// resolves as soon as it has an IP).
+absl::StatusOr<nlohmann::json> ServiceManifest(const PodSpec& spec,
+                                               const ManifestOptions& options);
+
+}  // namespace hai::manager::kube

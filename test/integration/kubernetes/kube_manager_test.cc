@@ -1,0 +1,422 @@
+// hai-manager with manager.runtime = "kubernetes", end to end against the API double
+// (kube_api_double.py over HTTPS with a bearer token) and the real Postgres: a full run, a
+// suspension with SIGTERM semantics, a manager restart with adoption, API errors (retried 5xx
+// and 429, 401, 403), a watch that expires (410), image-pull and scheduling failures. Every
+// test also checks that no Pod or Service is left once the attempt has ended.
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "manager/runtime/kubernetes/pod_state.h"
+#include "test/integration/kubernetes/kube_double.h"
+#include "test/integration/manager/process_helpers.h"
+#include "test/support/test_env.h"
+
+namespace hai::testing {
+namespace {
+
+constexpr char kToken[] = "double-token";
+
+class KubeManagerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    db_ = TestDatabase::Create().release();
+    db_->Exec(
+        "INSERT INTO users (user_name, token_hash) VALUES ('alice', repeat('a', 64)) "
+        "ON CONFLICT DO NOTHING");
+    certs_ = new std::string(MakeTempDir("hai-kube-certs"));
+    MakeCertificates(*certs_);
+  }
+  static void TearDownTestSuite() {
+    delete db_;
+    db_ = nullptr;
+    std::filesystem::remove_all(*certs_);
+    delete certs_;
+  }
+
+  void SetUp() override {
+    dir_ = MakeTempDir("hai-kube-test");
+    double_ = KubeDouble::Start(*certs_, kToken);
+  }
+  void TearDown() override {
+    for (pid_t p : managers_) {
+      if (Reaped().count(p) == 0) ::kill(p, SIGKILL);
+    }
+    double_.reset();
+    ReapAll();
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  std::string Query(const std::string& sql) { return db_->Query(sql); }
+
+  std::string Config(const std::string& kubeconfig_token = kKindToken(),
+                     int suspend_grace_s = 30) {
+    const std::string kubeconfig =
+        double_->WriteKubeconfig(dir_ + "/kubeconfig-" + kubeconfig_token, kubeconfig_token);
+    const std::string path = dir_ + "/haid-" + kubeconfig_token + ".toml";
+    WriteFile(path, absl::StrCat("[server]\ndata_dir = \"", dir_, "/data\"\n",
+                                 "control_url = \"http://127.0.0.1:1\"\n",
+                                 "[database]\nurl = \"", db_->url(), "\"\n",
+                                 "[redis]\nhost = \"127.0.0.1\"\nport = ", RedisPort(),
+                                 "\nprefix = \"", prefix_, "\"\n",
+                                 "[scheduler]\nsuspend_grace_s = ", suspend_grace_s,
+                                 "\nkill_grace_s = 2\n",
+                                 "[manager]\nheartbeat_ms = 200\nruntime = \"kubernetes\"\n",
+                                 "[kubernetes]\nkubeconfig = \"", kubeconfig, "\"\n",
+                                 "namespace = \"hai-test\"\n",
+                                 "default_image = \"registry.local/train:1\"\n",
+                                 "image_pull_timeout_s = 1\nunschedulable_timeout_s = 1\n",
+                                 "request_timeout_ms = 3000\nmax_retries = 3\n"));
+    return path;
+  }
+  static std::string kKindToken() { return kToken; }
+
+  // A scheduled attempt of a bash chain with one pods row per entry of `nodes` (2 GPUs each).
+  int64_t Seed(const std::string& script_body, const std::vector<std::string>& nodes,
+               const std::string& name, const std::string& image = "") {
+    const std::string script = dir_ + "/job.sh";
+    WriteFile(script, script_body);
+    chain_id_ = std::stoll(Query(absl::StrCat(
+        "INSERT INTO chains (name, user_name, kind, node_group, priority, nodes, entrypoint, "
+        "workdir, image, env) VALUES ('", name, "', 'alice', 'bash', 'default', 10, ",
+        nodes.size(), ", '", script, "', '", dir_, "', '", image,
+        "', '{\"MY_VAR\": \"hello\"}') RETURNING chain_id")));
+    const int64_t attempt = std::stoll(Query(absl::StrCat(
+        "INSERT INTO attempts (chain_id, attempt_no, state, tier, scheduled_at) VALUES (",
+        chain_id_, ", 1, 'scheduled', 10, now()) RETURNING attempt_id")));
+    for (size_t rank = 0; rank < nodes.size(); ++rank) {
+      db_->Exec(absl::StrCat("INSERT INTO pods (attempt_id, rank, node, gpus) VALUES (", attempt,
+                             ", ", rank, ", '", nodes[rank], "', '{0,1}')"));
+    }
+    return attempt;
+  }
+
+  pid_t StartManager(int64_t attempt, const std::string& config) {
+    const std::string bin = BinDir() + "/hai-manager";
+    const std::string out = absl::StrCat(dir_, "/manager-", managers_.size(), ".log");
+    const std::string id = absl::StrCat(attempt);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      FILE* f = std::freopen(out.c_str(), "w", stdout);
+      (void)f;
+      ::dup2(1, 2);
+      ::execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), "--attempt", id.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(99);
+    }
+    managers_.push_back(pid);
+    return pid;
+  }
+
+  std::string ManagerLogs() {
+    std::string all;
+    for (size_t i = 0; i < managers_.size(); ++i) {
+      absl::StrAppend(&all, "--- manager ", i, "\n",
+                      ReadFile(absl::StrCat(dir_, "/manager-", i, ".log")));
+    }
+    return all;
+  }
+  std::string State(int64_t attempt) {
+    return Query(absl::StrCat("SELECT state FROM attempts WHERE attempt_id = ", attempt));
+  }
+  std::string EndReason(int64_t attempt) {
+    return Query(absl::StrCat("SELECT end_reason FROM attempts WHERE attempt_id = ", attempt));
+  }
+  std::string PodStates(int64_t attempt) {
+    return absl::StrJoin(db_->Column(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ",
+                                                  attempt, " ORDER BY rank")),
+                         ",");
+  }
+  std::string RankLog(int rank) {
+    return ReadFile(absl::StrCat(dir_, "/data/logs/", chain_id_, "/1/rank-", rank, ".log"));
+  }
+  void WaitRunning(int64_t attempt, const std::string& log_text, int ranks) {
+    ASSERT_TRUE(WaitUntil([&] {
+      if (State(attempt) != "running") return false;
+      for (int r = 0; r < ranks; ++r) {
+        if (RankLog(r).find(log_text) == std::string::npos) return false;
+      }
+      return true;
+    })) << ManagerLogs();
+  }
+  // Nothing of the attempt is left in the "cluster".
+  void ExpectNothingLeft() {
+    const nlohmann::json objects = double_->Objects();
+    EXPECT_TRUE(objects.empty()) << objects.dump(1);
+  }
+
+  static TestDatabase* db_;
+  static std::string* certs_;
+  std::string dir_;
+  std::string prefix_ = absl::StrCat("haik8s", ::getpid());
+  int64_t chain_id_ = 0;
+  std::unique_ptr<KubeDouble> double_;
+  std::vector<pid_t> managers_;
+};
+
+TestDatabase* KubeManagerTest::db_ = nullptr;
+std::string* KubeManagerTest::certs_ = nullptr;
+
+TEST_F(KubeManagerTest, TwoRanksRunAsPodsOnTheirNodesAndSucceed) {
+  const int64_t attempt = Seed(
+      "echo \"rank=$RANK world=$WORLD_SIZE master=$MASTER_ADDR:$MASTER_PORT var=$MY_VAR\"\n"
+      "echo \"cuda=${CUDA_VISIBLE_DEVICES-unset} pod=$HAI_POD_NAME token_len=${#HAI_TASK_TOKEN}\"\n"
+      "echo oops >&2\n",
+      {"node-a", "node-b"}, "ok");
+  const pid_t m = StartManager(attempt, Config());
+  ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
+  EXPECT_EQ(State(attempt), "succeeded") << EndReason(attempt);
+  EXPECT_EQ(PodStates(attempt), "succeeded,succeeded");
+
+  // One Pod per rank, pinned to its node with its GPUs, and the attempt's Service.
+  const auto creates = double_->RequestsMatching("POST", "/namespaces/hai-test/pods$");
+  ASSERT_EQ(creates.size(), 2u);
+  for (size_t i = 0; i < creates.size(); ++i) {
+    const nlohmann::json& pod = creates[i]["body"];
+    const int rank = std::stoi(pod["metadata"]["labels"]["hai.io/rank"].get<std::string>());
+    EXPECT_EQ(pod["metadata"]["name"], absl::StrCat("hai-", attempt, "-", rank));
+    EXPECT_EQ(pod["spec"]["nodeSelector"]["kubernetes.io/hostname"],
+              rank == 0 ? "node-a" : "node-b");
+    EXPECT_EQ(pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"], 2);
+    EXPECT_EQ(pod["spec"]["containers"][0]["image"], "registry.local/train:1");
+    EXPECT_EQ(pod["metadata"]["labels"]["hai.io/attempt"], absl::StrCat(attempt));
+    EXPECT_EQ(pod["spec"]["terminationGracePeriodSeconds"], 2);
+  }
+  EXPECT_EQ(double_->RequestsMatching("POST", "/namespaces/hai-test/services$").size(), 1u);
+  // pods.pid holds the id derived from each Pod's uid.
+  EXPECT_EQ(Query(absl::StrCat("SELECT count(*) FROM pods WHERE attempt_id = ", attempt,
+                               " AND pid > 0")),
+            "2");
+
+  // The pod log API was copied into the rank logs, in hai's line format.
+  const std::string master = absl::StrCat("hai-", attempt, "-0.hai-", attempt, ".hai-test.svc:");
+  const std::string log0 = RankLog(0), log1 = RankLog(1);
+  EXPECT_NE(log0.find("[out] rank=0 world=2 master=" + master), std::string::npos) << log0;
+  EXPECT_NE(log1.find("[out] rank=1 world=2 master=" + master), std::string::npos) << log1;
+  EXPECT_NE(log0.find("var=hello"), std::string::npos) << log0;
+  EXPECT_NE(log0.find(absl::StrCat("cuda=unset pod=hai-", attempt, "-0 token_len=64")),
+            std::string::npos)
+      << log0;
+  EXPECT_NE(log0.find("] oops"), std::string::npos) << log0;
+
+  // The Pods were deleted once they had ended (with their logs read), and the Service too.
+  ExpectNothingLeft();
+}
+
+TEST_F(KubeManagerTest, FailingRankFailsTheAttemptWithItsExitCode) {
+  const int64_t attempt = Seed(
+      "if [ \"$RANK\" = 1 ]; then echo bad; exit 3; fi\nwhile true; do sleep 0.1; done\n",
+      {"node-a", "node-b"}, "fail");
+  const pid_t m = StartManager(attempt, Config());
+  ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
+  EXPECT_EQ(State(attempt), "failed");
+  EXPECT_EQ(Query(absl::StrCat("SELECT exit_code FROM attempts WHERE attempt_id = ", attempt)),
+            "3");
+  EXPECT_EQ(PodStates(attempt), "stopped,failed");
+  ExpectNothingLeft();
+}
+
+TEST_F(KubeManagerTest, SuspendDeletesPodsWithTheGraceAndTheTaskSeesSigterm) {
+  const int64_t attempt = Seed(
+      "trap 'echo got-sigterm; exit 143' TERM\necho started\n"
+      "while true; do sleep 0.1; done\n",
+      {"node-a"}, "suspend");
+  const pid_t m = StartManager(attempt, Config(kToken, /*suspend_grace_s=*/0));
+  WaitRunning(attempt, "started", 1);
+  db_->Exec(absl::StrCat("UPDATE attempts SET suspend_requested_at = now(), "
+                         "suspend_reason = 'preempted by 9' WHERE attempt_id = ",
+                         attempt));
+  ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
+  EXPECT_EQ(State(attempt), "suspended");
+  EXPECT_NE(EndReason(attempt).find("preempted by 9"), std::string::npos);
+  // The container got SIGTERM (the delete's grace), and its last words reached the log.
+  EXPECT_NE(RankLog(0).find("got-sigterm"), std::string::npos) << RankLog(0);
+  const auto deletes = double_->RequestsMatching("DELETE", "/pods/hai-");
+  ASSERT_FALSE(deletes.empty());
+  EXPECT_EQ(deletes[0]["body"]["gracePeriodSeconds"], 2);
+  EXPECT_FALSE(deletes[0]["body"]["preconditions"]["uid"].get<std::string>().empty());
+  // Requeued.
+  EXPECT_EQ(Query(absl::StrCat("SELECT state FROM attempts WHERE chain_id = ", chain_id_,
+                               " AND attempt_no = 2")),
+            "queued");
+  ExpectNothingLeft();
+}
+
+TEST_F(KubeManagerTest, TaskIgnoringSigtermIsKilledAfterTheGrace) {
+  const int64_t attempt =
+      Seed("trap '' TERM\necho started\nwhile true; do sleep 0.1; done\n", {"node-a"}, "stubborn");
+  const pid_t m = StartManager(attempt, Config());
+  WaitRunning(attempt, "started", 1);
+  db_->Exec(absl::StrCat("UPDATE chains SET stop_requested = true WHERE chain_id = ", chain_id_,
+                         "; UPDATE attempts SET stop_requested_at = now() WHERE attempt_id = ",
+                         attempt));
+  const absl::Time asked = absl::Now();
+  ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
+  // SIGKILL came only after the 2 s grace.
+  EXPECT_GE(absl::Now() - asked, absl::Milliseconds(1900));
+  EXPECT_EQ(State(attempt), "stopped");
+  ExpectNothingLeft();
+}
+
+TEST_F(KubeManagerTest, RestartedManagerAdoptsThePodsInsteadOfDuplicatingThem) {
+  const std::string release = dir_ + "/release";
+  const int64_t attempt = Seed(absl::StrCat("echo first-$RANK\n", "while [ ! -e '", release,
+                                            "' ]; do sleep 0.05; done\necho second-$RANK\n"),
+                               {"node-a", "node-b"}, "adopt");
+  const std::string config = Config();
+  const pid_t first = StartManager(attempt, config);
+  WaitRunning(attempt, "first-", 2);
+  ::kill(first, SIGKILL);
+  ASSERT_EQ(WaitExit(first), 128 + SIGKILL);
+  // The Pods keep running without a manager.
+  EXPECT_EQ(double_->Objects().size(), 3u);  // 2 pods + the service
+
+  const pid_t second = StartManager(attempt, config);
+  ASSERT_TRUE(WaitUntil([&] { return ManagerLogs().find("adopted rank 1") != std::string::npos; }))
+      << ManagerLogs();
+  WriteFile(release, "");
+  ASSERT_EQ(WaitExit(second), 0) << ManagerLogs();
+  EXPECT_EQ(State(attempt), "succeeded") << EndReason(attempt);
+  // Adopted by name and uid: no second Pod was ever created.
+  EXPECT_EQ(double_->RequestsMatching("POST", "/pods$").size(), 2u);
+  // The log resumed where the first manager stopped: each line exactly once.
+  for (int r = 0; r < 2; ++r) {
+    const std::string log = RankLog(r);
+    for (const std::string word : {"first-", "second-"}) {
+      const std::string line = absl::StrCat("[out] ", word, r, "\n");
+      const size_t at = log.find(line);
+      EXPECT_NE(at, std::string::npos) << log;
+      EXPECT_EQ(log.find(line, at + 1), std::string::npos) << "duplicated: " << log;
+    }
+  }
+  ExpectNothingLeft();
+}
+
+TEST_F(KubeManagerTest, TransientApiErrorsAreRetriedAndAnExpiredWatchReLists) {
+  const std::string release = dir_ + "/release";
+  const int64_t attempt = Seed(absl::StrCat("echo up\nwhile [ ! -e '", release,
+                                            "' ]; do sleep 0.05; done\n"),
+                               {"node-a"}, "flaky");
+  // Two 500s and a 429 on the first creates; the client backs off and retries.
+  double_->Fail("POST", "/pods$", 500, 2);
+  double_->Fail("POST", "/services$", 429, 1);
+  const pid_t m = StartManager(attempt, Config());
+  WaitRunning(attempt, "up", 1);
+  auto lists = [&] {  // list requests: with a label selector, not watches
+    return double_->RequestsMatching("GET", "/pods$", "labelSelector").size() -
+           double_->RequestsMatching("GET", "/pods$", "watch").size();
+  };
+  const size_t lists_before = lists();
+  // The API server compacts: the open watch ends with 410 Gone and the runtime re-lists.
+  double_->ExpireWatches();
+  ASSERT_TRUE(WaitUntil([&] {
+    return double_->RequestsMatching("GET", "/pods$", "watch").size() >= 2;
+  }));
+  WriteFile(release, "");
+  ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
+  EXPECT_EQ(State(attempt), "succeeded") << EndReason(attempt);
+  EXPECT_EQ(double_->RequestsMatching("POST", "/pods$").size(), 3u);  // 2 failed + 1
+  EXPECT_EQ(double_->RequestsMatching("POST", "/services$").size(), 2u);
+  EXPECT_GT(lists(), lists_before);  // re-listed after the 410
+  ExpectNothingLeft();
+}
+
+TEST_F(KubeManagerTest, ForbiddenCreateFailsTheRankWithTheApiMessage) {
+  const int64_t attempt = Seed("echo never\n", {"node-a"}, "forbidden");
+  double_->Fail("POST", "/pods$", 403, 100);
+  const pid_t m = StartManager(attempt, Config());
+  ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
+  EXPECT_EQ(State(attempt), "failed");
+  EXPECT_EQ(Query(absl::StrCat("SELECT exit_code FROM attempts WHERE attempt_id = ", attempt)),
+            "127");
+  EXPECT_NE(EndReason(attempt).find("403"), std::string::npos) << EndReason(attempt);
+  // 403 is not retried.
+  EXPECT_EQ(double_->RequestsMatching("POST", "/pods$").size(), 1u);
+  ExpectNothingLeft();
+}
+
+TEST_F(KubeManagerTest, WrongTokenIsReportedAsUnauthenticated) {
+  const int64_t attempt = Seed("echo never\n", {"node-a"}, "badtoken");
+  const pid_t m = StartManager(attempt, Config("wrong-token"));
+  ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
+  EXPECT_EQ(State(attempt), "failed");
+  EXPECT_NE(EndReason(attempt).find("401"), std::string::npos) << EndReason(attempt);
+  ExpectNothingLeft();
+}
+
+TEST_F(KubeManagerTest, ImageThatCannotBePulledFailsTheRankAfterTheTimeout) {
+  const int64_t attempt = Seed("echo never\n", {"node-a"}, "noimage", "missing/train:404");
+  const pid_t m = StartManager(attempt, Config());
+  ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
+  EXPECT_EQ(State(attempt), "failed");
+  EXPECT_EQ(Query(absl::StrCat("SELECT exit_code FROM attempts WHERE attempt_id = ", attempt)),
+            "127");
+  EXPECT_TRUE(absl::StrContains(EndReason(attempt), "ImagePullBackOff") ||
+              absl::StrContains(EndReason(attempt), "ErrImagePull"))
+      << EndReason(attempt);
+  ExpectNothingLeft();
+}
+
+TEST_F(KubeManagerTest, UnschedulableRankIsLostAndTheAttemptRequeued) {
+  const int64_t attempt = Seed("echo hi\nsleep 30\n", {"node-a", "node-b"}, "unschedulable");
+  double_->MakeUnschedulable("node-b");
+  const pid_t m = StartManager(attempt, Config());
+  ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
+  EXPECT_EQ(State(attempt), "suspended");
+  EXPECT_NE(EndReason(attempt).find("unschedulable"), std::string::npos) << EndReason(attempt);
+  EXPECT_EQ(Query(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ", attempt,
+                               " AND rank = 1")),
+            "lost");
+  EXPECT_EQ(Query(absl::StrCat("SELECT state FROM attempts WHERE chain_id = ", chain_id_,
+                               " AND attempt_no = 2")),
+            "queued");
+  ExpectNothingLeft();
+}
+
+// The client itself over mutual TLS: a client certificate from the kubeconfig is accepted,
+// a client without one is refused during the handshake.
+TEST(KubeClientTlsTest, ClientCertificateAuthenticates) {
+  const std::string certs = MakeTempDir("hai-kube-mtls");
+  MakeCertificates(certs);
+  auto dbl = KubeDouble::Start(certs, /*token=*/"", /*require_client_cert=*/true);
+  const std::string kubeconfig = absl::StrCat(
+      "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n"
+      "    server: ", dbl->server(), "\n    certificate-authority: ca.crt\n"
+      "users:\n- name: u\n  user:\n    client-certificate: client.crt\n"
+      "    client-key: client.key\ncontexts:\n- name: c\n  context:\n    cluster: k\n"
+      "    user: u\n");
+  auto ep = manager::kube::ParseKubeconfig(kubeconfig, "", certs);
+  ASSERT_TRUE(ep.ok()) << ep.status();
+  manager::kube::KubeClient client(*ep, {});
+  auto list = client.Call("GET", "/api/v1/namespaces/x/pods");
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ((*list)["kind"], "PodList");
+
+  manager::kube::KubeEndpoint anonymous = *ep;
+  anonymous.client_cert_file.clear();
+  anonymous.client_key_file.clear();
+  manager::kube::ClientOptions no_retry;
+  no_retry.max_retries = 0;
+  manager::kube::KubeClient refused(anonymous, no_retry);
+  EXPECT_TRUE(absl::IsUnavailable(refused.Call("GET", "/api/v1/namespaces/x/pods").status()));
+  // A server whose certificate the CA did not sign is not trusted.
+  manager::kube::KubeEndpoint wrong_ca = *ep;
+  wrong_ca.ca_file = certs + "/client.crt";
+  manager::kube::KubeClient untrusted(wrong_ca, no_retry);
+  EXPECT_TRUE(absl::IsUnavailable(untrusted.Call("GET", "/api/v1/namespaces/x/pods").status()));
+  dbl.reset();
+  std::filesystem::remove_all(certs);
+}
+
+}  // namespace
+}  // namespace hai::testing

@@ -1,0 +1,187 @@
+// The Pod and Service the Kubernetes runtime creates, field by field: placement on the
+// assigned node, GPU/RDMA resources, environment rewrites, mounts, identity labels, grace
+// period and the headless Service that makes MASTER_ADDR resolvable.
+#include "manager/runtime/kubernetes/manifests.h"
+
+#include <gtest/gtest.h>
+
+#include "test/unit/kubernetes/sample_specs.h"
+
+namespace hai::testing {
+namespace {
+
+using manager::kube::LabelValue;
+using manager::kube::PodManifest;
+using manager::kube::ServiceManifest;
+using nlohmann::json;
+
+std::string Env(const json& pod, const std::string& name) {
+  for (const json& e : pod["spec"]["containers"][0]["env"]) {
+    if (e["name"] == name) return e["value"];
+  }
+  return "<unset>";
+}
+
+TEST(ManifestsTest, PodIsPinnedToItsNodeWithItsGpus) {
+  auto pod = PodManifest(SampleSpec(1), SampleOptions());
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  const json& spec = (*pod)["spec"];
+  EXPECT_EQ((*pod)["metadata"]["name"], "hai-42-1");
+  EXPECT_EQ((*pod)["metadata"]["namespace"], "hai-tasks");
+  EXPECT_EQ(spec["nodeSelector"], json({{"kubernetes.io/hostname", "gpu-node-02"}}));
+  EXPECT_EQ(spec["restartPolicy"], "Never");
+  EXPECT_EQ(spec["terminationGracePeriodSeconds"], 10);
+  const json& c = spec["containers"][0];
+  EXPECT_EQ(c["image"], "registry.example/train:cu121");
+  EXPECT_EQ(c["resources"]["limits"], json({{"nvidia.com/gpu", 4}}));
+  EXPECT_EQ(c["resources"]["requests"], json({{"nvidia.com/gpu", 4}}));
+  EXPECT_EQ(c["workingDir"], "/weka/alice/project");
+  // No RDMA resource unless configured; no service account token by default.
+  EXPECT_FALSE(c["resources"]["limits"].contains("rdma/hca"));
+  EXPECT_EQ(spec["automountServiceAccountToken"], false);
+  EXPECT_FALSE(spec.contains("serviceAccountName"));
+}
+
+TEST(ManifestsTest, ConfigurableGpuAndRdmaResources) {
+  auto opt = SampleOptions();
+  opt.gpu_resource = "amd.com/gpu";
+  opt.rdma_resource = "rdma/hca";
+  opt.service_account = "trainer";
+  auto pod = PodManifest(SampleSpec(), opt);
+  ASSERT_TRUE(pod.ok());
+  const json& limits = (*pod)["spec"]["containers"][0]["resources"]["limits"];
+  EXPECT_EQ(limits, json({{"amd.com/gpu", 4}, {"rdma/hca", 1}}));
+  EXPECT_EQ((*pod)["spec"]["tolerations"][0]["key"], "amd.com/gpu");
+  EXPECT_EQ((*pod)["spec"]["serviceAccountName"], "trainer");
+  EXPECT_EQ((*pod)["spec"]["automountServiceAccountToken"], true);
+}
+
+TEST(ManifestsTest, CpuOnlyRankRequestsNoGpus) {
+  auto spec = SampleSpec();
+  spec.gpus.clear();
+  auto pod = PodManifest(spec, SampleOptions());
+  ASSERT_TRUE(pod.ok());
+  EXPECT_FALSE((*pod)["spec"]["containers"][0].contains("resources"));
+  EXPECT_FALSE((*pod)["spec"].contains("tolerations"));
+}
+
+TEST(ManifestsTest, EnvironmentPointsAtRankZeroAndLeavesGpusToTheDevicePlugin) {
+  auto pod = PodManifest(SampleSpec(1), SampleOptions());
+  ASSERT_TRUE(pod.ok());
+  EXPECT_EQ(Env(*pod, "MASTER_ADDR"), "hai-42-0.hai-42.hai-tasks.svc");
+  EXPECT_EQ(Env(*pod, "MASTER_PORT"), "29500");
+  EXPECT_EQ(Env(*pod, "RANK"), "1");
+  EXPECT_EQ(Env(*pod, "HAI_POD_NAME"), "hai-42-1");
+  EXPECT_EQ(Env(*pod, "CUDA_VISIBLE_DEVICES"), "<unset>");
+  // The pod's DNS name is <hostname>.<subdomain>.<namespace>.svc.
+  EXPECT_EQ((*pod)["spec"]["hostname"], "hai-42-1");
+  EXPECT_EQ((*pod)["spec"]["subdomain"], "hai-42");
+}
+
+TEST(ManifestsTest, CommandChecksTheEntrypointThenExecsTheUserCommand) {
+  auto pod = PodManifest(SampleSpec(), SampleOptions());
+  ASSERT_TRUE(pod.ok());
+  const json& cmd = (*pod)["spec"]["containers"][0]["command"];
+  ASSERT_EQ(cmd.size(), 9u);
+  EXPECT_EQ(cmd[0], "/bin/sh");
+  EXPECT_EQ(cmd[1], "-c");
+  EXPECT_NE(cmd[2].get<std::string>().find("exit 127"), std::string::npos);
+  EXPECT_NE(cmd[2].get<std::string>().find("exec \"$@\""), std::string::npos);
+  EXPECT_EQ(cmd[4], "train.py");
+  EXPECT_EQ(cmd[5], "python3");
+  EXPECT_EQ(cmd[8], "0.1");
+}
+
+TEST(ManifestsTest, StorageMountsBecomeHostPathVolumes) {
+  auto pod = PodManifest(SampleSpec(), SampleOptions());
+  ASSERT_TRUE(pod.ok());
+  const json& volumes = (*pod)["spec"]["volumes"];
+  const json& mounts = (*pod)["spec"]["containers"][0]["volumeMounts"];
+  ASSERT_EQ(volumes.size(), 3u);  // /dev/shm + 2 storage rows
+  EXPECT_EQ(volumes[0]["emptyDir"]["medium"], "Memory");
+  EXPECT_EQ(mounts[0]["mountPath"], "/dev/shm");
+  EXPECT_EQ(volumes[1]["hostPath"], json({{"path", "/weka/alice"}, {"type", "DirectoryOrCreate"}}));
+  EXPECT_EQ(mounts[1], json({{"name", "storage-0"}, {"mountPath", "/weka/alice"},
+                             {"readOnly", false}}));
+  EXPECT_EQ(volumes[2]["hostPath"], json({{"path", "/datasets/imagenet"}}));
+  EXPECT_EQ(mounts[2]["readOnly"], true);
+  EXPECT_EQ(mounts[2]["mountPath"], "/data/imagenet");
+}
+
+TEST(ManifestsTest, LabelsAndAnnotationsIdentifyTheRank) {
+  auto pod = PodManifest(SampleSpec(1), SampleOptions());
+  ASSERT_TRUE(pod.ok());
+  const json& labels = (*pod)["metadata"]["labels"];
+  EXPECT_EQ(labels["hai.io/attempt"], "42");
+  EXPECT_EQ(labels["hai.io/chain"], "7");
+  EXPECT_EQ(labels["hai.io/attempt-no"], "3");
+  EXPECT_EQ(labels["hai.io/rank"], "1");
+  EXPECT_EQ(labels["hai.io/user"], "alice_lab");  // '@' is not allowed in a label value
+  EXPECT_EQ(labels["app.kubernetes.io/managed-by"], "hai");
+  const json& ann = (*pod)["metadata"]["annotations"];
+  EXPECT_EQ(ann["hai.io/user"], "alice@lab");
+  EXPECT_EQ(ann["hai.io/task-name"], "resnet 50");
+  EXPECT_EQ(ann["hai.io/gpus"], "0,1,2,3");
+}
+
+TEST(ManifestsTest, ImageFallsBackToTheDefaultAndIsRequired) {
+  auto spec = SampleSpec();
+  spec.image.clear();
+  auto opt = SampleOptions();
+  auto missing = PodManifest(spec, opt);
+  EXPECT_TRUE(absl::IsInvalidArgument(missing.status()));
+  EXPECT_NE(missing.status().message().find("kubernetes.default_image"), std::string::npos);
+  opt.default_image = "python:3.11";
+  auto pod = PodManifest(spec, opt);
+  ASSERT_TRUE(pod.ok());
+  EXPECT_EQ((*pod)["spec"]["containers"][0]["image"], "python:3.11");
+}
+
+TEST(ManifestsTest, RelativeWorkdirIsLeftToTheImage) {
+  auto spec = SampleSpec();
+  spec.cwd = ".";
+  auto pod = PodManifest(spec, SampleOptions());
+  ASSERT_TRUE(pod.ok());
+  EXPECT_FALSE((*pod)["spec"]["containers"][0].contains("workingDir"));
+}
+
+TEST(ManifestsTest, HeadlessServiceSelectsEveryRankOfTheAttempt) {
+  auto svc = ServiceManifest(SampleSpec(), SampleOptions());
+  ASSERT_TRUE(svc.ok()) << svc.status();
+  EXPECT_EQ((*svc)["metadata"]["name"], "hai-42");
+  EXPECT_EQ((*svc)["spec"]["clusterIP"], "None");
+  EXPECT_EQ((*svc)["spec"]["publishNotReadyAddresses"], true);
+  EXPECT_EQ((*svc)["spec"]["selector"], json({{"hai.io/attempt", "42"}}));
+  EXPECT_EQ((*svc)["spec"]["ports"][0]["port"], 29500);
+  auto bad = SampleSpec();
+  bad.master_port = 0;
+  EXPECT_TRUE(absl::IsInvalidArgument(ServiceManifest(bad, SampleOptions()).status()));
+}
+
+TEST(ManifestsTest, ServingRankDeclaresItsPortAndResources) {
+  auto spec = SampleSpec();
+  spec.container_port = 8888;
+  spec.cpu_millis = 4000;
+  spec.memory_mib = 16384;
+  auto pod = PodManifest(spec, SampleOptions());
+  ASSERT_TRUE(pod.ok());
+  const json& c = (*pod)["spec"]["containers"][0];
+  EXPECT_EQ(c["ports"][0]["containerPort"], 8888);
+  EXPECT_EQ(c["resources"]["limits"]["cpu"], "4000m");
+  EXPECT_EQ(c["resources"]["requests"]["memory"], "16384Mi");
+  auto svc = ServiceManifest(spec, SampleOptions());
+  ASSERT_TRUE(svc.ok());
+  ASSERT_EQ((*svc)["spec"]["ports"].size(), 2u);
+  EXPECT_EQ((*svc)["spec"]["ports"][1]["port"], 8888);
+}
+
+TEST(ManifestsTest, LabelValuesAreSanitized) {
+  EXPECT_EQ(LabelValue("alice"), "alice");
+  EXPECT_EQ(LabelValue("-_a b_-"), "a_b");
+  EXPECT_EQ(LabelValue(""), "");
+  EXPECT_EQ(LabelValue(std::string(100, 'x')).size(), 63u);
+  EXPECT_EQ(LabelValue("用户"), "");  // nothing of it fits a label; the annotation keeps it
+}
+
+}  // namespace
+}  // namespace hai::testing
