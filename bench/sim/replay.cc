@@ -8,9 +8,12 @@
 // released to ordinary capacity at its holder's turn. Take a class of queued tasks that are
 // interchangeable for the policy (same tier, user and shape nodes x GPUs per node) and let
 // P be every GPU any of them could ever get in this pass: free GPUs, GPUs being freed, and
-// (with preemption) GPUs of running tasks of a lower tier. Each success costs at least c =
-// nodes x GPUs per node (whole nodes: the group's smallest node) of P, so at most P / c of
-// them succeed, and once one fails (after the last hold release) every later one fails too.
+// (with preemption) GPUs of running tasks below the highest queued tier, since a preemptor
+// of that tier may suspend them and any later task may then claim what they free (a
+// NORMAL task may take a node a HIGH preemptor's victim is freeing). Each success costs at
+// least c = nodes x GPUs per node (whole nodes: the group's smallest node) of P, so at most
+// P / c of them succeed, and once one fails (after the last hold release) every later one
+// fails too.
 // So handing the policy, per class, every task up to the last holder plus the next P / c + 1
 // changes no start and no suspension: the ones left out would all have waited, none of them
 // would have been the head of its tier (an earlier one of its class failed first), and a
@@ -399,13 +402,19 @@ class Replayer {
                                                 Seconds(t.first_submit), t.attempt_id};
       if (!last_holder || k > *last_holder) last_holder = k;
     }
+    // With preemption, anything below the top queued tier may be suspended in this pass,
+    // and the GPUs it frees can be claimed by any later task, of any tier.
+    int top_tier = -1;
+    for (const auto& [key, members] : gs.classes) {
+      if (!members.empty()) top_tier = std::max(top_tier, key.tier);
+    }
+    int64_t capacity = gs.free_gpus + freeing;
+    if (pc_.preemption) {
+      for (int tier = 0; tier < top_tier && tier < 51; ++tier) capacity += by_tier[tier];
+    }
     const int min_node_gpus = std::max(gs.spec->gpus_per_node, 1);
     for (const auto& [key, members] : gs.classes) {
       if (members.empty()) continue;
-      int64_t capacity = gs.free_gpus + freeing;
-      if (pc_.preemption) {
-        for (int tier = 0; tier < key.tier && tier < 51; ++tier) capacity += by_tier[tier];
-      }
       const int64_t cost =
           int64_t{std::max(key.nodes, 1)} *
           (key.gpus_per_node > 0 ? key.gpus_per_node : min_node_gpus);

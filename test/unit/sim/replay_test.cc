@@ -168,6 +168,29 @@ TEST_F(ReplayTest, ZeroGraceStartsThePreemptorAtTheSameInstant) {
   EXPECT_EQ(r.jobs[0].lost_gpu_s, 0);
 }
 
+TEST_F(ReplayTest, LowerTiersClaimWhatAPreemptorsVictimFrees) {
+  groups_ = {{"g", 4, 8}};
+  SimConfig c;
+  c.cost = {.suspend_grace_s = 30, .checkpoint_interval_s = 0, .restart_overhead_s = 60};
+  const std::vector<SimJob> jobs = {
+      Job("G", 0, 1000, 32, Tier::kNormal, "g", 8),  // a gang on all 4 nodes
+      Job("A1", 10, 100, 8, Tier::kNormal, "g", 8),  // three whole-node NORMAL jobs wait
+      Job("A2", 11, 100, 8, Tier::kNormal, "g", 8),
+      Job("A3", 12, 100, 8, Tier::kNormal, "g", 8),
+      Job("H", 20, 100, 8, Tier::kHigh, "g", 8),     // suspends G for one node
+  };
+  for (bool prune : {true, false}) {
+    c.prune_queue = prune;
+    const SimResult r = Run(jobs, PolicyKind::kHai, c);
+    // At 20 H suspends G and holds one of its nodes; A1..A3, next in line, claim the three
+    // others G is freeing (held for them). G stops at 50 and requeues ahead of them (it was
+    // submitted first), but the held nodes are theirs: all four start at 50. G resumes when
+    // they end: 150 + 60 s reload + 950 s left.
+    for (size_t i = 1; i <= 4; ++i) EXPECT_EQ(T(r, i), (Times{50, 150})) << "job " << i;
+    EXPECT_EQ(T(r, 0), (Times{0, 1160})) << (prune ? "pruned" : "full");
+  }
+}
+
 TEST_F(ReplayTest, IntervalDefersDecisionsToTheNextTick) {
   SimConfig c;
   c.interval_s = 60;
@@ -222,12 +245,31 @@ std::vector<SimJob> RandomTrace(uint32_t seed, int n) {
   return jobs;
 }
 
+// Philly-like bursts: one user, whole-node and 4-node jobs, 15% HIGH, long queues of
+// interchangeable tasks (where pruning cuts the most).
+std::vector<SimJob> BurstTrace(uint32_t seed, int n) {
+  std::mt19937 rng(seed);
+  std::vector<SimJob> jobs;
+  int64_t t = 0;
+  for (int i = 0; i < n; ++i) {
+    t += std::uniform_int_distribution<int>(0, 3)(rng) == 0 ? 300 : 5;
+    const int shape = std::uniform_int_distribution<int>(0, 9)(rng);
+    const int gpus = shape < 6 ? 8 : shape < 8 ? 32 : 1;
+    const Tier tier =
+        std::uniform_int_distribution<int>(0, 99)(rng) < 15 ? Tier::kHigh : Tier::kNormal;
+    jobs.push_back(Job("b" + std::to_string(i), t,
+                       std::uniform_int_distribution<int>(50, 2000)(rng), gpus, tier,
+                       std::uniform_int_distribution<int>(0, 3)(rng) == 0 ? "b" : "a", 8));
+  }
+  return jobs;
+}
+
 TEST_F(ReplayTest, PrunedQueueGivesTheSameSchedule) {
   groups_ = {{"a", 6, 8}, {"b", 3, 8}};
-  for (uint32_t seed = 1; seed <= 6; ++seed) {
-    // Odd seeds: 3 nodes of quota per user and tier, so OUT_OF_QUOTA waits occur too.
-    quota_nodes_ = seed % 2 == 1 ? 3 : 0;
-    const std::vector<SimJob> jobs = RandomTrace(seed, 300);
+  for (uint32_t seed = 1; seed <= 8; ++seed) {
+    // Seeds 1, 3: 3 nodes of quota per user and tier, so OUT_OF_QUOTA waits occur too.
+    quota_nodes_ = seed == 1 || seed == 3 ? 3 : 0;
+    const std::vector<SimJob> jobs = seed <= 4 ? RandomTrace(seed, 300) : BurstTrace(seed, 300);
     for (PolicyKind policy : {PolicyKind::kFifo, PolicyKind::kHaiNoPreempt, PolicyKind::kHai}) {
       SimConfig c;
       c.cost = {.suspend_grace_s = seed % 2 == 0 ? 0 : 30,
