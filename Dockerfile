@@ -19,6 +19,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libpqxx-6.4 libhiredis0.14 libabsl20220623 \
       libcpp-httplib0.11 libtomlplusplus3 libssl3 libcurl4 libyaml-cpp0.7 python3 \
       ca-certificates \
+      jupyter-notebook python3-ipykernel \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/bin/haid /build/bin/hai-manager /build/bin/hai-cli /usr/local/bin/
 # The in-task SDK (`import hai`), for images built FROM this one and for local-runtime ranks.

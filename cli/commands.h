@@ -33,6 +33,7 @@ void AddTaskCommands(CLI::App& app, CommandSet& set);     // status, stop, suspe
 void AddLogsCommand(CLI::App& app, CommandSet& set);      // logs
 void AddClusterCommands(CLI::App& app, CommandSet& set);  // list, queue, nodes, whoami
 void AddAdminCommands(CLI::App& app, CommandSet& set);    // admin user|quota|node|check
+void AddJupyterCommands(CLI::App& app, CommandSet& set);  // jupyter create|list|url|stop
 
 // Adds `--json` to a subcommand (it is also accepted before the subcommand word).
 void AddJsonFlag(CLI::App* sub, CommandSet& set);

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   AddLogsCommand(app, set);
   AddClusterCommands(app, set);
   AddAdminCommands(app, set);
+  AddJupyterCommands(app, set);
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     if (sub->get_footer().empty()) sub->footer(std::string(kExitCodeHelp));
   }

@@ -28,6 +28,8 @@ bool IsFinished(absl::string_view state) {
 }
 
 std::string TierOf(const Task& task) {
+  // A Jupyter container has no tier (it is never preempted): the column names its kind.
+  if (task.kind() == "jupyter") return "jupyter";
   const Attempt* a = CurrentAttempt(task);
   return TierName(a != nullptr ? a->tier() : task.priority());
 }

@@ -12,6 +12,7 @@
 #include "grpcpp/grpcpp.h"
 #include "hai/v1/admin.grpc.pb.h"
 #include "hai/v1/cluster.grpc.pb.h"
+#include "hai/v1/jupyter.grpc.pb.h"
 #include "hai/v1/task.grpc.pb.h"
 #include "hai/v1/user.grpc.pb.h"
 
@@ -34,6 +35,7 @@ class Connection {
   hai::v1::ClusterService::Stub& cluster() { return *cluster_; }
   hai::v1::UserService::Stub& users() { return *users_; }
   hai::v1::AdminService::Stub& admin() { return *admin_; }
+  hai::v1::JupyterService::Stub& jupyter() { return *jupyter_; }
 
  private:
   ClientConfig config_;
@@ -43,6 +45,7 @@ class Connection {
   std::unique_ptr<hai::v1::ClusterService::Stub> cluster_;
   std::unique_ptr<hai::v1::UserService::Stub> users_;
   std::unique_ptr<hai::v1::AdminService::Stub> admin_;
+  std::unique_ptr<hai::v1::JupyterService::Stub> jupyter_;
 };
 
 }  // namespace hai::cli

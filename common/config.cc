@@ -126,6 +126,42 @@ class Section {
     return absl::OkStatus();
   }
 
+  // An integer or fractional number in [min, max].
+  absl::Status Number(const std::string& name, double* out, double min, double max) {
+    const toml::node* n = Get(name);
+    if (n == nullptr) return absl::OkStatus();
+    double v = std::nan("");
+    if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
+    if (n->is_floating_point()) v = n->as_floating_point()->get();
+    if (std::isnan(v) || v < min || v > max) {
+      return KeyError(Key(name), absl::StrCat("must be a number between ", min, " and ", max,
+                                              " (got ", Describe(*n), ")"));
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  // An array of non-empty strings.
+  absl::Status StringList(const std::string& name, std::vector<std::string>* out) {
+    const toml::node* n = Get(name);
+    if (n == nullptr) return absl::OkStatus();
+    const toml::array* a = n->as_array();
+    std::vector<std::string> values;
+    for (size_t i = 0; a != nullptr && i < a->size(); ++i) {
+      const toml::node& e = *a->get(i);
+      if (!e.is_string() || e.as_string()->get().empty()) {
+        return KeyError(Key(name), "must be an array of non-empty strings (got " +
+                                       Describe(e) + ")");
+      }
+      values.push_back(e.as_string()->get());
+    }
+    if (a == nullptr) {
+      return KeyError(Key(name), "must be an array of strings (got " + Describe(*n) + ")");
+    }
+    *out = std::move(values);
+    return absl::OkStatus();
+  }
+
   // A sub-table ([section.name]) read by `read`, which must Finish() it.
   absl::Status Table(const std::string& name, const std::function<absl::Status(Section&)>& read) {
     const toml::node* n = Get(name);
@@ -259,6 +295,32 @@ absl::Status ReadKubernetes(Section& s, KubernetesConfig* c) {
   return s.Finish();
 }
 
+absl::Status ReadJupyter(Section& s, JupyterConfig* c) {
+  HAI_CFG(s.String("default_group", &c->default_group));
+  if (c->default_group.empty()) return KeyError(s.Key("default_group"), "must not be empty");
+  // Cores and GiB as operators think of them; stored in millicores and MiB.
+  double cores = static_cast<double>(c->default_cpu_millis) / 1000;
+  HAI_CFG(s.Number("default_cpu", &cores, 0.001, 4096));
+  c->default_cpu_millis = static_cast<int64_t>(std::llround(cores * 1000));
+  int64_t gib = c->default_memory_mib / 1024;
+  HAI_CFG(s.Integer("default_memory_gib", &gib, 1, 1 << 20));
+  c->default_memory_mib = gib * 1024;
+  HAI_CFG(s.Duration("idle_timeout_s", absl::Seconds(1), true, &c->idle_timeout));
+  HAI_CFG(s.Table("idle_timeout_s_by_role", [&](Section& t) -> absl::Status {
+    for (const char* role : {"admin", "internal", "external"}) {
+      absl::Duration d = absl::InfiniteDuration();
+      HAI_CFG(t.Duration(role, absl::Seconds(1), true, &d));
+      if (d != absl::InfiniteDuration()) c->idle_timeout_by_role[role] = d;
+    }
+    return t.Finish();
+  }));
+  HAI_CFG(s.StringList("gpu_sharing_groups", &c->gpu_sharing_groups));
+  HAI_CFG(s.Integer("max_containers_per_gpu", &c->max_containers_per_gpu, 1, 1024));
+  HAI_CFG(s.String("notebook_binary", &c->notebook_binary));
+  if (c->notebook_binary.empty()) return KeyError(s.Key("notebook_binary"), "must not be empty");
+  return s.Finish();
+}
+
 absl::Status ReadNodes(const toml::node& node, std::vector<LocalNodeConfig>* out) {
   const toml::array* array = node.as_array();
   if (array == nullptr) return KeyError("nodes", "must be an array of tables ([[nodes]])");
@@ -301,6 +363,7 @@ absl::Status Apply(const toml::table& table, Config* config) {
       {"redis", [&](Section& s) { return ReadRedis(s, &config->redis); }},
       {"scheduler", [&](Section& s) { return ReadScheduler(s, &config->scheduler); }},
       {"manager", [&](Section& s) { return ReadManager(s, &config->manager); }},
+      {"jupyter", [&](Section& s) { return ReadJupyter(s, &config->jupyter); }},
       {"kubernetes", [&](Section& s) { return ReadKubernetes(s, &config->kubernetes); }},
   };
   std::set<std::string> known = {"nodes"};

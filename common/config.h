@@ -73,6 +73,23 @@ struct KubernetesConfig {
   int max_retries = 5;  // retries of a request on 429/5xx/transport errors, with backoff
 };
 
+// Jupyter dev containers (docs/jupyter.md): defaults of `hai-cli jupyter create`, idle
+// culling and GPU sharing. Node groups are marked as jupyter groups per node (hosts.jupyter).
+struct JupyterConfig {
+  std::string default_group = "jupyter";   // group when a create names none
+  int64_t default_cpu_millis = 1000;       // default_cpu (cores) of a create that names none
+  int64_t default_memory_mib = 4096;       // default_memory_gib likewise
+  // A container with no kernel/terminal activity and no API request this long is stopped
+  // (culled); 0 = never. Per role (admin|internal|external) from
+  // [jupyter.idle_timeout_s_by_role], overriding idle_timeout for that role.
+  absl::Duration idle_timeout = absl::Hours(2);
+  std::map<std::string, absl::Duration> idle_timeout_by_role;
+  // Groups whose GPUs may be shared among containers; elsewhere a GPU is dedicated.
+  std::vector<std::string> gpu_sharing_groups;
+  int max_containers_per_gpu = 4;          // in a sharing group: containers per GPU at most
+  std::string notebook_binary = "jupyter-notebook";  // looked up in PATH
+};
+
 // A node of the local runtime (declared in config, registered in `hosts` at start).
 struct LocalNodeConfig {
   std::string name;
@@ -92,6 +109,7 @@ struct Config {
   SchedulerConfig scheduler;
   ManagerConfig manager;
   KubernetesConfig kubernetes;
+  JupyterConfig jupyter;
   std::vector<LocalNodeConfig> nodes;  // [[nodes]] tables
 };
 

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "manager/jupyter_info.h"
 #include "manager/storage/mount.h"
 #include "manager/storage/resolve.h"
 
@@ -59,6 +60,9 @@ struct AttemptInfo {
   std::vector<std::string> user_groups;
   std::vector<storage::Mount> mounts;
   std::vector<storage::StorageProblem> storage_problems;
+
+  // Set for kind 'jupyter' once the manager prepared the container (jupyter_pod.h).
+  std::optional<JupyterPodInfo> jupyter;
 };
 
 }  // namespace hai::manager

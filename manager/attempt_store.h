@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "manager/attempt_info.h"
 
 namespace hai::manager {
@@ -77,6 +78,14 @@ class AttemptStore {
 
   // The actor of the latest stop request ("" when unknown), for "stopped by <actor>".
   std::string StopActor();
+
+  // ---- Jupyter containers (jupyter_attempt_store.cc)
+  // Resources and the owner's token hash of a jupyter chain; NotFound without its row.
+  absl::StatusOr<JupyterPodInfo> LoadJupyter();
+  // This attempt serves on `port` (not answering yet): earlier reports become stale.
+  absl::Status ReportJupyterPort(int port);
+  // The server answered; `activity` is its last_activity when it gave one.
+  absl::Status ReportJupyterStatus(std::optional<absl::Time> activity);
 
  private:
   AttemptStore(std::unique_ptr<pqxx::connection> conn, int64_t attempt_id, ManagerIdentity me)

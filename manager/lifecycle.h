@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "manager/attempt_store.h"
 #include "manager/control_hints.h"
+#include "manager/jupyter_pod.h"
 #include "manager/runtime/pod_runtime.h"
 
 namespace hai::manager {
@@ -33,6 +34,7 @@ struct LifecycleOptions {
   absl::Duration kill_grace = absl::Seconds(10);
   std::vector<std::string> manager_environ;  // source of PATH, HOME, ... for the ranks
   std::function<bool()> shutdown_requested;  // the manager got SIGTERM
+  std::string notebook_binary = "jupyter-notebook";  // jupyter.notebook_binary
 };
 
 // Paths of one attempt under data_dir. The log path is what haid's log streaming reads.
@@ -84,6 +86,7 @@ class AttemptLifecycle {
   std::map<int, Rank> ranks_;
   std::map<int, PodSpec> specs_;
   std::optional<AttemptOutcome> terminating_;
+  std::unique_ptr<JupyterPod> jupyter_;  // kind 'jupyter' only
   absl::Time kill_at_ = absl::InfiniteFuture();
 };
 

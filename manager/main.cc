@@ -148,6 +148,7 @@ int main(int argc, char** argv) {
     for (char** e = environ; *e != nullptr; ++e) opt.manager_environ.emplace_back(*e);
   }
   opt.shutdown_requested = [] { return g_shutdown != 0; };
+  opt.notebook_binary = config->jupyter.notebook_binary;
 
   hai::manager::AttemptLifecycle lifecycle(attempt_id, **store, **runtime, hints, std::move(opt));
   return lifecycle.Run();

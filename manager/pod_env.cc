@@ -79,6 +79,16 @@ std::vector<std::string> BuildPodEnv(const AttemptInfo& attempt, const PodInfo& 
   env["HAI_TASK_TOKEN"] = ctx.task_token;
   env["HAI_LOG_DIR"] = ctx.log_dir;
   env["PYTHONUNBUFFERED"] = "1";
+  if (attempt.jupyter.has_value()) {
+    // Jupyter keeps its runtime files (kernel connection files, cookie secret), data and
+    // config per attempt, so nothing in the user's home changes its behaviour.
+    const JupyterPodInfo& j = *attempt.jupyter;
+    env["JUPYTER_CONFIG_DIR"] = j.state_dir + "/config";
+    env["JUPYTER_DATA_DIR"] = j.state_dir + "/data";
+    env["JUPYTER_RUNTIME_DIR"] = j.state_dir + "/runtime";
+    env["IPYTHONDIR"] = j.state_dir + "/ipython";
+    env["HAI_JUPYTER_PORT"] = absl::StrCat(j.port);
+  }
 
   std::vector<std::string> out;
   out.reserve(env.size());
@@ -92,6 +102,10 @@ absl::StatusOr<std::vector<std::string>> BuildPodArgv(const AttemptInfo& attempt
     argv.push_back(attempt.python.empty() ? "python3" : attempt.python);
   } else if (attempt.kind == "bash") {
     argv.push_back("/bin/bash");
+  } else if (attempt.kind == "jupyter" && attempt.jupyter.has_value()) {
+    // The server reads everything else (port, root, auth) from its generated config.
+    return std::vector<std::string>{attempt.jupyter->notebook_binary,
+                                    "--config=" + attempt.jupyter->config_path};
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("task kind '", attempt.kind, "' cannot run on the local runtime"));
@@ -102,6 +116,7 @@ absl::StatusOr<std::vector<std::string>> BuildPodArgv(const AttemptInfo& attempt
 }
 
 std::string PodWorkdir(const AttemptInfo& attempt) {
+  if (attempt.jupyter.has_value()) return attempt.jupyter->workspace;
   if (!attempt.workdir.empty()) return attempt.workdir;
   const std::string dir = DirName(attempt.entrypoint);
   return dir.empty() ? "." : dir;

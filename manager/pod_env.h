@@ -33,10 +33,12 @@ std::vector<std::string> BuildPodEnv(const AttemptInfo& attempt, const PodInfo& 
                                      const std::vector<std::string>& manager_environ);
 
 // argv of the user command: `<python> <entrypoint> <args...>` for python,
-// `/bin/bash <entrypoint> <args...>` for bash. InvalidArgument for other kinds.
+// `/bin/bash <entrypoint> <args...>` for bash, `<notebook binary> --config=<file>` for a
+// jupyter attempt whose JupyterPodInfo the manager prepared. InvalidArgument otherwise.
 absl::StatusOr<std::vector<std::string>> BuildPodArgv(const AttemptInfo& attempt);
 
-// chains.workdir, or the entrypoint's directory when empty (or "/" when that is unknown).
+// The jupyter workspace; else chains.workdir, or the entrypoint's directory when empty (or
+// "." when that is unknown).
 std::string PodWorkdir(const AttemptInfo& attempt);
 
 // The entrypoint as a path valid from PodWorkdir() (relative entrypoints are relative to it).

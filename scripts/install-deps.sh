@@ -12,6 +12,7 @@ packages=(
   postgresql redis-server python3 python3-grpcio python3-protobuf docker-compose procps
   libyaml-cpp-dev openssl nodejs  # Kubernetes runtime (kubeconfig), its tests (TLS, schema)
   python3-matplotlib  # hai-sim --plot (bench/sim/plot.py)
+  jupyter-notebook python3-ipykernel  # Jupyter dev containers (docs/jupyter.md) and their e2e test
 )
 # npm (the Kubernetes manifest validation installs kubernetes-models with it): Debian's
 # package, unless the installed Node.js distribution already bundles it.

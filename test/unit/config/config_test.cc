@@ -53,6 +53,16 @@ NORMAL = 600
 [manager]
 heartbeat_ms = 100
 runtime = "kubernetes"
+[jupyter]
+default_group = "dev"
+default_cpu = 0.5
+default_memory_gib = 2
+idle_timeout_s = 0
+gpu_sharing_groups = ["dev", "shared"]
+max_containers_per_gpu = 2
+notebook_binary = "/usr/bin/jupyter-notebook"
+[jupyter.idle_timeout_s_by_role]
+external = 600
 [[nodes]]
 name = "a"
 group = "g"
@@ -77,6 +87,14 @@ jupyter = true
   EXPECT_EQ(c->scheduler.min_runtime_by_tier.at("NORMAL"), absl::Minutes(10));
   EXPECT_EQ(c->scheduler.min_runtime_by_tier.at("LOW"), absl::ZeroDuration());
   EXPECT_EQ(c->manager.heartbeat, absl::Milliseconds(100));
+  EXPECT_EQ(c->jupyter.default_group, "dev");
+  EXPECT_EQ(c->jupyter.default_cpu_millis, 500);
+  EXPECT_EQ(c->jupyter.default_memory_mib, 2048);
+  EXPECT_EQ(c->jupyter.idle_timeout, absl::ZeroDuration());
+  EXPECT_EQ(c->jupyter.idle_timeout_by_role.at("external"), absl::Minutes(10));
+  EXPECT_EQ(c->jupyter.gpu_sharing_groups, (std::vector<std::string>{"dev", "shared"}));
+  EXPECT_EQ(c->jupyter.max_containers_per_gpu, 2);
+  EXPECT_EQ(c->jupyter.notebook_binary, "/usr/bin/jupyter-notebook");
   ASSERT_EQ(c->nodes.size(), 2u);
   EXPECT_EQ(c->nodes[0].sw, "s1");
   EXPECT_EQ(c->nodes[1].group, "default");
@@ -119,6 +137,17 @@ TEST(ConfigTest, EachMistakeIsRejectedNamingTheKey) {
       {"[kubernetes]\ngpu_resource = \"\"\n", "kubernetes.gpu_resource: must not be empty"},
       {"[kubernetes]\nbogus = 1\n", "kubernetes.bogus: unknown key"},
       {"[scheduler]\ndefault_priority = \"URGENT\"\n", "scheduler.default_priority"},
+      {"[jupyter]\ndefault_cpu = 0\n", "jupyter.default_cpu: must be a number between"},
+      {"[jupyter]\ndefault_memory_gib = 0\n", "jupyter.default_memory_gib"},
+      {"[jupyter]\nidle_timeout_s = -1\n", "jupyter.idle_timeout_s: must be a non-negative"},
+      {"[jupyter]\ngpu_sharing_groups = \"dev\"\n",
+       "jupyter.gpu_sharing_groups: must be an array of strings"},
+      {"[jupyter]\ngpu_sharing_groups = [\"\"]\n",
+       "jupyter.gpu_sharing_groups: must be an array of non-empty strings"},
+      {"[jupyter]\nmax_containers_per_gpu = 0\n", "jupyter.max_containers_per_gpu"},
+      {"[jupyter.idle_timeout_s_by_role]\nguest = 5\n",
+       "jupyter.idle_timeout_s_by_role.guest: unknown key"},
+      {"[jupyter]\nnotebook_binary = \"\"\n", "jupyter.notebook_binary: must not be empty"},
       {"[scheduler]\npreemption = \"yes\"\n", "scheduler.preemption: must be true or false"},
       {"[scheduler.min_runtime_s_by_tier]\nMEDIUM = 3\n",
        "scheduler.min_runtime_s_by_tier.MEDIUM: unknown key"},
@@ -207,6 +236,19 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
   EXPECT_EQ(k.unschedulable_timeout, d.kubernetes.unschedulable_timeout);
   EXPECT_EQ(k.request_timeout, d.kubernetes.request_timeout);
   EXPECT_EQ(k.max_retries, d.kubernetes.max_retries);
+  const JupyterConfig& j = shipped->jupyter;
+  EXPECT_EQ(j.default_group, d.jupyter.default_group);
+  EXPECT_EQ(j.default_cpu_millis, d.jupyter.default_cpu_millis);
+  EXPECT_EQ(j.default_memory_mib, d.jupyter.default_memory_mib);
+  EXPECT_EQ(j.idle_timeout, d.jupyter.idle_timeout);
+  EXPECT_EQ(j.idle_timeout, absl::Hours(2));
+  // The per-role table is an example; its entries must not change the behaviour.
+  for (const auto& [role, timeout] : j.idle_timeout_by_role) {
+    EXPECT_EQ(timeout, d.jupyter.idle_timeout) << role;
+  }
+  EXPECT_EQ(j.gpu_sharing_groups, d.jupyter.gpu_sharing_groups);
+  EXPECT_EQ(j.max_containers_per_gpu, d.jupyter.max_containers_per_gpu);
+  EXPECT_EQ(j.notebook_binary, d.jupyter.notebook_binary);
   ASSERT_EQ(shipped->nodes.size(), 4u);
   for (const LocalNodeConfig& n : shipped->nodes) {
     EXPECT_EQ(n.group, "default") << n.name;
@@ -256,6 +298,14 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
                           "unschedulable_timeout_s",
                           "request_timeout_ms",
                           "max_retries",
+                          "[jupyter]",
+                          "default_cpu",
+                          "default_memory_gib",
+                          "idle_timeout_s",
+                          "[jupyter.idle_timeout_s_by_role]",
+                          "gpu_sharing_groups",
+                          "max_containers_per_gpu",
+                          "notebook_binary",
                           "[[nodes]]",
                           "name",
                           "group",

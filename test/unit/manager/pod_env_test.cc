@@ -109,10 +109,31 @@ TEST(PodArgvTest, BashRunsTheScript) {
   EXPECT_THAT(*argv, ElementsAre("/bin/bash", "/home/alice/run.sh", "x"));
 }
 
-TEST(PodArgvTest, JupyterCannotRunLocally) {
+TEST(PodArgvTest, JupyterRunsTheNotebookServerOncePrepared) {
   AttemptInfo a = Attempt();
   a.kind = "jupyter";
+  // Not prepared by the manager (no port, config, workspace): refused.
   EXPECT_FALSE(BuildPodArgv(a).ok());
+  JupyterPodInfo j;
+  j.notebook_binary = "jupyter-notebook";
+  j.port = 8899;
+  j.config_path = "/var/run/7/jupyter/jupyter_notebook_config.py";
+  j.state_dir = "/var/run/7/jupyter";
+  j.workspace = "/var/workspaces/alice";
+  a.jupyter = j;
+  auto argv = BuildPodArgv(a);
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  // The token never appears in argv (visible to every user in ps): it is in the config.
+  EXPECT_THAT(*argv, ElementsAre("jupyter-notebook",
+                                 "--config=/var/run/7/jupyter/jupyter_notebook_config.py"));
+  EXPECT_EQ(PodWorkdir(a), "/var/workspaces/alice");
+  PodEnvContext ctx;
+  ctx.task_token = "tok";
+  std::vector<std::string> env = BuildPodEnv(a, {0, "jup-0", {1}}, ctx, {});
+  EXPECT_THAT(env, Contains("JUPYTER_RUNTIME_DIR=/var/run/7/jupyter/runtime"));
+  EXPECT_THAT(env, Contains("JUPYTER_CONFIG_DIR=/var/run/7/jupyter/config"));
+  EXPECT_THAT(env, Contains("HAI_JUPYTER_PORT=8899"));
+  EXPECT_THAT(env, Contains("CUDA_VISIBLE_DEVICES=1"));
 }
 
 TEST(PodWorkdirTest, WorkdirOrTheEntrypointsDirectory) {
