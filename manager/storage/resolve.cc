@@ -73,9 +73,12 @@ absl::Status ValidateRow(const StorageRow& row) {
     if (absl::Status s = CheckMountPath(*p); !s.ok()) return s;
   }
   if (row.action == "remove") return absl::OkStatus();  // host_path and type are ignored
-  if (row.mount_type != "bind" && row.mount_type != "workspace") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("mount_type '", row.mount_type, "' is not bind or workspace"));
+  // configmap and pvc name a Kubernetes object by host_path ("/<name>[/<key or subpath>]");
+  // only the Kubernetes runtime can mount them (the local runtime fails such a rank).
+  if (row.mount_type != "bind" && row.mount_type != "workspace" &&
+      row.mount_type != "configmap" && row.mount_type != "pvc") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "mount_type '", row.mount_type, "' is not bind, workspace, configmap or pvc"));
   }
   if (absl::Status s = CheckTemplate(row.host_path); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("host_path: ", s.message()));

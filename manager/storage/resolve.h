@@ -34,7 +34,7 @@ struct StorageRow {
   std::string owner_kind = "public";  // user|group|public
   std::string owner = "public";
   std::string conditions;
-  std::string mount_type = "bind";  // bind|workspace
+  std::string mount_type = "bind";  // bind|workspace|configmap|pvc
   bool read_only = false;
   std::string action = "add";  // add|remove
   bool active = true;

@@ -2,6 +2,7 @@
 #include "manager/runtime/kubernetes/manifests.h"
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -31,6 +32,59 @@ nlohmann::json Annotations(const PodSpec& spec) {
           {"hai.io/task-name", spec.task_name},
           {"hai.io/node", spec.node},
           {"hai.io/gpus", absl::StrJoin(spec.gpus, ",")}};
+}
+
+// A DNS-1123 subdomain, what ConfigMap and PVC names must be.
+bool ObjectName(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (char c : name) {
+    if (!(absl::ascii_islower(static_cast<unsigned char>(c)) ||
+          absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.')) {
+      return false;
+    }
+  }
+  return absl::ascii_isalnum(static_cast<unsigned char>(name.front())) &&
+         absl::ascii_isalnum(static_cast<unsigned char>(name.back()));
+}
+
+// The volume and volumeMount of one resolved storage row:
+//   bind       hostPath (no type: Kubernetes then does not check, and a bind row may be a file
+//              or a directory)
+//   workspace  hostPath DirectoryOrCreate (like the local runtime's mkdir)
+//   configmap  host_path "/<ConfigMap>[/<key>]": the ConfigMap, or one key as a file; read-only
+//   pvc        host_path "/<claim>[/<sub-path>]": the claim, or a directory inside it
+absl::StatusOr<std::pair<nlohmann::json, nlohmann::json>> StorageVolume(
+    const storage::Mount& m, const std::string& name) {
+  nlohmann::json volume = {{"name", name}};
+  nlohmann::json mount = {{"name", name}, {"mountPath", m.mount_path}, {"readOnly", m.read_only}};
+  if (m.type == "bind" || m.type == "workspace") {
+    nlohmann::json host = {{"path", m.host_path}};
+    if (m.type == "workspace") host["type"] = "DirectoryOrCreate";
+    volume["hostPath"] = host;
+    return std::make_pair(volume, mount);
+  }
+  if (m.type != "configmap" && m.type != "pvc") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("storage row ", m.row_id, ": unknown mount_type '", m.type, "'"));
+  }
+  // host_path is normalised and absolute: "/<object>" or "/<object>/<rest>".
+  const std::string path = m.host_path.substr(m.host_path.empty() ? 0 : 1);
+  const size_t slash = path.find('/');
+  const std::string object = path.substr(0, slash);
+  const std::string rest = slash == std::string::npos ? "" : path.substr(slash + 1);
+  if (!ObjectName(object)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "storage row ", m.row_id, ": '", object, "' is not a valid ", m.type,
+        " name (host_path must be /<name>[/<", m.type == "pvc" ? "sub-path" : "key", ">])"));
+  }
+  if (m.type == "configmap") {
+    volume["configMap"] = {{"name", object}};
+    mount["readOnly"] = true;  // the kubelet mounts ConfigMaps read-only anyway
+  } else {
+    volume["persistentVolumeClaim"] = {{"claimName", object}, {"readOnly", m.read_only}};
+  }
+  if (!rest.empty()) mount["subPath"] = rest;
+  return std::make_pair(volume, mount);
 }
 
 }  // namespace
@@ -104,15 +158,10 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
   volumes.push_back({{"name", "dshm"}, {"emptyDir", {{"medium", "Memory"}}}});
   mounts.push_back({{"name", "dshm"}, {"mountPath", "/dev/shm"}});
   for (size_t i = 0; i < spec.mounts.size(); ++i) {
-    const storage::Mount& m = spec.mounts[i];
-    const std::string name = absl::StrCat("storage-", i);
-    nlohmann::json host = {{"path", m.host_path}};
-    // workspace rows are created when missing (like the local runtime's mode-0700 mkdir);
-    // bind rows must exist, which Kubernetes checks only for a declared type, so none is set
-    // for them (a bind row may be a file or a directory).
-    if (m.type == "workspace") host["type"] = "DirectoryOrCreate";
-    volumes.push_back({{"name", name}, {"hostPath", host}});
-    mounts.push_back({{"name", name}, {"mountPath", m.mount_path}, {"readOnly", m.read_only}});
+    auto volume = StorageVolume(spec.mounts[i], absl::StrCat("storage-", i));
+    if (!volume.ok()) return volume.status();
+    volumes.push_back(volume->first);
+    mounts.push_back(volume->second);
   }
 
   nlohmann::json container = {{"name", kContainerName},

@@ -49,6 +49,10 @@ std::string Describe(const storage::Mount& m) {
 }
 
 absl::Status ApplyOne(const storage::Mount& m) {
+  if (m.type == "configmap" || m.type == "pvc") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "mount ", Describe(m), ": mount_type ", m.type, " needs the kubernetes runtime"));
+  }
   struct stat src {};
   if (::stat(m.host_path.c_str(), &src) != 0 && errno == ENOENT && m.type == "workspace") {
     if (absl::Status s = MakeDirs(m.host_path, 0700); !s.ok()) {

@@ -46,6 +46,10 @@ int main(int argc, char** argv) {
   serving.cpu_millis = 4000;
   serving.memory_mib = 16384;
   ok &= write("pod-serving", kube::PodManifest(serving, opt));
+  auto objects = hai::testing::SampleSpec(1);
+  objects.mounts = {{"/task-scripts-7/run.sh", "/opt/run.sh", false, "configmap", 3},
+                    {"/team-data/alice", "/data", true, "pvc", 4}};
+  ok &= write("pod-configmap-pvc", kube::PodManifest(objects, opt));
   ok &= write("service-serving", kube::ServiceManifest(serving, opt));
   std::cout << written << " manifests written to " << dir << "\n";
   return ok ? 0 : 1;

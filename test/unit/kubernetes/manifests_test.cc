@@ -108,6 +108,30 @@ TEST(ManifestsTest, StorageMountsBecomeHostPathVolumes) {
   EXPECT_EQ(mounts[2]["mountPath"], "/data/imagenet");
 }
 
+TEST(ManifestsTest, ConfigMapAndClaimRowsBecomeTheirVolumes) {
+  auto spec = SampleSpec();
+  spec.mounts = {{"/task-scripts-7/run.sh", "/opt/run.sh", false, "configmap", 3},
+                 {"/team-data", "/data", true, "pvc", 4},
+                 {"/team-data/alice/ckpt", "/ckpt", false, "pvc", 5}};
+  auto pod = PodManifest(spec, SampleOptions());
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  const json& volumes = (*pod)["spec"]["volumes"];
+  const json& mounts = (*pod)["spec"]["containers"][0]["volumeMounts"];
+  EXPECT_EQ(volumes[1]["configMap"], json({{"name", "task-scripts-7"}}));
+  EXPECT_EQ(mounts[1], json({{"name", "storage-0"}, {"mountPath", "/opt/run.sh"},
+                             {"readOnly", true}, {"subPath", "run.sh"}}));
+  EXPECT_EQ(volumes[2]["persistentVolumeClaim"],
+            json({{"claimName", "team-data"}, {"readOnly", true}}));
+  EXPECT_FALSE(mounts[2].contains("subPath"));
+  EXPECT_EQ(volumes[3]["persistentVolumeClaim"]["claimName"], "team-data");
+  EXPECT_EQ(mounts[3]["subPath"], "alice/ckpt");
+
+  spec.mounts = {{"/Not_A_Name", "/x", false, "pvc", 9}};
+  auto bad = PodManifest(spec, SampleOptions());
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.status()));
+  EXPECT_NE(bad.status().message().find("storage row 9"), std::string::npos) << bad.status();
+}
+
 TEST(ManifestsTest, LabelsAndAnnotationsIdentifyTheRank) {
   auto pod = PodManifest(SampleSpec(1), SampleOptions());
   ASSERT_TRUE(pod.ok());
