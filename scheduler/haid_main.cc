@@ -22,11 +22,13 @@
 #include "common/log.h"
 #include "common/migrate.h"
 #include "common/pg.h"
+#include "scheduler/api/jupyter_service.h"
 #include "scheduler/api/services.h"
 #include "scheduler/events/pg_listener.h"
 #include "scheduler/events/redis_notifier.h"
 #include "scheduler/http/http_server.h"
 #include "scheduler/launcher/launcher.h"
+#include "scheduler/loop/jupyter_pass.h"
 #include "scheduler/loop/scheduler.h"
 #include "scheduler/metrics.h"
 #include "scheduler/store/store.h"
@@ -101,6 +103,8 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
                           override_path.empty() ? "" : fs::absolute(override_path).string(),
                           (data_dir / "managers").string()});
   hai::Scheduler scheduler(store, config, launcher, notifier, metrics);
+  hai::JupyterPass jupyter_pass(store, config, launcher, notifier);
+  scheduler.SetJupyterPass(&jupyter_pass);
   hai::PgListener listener(config.database.url,
                            [&](const std::string&, const std::string&) { scheduler.Wake(); });
 
@@ -110,6 +114,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   hai::api::ClusterServiceImpl cluster(deps);
   hai::api::UserServiceImpl users(deps);
   hai::api::AdminServiceImpl admin(deps);
+  hai::api::JupyterServiceImpl jupyter(deps, &jupyter_pass);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -120,6 +125,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   builder.RegisterService(&cluster);
   builder.RegisterService(&users);
   builder.RegisterService(&admin);
+  builder.RegisterService(&jupyter);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
     return Fail("cannot listen for gRPC on " + config.server.grpc_listen);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "scheduler/loop/jupyter_pass.h"
 #include "scheduler/loop/snapshot_builder.h"
 #include "scheduler/policy/decide.h"
 #include "scheduler/policy/over_quota.h"
@@ -105,6 +106,7 @@ void Scheduler::Pass() {
   metrics_.last_decide_micros = absl::ToInt64Microseconds(absl::Now() - decide_start);
 
   ApplyPlan(plan, *open);
+  if (jupyter_ != nullptr) jupyter_->Run(inputs.hosts, start);
   ApplyOverQuota(policy::OverQuotaSuspensions(snapshot, policy_config_, start));
   CheckNodeHealth();
   preemption_holds_.clear();

@@ -49,6 +49,8 @@ struct QuotaView {
   std::vector<policy::QuotaProblem> problems;
 };
 
+class JupyterPass;
+
 class Scheduler {
  public:
   Scheduler(store::Store& store, const Config& config, Launcher& launcher, Notifier& notifier,
@@ -59,6 +61,8 @@ class Scheduler {
   void Stop();
   // Requests a pass soon; calls coalesce.
   void Wake();
+  // Runs `pass` (not owned) in every pass after the training plan; set before Start().
+  void SetJupyterPass(JupyterPass* pass) { jupyter_ = pass; }
 
   std::optional<PendingView> PendingFor(int64_t chain_id) const;
   std::vector<PendingView> Queue() const;  // tier desc, then position
@@ -92,6 +96,7 @@ class Scheduler {
   QuotaView quota_view_;                    // guarded by mu_
   absl::Time last_pass_ = absl::InfinitePast();  // guarded by mu_
   std::thread thread_;
+  JupyterPass* jupyter_ = nullptr;
 
   // Scheduler-thread only:
   std::map<int64_t, int> manager_restarts_;  // attempt -> relaunches so far

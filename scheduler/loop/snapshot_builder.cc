@@ -29,6 +29,9 @@ policy::Snapshot BuildSnapshot(const SnapshotInputs& in) {
   s.nodes.reserve(in.hosts.size());
   for (const store::HostRow& h : in.hosts) s.nodes.push_back(h.node);
   for (const store::OpenAttempt& o : in.open) {
+    // Jupyter containers are decided by the Jupyter pass (jupyter_pass.h): they never
+    // compete with training for a node, and training never preempts them.
+    if (o.chain.kind == "jupyter") continue;
     policy::Task t = TaskFrom(o);
     if (o.attempt.state == "queued") {
       if (o.chain.hold || o.chain.stop_requested) continue;
