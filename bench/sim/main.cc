@@ -53,8 +53,8 @@ struct Args {
 // Quota rows from a CSV `owner_kind,owner,resource,quota` (the `quota` table's columns),
 // resolved the way haid resolves them (policy::ResolveQuota). Every trace user is known
 // and belongs to no user group.
-absl::StatusOr<std::map<policy::QuotaKey, int64_t>> LoadQuota(
-    const std::string& path, const std::vector<SimJob>& jobs) {
+absl::StatusOr<std::map<policy::QuotaKey, int64_t>> LoadQuota(const std::string& path,
+                                                              const std::vector<SimJob>& jobs) {
   FILE* f = std::fopen(path.c_str(), "r");
   if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot open ", path));
   std::vector<policy::QuotaRow> rows;
@@ -72,17 +72,16 @@ absl::StatusOr<std::map<policy::QuotaKey, int64_t>> LoadQuota(
       return absl::InvalidArgumentError(absl::StrCat(
           path, ":", line_no, ": expected owner_kind,owner,resource,quota (integer quota)"));
     }
-    rows.push_back({.owner_kind = (*cells)[0], .owner = (*cells)[1], .resource = (*cells)[2],
-                    .quota = q});
+    rows.push_back(
+        {.owner_kind = (*cells)[0], .owner = (*cells)[1], .resource = (*cells)[2], .quota = q});
   }
   std::fclose(f);
   std::map<std::string, std::vector<std::string>> users;
   for (const SimJob& j : jobs) users[j.user];
   policy::ResolvedQuota resolved = policy::ResolveQuota(rows, users, absl::UnixEpoch());
   if (!resolved.problems.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": row ", resolved.problems[0].row_index + 1, ": ",
-                     resolved.problems[0].message));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": row ", resolved.problems[0].row_index + 1, ": ", resolved.problems[0].message));
   }
   return resolved.quota;
 }
@@ -112,8 +111,8 @@ absl::Status Run(const Args& a) {
   rule.seed = a.seed;
   std::optional<policy::Tier> default_tier = policy::ParseTier(a.default_tier);
   if (!default_tier) {
-    return absl::InvalidArgumentError(absl::StrCat("--default-tier: unknown tier '",
-                                                   a.default_tier, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--default-tier: unknown tier '", a.default_tier, "'"));
   }
   rule.default_tier = *default_tier;
   if (rule.from_column && !a.tier_shares.empty()) {
@@ -175,7 +174,8 @@ absl::Status Run(const Args& a) {
   for (const GroupSpec& g : groups) {
     nodes += g.nodes;
     gpus += int64_t{g.nodes} * g.gpus_per_node;
-    group_json.push_back({{"name", g.name}, {"nodes", g.nodes}, {"gpus_per_node", g.gpus_per_node}});
+    group_json.push_back(
+        {{"name", g.name}, {"nodes", g.nodes}, {"gpus_per_node", g.gpus_per_node}});
   }
   nlohmann::json tier_counts = nlohmann::json::object();
   for (const SimJob& j : jobs) {
@@ -194,12 +194,14 @@ absl::Status Run(const Args& a) {
       {"jobs", jobs.size()},
       {"tier_counts", tier_counts},
       {"tier_rule",
-       {{"column", a.tier_column}, {"shares_percent", shares}, {"seed", a.seed},
+       {{"column", a.tier_column},
+        {"shares_percent", shares},
+        {"seed", a.seed},
         {"default_tier", a.default_tier}}},
       {"quota", a.quota_file.empty()
-                    ? (a.user_quota_nodes > 0 ? absl::StrCat(a.user_quota_nodes,
-                                                             " nodes per user, group and tier")
-                                              : std::string("unlimited"))
+                    ? (a.user_quota_nodes > 0
+                           ? absl::StrCat(a.user_quota_nodes, " nodes per user, group and tier")
+                           : std::string("unlimited"))
                     : a.quota_file},
       {"cost_model",
        {{"suspend_grace_s", a.cost.suspend_grace_s},
@@ -224,8 +226,9 @@ absl::Status Run(const Args& a) {
 
 int main(int argc, char** argv) {
   hai::sim::Args a;
-  CLI::App app{"hai-sim: replay a job trace through the hai scheduling core and a FIFO "
-               "baseline (docs/simulation.md)"};
+  CLI::App app{
+      "hai-sim: replay a job trace through the hai scheduling core and a FIFO "
+      "baseline (docs/simulation.md)"};
   app.add_option("--trace", a.trace, "job trace CSV (job_id,user,vc,submit_time_s,...)")
       ->required();
   app.add_option("--cluster", a.cluster,
@@ -234,13 +237,16 @@ int main(int argc, char** argv) {
   app.add_option("--out", a.out, "output folder (created)")->required();
   app.add_option("--scale", a.scale, "multiply every group's node count (0.5 = half size)")
       ->capture_default_str();
-  app.add_option("--gpus-per-node", a.gpus_per_node, "GPUs per node where the cluster file has none")
+  app.add_option("--gpus-per-node", a.gpus_per_node,
+                 "GPUs per node where the cluster file has none")
       ->capture_default_str();
-  app.add_option("--group-column", a.group_column, "trace column naming the group (default: group or vc)");
+  app.add_option("--group-column", a.group_column,
+                 "trace column naming the group (default: group or vc)");
   app.add_option("--tier-column", a.tier_column, "trace column holding tier names");
   app.add_option("--tier-share", a.tier_shares,
                  "TIER=PERCENT: that share of jobs gets TIER (seeded; repeatable)");
-  app.add_option("--default-tier", a.default_tier, "tier of every other job")->capture_default_str();
+  app.add_option("--default-tier", a.default_tier, "tier of every other job")
+      ->capture_default_str();
   app.add_option("--seed", a.seed, "seed of the tier shares")->capture_default_str();
   app.add_option("--default-user", a.default_user, "user of jobs with an empty user cell")
       ->capture_default_str();

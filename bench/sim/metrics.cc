@@ -50,8 +50,7 @@ Summary Summarize(const std::vector<SimJob>& jobs, const SimResult& result) {
       a->s.suspensions += o.suspensions;
       a->s.suspended_jobs += o.suspensions > 0 ? 1 : 0;
       a->s.lost_gpu_hours += static_cast<double>(o.lost_gpu_s) / 3600.0;
-      a->s.gpu_hours +=
-          static_cast<double>(jobs[i].duration_s) * o.gpus_allocated / 3600.0;
+      a->s.gpu_hours += static_cast<double>(jobs[i].duration_s) * o.gpus_allocated / 3600.0;
     }
   }
   Summary out;
@@ -63,7 +62,8 @@ Summary Summarize(const std::vector<SimJob>& jobs, const SimResult& result) {
     return a.s;
   };
   for (auto& [tier, acc] : by_tier) {
-    out.tiers.push_back(finish(acc, std::string(policy::TierName(static_cast<policy::Tier>(tier)))));
+    out.tiers.push_back(
+        finish(acc, std::string(policy::TierName(static_cast<policy::Tier>(tier)))));
   }
   out.tiers.push_back(finish(all, "ALL"));
   out.window_utilisation = result.window_utilisation;

@@ -26,15 +26,15 @@ struct Distribution {
 Distribution Describe(std::vector<int64_t> values);
 
 struct TierSummary {
-  std::string tier;           // tier name, or "ALL"
-  int64_t jobs = 0;           // replayed (admitted) jobs
-  int64_t rejected = 0;       // could never run on this cluster
+  std::string tier;      // tier name, or "ALL"
+  int64_t jobs = 0;      // replayed (admitted) jobs
+  int64_t rejected = 0;  // could never run on this cluster
   Distribution jct_s;
   Distribution queue_delay_s;
   int64_t suspensions = 0;
   int64_t suspended_jobs = 0;
   double lost_gpu_hours = 0;
-  double gpu_hours = 0;       // productive GPU-hours asked for (duration x GPUs held)
+  double gpu_hours = 0;  // productive GPU-hours asked for (duration x GPUs held)
 };
 
 struct Summary {
@@ -42,7 +42,7 @@ struct Summary {
   std::vector<TierSummary> tiers;  // tiers present, highest first; then "ALL"
   double window_utilisation = 0;
   double makespan_utilisation = 0;
-  int64_t makespan_s = 0;          // last finish - first submit
+  int64_t makespan_s = 0;  // last finish - first submit
   int64_t decide_calls = 0;
   int64_t queued_passed = 0;
   double wall_s = 0;

@@ -82,19 +82,17 @@ struct ClassKey {
 };
 using OrderKey = std::pair<int64_t, int64_t>;  // (first submit s, attempt id)
 
-ClassKey KeyOf(const Task& t) {
-  return {t.requested_priority, t.user, t.nodes, t.gpus_per_node};
-}
+ClassKey KeyOf(const Task& t) { return {t.requested_priority, t.user, t.nodes, t.gpus_per_node}; }
 
 struct GroupState {
   const GroupSpec* spec = nullptr;
   policy::Snapshot snap;  // nodes and quota fixed; running kept current; queued per pass
   absl::flat_hash_map<int64_t, size_t> run_pos;  // attempt -> index in snap.running
   std::map<ClassKey, std::set<OrderKey>> classes;
-  absl::flat_hash_map<int64_t, Task> queued;     // by attempt id
-  absl::flat_hash_set<int64_t> holders;          // queued tasks carrying reserved_nodes
+  absl::flat_hash_map<int64_t, Task> queued;  // by attempt id
+  absl::flat_hash_set<int64_t> holders;       // queued tasks carrying reserved_nodes
   int64_t free_gpus = 0;
-  int64_t decide_at = -1;                        // pending decision time, -1: none
+  int64_t decide_at = -1;  // pending decision time, -1: none
 };
 
 struct RunningAttempt {
@@ -111,8 +109,8 @@ struct ChainState {
 };
 
 Tier EffectiveTier(const Task& t, const policy::PolicyConfig& pc, int64_t now) {
-  if (t.tier == Tier::kAboveNormal && now - Seconds(t.running_since) >=
-                                          absl::ToInt64Seconds(pc.above_normal_demote_after)) {
+  if (t.tier == Tier::kAboveNormal &&
+      now - Seconds(t.running_since) >= absl::ToInt64Seconds(pc.above_normal_demote_after)) {
     return Tier::kNormal;
   }
   return t.tier;
@@ -120,8 +118,7 @@ Tier EffectiveTier(const Task& t, const policy::PolicyConfig& pc, int64_t now) {
 
 int64_t MinRuntimeS(const policy::PolicyConfig& pc, Tier tier) {
   auto it = pc.min_runtime.find(tier);
-  return absl::ToInt64Seconds(it == pc.min_runtime.end() ? pc.default_min_runtime
-                                                         : it->second);
+  return absl::ToInt64Seconds(it == pc.min_runtime.end() ? pc.default_min_runtime : it->second);
 }
 
 class Replayer {
@@ -178,15 +175,9 @@ class Replayer {
       events_.pop();
       Advance(e.time);
       switch (e.kind) {
-        case kArrive:
-          Arrive(static_cast<int>(e.id));
-          break;
-        case kFinish:
-          Finish(e.id);
-          break;
-        case kStop:
-          Stop(e.id);
-          break;
+        case kArrive: Arrive(static_cast<int>(e.id)); break;
+        case kFinish: Finish(e.id); break;
+        case kStop: Stop(e.id); break;
         case kDecide: {
           GroupState& gs = groups_[e.id];
           if (gs.decide_at != e.time) break;  // superseded by an earlier decision
@@ -212,7 +203,8 @@ class Replayer {
     r.window_end_s = window_end_s_;
     const double cap = static_cast<double>(total_gpus_);
     if (window_end_s_ > start_s_ && cap > 0) {
-      r.window_utilisation = held_in_window_ / (cap * static_cast<double>(window_end_s_ - start_s_));
+      r.window_utilisation =
+          held_in_window_ / (cap * static_cast<double>(window_end_s_ - start_s_));
     }
     if (now_ > start_s_ && cap > 0) {
       r.makespan_utilisation = held_total_ / (cap * static_cast<double>(now_ - start_s_));
@@ -398,8 +390,8 @@ class Replayer {
     std::optional<std::tuple<int, int64_t, int64_t>> last_holder;
     for (int64_t h : gs.holders) {
       const Task& t = gs.queued.at(h);
-      const std::tuple<int, int64_t, int64_t> k{-t.requested_priority,
-                                                Seconds(t.first_submit), t.attempt_id};
+      const std::tuple<int, int64_t, int64_t> k{-t.requested_priority, Seconds(t.first_submit),
+                                                t.attempt_id};
       if (!last_holder || k > *last_holder) last_holder = k;
     }
     // With preemption, anything below the top queued tier may be suspended in this pass,
@@ -415,15 +407,13 @@ class Replayer {
     const int min_node_gpus = std::max(gs.spec->gpus_per_node, 1);
     for (const auto& [key, members] : gs.classes) {
       if (members.empty()) continue;
-      const int64_t cost =
-          int64_t{std::max(key.nodes, 1)} *
-          (key.gpus_per_node > 0 ? key.gpus_per_node : min_node_gpus);
+      const int64_t cost = int64_t{std::max(key.nodes, 1)} *
+                           (key.gpus_per_node > 0 ? key.gpus_per_node : min_node_gpus);
       const int64_t cap = capacity / std::max<int64_t>(cost, 1) + 1;
       int64_t counted = 0;
       for (const OrderKey& ok : members) {
-        const bool before_hold =
-            last_holder &&
-            std::tuple<int, int64_t, int64_t>{-key.tier, ok.first, ok.second} <= *last_holder;
+        const bool before_hold = last_holder && std::tuple<int, int64_t, int64_t>{
+                                                    -key.tier, ok.first, ok.second} <= *last_holder;
         if (!before_hold) {
           if (counted == cap) break;
           ++counted;
@@ -438,9 +428,8 @@ class Replayer {
     if (gs.queued.empty()) return;
     BuildQueue(gs);
     const absl::Time now = At(now_);
-    policy::Plan plan = config_.policy == PolicyKind::kFifo
-                            ? FifoDecide(gs.snap)
-                            : policy::Decide(gs.snap, pc_, now);
+    policy::Plan plan = config_.policy == PolicyKind::kFifo ? FifoDecide(gs.snap)
+                                                            : policy::Decide(gs.snap, pc_, now);
     if (config_.observer) config_.observer(gs.snap, plan, now);
     ++decide_calls_;
     queued_passed_ += static_cast<int64_t>(gs.snap.queued.size());
@@ -564,12 +553,9 @@ class Replayer {
 
 absl::string_view PolicyName(PolicyKind kind) {
   switch (kind) {
-    case PolicyKind::kFifo:
-      return "fifo";
-    case PolicyKind::kHai:
-      return "hai";
-    case PolicyKind::kHaiNoPreempt:
-      return "hai-nopreempt";
+    case PolicyKind::kFifo: return "fifo";
+    case PolicyKind::kHai: return "hai";
+    case PolicyKind::kHaiNoPreempt: return "hai-nopreempt";
   }
   return "?";
 }
@@ -596,8 +582,8 @@ absl::StatusOr<std::vector<SimJob>> BuildJobs(const std::vector<TraceJob>& trace
     const TraceJob& tj = trace[i];
     auto it = by_name.find(tj.group);
     if (it == by_name.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "job ", tj.id, ": group '", tj.group, "' is not in the cluster description"));
+      return absl::InvalidArgumentError(absl::StrCat("job ", tj.id, ": group '", tj.group,
+                                                     "' is not in the cluster description"));
     }
     const int per_node = it->second->gpus_per_node;
     SimJob j;

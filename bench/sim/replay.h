@@ -40,24 +40,24 @@ struct SimJob {
   std::string group;
   int64_t submit_s = 0;
   int64_t duration_s = 0;
-  int gpus = 0;           // as the trace asked (statistics only)
+  int gpus = 0;  // as the trace asked (statistics only)
   int nodes = 1;
   int gpus_per_node = 0;  // 0 = whole nodes
   policy::Tier tier = policy::Tier::kNormal;
 };
 
 enum class PolicyKind {
-  kFifo,           // strict FIFO per group, no backfill, no preemption (fifo_baseline.h)
-  kHai,            // policy::Decide with preemption
-  kHaiNoPreempt,   // policy::Decide with preemption off (tiers, backfill, reservations)
+  kFifo,          // strict FIFO per group, no backfill, no preemption (fifo_baseline.h)
+  kHai,           // policy::Decide with preemption
+  kHaiNoPreempt,  // policy::Decide with preemption off (tiers, backfill, reservations)
 };
 absl::string_view PolicyName(PolicyKind kind);
 absl::StatusOr<PolicyKind> ParsePolicy(absl::string_view name);
 
 struct CostModel {
-  int64_t suspend_grace_s = 30;        // notice -> GPUs released
-  int64_t checkpoint_interval_s = 0;   // 0: checkpoint on notice (nothing lost)
-  int64_t restart_overhead_s = 60;     // a resumed attempt's reload time
+  int64_t suspend_grace_s = 30;       // notice -> GPUs released
+  int64_t checkpoint_interval_s = 0;  // 0: checkpoint on notice (nothing lost)
+  int64_t restart_overhead_s = 60;    // a resumed attempt's reload time
 };
 
 struct SimConfig {
@@ -77,28 +77,28 @@ struct SimConfig {
 };
 
 struct JobOutcome {
-  bool rejected = false;       // can never run on this cluster with these quotas
+  bool rejected = false;  // can never run on this cluster with these quotas
   std::string reject_reason;
   int64_t first_start_s = -1;
   int64_t finish_s = -1;
-  int suspensions = 0;         // suspensions that took effect
+  int suspensions = 0;  // suspensions that took effect
   int64_t lost_gpu_s = 0;
-  int gpus_allocated = 0;      // GPUs held while running (whole nodes for gangs)
+  int gpus_allocated = 0;  // GPUs held while running (whole nodes for gangs)
 };
 
 struct SimResult {
   PolicyKind policy = PolicyKind::kHai;
-  std::vector<JobOutcome> jobs;       // same order as the input jobs
+  std::vector<JobOutcome> jobs;  // same order as the input jobs
   int64_t total_gpus = 0;
-  int64_t start_s = 0;                // first submit
-  int64_t end_s = 0;                  // last finish (makespan end)
-  int64_t window_end_s = 0;           // last submit
-  double window_utilisation = 0;      // GPU-time held / capacity over [start_s, window_end_s]
-  double makespan_utilisation = 0;    // same over [start_s, end_s]
-  std::vector<double> utilisation;    // per util_bucket_s from start_s: mean held fraction
+  int64_t start_s = 0;              // first submit
+  int64_t end_s = 0;                // last finish (makespan end)
+  int64_t window_end_s = 0;         // last submit
+  double window_utilisation = 0;    // GPU-time held / capacity over [start_s, window_end_s]
+  double makespan_utilisation = 0;  // same over [start_s, end_s]
+  std::vector<double> utilisation;  // per util_bucket_s from start_s: mean held fraction
   int64_t util_bucket_s = 3600;
   int64_t decide_calls = 0;
-  int64_t queued_passed = 0;          // queued tasks handed to the policy, summed over calls
+  int64_t queued_passed = 0;  // queued tasks handed to the policy, summed over calls
   double wall_s = 0;
   double cpu_s = 0;
 };

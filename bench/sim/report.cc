@@ -98,8 +98,8 @@ absl::Status WriteReport(const std::string& dir, const nlohmann::json& run_info,
                       Num(t.queue_delay_s.median), ",", Num(t.queue_delay_s.p95), ",",
                       Num(t.queue_delay_s.p99), ",", t.suspensions, ",", t.suspended_jobs, ",",
                       Num(t.lost_gpu_hours), ",", Num(t.gpu_hours), ",",
-                      Num(r.summary.window_utilisation), ",",
-                      Num(r.summary.makespan_utilisation), ",", r.summary.makespan_s, "\n");
+                      Num(r.summary.window_utilisation), ",", Num(r.summary.makespan_utilisation),
+                      ",", r.summary.makespan_s, "\n");
     }
   }
   if (absl::Status s = WriteFile(root / "summary.csv", csv); !s.ok()) return s;
@@ -131,16 +131,15 @@ absl::Status WriteReport(const std::string& dir, const nlohmann::json& run_info,
     for (size_t i = 0; i < jobs.size(); ++i) {
       const SimJob& j = jobs[i];
       const JobOutcome& o = r.result.jobs[i];
-      absl::StrAppend(&out, Cell(j.id), ",", std::string(policy::TierName(j.tier)), ",", Cell(j.group), ",",
-                      Cell(j.user), ",", j.gpus, ",", j.nodes, ",", o.gpus_allocated, ",",
-                      j.submit_s, ",", j.duration_s, ",");
+      absl::StrAppend(&out, Cell(j.id), ",", std::string(policy::TierName(j.tier)), ",",
+                      Cell(j.group), ",", Cell(j.user), ",", j.gpus, ",", j.nodes, ",",
+                      o.gpus_allocated, ",", j.submit_s, ",", j.duration_s, ",");
       if (o.rejected) {
         absl::StrAppend(&out, ",,,,0,0,", Cell(o.reject_reason), "\n");
         continue;
       }
       absl::StrAppend(&out, o.first_start_s, ",", o.finish_s, ",", o.first_start_s - j.submit_s,
-                      ",", o.finish_s - j.submit_s, ",", o.suspensions, ",", o.lost_gpu_s,
-                      ",\n");
+                      ",", o.finish_s - j.submit_s, ",", o.suspensions, ",", o.lost_gpu_s, ",\n");
     }
     const std::string name = absl::StrCat("jobs-", r.summary.policy, ".csv");
     if (absl::Status s = WriteFile(root / name, out); !s.ok()) return s;
@@ -149,9 +148,9 @@ absl::Status WriteReport(const std::string& dir, const nlohmann::json& run_info,
 }
 
 std::string FormatTable(const std::vector<PolicyRun>& runs) {
-  std::string out = absl::StrFormat("%-14s %-13s %7s %11s %11s %11s %11s %9s %10s\n", "policy",
-                                    "tier", "jobs", "delay mean", "delay p95", "jct mean",
-                                    "jct p95", "suspends", "lost GPUh");
+  std::string out =
+      absl::StrFormat("%-14s %-13s %7s %11s %11s %11s %11s %9s %10s\n", "policy", "tier", "jobs",
+                      "delay mean", "delay p95", "jct mean", "jct p95", "suspends", "lost GPUh");
   auto dur = [](double s) {
     if (s < 120) return absl::StrFormat("%.0f s", s);
     if (s < 7200) return absl::StrFormat("%.1f min", s / 60);
@@ -190,9 +189,9 @@ absl::Status Plot(const std::string& dir, const std::string& python) {
     }
   }
   if (chosen.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no Python with matplotlib among ", absl::StrJoin(candidates, ", "),
-        "; install python3-matplotlib (scripts/install-deps.sh) or pass --python"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no Python with matplotlib among ", absl::StrJoin(candidates, ", "),
+                     "; install python3-matplotlib (scripts/install-deps.sh) or pass --python"));
   }
   // The script comes on stdin; the folder is its argument (quoted: it may hold spaces).
   std::string quoted = "'";

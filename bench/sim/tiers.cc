@@ -27,8 +27,8 @@ absl::StatusOr<std::pair<policy::Tier, double>> ParseTierShare(const std::string
   }
   const std::optional<policy::Tier> tier = policy::ParseTier(text.substr(0, eq));
   if (!tier) {
-    return absl::InvalidArgumentError(absl::StrCat("tier share '", text, "': unknown tier '",
-                                                   text.substr(0, eq), "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tier share '", text, "': unknown tier '", text.substr(0, eq), "'"));
   }
   if (!(pct >= 0 && pct <= 100)) {
     return absl::InvalidArgumentError(

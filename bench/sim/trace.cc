@@ -7,8 +7,8 @@
 #include <optional>
 #include <set>
 #include <sstream>
-#include "absl/strings/string_view.h"
 #include <utility>
+#include "absl/strings/string_view.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -85,9 +85,9 @@ absl::StatusOr<int> ParseCount(absl::string_view cell, const std::string& where,
 absl::Status CheckGroupName(const std::string& name, const std::string& where) {
   if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": empty group name"));
   if (name.find('-') != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": group name '", name,
-        "' contains '-' (quota resources are node-<group>-<TIER>); rename it"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": group name '", name,
+                     "' contains '-' (quota resources are node-<group>-<TIER>); rename it"));
   }
   return absl::OkStatus();
 }
@@ -122,8 +122,7 @@ absl::StatusOr<std::vector<GroupSpec>> LoadClusterCsv(const std::string& path,
     if (gpus.empty()) {
       g.gpus_per_node = default_gpus_per_node;
     } else {
-      ASSIGN_OR_RETURN(g.gpus_per_node,
-                       ParseCount(gpus, Where(path, i + 1, "gpus_per_node"), 1));
+      ASSIGN_OR_RETURN(g.gpus_per_node, ParseCount(gpus, Where(path, i + 1, "gpus_per_node"), 1));
     }
     out.push_back(std::move(g));
   }
@@ -150,8 +149,8 @@ absl::StatusOr<std::vector<GroupSpec>> LoadClusterToml(const std::string& path,
     if (t == nullptr) return absl::InvalidArgumentError(absl::StrCat(where, " is not a table"));
     for (const auto& [key, value] : *t) {
       if (key != "name" && key != "nodes" && key != "gpus_per_node") {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ": unknown key '", std::string(key.str()), "' (name, nodes, gpus_per_node)"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": unknown key '", std::string(key.str()), "' (name, nodes, gpus_per_node)"));
       }
     }
     GroupSpec g;
@@ -265,8 +264,7 @@ absl::StatusOr<std::vector<TraceJob>> LoadTrace(const std::string& path,
     if (j.user.empty()) j.user = options.default_user;
     j.group = cell(group_col);
     if (j.group.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(Where(path, line_no, group_name), ": empty"));
+      return absl::InvalidArgumentError(absl::StrCat(Where(path, line_no, group_name), ": empty"));
     }
     ASSIGN_OR_RETURN(j.submit_s,
                      ParseSeconds(cell(submit_col), Where(path, line_no, "submit_time_s")));
@@ -288,9 +286,9 @@ absl::StatusOr<std::vector<GroupSpec>> LoadCluster(const std::string& path,
   if (default_gpus_per_node < 1 || default_gpus_per_node > 64) {
     return absl::InvalidArgumentError("gpus per node must be in [1, 64]");
   }
-  absl::StatusOr<std::vector<GroupSpec>> groups =
-      absl::EndsWith(path, ".toml") ? LoadClusterToml(path, default_gpus_per_node)
-                                    : LoadClusterCsv(path, default_gpus_per_node);
+  absl::StatusOr<std::vector<GroupSpec>> groups = absl::EndsWith(path, ".toml")
+                                                      ? LoadClusterToml(path, default_gpus_per_node)
+                                                      : LoadClusterCsv(path, default_gpus_per_node);
   if (!groups.ok()) return groups.status();
   if (groups->empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no groups"));
   std::set<std::string> names;
@@ -306,11 +304,9 @@ absl::StatusOr<std::vector<GroupSpec>> LoadCluster(const std::string& path,
   return groups;
 }
 
-absl::StatusOr<std::vector<GroupSpec>> ScaleCluster(std::vector<GroupSpec> groups,
-                                                    double scale) {
+absl::StatusOr<std::vector<GroupSpec>> ScaleCluster(std::vector<GroupSpec> groups, double scale) {
   if (!(scale > 0 && scale <= 64)) {
-    return absl::InvalidArgumentError(absl::StrCat("cluster scale ", scale,
-                                                   " must be in (0, 64]"));
+    return absl::InvalidArgumentError(absl::StrCat("cluster scale ", scale, " must be in (0, 64]"));
   }
   for (GroupSpec& g : groups) {
     g.nodes = std::max(1, static_cast<int>(std::floor(g.nodes * scale + 0.5)));

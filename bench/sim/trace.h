@@ -15,13 +15,13 @@ namespace hai::sim {
 // One job as the trace gives it. Times are virtual seconds since the trace's origin.
 struct TraceJob {
   std::string id;
-  std::string user;     // empty when the trace has none (TraceOptions::default_user applies)
-  std::string group;    // node group (Philly: the VC)
+  std::string user;   // empty when the trace has none (TraceOptions::default_user applies)
+  std::string group;  // node group (Philly: the VC)
   int64_t submit_s = 0;
   int64_t duration_s = 0;
-  int gpus = 0;         // total GPUs
-  int nodes = 0;        // 0: not given, derived from gpus and the group's node size
-  std::string tier;     // raw cell of the tier column; empty when none
+  int gpus = 0;      // total GPUs
+  int nodes = 0;     // 0: not given, derived from gpus and the group's node size
+  std::string tier;  // raw cell of the tier column; empty when none
 };
 
 struct TraceOptions {
@@ -58,8 +58,7 @@ absl::StatusOr<std::vector<GroupSpec>> LoadCluster(const std::string& path,
                                                    int default_gpus_per_node);
 
 // Scales node counts: max(1, round(nodes * scale)), halves rounding up. scale in (0, 64].
-absl::StatusOr<std::vector<GroupSpec>> ScaleCluster(std::vector<GroupSpec> groups,
-                                                    double scale);
+absl::StatusOr<std::vector<GroupSpec>> ScaleCluster(std::vector<GroupSpec> groups, double scale);
 
 // Splits one CSV line (RFC 4180 quoting: "a ""b"",c" is one field). Exposed for tests.
 absl::StatusOr<std::vector<std::string>> SplitCsvLine(const std::string& line);

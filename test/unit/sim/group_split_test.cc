@@ -33,8 +33,8 @@ Snapshot RandomSnapshot(uint32_t seed) {
                                           "s" + std::to_string(n % 2)));
     }
     for (int u = 0; u < 3; ++u) {
-      for (Tier t : {Tier::kLow, Tier::kBelowNormal, Tier::kNormal, Tier::kAboveNormal,
-                     Tier::kHigh, Tier::kVeryHigh, Tier::kExtremeHigh}) {
+      for (Tier t : {Tier::kLow, Tier::kBelowNormal, Tier::kNormal, Tier::kAboveNormal, Tier::kHigh,
+                     Tier::kVeryHigh, Tier::kExtremeHigh}) {
         s.quota[{"u" + std::to_string(u), g, t}] = pick(0, 4) == 0 ? pick(1, 3) : 100;
       }
     }

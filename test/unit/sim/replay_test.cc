@@ -18,8 +18,8 @@ namespace {
 
 using policy::Tier;
 
-SimJob Job(std::string id, int64_t submit, int64_t duration, int gpus,
-           Tier tier = Tier::kNormal, std::string group = "g", int gpus_per_node_of_group = 4) {
+SimJob Job(std::string id, int64_t submit, int64_t duration, int gpus, Tier tier = Tier::kNormal,
+           std::string group = "g", int gpus_per_node_of_group = 4) {
   SimJob j;
   j.id = std::move(id);
   j.user = "u";
@@ -62,7 +62,7 @@ class ReplayTest : public ::testing::Test {
   }
 
   std::vector<GroupSpec> groups_ = {{"g", 2, 4}};  // 2 nodes x 4 GPUs
-  int64_t quota_nodes_ = 0;                         // 0: no quota limit
+  int64_t quota_nodes_ = 0;                        // 0: no quota limit
 };
 
 // A 3-GPU job on each node, then a 4-GPU job that fits nowhere, then a 1-GPU job.
@@ -175,9 +175,8 @@ TEST_F(ReplayTest, LowerTiersClaimWhatAPreemptorsVictimFrees) {
   const std::vector<SimJob> jobs = {
       Job("G", 0, 1000, 32, Tier::kNormal, "g", 8),  // a gang on all 4 nodes
       Job("A1", 10, 100, 8, Tier::kNormal, "g", 8),  // three whole-node NORMAL jobs wait
-      Job("A2", 11, 100, 8, Tier::kNormal, "g", 8),
-      Job("A3", 12, 100, 8, Tier::kNormal, "g", 8),
-      Job("H", 20, 100, 8, Tier::kHigh, "g", 8),     // suspends G for one node
+      Job("A2", 11, 100, 8, Tier::kNormal, "g", 8), Job("A3", 12, 100, 8, Tier::kNormal, "g", 8),
+      Job("H", 20, 100, 8, Tier::kHigh, "g", 8),  // suspends G for one node
   };
   for (bool prune : {true, false}) {
     c.prune_queue = prune;
@@ -228,8 +227,8 @@ TEST_F(ReplayTest, UtilisationCountsHeldGpusPerBucket) {
 // Random contended traces over two groups, every tier, packed jobs and gangs.
 std::vector<SimJob> RandomTrace(uint32_t seed, int n) {
   std::mt19937 rng(seed);
-  const Tier tiers[] = {Tier::kLow, Tier::kNormal, Tier::kNormal, Tier::kAboveNormal,
-                        Tier::kHigh, Tier::kVeryHigh};
+  const Tier tiers[] = {Tier::kLow,         Tier::kNormal, Tier::kNormal,
+                        Tier::kAboveNormal, Tier::kHigh,   Tier::kVeryHigh};
   const int shapes[] = {1, 1, 1, 2, 4, 8, 8, 16, 24};
   std::vector<SimJob> jobs;
   int64_t t = 0;
@@ -314,8 +313,7 @@ TEST_F(ReplayTest, BadCostModelIsInvalidArgument) {
 
 TEST_F(ReplayTest, UnknownGroupIsInvalidArgument) {
   absl::StatusOr<std::vector<SimJob>> jobs =
-      BuildJobs({TraceJob{.id = "x", .group = "nope", .gpus = 1}}, groups_,
-                {Tier::kNormal});
+      BuildJobs({TraceJob{.id = "x", .group = "nope", .gpus = 1}}, groups_, {Tier::kNormal});
   EXPECT_EQ(jobs.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -332,9 +330,9 @@ TEST_F(ReplayTest, BuildJobsShapes) {
   EXPECT_EQ((*jobs)[1].nodes, 1);
   EXPECT_EQ((*jobs)[1].gpus_per_node, 8);
   EXPECT_EQ((*jobs)[1].tier, Tier::kHigh);
-  EXPECT_EQ((*jobs)[2].nodes, 2);          // 12 GPUs: two whole nodes
+  EXPECT_EQ((*jobs)[2].nodes, 2);  // 12 GPUs: two whole nodes
   EXPECT_EQ((*jobs)[2].gpus_per_node, 0);
-  EXPECT_EQ((*jobs)[3].nodes, 2);          // num_nodes given
+  EXPECT_EQ((*jobs)[3].nodes, 2);  // num_nodes given
   EXPECT_EQ((*jobs)[3].gpus_per_node, 0);
 }
 

@@ -22,12 +22,12 @@ class TraceTest : public ::testing::Test {
 };
 
 TEST_F(TraceTest, ReadsPhillyColumnsWithEmptyCells) {
-  const std::string path = Write(
-      "t.csv",
-      "job_id,user,vc,submit_time_s,duration_s,num_gpus,num_nodes,status\n"
-      "philly-1,,6214e9,45,30,1,,\n"
-      "philly-2,bob,11cb48,115.6,61,16,2,Pass\r\n"
-      "\n");
+  const std::string path =
+      Write("t.csv",
+            "job_id,user,vc,submit_time_s,duration_s,num_gpus,num_nodes,status\n"
+            "philly-1,,6214e9,45,30,1,,\n"
+            "philly-2,bob,11cb48,115.6,61,16,2,Pass\r\n"
+            "\n");
   absl::StatusOr<std::vector<TraceJob>> jobs = LoadTrace(path, {});
   ASSERT_TRUE(jobs.ok()) << jobs.status();
   ASSERT_EQ(jobs->size(), 2u);
@@ -77,13 +77,11 @@ TEST_F(TraceTest, BadCellsNameLineAndColumn) {
     EXPECT_NE(jobs.status().message().find(c.expect), std::string::npos) << jobs.status();
   }
   const std::string dup = Write("dup.csv", header + "a,v,0,1,1\na,v,0,1,1\n");
-  EXPECT_NE(LoadTrace(dup, {}).status().message().find("duplicate job id 'a'"),
-            std::string::npos);
+  EXPECT_NE(LoadTrace(dup, {}).status().message().find("duplicate job id 'a'"), std::string::npos);
   const std::string nocol = Write("nocol.csv", "job_id,vc,submit_time_s,num_gpus\n");
   EXPECT_NE(LoadTrace(nocol, {}).status().message().find("no 'duration_s' column"),
             std::string::npos);
-  EXPECT_EQ(LoadTrace("/nonexistent/trace.csv", {}).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(LoadTrace("/nonexistent/trace.csv", {}).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(TraceTest, ClusterCsvAndToml) {
@@ -111,8 +109,7 @@ TEST_F(TraceTest, ClusterCsvAndToml) {
   const std::string dash = Write("d.csv", "group,nodes\nmy-group,4\n");
   EXPECT_NE(LoadCluster(dash, 8).status().message().find("contains '-'"), std::string::npos);
   const std::string zero = Write("z.csv", "group,nodes\ng,0\n");
-  EXPECT_NE(LoadCluster(zero, 8).status().message().find(":2: column nodes"),
-            std::string::npos);
+  EXPECT_NE(LoadCluster(zero, 8).status().message().find(":2: column nodes"), std::string::npos);
   const std::string badkey = Write("k.toml", "[[group]]\nname = \"a\"\nnode = 3\n");
   EXPECT_NE(LoadCluster(badkey, 8).status().message().find("unknown key 'node'"),
             std::string::npos);
