@@ -12,6 +12,7 @@
 #include "bench/sim/tiers.h"
 #include "bench/sim/trace.h"
 #include "gtest/gtest.h"
+#include "test/unit/policy/invariants.h"
 
 namespace hai::sim {
 namespace {
@@ -108,6 +109,28 @@ TEST_F(PhillyTest, HalfSizeHaiServesHighJobsFarSoonerThanFifo) {
   EXPECT_LT(FindTier(hai, "ALL")->lost_gpu_hours, 0.001 * FindTier(hai, "ALL")->gpu_hours);
   // Backfill beside reservations does not make NORMAL jobs worse off than strict FIFO.
   EXPECT_LT(FindTier(hai, "NORMAL")->jct_s.mean, FindTier(fifo, "NORMAL")->jct_s.mean);
+}
+
+TEST_F(PhillyTest, EveryPlanOfAHalfSizeReplayKeepsTheCoreInvariants) {
+  Load(0.5);
+  jobs_.resize(8000);  // the first week: thousands of contended passes, a few seconds
+  SimConfig c;
+  c.policy = PolicyKind::kHai;
+  c.policy_config.min_runtime[policy::Tier::kNormal] = absl::Seconds(300);
+  policy::PolicyConfig checked = c.policy_config;
+  int64_t passes = 0;
+  int64_t suspends = 0;
+  c.observer = [&](const policy::Snapshot& s, const policy::Plan& p, absl::Time now) {
+    policy::testing::CheckInvariants(s, checked, p, now);
+    ++passes;
+    suspends += static_cast<int64_t>(p.suspends.size());
+    if (HasFatalFailure()) FAIL() << "at pass " << passes;
+  };
+  absl::StatusOr<SimResult> r = Replay(jobs_, groups_, DefaultQuota(jobs_, groups_, 0), c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::cout << passes << " passes checked, " << suspends << " suspensions\n";
+  EXPECT_GT(passes, 3000);
+  EXPECT_GT(suspends, 20);
 }
 
 }  // namespace
