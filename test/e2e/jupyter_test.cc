@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <cerrno>
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -90,7 +91,7 @@ class JupyterE2E : public ::testing::Test {
         "('user','alice','jupyter:jupyter:memory_gib', 4),"
         "('user','alice','jupyter:jupyter:gpus', 1),"
         "('user','bob','jupyter:jupyter', 400201),"
-        "('user','carol','jupyter:jupyter', 400202),"
+        "('user','carol','jupyter:jupyter', 400203),"
         "('user','carol','jupyter:jupyter:keep_alive', 1),"
         "('user','dave','jupyter:jupyter', 400201),"
         "('public','public','node-default-EXTREME_HIGH', 4)");
@@ -279,18 +280,42 @@ TEST_F(JupyterE2E, TrainingOfTheHighestTierCannotTakeItsNode) {
   EXPECT_EQ(c().Cli("dave", "jupyter stop keep --wait").exit_code, 0);
 }
 
-TEST_F(JupyterE2E, IdleContainersAreCulledUnlessKeptAlive) {
+TEST_F(JupyterE2E, IdleContainersAreCulledUnlessKeptAliveOrInUse) {
   // carol is external: culled after 3 s without kernel activity or API requests.
   CommandResult idle = c().Cli("carol", "jupyter create --name idle --cpu 1 --memory 1 --json");
   ASSERT_EQ(idle.exit_code, 0) << idle.output;
   CommandResult kept =
       c().Cli("carol", "jupyter create --name kept --cpu 1 --memory 1 --keep-alive --json");
   ASSERT_EQ(kept.exit_code, 0) << kept.output;
+  CommandResult busy = c().Cli("carol", "jupyter create --name busy --cpu 1 --memory 1 --json");
+  ASSERT_EQ(busy.exit_code, 0) << busy.output;
   const int64_t idle_chain = AsInt(Json(idle)["container"]["chain_id"]);
   const int64_t kept_chain = AsInt(Json(kept)["container"]["chain_id"]);
+  const int64_t busy_chain = AsInt(Json(busy)["container"]["chain_id"]);
+  // "busy" is used through the notebook's own API the whole time: the server's
+  // last_activity, reported by its manager, keeps it alive (haid sees no request for it).
+  httplib::Client busy_http("127.0.0.1", ParseUrl(Json(busy)["url"].get<std::string>()).port);
+  // Use it every 0.5 s for twice the idle timeout (the condition never turns true).
+  auto last_use = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  WaitFor(
+      [&] {
+        if (std::chrono::steady_clock::now() - last_use > std::chrono::milliseconds(500)) {
+          auto r = busy_http.Get("/api/contents", {{"Authorization", "token carol-token"}});
+          EXPECT_TRUE(r && r->status == 200);
+          last_use = std::chrono::steady_clock::now();
+        }
+        return false;
+      },
+      6000);
+  // Without those requests it would have been culled by now; with them it still runs.
+  EXPECT_EQ(State(busy_chain), "running");
   ASSERT_TRUE(WaitFor([&] { return State(idle_chain) == "stopped"; }, 20000))
       << State(idle_chain) << "\n"
       << c().DaemonLog();
+  EXPECT_NE(c().db().Query(absl::StrCat(
+                "SELECT server_activity_at IS NOT NULL FROM jupyter_containers WHERE chain_id = ",
+                busy_chain)),
+            "f");
   // Recorded as culled, with an event and the reason shown to the user.
   EXPECT_EQ(c().db().Query(absl::StrCat("SELECT count(*) FROM task_events WHERE chain_id = ",
                                         idle_chain, " AND kind = 'culled'")),
@@ -309,6 +334,7 @@ TEST_F(JupyterE2E, IdleContainersAreCulledUnlessKeptAlive) {
   // The keep-alive container has been idle as long and still runs.
   EXPECT_EQ(State(kept_chain), "running");
   EXPECT_EQ(c().Cli("carol", "jupyter stop kept --wait").exit_code, 0);
+  EXPECT_EQ(c().Cli("carol", "jupyter stop busy --wait").exit_code, 0);
 }
 
 }  // namespace
