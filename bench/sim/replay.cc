@@ -629,6 +629,18 @@ absl::StatusOr<SimResult> Replay(const std::vector<SimJob>& jobs,
     return absl::InvalidArgumentError(
         "suspend grace, checkpoint interval, restart overhead and interval must be >= 0");
   }
+  if (config.util_bucket_s < 1) return absl::InvalidArgumentError("util bucket must be >= 1 s");
+  if (!jobs.empty()) {
+    const auto [lo, hi] = std::minmax_element(
+        jobs.begin(), jobs.end(),
+        [](const SimJob& a, const SimJob& b) { return a.submit_s < b.submit_s; });
+    // The series is kept in memory and written out: bound it.
+    if ((hi->submit_s - lo->submit_s) / config.util_bucket_s > 1'000'000) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a ", config.util_bucket_s, " s utilisation bucket gives over a million buckets over ",
+          hi->submit_s - lo->submit_s, " s of submits; choose a larger bucket"));
+    }
+  }
   Replayer r(jobs, groups, quota, config);
   return r.Run();
 }

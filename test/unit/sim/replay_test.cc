@@ -311,6 +311,15 @@ TEST_F(ReplayTest, BadCostModelIsInvalidArgument) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(ReplayTest, TooManyUtilisationBucketsIsInvalidArgument) {
+  SimConfig c;
+  c.util_bucket_s = 1;
+  absl::StatusOr<SimResult> r =
+      Replay({Job("a", 0, 1, 1), Job("b", 5'000'000, 1, 1)}, groups_, {}, c);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("choose a larger bucket"), std::string::npos);
+}
+
 TEST_F(ReplayTest, UnknownGroupIsInvalidArgument) {
   absl::StatusOr<std::vector<SimJob>> jobs =
       BuildJobs({TraceJob{.id = "x", .group = "nope", .gpus = 1}}, groups_, {Tier::kNormal});
