@@ -11,26 +11,32 @@
 // (with preemption) GPUs of running tasks below the highest queued tier, since a preemptor
 // of that tier may suspend them and any later task may then claim what they free (a
 // NORMAL task may take a node a HIGH preemptor's victim is freeing). Each success costs at
-// least c = nodes x GPUs per node (whole nodes: the group's smallest node) of P, so at most
+// least c = nodes x GPUs per node (whole nodes: the group's node size) of P, so at most
 // P / c of them succeed, and once one fails (after the last hold release) every later one
-// fails too.
-// So handing the policy, per class, every task up to the last holder plus the next P / c + 1
-// changes no start and no suspension: the ones left out would all have waited, none of them
-// would have been the head of its tier (an earlier one of its class failed first), and a
-// waiting task changes nothing for the tasks after it. Only the pending list (which the
-// simulator does not use) is shorter. ReplayTest.PrunedQueueGivesTheSameSchedule checks
-// this against unpruned replays.
+// fails too. So handing the policy, per class, every task up to the last holder plus the
+// next P / c + 1 changes no start and no suspension: the ones left out would all have
+// waited, none of them would have been the head of its tier (an earlier one of its class
+// failed first), and a waiting task changes nothing for the tasks after it. Only the
+// pending list (which the simulator does not use) is shorter.
+// ReplayTest.PrunedQueueGivesTheSameSchedule and ReplayTest.LowerTiersClaimWhatAPreemptors-
+// VictimFrees check this against unpruned replays, as did the Philly window (identical
+// per-job times for every policy at full and half size, docs/simulation.md).
 #include "bench/sim/replay.h"
 
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <limits>
+#include <map>
+#include <optional>
 #include <queue>
 #include <set>
+#include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
