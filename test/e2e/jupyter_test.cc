@@ -24,6 +24,7 @@ namespace hai::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kExtraToml[] = R"TOML(
 [[nodes]]
@@ -169,6 +170,14 @@ TEST_F(JupyterE2E, NotebookServesKernelsAndWorkspaceThenStopsAndKeepsTheWorkspac
   std::ifstream on_disk(c().dir() + "/var/workspaces/alice/hello.txt");
   std::string content((std::istreambuf_iterator<char>(on_disk)), {});
   EXPECT_EQ(content, "kept");
+
+  // The server's access log (the rank log) never holds the token of a ?token= request.
+  const std::string log_path =
+      c().dir() + "/var/logs/" + std::to_string(chain) + "/0/rank-0.log";
+  std::ifstream log_file(log_path);
+  std::string rank_log((std::istreambuf_iterator<char>(log_file)), {});
+  EXPECT_THAT(rank_log, HasSubstr("token=[hidden]")) << log_path;
+  EXPECT_THAT(rank_log, Not(HasSubstr("alice-token")));
 
   // The container is one of the user's tasks: `hai-cli list` shows it as kind jupyter.
   r = c().Cli("alice", "list --json");

@@ -32,6 +32,7 @@ TEST(JupyterConfigTest, LoopbackPortRootAndAcceptedHashes) {
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.allow_root = True\n"));
   EXPECT_THAT(*text, HasSubstr("_HAI_ACCEPTED = (\"" + kHashA + "\", \"" + kHashB + "\",)"));
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.login_handler_class = HaiLoginHandler"));
+  EXPECT_THAT(*text, HasSubstr("c.NotebookApp.tornado_settings = {'log_function': _hai_log}"));
   // Jupyter's own plaintext token is off: only hashes are written.
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.token = ''\n"));
 }
