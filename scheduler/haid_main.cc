@@ -106,7 +106,9 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   hai::JupyterPass jupyter_pass(store, config, launcher, notifier);
   scheduler.SetJupyterPass(&jupyter_pass);
   hai::PgListener listener(config.database.url,
-                           [&](const std::string&, const std::string&) { scheduler.Wake(); });
+                           [&](const std::string& channel, const std::string& payload) {
+                             scheduler.NoteChange(channel, payload);
+                           });
 
   hai::api::ServiceDeps deps{&store, &scheduler, &notifier, &metrics, &config,
                              (data_dir / "logs").string()};

@@ -20,6 +20,11 @@ std::string Metrics::Render() const {
       last_pass_micros.load() / 1e6);
   Add(&out, "hai_scheduler_last_decide_seconds", "gauge",
       "Time the policy core took in the last pass.", last_decide_micros.load() / 1e6);
+  Add(&out, "hai_scheduler_last_load_seconds", "gauge",
+      "Time the last pass took to read changes from Postgres.", last_load_micros.load() / 1e6);
+  Add(&out, "hai_scheduler_last_refresh_rows", "gauge",
+      "Open-attempt rows the last pass read (all of them after a start, else changes only).",
+      static_cast<double>(last_refresh_rows.load()));
   Add(&out, "hai_scheduler_pass_seconds_total", "counter", "Total time spent in passes.",
       pass_micros_total.load() / 1e6);
   Add(&out, "hai_attempts_started_total", "counter", "Attempts scheduled onto nodes.",

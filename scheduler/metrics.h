@@ -13,6 +13,8 @@ struct Metrics {
   std::atomic<int64_t> scheduler_pass_errors{0};
   std::atomic<int64_t> last_pass_micros{0};      // duration of the last pass
   std::atomic<int64_t> last_decide_micros{0};    // of which the policy core
+  std::atomic<int64_t> last_load_micros{0};      // of which reading changes from Postgres
+  std::atomic<int64_t> last_refresh_rows{0};     // open-attempt rows that read returned
   std::atomic<int64_t> pass_micros_total{0};
   std::atomic<int64_t> attempts_started{0};
   std::atomic<int64_t> suspends_requested{0};

@@ -81,20 +81,31 @@ grpc::Status TaskServiceImpl::Submit(grpc::ServerContext* context,
                                      const hai::v1::SubmitRequest* req,
                                      hai::v1::SubmitResponse* resp) {
   HAI_AUTH(user, context);
-  auto hosts = d_.store->LoadHosts();
-  if (!hosts.ok()) return ToGrpc(hosts.status());
-  std::vector<policy::Node> nodes;
-  for (const store::HostRow& h : *hosts) nodes.push_back(h.node);
+  // Nodes as the loop last read them (it reloads hosts on every admin edit's NOTIFY);
+  // before the first pass, from Postgres. At 10,000 hosts a read per submit would cost more
+  // than the submit itself.
+  std::shared_ptr<const std::vector<policy::Node>> nodes = d_.scheduler->Nodes();
+  if (nodes == nullptr) {
+    auto hosts = d_.store->LoadHosts();
+    if (!hosts.ok()) return ToGrpc(hosts.status());
+    auto loaded = std::make_shared<std::vector<policy::Node>>();
+    for (const store::HostRow& h : *hosts) loaded->push_back(h.node);
+    nodes = std::move(loaded);
+  }
   // Quota as resolved by the last pass; before the first pass, resolve it here.
-  QuotaView qv = d_.scheduler->Quota();
-  if (d_.scheduler->LastPassAt() == absl::InfinitePast() || qv.quota.empty()) {
+  // Shared, not copied: with thousands of users the view is large.
+  std::shared_ptr<const QuotaView> qv = d_.scheduler->QuotaShared();
+  if (d_.scheduler->LastPassAt() == absl::InfinitePast() || qv->quota.empty()) {
     auto rows = d_.store->LoadQuotaRows();
     auto groups = d_.store->LoadUserGroups();
     if (!rows.ok()) return ToGrpc(rows.status());
     if (!groups.ok()) return ToGrpc(groups.status());
-    qv.quota = policy::ResolveQuota(*rows, *groups, absl::Now()).quota;
+    auto resolved = std::make_shared<QuotaView>();
+    resolved->quota = policy::ResolveQuota(*rows, *groups, absl::Now()).quota;
+    qv = std::move(resolved);
   }
-  SubmitContext ctx{&d_.config->scheduler, user.name, &nodes, &qv.quota, IsFile, IsDirectory};
+  SubmitContext ctx{&d_.config->scheduler, user.name, nodes.get(), &qv->quota, IsFile,
+                    IsDirectory};
   auto chain = ValidateSubmit(*req, ctx);
   if (chain.ok() && !chain->environment.empty()) {
     auto env = d_.store->EnvironmentExists(chain->environment);

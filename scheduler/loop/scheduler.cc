@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -19,6 +21,9 @@ namespace {
 constexpr int kMaxManagerRestarts = 3;
 // A manager that has not written its first heartbeat this long after scheduling is lost.
 constexpr absl::Duration kManagerStartTimeout = absl::Seconds(30);
+// Admin tables are reloaded on their NOTIFY; this bounds how stale they can get if a
+// notification is ever missed.
+constexpr absl::Duration kAdminRefresh = absl::Seconds(10);
 }  // namespace
 
 Scheduler::Scheduler(store::Store& store, const Config& config, Launcher& launcher,
@@ -70,6 +75,75 @@ void Scheduler::Run() {
   }
 }
 
+void Scheduler::NoteChange(const std::string& channel, const std::string& payload) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (channel == "hai_admin") {
+      admin_dirty_ = true;
+      // The listener says "reconnected" on every connect; after the first, notifications
+      // (an attempt's delete among them) may have been missed: reload everything.
+      if (payload == "reconnected" && listener_connects_++ > 0) full_reload_ = true;
+    } else if (absl::EndsWith(payload, ":deleted")) {
+      int64_t id = 0;
+      if (absl::SimpleAtoi(payload.substr(0, payload.find(':')), &id)) {
+        deleted_attempts_.insert(id);
+      }
+    }
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool Scheduler::RefreshState(absl::Time now) {
+  bool admin_due = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int64_t id : deleted_attempts_) open_.Recheck(id);
+    deleted_attempts_.clear();
+    if (full_reload_) open_.Invalidate();
+    full_reload_ = false;
+    admin_due = admin_dirty_ || now - admin_loaded_at_ >= kAdminRefresh;
+    admin_dirty_ = false;
+  }
+  absl::Status s = open_.Refresh(store_);
+  if (s.ok() && admin_due) {
+    // The flag was cleared before these reads, so an edit notified while they run is
+    // read again next pass rather than lost.
+    auto hosts = store_.LoadHosts();
+    auto rows = store_.LoadQuotaRows();
+    auto groups = store_.LoadUserGroups();
+    for (const absl::Status& st : {hosts.status(), rows.status(), groups.status()}) {
+      if (s.ok()) s = st;
+    }
+    if (s.ok()) {
+      hosts_ = *std::move(hosts);
+      quota_rows_ = *std::move(rows);
+      user_groups_ = *std::move(groups);
+      admin_loaded_at_ = now;
+      auto nodes = std::make_shared<std::vector<policy::Node>>();
+      nodes->reserve(hosts_.size());
+      for (const store::HostRow& h : hosts_) nodes->push_back(h.node);
+      std::lock_guard<std::mutex> lock(mu_);
+      nodes_ = std::move(nodes);
+    } else {
+      std::lock_guard<std::mutex> lock(mu_);
+      admin_dirty_ = true;  // retry next pass
+    }
+  }
+  if (!s.ok()) {
+    // Postgres unreachable: nothing is decided; the next tick retries.
+    HAI_LOG(WARNING) << "scheduling pass skipped: " << s;
+    ++metrics_.scheduler_pass_errors;
+    return false;
+  }
+  if (open_.last_full()) {
+    HAI_LOG(INFO) << "loaded " << open_.attempts().size() << " open attempt(s) in "
+                  << absl::ToInt64Milliseconds(absl::Now() - now) << " ms";
+  }
+  metrics_.last_refresh_rows = open_.last_rows();
+  return true;
+}
+
 void Scheduler::Pass() {
   const absl::Time start = absl::Now();
   // Reap first: a manager commits its attempt's final state before it exits, so the load
@@ -78,35 +152,27 @@ void Scheduler::Pass() {
     HAI_LOG(INFO) << "manager of attempt " << e.attempt_id << " (pid " << e.pid
                   << ") exited with " << e.exit_code;
   }
-  auto open = store_.LoadOpenAttempts();
-  auto hosts = store_.LoadHosts();
-  auto rows = store_.LoadQuotaRows();
-  auto groups = store_.LoadUserGroups();
-  for (const absl::Status& s : {open.status(), hosts.status(), rows.status(), groups.status()}) {
-    if (!s.ok()) {
-      // Postgres unreachable: nothing is decided; the next tick retries.
-      HAI_LOG(WARNING) << "scheduling pass skipped: " << s;
-      ++metrics_.scheduler_pass_errors;
-      return;
-    }
-  }
+  if (!RefreshState(start)) return;
+  const OpenAttemptMap& open = open_.attempts();
+  const absl::Time loaded = absl::Now();
+  metrics_.last_load_micros = absl::ToInt64Microseconds(loaded - start);
   // A chain stopped while its suspended attempt was being requeued: end it now.
-  for (const store::OpenAttempt& o : *open) {
+  for (const auto& [id, o] : open) {
     if (o.attempt.state == "queued" && o.chain.stop_requested) {
       (void)store_.RequestStop(o.chain.chain_id, "scheduler");
     }
   }
 
-  policy::ResolvedQuota resolved = policy::ResolveQuota(*rows, *groups, start);
-  SnapshotInputs inputs{*std::move(hosts), *open, resolved.quota, preemption_holds_};
-  policy::Snapshot snapshot = BuildSnapshot(inputs);
+  policy::ResolvedQuota resolved = policy::ResolveQuota(quota_rows_, user_groups_, start);
+  policy::Snapshot snapshot =
+      BuildSnapshot(SnapshotInputs{hosts_, open, resolved.quota, preemption_holds_});
 
   const absl::Time decide_start = absl::Now();
   policy::Plan plan = policy::Decide(snapshot, policy_config_, start);
   metrics_.last_decide_micros = absl::ToInt64Microseconds(absl::Now() - decide_start);
 
-  ApplyPlan(plan, *open);
-  if (jupyter_ != nullptr) jupyter_->Run(inputs.hosts, start);
+  ApplyPlan(plan, open);
+  if (jupyter_ != nullptr) jupyter_->Run(hosts_, start);
   ApplyOverQuota(policy::OverQuotaSuspensions(snapshot, policy_config_, start));
   CheckNodeHealth();
   preemption_holds_.clear();
@@ -115,17 +181,15 @@ void Scheduler::Pass() {
       preemption_holds_[p.attempt_id] = p.reserved_nodes;
     }
   }
-  SuperviseManagers(*open, start);
+  SuperviseManagers(start);
 
   // Publish the views the API serves.
-  std::map<int64_t, const store::OpenAttempt*> by_attempt;
-  for (const store::OpenAttempt& o : *open) by_attempt[o.attempt.attempt_id] = &o;
   std::map<int64_t, PendingView> pending;
   for (const policy::Pending& p : plan.pending) {
-    auto it = by_attempt.find(p.attempt_id);
-    if (it == by_attempt.end()) continue;
-    const store::ChainRow& c = it->second->chain;
-    PendingView v{c.chain_id, c.name, c.user, c.group, c.nodes, it->second->attempt.tier,
+    auto it = open.find(p.attempt_id);
+    if (it == open.end()) continue;
+    const store::ChainRow& c = it->second.chain;
+    PendingView v{c.chain_id, c.name, c.user, c.group, c.nodes, it->second.attempt.tier,
                   p.position_in_tier, std::string(policy::PendingReasonName(p.reason)),
                   p.detail};
     pending[c.chain_id] = std::move(v);
@@ -136,8 +200,8 @@ void Scheduler::Pass() {
   for (const policy::Task& t : snapshot.running) {
     qv.used_nodes[{t.user, t.group, t.tier}] += static_cast<int64_t>(t.placement.size());
   }
-  qv.rows = *std::move(rows);
-  qv.user_groups = *std::move(groups);
+  qv.rows = quota_rows_;
+  qv.user_groups = user_groups_;
   if (!qv.problems.empty() && static_cast<int64_t>(qv.problems.size()) != metrics_.quota_problems) {
     for (const auto& p : qv.problems) HAI_LOG(WARNING) << "quota row ignored: " << p.message;
   }
@@ -147,7 +211,7 @@ void Scheduler::Pass() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     pending_ = std::move(pending);
-    quota_view_ = std::move(qv);
+    quota_view_ = std::make_shared<const QuotaView>(std::move(qv));
     last_pass_ = absl::Now();
   }
   const int64_t micros = absl::ToInt64Microseconds(absl::Now() - start);
@@ -156,22 +220,19 @@ void Scheduler::Pass() {
   ++metrics_.scheduler_passes;
 }
 
-void Scheduler::ApplyPlan(const policy::Plan& plan, const std::vector<store::OpenAttempt>& open) {
-  std::map<int64_t, const store::OpenAttempt*> by_attempt;
-  for (const store::OpenAttempt& o : open) by_attempt[o.attempt.attempt_id] = &o;
-
+void Scheduler::ApplyPlan(const policy::Plan& plan, const OpenAttemptMap& open) {
   for (const policy::Demotion& d : plan.demotions) {
     absl::Status s = store_.SetAttemptTier(d.attempt_id, static_cast<int>(d.from),
                                            static_cast<int>(d.to), "ABOVE_NORMAL run time limit");
-    if (!s.ok()) ++metrics_.stale_decisions;
+    if (!s.ok()) StaleDecision(d.attempt_id);
   }
   for (const policy::SuspendDecision& d : plan.suspends) {
-    auto pre = by_attempt.find(d.preemptor_attempt_id);
-    int64_t preemptor_chain = pre == by_attempt.end() ? 0 : pre->second->chain.chain_id;
+    auto pre = open.find(d.preemptor_attempt_id);
+    int64_t preemptor_chain = pre == open.end() ? 0 : pre->second.chain.chain_id;
     absl::Status s = store_.RequestSuspend(d.victim_attempt_id, preemptor_chain, d.reason,
                                            "scheduler");
     if (!s.ok()) {
-      ++metrics_.stale_decisions;
+      StaleDecision(d.victim_attempt_id);
       HAI_LOG(INFO) << "suspend of attempt " << d.victim_attempt_id << " not applied: " << s;
       continue;
     }
@@ -183,7 +244,7 @@ void Scheduler::ApplyPlan(const policy::Plan& plan, const std::vector<store::Ope
   for (const policy::StartDecision& d : plan.starts) {
     absl::Status s = store_.ScheduleAttempt(d.attempt_id, static_cast<int>(d.tier), d.placement);
     if (!s.ok()) {
-      ++metrics_.stale_decisions;
+      StaleDecision(d.attempt_id);
       HAI_LOG(INFO) << "start of attempt " << d.attempt_id << " not applied: " << s;
       continue;
     }
@@ -192,11 +253,18 @@ void Scheduler::ApplyPlan(const policy::Plan& plan, const std::vector<store::Ope
   }
 }
 
+void Scheduler::StaleDecision(int64_t attempt_id) {
+  ++metrics_.stale_decisions;
+  // Memory disagreed with Postgres about this attempt: read it again even if no change is
+  // recorded for it (e.g. its row was deleted).
+  open_.Recheck(attempt_id);
+}
+
 void Scheduler::ApplyOverQuota(const std::vector<policy::SuspendDecision>& suspends) {
   for (const policy::SuspendDecision& d : suspends) {
     absl::Status s = store_.RequestSuspend(d.victim_attempt_id, 0, d.reason, "quota");
     if (!s.ok()) {
-      ++metrics_.stale_decisions;
+      StaleDecision(d.victim_attempt_id);
       continue;
     }
     ++metrics_.suspends_requested;
@@ -237,8 +305,35 @@ void Scheduler::StartManager(int64_t attempt_id) {
   HAI_LOG(INFO) << "attempt " << attempt_id << ": manager pid " << *pid;
 }
 
-void Scheduler::SuperviseManagers(const std::vector<store::OpenAttempt>& open, absl::Time now) {
-  for (const store::OpenAttempt& o : open) {
+bool Scheduler::ManagerLooksLost(const store::AttemptRow& a, absl::Time now) const {
+  if (a.state == "queued" || launcher_.HasLiveChild(a.attempt_id)) return false;
+  if (!a.manager_pid.has_value()) return true;
+  return !Launcher::ProcessAlive(*a.manager_pid) || !a.manager_heartbeat_at.has_value() ||
+         now - *a.manager_heartbeat_at >= config_.scheduler.manager_timeout;
+}
+
+void Scheduler::RefreshManagerLiveness(absl::Time now) {
+  std::vector<int64_t> suspects;
+  for (const auto& [id, o] : open_.attempts()) {
+    if (ManagerLooksLost(o.attempt, now)) suspects.push_back(id);
+  }
+  if (suspects.empty()) return;
+  auto live = store_.LoadManagerLiveness(suspects);
+  if (!live.ok()) {
+    HAI_LOG(WARNING) << "manager liveness: " << live.status();
+    return;
+  }
+  for (const auto& [id, l] : *live) {
+    if (store::OpenAttempt* o = open_.Find(id); o != nullptr) {
+      o->attempt.manager_pid = l.pid;
+      o->attempt.manager_heartbeat_at = l.heartbeat_at;
+    }
+  }
+}
+
+void Scheduler::SuperviseManagers(absl::Time now) {
+  RefreshManagerLiveness(now);
+  for (const auto& [id, o] : open_.attempts()) {
     const store::AttemptRow& a = o.attempt;
     if (a.state == "queued" || launcher_.HasLiveChild(a.attempt_id)) continue;
     // Not our live child: a manager from an earlier haid, or one that died.
@@ -273,10 +368,23 @@ void Scheduler::SuperviseManagers(const std::vector<store::OpenAttempt>& open, a
 }
 
 std::optional<PendingView> Scheduler::PendingFor(int64_t chain_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = pending_.find(chain_id);
-  if (it == pending_.end()) return std::nullopt;
-  return it->second;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pending_.find(chain_id);
+    if (it != pending_.end()) return it->second;
+  }
+  // A waiting Jupyter container's reason comes from its own pass (jupyter_pass.h).
+  if (jupyter_ != nullptr) {
+    if (std::optional<JupyterPendingView> j = jupyter_->PendingFor(chain_id)) {
+      PendingView v;
+      v.chain_id = chain_id;
+      v.position = j->position;
+      v.reason = j->reason;
+      v.detail = j->detail;
+      return v;
+    }
+  }
+  return std::nullopt;
 }
 
 std::vector<PendingView> Scheduler::Queue() const {
@@ -293,7 +401,14 @@ std::vector<PendingView> Scheduler::Queue() const {
   return out;
 }
 
-QuotaView Scheduler::Quota() const {
+std::shared_ptr<const std::vector<policy::Node>> Scheduler::Nodes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return nodes_;
+}
+
+QuotaView Scheduler::Quota() const { return *QuotaShared(); }
+
+std::shared_ptr<const QuotaView> Scheduler::QuotaShared() const {
   std::lock_guard<std::mutex> lock(mu_);
   return quota_view_;
 }

@@ -10,8 +10,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "common/config.h"
 #include "scheduler/events/notifier.h"
 #include "scheduler/launcher/launcher.h"
+#include "scheduler/loop/open_attempts.h"
 #include "scheduler/metrics.h"
 #include "scheduler/policy/quota.h"
 #include "scheduler/policy/types.h"
@@ -63,22 +66,41 @@ class Scheduler {
   void Wake();
   // Runs `pass` (not owned) in every pass after the training plan; set before Start().
   void SetJupyterPass(JupyterPass* pass) { jupyter_ = pass; }
+  // A Postgres notification (scheduler/events/pg_listener.h): hai_admin means an admin table
+  // changed (reloaded on the next pass); "<attempt>:deleted" on hai_attempts drops that
+  // attempt from memory. Wakes the loop.
+  void NoteChange(const std::string& channel, const std::string& payload);
 
   std::optional<PendingView> PendingFor(int64_t chain_id) const;
   std::vector<PendingView> Queue() const;  // tier desc, then position
   QuotaView Quota() const;
+  // The same view without a copy (submit reads it on every call).
+  std::shared_ptr<const QuotaView> QuotaShared() const;
+  // Nodes as of the last pass (null before the first), for submit validation.
+  std::shared_ptr<const std::vector<policy::Node>> Nodes() const;
   // Time of the last completed pass (InfinitePast before the first).
   absl::Time LastPassAt() const;
 
  private:
   void Run();
   void Pass();
-  void ApplyPlan(const policy::Plan& plan, const std::vector<store::OpenAttempt>& open);
+  // Brings the in-memory state up to date with Postgres: open attempts by change tracking,
+  // admin tables (hosts, quota, groups) when an admin edit was notified or kAdminRefresh
+  // passed. False (and nothing decided this pass) when Postgres is unreachable.
+  bool RefreshState(absl::Time now);
+  void ApplyPlan(const policy::Plan& plan, const OpenAttemptMap& open);
   // Suspends tasks over a lowered quota (scheduler.suspend_over_quota).
   void ApplyOverQuota(const std::vector<policy::SuspendDecision>& suspends);
   // Marks nodes that keep losing ranks unhealthy and requeues their tasks.
   void CheckNodeHealth();
-  void SuperviseManagers(const std::vector<store::OpenAttempt>& open, absl::Time now);
+  void SuperviseManagers(absl::Time now);
+  // In memory: not our live child, and no live pid or no heartbeat within manager_timeout.
+  bool ManagerLooksLost(const store::AttemptRow& a, absl::Time now) const;
+  // Counts a decision Postgres rejected and re-reads the attempt next pass.
+  void StaleDecision(int64_t attempt_id);
+  // Re-reads pid and heartbeat of attempts whose manager looks lost in memory (heartbeats
+  // are not change-tracked), so only a manager Postgres also finds silent is replaced.
+  void RefreshManagerLiveness(absl::Time now);
   void StartManager(int64_t attempt_id);
 
   store::Store& store_;
@@ -93,12 +115,23 @@ class Scheduler {
   bool wake_ = false;      // guarded by mu_
   bool stopping_ = false;  // guarded by mu_
   std::map<int64_t, PendingView> pending_;  // guarded by mu_, by chain id
-  QuotaView quota_view_;                    // guarded by mu_
+  std::shared_ptr<const QuotaView> quota_view_ =
+      std::make_shared<QuotaView>();        // guarded by mu_
   absl::Time last_pass_ = absl::InfinitePast();  // guarded by mu_
+  std::shared_ptr<const std::vector<policy::Node>> nodes_;  // guarded by mu_
+  bool admin_dirty_ = true;                 // guarded by mu_: reload admin tables next pass
+  std::set<int64_t> deleted_attempts_;      // guarded by mu_: reported deleted, to drop
+  bool full_reload_ = false;                // guarded by mu_: next refresh is a full load
+  int listener_connects_ = 0;               // guarded by mu_
   std::thread thread_;
   JupyterPass* jupyter_ = nullptr;
 
   // Scheduler-thread only:
+  OpenAttemptCache open_;
+  std::vector<store::HostRow> hosts_;
+  std::vector<policy::QuotaRow> quota_rows_;
+  std::map<std::string, std::vector<std::string>> user_groups_;
+  absl::Time admin_loaded_at_ = absl::InfinitePast();
   std::map<int64_t, int> manager_restarts_;  // attempt -> relaunches so far
   // Nodes the last plan held for preemptors (attempt -> nodes); fed back into the next
   // snapshot so the nodes their victims free go to them, not to whoever comes first.

@@ -11,12 +11,14 @@
 
 namespace hai {
 
+// Views of the loop's state, not copies: at 100k open attempts a copy per pass would cost
+// more than the decision.
 struct SnapshotInputs {
-  std::vector<store::HostRow> hosts;
-  std::vector<store::OpenAttempt> open;  // queued + holding attempts
-  std::map<policy::QuotaKey, int64_t> quota;
+  const std::vector<store::HostRow>& hosts;
+  const std::map<int64_t, store::OpenAttempt>& open;  // queued + holding, by attempt id
+  const std::map<policy::QuotaKey, int64_t>& quota;
   // Nodes the previous plan held for queued preemptors (attempt id -> node names).
-  std::map<int64_t, std::vector<std::string>> preemption_holds;
+  const std::map<int64_t, std::vector<std::string>>& preemption_holds;
 };
 
 // Running = attempts holding nodes (scheduled/starting/running) with their pods' placement;

@@ -18,7 +18,8 @@ policy::NodeState NodeStateFromText(const std::string& s) {
 
 absl::StatusOr<User> Store::UserByTokenHash(const std::string& token_hash) {
   std::optional<User> user;
-  absl::Status s = pool_->Read("authenticate", [&](pqxx::read_transaction& tx) {
+  // One statement, no transaction around it: every RPC authenticates.
+  absl::Status s = pool_->Statement("authenticate", [&](pqxx::nontransaction& tx) {
     auto r = tx.exec_params(
         absl::StrCat(kUserSelect, " WHERE u.token_hash = $1 GROUP BY u.uid"), token_hash);
     if (!r.empty()) user = UserFromRow(r[0]);

@@ -71,4 +71,34 @@ absl::Status ConnectionPool::Read(
   return s;
 }
 
+absl::Status ConnectionPool::Statement(
+    const std::string& what, const std::function<absl::Status(pqxx::nontransaction&)>& fn) {
+  auto conn = Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::Status s;
+  try {
+    pqxx::nontransaction tx(**conn);
+    s = fn(tx);
+  } catch (const std::exception& e) {
+    s = pg::FromException(e, what);
+  }
+  Release(std::move(*conn));
+  return s;
+}
+
+absl::Status ConnectionPool::ReadSnapshot(
+    const std::string& what, const std::function<absl::Status(SnapshotTransaction&)>& fn) {
+  auto conn = Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::Status s;
+  try {
+    SnapshotTransaction tx(**conn);
+    s = fn(tx);
+  } catch (const std::exception& e) {
+    s = pg::FromException(e, what);
+  }
+  Release(std::move(*conn));
+  return s;
+}
+
 }  // namespace hai::store

@@ -28,6 +28,15 @@ class ConnectionPool {
   // Runs fn(tx) in a read-only snapshot transaction.
   absl::Status Read(const std::string& what,
                     const std::function<absl::Status(pqxx::read_transaction&)>& fn);
+  // Runs fn(tx) without BEGIN/COMMIT: for ONE statement, which Postgres runs atomically on
+  // its own. Saves two round trips on the hot paths (submit, authenticate).
+  absl::Status Statement(const std::string& what,
+                         const std::function<absl::Status(pqxx::nontransaction&)>& fn);
+  // Runs fn(tx) in a read-only REPEATABLE READ transaction: every statement sees one
+  // snapshot, so a load and the snapshot's xmin it reports agree (change tracking).
+  using SnapshotTransaction = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
+  absl::Status ReadSnapshot(const std::string& what,
+                            const std::function<absl::Status(SnapshotTransaction&)>& fn);
 
   const std::string& url() const { return url_; }
 

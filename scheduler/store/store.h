@@ -3,6 +3,8 @@
 // stale decision fails alone (FailedPrecondition) instead of overwriting a newer one.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +23,20 @@ namespace hai::store {
 struct HostRow {
   policy::Node node;
   std::string state_reason;
+};
+
+// What changed among open attempts since an earlier read (LoadOpenAttemptChanges).
+struct OpenAttemptChanges {
+  bool full = false;                // `open` is every open attempt: replace, don't merge
+  std::vector<OpenAttempt> open;    // attempts written since, still open (chain, pods)
+  std::vector<int64_t> closed;      // attempts written since that are no longer open or gone
+  uint64_t next_since = 0;          // watermark for the next call: xmin of this read's snapshot
+};
+
+// A manager's liveness as recorded by the manager itself.
+struct ManagerLiveness {
+  std::optional<int> pid;
+  std::optional<absl::Time> heartbeat_at;
 };
 
 // Outcome of a user's stop request.
@@ -82,6 +98,16 @@ class Store {
                                                 int limit);
   // Every attempt in queued/scheduled/starting/running with its chain and pods.
   absl::StatusOr<std::vector<OpenAttempt>> LoadOpenAttempts();
+  // Change tracking (sql/migrations/0003_change_tracking.sql, open_attempt_store.cc).
+  // since == 0: every open attempt (full). Otherwise the attempts written, or whose chain was
+  // written, by transactions not visible to the read that returned `since`, plus the
+  // `recheck` ids (reported closed when they no longer exist). Heartbeat-only updates are
+  // not changes; read those with LoadManagerLiveness.
+  absl::StatusOr<OpenAttemptChanges> LoadOpenAttemptChanges(
+      uint64_t since, const std::vector<int64_t>& recheck = {});
+  // Current manager pid and heartbeat of these attempts (absent ids are omitted).
+  absl::StatusOr<std::map<int64_t, ManagerLiveness>> LoadManagerLiveness(
+      const std::vector<int64_t>& attempt_ids);
 
   // ---- scheduler decisions (guarded)
   // queued -> scheduled with one pods row per rank. FailedPrecondition when no longer queued.

@@ -56,23 +56,29 @@ std::vector<Chain> ReadChains(pqxx::transaction_base& tx, const pqxx::result& ch
 }  // namespace
 
 absl::StatusOr<Chain> Store::CreateChain(const NewChain& c, int initial_tier) {
-  int64_t chain_id = 0;
-  absl::Status s = pool_->Write("submit", [&](pqxx::work& tx) -> absl::Status {
+  // One statement (chain, first attempt, submitted event) sent without BEGIN/COMMIT: a
+  // single statement is atomic on its own, and submit is the hottest write (one round trip;
+  // bench/live/submit_load.cc). It returns the rows as GetChain would read them.
+  Chain out;
+  absl::Status s = pool_->Statement("submit", [&](pqxx::nontransaction& tx) -> absl::Status {
     auto r = tx.exec_params1(
-        "INSERT INTO chains (name, user_name, kind, node_group, priority, nodes, gpus_per_node,"
-        " entrypoint, args, workdir, env, image, environment, whole_life_state) "
-        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11::jsonb,$12,$13,$14) "
-        "RETURNING chain_id",
+        absl::StrCat(
+            "WITH c AS (INSERT INTO chains (name, user_name, kind, node_group, priority, nodes,"
+            " gpus_per_node, entrypoint, args, workdir, env, image, environment, "
+            "whole_life_state) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11::jsonb,$12,"
+            "$13,$14) RETURNING *), "
+            "a AS (INSERT INTO attempts (chain_id, attempt_no, state, tier) "
+            "SELECT chain_id, 0, 'queued', $15 FROM c RETURNING *), "
+            "e AS (INSERT INTO task_events (chain_id, attempt_id, kind, actor, detail) "
+            "SELECT chain_id, attempt_id, 'submitted', $2, $16::jsonb FROM a) "
+            "SELECT ",
+            kAttemptColumns, ", ", kChainColumns, " FROM c JOIN a ON true"),
         c.name, c.user, c.kind, c.group, c.priority, c.nodes, c.gpus_per_node, c.entrypoint,
-        ToJson(c.args), c.workdir, ToJson(c.env), c.image, c.environment, c.whole_life_state);
-    chain_id = r[0].as<int64_t>();
-    auto a = tx.exec_params1(
-        "INSERT INTO attempts (chain_id, attempt_no, state, tier) VALUES ($1, 0, 'queued', $2) "
-        "RETURNING attempt_id",
-        chain_id, initial_tier);
-    AddEvent(tx, chain_id, a[0].as<int64_t>(), "submitted", c.user,
-             nlohmann::json{{"priority", c.priority}, {"nodes", c.nodes}, {"group", c.group}}
-                 .dump());
+        ToJson(c.args), c.workdir, ToJson(c.env), c.image, c.environment, c.whole_life_state,
+        initial_tier,
+        nlohmann::json{{"priority", c.priority}, {"nodes", c.nodes}, {"group", c.group}}.dump());
+    out.row = ChainFromRow(r);
+    out.attempts.push_back(AttemptFromRow(r));
     return absl::OkStatus();
   });
   if (s.code() == absl::StatusCode::kAlreadyExists) {
@@ -81,7 +87,7 @@ absl::StatusOr<Chain> Store::CreateChain(const NewChain& c, int initial_tier) {
         "'; stop it first or choose another --name"));
   }
   if (!s.ok()) return s;
-  return GetChain(chain_id);
+  return out;
 }
 
 absl::StatusOr<Chain> Store::GetChain(int64_t chain_id) {

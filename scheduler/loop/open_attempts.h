@@ -1,0 +1,49 @@
+// haid's in-memory copy of every open attempt (queued, scheduled, starting, running) with its
+// chain and pods: loaded in full once, then brought up to date each pass with only what
+// Postgres says changed (Store::LoadOpenAttemptChanges, change tracking by transaction id).
+// Postgres stays the source of truth: the loop never edits this copy to record its own
+// decisions; it persists them, and the next refresh reads them back like anyone's writes.
+// Owned by the scheduler thread; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+
+#include "absl/status/status.h"
+#include "scheduler/store/store.h"
+
+namespace hai {
+
+using OpenAttemptMap = std::map<int64_t, store::OpenAttempt>;  // by attempt id
+
+class OpenAttemptCache {
+ public:
+  // Reads what changed since the last successful refresh (everything the first time, or
+  // after Invalidate) and applies it. On error the copy and the watermark are unchanged, so
+  // the next refresh reads the same changes again.
+  absl::Status Refresh(store::Store& store);
+  // Applies one read; exposed for tests of the merge rules.
+  void Apply(store::OpenAttemptChanges changes);
+  // Re-reads this attempt on the next refresh even if no change is recorded for it: a
+  // decision on it was rejected as stale, or Postgres reported it deleted.
+  void Recheck(int64_t attempt_id) { recheck_.insert(attempt_id); }
+  // The next refresh is a full load.
+  void Invalidate() { since_ = 0; }
+
+  const OpenAttemptMap& attempts() const { return open_; }
+  // Mutable access for facts read outside change tracking (manager heartbeats).
+  store::OpenAttempt* Find(int64_t attempt_id);
+  // Rows the last refresh read, and whether it was a full load (for metrics and logs).
+  int64_t last_rows() const { return last_rows_; }
+  bool last_full() const { return last_full_; }
+
+ private:
+  OpenAttemptMap open_;
+  uint64_t since_ = 0;  // 0 = nothing loaded yet
+  std::set<int64_t> recheck_;
+  int64_t last_rows_ = 0;
+  bool last_full_ = false;
+};
+
+}  // namespace hai
