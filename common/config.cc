@@ -8,6 +8,7 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include <toml++/toml.h>
 
@@ -283,6 +284,26 @@ absl::Status ReadKubernetes(Section& s, KubernetesConfig* c) {
   HAI_CFG(s.String("gpu_resource", &c->gpu_resource));
   if (c->gpu_resource.empty()) return KeyError(s.Key("gpu_resource"), "must not be empty");
   HAI_CFG(s.String("rdma_resource", &c->rdma_resource));
+  // Extended resources are "<domain>/<name>" (nvidia.com/gpu, rdma/hca); a malformed one would
+  // only fail later, on the first pod the API server rejects.
+  const std::pair<const char*, const std::string*> resources[] = {
+      {"gpu_resource", &c->gpu_resource}, {"rdma_resource", &c->rdma_resource}};
+  for (const auto& [key, value] : resources) {
+    const std::string& v = *value;
+    if (v.empty()) continue;
+    const size_t slash = v.find('/');
+    const bool ok = slash != std::string::npos && slash > 0 && slash + 1 < v.size() &&
+                    v.find('/', slash + 1) == std::string::npos &&
+                    std::all_of(v.begin(), v.end(), [](char ch) {
+                      return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                             (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+                             ch == '/';
+                    });
+    if (!ok) {
+      return KeyError(s.Key(key), absl::StrCat("must be an extended resource name like "
+                                               "nvidia.com/gpu (got \"", v, "\")"));
+    }
+  }
   HAI_CFG(s.String("default_image", &c->default_image));
   HAI_CFG(s.OneOf("image_pull_policy", {"Always", "IfNotPresent", "Never"},
                   &c->image_pull_policy));

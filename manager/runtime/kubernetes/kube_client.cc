@@ -48,7 +48,8 @@ size_t ReadHeader(char* data, size_t size, size_t n, void* user) {
   if (line.size() > kName.size() &&
       absl::AsciiStrToLower(std::string(line.substr(0, kName.size()))) == kName) {
     int seconds = 0;
-    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(std::string(line.substr(kName.size()))), &seconds) &&
+    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(std::string(line.substr(kName.size()))),
+                         &seconds) &&
         seconds >= 0) {
       static_cast<HeaderSink*>(user)->retry_after = absl::Seconds(std::min(seconds, 30));
     }
@@ -101,24 +102,18 @@ absl::Status StatusFromHttp(int http_code, const std::string& body) {
     message = j.value("message", message);
     reason = j.value("reason", "");
   }
-  const std::string text = absl::StrCat("kubernetes API ", http_code,
-                                        reason.empty() ? "" : " ", reason, ": ", message);
+  const std::string text =
+      absl::StrCat("kubernetes API ", http_code, reason.empty() ? "" : " ", reason, ": ", message);
   switch (http_code) {
     case 400:
-    case 422:
-      return absl::InvalidArgumentError(text);
-    case 401:
-      return absl::UnauthenticatedError(text);
-    case 403:
-      return absl::PermissionDeniedError(text);
-    case 404:
-      return absl::NotFoundError(text);
+    case 422: return absl::InvalidArgumentError(text);
+    case 401: return absl::UnauthenticatedError(text);
+    case 403: return absl::PermissionDeniedError(text);
+    case 404: return absl::NotFoundError(text);
     case 409:
       return reason == "Conflict" ? absl::AbortedError(text) : absl::AlreadyExistsError(text);
-    case 410:
-      return absl::OutOfRangeError(text);
-    case 429:
-      return absl::ResourceExhaustedError(text);
+    case 410: return absl::OutOfRangeError(text);
+    case 429: return absl::ResourceExhaustedError(text);
     default:
       if (http_code >= 500) return absl::UnavailableError(text);
       return absl::UnknownError(text);
@@ -179,7 +174,8 @@ KubeClient::Raw KubeClient::Once(std::string_view method, const std::string& pat
   curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
   headers = curl_slist_append(headers, "Content-Type: application/json");
   const std::string token = Token();
-  if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
+  if (!token.empty())
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
   std::unique_ptr<curl_slist, SlistDeleter> header_list(headers);
   curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers);
   if (body != nullptr) {
@@ -213,20 +209,20 @@ absl::StatusOr<nlohmann::json> KubeClient::Call(std::string_view method, const s
       if (raw.body.empty()) return nlohmann::json::object();
       nlohmann::json j = nlohmann::json::parse(raw.body, nullptr, false);
       if (j.is_discarded()) {
-        return absl::InternalError(
-            absl::StrCat("kubernetes API ", std::string(method), " ", path, ": response is not JSON"));
+        return absl::InternalError(absl::StrCat("kubernetes API ", std::string(method), " ", path,
+                                                ": response is not JSON"));
       }
       return j;
     }
     if (!Retryable(raw.code) || attempt >= opt_.max_retries) {
-      absl::Status s = raw.code == 0
-                           ? absl::UnavailableError(absl::StrCat("kubernetes API ", ep_.server,
-                                                                 ": ", raw.error))
-                           : StatusFromHttp(raw.code, raw.body);
-      return absl::Status(s.code(), absl::StrCat(std::string(method), " ", path, ": ", s.message(),
-                                                 attempt > 0 ? absl::StrCat(" (after ", attempt,
-                                                                            " retries)")
-                                                             : ""));
+      absl::Status s =
+          raw.code == 0
+              ? absl::UnavailableError(absl::StrCat("kubernetes API ", ep_.server, ": ", raw.error))
+              : StatusFromHttp(raw.code, raw.body);
+      return absl::Status(
+          s.code(),
+          absl::StrCat(std::string(method), " ", path, ": ", s.message(),
+                       attempt > 0 ? absl::StrCat(" (after ", attempt, " retries)") : ""));
     }
     // Jittered exponential backoff; the server's Retry-After wins when it asks for longer.
     const absl::Duration jitter = backoff * (static_cast<double>(attempt % 3) / 10.0);
@@ -241,7 +237,7 @@ struct StreamState {
   std::string partial;
   const std::function<bool(std::string_view)>* on_line;
   const std::function<bool()>* cancelled;
-  bool stopped = false;    // on_line returned false
+  bool stopped = false;  // on_line returned false
   bool was_cancelled = false;
   int http_code = 0;
   std::string error_body;  // the body of a non-2xx answer
@@ -294,7 +290,8 @@ absl::Status KubeClient::Stream(const std::string& path, absl::Duration max_time
                    static_cast<long>(absl::ToInt64Milliseconds(max_time)));
   curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
   const std::string token = Token();
-  if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
+  if (!token.empty())
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
   std::unique_ptr<curl_slist, SlistDeleter> header_list(headers);
   curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers);
   StreamState st;

@@ -118,9 +118,10 @@ absl::StatusOr<KubeEndpoint> FromDocument(const YAML::Node& root, const std::str
     const bool has_cert = !ep.client_cert_pem.empty() || !ep.client_cert_file.empty();
     const bool has_key = !ep.client_key_pem.empty() || !ep.client_key_file.empty();
     if (has_cert != has_key) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "kubeconfig: user '", user_name, "' has a client certificate without a key or the "
-          "reverse"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("kubeconfig: user '", user_name,
+                       "' has a client certificate without a key or the "
+                       "reverse"));
     }
   }
   return ep;
@@ -142,8 +143,7 @@ absl::StatusOr<KubeEndpoint> ParseKubeconfig(const std::string& yaml_text,
 absl::StatusOr<KubeEndpoint> LoadKubeconfig(const std::string& path, const std::string& context) {
   auto text = ReadText(path);
   if (!text.ok()) return absl::NotFoundError(absl::StrCat("kubeconfig ", path, ": cannot read"));
-  auto ep = ParseKubeconfig(*text, context,
-                            std::filesystem::path(path).parent_path().string());
+  auto ep = ParseKubeconfig(*text, context, std::filesystem::path(path).parent_path().string());
   if (!ep.ok()) {
     return absl::Status(ep.status().code(), absl::StrCat(path, ": ", ep.status().message()));
   }
@@ -160,8 +160,8 @@ absl::StatusOr<KubeEndpoint> InClusterEndpoint(const std::string& sa_dir) {
   KubeEndpoint ep;
   const std::string h(host);
   // An IPv6 service address needs brackets in a URL.
-  ep.server = absl::StrCat("https://", h.find(':') != std::string::npos ? "[" + h + "]" : h,
-                           ":", port);
+  ep.server =
+      absl::StrCat("https://", h.find(':') != std::string::npos ? "[" + h + "]" : h, ":", port);
   ep.token_file = sa_dir + "/token";
   ep.ca_file = sa_dir + "/ca.crt";
   if (!std::filesystem::exists(ep.token_file)) {

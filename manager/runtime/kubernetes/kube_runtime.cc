@@ -56,8 +56,8 @@ absl::Time LastLogTime(const std::string& path) {
 
 }  // namespace
 
-KubernetesPodRuntime::KubernetesPodRuntime(std::unique_ptr<KubeClient> client,
-                                           int64_t attempt_id, KubeRuntimeOptions options)
+KubernetesPodRuntime::KubernetesPodRuntime(std::unique_ptr<KubeClient> client, int64_t attempt_id,
+                                           KubeRuntimeOptions options)
     : client_(std::move(client)), attempt_id_(attempt_id), opt_(std::move(options)) {}
 
 KubernetesPodRuntime::~KubernetesPodRuntime() {
@@ -83,16 +83,14 @@ absl::Status KubernetesPodRuntime::EnsureService(const PodSpec& spec) {
   auto svc = ServiceManifest(spec, opt_.manifest);
   if (!svc.ok()) return svc.status();
   auto created = client_->Call(
-      "POST", absl::StrCat("/api/v1/namespaces/", opt_.manifest.namespace_, "/services"),
-      &*svc);
+      "POST", absl::StrCat("/api/v1/namespaces/", opt_.manifest.namespace_, "/services"), &*svc);
   // AlreadyExists: created by this attempt's previous manager (the name includes the attempt).
   if (!created.ok() && !absl::IsAlreadyExists(created.status())) return created.status();
   service_ready_ = true;
   return absl::OkStatus();
 }
 
-void KubernetesPodRuntime::Track(int rank, const nlohmann::json& pod,
-                                 const std::string& log_path) {
+void KubernetesPodRuntime::Track(int rank, const nlohmann::json& pod, const std::string& log_path) {
   absl::MutexLock lock(&mu_);
   Rank& r = ranks_[rank];
   r.name = Meta(pod, "name");
@@ -121,9 +119,9 @@ absl::StatusOr<int64_t> KubernetesPodRuntime::Start(const PodSpec& spec) {
     if (!existing.ok()) return existing.status();
     if (Label(*existing, kLabelAttempt) != absl::StrCat(spec.attempt_id) ||
         Label(*existing, kLabelRank) != absl::StrCat(spec.rank)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("pod ", name, " exists and does not belong to attempt ", spec.attempt_id,
-                       " rank ", spec.rank));
+      return absl::AlreadyExistsError(absl::StrCat("pod ", name,
+                                                   " exists and does not belong to attempt ",
+                                                   spec.attempt_id, " rank ", spec.rank));
     }
     HAI_LOG(INFO) << "rank " << spec.rank << ": adopting existing pod " << name;
     pod = *std::move(existing);
@@ -172,8 +170,8 @@ absl::Status KubernetesPodRuntime::DeletePod(const std::string& name, const std:
   auto deleted = client_->Call("DELETE", absl::StrCat(PodsPath(), "/", name), &body);
   // NotFound: already gone. A failed uid precondition (409): the name now belongs to another
   // pod, so ours is gone too.
-  if (deleted.ok() || absl::IsNotFound(deleted.status()) ||
-      absl::IsAborted(deleted.status()) || absl::IsAlreadyExists(deleted.status())) {
+  if (deleted.ok() || absl::IsNotFound(deleted.status()) || absl::IsAborted(deleted.status()) ||
+      absl::IsAlreadyExists(deleted.status())) {
     return absl::OkStatus();
   }
   return deleted.status();
@@ -198,8 +196,8 @@ absl::Status KubernetesPodRuntime::Signal(int rank, PodSignal signal) {
   const int64_t grace =
       signal == PodSignal::kKill
           ? 1  // 0 would remove the object before the kubelet has killed the container
-          : std::max<int64_t>(1, absl::ToInt64Seconds(opt_.manifest.termination_grace +
-                                                      absl::Milliseconds(999)));
+          : std::max<int64_t>(
+                1, absl::ToInt64Seconds(opt_.manifest.termination_grace + absl::Milliseconds(999)));
   return DeletePod(name, uid, grace);
 }
 
@@ -210,8 +208,9 @@ absl::Status KubernetesPodRuntime::Release() {
   if (!svc.ok() && !absl::IsNotFound(svc.status())) result = svc.status();
   // Nothing of the attempt may outlive it: a Pod still listed here (e.g. the kill grace ran
   // out while the node was unreachable) is deleted now.
-  auto list = client_->Call("GET", absl::StrCat(PodsPath(), "?labelSelector=",
-                                                QueryEscape(AttemptSelector(attempt_id_))));
+  auto list = client_->Call(
+      "GET",
+      absl::StrCat(PodsPath(), "?labelSelector=", QueryEscape(AttemptSelector(attempt_id_))));
   if (!list.ok()) {
     if (result.ok()) result = list.status();
   } else if (list->contains("items") && (*list)["items"].is_array()) {
@@ -260,8 +259,9 @@ void KubernetesPodRuntime::Apply(const nlohmann::json& pod, bool deleted) {
 
 absl::StatusOr<std::string> KubernetesPodRuntime::ListOnce() {
   const absl::Time started = absl::Now();
-  auto list = client_->Call("GET", absl::StrCat(PodsPath(), "?labelSelector=",
-                                                QueryEscape(AttemptSelector(attempt_id_))));
+  auto list = client_->Call(
+      "GET",
+      absl::StrCat(PodsPath(), "?labelSelector=", QueryEscape(AttemptSelector(attempt_id_))));
   if (!list.ok()) return list.status();
   absl::MutexLock lock(&mu_);
   std::map<int, bool> listed;

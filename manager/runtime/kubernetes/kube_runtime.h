@@ -87,7 +87,7 @@ class KubernetesPodRuntime : public PodRuntime {
   std::map<int, Rank> ranks_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> stop_flag_{false};  // read by stream callbacks without the lock
-  std::thread watch_thread_;             // started on the first Track
+  std::thread watch_thread_;            // started on the first Track
 };
 
 }  // namespace hai::manager::kube

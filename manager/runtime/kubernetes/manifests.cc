@@ -53,8 +53,8 @@ bool ObjectName(std::string_view name) {
 //   workspace  hostPath DirectoryOrCreate (like the local runtime's mkdir)
 //   configmap  host_path "/<ConfigMap>[/<key>]": the ConfigMap, or one key as a file; read-only
 //   pvc        host_path "/<claim>[/<sub-path>]": the claim, or a directory inside it
-absl::StatusOr<std::pair<nlohmann::json, nlohmann::json>> StorageVolume(
-    const storage::Mount& m, const std::string& name) {
+absl::StatusOr<std::pair<nlohmann::json, nlohmann::json>> StorageVolume(const storage::Mount& m,
+                                                                        const std::string& name) {
   nlohmann::json volume = {{"name", name}};
   nlohmann::json mount = {{"name", name}, {"mountPath", m.mount_path}, {"readOnly", m.read_only}};
   if (m.type == "bind" || m.type == "workspace") {
@@ -135,9 +135,9 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
     if (eq == std::string::npos) continue;
     const std::string name = kv.substr(0, eq);
     if (name == "CUDA_VISIBLE_DEVICES") continue;
-    const std::string value =
-        name == "MASTER_ADDR" ? MasterAddress(spec.attempt_id, options.namespace_)
-                              : kv.substr(eq + 1);
+    const std::string value = name == "MASTER_ADDR"
+                                  ? MasterAddress(spec.attempt_id, options.namespace_)
+                                  : kv.substr(eq + 1);
     env.push_back({{"name", name}, {"value", value}});
   }
   env.push_back({{"name", "HAI_POD_NAME"}, {"value", PodName(spec.attempt_id, spec.rank)}});
@@ -164,12 +164,9 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
     mounts.push_back(volume->second);
   }
 
-  nlohmann::json container = {{"name", kContainerName},
-                              {"image", image},
-                              {"imagePullPolicy", options.image_pull_policy},
-                              {"command", command},
-                              {"env", env},
-                              {"volumeMounts", mounts}};
+  nlohmann::json container = {
+      {"name", kContainerName}, {"image", image}, {"imagePullPolicy", options.image_pull_policy},
+      {"command", command},     {"env", env},     {"volumeMounts", mounts}};
   if (!limits.empty()) container["resources"] = {{"limits", limits}, {"requests", limits}};
   if (absl::StartsWith(spec.cwd, "/")) container["workingDir"] = spec.cwd;
   if (spec.container_port > 0) {
@@ -232,19 +229,18 @@ absl::StatusOr<nlohmann::json> ServiceManifest(const PodSpec& spec,
                      {"targetPort", spec.container_port},
                      {"protocol", "TCP"}});
   }
-  return nlohmann::json{
-      {"apiVersion", "v1"},
-      {"kind", "Service"},
-      {"metadata",
-       {{"name", ServiceName(spec.attempt_id)},
-        {"namespace", options.namespace_},
-        {"labels", Labels(spec)},
-        {"annotations", annotations}}},
-      {"spec",
-       {{"clusterIP", "None"},
-        {"publishNotReadyAddresses", true},
-        {"selector", {{kLabelAttempt, absl::StrCat(spec.attempt_id)}}},
-        {"ports", ports}}}};
+  return nlohmann::json{{"apiVersion", "v1"},
+                        {"kind", "Service"},
+                        {"metadata",
+                         {{"name", ServiceName(spec.attempt_id)},
+                          {"namespace", options.namespace_},
+                          {"labels", Labels(spec)},
+                          {"annotations", annotations}}},
+                        {"spec",
+                         {{"clusterIP", "None"},
+                          {"publishNotReadyAddresses", true},
+                          {"selector", {{kLabelAttempt, absl::StrCat(spec.attempt_id)}}},
+                          {"ports", ports}}}};
 }
 
 }  // namespace hai::manager::kube

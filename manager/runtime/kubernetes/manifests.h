@@ -53,7 +53,6 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
 
 // The attempt's headless Service (selects every rank; publishes not-ready addresses so rank 0
 // resolves as soon as it has an IP).
-absl::StatusOr<nlohmann::json> ServiceManifest(const PodSpec& spec,
-                                               const ManifestOptions& options);
+absl::StatusOr<nlohmann::json> ServiceManifest(const PodSpec& spec, const ManifestOptions& options);
 
 }  // namespace hai::manager::kube

@@ -53,16 +53,14 @@ bool Unschedulable(const nlohmann::json& pod, std::string* message) {
 
 }  // namespace
 
-bool ContainerTerminated(const nlohmann::json& pod) {
-  return State(pod, "terminated") != nullptr;
-}
+bool ContainerTerminated(const nlohmann::json& pod) { return State(pod, "terminated") != nullptr; }
 
 bool ContainerStarted(const nlohmann::json& pod) {
   return State(pod, "running") != nullptr || ContainerTerminated(pod);
 }
 
-PodStatus MapPod(const nlohmann::json& pod, bool present, absl::Time waiting_since,
-                 absl::Time now, const PodTimeouts& timeouts) {
+PodStatus MapPod(const nlohmann::json& pod, bool present, absl::Time waiting_since, absl::Time now,
+                 const PodTimeouts& timeouts) {
   PodStatus st;
   st.alive = present;
   if (const nlohmann::json* t = State(pod, "terminated")) {
@@ -72,9 +70,8 @@ PodStatus MapPod(const nlohmann::json& pod, bool present, absl::Time waiting_sin
     if (Str(*t, "reason") == "OOMKilled") st.reason = "killed: out of memory (OOMKilled)";
     return st;
   }
-  const std::string phase = pod.is_object() && pod.contains("status")
-                                ? Str(pod["status"], "phase")
-                                : std::string();
+  const std::string phase =
+      pod.is_object() && pod.contains("status") ? Str(pod["status"], "phase") : std::string();
   if (phase == "Succeeded") {
     st.phase = PodStatus::Phase::kExited;
     return st;
@@ -103,11 +100,12 @@ PodStatus MapPod(const nlohmann::json& pod, bool present, absl::Time waiting_sin
     if (permanent || (start_error && waited >= timeouts.image_pull)) {
       st.phase = PodStatus::Phase::kExited;
       st.exit_code = 127;
-      st.reason = absl::StrCat("container could not start: ", reason,
-                               message.empty() ? "" : ": ", message,
-                               permanent ? "" : absl::StrCat(" (for ", absl::FormatDuration(
-                                                                           absl::Trunc(waited, absl::Seconds(1))),
-                                                             ")"));
+      st.reason = absl::StrCat(
+          "container could not start: ", reason, message.empty() ? "" : ": ", message,
+          permanent
+              ? ""
+              : absl::StrCat(" (for ", absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))),
+                             ")"));
       return st;
     }
   }

@@ -26,8 +26,8 @@ struct PodTimeouts {
 // `pod`: the last object seen (null if never); `present`: it still exists; `waiting_since`:
 // when the runtime first saw the rank (timeouts count from there, on the manager's clock, so
 // API-server clock skew does not matter).
-PodStatus MapPod(const nlohmann::json& pod, bool present, absl::Time waiting_since,
-                 absl::Time now, const PodTimeouts& timeouts);
+PodStatus MapPod(const nlohmann::json& pod, bool present, absl::Time waiting_since, absl::Time now,
+                 const PodTimeouts& timeouts);
 
 // Whether the task container has started (running or terminated), i.e. has a log to read.
 bool ContainerStarted(const nlohmann::json& pod);

@@ -43,12 +43,12 @@ void MakeCertificates(const std::string& dir) {
       "-out client.crt 2>/dev/null"));
 }
 
-std::unique_ptr<KubeDouble> KubeDouble::Start(const std::string& cert_dir,
-                                              const std::string& token,
+std::unique_ptr<KubeDouble> KubeDouble::Start(const std::string& cert_dir, const std::string& token,
                                               bool require_client_cert,
                                               const std::vector<std::string>& extra_args) {
-  std::vector<std::string> args = {HAI_PYTHON, HAI_KUBE_DOUBLE, "--cert", cert_dir + "/server.crt",
-                                   "--key", cert_dir + "/server.key"};
+  std::vector<std::string> args = {HAI_PYTHON, HAI_KUBE_DOUBLE,
+                                   "--cert",   cert_dir + "/server.crt",
+                                   "--key",    cert_dir + "/server.key"};
   if (!token.empty()) args.insert(args.end(), {"--token", token});
   if (require_client_cert) args.insert(args.end(), {"--client-ca", cert_dir + "/ca.crt"});
   args.insert(args.end(), extra_args.begin(), extra_args.end());
@@ -115,8 +115,8 @@ nlohmann::json KubeDouble::Control(const std::string& method, const std::string&
 
 void KubeDouble::Fail(const std::string& method, const std::string& path_regex, int code,
                       int count) {
-  const nlohmann::json body = {{"method", method}, {"path", path_regex}, {"code", code},
-                               {"count", count}};
+  const nlohmann::json body = {
+      {"method", method}, {"path", path_regex}, {"code", code}, {"count", count}};
   Control("POST", "fail", &body);
 }
 

@@ -59,24 +59,22 @@ class KubeManagerTest : public ::testing::Test {
 
   std::string Query(const std::string& sql) { return db_->Query(sql); }
 
-  std::string Config(const std::string& kubeconfig_token = kKindToken(),
-                     int suspend_grace_s = 30) {
+  std::string Config(const std::string& kubeconfig_token = kKindToken(), int suspend_grace_s = 30) {
     const std::string kubeconfig =
         double_->WriteKubeconfig(dir_ + "/kubeconfig-" + kubeconfig_token, kubeconfig_token);
     const std::string path = dir_ + "/haid-" + kubeconfig_token + ".toml";
-    WriteFile(path, absl::StrCat("[server]\ndata_dir = \"", dir_, "/data\"\n",
-                                 "control_url = \"http://127.0.0.1:1\"\n",
-                                 "[database]\nurl = \"", db_->url(), "\"\n",
-                                 "[redis]\nhost = \"127.0.0.1\"\nport = ", RedisPort(),
-                                 "\nprefix = \"", prefix_, "\"\n",
-                                 "[scheduler]\nsuspend_grace_s = ", suspend_grace_s,
-                                 "\nkill_grace_s = 2\n",
-                                 "[manager]\nheartbeat_ms = 200\nruntime = \"kubernetes\"\n",
-                                 "[kubernetes]\nkubeconfig = \"", kubeconfig, "\"\n",
-                                 "namespace = \"hai-test\"\n",
-                                 "default_image = \"registry.local/train:1\"\n",
-                                 "image_pull_timeout_s = 1\nunschedulable_timeout_s = 1\n",
-                                 "request_timeout_ms = 3000\nmax_retries = 3\n"));
+    WriteFile(
+        path,
+        absl::StrCat("[server]\ndata_dir = \"", dir_, "/data\"\n",
+                     "control_url = \"http://127.0.0.1:1\"\n", "[database]\nurl = \"", db_->url(),
+                     "\"\n", "[redis]\nhost = \"127.0.0.1\"\nport = ", RedisPort(), "\nprefix = \"",
+                     prefix_, "\"\n", "[scheduler]\nsuspend_grace_s = ", suspend_grace_s,
+                     "\nkill_grace_s = 2\n",
+                     "[manager]\nheartbeat_ms = 200\nruntime = \"kubernetes\"\n",
+                     "[kubernetes]\nkubeconfig = \"", kubeconfig, "\"\n",
+                     "namespace = \"hai-test\"\n", "default_image = \"registry.local/train:1\"\n",
+                     "image_pull_timeout_s = 1\nunschedulable_timeout_s = 1\n",
+                     "request_timeout_ms = 3000\nmax_retries = 3\n"));
     return path;
   }
   static std::string kKindToken() { return kToken; }
@@ -88,9 +86,9 @@ class KubeManagerTest : public ::testing::Test {
     WriteFile(script, script_body);
     chain_id_ = std::stoll(Query(absl::StrCat(
         "INSERT INTO chains (name, user_name, kind, node_group, priority, nodes, entrypoint, "
-        "workdir, image, env) VALUES ('", name, "', 'alice', 'bash', 'default', 10, ",
-        nodes.size(), ", '", script, "', '", dir_, "', '", image,
-        "', '{\"MY_VAR\": \"hello\"}') RETURNING chain_id")));
+        "workdir, image, env) VALUES ('",
+        name, "', 'alice', 'bash', 'default', 10, ", nodes.size(), ", '", script, "', '", dir_,
+        "', '", image, "', '{\"MY_VAR\": \"hello\"}') RETURNING chain_id")));
     const int64_t attempt = std::stoll(Query(absl::StrCat(
         "INSERT INTO attempts (chain_id, attempt_no, state, tier, scheduled_at) VALUES (",
         chain_id_, ", 1, 'scheduled', 10, now()) RETURNING attempt_id")));
@@ -194,9 +192,9 @@ TEST_F(KubeManagerTest, TwoRanksRunAsPodsOnTheirNodesAndSucceed) {
   }
   EXPECT_EQ(double_->RequestsMatching("POST", "/namespaces/hai-test/services$").size(), 1u);
   // pods.pid holds the id derived from each Pod's uid.
-  EXPECT_EQ(Query(absl::StrCat("SELECT count(*) FROM pods WHERE attempt_id = ", attempt,
-                               " AND pid > 0")),
-            "2");
+  EXPECT_EQ(
+      Query(absl::StrCat("SELECT count(*) FROM pods WHERE attempt_id = ", attempt, " AND pid > 0")),
+      "2");
 
   // The pod log API was copied into the rank logs, in hai's line format.
   const std::string master = absl::StrCat("hai-", attempt, "-0.hai-", attempt, ".hai-test.svc:");
@@ -214,9 +212,9 @@ TEST_F(KubeManagerTest, TwoRanksRunAsPodsOnTheirNodesAndSucceed) {
 }
 
 TEST_F(KubeManagerTest, FailingRankFailsTheAttemptWithItsExitCode) {
-  const int64_t attempt = Seed(
-      "if [ \"$RANK\" = 1 ]; then echo bad; exit 3; fi\nwhile true; do sleep 0.1; done\n",
-      {"node-a", "node-b"}, "fail");
+  const int64_t attempt =
+      Seed("if [ \"$RANK\" = 1 ]; then echo bad; exit 3; fi\nwhile true; do sleep 0.1; done\n",
+           {"node-a", "node-b"}, "fail");
   const pid_t m = StartManager(attempt, Config());
   ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
   EXPECT_EQ(State(attempt), "failed");
@@ -233,9 +231,10 @@ TEST_F(KubeManagerTest, SuspendDeletesPodsWithTheGraceAndTheTaskSeesSigterm) {
       {"node-a"}, "suspend");
   const pid_t m = StartManager(attempt, Config(kToken, /*suspend_grace_s=*/0));
   WaitRunning(attempt, "started", 1);
-  db_->Exec(absl::StrCat("UPDATE attempts SET suspend_requested_at = now(), "
-                         "suspend_reason = 'preempted by 9' WHERE attempt_id = ",
-                         attempt));
+  db_->Exec(
+      absl::StrCat("UPDATE attempts SET suspend_requested_at = now(), "
+                   "suspend_reason = 'preempted by 9' WHERE attempt_id = ",
+                   attempt));
   ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
   EXPECT_EQ(State(attempt), "suspended");
   EXPECT_NE(EndReason(attempt).find("preempted by 9"), std::string::npos);
@@ -257,9 +256,9 @@ TEST_F(KubeManagerTest, TaskIgnoringSigtermIsKilledAfterTheGrace) {
       Seed("trap '' TERM\necho started\nwhile true; do sleep 0.1; done\n", {"node-a"}, "stubborn");
   const pid_t m = StartManager(attempt, Config());
   WaitRunning(attempt, "started", 1);
-  db_->Exec(absl::StrCat("UPDATE chains SET stop_requested = true WHERE chain_id = ", chain_id_,
-                         "; UPDATE attempts SET stop_requested_at = now() WHERE attempt_id = ",
-                         attempt));
+  db_->Exec(
+      absl::StrCat("UPDATE chains SET stop_requested = true WHERE chain_id = ", chain_id_,
+                   "; UPDATE attempts SET stop_requested_at = now() WHERE attempt_id = ", attempt));
   const absl::Time asked = absl::Now();
   ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
   // SIGKILL came only after the 2 s grace.
@@ -304,9 +303,9 @@ TEST_F(KubeManagerTest, RestartedManagerAdoptsThePodsInsteadOfDuplicatingThem) {
 
 TEST_F(KubeManagerTest, TransientApiErrorsAreRetriedAndAnExpiredWatchReLists) {
   const std::string release = dir_ + "/release";
-  const int64_t attempt = Seed(absl::StrCat("echo up\nwhile [ ! -e '", release,
-                                            "' ]; do sleep 0.05; done\n"),
-                               {"node-a"}, "flaky");
+  const int64_t attempt =
+      Seed(absl::StrCat("echo up\nwhile [ ! -e '", release, "' ]; do sleep 0.05; done\n"),
+           {"node-a"}, "flaky");
   // Two 500s and a 429 on the first creates; the client backs off and retries.
   double_->Fail("POST", "/pods$", 500, 2);
   double_->Fail("POST", "/services$", 429, 1);
@@ -319,9 +318,8 @@ TEST_F(KubeManagerTest, TransientApiErrorsAreRetriedAndAnExpiredWatchReLists) {
   const size_t lists_before = lists();
   // The API server compacts: the open watch ends with 410 Gone and the runtime re-lists.
   double_->ExpireWatches();
-  ASSERT_TRUE(WaitUntil([&] {
-    return double_->RequestsMatching("GET", "/pods$", "watch").size() >= 2;
-  }));
+  ASSERT_TRUE(
+      WaitUntil([&] { return double_->RequestsMatching("GET", "/pods$", "watch").size() >= 2; }));
   WriteFile(release, "");
   ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
   EXPECT_EQ(State(attempt), "succeeded") << EndReason(attempt);
@@ -374,9 +372,9 @@ TEST_F(KubeManagerTest, UnschedulableRankIsLostAndTheAttemptRequeued) {
   ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
   EXPECT_EQ(State(attempt), "suspended");
   EXPECT_NE(EndReason(attempt).find("unschedulable"), std::string::npos) << EndReason(attempt);
-  EXPECT_EQ(Query(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ", attempt,
-                               " AND rank = 1")),
-            "lost");
+  EXPECT_EQ(
+      Query(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ", attempt, " AND rank = 1")),
+      "lost");
   EXPECT_EQ(Query(absl::StrCat("SELECT state FROM attempts WHERE chain_id = ", chain_id_,
                                " AND attempt_no = 2")),
             "queued");
@@ -391,7 +389,9 @@ TEST(KubeClientTlsTest, ClientCertificateAuthenticates) {
   auto dbl = KubeDouble::Start(certs, /*token=*/"", /*require_client_cert=*/true);
   const std::string kubeconfig = absl::StrCat(
       "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n"
-      "    server: ", dbl->server(), "\n    certificate-authority: ca.crt\n"
+      "    server: ",
+      dbl->server(),
+      "\n    certificate-authority: ca.crt\n"
       "users:\n- name: u\n  user:\n    client-certificate: client.crt\n"
       "    client-key: client.key\ncontexts:\n- name: c\n  context:\n    cluster: k\n"
       "    user: u\n");

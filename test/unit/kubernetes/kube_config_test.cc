@@ -27,7 +27,8 @@ clusters:
 - name: prod-cluster
   cluster:
     server: https://10.0.0.1:6443/
-    certificate-authority-data: )" + absl::Base64Escape("CA PEM") + R"(
+    certificate-authority-data: )" +
+                            absl::Base64Escape("CA PEM") + R"(
 - name: lab-cluster
   cluster:
     server: https://lab:6443
@@ -36,8 +37,10 @@ clusters:
 users:
 - name: admin
   user:
-    client-certificate-data: )" + absl::Base64Escape("CERT PEM") + R"(
-    client-key-data: )" + absl::Base64Escape("KEY PEM") + R"(
+    client-certificate-data: )" +
+                            absl::Base64Escape("CERT PEM") + R"(
+    client-key-data: )" + absl::Base64Escape("KEY PEM") +
+                            R"(
 - name: bot
   user:
     token: s3cret
@@ -130,7 +133,8 @@ TEST(KubeconfigTest, InClusterServiceAccount) {
 
 TEST(KubeClientErrorsTest, HttpCodesMapToTypedStatuses) {
   const std::string status_body =
-      R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"x\" is forbidden","reason":"Forbidden","code":403})";
+      R"({"kind":"Status","apiVersion":"v1","status":"Failure",)"
+      R"("message":"pods \"x\" is forbidden","reason":"Forbidden","code":403})";
   absl::Status s = StatusFromHttp(403, status_body);
   EXPECT_TRUE(absl::IsPermissionDenied(s));
   EXPECT_NE(s.message().find("pods \"x\" is forbidden"), std::string::npos) << s;

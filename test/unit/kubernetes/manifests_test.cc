@@ -101,8 +101,8 @@ TEST(ManifestsTest, StorageMountsBecomeHostPathVolumes) {
   EXPECT_EQ(volumes[0]["emptyDir"]["medium"], "Memory");
   EXPECT_EQ(mounts[0]["mountPath"], "/dev/shm");
   EXPECT_EQ(volumes[1]["hostPath"], json({{"path", "/weka/alice"}, {"type", "DirectoryOrCreate"}}));
-  EXPECT_EQ(mounts[1], json({{"name", "storage-0"}, {"mountPath", "/weka/alice"},
-                             {"readOnly", false}}));
+  EXPECT_EQ(mounts[1],
+            json({{"name", "storage-0"}, {"mountPath", "/weka/alice"}, {"readOnly", false}}));
   EXPECT_EQ(volumes[2]["hostPath"], json({{"path", "/datasets/imagenet"}}));
   EXPECT_EQ(mounts[2]["readOnly"], true);
   EXPECT_EQ(mounts[2]["mountPath"], "/data/imagenet");
@@ -118,8 +118,10 @@ TEST(ManifestsTest, ConfigMapAndClaimRowsBecomeTheirVolumes) {
   const json& volumes = (*pod)["spec"]["volumes"];
   const json& mounts = (*pod)["spec"]["containers"][0]["volumeMounts"];
   EXPECT_EQ(volumes[1]["configMap"], json({{"name", "task-scripts-7"}}));
-  EXPECT_EQ(mounts[1], json({{"name", "storage-0"}, {"mountPath", "/opt/run.sh"},
-                             {"readOnly", true}, {"subPath", "run.sh"}}));
+  EXPECT_EQ(mounts[1], json({{"name", "storage-0"},
+                             {"mountPath", "/opt/run.sh"},
+                             {"readOnly", true},
+                             {"subPath", "run.sh"}}));
   EXPECT_EQ(volumes[2]["persistentVolumeClaim"],
             json({{"claimName", "team-data"}, {"readOnly", true}}));
   EXPECT_FALSE(mounts[2].contains("subPath"));

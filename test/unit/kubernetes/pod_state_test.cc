@@ -28,15 +28,14 @@ json Pod(const std::string& phase, json container_state = nullptr, json conditio
 PodTimeouts Timeouts() { return {absl::Minutes(5), absl::Minutes(3)}; }
 
 TEST(PodStateTest, RunningAndPendingPodsRun) {
-  PodStatus st = MapPod(Pod("Running", {{"running", {{"startedAt", "x"}}}}), true, kT0, kT0,
-                        Timeouts());
+  PodStatus st =
+      MapPod(Pod("Running", {{"running", {{"startedAt", "x"}}}}), true, kT0, kT0, Timeouts());
   EXPECT_EQ(st.phase, PodStatus::Phase::kRunning);
   EXPECT_TRUE(st.alive);
   st = MapPod(Pod("Pending"), true, kT0, kT0 + absl::Hours(1), Timeouts());
   EXPECT_EQ(st.phase, PodStatus::Phase::kRunning);  // pending without an error: still coming
   // Unknown: the node stopped reporting; Kubernetes decides, we keep waiting.
-  EXPECT_EQ(MapPod(Pod("Unknown"), true, kT0, kT0, Timeouts()).phase,
-            PodStatus::Phase::kRunning);
+  EXPECT_EQ(MapPod(Pod("Unknown"), true, kT0, kT0, Timeouts()).phase, PodStatus::Phase::kRunning);
 }
 
 TEST(PodStateTest, TerminatedContainerGivesItsExitCode) {
@@ -49,11 +48,10 @@ TEST(PodStateTest, TerminatedContainerGivesItsExitCode) {
   st = MapPod(Pod("Failed", {{"terminated", {{"exitCode", 143}}}}), false, kT0, kT0, Timeouts());
   EXPECT_EQ(st.exit_code, 143);
   EXPECT_FALSE(st.alive);
-  st = MapPod(Pod("Failed", {{"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}}}}),
-              true, kT0, kT0, Timeouts());
+  st = MapPod(Pod("Failed", {{"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}}}}), true,
+              kT0, kT0, Timeouts());
   EXPECT_NE(st.reason.find("OOMKilled"), std::string::npos);
-  EXPECT_EQ(MapPod(Pod("Succeeded"), true, kT0, kT0, Timeouts()).phase,
-            PodStatus::Phase::kExited);
+  EXPECT_EQ(MapPod(Pod("Succeeded"), true, kT0, kT0, Timeouts()).phase, PodStatus::Phase::kExited);
 }
 
 TEST(PodStateTest, EvictedOrDeletedPodIsLost) {
@@ -70,8 +68,9 @@ TEST(PodStateTest, EvictedOrDeletedPodIsLost) {
 }
 
 TEST(PodStateTest, ImagePullFailureFailsTheRankAfterTheTimeout) {
-  json pull = Pod("Pending", {{"waiting", {{"reason", "ImagePullBackOff"},
-                                           {"message", "Back-off pulling image"}}}});
+  json pull =
+      Pod("Pending",
+          {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "Back-off pulling image"}}}});
   EXPECT_EQ(MapPod(pull, true, kT0, kT0 + absl::Minutes(4), Timeouts()).phase,
             PodStatus::Phase::kRunning);
   PodStatus st = MapPod(pull, true, kT0, kT0 + absl::Minutes(5), Timeouts());
@@ -92,11 +91,12 @@ TEST(PodStateTest, ImagePullFailureFailsTheRankAfterTheTimeout) {
 }
 
 TEST(PodStateTest, UnschedulableRankIsLostAfterTheTimeout) {
-  json pod = Pod("Pending", nullptr,
-                 json::array({{{"type", "PodScheduled"},
-                               {"status", "False"},
-                               {"reason", "Unschedulable"},
-                               {"message", "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}}}));
+  json pod =
+      Pod("Pending", nullptr,
+          json::array({{{"type", "PodScheduled"},
+                        {"status", "False"},
+                        {"reason", "Unschedulable"},
+                        {"message", "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}}}));
   EXPECT_EQ(MapPod(pod, true, kT0, kT0 + absl::Minutes(2), Timeouts()).phase,
             PodStatus::Phase::kRunning);
   PodStatus st = MapPod(pod, true, kT0, kT0 + absl::Minutes(3), Timeouts());

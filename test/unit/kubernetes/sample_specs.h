@@ -14,8 +14,9 @@ inline manager::PodSpec SampleSpec(int rank = 0) {
   s.node = rank == 0 ? "gpu-node-01" : "gpu-node-02";
   s.gpus = {0, 1, 2, 3};
   s.argv = {"python3", "train.py", "--lr", "0.1"};
-  s.env = {"CUDA_VISIBLE_DEVICES=0,1,2,3", "HAI_TASK_ID=42", "MASTER_ADDR=127.0.0.1",
-           "MASTER_PORT=29500", "RANK=" + std::to_string(rank), "WORLD_SIZE=2"};
+  s.env = {"CUDA_VISIBLE_DEVICES=0,1,2,3", "HAI_TASK_ID=42",
+           "MASTER_ADDR=127.0.0.1",        "MASTER_PORT=29500",
+           "RANK=" + std::to_string(rank), "WORLD_SIZE=2"};
   s.cwd = "/weka/alice/project";
   s.required_file = "train.py";
   s.log_path = "/tmp/rank.log";
