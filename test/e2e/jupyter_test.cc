@@ -255,6 +255,29 @@ TEST_F(JupyterE2E, QuotaLimitsAreEnforcedAndNamed) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
+TEST_F(JupyterE2E, AWaitingContainerSaysWhyAndStartsWhenANodeIsBack) {
+  c().db().Exec("UPDATE hosts SET state = 'cordoned' WHERE jupyter");
+  CommandResult r = c().Cli("bob", "jupyter create --name later --cpu 1 --memory 1 --no-wait --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const int64_t chain = AsInt(Json(r)["container"]["chain_id"]);
+  // The reason shows in `hai-cli jupyter list` and in `hai-cli status` like a training task's.
+  std::string reason;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        CommandResult s = c().Cli("bob", absl::StrCat("status ", chain, " --json"));
+        reason = Json(s).value("pending_reason", std::string());
+        return !reason.empty();
+      },
+      10000));
+  EXPECT_EQ(reason, "WAITING_FOR_NODES");
+  r = c().Cli("bob", "jupyter list");
+  EXPECT_THAT(r.output, HasSubstr("WAITING_FOR_NODES"));
+  c().db().Exec("UPDATE hosts SET state = 'ready' WHERE jupyter");
+  ASSERT_TRUE(WaitFor([&] { return c().Cli("bob", "jupyter url later").exit_code == 0; }, 30000))
+      << State(chain);
+  EXPECT_EQ(c().Cli("bob", "jupyter stop later --wait").exit_code, 0);
+}
+
 TEST_F(JupyterE2E, TrainingOfTheHighestTierCannotTakeItsNode) {
   CommandResult r = c().Cli("dave", "jupyter create --name keep --cpu 1 --memory 1 --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
