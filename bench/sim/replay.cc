@@ -217,10 +217,13 @@ class Replayer {
     }
     r.util_bucket_s = Bucket();
     r.utilisation = std::move(buckets_);
+    r.waiting_gpus = std::move(waiting_buckets_);
+    r.waiting_gpus.resize(r.utilisation.size(), 0.0);
     for (size_t b = 0; b < r.utilisation.size(); ++b) {
       const int64_t lo = start_s_ + static_cast<int64_t>(b) * Bucket();
-      const int64_t len = std::min(Bucket(), now_ - lo);
+      const double len = static_cast<double>(std::min(Bucket(), now_ - lo));
       r.utilisation[b] = len > 0 && cap > 0 ? r.utilisation[b] / (cap * len) : 0;
+      r.waiting_gpus[b] = len > 0 ? r.waiting_gpus[b] / len : 0;
     }
     r.decide_calls = decide_calls_;
     r.queued_passed = queued_passed_;
@@ -249,32 +252,40 @@ class Replayer {
     Push(t, kDecide, g);
   }
 
-  // Integrates held GPUs up to `to`.
+  // Adds `gpus` x seconds over [now_, to) to `series`, split at bucket boundaries.
+  void Spread(std::vector<double>& series, int64_t gpus, int64_t to) {
+    const size_t last = static_cast<size_t>((to - 1 - start_s_) / Bucket());
+    if (series.size() <= last) series.resize(last + 1, 0.0);
+    if (gpus == 0) return;
+    for (int64_t t = now_; t < to;) {
+      const size_t b = static_cast<size_t>((t - start_s_) / Bucket());
+      const int64_t upto = std::min(to, start_s_ + static_cast<int64_t>(b + 1) * Bucket());
+      series[b] += static_cast<double>(gpus) * static_cast<double>(upto - t);
+      t = upto;
+    }
+  }
+
+  // Integrates held and waiting GPUs up to `to`.
   void Advance(int64_t to) {
     if (to <= now_) return;
-    if (busy_gpus_ > 0) {
-      const double busy = static_cast<double>(busy_gpus_);
-      held_total_ += busy * static_cast<double>(to - now_);
-      const int64_t wlo = std::max(now_, start_s_);
-      const int64_t whi = std::min(to, window_end_s_);
-      if (whi > wlo) held_in_window_ += busy * static_cast<double>(whi - wlo);
-      int64_t t = now_;
-      while (t < to) {
-        const size_t b = static_cast<size_t>((t - start_s_) / Bucket());
-        const int64_t bucket_end = start_s_ + static_cast<int64_t>(b + 1) * Bucket();
-        const int64_t upto = std::min(to, bucket_end);
-        if (buckets_.size() <= b) buckets_.resize(b + 1, 0.0);
-        buckets_[b] += busy * static_cast<double>(upto - t);
-        t = upto;
-      }
-    } else {
-      const size_t b = static_cast<size_t>((to - 1 - start_s_) / Bucket());
-      if (buckets_.size() <= b) buckets_.resize(b + 1, 0.0);
-    }
+    const double busy = static_cast<double>(busy_gpus_);
+    held_total_ += busy * static_cast<double>(to - now_);
+    const int64_t wlo = std::max(now_, start_s_);
+    const int64_t whi = std::min(to, window_end_s_);
+    if (whi > wlo) held_in_window_ += busy * static_cast<double>(whi - wlo);
+    Spread(buckets_, busy_gpus_, to);
+    Spread(waiting_buckets_, waiting_gpus_, to);
     now_ = to;
   }
 
+  // GPUs a task holds once started: whole nodes for gangs and whole-node tasks.
+  static int TaskGpus(const GroupState& gs, const Task& t) {
+    const bool exclusive = t.nodes > 1 || t.gpus_per_node == 0;
+    return exclusive ? t.nodes * gs.spec->gpus_per_node : t.gpus_per_node;
+  }
+
   void Enqueue(GroupState& gs, Task t) {
+    waiting_gpus_ += TaskGpus(gs, t);
     gs.classes[KeyOf(t)].insert({Seconds(t.first_submit), t.attempt_id});
     const int64_t id = t.attempt_id;
     gs.queued.emplace(id, std::move(t));
@@ -474,11 +485,8 @@ class Replayer {
     cls->second.erase({Seconds(t.first_submit), t.attempt_id});
     if (cls->second.empty()) gs.classes.erase(cls);
 
-    const bool exclusive = t.nodes > 1 || t.gpus_per_node == 0;
-    int gpus = 0;
-    for (const policy::RankPlacement& p : st.placement) {
-      gpus += exclusive ? gs.spec->gpus_per_node : static_cast<int>(p.gpus.size());
-    }
+    const int gpus = TaskGpus(gs, t);
+    waiting_gpus_ -= gpus;
     t.tier = st.tier;
     t.placement = std::move(st.placement);
     t.running_since = At(now_);
@@ -550,7 +558,9 @@ class Replayer {
   int64_t busy_gpus_ = 0;
   double held_total_ = 0;
   double held_in_window_ = 0;
+  int64_t waiting_gpus_ = 0;  // GPUs the queued tasks would hold
   std::vector<double> buckets_;
+  std::vector<double> waiting_buckets_;
   int64_t decide_calls_ = 0;
   int64_t queued_passed_ = 0;
 };

@@ -16,7 +16,7 @@
 //    restart_overhead_s reloading; lost GPU-seconds = allocated GPUs x attempt time that did
 //    not become saved progress, plus the restart overhead of resumed attempts;
 //  - GPU utilisation counts GPUs held by attempts (whole nodes for multi-node jobs, also
-//    while a victim checkpoints).
+//    while a victim checkpoints); waiting GPUs count what queued jobs would hold.
 #pragma once
 
 #include <cstdint>
@@ -90,12 +90,13 @@ struct SimResult {
   PolicyKind policy = PolicyKind::kHai;
   std::vector<JobOutcome> jobs;  // same order as the input jobs
   int64_t total_gpus = 0;
-  int64_t start_s = 0;              // first submit
-  int64_t end_s = 0;                // last finish (makespan end)
-  int64_t window_end_s = 0;         // last submit
-  double window_utilisation = 0;    // GPU-time held / capacity over [start_s, window_end_s]
-  double makespan_utilisation = 0;  // same over [start_s, end_s]
-  std::vector<double> utilisation;  // per util_bucket_s from start_s: mean held fraction
+  int64_t start_s = 0;               // first submit
+  int64_t end_s = 0;                 // last finish (makespan end)
+  int64_t window_end_s = 0;          // last submit
+  double window_utilisation = 0;     // GPU-time held / capacity over [start_s, window_end_s]
+  double makespan_utilisation = 0;   // same over [start_s, end_s]
+  std::vector<double> utilisation;   // per util_bucket_s from start_s: mean held fraction
+  std::vector<double> waiting_gpus;  // same buckets: mean GPUs the queued jobs would hold
   int64_t util_bucket_s = 3600;
   int64_t decide_calls = 0;
   int64_t queued_passed = 0;  // queued tasks handed to the policy, summed over calls

@@ -79,7 +79,8 @@ absl::Status WriteReport(const std::string& dir, const nlohmann::json& run_info,
     nlohmann::json p = SummaryJson(r.summary);
     p["utilisation"] = {{"bucket_s", r.result.util_bucket_s},
                         {"start_s", r.result.start_s},
-                        {"values", r.result.utilisation}};
+                        {"values", r.result.utilisation},
+                        {"waiting_gpus", r.result.waiting_gpus}};
     policies.push_back(std::move(p));
   }
   nlohmann::json doc = {{"run", run_info}, {"policies", policies}};
@@ -104,13 +105,15 @@ absl::Status WriteReport(const std::string& dir, const nlohmann::json& run_info,
   }
   if (absl::Status s = WriteFile(root / "summary.csv", csv); !s.ok()) return s;
 
-  // Utilisation: one row per bucket, one column per policy (blank past a policy's end).
+  // Utilisation: one row per bucket, per policy a utilisation column and a waiting-GPUs
+  // column (blank past a policy's end).
   std::vector<std::string> names;
   size_t rows = 0;
   for (const PolicyRun& r : runs) {
     names.push_back(r.summary.policy);
     rows = std::max(rows, r.result.utilisation.size());
   }
+  for (const PolicyRun& r : runs) names.push_back(r.summary.policy + "_waiting_gpus");
   std::string util = absl::StrCat("bucket_start_s,", absl::StrJoin(names, ","), "\n");
   const int64_t bucket = runs.empty() ? 1 : runs[0].result.util_bucket_s;
   const int64_t start = runs.empty() ? 0 : runs[0].result.start_s;
@@ -119,6 +122,10 @@ absl::Status WriteReport(const std::string& dir, const nlohmann::json& run_info,
     for (const PolicyRun& r : runs) {
       util += ",";
       if (b < r.result.utilisation.size()) util += Num(r.result.utilisation[b]);
+    }
+    for (const PolicyRun& r : runs) {
+      util += ",";
+      if (b < r.result.waiting_gpus.size()) util += Num(r.result.waiting_gpus[b]);
     }
     util += "\n";
   }

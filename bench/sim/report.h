@@ -1,7 +1,7 @@
 // hai-sim's outputs, written into one folder so a person or a script finds them together:
 //   summary.json      every figure of every policy (per tier and overall), the options used
 //   summary.csv       one row per (policy, tier): the same figures, flat
-//   utilisation.csv   GPU utilisation per time bucket, one column per policy
+//   utilisation.csv   per time bucket and policy: GPU utilisation and mean GPUs waiting
 //   jobs-<policy>.csv per job: tier, shape, submit, first start, finish, suspensions, loss
 // and, with --plot, utilisation.png and queue_delay_cdf.png (plot.py, run by hai-sim).
 #pragma once

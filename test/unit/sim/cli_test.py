@@ -89,8 +89,15 @@ class CliTest(unittest.TestCase):
                           ("hai", "HIGH"), ("hai", "NORMAL"), ("hai", "ALL")])
         self.assertEqual(rows[3]["queue_delay_mean_s"], "30")
         util = list(csv.DictReader(open(os.path.join(out, "utilisation.csv"))))
-        self.assertEqual(list(util[0]), ["bucket_start_s", "fifo", "hai"])
+        self.assertEqual(list(util[0]), ["bucket_start_s", "fifo", "hai", "fifo_waiting_gpus",
+                                         "hai_waiting_gpus"])
         self.assertEqual(util[0]["bucket_start_s"], "0")
+        # 100..200 under hai: H waits 100..130 (4 GPUs), N waits 130..200 (8 GPUs).
+        self.assertAlmostEqual(float(util[1]["hai_waiting_gpus"]), (4 * 30 + 8 * 70) / 100)
+        self.assertAlmostEqual(float(util[1]["hai"]), (8 * 30 + 4 * 70) / 800)
+        # Under FIFO H waits 100..1000 for N: 4 GPUs for every bucket in between.
+        self.assertAlmostEqual(float(util[5]["fifo_waiting_gpus"]), 4)
+        self.assertEqual(util[12]["fifo"], "")  # FIFO ended at 1200
 
         for name in ("utilisation.png", "queue_delay_cdf.png"):
             with open(os.path.join(out, name), "rb") as f:
