@@ -12,6 +12,7 @@
 #include "scheduler/loop/jupyter_pass.h"
 #include "scheduler/loop/snapshot_builder.h"
 #include "scheduler/policy/decide.h"
+#include "scheduler/policy/jupyter.h"
 #include "scheduler/policy/over_quota.h"
 #include "scheduler/policy/tier.h"
 
@@ -197,6 +198,10 @@ void Scheduler::Pass() {
   QuotaView qv;
   qv.quota = std::move(resolved.quota);
   qv.problems = std::move(resolved.problems);
+  // Bad jupyter quota rows (resolved at create, jupyter_service.cc) are reported alike.
+  for (policy::QuotaProblem& p : policy::JupyterQuotaProblems(quota_rows_, user_groups_, start)) {
+    qv.problems.push_back(std::move(p));
+  }
   for (const policy::Task& t : snapshot.running) {
     qv.used_nodes[{t.user, t.group, t.tier}] += static_cast<int64_t>(t.placement.size());
   }

@@ -86,15 +86,24 @@ absl::StatusOr<JupyterQuota> DecodePackedJupyterQuota(int64_t value) {
   return q;
 }
 
-ResolvedJupyterQuota ResolveJupyterQuota(
-    const std::vector<QuotaRow>& rows,
-    const std::map<std::string, std::vector<std::string>>& user_groups, absl::Time now) {
-  ResolvedJupyterQuota out;
-  std::set<std::string> known_groups;
-  for (const auto& [user, groups] : user_groups) known_groups.insert(groups.begin(), groups.end());
+namespace {
 
+// The valid "jupyter:" rows by owner; every other jupyter row becomes a problem.
+struct ParsedRows {
   std::map<std::string, OwnerLimits> by_user, by_group;
   OwnerLimits by_public;
+  std::vector<QuotaProblem> problems;
+};
+
+ParsedRows ParseJupyterRows(const std::vector<QuotaRow>& rows,
+                            const std::map<std::string, std::vector<std::string>>& user_groups,
+                            absl::Time now) {
+  ParsedRows out;
+  std::set<std::string> known_groups;
+  for (const auto& [user, groups] : user_groups) known_groups.insert(groups.begin(), groups.end());
+  auto& by_user = out.by_user;
+  auto& by_group = out.by_group;
+  auto& by_public = out.by_public;
   for (size_t i = 0; i < rows.size(); ++i) {
     const QuotaRow& row = rows[i];
     if (!row.active || (row.expire_at && *row.expire_at <= now)) continue;
@@ -155,6 +164,26 @@ ResolvedJupyterQuota ResolveJupyterQuota(
     MaxInto(p.packed, JupyterLimit::kCpu, packed->cpu_millis);
     MaxInto(p.packed, JupyterLimit::kMemory, packed->memory_mib);
   }
+  return out;
+}
+
+}  // namespace
+
+std::vector<QuotaProblem> JupyterQuotaProblems(
+    const std::vector<QuotaRow>& rows,
+    const std::map<std::string, std::vector<std::string>>& user_groups, absl::Time now) {
+  return ParseJupyterRows(rows, user_groups, now).problems;
+}
+
+ResolvedJupyterQuota ResolveJupyterQuota(
+    const std::vector<QuotaRow>& rows,
+    const std::map<std::string, std::vector<std::string>>& user_groups, absl::Time now) {
+  ResolvedJupyterQuota out;
+  ParsedRows parsed = ParseJupyterRows(rows, user_groups, now);
+  out.problems = std::move(parsed.problems);
+  const auto& by_user = parsed.by_user;
+  const auto& by_group = parsed.by_group;
+  const auto& by_public = parsed.by_public;
 
   std::set<std::string> users;
   for (const auto& [user, groups] : user_groups) users.insert(user);

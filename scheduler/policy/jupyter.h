@@ -71,6 +71,12 @@ ResolvedJupyterQuota ResolveJupyterQuota(
     const std::vector<QuotaRow>& rows,
     const std::map<std::string, std::vector<std::string>>& user_groups, absl::Time now);
 
+// Only the bad "jupyter:" rows of ResolveJupyterQuota (cheap: no per-user resolution), for
+// the loop to report with the training quota's problems (`hai-cli admin check`).
+std::vector<QuotaProblem> JupyterQuotaProblems(
+    const std::vector<QuotaRow>& rows,
+    const std::map<std::string, std::vector<std::string>>& user_groups, absl::Time now);
+
 // The user's limits in `group` (all zero when no row grants anything).
 JupyterQuota JupyterQuotaFor(const ResolvedJupyterQuota& resolved, const std::string& user,
                              const std::string& group);

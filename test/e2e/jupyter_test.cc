@@ -84,6 +84,7 @@ class JupyterE2E : public ::testing::Test {
     cluster_->AddUser("bob", "bob-token");
     cluster_->AddUser("carol", "carol-token", "external");
     cluster_->AddUser("dave", "dave-token");
+    cluster_->AddUser("root", "root-token", "admin");
     // alice and carol: explicit rows; bob: HAI's packed form (4 GiB, 2 cores, 1 container).
     cluster_->db().Exec(
         "INSERT INTO quota (owner_kind, owner, resource, quota) VALUES "
@@ -253,6 +254,18 @@ TEST_F(JupyterE2E, QuotaLimitsAreEnforcedAndNamed) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   r = c().Cli("bob", "jupyter stop two --wait");
   EXPECT_EQ(r.exit_code, 0) << r.output;
+
+  // A bad row (a packed value HAI's parser would crash on) is skipped and reported.
+  c().db().Exec("INSERT INTO quota (owner_kind, owner, resource, quota) VALUES "
+                "('user', 'bob', 'jupyter:other', 4210)");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return c().Cli("root", "admin check").output.find("'jupyter:other' = 4210") !=
+               std::string::npos;
+      },
+      10000))
+      << c().Cli("root", "admin check").output;
+  c().db().Exec("DELETE FROM quota WHERE resource = 'jupyter:other'");
 }
 
 TEST_F(JupyterE2E, AWaitingContainerSaysWhyAndStartsWhenANodeIsBack) {

@@ -98,6 +98,11 @@ TEST(JupyterQuotaTest, LayersAndExplicitRowsOverridePacked) {
   ASSERT_EQ(r.problems.size(), 2u);
   EXPECT_THAT(r.problems[0].message, HasSubstr("unknown limit"));
   EXPECT_THAT(r.problems[1].message, HasSubstr("6 to 9 digits"));
+  // The same problems without resolving every user.
+  std::vector<QuotaProblem> only = JupyterQuotaProblems(rows, groups, kNow);
+  ASSERT_EQ(only.size(), 2u);
+  EXPECT_EQ(only[0].message, r.problems[0].message);
+  EXPECT_EQ(only[1].row_index, 7u);
 }
 
 TEST(JupyterQuotaTest, ExpiredAndInactiveRowsDoNotCount) {
