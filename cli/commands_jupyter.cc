@@ -102,13 +102,14 @@ absl::StatusOr<hai::v1::JupyterUrlResponse> WaitForUrl(Connection& conn,
     absl::Status s = conn.Check(conn.jupyter().Url(ctx.get(), request, &response));
     if (s.ok()) return response;
     if (!absl::IsFailedPrecondition(s)) return s;
+    // Both below exit 1 (not 5 or 6): haid accepted the container; it did not come up.
     if (Ended(response.container().state())) {
-      return absl::FailedPreconditionError(absl::StrCat(
+      return absl::AbortedError(absl::StrCat(
           "container ", response.container().name(), " ended (",
           response.container().state(), "): ", response.container().end_reason()));
     }
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
+      return absl::AbortedError(absl::StrCat(
           "container is ", response.container().state(), " but not serving after ",
           absl::FormatDuration(wait), "; check later with `hai-cli jupyter url ",
           response.container().name(), "`",
@@ -205,7 +206,7 @@ absl::StatusOr<int> RunStop(const GlobalOptions& globals, const RefArgs& args) {
   const absl::Time deadline = absl::Now() + absl::Seconds(args.wait_seconds);
   while (args.wait && !Ended(response.container().state())) {
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
+      return absl::AbortedError(absl::StrCat(
           "container ", response.container().name(), " is still ", response.container().state(),
           " after ", absl::FormatDuration(absl::Seconds(args.wait_seconds))));
     }
