@@ -178,6 +178,11 @@ absl::Status KubernetesPodRuntime::DeletePod(const std::string& name, const std:
 }
 
 absl::Status KubernetesPodRuntime::Signal(int rank, PodSignal signal) {
+  const int64_t grace =
+      signal == PodSignal::kKill
+          ? 1  // 0 would remove the object before the kubelet has killed the container
+          : std::max<int64_t>(
+                1, absl::ToInt64Seconds(opt_.manifest.termination_grace + absl::Milliseconds(999)));
   std::string name, uid;
   {
     absl::MutexLock lock(&mu_);
@@ -185,6 +190,7 @@ absl::Status KubernetesPodRuntime::Signal(int rank, PodSignal signal) {
     if (it == ranks_.end()) return absl::NotFoundError(absl::StrCat("unknown rank ", rank));
     Rank& r = it->second;
     if (!r.present) return absl::OkStatus();
+    if (r.deleted_grace_s >= 0 && r.deleted_grace_s <= grace) return absl::OkStatus();
     // A rank that ended on its own: let its log be copied completely before the Pod (and its
     // log with it) goes away.
     if (ContainerTerminated(r.pod)) {
@@ -193,12 +199,12 @@ absl::Status KubernetesPodRuntime::Signal(int rank, PodSignal signal) {
     name = r.name;
     uid = r.uid;
   }
-  const int64_t grace =
-      signal == PodSignal::kKill
-          ? 1  // 0 would remove the object before the kubelet has killed the container
-          : std::max<int64_t>(
-                1, absl::ToInt64Seconds(opt_.manifest.termination_grace + absl::Milliseconds(999)));
-  return DeletePod(name, uid, grace);
+  absl::Status s = DeletePod(name, uid, grace);
+  if (s.ok()) {
+    absl::MutexLock lock(&mu_);
+    ranks_[rank].deleted_grace_s = grace;
+  }
+  return s;
 }
 
 absl::Status KubernetesPodRuntime::Release() {
@@ -348,13 +354,25 @@ void KubernetesPodRuntime::LogLoop(int rank) {
   if (out == nullptr) {
     HAI_LOG(WARNING) << "rank " << rank << ": cannot open " << log_path;
   }
+  std::string pending_reported;
   while (!stop_flag_ && out != nullptr) {
     bool started = false, present = false;
+    std::string pending;
     {
       absl::MutexLock lock(&mu_);
       const Rank& r = ranks_[rank];
       started = ContainerStarted(r.pod);
       present = r.present;
+      pending = PendingReason(r.pod);
+    }
+    // Why the rank is not running yet goes into its log, so `hai-cli logs` answers "why is my
+    // task not starting" (each new reason once).
+    if (!pending.empty() && pending != pending_reported) {
+      const std::string line = FormatLogLine(
+          absl::Now(), LogStream::kErr, absl::StrCat("hai: pod ", name, " is pending: ", pending));
+      std::fwrite(line.data(), 1, line.size(), out);
+      std::fflush(out);
+      pending_reported = pending;
     }
     if (!started) {
       if (!present) break;  // deleted before it ever ran: no log to read

@@ -62,6 +62,9 @@ class KubernetesPodRuntime : public PodRuntime {
     absl::Time waiting_since;  // start/adoption time, for the pending timeouts
     absl::Time tracked_at;     // a list that started before this cannot say the pod is gone
     bool log_done = false;
+    // The shortest grace a delete of this Pod was accepted with; the lifecycle repeats kKill
+    // every poll until the rank is gone, and a delete that cannot shorten it is not resent.
+    int64_t deleted_grace_s = -1;
     std::thread log_thread;
   };
 

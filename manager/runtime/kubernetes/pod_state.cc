@@ -55,6 +55,22 @@ bool Unschedulable(const nlohmann::json& pod, std::string* message) {
 
 bool ContainerTerminated(const nlohmann::json& pod) { return State(pod, "terminated") != nullptr; }
 
+std::string PendingReason(const nlohmann::json& pod) {
+  if (ContainerStarted(pod)) return "";
+  if (const nlohmann::json* w = State(pod, "waiting")) {
+    const std::string reason = Str(*w, "reason");
+    if (!reason.empty() && reason != "ContainerCreating" && reason != "PodInitializing") {
+      const std::string message = Str(*w, "message");
+      return absl::StrCat(reason, message.empty() ? "" : ": ", message);
+    }
+  }
+  std::string message;
+  if (Unschedulable(pod, &message)) {
+    return absl::StrCat("Unschedulable", message.empty() ? "" : ": ", message);
+  }
+  return "";
+}
+
 bool ContainerStarted(const nlohmann::json& pod) {
   return State(pod, "running") != nullptr || ContainerTerminated(pod);
 }

@@ -12,6 +12,8 @@
 // `alive` is whether the Pod object still exists: a rank is gone only once its Pod is.
 #pragma once
 
+#include <string>
+
 #include "absl/time/time.h"
 #include "manager/runtime/pod_runtime.h"
 #include "nlohmann/json.hpp"
@@ -31,6 +33,11 @@ PodStatus MapPod(const nlohmann::json& pod, bool present, absl::Time waiting_sin
 
 // Whether the task container has started (running or terminated), i.e. has a log to read.
 bool ContainerStarted(const nlohmann::json& pod);
+// Why a Pod that has not started is still waiting, when the API says ("Unschedulable: 0/3
+// nodes are available: ...", "ImagePullBackOff: Back-off pulling image ..."); "" otherwise
+// (including the normal ContainerCreating).
+std::string PendingReason(const nlohmann::json& pod);
+
 // Whether the task container has terminated (its log is complete).
 bool ContainerTerminated(const nlohmann::json& pod);
 

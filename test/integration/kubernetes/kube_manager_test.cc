@@ -264,6 +264,16 @@ TEST_F(KubeManagerTest, TaskIgnoringSigtermIsKilledAfterTheGrace) {
   // SIGKILL came only after the 2 s grace.
   EXPECT_GE(absl::Now() - asked, absl::Milliseconds(1900));
   EXPECT_EQ(State(attempt), "stopped");
+  // One delete with the grace, then (unless the Pod was already gone at the kill deadline)
+  // one that shortens it to 1 s; the kill the lifecycle repeats on every poll until the Pod
+  // is gone is not resent.
+  const auto deletes = double_->RequestsMatching("DELETE", "/pods/hai-");
+  ASSERT_GE(deletes.size(), 1u);
+  ASSERT_LE(deletes.size(), 2u);
+  EXPECT_EQ(deletes[0]["body"]["gracePeriodSeconds"], 2);
+  if (deletes.size() == 2) {
+    EXPECT_EQ(deletes[1]["body"]["gracePeriodSeconds"], 1);
+  }
   ExpectNothingLeft();
 }
 
@@ -362,6 +372,11 @@ TEST_F(KubeManagerTest, ImageThatCannotBePulledFailsTheRankAfterTheTimeout) {
   EXPECT_TRUE(absl::StrContains(EndReason(attempt), "ImagePullBackOff") ||
               absl::StrContains(EndReason(attempt), "ErrImagePull"))
       << EndReason(attempt);
+  // While it waited, the rank log said why.
+  EXPECT_NE(RankLog(0).find("[err] hai: pod hai-" + std::to_string(attempt) +
+                            "-0 is pending: ErrImagePull: "),
+            std::string::npos)
+      << RankLog(0);
   ExpectNothingLeft();
 }
 
@@ -372,6 +387,9 @@ TEST_F(KubeManagerTest, UnschedulableRankIsLostAndTheAttemptRequeued) {
   ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
   EXPECT_EQ(State(attempt), "suspended");
   EXPECT_NE(EndReason(attempt).find("unschedulable"), std::string::npos) << EndReason(attempt);
+  EXPECT_NE(RankLog(1).find("is pending: Unschedulable: 0/1 nodes are available"),
+            std::string::npos)
+      << RankLog(1);
   EXPECT_EQ(
       Query(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ", attempt, " AND rank = 1")),
       "lost");

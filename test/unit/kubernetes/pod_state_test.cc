@@ -112,6 +112,22 @@ TEST(PodStateTest, ContainerStartedOnlyOnceRunningOrTerminated) {
   EXPECT_TRUE(ContainerStarted(Pod("Failed", {{"terminated", {{"exitCode", 1}}}})));
 }
 
+TEST(PodStateTest, PendingReasonSaysWhyARankWaits) {
+  using manager::kube::PendingReason;
+  EXPECT_EQ(PendingReason(Pod("Pending")), "");
+  EXPECT_EQ(PendingReason(Pod("Pending", {{"waiting", {{"reason", "ContainerCreating"}}}})), "");
+  EXPECT_EQ(PendingReason(Pod(
+                "Pending", {{"waiting", {{"reason", "ErrImagePull"}, {"message", "not found"}}}})),
+            "ErrImagePull: not found");
+  EXPECT_EQ(PendingReason(Pod("Pending", nullptr,
+                              json::array({{{"type", "PodScheduled"},
+                                            {"status", "False"},
+                                            {"reason", "Unschedulable"},
+                                            {"message", "0/1 nodes are available"}}}))),
+            "Unschedulable: 0/1 nodes are available");
+  EXPECT_EQ(PendingReason(Pod("Running", {{"running", json::object()}})), "");
+}
+
 TEST(PodStateTest, UidIdIsStablePositiveAndDistinct) {
   const int64_t a = UidId("6f1c2a9e-3b7d-4c1e-9a0f-1234567890ab");
   EXPECT_GT(a, 0);
