@@ -255,6 +255,23 @@ TEST_F(JupyterE2E, QuotaLimitsAreEnforcedAndNamed) {
   r = c().Cli("bob", "jupyter stop two --wait");
   EXPECT_EQ(r.exit_code, 0) << r.output;
 
+  // Concurrent creates cannot both pass the count limit of 1 (the quota is checked in the
+  // inserting transaction under a per-user lock).
+  const std::string cli = BinDir() + "/hai-cli";
+  r = c().Cli("bob", absl::StrCat("jupyter create --name r1 --cpu 1 --memory 1 --no-wait & ", cli,
+                                  " jupyter create --name r2 --cpu 1 --memory 1 --no-wait & ",
+                                  cli, " jupyter create --name r3 --cpu 1 --memory 1 --no-wait; "
+                                  "wait"));
+  EXPECT_EQ(c().db().Query("SELECT count(*) FROM chains WHERE user_name = 'bob' AND kind = "
+                           "'jupyter' AND final_state IS NULL"),
+            "1")
+      << r.output;
+  EXPECT_THAT(r.output, HasSubstr("jupyter:jupyter:containers")) << r.output;
+  const std::string winner = c().db().Query(
+      "SELECT name FROM chains WHERE user_name = 'bob' AND kind = 'jupyter' AND final_state IS "
+      "NULL");
+  EXPECT_EQ(c().Cli("bob", "jupyter stop " + winner + " --wait").exit_code, 0);
+
   // A bad row (a packed value HAI's parser would crash on) is skipped and reported.
   c().db().Exec("INSERT INTO quota (owner_kind, owner, resource, quota) VALUES "
                 "('user', 'bob', 'jupyter:other', 4210)");
