@@ -140,6 +140,15 @@ int main(int argc, char** argv) {
   opt.data_dir = std::filesystem::absolute(config->server.data_dir).lexically_normal().string();
   opt.control_url =
       hai::manager::ControlUrl(config->server.control_url, config->server.http_listen);
+  // Task pods run on other machines: a loopback control URL would leave in-task code
+  // (receive_suspend_command, go_suspend) talking to itself.
+  if (config->manager.runtime == "kubernetes" &&
+      (opt.control_url.find("://127.") != std::string::npos ||
+       opt.control_url.find("://localhost") != std::string::npos ||
+       opt.control_url.find("://0.0.0.0") != std::string::npos)) {
+    HAI_LOG(WARNING) << "task pods get HAI_CONTROL_URL=" << opt.control_url
+                     << ", which they cannot reach; set server.control_url (docs/deploy.md)";
+  }
   opt.heartbeat = config->manager.heartbeat;
   opt.suspend_grace = config->scheduler.suspend_grace;
   opt.kill_grace = config->scheduler.kill_grace;
