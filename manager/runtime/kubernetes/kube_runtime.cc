@@ -1,6 +1,7 @@
 // Kubernetes Pods as ranks; see kube_runtime.h.
 #include "manager/runtime/kubernetes/kube_runtime.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <vector>
@@ -15,6 +16,7 @@ namespace hai::manager::kube {
 namespace {
 
 constexpr absl::Duration kRetryPause = absl::Milliseconds(500);
+constexpr absl::Duration kMaxListBackoff = absl::Seconds(10);
 constexpr absl::Duration kLogStartPoll = absl::Milliseconds(200);
 
 std::string Label(const nlohmann::json& pod, const char* key) {
@@ -289,14 +291,19 @@ absl::StatusOr<std::string> KubernetesPodRuntime::ListOnce() {
 void KubernetesPodRuntime::WatchLoop() {
   std::string rv;
   bool need_list = true;
+  // Consecutive failed lists back off (0.5 s doubling to 10 s) so an API outage neither spins
+  // nor floods the log; Poll keeps answering from the last state seen meanwhile.
+  absl::Duration backoff = kRetryPause;
   while (!stop_flag_) {
     if (need_list) {
       auto listed = ListOnce();
       if (!listed.ok()) {
-        HAI_LOG(WARNING) << "list pods: " << listed.status();
-        if (!Pause(kRetryPause)) return;
+        HAI_LOG(WARNING) << "list pods (retrying in " << backoff << "): " << listed.status();
+        if (!Pause(backoff)) return;
+        backoff = std::min(backoff * 2, kMaxListBackoff);
         continue;
       }
+      backoff = kRetryPause;
       rv = *listed;
       need_list = false;
     }

@@ -339,6 +339,27 @@ TEST_F(KubeManagerTest, TransientApiErrorsAreRetriedAndAnExpiredWatchReLists) {
   ExpectNothingLeft();
 }
 
+TEST_F(KubeManagerTest, ApiOutageDuringTheRunIsRiddenOut) {
+  const std::string release = dir_ + "/release";
+  const int64_t attempt = Seed(
+      absl::StrCat("echo up\nwhile [ ! -e '", release, "' ]; do sleep 0.05; done\necho done\n"),
+      {"node-a"}, "outage");
+  const pid_t m = StartManager(attempt, Config());
+  WaitRunning(attempt, "up", 1);
+  auto lists = [&] { return double_->RequestsMatching("GET", "/pods$", "labelSelector").size(); };
+  const size_t before = lists();
+  // Eight 503s in a row: two lists fail (each after its own 3 retries), the watch backs
+  // off, then a list succeeds and the watch resumes.
+  double_->Fail("GET", "/pods$", 503, 8);
+  double_->ExpireWatches();
+  ASSERT_TRUE(WaitUntil([&] { return lists() >= before + 9; })) << ManagerLogs();
+  WriteFile(release, "");
+  ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
+  EXPECT_EQ(State(attempt), "succeeded") << EndReason(attempt);
+  EXPECT_NE(RankLog(0).find("[out] done"), std::string::npos) << RankLog(0);
+  ExpectNothingLeft();
+}
+
 TEST_F(KubeManagerTest, ForbiddenCreateFailsTheRankWithTheApiMessage) {
   const int64_t attempt = Seed("echo never\n", {"node-a"}, "forbidden");
   double_->Fail("POST", "/pods$", 403, 100);
