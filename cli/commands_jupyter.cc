@@ -86,36 +86,58 @@ std::string RenderContainers(const hai::v1::JupyterListResponse& list, absl::Tim
                   c.node().empty() ? "-" : c.node(), CoresText(c.cpu_millis()),
                   GiBText(c.memory_mib()), gpus, idle, cull, where});
   }
-  return table.Render();
+  std::string out = list.containers().empty() ? "no containers\n" : table.Render();
+  if (list.quota().empty()) return out + "\nno jupyter quota\n";
+  Table quota({"GROUP", "CONTAINERS", "CPU EACH", "MEMORY", "GPUS", "KEEP-ALIVE"});
+  for (const hai::v1::JupyterQuotaLine& q : list.quota()) {
+    quota.AddRow({q.group(), absl::StrCat(q.used_containers(), "/", q.containers()),
+                  absl::StrCat("<=", CoresText(q.cpu_millis())),
+                  absl::StrCat(GiBText(q.used_memory_mib()), "/", GiBText(q.memory_mib())),
+                  absl::StrCat(q.used_gpus(), "/", q.gpus()),
+                  absl::StrCat(q.used_keep_alive(), "/", q.keep_alive())});
+  }
+  return out + "\nquota (used/limit):\n" + quota.Render();
+}
+
+// The container `chain_id` of the caller as List shows it (an error reply carries no body, so
+// a failed Url call does not say what the container is doing).
+absl::StatusOr<hai::v1::JupyterContainer> FindContainer(Connection& conn, int64_t chain_id) {
+  hai::v1::JupyterListRequest request;
+  request.set_include_finished(true);
+  hai::v1::JupyterListResponse list;
+  const auto ctx = conn.NewContext();
+  RETURN_IF_ERROR(conn.Check(conn.jupyter().List(ctx.get(), request, &list)));
+  for (const hai::v1::JupyterContainer& c : list.containers()) {
+    if (c.chain_id() == chain_id) return c;
+  }
+  return absl::NotFoundError(absl::StrCat("container ", chain_id, " is gone"));
 }
 
 // Polls Url until the server answers, the container ends, or the deadline passes.
-absl::StatusOr<hai::v1::JupyterUrlResponse> WaitForUrl(Connection& conn,
-                                                       const hai::v1::JupyterRef& ref,
+absl::StatusOr<hai::v1::JupyterUrlResponse> WaitForUrl(Connection& conn, int64_t chain_id,
                                                        absl::Duration wait) {
   const absl::Time deadline = absl::Now() + wait;
   hai::v1::JupyterUrlRequest request;
-  *request.mutable_ref() = ref;
+  request.mutable_ref()->set_chain_id(chain_id);
   while (true) {
     hai::v1::JupyterUrlResponse response;
-    const auto ctx = conn.NewContext();
-    absl::Status s = conn.Check(conn.jupyter().Url(ctx.get(), request, &response));
-    if (s.ok()) return response;
-    if (!absl::IsFailedPrecondition(s)) return s;
+    {
+      const auto ctx = conn.NewContext();
+      absl::Status s = conn.Check(conn.jupyter().Url(ctx.get(), request, &response));
+      if (s.ok()) return response;
+      if (!absl::IsFailedPrecondition(s)) return s;
+    }
+    ASSIGN_OR_RETURN(hai::v1::JupyterContainer c, FindContainer(conn, chain_id));
     // Both below exit 1 (not 5 or 6): haid accepted the container; it did not come up.
-    if (Ended(response.container().state())) {
-      return absl::AbortedError(absl::StrCat(
-          "container ", response.container().name(), " ended (",
-          response.container().state(), "): ", response.container().end_reason()));
+    if (Ended(c.state())) {
+      return absl::AbortedError(absl::StrCat("container ", c.name(), " ended (", c.state(),
+                                             "): ", c.end_reason()));
     }
     if (absl::Now() >= deadline) {
       return absl::AbortedError(absl::StrCat(
-          "container is ", response.container().state(), " but not serving after ",
-          absl::FormatDuration(wait), "; check later with `hai-cli jupyter url ",
-          response.container().name(), "`",
-          response.container().pending_detail().empty()
-              ? ""
-              : absl::StrCat(" (", response.container().pending_detail(), ")")));
+          "container ", c.name(), " is ", c.state(), " but not serving after ",
+          absl::FormatDuration(wait), "; check later with `hai-cli jupyter url ", c.name(), "`",
+          c.pending_detail().empty() ? "" : absl::StrCat(" (", c.pending_detail(), ")")));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
@@ -147,10 +169,8 @@ absl::StatusOr<int> RunCreate(const GlobalOptions& globals, const CreateArgs& ar
     }
     return kExitOk;
   }
-  hai::v1::JupyterRef ref;
-  ref.set_chain_id(c.chain_id());
   ASSIGN_OR_RETURN(hai::v1::JupyterUrlResponse url,
-                   WaitForUrl(*conn, ref, absl::Seconds(args.wait_seconds)));
+                   WaitForUrl(*conn, c.chain_id(), absl::Seconds(args.wait_seconds)));
   if (globals.json) {
     PrintJson(url);
   } else {
@@ -211,14 +231,8 @@ absl::StatusOr<int> RunStop(const GlobalOptions& globals, const RefArgs& args) {
           " after ", absl::FormatDuration(absl::Seconds(args.wait_seconds))));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    hai::v1::JupyterListRequest list_request;
-    list_request.set_include_finished(true);
-    hai::v1::JupyterListResponse list;
-    const auto ctx = conn->NewContext();
-    RETURN_IF_ERROR(conn->Check(conn->jupyter().List(ctx.get(), list_request, &list)));
-    for (const hai::v1::JupyterContainer& c : list.containers()) {
-      if (c.chain_id() == response.container().chain_id()) *response.mutable_container() = c;
-    }
+    ASSIGN_OR_RETURN(*response.mutable_container(),
+                     FindContainer(*conn, response.container().chain_id()));
   }
   if (globals.json) {
     PrintJson(response);

@@ -216,6 +216,32 @@ grpc::Status JupyterServiceImpl::List(grpc::ServerContext* context,
     if (c.row.kind != "jupyter" || it == rows->end()) continue;
     Fill({std::move(c), it->second}, resp->add_containers());
   }
+  // The caller's quota and use, so `jupyter list` answers "how much more may I create".
+  auto quota_rows = d_.store->LoadQuotaRows();
+  auto groups = d_.store->LoadUserGroups();
+  auto open = jstore_.LoadOpen();
+  for (const absl::Status& s : {quota_rows.status(), groups.status(), open.status()}) {
+    if (!s.ok()) return ToGrpc(s);
+  }
+  const policy::ResolvedJupyterQuota resolved =
+      policy::ResolveJupyterQuota(*quota_rows, *groups, absl::Now());
+  for (const auto& [key, q] : resolved.quota) {
+    if (key.user != user.name) continue;
+    hai::v1::JupyterQuotaLine* line = resp->add_quota();
+    line->set_group(key.group);
+    line->set_containers(q.containers);
+    line->set_cpu_millis(q.cpu_millis);
+    line->set_memory_mib(q.memory_mib);
+    line->set_gpus(static_cast<int32_t>(q.gpus));
+    line->set_keep_alive(q.keep_alive);
+    for (const auto& [id, j] : *open) {
+      if (j.user != user.name || j.group != key.group) continue;
+      line->set_used_containers(line->used_containers() + 1);
+      line->set_used_memory_mib(line->used_memory_mib() + j.memory_mib);
+      line->set_used_gpus(line->used_gpus() + j.gpus);
+      if (j.keep_alive) line->set_used_keep_alive(line->used_keep_alive() + 1);
+    }
+  }
   return grpc::Status::OK;
 }
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <string>
 
@@ -104,6 +105,16 @@ class JupyterE2E : public ::testing::Test {
     cluster_ = nullptr;
   }
 
+  // The shared cluster's directory goes with the suite, so a failing case prints the logs.
+  void TearDown() override {
+    if (!HasFailure()) return;
+    const std::string log = cluster_->DaemonLog();
+    std::cerr << "---- haid.log (tail)\n" << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
+    std::cerr << RunCommand("tail -n 30 " + cluster_->dir() + "/var/managers/* " +
+                            cluster_->dir() + "/var/logs/*/*/rank-0.log")
+                     .output;
+  }
+
   Cluster& c() { return *cluster_; }
 
   std::string State(int64_t chain) { return c().CurrentState(chain); }
@@ -193,6 +204,16 @@ TEST_F(JupyterE2E, NotebookServesKernelsAndWorkspaceThenStopsAndKeepsTheWorkspac
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_THAT(r.output, HasSubstr("nb"));
   EXPECT_THAT(r.output, HasSubstr("running"));
+  // With the caller's quota and use: 1 of 2 containers, 2 of 4 GiB, 1 of 1 GPU.
+  r = c().Cli("alice", "jupyter list --json");
+  const nlohmann::json quota = Json(r)["quota"];
+  ASSERT_EQ(quota.size(), 1u) << r.output;
+  EXPECT_EQ(quota[0]["group"], "jupyter");
+  EXPECT_EQ(AsInt(quota[0]["used_containers"]), 1);
+  EXPECT_EQ(AsInt(quota[0]["containers"]), 2);
+  EXPECT_EQ(AsInt(quota[0]["used_memory_mib"]), 2048);
+  EXPECT_EQ(AsInt(quota[0]["memory_mib"]), 4096);
+  EXPECT_EQ(quota[0]["used_gpus"], 1);
 
   // Stop: the server's whole process group is gone and the port is closed.
   const int64_t pgid = PodPgid(chain);
