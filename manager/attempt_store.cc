@@ -248,14 +248,25 @@ absl::StatusOr<ControlState> AttemptStore::Heartbeat() {
   return c;
 }
 
-absl::Status AttemptStore::PodStarted(int rank, int64_t runtime_id) {
+absl::Status AttemptStore::PodStarted(int rank, int64_t runtime_id, bool waiting) {
   if (absl::Status s = Reconnect(); !s.ok()) return s;
   return pg::InTransaction(*conn_, "pod started", [&](pqxx::work& tx) {
     tx.exec_params(
-        "UPDATE pods SET state = 'running', pid = $3, started_at = clock_timestamp() "
+        "UPDATE pods SET state = $4, pid = $3, started_at = clock_timestamp() "
         "WHERE attempt_id = $1 AND rank = $2",
-        attempt_id_, rank, runtime_id);
+        attempt_id_, rank, runtime_id, waiting ? "starting" : "running");
     AddEvent(tx, chain_id_, attempt_id_, "pod_started", {{"rank", rank}, {"pid", runtime_id}});
+    return absl::OkStatus();
+  });
+}
+
+absl::Status AttemptStore::PodWaiting(int rank, bool waiting) {
+  if (absl::Status s = Reconnect(); !s.ok()) return s;
+  return pg::InTransaction(*conn_, "pod waiting", [&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE pods SET state = $3 WHERE attempt_id = $1 AND rank = $2 "
+        "AND state IN ('starting', 'running')",
+        attempt_id_, rank, waiting ? "starting" : "running");
     return absl::OkStatus();
   });
 }

@@ -63,7 +63,12 @@ class AttemptStore {
   // manager (it was declared lost and replaced).
   absl::StatusOr<ControlState> Heartbeat();
 
-  absl::Status PodStarted(int rank, int64_t runtime_id);
+  // The rank was started (or adopted) as runtime id `runtime_id`: pods row 'running', or
+  // 'starting' while the runtime reports the command has not started yet (`waiting`).
+  absl::Status PodStarted(int rank, int64_t runtime_id, bool waiting = false);
+  // A started rank's command began running (`waiting` false) or is not running yet: moves
+  // the pods row between 'starting' and 'running' (never out of an end state).
+  absl::Status PodWaiting(int rank, bool waiting);
   // All ranks started: attempt 'running'.
   absl::Status AttemptRunning();
   // pod_state: succeeded|failed|stopped|lost.

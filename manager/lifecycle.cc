@@ -90,6 +90,7 @@ int AttemptLifecycle::Run() {
   for (const PodInfo& pod : info.pods) {
     Rank& r = ranks_[pod.rank];
     r.node = pod.node;
+    r.waiting = pod.state == "starting";
     const PodSpec& spec = specs_[pod.rank];
     if (PodEnded(pod.state)) {
       r.exited = r.gone = r.recorded = true;
@@ -113,7 +114,7 @@ int AttemptLifecycle::Run() {
     }
     if (pid.has_value()) {
       absl::Status s = runtime_.Adopt(pod.rank, *pid, spec);
-      if (s.ok() && record_pid) (void)store_.PodStarted(pod.rank, *pid);
+      if (s.ok() && record_pid && store_.PodStarted(pod.rank, *pid).ok()) r.waiting = false;
       if (s.ok()) {
         r.tracked = true;
         HAI_LOG(INFO) << "adopted rank " << pod.rank << " (pid " << *pid << ")";
@@ -135,8 +136,15 @@ int AttemptLifecycle::Run() {
     if (absl::Status s = WriteRunFile(pid_path, absl::StrCat(*id)); !s.ok()) {
       HAI_LOG(WARNING) << s;
     }
-    if (absl::Status s = store_.PodStarted(pod.rank, *id); !s.ok()) {
+    // A runtime that prepares the rank first (Kubernetes: scheduling, image pull) reports it
+    // not started yet; the row then says 'starting' until PollRanks sees it run.
+    auto first = runtime_.Poll(pod.rank);
+    const bool waiting = first.ok() && first->phase == PodStatus::Phase::kRunning &&
+                         !first->started;
+    if (absl::Status s = store_.PodStarted(pod.rank, *id, waiting); !s.ok()) {
       HAI_LOG(WARNING) << "record rank start: " << s;
+    } else {
+      r.waiting = waiting;
     }
   }
   if (store_.AttemptRunning().ok()) hints_.PublishState("running");
@@ -243,6 +251,9 @@ void AttemptLifecycle::PollRanks() {
     }
     r.gone = !st->alive;
     if (r.exited) continue;
+    if (st->phase == PodStatus::Phase::kRunning && st->started == r.waiting) {
+      if (store_.PodWaiting(rank, !st->started).ok()) r.waiting = !st->started;
+    }
     if (st->phase == PodStatus::Phase::kExited) {
       r.exited = true;
       r.exit_code = st->exit_code;

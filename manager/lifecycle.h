@@ -62,6 +62,7 @@ class AttemptLifecycle {
     bool lost = false;
     int exit_code = 0;
     std::string reason;     // the runtime's explanation of the exit or loss, if any
+    bool waiting = false;   // pods row says 'starting': the command has not started yet
     bool gone = false;      // no process of the rank is left
     bool recorded = false;  // pods row written
     bool exited_before_terminate = false;

@@ -67,6 +67,10 @@ struct PodStatus {
   // Why the rank ended when the runtime knows more than the exit code (e.g. "image could
   // not be pulled"); "" otherwise. Shown in the attempt's end reason.
   std::string reason;
+  // Whether the user command has started. False while the runtime still prepares the rank
+  // (Kubernetes: the Pod is being scheduled or its image pulled); the pods row then reads
+  // 'starting' instead of 'running'. The local runtime starts the command at once.
+  bool started = true;
 };
 
 enum class PodSignal { kTerminate, kKill };

@@ -133,7 +133,8 @@ PodStatus MapPod(const nlohmann::json& pod, bool present, absl::Time waiting_sin
                              message.empty() ? "" : ": ", message);
     return st;
   }
-  return st;  // pending or running
+  st.started = ContainerStarted(pod);
+  return st;  // pending (not started) or running
 }
 
 int64_t UidId(const std::string& uid) {

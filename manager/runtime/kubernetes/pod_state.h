@@ -8,7 +8,7 @@
 //   PodScheduled=False/Unschedulable for the unschedulable timeout
 //                                              -> lost (the node cannot take it: requeue)
 //   deleted without a terminated container     -> lost
-//   anything else (Pending, Running, Unknown)  -> running
+//   anything else (Pending, Running, Unknown)  -> running (started once the container is)
 // `alive` is whether the Pod object still exists: a rank is gone only once its Pod is.
 #pragma once
 

@@ -231,6 +231,7 @@ TEST_F(KubeManagerTest, SuspendDeletesPodsWithTheGraceAndTheTaskSeesSigterm) {
       {"node-a"}, "suspend");
   const pid_t m = StartManager(attempt, Config(kToken, /*suspend_grace_s=*/0));
   WaitRunning(attempt, "started", 1);
+  EXPECT_TRUE(WaitUntil([&] { return PodStates(attempt) == "running"; })) << PodStates(attempt);
   db_->Exec(
       absl::StrCat("UPDATE attempts SET suspend_requested_at = now(), "
                    "suspend_reason = 'preempted by 9' WHERE attempt_id = ",
@@ -386,6 +387,8 @@ TEST_F(KubeManagerTest, WrongTokenIsReportedAsUnauthenticated) {
 TEST_F(KubeManagerTest, ImageThatCannotBePulledFailsTheRankAfterTheTimeout) {
   const int64_t attempt = Seed("echo never\n", {"node-a"}, "noimage", "missing/train:404");
   const pid_t m = StartManager(attempt, Config());
+  // While the image does not come, the rank reads 'starting', not 'running'.
+  EXPECT_TRUE(WaitUntil([&] { return PodStates(attempt) == "starting"; })) << ManagerLogs();
   ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
   EXPECT_EQ(State(attempt), "failed");
   EXPECT_EQ(Query(absl::StrCat("SELECT exit_code FROM attempts WHERE attempt_id = ", attempt)),

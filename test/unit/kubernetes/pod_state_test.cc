@@ -32,8 +32,10 @@ TEST(PodStateTest, RunningAndPendingPodsRun) {
       MapPod(Pod("Running", {{"running", {{"startedAt", "x"}}}}), true, kT0, kT0, Timeouts());
   EXPECT_EQ(st.phase, PodStatus::Phase::kRunning);
   EXPECT_TRUE(st.alive);
+  EXPECT_TRUE(st.started);
   st = MapPod(Pod("Pending"), true, kT0, kT0 + absl::Hours(1), Timeouts());
   EXPECT_EQ(st.phase, PodStatus::Phase::kRunning);  // pending without an error: still coming
+  EXPECT_FALSE(st.started);                         // ... and its pods row reads 'starting'
   // Unknown: the node stopped reporting; Kubernetes decides, we keep waiting.
   EXPECT_EQ(MapPod(Pod("Unknown"), true, kT0, kT0, Timeouts()).phase, PodStatus::Phase::kRunning);
 }
