@@ -22,27 +22,30 @@ done
 base="libc6 libgcc-s1 libstdc++6"
 missing=0
 checked=0
-for bin in "$@"; do
-  [ -x "$bin" ] || { echo "FAIL: $bin is not built"; exit 1; }
-  while read -r soname; do
-    path=$(ldd "$bin" | awk -v s="$soname" '$1 == s {print $3}')
-    [ -n "$path" ] || { echo "FAIL: $bin: $soname does not resolve"; missing=1; continue; }
-    real=$(readlink -f "$path")
-    pkg=$(dpkg -S "$real" 2>/dev/null || dpkg -S "$path" 2>/dev/null || true)
-    pkg=${pkg%%:*}
-    if [ -z "$pkg" ]; then
-      echo "FAIL: $bin: no Debian package owns $path"
-      missing=1
-      continue
-    fi
-    checked=$((checked + 1))
-    case " $base " in *" $pkg "*) continue ;; esac
-    if ! grep -qx "$pkg" <<<"$provided"; then
-      echo "FAIL: $bin needs $soname from $pkg, which the Dockerfile runtime stage does not install"
-      missing=1
-    fi
-  done < <(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
-done
+# "binary soname path" for every direct dependency, each library once (dpkg -S is slow).
+needed=$(for bin in "$@"; do
+  [ -x "$bin" ] || { echo "FAIL: $bin is not built" >&2; exit 1; }
+  readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | while read -r soname; do
+    echo "$bin $soname $(ldd "$bin" | awk -v s="$soname" '$1 == s {print $3}')"
+  done
+done | sort -u -k2,2)
+[ -n "$needed" ] || exit 1
+while read -r bin soname path; do
+  [ -n "$path" ] || { echo "FAIL: $bin: $soname does not resolve"; missing=1; continue; }
+  pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null || dpkg -S "$path" 2>/dev/null || true)
+  pkg=${pkg%%:*}
+  if [ -z "$pkg" ]; then
+    echo "FAIL: $bin: no Debian package owns $path"
+    missing=1
+    continue
+  fi
+  checked=$((checked + 1))
+  case " $base " in *" $pkg "*) continue ;; esac
+  if ! grep -qx "$pkg" <<<"$provided"; then
+    echo "FAIL: $bin needs $soname from $pkg, which the Dockerfile runtime stage does not install"
+    missing=1
+  fi
+done <<<"$needed"
 [ "$checked" -gt 0 ] || { echo "FAIL: no libraries checked"; exit 1; }
 [ "$missing" -eq 0 ] && echo "ok: $checked direct library dependencies are in the runtime stage"
 exit "$missing"
