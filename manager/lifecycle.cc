@@ -71,6 +71,11 @@ int AttemptLifecycle::Run() {
       HAI_LOG(WARNING) << s;
     }
   }
+  if (info.kind == "jupyter" && !opt_.jupyter_supported) {
+    return Finish({"failed", 127,
+                   "Jupyter containers need manager.runtime = \"local\" (not supported on "
+                   "the Kubernetes runtime yet)"});
+  }
   if (info.kind == "jupyter") {
     // Fills claim->info.jupyter (port, workspace, notebook config) for Prepare below.
     auto pod = JupyterPod::Prepare(store_, opt_.data_dir, run_dir, opt_.notebook_binary, *token,

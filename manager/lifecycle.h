@@ -35,6 +35,9 @@ struct LifecycleOptions {
   std::vector<std::string> manager_environ;  // source of PATH, HOME, ... for the ranks
   std::function<bool()> shutdown_requested;  // the manager got SIGTERM
   std::string notebook_binary = "jupyter-notebook";  // jupyter.notebook_binary
+  // Jupyter containers need the local runtime: the Kubernetes runtime does not yet ship the
+  // notebook config and workspace into the Pod or reach the server for activity.
+  bool jupyter_supported = true;
 };
 
 // Paths of one attempt under data_dir. The log path is what haid's log streaming reads.

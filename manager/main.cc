@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
   }
   opt.shutdown_requested = [] { return g_shutdown != 0; };
   opt.notebook_binary = config->jupyter.notebook_binary;
+  opt.jupyter_supported = config->manager.runtime == "local";
 
   hai::manager::AttemptLifecycle lifecycle(attempt_id, **store, **runtime, hints, std::move(opt));
   return lifecycle.Run();
