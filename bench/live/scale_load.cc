@@ -241,8 +241,25 @@ int Run(const Options& o) {
                 median(pass), *std::max_element(pass.begin(), pass.end()), median(decide),
                 median(load), median(rows), static_cast<double>(rss) / 1024,
                 static_cast<double>(hwm) / 1024);
-    std::printf("         (first pass itself %.0f ms; haid sees %.0f queued, %.0f running)\n",
-                first_pass_s * 1000, queued, running);
+    // haid logs how long the full load of the open attempts took.
+    // And, for a pass over the cycle budget, where its time went.
+    std::string loaded, slow;
+    {
+      std::istringstream log(cluster.DaemonLog());
+      for (std::string line; std::getline(log, line);) {
+        const size_t at = line.find("loaded ");
+        if (at != std::string::npos && line.find("open attempt") != std::string::npos) {
+          loaded = line.substr(at);
+        }
+        if (const size_t s = line.find("slow pass: "); s != std::string::npos) {
+          slow = line.substr(s);
+        }
+      }
+    }
+    if (!slow.empty()) std::printf("         (last %s)\n", slow.c_str());
+    std::printf("         (first pass itself %.0f ms, of which %s; haid sees %.0f queued, %.0f "
+                "running)\n",
+                first_pass_s * 1000, loaded.c_str(), queued, running);
     std::fflush(stdout);
     if (queued != static_cast<double>(o.queued) || running != static_cast<double>(o.running)) {
       std::fprintf(stderr, "haid loaded %.0f queued / %.0f running, expected %ld / %ld\n", queued,

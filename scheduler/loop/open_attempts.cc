@@ -17,18 +17,47 @@ absl::Status OpenAttemptCache::Refresh(store::Store& store) {
 void OpenAttemptCache::Apply(store::OpenAttemptChanges changes) {
   last_full_ = changes.full;
   last_rows_ = static_cast<int64_t>(changes.open.size() + changes.closed.size());
-  if (changes.full) open_.clear();
-  for (int64_t id : changes.closed) open_.erase(id);
-  for (store::OpenAttempt& o : changes.open) {
-    const int64_t id = o.attempt.attempt_id;
-    open_.insert_or_assign(id, std::move(o));
+  if (changes.full) {
+    open_ = std::move(changes.open);
+    index_.clear();
+    holding_.clear();
+    stop_queued_.clear();
+    for (auto& [id, o] : open_) Index(o);
+  } else {
+    for (int64_t id : changes.closed) Forget(id);
+    for (auto& [id, o] : changes.open) {
+      Forget(id);
+      Index(open_.insert_or_assign(id, std::move(o)).first->second);
+    }
   }
   since_ = changes.next_since;
 }
 
+void OpenAttemptCache::Index(store::OpenAttempt& o) {
+  const int64_t id = o.attempt.attempt_id;
+  index_[id] = &o;
+  if (o.attempt.state != "queued") {
+    holding_.insert(id);
+  } else if (o.chain.stop_requested) {
+    stop_queued_.insert(id);
+  }
+}
+
+void OpenAttemptCache::Forget(int64_t attempt_id) {
+  index_.erase(attempt_id);
+  holding_.erase(attempt_id);
+  stop_queued_.erase(attempt_id);
+  open_.erase(attempt_id);
+}
+
 store::OpenAttempt* OpenAttemptCache::Find(int64_t attempt_id) {
-  auto it = open_.find(attempt_id);
-  return it == open_.end() ? nullptr : &it->second;
+  auto it = index_.find(attempt_id);
+  return it == index_.end() ? nullptr : it->second;
+}
+
+const store::OpenAttempt* OpenAttemptCache::Find(int64_t attempt_id) const {
+  auto it = index_.find(attempt_id);
+  return it == index_.end() ? nullptr : it->second;
 }
 
 }  // namespace hai

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "scheduler/store/store.h"
 
@@ -32,14 +33,27 @@ class OpenAttemptCache {
   void Invalidate() { since_ = 0; }
 
   const OpenAttemptMap& attempts() const { return open_; }
+  // O(1) lookup (a per-pass lookup of every pending task would otherwise walk the tree).
+  const store::OpenAttempt* Find(int64_t attempt_id) const;
   // Mutable access for facts read outside change tracking (manager heartbeats).
   store::OpenAttempt* Find(int64_t attempt_id);
+  // Attempts holding nodes (scheduled, starting, running): the ones managers drive. The
+  // supervisor walks these, not the whole queue.
+  const std::set<int64_t>& holding() const { return holding_; }
+  // Queued attempts of chains being stopped.
+  const std::set<int64_t>& stop_queued() const { return stop_queued_; }
   // Rows the last refresh read, and whether it was a full load (for metrics and logs).
   int64_t last_rows() const { return last_rows_; }
   bool last_full() const { return last_full_; }
 
  private:
+  void Index(store::OpenAttempt& o);
+  void Forget(int64_t attempt_id);
+
   OpenAttemptMap open_;
+  absl::flat_hash_map<int64_t, store::OpenAttempt*> index_;  // into open_'s stable nodes
+  std::set<int64_t> holding_;
+  std::set<int64_t> stop_queued_;
   uint64_t since_ = 0;  // 0 = nothing loaded yet
   std::set<int64_t> recheck_;
   int64_t last_rows_ = 0;

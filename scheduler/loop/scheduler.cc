@@ -25,6 +25,25 @@ constexpr absl::Duration kManagerStartTimeout = absl::Seconds(30);
 // Admin tables are reloaded on their NOTIFY; this bounds how stale they can get if a
 // notification is ever missed.
 constexpr absl::Duration kAdminRefresh = absl::Seconds(10);
+// A pass slower than this (the cycle budget) logs where its time went, at most every
+// 10 s.
+constexpr int64_t kSlowPassMicros = 200000;
+
+// Wall time of the phases of one pass, for the slow-pass log line.
+class PassPhases {
+ public:
+  void Mark(const char* phase) {
+    const absl::Time now = absl::Now();
+    absl::StrAppend(&summary_, summary_.empty() ? "" : ", ", phase, " ",
+                    absl::ToInt64Milliseconds(now - last_), " ms");
+    last_ = now;
+  }
+  const std::string& Summary() const { return summary_; }
+
+ private:
+  absl::Time last_ = absl::Now();
+  std::string summary_;
+};
 }  // namespace
 
 Scheduler::Scheduler(store::Store& store, const Config& config, Launcher& launcher,
@@ -147,6 +166,7 @@ bool Scheduler::RefreshState(absl::Time now) {
 
 void Scheduler::Pass() {
   const absl::Time start = absl::Now();
+  PassPhases phases;
   // Reap first: a manager commits its attempt's final state before it exits, so the load
   // below already shows those attempts as ended.
   for (const ManagerExit& e : launcher_.Reap()) {
@@ -158,24 +178,28 @@ void Scheduler::Pass() {
   const absl::Time loaded = absl::Now();
   metrics_.last_load_micros = absl::ToInt64Microseconds(loaded - start);
   // A chain stopped while its suspended attempt was being requeued: end it now.
-  for (const auto& [id, o] : open) {
-    if (o.attempt.state == "queued" && o.chain.stop_requested) {
-      (void)store_.RequestStop(o.chain.chain_id, "scheduler");
-    }
+  for (int64_t id : open_.stop_queued()) {
+    (void)store_.RequestStop(open.at(id).chain.chain_id, "scheduler");
   }
 
+  phases.Mark("load");
   policy::ResolvedQuota resolved = policy::ResolveQuota(quota_rows_, user_groups_, start);
   policy::Snapshot snapshot =
       BuildSnapshot(SnapshotInputs{hosts_, open, resolved.quota, preemption_holds_});
+  phases.Mark("snapshot");
 
   const absl::Time decide_start = absl::Now();
   policy::Plan plan = policy::Decide(snapshot, policy_config_, start);
   metrics_.last_decide_micros = absl::ToInt64Microseconds(absl::Now() - decide_start);
+  phases.Mark("decide");
 
   ApplyPlan(plan, open);
+  phases.Mark("apply");
   if (jupyter_ != nullptr) jupyter_->Run(hosts_, start);
+  phases.Mark("jupyter");
   ApplyOverQuota(policy::OverQuotaSuspensions(snapshot, policy_config_, start));
   CheckNodeHealth();
+  phases.Mark("over-quota+health");
   preemption_holds_.clear();
   for (const policy::Pending& p : plan.pending) {
     if (p.reason == policy::PendingReason::kWaitingForPreemption) {
@@ -183,16 +207,18 @@ void Scheduler::Pass() {
     }
   }
   SuperviseManagers(start);
+  phases.Mark("supervise");
 
   // Publish the views the API serves.
-  std::map<int64_t, PendingView> pending;
-  for (const policy::Pending& p : plan.pending) {
-    auto it = open.find(p.attempt_id);
-    if (it == open.end()) continue;
-    const store::ChainRow& c = it->second.chain;
-    PendingView v{c.chain_id, c.name, c.user, c.group, c.nodes, it->second.attempt.tier,
+  absl::flat_hash_map<int64_t, PendingView> pending;
+  pending.reserve(plan.pending.size());
+  for (policy::Pending& p : plan.pending) {  // the plan is spent: its strings move
+    const store::OpenAttempt* o = open_.Find(p.attempt_id);
+    if (o == nullptr) continue;
+    const store::ChainRow& c = o->chain;
+    PendingView v{c.chain_id, c.name, c.user, c.group, c.nodes, o->attempt.tier,
                   p.position_in_tier, std::string(policy::PendingReasonName(p.reason)),
-                  p.detail};
+                  std::move(p.detail)};
     pending[c.chain_id] = std::move(v);
   }
   QuotaView qv;
@@ -215,11 +241,18 @@ void Scheduler::Pass() {
   metrics_.running_attempts = static_cast<int64_t>(snapshot.running.size());
   {
     std::lock_guard<std::mutex> lock(mu_);
-    pending_ = std::move(pending);
+    pending_.swap(pending);  // the old views are freed below, outside the lock
     quota_view_ = std::make_shared<const QuotaView>(std::move(qv));
     last_pass_ = absl::Now();
   }
+  pending.clear();
+  phases.Mark("publish");
   const int64_t micros = absl::ToInt64Microseconds(absl::Now() - start);
+  if (micros > kSlowPassMicros && absl::Now() - last_slow_pass_log_ > absl::Seconds(10)) {
+    last_slow_pass_log_ = absl::Now();
+    HAI_LOG(INFO) << "slow pass: " << micros / 1000 << " ms (" << phases.Summary() << ") over "
+                  << open.size() << " open attempts";
+  }
   metrics_.last_pass_micros = micros;
   metrics_.pass_micros_total += micros;
   ++metrics_.scheduler_passes;
@@ -319,8 +352,8 @@ bool Scheduler::ManagerLooksLost(const store::AttemptRow& a, absl::Time now) con
 
 void Scheduler::RefreshManagerLiveness(absl::Time now) {
   std::vector<int64_t> suspects;
-  for (const auto& [id, o] : open_.attempts()) {
-    if (ManagerLooksLost(o.attempt, now)) suspects.push_back(id);
+  for (int64_t id : open_.holding()) {
+    if (ManagerLooksLost(open_.Find(id)->attempt, now)) suspects.push_back(id);
   }
   if (suspects.empty()) return;
   auto live = store_.LoadManagerLiveness(suspects);
@@ -338,8 +371,8 @@ void Scheduler::RefreshManagerLiveness(absl::Time now) {
 
 void Scheduler::SuperviseManagers(absl::Time now) {
   RefreshManagerLiveness(now);
-  for (const auto& [id, o] : open_.attempts()) {
-    const store::AttemptRow& a = o.attempt;
+  for (int64_t id : open_.holding()) {
+    const store::AttemptRow& a = open_.Find(id)->attempt;
     if (a.state == "queued" || launcher_.HasLiveChild(a.attempt_id)) continue;
     // Not our live child: a manager from an earlier haid, or one that died.
     bool alive = false;

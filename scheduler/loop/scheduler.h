@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "common/config.h"
 #include "scheduler/events/notifier.h"
@@ -114,7 +115,7 @@ class Scheduler {
   std::condition_variable cv_;
   bool wake_ = false;      // guarded by mu_
   bool stopping_ = false;  // guarded by mu_
-  std::map<int64_t, PendingView> pending_;  // guarded by mu_, by chain id
+  absl::flat_hash_map<int64_t, PendingView> pending_;  // guarded by mu_, by chain id
   std::shared_ptr<const QuotaView> quota_view_ =
       std::make_shared<QuotaView>();        // guarded by mu_
   absl::Time last_pass_ = absl::InfinitePast();  // guarded by mu_
@@ -132,6 +133,7 @@ class Scheduler {
   std::vector<policy::QuotaRow> quota_rows_;
   std::map<std::string, std::vector<std::string>> user_groups_;
   absl::Time admin_loaded_at_ = absl::InfinitePast();
+  absl::Time last_slow_pass_log_ = absl::InfinitePast();
   std::map<int64_t, int> manager_restarts_;  // attempt -> relaunches so far
   // Nodes the last plan held for preemptors (attempt -> nodes); fed back into the next
   // snapshot so the nodes their victims free go to them, not to whoever comes first.

@@ -28,6 +28,7 @@ policy::Snapshot BuildSnapshot(const SnapshotInputs& in) {
   policy::Snapshot s;
   s.nodes.reserve(in.hosts.size());
   for (const store::HostRow& h : in.hosts) s.nodes.push_back(h.node);
+  s.queued.reserve(in.open.size());
   for (const auto& [id, o] : in.open) {
     // Jupyter containers are decided by the Jupyter pass (jupyter_pass.h): they never
     // compete with training for a node, and training never preempts them.

@@ -16,12 +16,16 @@ policy::NodeState NodeStateFromText(const std::string& s) {
 
 }  // namespace
 
+const char kAuthenticateStatement[] = "hai_authenticate";
+std::string AuthenticateSql() {
+  return absl::StrCat(kUserSelect, " WHERE u.token_hash = $1 GROUP BY u.uid");
+}
+
 absl::StatusOr<User> Store::UserByTokenHash(const std::string& token_hash) {
   std::optional<User> user;
   // One statement, no transaction around it: every RPC authenticates.
   absl::Status s = pool_->Statement("authenticate", [&](pqxx::nontransaction& tx) {
-    auto r = tx.exec_params(
-        absl::StrCat(kUserSelect, " WHERE u.token_hash = $1 GROUP BY u.uid"), token_hash);
+    auto r = tx.exec_prepared(kAuthenticateStatement, token_hash);
     if (!r.empty()) user = UserFromRow(r[0]);
     return absl::OkStatus();
   });

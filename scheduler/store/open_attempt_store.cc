@@ -30,7 +30,22 @@ std::string OpenAttemptQuery(const std::string& from_where) {
                       " AS is_open ", from_where);
 }
 
+constexpr char kChangedAttempts[] = "hai_changed_attempts";
+constexpr char kChangedChains[] = "hai_changed_chains";
+
 }  // namespace
+
+void PrepareOpenAttemptStatements(ConnectionPool& pool) {
+  // Attempts written since (any state: one that ended must leave the view) ...
+  pool.Prepare(kChangedAttempts, OpenAttemptQuery("FROM attempts a JOIN chains c USING (chain_id) "
+                                                  "WHERE a.change_xid >= $1::xid8 "
+                                                  "OR a.attempt_id = ANY($2::bigint[])"));
+  // ... and the open attempts of chains written since (hold, stop, priority).
+  pool.Prepare(kChangedChains,
+               OpenAttemptQuery(absl::StrCat("FROM chains c JOIN attempts a USING (chain_id) "
+                                             "WHERE c.change_xid >= $1::xid8 AND a.state IN ",
+                                             kOpenStates)));
+}
 
 absl::StatusOr<OpenAttemptChanges> Store::LoadOpenAttemptChanges(
     uint64_t since, const std::vector<int64_t>& recheck) {
@@ -39,13 +54,17 @@ absl::StatusOr<OpenAttemptChanges> Store::LoadOpenAttemptChanges(
       "load open attempt changes", [&](ConnectionPool::SnapshotTransaction& tx) {
         out.next_since = SnapshotXmin(tx);
         out.full = since == 0;
-        std::map<int64_t, OpenAttempt> open;  // by attempt id: both queries may name one
+        std::map<int64_t, OpenAttempt>& open = out.open;  // both queries may name one
         std::set<int64_t> closed;
         auto take = [&](const pqxx::result& rows) {
+          if (rows.empty()) return;
+          const AttemptColumns ac(rows[0]);
+          const ChainColumns cc(rows[0]);
+          const auto is_open = rows[0].column_number("is_open");
           for (const auto& r : rows) {
-            OpenAttempt o{AttemptFromRow(r), ChainFromRow(r)};
+            OpenAttempt o{AttemptFromRow(r, ac), ChainFromRow(r, cc)};
             const int64_t id = o.attempt.attempt_id;
-            if (r["is_open"].as<bool>()) {
+            if (r[is_open].as<bool>()) {
               open[id] = std::move(o);
             } else {
               closed.insert(id);
@@ -57,26 +76,15 @@ absl::StatusOr<OpenAttemptChanges> Store::LoadOpenAttemptChanges(
               "FROM attempts a JOIN chains c USING (chain_id) WHERE a.state IN ", kOpenStates))));
         } else {
           const std::string xid = absl::StrCat(since);
-          // Attempts written since (any state: one that ended must leave the view) ...
-          take(tx.exec_params(OpenAttemptQuery("FROM attempts a JOIN chains c USING (chain_id) "
-                                               "WHERE a.change_xid >= $1::xid8 "
-                                               "OR a.attempt_id = ANY($2::bigint[])"),
-                              xid, ArrayLiteral(recheck)));
-          // ... and the open attempts of chains written since (hold, stop, priority).
-          take(tx.exec_params(
-              OpenAttemptQuery(absl::StrCat("FROM chains c JOIN attempts a USING (chain_id) "
-                                            "WHERE c.change_xid >= $1::xid8 AND a.state IN ",
-                                            kOpenStates)),
-              xid));
+          take(tx.exec_prepared(kChangedAttempts, xid, ArrayLiteral(recheck)));
+          take(tx.exec_prepared(kChangedChains, xid));
           // A recheck id with no row at all was deleted.
           for (int64_t id : recheck) {
             if (open.count(id) == 0) closed.insert(id);
           }
         }
         std::vector<AttemptRow*> holding;
-        out.open.reserve(open.size());
-        for (auto& [id, o] : open) out.open.push_back(std::move(o));
-        for (OpenAttempt& o : out.open) {
+        for (auto& [id, o] : open) {
           if (o.attempt.state != "queued") holding.push_back(&o.attempt);
         }
         AttachPods(tx, holding);

@@ -13,6 +13,7 @@ absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::Open(const std::
     pool->idle_.push_back(std::move(*conn));
   }
   pool->slots_ = size;
+  pool->size_ = size;
   return pool;
 }
 
@@ -34,6 +35,8 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectionPool::Acquire() {
       return fresh.status();
     }
     conn = std::move(*fresh);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, sql] : prepared_) conn->prepare(name, sql);
   }
   return conn;
 }
@@ -69,6 +72,14 @@ absl::Status ConnectionPool::Read(
   }
   Release(std::move(*conn));
   return s;
+}
+
+void ConnectionPool::Prepare(const std::string& name, const std::string& sql) {
+  std::lock_guard<std::mutex> lock(mu_);
+  prepared_.emplace_back(name, sql);
+  // Borrowed connections get it when they are next re-opened; the store registers its
+  // statements before any is borrowed.
+  for (auto& conn : idle_) conn->prepare(name, sql);
 }
 
 absl::Status ConnectionPool::Statement(

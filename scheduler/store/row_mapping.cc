@@ -44,60 +44,107 @@ std::optional<T> Opt(const pqxx::field& f) {
 }
 }  // namespace
 
-ChainRow ChainFromRow(const pqxx::row& r) {
+ChainColumns::ChainColumns(const pqxx::row& first)
+    : chain_id(first.column_number("chain_id")),
+      name(first.column_number("name")),
+      user_name(first.column_number("user_name")),
+      kind(first.column_number("kind")),
+      node_group(first.column_number("node_group")),
+      priority(first.column_number("priority")),
+      nodes(first.column_number("nodes")),
+      gpus_per_node(first.column_number("gpus_per_node")),
+      entrypoint(first.column_number("entrypoint")),
+      args(first.column_number("args")),
+      workdir(first.column_number("workdir")),
+      env(first.column_number("env")),
+      image(first.column_number("image")),
+      environment(first.column_number("environment")),
+      first_submit_us(first.column_number("first_submit_us")),
+      whole_life_state(first.column_number("whole_life_state")),
+      final_state(first.column_number("final_state")),
+      chain_exit_code(first.column_number("chain_exit_code")),
+      stop_requested(first.column_number("stop_requested")),
+      hold(first.column_number("hold")),
+      finished_us(first.column_number("finished_us")) {}
+
+AttemptColumns::AttemptColumns(const pqxx::row& first)
+    : attempt_id(first.column_number("attempt_id")),
+      a_chain_id(first.column_number("a_chain_id")),
+      attempt_no(first.column_number("attempt_no")),
+      state(first.column_number("state")),
+      tier(first.column_number("tier")),
+      queued_us(first.column_number("queued_us")),
+      scheduled_us(first.column_number("scheduled_us")),
+      started_us(first.column_number("started_us")),
+      ended_us(first.column_number("ended_us")),
+      end_reason(first.column_number("end_reason")),
+      exit_code(first.column_number("exit_code")),
+      manager_pid(first.column_number("manager_pid")),
+      manager_host(first.column_number("manager_host")),
+      heartbeat_us(first.column_number("heartbeat_us")),
+      suspend_us(first.column_number("suspend_us")),
+      suspend_reason(first.column_number("suspend_reason")),
+      go_suspend_us(first.column_number("go_suspend_us")),
+      stop_us(first.column_number("stop_us")) {}
+
+ChainRow ChainFromRow(const pqxx::row& r, const ChainColumns& k) {
   ChainRow c;
-  c.chain_id = r["chain_id"].as<int64_t>();
-  c.name = r["name"].as<std::string>();
-  c.user = r["user_name"].as<std::string>();
-  c.kind = r["kind"].as<std::string>();
-  c.group = r["node_group"].as<std::string>();
-  c.priority = r["priority"].as<int>();
-  c.nodes = r["nodes"].as<int>();
-  c.gpus_per_node = r["gpus_per_node"].as<int>();
-  c.entrypoint = r["entrypoint"].as<std::string>();
-  for (const auto& a : nlohmann::json::parse(r["args"].as<std::string>())) {
+  c.chain_id = r[k.chain_id].as<int64_t>();
+  c.name = r[k.name].as<std::string>();
+  c.user = r[k.user_name].as<std::string>();
+  c.kind = r[k.kind].as<std::string>();
+  c.group = r[k.node_group].as<std::string>();
+  c.priority = r[k.priority].as<int>();
+  c.nodes = r[k.nodes].as<int>();
+  c.gpus_per_node = r[k.gpus_per_node].as<int>();
+  c.entrypoint = r[k.entrypoint].as<std::string>();
+  for (const auto& a : nlohmann::json::parse(r[k.args].as<std::string>())) {
     c.args.push_back(a.get<std::string>());
   }
-  c.workdir = r["workdir"].as<std::string>();
+  c.workdir = r[k.workdir].as<std::string>();
   // Named: items() of a temporary would dangle (the range-for keeps only the proxy alive).
-  const nlohmann::json env = nlohmann::json::parse(r["env"].as<std::string>());
+  const nlohmann::json env = nlohmann::json::parse(r[k.env].as<std::string>());
   for (const auto& [k, v] : env.items()) {
     c.env[k] = v.is_string() ? v.get<std::string>() : v.dump();
   }
-  c.image = r["image"].as<std::string>();
-  c.environment = r["environment"].as<std::string>();
-  c.first_submit_at = absl::FromUnixMicros(r["first_submit_us"].as<int64_t>());
-  c.whole_life_state = r["whole_life_state"].as<int>();
-  c.final_state = Opt<std::string>(r["final_state"]);
-  c.exit_code = Opt<int>(r["chain_exit_code"]);
-  c.stop_requested = r["stop_requested"].as<bool>();
-  c.hold = r["hold"].as<bool>();
-  c.finished_at = OptTime(r["finished_us"]);
+  c.image = r[k.image].as<std::string>();
+  c.environment = r[k.environment].as<std::string>();
+  c.first_submit_at = absl::FromUnixMicros(r[k.first_submit_us].as<int64_t>());
+  c.whole_life_state = r[k.whole_life_state].as<int>();
+  c.final_state = Opt<std::string>(r[k.final_state]);
+  c.exit_code = Opt<int>(r[k.chain_exit_code]);
+  c.stop_requested = r[k.stop_requested].as<bool>();
+  c.hold = r[k.hold].as<bool>();
+  c.finished_at = OptTime(r[k.finished_us]);
   return c;
 }
 
-AttemptRow AttemptFromRow(const pqxx::row& r) {
+AttemptRow AttemptFromRow(const pqxx::row& r, const AttemptColumns& k) {
   AttemptRow a;
-  a.attempt_id = r["attempt_id"].as<int64_t>();
-  a.chain_id = r["a_chain_id"].as<int64_t>();
-  a.attempt_no = r["attempt_no"].as<int>();
-  a.state = r["state"].as<std::string>();
-  a.tier = r["tier"].as<int>();
-  a.queued_at = absl::FromUnixMicros(r["queued_us"].as<int64_t>());
-  a.scheduled_at = OptTime(r["scheduled_us"]);
-  a.started_at = OptTime(r["started_us"]);
-  a.ended_at = OptTime(r["ended_us"]);
-  a.end_reason = r["end_reason"].as<std::string>();
-  a.exit_code = Opt<int>(r["exit_code"]);
-  a.manager_pid = Opt<int>(r["manager_pid"]);
-  a.manager_host = r["manager_host"].as<std::string>();
-  a.manager_heartbeat_at = OptTime(r["heartbeat_us"]);
-  a.suspend_requested_at = OptTime(r["suspend_us"]);
-  a.suspend_reason = r["suspend_reason"].as<std::string>();
-  a.go_suspend_at = OptTime(r["go_suspend_us"]);
-  a.stop_requested_at = OptTime(r["stop_us"]);
+  a.attempt_id = r[k.attempt_id].as<int64_t>();
+  a.chain_id = r[k.a_chain_id].as<int64_t>();
+  a.attempt_no = r[k.attempt_no].as<int>();
+  a.state = r[k.state].as<std::string>();
+  a.tier = r[k.tier].as<int>();
+  a.queued_at = absl::FromUnixMicros(r[k.queued_us].as<int64_t>());
+  a.scheduled_at = OptTime(r[k.scheduled_us]);
+  a.started_at = OptTime(r[k.started_us]);
+  a.ended_at = OptTime(r[k.ended_us]);
+  a.end_reason = r[k.end_reason].as<std::string>();
+  a.exit_code = Opt<int>(r[k.exit_code]);
+  a.manager_pid = Opt<int>(r[k.manager_pid]);
+  a.manager_host = r[k.manager_host].as<std::string>();
+  a.manager_heartbeat_at = OptTime(r[k.heartbeat_us]);
+  a.suspend_requested_at = OptTime(r[k.suspend_us]);
+  a.suspend_reason = r[k.suspend_reason].as<std::string>();
+  a.go_suspend_at = OptTime(r[k.go_suspend_us]);
+  a.stop_requested_at = OptTime(r[k.stop_us]);
   return a;
 }
+
+ChainRow ChainFromRow(const pqxx::row& r) { return ChainFromRow(r, ChainColumns(r)); }
+
+AttemptRow AttemptFromRow(const pqxx::row& r) { return AttemptFromRow(r, AttemptColumns(r)); }
 
 PodRow PodFromRow(const pqxx::row& r) {
   PodRow p;

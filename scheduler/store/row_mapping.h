@@ -23,6 +23,24 @@ User UserFromRow(const pqxx::row& r);
 
 ChainRow ChainFromRow(const pqxx::row& r);
 AttemptRow AttemptFromRow(const pqxx::row& r);
+
+// Column numbers of kChainColumns / kAttemptColumns in one result, found once from its
+// first row. Reading a field by name scans the result's column names each time; over 100,000
+// open attempts that scan was most of haid's start-up load.
+struct ChainColumns {
+  explicit ChainColumns(const pqxx::row& first);
+  pqxx::row::size_type chain_id, name, user_name, kind, node_group, priority, nodes,
+      gpus_per_node, entrypoint, args, workdir, env, image, environment, first_submit_us,
+      whole_life_state, final_state, chain_exit_code, stop_requested, hold, finished_us;
+};
+struct AttemptColumns {
+  explicit AttemptColumns(const pqxx::row& first);
+  pqxx::row::size_type attempt_id, a_chain_id, attempt_no, state, tier, queued_us,
+      scheduled_us, started_us, ended_us, end_reason, exit_code, manager_pid, manager_host,
+      heartbeat_us, suspend_us, suspend_reason, go_suspend_us, stop_us;
+};
+ChainRow ChainFromRow(const pqxx::row& r, const ChainColumns& c);
+AttemptRow AttemptFromRow(const pqxx::row& r, const AttemptColumns& c);
 PodRow PodFromRow(const pqxx::row& r);
 
 // Postgres array literal of ids/ints, e.g. "{1,2,3}".
@@ -32,6 +50,13 @@ std::vector<int> ParseIntArray(const std::string& literal);
 
 // Loads pods of the given attempts and attaches them (sorted by rank).
 void AttachPods(pqxx::transaction_base& tx, std::vector<AttemptRow*> attempts);
+
+// Prepared statements of the hot paths outside task_store.cc (registered by Store's
+// constructor): authentication (admin_store.cc) and the change reads (open_attempt_store.cc).
+extern const char kAuthenticateStatement[];
+std::string AuthenticateSql();
+class ConnectionPool;
+void PrepareOpenAttemptStatements(ConnectionPool& pool);
 
 // Appends a task_events row.
 void AddEvent(pqxx::transaction_base& tx, int64_t chain_id, int64_t attempt_id,

@@ -17,6 +17,7 @@
 #include "scheduler/policy/types.h"
 #include "scheduler/store/pool.h"
 #include "scheduler/store/rows.h"
+#include "scheduler/store/submit_batcher.h"
 
 namespace hai::store {
 
@@ -28,7 +29,9 @@ struct HostRow {
 // What changed among open attempts since an earlier read (LoadOpenAttemptChanges).
 struct OpenAttemptChanges {
   bool full = false;                // `open` is every open attempt: replace, don't merge
-  std::vector<OpenAttempt> open;    // attempts written since, still open (chain, pods)
+  // Attempts written since that are still open (chain, pods), by attempt id. A map, so a
+  // full load becomes haid's copy without a second copy of 100,000 entries.
+  std::map<int64_t, OpenAttempt> open;
   std::vector<int64_t> closed;      // attempts written since that are no longer open or gone
   uint64_t next_since = 0;          // watermark for the next call: xmin of this read's snapshot
 };
@@ -48,7 +51,8 @@ enum class StopOutcome {
 
 class Store {
  public:
-  explicit Store(std::unique_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {}
+  explicit Store(std::unique_ptr<ConnectionPool> pool);
+  ~Store();
 
   // ---- identity and admin tables
   // NotFound when no user has this token hash.
@@ -86,9 +90,13 @@ class Store {
   absl::StatusOr<std::map<std::string, std::vector<int64_t>>> MarkUnhealthyNodes(int threshold);
 
   // ---- chains and attempts
-  // Inserts the chain and its first queued attempt (one transaction). AlreadyExists when the
-  // user has an open chain of that name.
+  // Inserts the chain and its first queued attempt (atomically). AlreadyExists when the
+  // user has an open chain of that name. Thread-safe; concurrent calls are written together
+  // in one statement (group commit, submit_batcher.h).
   absl::StatusOr<Chain> CreateChain(const NewChain& c, int initial_tier);
+  // Statements CreateChain has written and the chains in them (group-commit effect).
+  int64_t chain_statements() const;
+  int64_t chains_created() const;
   // The chain with every attempt and their pods; NotFound when absent.
   absl::StatusOr<Chain> GetChain(int64_t chain_id);
   // The user's open chain with this name, else their newest chain with it.
@@ -140,7 +148,13 @@ class Store {
   ConnectionPool& pool() { return *pool_; }
 
  private:
+  // The two statements behind CreateChain: one chain, or several (one result each).
+  absl::StatusOr<Chain> CreateChainAlone(const NewChain& c, int initial_tier);
+  absl::StatusOr<std::vector<absl::StatusOr<Chain>>> CreateChainBatch(
+      const std::vector<ChainRequest>& requests);
+
   std::unique_ptr<ConnectionPool> pool_;
+  std::unique_ptr<SubmitBatcher> submits_;
 };
 
 }  // namespace hai::store

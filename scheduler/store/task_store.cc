@@ -1,4 +1,8 @@
 // Chains and attempts: submit, read, list, and the scheduler's guarded decisions.
+#include <algorithm>
+#include <map>
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -9,8 +13,71 @@ namespace hai::store {
 namespace {
 
 std::string ToJson(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
-std::string ToJson(const std::map<std::string, std::string>& m) {
-  return nlohmann::json(m).dump();
+std::string ToJson(const std::map<std::string, std::string>& m) { return nlohmann::json(m).dump(); }
+
+// Chains per group-commit statement: large enough to absorb any burst a 2-core Postgres can
+// take, small enough that one statement stays a few milliseconds.
+constexpr int kMaxChainsPerStatement = 256;
+
+absl::Status NameTaken(const NewChain& c) {
+  return absl::AlreadyExistsError(absl::StrCat("you already have an open task named '", c.name,
+                                               "'; stop it first or choose another --name"));
+}
+
+// A Postgres array literal of strings: every element double-quoted, with " and \ escaped
+// (so commas, braces, quotes and JSON text survive).
+std::string TextArray(const std::vector<std::string>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char ch : v[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+// Prepared statements of the submit path (registered on the pool in the constructor).
+constexpr char kSubmitStatement[] = "hai_submit";
+constexpr char kSubmitBatchStatement[] = "hai_submit_batch";
+std::string SubmitSql() {
+  return absl::StrCat(
+      "WITH c AS (INSERT INTO chains (name, user_name, kind, node_group, priority, nodes,"
+      " gpus_per_node, entrypoint, args, workdir, env, image, environment, "
+      "whole_life_state) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11::jsonb,$12,"
+      "$13,$14) RETURNING *), "
+      "a AS (INSERT INTO attempts (chain_id, attempt_no, state, tier) "
+      "SELECT chain_id, 0, 'queued', $15 FROM c RETURNING *), "
+      "e AS (INSERT INTO task_events (chain_id, attempt_id, kind, actor, detail) "
+      "SELECT chain_id, attempt_id, 'submitted', $2, $16::jsonb FROM a) "
+      "SELECT ",
+      kAttemptColumns, ", ", kChainColumns, " FROM c JOIN a ON true");
+}
+std::string SubmitBatchSql() {
+  return absl::StrCat(
+      "WITH i AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+      "$5::int[], $6::int[], $7::int[], $8::text[], $9::jsonb[], $10::text[], "
+      "$11::jsonb[], $12::text[], $13::text[], $14::int[], $15::int[], $16::jsonb[]) "
+      "AS u(name, user_name, kind, node_group, priority, nodes, gpus_per_node, "
+      "entrypoint, args, workdir, env, image, environment, whole_life_state, tier, "
+      "detail)), "
+      "c AS (INSERT INTO chains (name, user_name, kind, node_group, priority, nodes, "
+      "gpus_per_node, entrypoint, args, workdir, env, image, environment, "
+      "whole_life_state) SELECT name, user_name, kind, node_group, priority, nodes, "
+      "gpus_per_node, entrypoint, args, workdir, env, image, environment, "
+      "whole_life_state FROM i "
+      "ON CONFLICT (user_name, name) WHERE final_state IS NULL DO NOTHING RETURNING *), "
+      "a AS (INSERT INTO attempts (chain_id, attempt_no, state, tier) "
+      "SELECT c.chain_id, 0, 'queued', i.tier FROM c JOIN i USING (user_name, name) "
+      "RETURNING *), "
+      "e AS (INSERT INTO task_events (chain_id, attempt_id, kind, actor, detail) "
+      "SELECT a.chain_id, a.attempt_id, 'submitted', c.user_name, i.detail "
+      "FROM a JOIN c ON c.chain_id = a.chain_id JOIN i USING (user_name, name)) "
+      "SELECT ",
+      kAttemptColumns, ", ", kChainColumns, " FROM c JOIN a ON a.chain_id = c.chain_id");
 }
 
 // "SELECT <chain columns> FROM chains c " + a WHERE/ORDER clause over alias c.
@@ -34,13 +101,12 @@ std::vector<Chain> ReadChains(pqxx::transaction_base& tx, const pqxx::result& ch
   }
   if (ids.empty()) return out;
   std::string attempts_sql =
-      all_attempts
-          ? absl::StrCat("SELECT ", kAttemptColumns,
-                         " FROM attempts a WHERE a.chain_id = ANY($1::bigint[]) "
-                         "ORDER BY a.chain_id, a.attempt_no")
-          : absl::StrCat("SELECT DISTINCT ON (a.chain_id) ", kAttemptColumns,
-                         " FROM attempts a WHERE a.chain_id = ANY($1::bigint[]) "
-                         "ORDER BY a.chain_id, a.attempt_no DESC");
+      all_attempts ? absl::StrCat("SELECT ", kAttemptColumns,
+                                  " FROM attempts a WHERE a.chain_id = ANY($1::bigint[]) "
+                                  "ORDER BY a.chain_id, a.attempt_no")
+                   : absl::StrCat("SELECT DISTINCT ON (a.chain_id) ", kAttemptColumns,
+                                  " FROM attempts a WHERE a.chain_id = ANY($1::bigint[]) "
+                                  "ORDER BY a.chain_id, a.attempt_no DESC");
   for (const auto& r : tx.exec_params(attempts_sql, ArrayLiteral(ids))) {
     AttemptRow a = AttemptFromRow(r);
     out[index[a.chain_id]].attempts.push_back(std::move(a));
@@ -55,40 +121,106 @@ std::vector<Chain> ReadChains(pqxx::transaction_base& tx, const pqxx::result& ch
 
 }  // namespace
 
-absl::StatusOr<Chain> Store::CreateChain(const NewChain& c, int initial_tier) {
+absl::StatusOr<Chain> Store::CreateChainAlone(const NewChain& c, int initial_tier) {
   // One statement (chain, first attempt, submitted event) sent without BEGIN/COMMIT: a
   // single statement is atomic on its own, and submit is the hottest write (one round trip;
   // bench/live/submit_load.cc). It returns the rows as GetChain would read them.
   Chain out;
   absl::Status s = pool_->Statement("submit", [&](pqxx::nontransaction& tx) -> absl::Status {
-    auto r = tx.exec_params1(
-        absl::StrCat(
-            "WITH c AS (INSERT INTO chains (name, user_name, kind, node_group, priority, nodes,"
-            " gpus_per_node, entrypoint, args, workdir, env, image, environment, "
-            "whole_life_state) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11::jsonb,$12,"
-            "$13,$14) RETURNING *), "
-            "a AS (INSERT INTO attempts (chain_id, attempt_no, state, tier) "
-            "SELECT chain_id, 0, 'queued', $15 FROM c RETURNING *), "
-            "e AS (INSERT INTO task_events (chain_id, attempt_id, kind, actor, detail) "
-            "SELECT chain_id, attempt_id, 'submitted', $2, $16::jsonb FROM a) "
-            "SELECT ",
-            kAttemptColumns, ", ", kChainColumns, " FROM c JOIN a ON true"),
-        c.name, c.user, c.kind, c.group, c.priority, c.nodes, c.gpus_per_node, c.entrypoint,
-        ToJson(c.args), c.workdir, ToJson(c.env), c.image, c.environment, c.whole_life_state,
-        initial_tier,
+    auto r = tx.exec_prepared1(
+        kSubmitStatement, c.name, c.user, c.kind, c.group, c.priority, c.nodes, c.gpus_per_node,
+        c.entrypoint, ToJson(c.args), c.workdir, ToJson(c.env), c.image, c.environment,
+        c.whole_life_state, initial_tier,
         nlohmann::json{{"priority", c.priority}, {"nodes", c.nodes}, {"group", c.group}}.dump());
     out.row = ChainFromRow(r);
     out.attempts.push_back(AttemptFromRow(r));
     return absl::OkStatus();
   });
-  if (s.code() == absl::StatusCode::kAlreadyExists) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "you already have an open task named '", c.name,
-        "'; stop it first or choose another --name"));
-  }
+  if (s.code() == absl::StatusCode::kAlreadyExists) return NameTaken(c);
   if (!s.ok()) return s;
   return out;
 }
+
+absl::StatusOr<std::vector<absl::StatusOr<Chain>>> Store::CreateChainBatch(
+    const std::vector<ChainRequest>& requests) {
+  // The same three inserts as CreateChainAlone over unnest()ed arrays, one element per
+  // request. A name already open is skipped (ON CONFLICT DO NOTHING on the partial unique
+  // index) and reported AlreadyExists; the batcher never puts one user's name in twice.
+  std::vector<std::string> name, user, kind, group, entrypoint, args, workdir, env, image,
+      environment, detail;
+  std::vector<int> priority, nodes, gpus, wls, tier;
+  for (const ChainRequest& r : requests) {
+    const NewChain& c = *r.chain;
+    name.push_back(c.name);
+    user.push_back(c.user);
+    kind.push_back(c.kind);
+    group.push_back(c.group);
+    priority.push_back(c.priority);
+    nodes.push_back(c.nodes);
+    gpus.push_back(c.gpus_per_node);
+    entrypoint.push_back(c.entrypoint);
+    args.push_back(ToJson(c.args));
+    workdir.push_back(c.workdir);
+    env.push_back(ToJson(c.env));
+    image.push_back(c.image);
+    environment.push_back(c.environment);
+    wls.push_back(c.whole_life_state);
+    tier.push_back(r.tier);
+    detail.push_back(
+        nlohmann::json{{"priority", c.priority}, {"nodes", c.nodes}, {"group", c.group}}.dump());
+  }
+  std::map<std::pair<std::string, std::string>, Chain> made;
+  absl::Status s = pool_->Statement("submit batch", [&](pqxx::nontransaction& tx) {
+    auto rows = tx.exec_prepared(
+        kSubmitBatchStatement, TextArray(name), TextArray(user), TextArray(kind), TextArray(group),
+        ArrayLiteral(priority), ArrayLiteral(nodes), ArrayLiteral(gpus), TextArray(entrypoint),
+        TextArray(args), TextArray(workdir), TextArray(env), TextArray(image),
+        TextArray(environment), ArrayLiteral(wls), ArrayLiteral(tier), TextArray(detail));
+    for (const auto& r : rows) {
+      Chain c;
+      c.row = ChainFromRow(r);
+      c.attempts.push_back(AttemptFromRow(r));
+      auto key = std::make_pair(c.row.user, c.row.name);
+      made[key] = std::move(c);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  std::vector<absl::StatusOr<Chain>> out;
+  out.reserve(requests.size());
+  for (const ChainRequest& r : requests) {
+    auto it = made.find({r.chain->user, r.chain->name});
+    if (it == made.end()) {
+      out.push_back(NameTaken(*r.chain));
+    } else {
+      out.push_back(std::move(it->second));
+    }
+  }
+  return out;
+}
+
+Store::Store(std::unique_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {
+  pool_->Prepare(kSubmitStatement, SubmitSql());
+  pool_->Prepare(kSubmitBatchStatement, SubmitBatchSql());
+  pool_->Prepare(kAuthenticateStatement, AuthenticateSql());
+  PrepareOpenAttemptStatements(*pool_);
+  // Two statements in flight keep both of this machine's cores busy; more would only take
+  // connections from the loop and the readers.
+  const int in_flight = std::max(1, std::min(2, pool_->size() / 2));
+  submits_ = std::make_unique<SubmitBatcher>(
+      [this](const ChainRequest& r) { return CreateChainAlone(*r.chain, r.tier); },
+      [this](const std::vector<ChainRequest>& r) { return CreateChainBatch(r); },
+      kMaxChainsPerStatement, in_flight);
+}
+
+Store::~Store() = default;
+
+absl::StatusOr<Chain> Store::CreateChain(const NewChain& c, int initial_tier) {
+  return submits_->Create(c, initial_tier);
+}
+
+int64_t Store::chain_statements() const { return submits_->statements(); }
+int64_t Store::chains_created() const { return submits_->chains(); }
 
 absl::StatusOr<Chain> Store::GetChain(int64_t chain_id) {
   std::vector<Chain> chains;
@@ -116,8 +248,8 @@ absl::StatusOr<int64_t> Store::FindChainByName(const std::string& user, const st
   return id;
 }
 
-absl::StatusOr<std::vector<Chain>> Store::ListChains(const std::string& user,
-                                                     bool include_finished, int limit) {
+absl::StatusOr<std::vector<Chain>> Store::ListChains(const std::string& user, bool include_finished,
+                                                     int limit) {
   std::vector<Chain> chains;
   absl::Status s = pool_->Read("list tasks", [&](pqxx::read_transaction& tx) {
     std::string where = "WHERE ($1 = '' OR c.user_name = $1)";
@@ -186,13 +318,11 @@ absl::Status Store::RequestSuspend(int64_t attempt_id, int64_t preemptor_chain_i
         "RETURNING chain_id",
         attempt_id, preemptor_chain_id, reason);
     if (r.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("attempt ", attempt_id, " is not running"));
+      return absl::FailedPreconditionError(absl::StrCat("attempt ", attempt_id, " is not running"));
     }
     const int64_t victim_chain = r[0][0].as<int64_t>();
     AddEvent(tx, victim_chain, attempt_id, "suspend_requested", actor,
-             nlohmann::json{{"reason", reason}, {"preemptor_chain_id", preemptor_chain_id}}
-                 .dump());
+             nlohmann::json{{"reason", reason}, {"preemptor_chain_id", preemptor_chain_id}}.dump());
     // The preemptor's history names each of its victims, so either side explains itself.
     if (preemptor_chain_id != 0) {
       AddEvent(tx, preemptor_chain_id, 0, "preempting", actor,

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "scheduler/loop/open_attempts.h"
@@ -104,7 +105,7 @@ TEST_F(OpenAttemptChangesTest, FullLoadThenOnlyWhatChanged) {
   auto delta = store_->LoadOpenAttemptChanges(quiet);
   ASSERT_TRUE(delta.ok()) << delta.status();
   std::map<int64_t, const store::OpenAttempt*> open;
-  for (const auto& o : delta->open) open[o.attempt.attempt_id] = &o;
+  for (const auto& [id, o] : delta->open) open[id] = &o;
   ASSERT_EQ(open.size(), 2u);
   EXPECT_EQ(open.at(a)->attempt.state, "scheduled");
   ASSERT_EQ(open.at(a)->attempt.pods.size(), 1u);
@@ -121,8 +122,7 @@ TEST_F(OpenAttemptChangesTest, ChainEditsBringTheirOpenAttempts) {
   auto delta = store_->LoadOpenAttemptChanges(full->next_since);
   ASSERT_TRUE(delta.ok()) << delta.status();
   ASSERT_EQ(delta->open.size(), 1u);
-  EXPECT_EQ(delta->open[0].attempt.attempt_id, a);
-  EXPECT_TRUE(delta->open[0].chain.hold);
+  EXPECT_TRUE(delta->open.at(a).chain.hold);
 }
 
 TEST_F(OpenAttemptChangesTest, HeartbeatsAreNotChangesButLivenessReadsThem) {
@@ -155,7 +155,7 @@ TEST_F(OpenAttemptChangesTest, HeartbeatsAreNotChangesButLivenessReadsThem) {
   auto changed = store_->LoadOpenAttemptChanges(delta->next_since);
   ASSERT_TRUE(changed.ok());
   ASSERT_EQ(changed->open.size(), 1u);
-  EXPECT_TRUE(changed->open[0].attempt.suspend_requested_at.has_value());
+  EXPECT_TRUE(changed->open.at(a).attempt.suspend_requested_at.has_value());
 }
 
 TEST_F(OpenAttemptChangesTest, AWriterThatCommitsLateIsNotMissed) {
@@ -209,6 +209,13 @@ TEST_F(OpenAttemptChangesTest, ManyInterleavedChangesMatchAFreshLoad) {
               std::to_string(round % 4));
     ASSERT_TRUE(cache.Refresh(*store_).ok());
     EXPECT_EQ(Digest(cache.attempts()), FreshDigest()) << "round " << round;
+    // The supervisor's index of node-holding attempts follows the merges.
+    std::set<int64_t> holding;
+    for (const auto& [id, o] : cache.attempts()) {
+      if (o.attempt.state != "queued") holding.insert(id);
+      EXPECT_EQ(cache.Find(id), &o);
+    }
+    EXPECT_EQ(cache.holding(), holding) << "round " << round;
   }
   EXPECT_FALSE(cache.last_full());
 }
@@ -218,23 +225,23 @@ TEST_F(OpenAttemptChangesTest, ApplyMergesAndAFullReadReplaces) {
   store::OpenAttemptChanges first;
   first.full = true;
   first.next_since = 7;
-  first.open.resize(2);
-  first.open[0].attempt.attempt_id = 1;
-  first.open[1].attempt.attempt_id = 2;
+  first.open[1].attempt.attempt_id = 1;
+  first.open[2].attempt.attempt_id = 2;
   cache.Apply(first);
   store::OpenAttemptChanges delta;
-  delta.open.resize(1);
-  delta.open[0].attempt.attempt_id = 3;
+  delta.open[3].attempt.attempt_id = 3;
   delta.closed = {1};
   delta.next_since = 8;
   cache.Apply(delta);
   std::vector<int64_t> ids;
   for (const auto& [id, o] : cache.attempts()) ids.push_back(id);
   EXPECT_THAT(ids, UnorderedElementsAre(2, 3));
+  EXPECT_EQ(cache.Find(1), nullptr);
+  ASSERT_NE(cache.Find(3), nullptr);
+  EXPECT_EQ(cache.Find(3)->attempt.attempt_id, 3);
   store::OpenAttemptChanges full;
   full.full = true;
-  full.open.resize(1);
-  full.open[0].attempt.attempt_id = 9;
+  full.open[9].attempt.attempt_id = 9;
   full.next_since = 9;
   cache.Apply(full);
   ASSERT_EQ(cache.attempts().size(), 1u);
