@@ -66,15 +66,15 @@ std::string CoresText(int64_t millis) {
 }
 
 std::string RenderContainers(const hai::v1::JupyterListResponse& list, absl::Time now) {
-  Table table({"ID", "NAME", "STATE", "GROUP", "NODE", "CPU", "MEMORY", "GPUS", "IDLE", "CULL AFTER",
-               "URL / REASON"});
+  Table table({"ID", "NAME", "STATE", "GROUP", "NODE", "CPU", "MEMORY", "GPUS", "IDLE",
+               "CULL AFTER", "URL / REASON"});
   for (const hai::v1::JupyterContainer& c : list.containers()) {
     std::string gpus = absl::StrCat(c.gpus());
     if (c.gpu_indices_size() > 0) {
       absl::StrAppend(&gpus, " (", FormatGpuList({c.gpu_indices().begin(), c.gpu_indices().end()}),
                       ")");
     }
-    std::string cull = c.keep_alive()         ? "keep-alive"
+    std::string cull = c.keep_alive()            ? "keep-alive"
                        : c.idle_timeout_s() == 0 ? "never"
                                                  : HumanDuration(absl::Seconds(c.idle_timeout_s()));
     std::string where = c.ready() ? c.url() : c.pending_reason();
@@ -130,8 +130,8 @@ absl::StatusOr<hai::v1::JupyterUrlResponse> WaitForUrl(Connection& conn, int64_t
     ASSIGN_OR_RETURN(hai::v1::JupyterContainer c, FindContainer(conn, chain_id));
     // Both below exit 1 (not 5 or 6): haid accepted the container; it did not come up.
     if (Ended(c.state())) {
-      return absl::AbortedError(absl::StrCat("container ", c.name(), " ended (", c.state(),
-                                             "): ", c.end_reason()));
+      return absl::AbortedError(
+          absl::StrCat("container ", c.name(), " ended (", c.state(), "): ", c.end_reason()));
     }
     if (absl::Now() >= deadline) {
       return absl::AbortedError(absl::StrCat(
@@ -163,9 +163,8 @@ absl::StatusOr<int> RunCreate(const GlobalOptions& globals, const CreateArgs& ar
     if (globals.json) {
       PrintJson(created);
     } else {
-      std::cout << "created container " << c.name() << " (id " << c.chain_id() << ", "
-                << c.state() << "); `hai-cli jupyter url " << c.name()
-                << "` prints its URL once it serves\n";
+      std::cout << "created container " << c.name() << " (id " << c.chain_id() << ", " << c.state()
+                << "); `hai-cli jupyter url " << c.name() << "` prints its URL once it serves\n";
     }
     return kExitOk;
   }
@@ -238,8 +237,7 @@ absl::StatusOr<int> RunStop(const GlobalOptions& globals, const RefArgs& args) {
     PrintJson(response);
   } else {
     std::cout << "container " << response.container().name() << " (id "
-              << response.container().chain_id() << "): " << response.container().state()
-              << "\n";
+              << response.container().chain_id() << "): " << response.container().state() << "\n";
   }
   return kExitOk;
 }
@@ -290,8 +288,8 @@ void AddJupyterCommands(CLI::App& app, CommandSet& set) {
   }
   {
     auto args = std::make_shared<RefArgs>();
-    CLI::App* sub = jupyter->add_subcommand(
-        "stop", "stop a container (its workspace stays for the next one)");
+    CLI::App* sub =
+        jupyter->add_subcommand("stop", "stop a container (its workspace stays for the next one)");
     sub->add_option("CONTAINER", args->container, "container name or id")->required();
     sub->add_flag("-w,--wait", args->wait, "wait until it has ended");
     AddJsonFlag(sub, set);

@@ -26,7 +26,8 @@ absl::StatusOr<JupyterPodInfo> AttemptStore::LoadJupyter() {
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  if (!found) return absl::NotFoundError(absl::StrCat("chain ", chain_id_, " has no container row"));
+  if (!found)
+    return absl::NotFoundError(absl::StrCat("chain ", chain_id_, " has no container row"));
   return info;
 }
 

@@ -40,7 +40,9 @@ absl::StatusOr<std::string> JupyterNotebookConfig(const JupyterPodInfo& info,
       "from notebook.auth.login import LoginHandler\n"
       "from notebook.log import log_request as _hai_log_request\n"
       "\n"
-      "_HAI_ACCEPTED = (", absl::StrJoin(quoted, ", "), ",)\n"
+      "_HAI_ACCEPTED = (",
+      absl::StrJoin(quoted, ", "),
+      ",)\n"
       "\n"
       "def _hai_ok(token):\n"
       "    if not token:\n"
@@ -78,12 +80,14 @@ absl::StatusOr<std::string> JupyterNotebookConfig(const JupyterPodInfo& info,
       "c.NotebookApp.token = ''\n"
       "c.NotebookApp.password = ''\n"
       "c.NotebookApp.ip = '127.0.0.1'\n"
-      "c.NotebookApp.port = ", info.port, "\n",
+      "c.NotebookApp.port = ",
+      info.port, "\n",
       // A taken port must fail the start, not silently move the server elsewhere.
       "c.NotebookApp.port_retries = 0\n"
       "c.NotebookApp.open_browser = False\n"
-      "c.NotebookApp.notebook_dir = ", PyString(info.workspace), "\n",
-      "c.NotebookApp.allow_root = ", allow_root ? "True" : "False", "\n");
+      "c.NotebookApp.notebook_dir = ",
+      PyString(info.workspace), "\n", "c.NotebookApp.allow_root = ", allow_root ? "True" : "False",
+      "\n");
 }
 
 }  // namespace hai::manager

@@ -16,10 +16,10 @@ struct JupyterPodInfo {
   std::string owner_token_hash;  // users.token_hash of the container's owner
   // Filled by the manager (JupyterPod::Prepare) before the rank starts:
   std::string notebook_binary = "jupyter-notebook";
-  int port = 0;              // loopback port of the server (local runtime)
-  std::string config_path;   // generated jupyter_notebook_config.py (0600)
-  std::string state_dir;     // Jupyter's runtime/data/config dirs, per attempt
-  std::string workspace;     // notebook root: <data_dir>/workspaces/<user>, kept across attempts
+  int port = 0;             // loopback port of the server (local runtime)
+  std::string config_path;  // generated jupyter_notebook_config.py (0600)
+  std::string state_dir;    // Jupyter's runtime/data/config dirs, per attempt
+  std::string workspace;    // notebook root: <data_dir>/workspaces/<user>, kept across attempts
 };
 
 }  // namespace hai::manager

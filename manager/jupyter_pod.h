@@ -28,12 +28,9 @@ std::optional<absl::Time> LastActivityFromStatus(const std::string& body);
 class JupyterPod {
  public:
   // `info` is the claimed attempt; on success info->jupyter is set.
-  static absl::StatusOr<std::unique_ptr<JupyterPod>> Prepare(AttemptStore& store,
-                                                             const std::string& data_dir,
-                                                             const std::string& run_dir,
-                                                             const std::string& notebook_binary,
-                                                             const std::string& task_token,
-                                                             AttemptInfo* info);
+  static absl::StatusOr<std::unique_ptr<JupyterPod>> Prepare(
+      AttemptStore& store, const std::string& data_dir, const std::string& run_dir,
+      const std::string& notebook_binary, const std::string& task_token, AttemptInfo* info);
 
   // Polls the server once (short timeouts) and reports what changed.
   void Tick();

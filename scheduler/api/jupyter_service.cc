@@ -21,8 +21,7 @@ constexpr char kDefaultName[] = "notebook";
 bool ValidName(const std::string& s) {
   if (s.empty() || s.size() > kMaxNameLength) return false;
   for (char c : s) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' &&
-        c != '.') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
       return false;
     }
   }
@@ -58,7 +57,7 @@ std::string BaseUrl(const store::JupyterChain& c) {
 }  // namespace
 
 #define HAI_AUTH(user_var, context)                               \
-  auto user_var##_or = Authenticate(*(context), *d_.store);        \
+  auto user_var##_or = Authenticate(*(context), *d_.store);       \
   if (!user_var##_or.ok()) return ToGrpc(user_var##_or.status()); \
   const store::User& user_var = *user_var##_or
 
@@ -78,7 +77,7 @@ absl::StatusOr<store::JupyterChain> JupyterServiceImpl::Load(int64_t chain_id) {
 }
 
 absl::StatusOr<store::JupyterChain> JupyterServiceImpl::Resolve(const store::User& user,
-                                                               const hai::v1::JupyterRef& ref) {
+                                                                const hai::v1::JupyterRef& ref) {
   int64_t id = ref.chain_id();
   if (id == 0) {
     if (ref.name().empty()) return absl::InvalidArgumentError("give a container id or name");
@@ -152,8 +151,7 @@ grpc::Status JupyterServiceImpl::Create(grpc::ServerContext* context,
   if (!ValidName(chain.name)) {
     return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
         "container name must be 1-", kMaxNameLength,
-        " characters of letters, digits, '_', '-' or '.'; got '", chain.name.substr(0, 200),
-        "'")));
+        " characters of letters, digits, '_', '-' or '.'; got '", chain.name.substr(0, 200), "'")));
   }
   chain.user = user.name;
   chain.kind = "jupyter";
@@ -202,8 +200,8 @@ grpc::Status JupyterServiceImpl::List(grpc::ServerContext* context,
     return ToGrpc(absl::PermissionDeniedError("listing every user's containers needs admin"));
   }
   // The same chains `hai-cli list` shows, narrowed to kind jupyter.
-  auto chains = d_.store->ListChains(req->all_users() ? "" : user.name, req->include_finished(),
-                                     1000);
+  auto chains =
+      d_.store->ListChains(req->all_users() ? "" : user.name, req->include_finished(), 1000);
   if (!chains.ok()) return ToGrpc(chains.status());
   std::vector<int64_t> ids;
   for (const store::Chain& c : *chains) {
@@ -257,10 +255,10 @@ grpc::Status JupyterServiceImpl::Url(grpc::ServerContext* context,
   }
   Fill(*c, resp->mutable_container());
   if (!Ready(*c)) {
-    return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
-        "container ", c->chain.row.name, " is ", c->chain.State(),
-        c->chain.State() == "running" ? " but its server is not answering yet" : "",
-        "; try again shortly")));
+    return ToGrpc(absl::FailedPreconditionError(
+        absl::StrCat("container ", c->chain.row.name, " is ", c->chain.State(),
+                     c->chain.State() == "running" ? " but its server is not answering yet" : "",
+                     "; try again shortly")));
   }
   std::string url = BaseUrl(*c);
   if (c->chain.row.user == user.name) absl::StrAppend(&url, "?token=", CallerToken(*context));

@@ -108,8 +108,8 @@ void JupyterPass::Run(const std::vector<store::HostRow>& hosts, absl::Time now) 
   for (const policy::Pending& p : plan.pending) {
     auto it = by_attempt.find(p.attempt_id);
     if (it == by_attempt.end()) continue;
-    pending[it->second->row.chain_id] = {std::string(policy::PendingReasonName(p.reason)),
-                                         p.detail, p.position_in_tier};
+    pending[it->second->row.chain_id] = {std::string(policy::PendingReasonName(p.reason)), p.detail,
+                                         p.position_in_tier};
   }
   std::lock_guard<std::mutex> lock(mu_);
   pending_ = std::move(pending);

@@ -58,16 +58,11 @@ std::string GiB(int64_t mib) {
 
 const char* JupyterLimitName(JupyterLimit limit) {
   switch (limit) {
-    case JupyterLimit::kContainers:
-      return "containers";
-    case JupyterLimit::kCpu:
-      return "cpu";
-    case JupyterLimit::kMemory:
-      return "memory_gib";
-    case JupyterLimit::kGpus:
-      return "gpus";
-    case JupyterLimit::kKeepAlive:
-      return "keep_alive";
+    case JupyterLimit::kContainers: return "containers";
+    case JupyterLimit::kCpu: return "cpu";
+    case JupyterLimit::kMemory: return "memory_gib";
+    case JupyterLimit::kGpus: return "gpus";
+    case JupyterLimit::kKeepAlive: return "keep_alive";
   }
   return "?";
 }
@@ -231,8 +226,8 @@ JupyterQuota JupyterQuotaFor(const ResolvedJupyterQuota& resolved, const std::st
 }
 
 absl::Status CheckJupyterCreate(const JupyterCreateRequest& r,
-                                const std::vector<JupyterContainer>& open,
-                                const JupyterQuota& q, const std::vector<Node>& nodes) {
+                                const std::vector<JupyterContainer>& open, const JupyterQuota& q,
+                                const std::vector<Node>& nodes) {
   if (r.cpu_millis <= 0) return absl::InvalidArgumentError("--cpu must be positive");
   if (r.memory_mib <= 0) return absl::InvalidArgumentError("--memory must be positive");
   if (r.gpus < 0) return absl::InvalidArgumentError("--gpus must not be negative");
@@ -256,9 +251,9 @@ absl::Status CheckJupyterCreate(const JupyterCreateRequest& r,
             : absl::StrCat("no jupyter node group named ", r.group));
   }
   if (!fits_one) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no node of jupyter group ", r.group, " can ever hold ", Cores(r.cpu_millis), " CPU, ",
-        GiB(r.memory_mib), " and ", r.gpus, " GPUs"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no node of jupyter group ", r.group, " can ever hold ", Cores(r.cpu_millis),
+                     " CPU, ", GiB(r.memory_mib), " and ", r.gpus, " GPUs"));
   }
 
   int64_t count = 0, memory = 0, gpus = 0, keep_alive = 0;
@@ -271,18 +266,17 @@ absl::Status CheckJupyterCreate(const JupyterCreateRequest& r,
   }
   auto exhausted = [&](JupyterLimit limit, const std::string& what) {
     return absl::ResourceExhaustedError(absl::StrCat("jupyter quota jupyter:", r.group, ":",
-                                                     JupyterLimitName(limit), " exceeded: ",
-                                                     what));
+                                                     JupyterLimitName(limit), " exceeded: ", what));
   };
   if (count + 1 > q.containers) {
-    return exhausted(JupyterLimit::kContainers,
-                     absl::StrCat("limit ", q.containers, " containers, you have ", count,
-                                  " open"));
+    return exhausted(
+        JupyterLimit::kContainers,
+        absl::StrCat("limit ", q.containers, " containers, you have ", count, " open"));
   }
   if (r.cpu_millis > q.cpu_millis) {
-    return exhausted(JupyterLimit::kCpu, absl::StrCat("limit ", Cores(q.cpu_millis),
-                                                      " cores per container, asked for ",
-                                                      Cores(r.cpu_millis)));
+    return exhausted(JupyterLimit::kCpu,
+                     absl::StrCat("limit ", Cores(q.cpu_millis), " cores per container, asked for ",
+                                  Cores(r.cpu_millis)));
   }
   if (memory + r.memory_mib > q.memory_mib) {
     return exhausted(JupyterLimit::kMemory,
@@ -294,9 +288,9 @@ absl::Status CheckJupyterCreate(const JupyterCreateRequest& r,
                                                        " in use, asked for ", r.gpus));
   }
   if (r.keep_alive && keep_alive + 1 > q.keep_alive) {
-    return exhausted(JupyterLimit::kKeepAlive,
-                     absl::StrCat("limit ", q.keep_alive, " keep-alive containers, you have ",
-                                  keep_alive));
+    return exhausted(
+        JupyterLimit::kKeepAlive,
+        absl::StrCat("limit ", q.keep_alive, " keep-alive containers, you have ", keep_alive));
   }
   return absl::OkStatus();
 }
@@ -312,8 +306,8 @@ struct NodeUse {
 
 // GPU indices for `want` GPUs on `n`, or nullopt. Dedicated: unused indices, lowest first.
 // Shared: indices below the per-GPU cap, least used first (then lowest index).
-std::optional<std::vector<int>> PickGpus(const Node& n, const NodeUse& use, int want,
-                                         bool shared, int cap) {
+std::optional<std::vector<int>> PickGpus(const Node& n, const NodeUse& use, int want, bool shared,
+                                         int cap) {
   std::vector<std::pair<int, int>> candidates;  // (users, index)
   for (int i = 0; i < n.gpus; ++i) {
     auto it = use.per_gpu.find(i);
@@ -400,14 +394,14 @@ JupyterPlan PlaceJupyter(const std::vector<Node>& nodes,
       p.detail = absl::StrCat("no jupyter node belongs to group ", c->group);
     } else if (!could_ever_fit) {
       p.reason = PendingReason::kNeverFits;
-      p.detail = absl::StrCat("no node of jupyter group ", c->group, " is large enough for ",
-                              Cores(c->cpu_millis), " CPU, ", GiB(c->memory_mib), ", ",
-                              c->gpus, " GPUs");
+      p.detail =
+          absl::StrCat("no node of jupyter group ", c->group, " is large enough for ",
+                       Cores(c->cpu_millis), " CPU, ", GiB(c->memory_mib), ", ", c->gpus, " GPUs");
     } else {
       p.reason = PendingReason::kWaitingForNodes;
       p.detail = absl::StrCat("no ready node of jupyter group ", c->group, " has ",
-                              Cores(c->cpu_millis), " CPU, ", GiB(c->memory_mib), " and ",
-                              c->gpus, shared ? " shareable" : " free", " GPUs left");
+                              Cores(c->cpu_millis), " CPU, ", GiB(c->memory_mib), " and ", c->gpus,
+                              shared ? " shareable" : " free", " GPUs left");
     }
     plan.pending.push_back(std::move(p));
   }
@@ -424,8 +418,8 @@ std::vector<CullDecision> IdleCulls(const std::vector<JupyterActivity>& running,
     const absl::Duration idle = now - last;
     if (idle < a.idle_timeout) continue;
     out.push_back({a.chain_id, a.attempt_id, idle,
-                   absl::StrCat("culled: idle for ", absl::FormatDuration(absl::Trunc(
-                                                         idle, absl::Seconds(1))),
+                   absl::StrCat("culled: idle for ",
+                                absl::FormatDuration(absl::Trunc(idle, absl::Seconds(1))),
                                 " (no kernel activity or API request; limit ",
                                 absl::FormatDuration(a.idle_timeout), ")")});
   }

@@ -153,8 +153,8 @@ struct JupyterActivity {
   bool keep_alive = false;
   absl::Duration idle_timeout = absl::ZeroDuration();  // 0 = never culled
   absl::Time started_at;                               // the current attempt's start
-  std::optional<absl::Time> server_activity;  // Jupyter's last_activity (kernels, API)
-  std::optional<absl::Time> api_activity;     // last JupyterService request about it
+  std::optional<absl::Time> server_activity;           // Jupyter's last_activity (kernels, API)
+  std::optional<absl::Time> api_activity;              // last JupyterService request about it
 };
 
 struct CullDecision {

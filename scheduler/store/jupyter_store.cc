@@ -67,10 +67,10 @@ absl::StatusOr<int64_t> JupyterStore::Create(
     // and the insert are then one atomic step.
     tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('hai-jupyter:' || $1))", c.user);
     std::vector<policy::JupyterContainer> open;
-    for (const auto& r : tx.exec_params(
-             absl::StrCat("SELECT ", kJupyterColumns, kJupyterFrom,
-                          "WHERE c.user_name = $1 AND c.final_state IS NULL"),
-             c.user)) {
+    for (const auto& r :
+         tx.exec_params(absl::StrCat("SELECT ", kJupyterColumns, kJupyterFrom,
+                                     "WHERE c.user_name = $1 AND c.final_state IS NULL"),
+                        c.user)) {
       JupyterRow j = JupyterFromRow(r);
       policy::JupyterContainer pc;
       pc.chain_id = j.chain_id;
@@ -108,9 +108,9 @@ absl::StatusOr<int64_t> JupyterStore::Create(
     return absl::OkStatus();
   });
   if (s.code() == absl::StatusCode::kAlreadyExists) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "you already have an open task or container named '", c.name,
-        "'; stop it first or choose another --name"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("you already have an open task or container named '", c.name,
+                     "'; stop it first or choose another --name"));
   }
   if (!s.ok()) return s;
   return chain_id;

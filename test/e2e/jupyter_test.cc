@@ -58,6 +58,9 @@ nlohmann::json Json(const CommandResult& r) {
   return nlohmann::json::parse(r.output.substr(brace), nullptr, false);
 }
 
+// A command that must succeed; its output explains a failure.
+void ExpectOk(const CommandResult& r) { EXPECT_EQ(r.exit_code, 0) << r.output; }
+
 int64_t AsInt(const nlohmann::json& v) {
   return v.is_string() ? std::stoll(v.get<std::string>()) : v.get<int64_t>();
 }
@@ -110,8 +113,8 @@ class JupyterE2E : public ::testing::Test {
     if (!HasFailure()) return;
     const std::string log = cluster_->DaemonLog();
     std::cerr << "---- haid.log (tail)\n" << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
-    std::cerr << RunCommand("tail -n 30 " + cluster_->dir() + "/var/managers/* " +
-                            cluster_->dir() + "/var/logs/*/*/rank-0.log")
+    std::cerr << RunCommand("tail -n 30 " + cluster_->dir() + "/var/managers/* " + cluster_->dir() +
+                            "/var/logs/*/*/rank-0.log")
                      .output;
   }
 
@@ -122,8 +125,8 @@ class JupyterE2E : public ::testing::Test {
   // Process group of the container's rank 0 (pods.pid), 0 when unknown.
   int64_t PodPgid(int64_t chain) {
     const std::string v = c().db().Query(absl::StrCat(
-        "SELECT p.pid FROM pods p JOIN attempts a USING (attempt_id) WHERE a.chain_id = ",
-        chain, " AND p.pid IS NOT NULL ORDER BY a.attempt_no DESC LIMIT 1"));
+        "SELECT p.pid FROM pods p JOIN attempts a USING (attempt_id) WHERE a.chain_id = ", chain,
+        " AND p.pid IS NOT NULL ORDER BY a.attempt_no DESC LIMIT 1"));
     return v.empty() ? 0 : std::stoll(v);
   }
 
@@ -169,9 +172,9 @@ TEST_F(JupyterE2E, NotebookServesKernelsAndWorkspaceThenStopsAndKeepsTheWorkspac
   auto kernels = http.Get("/api/kernels", auth);
   ASSERT_TRUE(kernels);
   EXPECT_THAT(kernels->body, HasSubstr(kernel_id));
-  auto put = http.Put("/api/contents/hello.txt", auth,
-                      R"({"type": "file", "format": "text", "content": "kept"})",
-                      "application/json");
+  auto put =
+      http.Put("/api/contents/hello.txt", auth,
+               R"({"type": "file", "format": "text", "content": "kept"})", "application/json");
   ASSERT_TRUE(put);
   ASSERT_TRUE(put->status == 201 || put->status == 200) << put->status << put->body;
   auto listing = http.Get("/api/contents", auth);
@@ -184,8 +187,7 @@ TEST_F(JupyterE2E, NotebookServesKernelsAndWorkspaceThenStopsAndKeepsTheWorkspac
   EXPECT_EQ(content, "kept");
 
   // The server's access log (the rank log) never holds the token of a ?token= request.
-  const std::string log_path =
-      c().dir() + "/var/logs/" + std::to_string(chain) + "/0/rank-0.log";
+  const std::string log_path = c().dir() + "/var/logs/" + std::to_string(chain) + "/0/rank-0.log";
   std::ifstream log_file(log_path);
   std::string rank_log((std::istreambuf_iterator<char>(log_file)), {});
   EXPECT_THAT(rank_log, HasSubstr("token=[hidden]")) << log_path;
@@ -221,8 +223,8 @@ TEST_F(JupyterE2E, NotebookServesKernelsAndWorkspaceThenStopsAndKeepsTheWorkspac
   r = c().Cli("alice", "jupyter stop nb --wait --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(Json(r)["container"]["state"], "stopped");
-  EXPECT_TRUE(WaitFor([&] { return kill(-static_cast<pid_t>(pgid), 0) != 0 && errno == ESRCH; },
-                      10000))
+  EXPECT_TRUE(
+      WaitFor([&] { return kill(-static_cast<pid_t>(pgid), 0) != 0 && errno == ESRCH; }, 10000))
       << "process group " << pgid << " still exists";
   httplib::Client after("127.0.0.1", u.port);
   after.set_connection_timeout(1, 0);
@@ -280,8 +282,8 @@ TEST_F(JupyterE2E, QuotaLimitsAreEnforcedAndNamed) {
   // inserting transaction under a per-user lock).
   const std::string cli = BinDir() + "/hai-cli";
   r = c().Cli("bob", absl::StrCat("jupyter create --name r1 --cpu 1 --memory 1 --no-wait & ", cli,
-                                  " jupyter create --name r2 --cpu 1 --memory 1 --no-wait & ",
-                                  cli, " jupyter create --name r3 --cpu 1 --memory 1 --no-wait; "
+                                  " jupyter create --name r2 --cpu 1 --memory 1 --no-wait & ", cli,
+                                  " jupyter create --name r3 --cpu 1 --memory 1 --no-wait; "
                                   "wait"));
   EXPECT_EQ(c().db().Query("SELECT count(*) FROM chains WHERE user_name = 'bob' AND kind = "
                            "'jupyter' AND final_state IS NULL"),
@@ -291,11 +293,12 @@ TEST_F(JupyterE2E, QuotaLimitsAreEnforcedAndNamed) {
   const std::string winner = c().db().Query(
       "SELECT name FROM chains WHERE user_name = 'bob' AND kind = 'jupyter' AND final_state IS "
       "NULL");
-  EXPECT_EQ(c().Cli("bob", "jupyter stop " + winner + " --wait").exit_code, 0);
+  ExpectOk(c().Cli("bob", "jupyter stop " + winner + " --wait"));
 
   // A bad row (a packed value HAI's parser would crash on) is skipped and reported.
-  c().db().Exec("INSERT INTO quota (owner_kind, owner, resource, quota) VALUES "
-                "('user', 'bob', 'jupyter:other', 4210)");
+  c().db().Exec(
+      "INSERT INTO quota (owner_kind, owner, resource, quota) VALUES "
+      "('user', 'bob', 'jupyter:other', 4210)");
   EXPECT_TRUE(WaitFor(
       [&] {
         return c().Cli("root", "admin check").output.find("'jupyter:other' = 4210") !=
@@ -308,7 +311,8 @@ TEST_F(JupyterE2E, QuotaLimitsAreEnforcedAndNamed) {
 
 TEST_F(JupyterE2E, AWaitingContainerSaysWhyAndStartsWhenANodeIsBack) {
   c().db().Exec("UPDATE hosts SET state = 'cordoned' WHERE jupyter");
-  CommandResult r = c().Cli("bob", "jupyter create --name later --cpu 1 --memory 1 --no-wait --json");
+  CommandResult r =
+      c().Cli("bob", "jupyter create --name later --cpu 1 --memory 1 --no-wait --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const int64_t chain = AsInt(Json(r)["container"]["chain_id"]);
   // The reason shows in `hai-cli jupyter list` and in `hai-cli status` like a training task's.
@@ -326,7 +330,7 @@ TEST_F(JupyterE2E, AWaitingContainerSaysWhyAndStartsWhenANodeIsBack) {
   c().db().Exec("UPDATE hosts SET state = 'ready' WHERE jupyter");
   ASSERT_TRUE(WaitFor([&] { return c().Cli("bob", "jupyter url later").exit_code == 0; }, 30000))
       << State(chain);
-  EXPECT_EQ(c().Cli("bob", "jupyter stop later --wait").exit_code, 0);
+  ExpectOk(c().Cli("bob", "jupyter stop later --wait"));
 }
 
 TEST_F(JupyterE2E, TrainingOfTheHighestTierCannotTakeItsNode) {
@@ -359,8 +363,8 @@ TEST_F(JupyterE2E, TrainingOfTheHighestTierCannotTakeItsNode) {
             "0");
   EXPECT_EQ(PodPgid(chain) > 0, true);
   EXPECT_THAT(node, HasSubstr("jup-"));
-  EXPECT_EQ(c().Cli("dave", absl::StrCat("stop ", train)).exit_code, 0);
-  EXPECT_EQ(c().Cli("dave", "jupyter stop keep --wait").exit_code, 0);
+  ExpectOk(c().Cli("dave", absl::StrCat("stop ", train)));
+  ExpectOk(c().Cli("dave", "jupyter stop keep --wait"));
 }
 
 TEST_F(JupyterE2E, IdleContainersAreCulledUnlessKeptAliveOrInUse) {
@@ -416,8 +420,8 @@ TEST_F(JupyterE2E, IdleContainersAreCulledUnlessKeptAliveOrInUse) {
   EXPECT_TRUE(culled) << list.output;
   // The keep-alive container has been idle as long and still runs.
   EXPECT_EQ(State(kept_chain), "running");
-  EXPECT_EQ(c().Cli("carol", "jupyter stop kept --wait").exit_code, 0);
-  EXPECT_EQ(c().Cli("carol", "jupyter stop busy --wait").exit_code, 0);
+  ExpectOk(c().Cli("carol", "jupyter stop kept --wait"));
+  ExpectOk(c().Cli("carol", "jupyter stop busy --wait"));
 }
 
 }  // namespace

@@ -71,14 +71,14 @@ TEST(JupyterQuotaTest, PackedValueDecodesLikeHai) {
 TEST(JupyterQuotaTest, LayersAndExplicitRowsOverridePacked) {
   std::map<std::string, std::vector<std::string>> groups = {{"alice", {"lab"}}, {"bob", {}}};
   std::vector<QuotaRow> rows = {
-      Row("public", "public", "jupyter:cpu", 1600402),         // 16 GiB, 4 cores, 2 containers
+      Row("public", "public", "jupyter:cpu", 1600402),  // 16 GiB, 4 cores, 2 containers
       Row("public", "public", "jupyter:cpu:gpus", 0),
-      Row("group", "lab", "jupyter:cpu:containers", 3),        // lab: 3 containers
+      Row("group", "lab", "jupyter:cpu:containers", 3),  // lab: 3 containers
       Row("group", "lab", "jupyter:cpu:gpus", 2),
-      Row("user", "alice", "jupyter:cpu:memory_gib", 64),      // alice's own memory
-      Row("user", "alice", "node-default-LOW", 4),             // training: ignored here
-      Row("user", "alice", "jupyter:cpu:colour", 1),           // unknown limit: problem
-      Row("public", "public", "jupyter:gpu", 42),              // too few digits: problem
+      Row("user", "alice", "jupyter:cpu:memory_gib", 64),  // alice's own memory
+      Row("user", "alice", "node-default-LOW", 4),         // training: ignored here
+      Row("user", "alice", "jupyter:cpu:colour", 1),       // unknown limit: problem
+      Row("public", "public", "jupyter:gpu", 42),          // too few digits: problem
   };
   ResolvedJupyterQuota r = ResolveJupyterQuota(rows, groups, kNow);
   // bob: public only.
@@ -146,7 +146,7 @@ TEST_F(JupyterCreateTest, EveryLimitIsNamedWhenExceeded) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("jupyter:jup:cpu"));
   // One container open with 8 GiB and 1 GPU: memory and GPUs are totals.
   open.push_back(Container(1, "alice", "jup", 1000, 8192, 1));
-  open.push_back(Container(2, "bob", "jup", 1000, 30000, 1));    // another user: not counted
+  open.push_back(Container(2, "bob", "jup", 1000, 30000, 1));      // another user: not counted
   open.push_back(Container(3, "alice", "other", 1000, 30000, 1));  // another group: not counted
   s = CheckJupyterCreate(Req(1000, 9000, 0), open, quota_, nodes_);
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
@@ -224,10 +224,9 @@ TEST(JupyterPlacementTest, OnlyReadyJupyterNodesOfTheGroup) {
 
 TEST(JupyterPlacementTest, DedicatedGpusAreExclusiveAndABigOneDoesNotBlockSmallOnes) {
   std::vector<Node> nodes = {JNode("g", "jup", 2, 0, 0)};
-  std::vector<JupyterContainer> queued = {Container(1, "u", "jup", 1000, 1024, 1),
-                                          Container(2, "u", "jup", 1000, 1024, 2),
-                                          Container(3, "u", "jup", 1000, 1024, 1),
-                                          Container(4, "u", "jup", 1000, 1024, 3)};
+  std::vector<JupyterContainer> queued = {
+      Container(1, "u", "jup", 1000, 1024, 1), Container(2, "u", "jup", 1000, 1024, 2),
+      Container(3, "u", "jup", 1000, 1024, 1), Container(4, "u", "jup", 1000, 1024, 3)};
   JupyterPlan plan = PlaceJupyter(nodes, {}, queued, {});
   // 1 takes GPU 0; 2 (two GPUs) cannot fit now but does not block 3, which takes GPU 1.
   ASSERT_EQ(plan.starts.size(), 2u);
