@@ -169,6 +169,9 @@ int Run(const Options& opt) {
     return 1;
   }
   httplib::Client http("127.0.0.1", std::stoi(m[1]));
+  // Under full load the side port may answer slowly; a missed read would zero the counts.
+  http.set_connection_timeout(10);
+  http.set_read_timeout(10);
   // haid's pass counters, to report how much of the run the scheduling loop took.
   auto pass_counters = [&]() -> std::pair<double, double> {
     auto res = http.Get("/metrics");
