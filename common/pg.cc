@@ -34,4 +34,11 @@ absl::Status FromException(const std::exception& e, const std::string& context) 
   return absl::InternalError(msg);
 }
 
+void LockChainOfAttempt(pqxx::work& tx, int64_t attempt_id) {
+  tx.exec_params(
+      "SELECT 1 FROM chains WHERE chain_id = "
+      "(SELECT chain_id FROM attempts WHERE attempt_id = $1) FOR UPDATE",
+      attempt_id);
+}
+
 }  // namespace hai::pg

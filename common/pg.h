@@ -22,6 +22,14 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect(const std::string& url
 // serialization failures -> Aborted, everything else -> Internal.
 absl::Status FromException(const std::exception& e, const std::string& context);
 
+// Locks the chain row of `attempt_id` (FOR UPDATE). Every transaction that changes an
+// attempt and touches its chain (an update, or an event insert: its foreign key takes the
+// chain's key-share lock) calls this first, so all of them take the chain lock before the
+// attempt row. User control (stop, hold, priority) and the manager's end of an attempt lock
+// the chain first; a transaction that took the attempt row first deadlocked with them
+// (Postgres aborts one of the two).
+void LockChainOfAttempt(pqxx::work& tx, int64_t attempt_id);
+
 // Runs fn(work) in a transaction and commits; any exception becomes a Status.
 // fn returns absl::Status; a non-OK status aborts the transaction.
 template <typename Fn>

@@ -128,6 +128,7 @@ absl::StatusOr<ClaimResult> AttemptStore::Claim(const std::string& token_hash) {
   ClaimResult result;
   AttemptInfo& a = result.info;
   absl::Status s = pg::InTransaction(*conn_, "claim attempt", [&](pqxx::work& tx) {
+    pg::LockChainOfAttempt(tx, attempt_id_);
     auto rows = tx.exec_params(
         "SELECT a.attempt_id, a.chain_id, a.attempt_no, a.tier, a.state, a.task_token_hash, "
         "c.name, c.user_name, c.kind, c.node_group, c.entrypoint, c.args::text, c.workdir, "
@@ -274,6 +275,7 @@ absl::Status AttemptStore::PodWaiting(int rank, bool waiting) {
 absl::Status AttemptStore::AttemptRunning() {
   if (absl::Status s = Reconnect(); !s.ok()) return s;
   return pg::InTransaction(*conn_, "attempt running", [&](pqxx::work& tx) {
+    pg::LockChainOfAttempt(tx, attempt_id_);
     auto r = tx.exec_params(
         "UPDATE attempts SET state = 'running', started_at = coalesce(started_at, "
         "clock_timestamp()) WHERE attempt_id = $1 AND state = 'starting' RETURNING 1",

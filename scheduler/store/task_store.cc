@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/pg.h"
 #include "scheduler/store/row_mapping.h"
 #include "scheduler/store/store.h"
 
@@ -286,6 +287,7 @@ absl::StatusOr<std::vector<OpenAttempt>> Store::LoadOpenAttempts() {
 absl::Status Store::ScheduleAttempt(int64_t attempt_id, int tier,
                                     const std::vector<policy::RankPlacement>& placement) {
   return pool_->Write("schedule", [&](pqxx::work& tx) -> absl::Status {
+    pg::LockChainOfAttempt(tx, attempt_id);
     auto r = tx.exec_params(
         "UPDATE attempts SET state = 'scheduled', tier = $2, scheduled_at = clock_timestamp() "
         "WHERE attempt_id = $1 AND state = 'queued' RETURNING chain_id",
@@ -311,6 +313,7 @@ absl::Status Store::ScheduleAttempt(int64_t attempt_id, int tier,
 absl::Status Store::RequestSuspend(int64_t attempt_id, int64_t preemptor_chain_id,
                                    const std::string& reason, const std::string& actor) {
   return pool_->Write("request suspend", [&](pqxx::work& tx) -> absl::Status {
+    pg::LockChainOfAttempt(tx, attempt_id);
     auto r = tx.exec_params(
         "UPDATE attempts SET suspend_requested_at = coalesce(suspend_requested_at, "
         "clock_timestamp()), suspend_reason = $3, preemptor_chain_id = NULLIF($2, 0) "
@@ -338,6 +341,7 @@ absl::Status Store::RequestSuspend(int64_t attempt_id, int64_t preemptor_chain_i
 absl::Status Store::SetAttemptTier(int64_t attempt_id, int from_tier, int to_tier,
                                    const std::string& why) {
   return pool_->Write("set tier", [&](pqxx::work& tx) -> absl::Status {
+    pg::LockChainOfAttempt(tx, attempt_id);
     auto r = tx.exec_params(
         "UPDATE attempts SET tier = $3 WHERE attempt_id = $1 AND tier = $2 "
         "AND state IN ('queued','scheduled','starting','running') RETURNING chain_id",
@@ -351,6 +355,7 @@ absl::Status Store::SetAttemptTier(int64_t attempt_id, int from_tier, int to_tie
 
 absl::Status Store::FailAttempt(int64_t attempt_id, const std::string& reason) {
   return pool_->Write("fail attempt", [&](pqxx::work& tx) -> absl::Status {
+    pg::LockChainOfAttempt(tx, attempt_id);
     auto r = tx.exec_params(
         "UPDATE attempts SET state = 'failed', ended_at = clock_timestamp(), end_reason = $2 "
         "WHERE attempt_id = $1 AND state IN ('scheduled','starting','running') "

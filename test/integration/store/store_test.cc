@@ -6,6 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "common/auth.h"
 #include "test/support/test_env.h"
 
@@ -89,6 +92,48 @@ TEST_F(StoreTest, ScheduleIsGuardedAgainstStaleDecisions) {
   auto stale = store_->ScheduleAttempt(attempt, 10, placement);
   EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition) << stale;
   EXPECT_EQ(Scalar("SELECT count(*) FROM pods"), 2);
+}
+
+// A stop locks the chain first, then the attempt (control_store.cc). A scheduling decision
+// on the same chain at the same moment must take the locks in that order too: it used to
+// update the attempt first and then wait for the chain (its event insert), so the two
+// deadlocked and Postgres aborted one of them (seen as a failed `jupyter stop` right after
+// `jupyter create`). Here the stop holds the chain while the decision runs; the decision
+// must wait without holding the attempt, the stop must go through, and the decision then
+// finds the attempt no longer queued.
+TEST_F(StoreTest, ScheduleWaitsForAStopHoldingTheChainInsteadOfDeadlocking) {
+  auto c = store_->CreateChain(Sample(), 10);
+  ASSERT_TRUE(c.ok());
+  const int64_t chain = c->row.chain_id;
+  const int64_t attempt = c->attempts[0].attempt_id;
+  auto stopper = db_->Connect();
+  pqxx::work stop(*stopper);
+  stop.exec_params("SELECT 1 FROM chains WHERE chain_id = $1 FOR UPDATE", chain);
+
+  absl::Status scheduled;
+  std::thread decision([&] {
+    scheduled = store_->ScheduleAttempt(attempt, 10, {{"node-0", {0}}, {"node-1", {0}}});
+  });
+  // Wait (bounded) until the decision is blocked on a lock held by the stop.
+  bool blocked = false;
+  for (int i = 0; i < 1000 && !blocked; ++i) {
+    blocked = Scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                     "AND datname = current_database()") > 0;
+    if (!blocked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(blocked) << "the decision never waited for the chain lock";
+  try {
+    stop.exec_params(
+        "UPDATE attempts SET state = 'stopped', ended_at = clock_timestamp() "
+        "WHERE attempt_id = $1",
+        attempt);
+    stop.commit();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "the stop was aborted: " << e.what();
+  }
+  decision.join();
+  EXPECT_EQ(scheduled.code(), absl::StatusCode::kFailedPrecondition) << scheduled;
+  EXPECT_EQ(Scalar("SELECT count(*) FROM pods"), 0);
 }
 
 TEST_F(StoreTest, StopOfAQueuedChainEndsItAtOnceAndIsIdempotent) {
