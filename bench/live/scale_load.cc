@@ -257,9 +257,10 @@ int Run(const Options& o) {
       }
     }
     if (!slow.empty()) std::printf("         (last %s)\n", slow.c_str());
-    std::printf("         (first pass itself %.0f ms, of which %s; haid sees %.0f queued, %.0f "
-                "running)\n",
-                first_pass_s * 1000, loaded.c_str(), queued, running);
+    std::printf(
+        "         (first pass itself %.0f ms, of which %s; haid sees %.0f queued, %.0f "
+        "running)\n",
+        first_pass_s * 1000, loaded.c_str(), queued, running);
     std::fflush(stdout);
     if (queued != static_cast<double>(o.queued) || running != static_cast<double>(o.running)) {
       std::fprintf(stderr, "haid loaded %.0f queued / %.0f running, expected %ld / %ld\n", queued,
