@@ -1,6 +1,7 @@
 #include "scheduler/loop/scheduler.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -10,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "scheduler/loop/jupyter_pass.h"
+#include "scheduler/loop/manager_liveness.h"
 #include "scheduler/loop/snapshot_builder.h"
 #include "scheduler/policy/decide.h"
 #include "scheduler/policy/jupyter.h"
@@ -343,11 +345,25 @@ void Scheduler::StartManager(int64_t attempt_id) {
   HAI_LOG(INFO) << "attempt " << attempt_id << ": manager pid " << *pid;
 }
 
+namespace {
+// The host name managers record (manager/main.cc HostName), read once.
+const std::string& ThisHost() {
+  static const std::string* host = [] {
+    char buf[256] = {};
+    return new std::string(::gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "localhost");
+  }();
+  return *host;
+}
+}  // namespace
+
+ManagerVerdict Scheduler::Judge(const store::AttemptRow& a, absl::Time now) const {
+  return JudgeManager(a, now, config_.scheduler.manager_timeout, ThisHost(),
+                      &Launcher::ProcessAlive);
+}
+
 bool Scheduler::ManagerLooksLost(const store::AttemptRow& a, absl::Time now) const {
   if (a.state == "queued" || launcher_.HasLiveChild(a.attempt_id)) return false;
-  if (!a.manager_pid.has_value()) return true;
-  return !Launcher::ProcessAlive(*a.manager_pid) || !a.manager_heartbeat_at.has_value() ||
-         now - *a.manager_heartbeat_at >= config_.scheduler.manager_timeout;
+  return Judge(a, now) != ManagerVerdict::kAlive;
 }
 
 void Scheduler::RefreshManagerLiveness(absl::Time now) {
@@ -365,6 +381,7 @@ void Scheduler::RefreshManagerLiveness(absl::Time now) {
     if (store::OpenAttempt* o = open_.Find(id); o != nullptr) {
       o->attempt.manager_pid = l.pid;
       o->attempt.manager_heartbeat_at = l.heartbeat_at;
+      o->attempt.manager_host = l.host;
     }
   }
 }
@@ -377,13 +394,10 @@ void Scheduler::SuperviseManagers(absl::Time now) {
     // Not our live child: a manager from an earlier haid, or one that died.
     bool alive = false;
     if (a.manager_pid.has_value()) {
-      const bool fresh = a.manager_heartbeat_at.has_value() &&
-                         now - *a.manager_heartbeat_at < config_.scheduler.manager_timeout;
-      alive = Launcher::ProcessAlive(*a.manager_pid) && fresh;
-      if (!alive && Launcher::ProcessAlive(*a.manager_pid)) {
-        // Alive but silent past the timeout: hung. Replace it.
-        kill(*a.manager_pid, SIGKILL);
-      }
+      const ManagerVerdict verdict = Judge(a, now);
+      alive = verdict == ManagerVerdict::kAlive;
+      // Alive on this host but silent past the timeout: hung. Replace it.
+      if (verdict == ManagerVerdict::kHung) kill(*a.manager_pid, SIGKILL);
     } else if (a.scheduled_at.has_value() && now - *a.scheduled_at < kManagerStartTimeout &&
                manager_restarts_.count(a.attempt_id) > 0) {
       alive = true;  // relaunched recently, not registered yet

@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "scheduler/events/notifier.h"
 #include "scheduler/launcher/launcher.h"
+#include "scheduler/loop/manager_liveness.h"
 #include "scheduler/loop/open_attempts.h"
 #include "scheduler/metrics.h"
 #include "scheduler/policy/quota.h"
@@ -97,6 +98,7 @@ class Scheduler {
   void SuperviseManagers(absl::Time now);
   // In memory: not our live child, and no live pid or no heartbeat within manager_timeout.
   bool ManagerLooksLost(const store::AttemptRow& a, absl::Time now) const;
+  ManagerVerdict Judge(const store::AttemptRow& a, absl::Time now) const;
   // Counts a decision Postgres rejected and re-reads the attempt next pass.
   void StaleDecision(int64_t attempt_id);
   // Re-reads pid and heartbeat of attempts whose manager looks lost in memory (heartbeats

@@ -102,13 +102,14 @@ absl::StatusOr<std::map<int64_t, ManagerLiveness>> Store::LoadManagerLiveness(
   absl::Status s = pool_->Read("load manager liveness", [&](pqxx::read_transaction& tx) {
     auto rows = tx.exec_params(
         "SELECT attempt_id, manager_pid, "
-        "(extract(epoch from manager_heartbeat_at) * 1000000)::bigint "
+        "(extract(epoch from manager_heartbeat_at) * 1000000)::bigint, manager_host "
         "FROM attempts WHERE attempt_id = ANY($1::bigint[])",
         ArrayLiteral(attempt_ids));
     for (const auto& r : rows) {
       ManagerLiveness l;
       if (!r[1].is_null()) l.pid = r[1].as<int>();
       if (!r[2].is_null()) l.heartbeat_at = absl::FromUnixMicros(r[2].as<int64_t>());
+      if (!r[3].is_null()) l.host = r[3].as<std::string>();
       out[r[0].as<int64_t>()] = l;
     }
     return absl::OkStatus();

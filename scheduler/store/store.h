@@ -39,6 +39,7 @@ struct OpenAttemptChanges {
 // A manager's liveness as recorded by the manager itself.
 struct ManagerLiveness {
   std::optional<int> pid;
+  std::string host;
   std::optional<absl::Time> heartbeat_at;
 };
 
