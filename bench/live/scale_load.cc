@@ -39,6 +39,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "bench/live/prometheus_text.h"
 #include "test/e2e/harness.h"
 
 namespace hai::testing {
@@ -57,19 +58,6 @@ struct Options {
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-// The value of `name` in Prometheus text, or -1.
-double MetricValue(const std::string& text, const std::string& name) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name + " ", 0) == 0) {
-      double v = -1;
-      if (absl::SimpleAtod(line.substr(name.size() + 1), &v)) return v;
-    }
-  }
-  return -1;
 }
 
 // kB value of a /proc/<pid>/status field, or -1.

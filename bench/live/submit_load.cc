@@ -35,6 +35,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "hai/v1/task.grpc.pb.h"
+#include "bench/live/prometheus_text.h"
 #include "test/e2e/harness.h"
 
 namespace hai::testing {
@@ -56,19 +57,6 @@ struct LevelResult {
   std::string first_error;
   double rate() const { return elapsed_s > 0 ? static_cast<double>(ops) / elapsed_s : 0; }
 };
-
-// The value of `name` in Prometheus text, or -1.
-double MetricValue(const std::string& text, const std::string& name) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name + " ", 0) == 0) {
-      double v = -1;
-      if (absl::SimpleAtod(line.substr(name.size() + 1), &v)) return v;
-    }
-  }
-  return -1;
-}
 
 double Percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;

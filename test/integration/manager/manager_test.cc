@@ -102,16 +102,7 @@ class ManagerTest : public ::testing::Test {
   pid_t StartManager(int64_t attempt, const std::string& config) {
     const std::string bin = BinDir() + "/hai-manager";
     const std::string out = absl::StrCat(dir_, "/manager-", managers_.size(), ".log");
-    const std::string id = absl::StrCat(attempt);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      FILE* f = std::freopen(out.c_str(), "w", stdout);
-      (void)f;
-      ::dup2(1, 2);
-      ::execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), "--attempt", id.c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(99);
-    }
+    const pid_t pid = SpawnManager(bin, attempt, config, out);
     managers_.push_back(pid);
     return pid;
   }

@@ -2,8 +2,10 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -50,5 +52,20 @@ int WaitExit(pid_t pid, absl::Duration timeout) {
 }
 
 bool GroupGone(int pgid) { return ::kill(-pgid, 0) != 0 && errno == ESRCH; }
+
+pid_t SpawnManager(const std::string& bin, int64_t attempt, const std::string& config,
+                   const std::string& log_path) {
+  const std::string id = std::to_string(attempt);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    FILE* f = std::freopen(log_path.c_str(), "w", stdout);
+    (void)f;
+    ::dup2(1, 2);
+    ::execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), "--attempt", id.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(99);
+  }
+  return pid;
+}
 
 }  // namespace hai::testing

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -29,5 +30,9 @@ bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout = kDead
 int WaitExit(pid_t pid, absl::Duration timeout = kDeadline);
 // No process is left in the process group.
 bool GroupGone(int pgid);
+// Forks `hai-manager --config CONFIG --attempt ID` (the binary at `bin`) with stdout and
+// stderr in `log_path`; returns its pid.
+pid_t SpawnManager(const std::string& bin, int64_t attempt, const std::string& config,
+                   const std::string& log_path);
 
 }  // namespace hai::testing
