@@ -51,10 +51,6 @@ absl::StatusOr<hai::v1::JupyterRef> ParseRef(const std::string& text) {
   return ref;
 }
 
-bool Ended(const std::string& state) {
-  return state == "succeeded" || state == "failed" || state == "stopped";
-}
-
 std::string GiBText(int64_t mib) {
   if (mib % 1024 == 0) return absl::StrCat(mib / 1024, "Gi");
   return absl::StrCat(static_cast<double>(mib) / 1024, "Gi");
@@ -129,7 +125,7 @@ absl::StatusOr<hai::v1::JupyterUrlResponse> WaitForUrl(Connection& conn, int64_t
     }
     ASSIGN_OR_RETURN(hai::v1::JupyterContainer c, FindContainer(conn, chain_id));
     // Both below exit 1 (not 5 or 6): haid accepted the container; it did not come up.
-    if (Ended(c.state())) {
+    if (IsFinished(c.state())) {
       return absl::AbortedError(
           absl::StrCat("container ", c.name(), " ended (", c.state(), "): ", c.end_reason()));
     }
@@ -223,7 +219,7 @@ absl::StatusOr<int> RunStop(const GlobalOptions& globals, const RefArgs& args) {
     RETURN_IF_ERROR(conn->Check(conn->jupyter().Stop(ctx.get(), request, &response)));
   }
   const absl::Time deadline = absl::Now() + absl::Seconds(args.wait_seconds);
-  while (args.wait && !Ended(response.container().state())) {
+  while (args.wait && !IsFinished(response.container().state())) {
     if (absl::Now() >= deadline) {
       return absl::AbortedError(absl::StrCat(
           "container ", response.container().name(), " is still ", response.container().state(),

@@ -23,10 +23,6 @@ const Attempt* CurrentAttempt(const Task& task) {
   return task.attempts().empty() ? nullptr : &task.attempts(task.attempts_size() - 1);
 }
 
-bool IsFinished(absl::string_view state) {
-  return state == "succeeded" || state == "failed" || state == "stopped";
-}
-
 std::string TierOf(const Task& task) {
   // A Jupyter container has no tier (it is never preempted): the column names its kind.
   if (task.kind() == "jupyter") return "jupyter";
@@ -71,6 +67,10 @@ std::string CommandLine(const Task& task) {
 }
 
 }  // namespace
+
+bool IsFinished(absl::string_view state) {
+  return state == "succeeded" || state == "failed" || state == "stopped";
+}
 
 std::string ToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;

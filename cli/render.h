@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -14,6 +15,9 @@
 #include "hai/v1/user.pb.h"
 
 namespace hai::cli {
+
+// An attempt (or container) state that is final: succeeded, failed or stopped.
+bool IsFinished(absl::string_view state);
 
 // One JSON document (no trailing newline).
 std::string ToJson(const google::protobuf::Message& message);
