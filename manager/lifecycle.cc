@@ -14,6 +14,11 @@
 namespace hai::manager {
 namespace {
 
+// " (why)" after an end reason when the runtime gave a cause (e.g. a Kubernetes message).
+std::string InParentheses(const std::string& why) {
+  return why.empty() ? "" : absl::StrCat(" (", why, ")");
+}
+
 // While terminating, ranks are polled faster than the heartbeat so the attempt ends (and its
 // nodes are freed) soon after the last process is gone.
 constexpr absl::Duration kTerminatePoll = absl::Milliseconds(100);
@@ -326,13 +331,11 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
       // the attempt is requeued (like a suspension) and haid counts the loss against the node.
       BeginTerminate({"suspended", std::nullopt,
                       absl::StrCat("rank ", failed_rank, " was lost on node ", failed->node,
-                                   failed->reason.empty() ? "" : " (", failed->reason,
-                                   failed->reason.empty() ? "" : ")", "; requeued")});
+                                   InParentheses(failed->reason), "; requeued")});
     } else if (failed != nullptr) {
       BeginTerminate({"failed", failed->exit_code,
                       absl::StrCat("rank ", failed_rank, " exited with code ", failed->exit_code,
-                                   failed->reason.empty() ? "" : " (", failed->reason,
-                                   failed->reason.empty() ? "" : ")")});
+                                   InParentheses(failed->reason))});
     } else if (all_ok) {
       // Stragglers of finished ranks still hold the nodes: terminate them, then succeed.
       if (all_gone) return AttemptOutcome{"succeeded", 0, "all ranks exited with code 0"};
