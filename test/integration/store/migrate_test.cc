@@ -24,9 +24,9 @@ TEST(MigrateTest, CreatesTheWholeDataModel) {
   auto db = testing::TestDatabase::Create();
   auto conn = db->Connect();
   pqxx::nontransaction tx(*conn);
-  for (const char* table : {"users", "user_groups", "user_group_members", "quota", "storage",
-                            "hosts", "train_environments", "chains", "attempts", "pods",
-                            "task_events", "schema_migrations"}) {
+  for (const char* table :
+       {"users", "user_groups", "user_group_members", "quota", "storage", "hosts",
+        "train_environments", "chains", "attempts", "pods", "task_events", "schema_migrations"}) {
     auto r = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", std::string(table));
     EXPECT_TRUE(r[0][0].as<bool>()) << table;
   }
@@ -40,11 +40,46 @@ TEST(MigrateTest, AdminEditsNotify) {
     std::vector<std::string> payloads;
     void operator()(const std::string& payload, int) override { payloads.push_back(payload); }
   } receiver(*listener, "hai_admin");
-  db->Exec("INSERT INTO quota (owner_kind, owner, resource, quota) "
-           "VALUES ('public','public','node-default-LOW', 3)");
+  db->Exec(
+      "INSERT INTO quota (owner_kind, owner, resource, quota) "
+      "VALUES ('public','public','node-default-LOW', 3)");
   db->Exec("INSERT INTO hosts (node, node_group, gpus) VALUES ('n1', 'default', 8)");
-  for (int i = 0; i < 50 && receiver.payloads.size() < 2; ++i) listener->await_notification(0, 100000);
+  for (int i = 0; i < 50 && receiver.payloads.size() < 2; ++i)
+    listener->await_notification(0, 100000);
   EXPECT_EQ(receiver.payloads, (std::vector<std::string>{"quota", "hosts"}));
+}
+
+// 0005: an insert statement sends one 'inserted' however many attempts it writes; a state
+// change still names the attempt and its new state; an update that keeps the state is quiet.
+TEST(MigrateTest, AttemptNotifications) {
+  auto db = testing::TestDatabase::Create();
+  db->Exec("INSERT INTO users (user_name, token_hash) VALUES ('alice', repeat('a', 64))");
+  db->Exec(
+      "INSERT INTO chains (name, user_name, node_group, priority, nodes, entrypoint) "
+      "SELECT 'c' || g, 'alice', 'default', 0, 1, 'x.py' FROM generate_series(1, 3) g");
+  auto listener = db->Connect();
+  struct Receiver : pqxx::notification_receiver {
+    using pqxx::notification_receiver::notification_receiver;
+    std::vector<std::string> payloads;
+    void operator()(const std::string& payload, int) override { payloads.push_back(payload); }
+  } receiver(*listener, "hai_attempts");
+  db->Exec(
+      "INSERT INTO attempts (chain_id, attempt_no, state, tier) "
+      "SELECT chain_id, 0, 'queued', 0 FROM chains");
+  auto conn = db->Connect();
+  pqxx::nontransaction tx(*conn);
+  const std::string id = tx.exec("SELECT min(attempt_id) FROM attempts")[0][0].as<std::string>();
+  // change_xid still stamped on insert (now by the column default).
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM attempts WHERE change_xid = '0'")[0][0].as<int>(), 0);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM chains WHERE change_xid = '0'")[0][0].as<int>(), 0);
+  db->Exec("UPDATE attempts SET end_reason = 'x' WHERE attempt_id = " + id);
+  db->Exec("UPDATE attempts SET state = 'queued' WHERE attempt_id = " + id);
+  db->Exec("UPDATE attempts SET state = 'stopped' WHERE attempt_id = " + id);
+  for (int i = 0; i < 50 && receiver.payloads.size() < 2; ++i) {
+    listener->await_notification(0, 100000);
+  }
+  listener->await_notification(0, 200000);  // anything more would arrive now
+  EXPECT_EQ(receiver.payloads, (std::vector<std::string>{"inserted", id + ":stopped"}));
 }
 
 TEST(MigrateTest, RejectsANewerDatabase) {
