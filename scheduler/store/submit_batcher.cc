@@ -23,19 +23,35 @@ absl::StatusOr<Chain> SubmitBatcher::Create(const NewChain& chain, int tier) {
       // us took it), then look again.
       std::vector<Pending*> batch = TakeBatch();
       ++in_flight_;
+      me.leading = true;
       lock.unlock();
       Write(batch);
       lock.lock();
+      me.leading = false;
       --in_flight_;
       ++statements_;
       chains_ += static_cast<int64_t>(batch.size());
-      for (Pending* p : batch) p->done = true;
-      cv_.notify_all();
+      for (Pending* p : batch) {
+        p->done = true;
+        if (p != &me) p->cv.notify_one();
+      }
+      // The slot this statement held is free: if we are done, hand it to a waiting caller.
+      if (me.done) WakeNextLeader();
       continue;
     }
-    cv_.wait(lock);
+    me.cv.wait(lock);
   }
   return std::move(me.result);
+}
+
+void SubmitBatcher::WakeNextLeader() {
+  if (in_flight_ >= max_in_flight_) return;
+  for (Pending* p : waiting_) {
+    if (!p->leading) {
+      p->cv.notify_one();
+      return;
+    }
+  }
 }
 
 std::vector<SubmitBatcher::Pending*> SubmitBatcher::TakeBatch() {

@@ -50,6 +50,11 @@ class SubmitBatcher {
  private:
   struct Pending {
     ChainRequest request;
+    // Each caller waits on its own condition, so a finished statement wakes only its own
+    // callers and one next leader, not every waiting handler thread (a notify_all per
+    // statement woke all 32-128 of them under load, each to find it had nothing to do).
+    std::condition_variable cv;
+    bool leading = false;  // its thread is writing a statement (not waiting on cv)
     bool done = false;
     absl::StatusOr<Chain> result = absl::UnknownError("not written");
   };
@@ -57,13 +62,14 @@ class SubmitBatcher {
   // second waits for the next statement, where it is refused as a duplicate).
   std::vector<Pending*> TakeBatch();
   void Write(const std::vector<Pending*>& batch);
+  // Wakes one caller still waiting to be taken, to lead the next statement (lock held).
+  void WakeNextLeader();
 
   const SingleFn single_;
   const BatchFn batch_;
   const int max_batch_;
   const int max_in_flight_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<Pending*> waiting_;  // guarded by mu_
   int in_flight_ = 0;             // guarded by mu_
   int64_t statements_ = 0;        // guarded by mu_
