@@ -177,10 +177,13 @@ absl::StatusOr<std::vector<absl::StatusOr<Chain>>> Store::CreateChainBatch(
         ArrayLiteral(priority), ArrayLiteral(nodes), ArrayLiteral(gpus), TextArray(entrypoint),
         TextArray(args), TextArray(workdir), TextArray(env), TextArray(image),
         TextArray(environment), ArrayLiteral(wls), ArrayLiteral(tier), TextArray(detail));
+    if (rows.empty()) return absl::OkStatus();
+    const ChainColumns chain_columns(rows[0]);  // resolved once, not per row
+    const AttemptColumns attempt_columns(rows[0]);
     for (const auto& r : rows) {
       Chain c;
-      c.row = ChainFromRow(r);
-      c.attempts.push_back(AttemptFromRow(r));
+      c.row = ChainFromRow(r, chain_columns);
+      c.attempts.push_back(AttemptFromRow(r, attempt_columns));
       auto key = std::make_pair(c.row.user, c.row.name);
       made[key] = std::move(c);
     }
