@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/migrate.h"
 #include "common/pg.h"
+#include "scheduler/api/auth.h"
 #include "scheduler/api/jupyter_service.h"
 #include "scheduler/api/services.h"
 #include "scheduler/events/pg_listener.h"
@@ -107,6 +108,9 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   scheduler.SetJupyterPass(&jupyter_pass);
   hai::PgListener listener(config.database.url,
                            [&](const std::string& channel, const std::string& payload) {
+                             // users, groups or memberships may have changed (or the
+                             // listener reconnected): authenticate from the table again.
+                             if (channel == "hai_admin") hai::api::InvalidateAuthCache();
                              scheduler.NoteChange(channel, payload);
                            });
 

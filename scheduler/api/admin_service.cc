@@ -90,6 +90,7 @@ grpc::Status AdminServiceImpl::UserDisable(grpc::ServerContext* context,
   HAI_ADMIN(admin, context);
   auto user = d_.store->SetUserActive(req->name(), false);
   if (!user.ok()) return ToGrpc(user.status());
+  InvalidateAuthCache();  // the user's next call is refused, not served from the cache
   HAI_LOG(INFO) << "admin " << admin->name << " disabled user " << req->name();
   FillUser(*user, resp->mutable_user());
   if (req->stop_tasks()) {
@@ -119,6 +120,7 @@ grpc::Status AdminServiceImpl::UserRotateToken(grpc::ServerContext* context,
   if (absl::Status s = d_.store->SetUserTokenHash(req->name(), HashToken(token)); !s.ok()) {
     return ToGrpc(s);
   }
+  InvalidateAuthCache();  // the old token stops working at once
   HAI_LOG(INFO) << "admin " << admin->name << " rotated the token of " << req->name();
   resp->set_token(token);
   return grpc::Status::OK;

@@ -32,13 +32,12 @@ class Admin : public ::testing::Test {
   std::string State(int64_t chain) { return cluster_->CurrentState(chain); }
   std::string Node(int64_t chain) {
     return cluster_->db().Query(absl::StrCat(
-        "SELECT p.node FROM pods p JOIN attempts a USING (attempt_id) WHERE a.chain_id = ",
-        chain, " AND a.state = 'running'"));
+        "SELECT p.node FROM pods p JOIN attempts a USING (attempt_id) WHERE a.chain_id = ", chain,
+        " AND a.state = 'running'"));
   }
   // Runs hai-cli with an explicit token (HAI_TOKEN overrides the saved one).
   CommandResult CliWithToken(const std::string& token, const std::string& args) {
-    return cluster_->Cli("alice", absl::StrCat("--timeout 5 ", args),
-                         {{"HAI_TOKEN", token}});
+    return cluster_->Cli("alice", absl::StrCat("--timeout 5 ", args), {{"HAI_TOKEN", token}});
   }
 
   std::unique_ptr<Cluster> cluster_;
@@ -63,8 +62,8 @@ TEST_F(Admin, TokensAreIssuedOnceRotateAndDisabledUsersAreRefused) {
   const std::string token = j["token"];
   ASSERT_EQ(token.size(), 64u) << add.output;
   // Only the hash is stored.
-  EXPECT_EQ(cluster_->db().Query(absl::StrCat(
-                "SELECT count(*) FROM users WHERE token_hash = '", token, "'")),
+  EXPECT_EQ(cluster_->db().Query(
+                absl::StrCat("SELECT count(*) FROM users WHERE token_hash = '", token, "'")),
             "0");
   auto who = CliWithToken(token, "whoami");
   EXPECT_EQ(who.exit_code, 0) << who.output;
@@ -73,8 +72,7 @@ TEST_F(Admin, TokensAreIssuedOnceRotateAndDisabledUsersAreRefused) {
 
   auto rot = cluster_->Cli("root", "admin user rotate-token bob --json");
   ASSERT_EQ(rot.exit_code, 0) << rot.output;
-  const std::string fresh =
-      nlohmann::json::parse(rot.output.substr(rot.output.find('{')))["token"];
+  const std::string fresh = nlohmann::json::parse(rot.output.substr(rot.output.find('{')))["token"];
   EXPECT_EQ(CliWithToken(token, "whoami").exit_code, 3);
   EXPECT_EQ(CliWithToken(fresh, "whoami").exit_code, 0);
 
@@ -85,6 +83,19 @@ TEST_F(Admin, TokensAreIssuedOnceRotateAndDisabledUsersAreRefused) {
   EXPECT_THAT(list.output, HasSubstr("bob"));
   EXPECT_EQ(cluster_->Cli("root", "admin user add bob").exit_code, 5);  // name taken
   EXPECT_EQ(cluster_->Cli("root", "admin user disable nobody").exit_code, 4);
+}
+
+// haid keeps authenticated users in memory for a few seconds (scheduler/api/auth.h); an edit
+// of `users` by SQL reaches it by the table's NOTIFY, well before that.
+TEST_F(Admin, UserDisabledOrReenabledBySqlTakesEffectWithinASecond) {
+  ASSERT_EQ(CliWithToken("alice-token", "whoami").exit_code, 0);  // now cached
+  cluster_->db().Exec("UPDATE users SET active = false WHERE user_name = 'alice'");
+  EXPECT_TRUE(WaitFor([&] { return CliWithToken("alice-token", "whoami").exit_code == 3; }, 1000))
+      << cluster_->DaemonLog();
+  cluster_->db().Exec("UPDATE users SET active = true WHERE user_name = 'alice'");
+  EXPECT_TRUE(WaitFor([&] { return CliWithToken("alice-token", "whoami").exit_code == 0; }, 1000));
+  cluster_->db().Exec("UPDATE users SET token_hash = repeat('0', 64) WHERE user_name = 'alice'");
+  EXPECT_TRUE(WaitFor([&] { return CliWithToken("alice-token", "whoami").exit_code == 3; }, 1000));
 }
 
 TEST_F(Admin, QuotaSetUnblocksAWaitingTask) {
@@ -135,8 +146,8 @@ TEST_F(Admin, CordonDrainAndAddNodes) {
   ASSERT_EQ(drain.exit_code, 0) << drain.output;
   EXPECT_THAT(drain.output, HasSubstr("suspending 1 task(s)"));
   ASSERT_TRUE(WaitFor([&] { return Node(a) == "node-1"; }, 20000)) << cluster_->DaemonLog();
-  EXPECT_EQ(cluster_->db().Query(absl::StrCat(
-                "SELECT count(*) FROM attempts WHERE chain_id = ", a, " AND state = 'suspended'")),
+  EXPECT_EQ(cluster_->db().Query(absl::StrCat("SELECT count(*) FROM attempts WHERE chain_id = ", a,
+                                              " AND state = 'suspended'")),
             "1");
 
   // A node added through the CLI takes work without a restart.
@@ -163,8 +174,8 @@ TEST(NodeHealth, LostRanksMarkTheNodeUnhealthyAndTheTaskMovesOn) {
       r.output.substr(r.output.find_first_of("0123456789", r.output.find("\"chain_id\""))));
   auto running_node = [&] {
     return cluster.db().Query(absl::StrCat(
-        "SELECT p.node FROM pods p JOIN attempts a USING (attempt_id) WHERE a.chain_id = ",
-        chain, " AND a.state = 'running' AND p.pid IS NOT NULL"));
+        "SELECT p.node FROM pods p JOIN attempts a USING (attempt_id) WHERE a.chain_id = ", chain,
+        " AND a.state = 'running' AND p.pid IS NOT NULL"));
   };
   ASSERT_TRUE(WaitFor([&] { return !running_node().empty(); }, 10000)) << cluster.DaemonLog();
   const std::string first = running_node();
@@ -177,9 +188,8 @@ TEST(NodeHealth, LostRanksMarkTheNodeUnhealthyAndTheTaskMovesOn) {
       << cluster.DaemonLog();
   EXPECT_EQ(cluster.db().Query(absl::StrCat("SELECT state FROM hosts WHERE node = '", first, "'")),
             "unhealthy");
-  EXPECT_THAT(cluster.db().Query(absl::StrCat(
-                  "SELECT end_reason FROM attempts WHERE chain_id = ", chain,
-                  " AND attempt_no = 0")),
+  EXPECT_THAT(cluster.db().Query(absl::StrCat("SELECT end_reason FROM attempts WHERE chain_id = ",
+                                              chain, " AND attempt_no = 0")),
               HasSubstr("was lost on node " + first));
   auto nodes = cluster.Cli("alice", "nodes");
   EXPECT_THAT(nodes.output, HasSubstr("unhealthy"));
@@ -191,9 +201,10 @@ TEST(NodeHealth, LostRanksMarkTheNodeUnhealthyAndTheTaskMovesOn) {
       r2.output.substr(r2.output.find_first_of("0123456789", r2.output.find("\"chain_id\""))));
   EXPECT_TRUE(WaitFor(
       [&] {
-        return cluster.db().Query(absl::StrCat(
-                   "SELECT p.node FROM pods p JOIN attempts a USING (attempt_id) "
-                   "WHERE a.chain_id = ", second, " AND a.state = 'running'")) == first;
+        return cluster.db().Query(
+                   absl::StrCat("SELECT p.node FROM pods p JOIN attempts a USING (attempt_id) "
+                                "WHERE a.chain_id = ",
+                                second, " AND a.state = 'running'")) == first;
       },
       5000))
       << cluster.DaemonLog();
