@@ -18,6 +18,7 @@ void OpenAttemptCache::Apply(store::OpenAttemptChanges changes) {
   last_full_ = changes.full;
   last_rows_ = static_cast<int64_t>(changes.open.size() + changes.closed.size());
   if (changes.full) {
+    changed_ = {true, {}};
     open_ = std::move(changes.open);
     index_.clear();
     holding_.clear();
@@ -26,7 +27,7 @@ void OpenAttemptCache::Apply(store::OpenAttemptChanges changes) {
   } else {
     for (int64_t id : changes.closed) Forget(id);
     for (auto& [id, o] : changes.open) {
-      Forget(id);
+      Forget(id);  // records the id as changed
       Index(open_.insert_or_assign(id, std::move(o)).first->second);
     }
   }
@@ -43,7 +44,14 @@ void OpenAttemptCache::Index(store::OpenAttempt& o) {
   }
 }
 
+OpenAttemptCache::Changed OpenAttemptCache::TakeChanged() {
+  Changed out = std::move(changed_);
+  changed_ = {};
+  return out;
+}
+
 void OpenAttemptCache::Forget(int64_t attempt_id) {
+  if (!changed_.full) changed_.ids.push_back(attempt_id);
   index_.erase(attempt_id);
   holding_.erase(attempt_id);
   stop_queued_.erase(attempt_id);

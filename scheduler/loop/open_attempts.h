@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -42,6 +43,14 @@ class OpenAttemptCache {
   const std::set<int64_t>& holding() const { return holding_; }
   // Queued attempts of chains being stopped.
   const std::set<int64_t>& stop_queued() const { return stop_queued_; }
+  // What changed since the last call, for copies kept from this one (live_snapshot.h):
+  // `full` = the whole copy was replaced (rebuild from attempts()); else the ids of the
+  // attempts that were added, replaced or removed. Clears the record.
+  struct Changed {
+    bool full = false;
+    std::vector<int64_t> ids;
+  };
+  Changed TakeChanged();
   // Rows the last refresh read, and whether it was a full load (for metrics and logs).
   int64_t last_rows() const { return last_rows_; }
   bool last_full() const { return last_full_; }
@@ -56,6 +65,7 @@ class OpenAttemptCache {
   std::set<int64_t> stop_queued_;
   uint64_t since_ = 0;  // 0 = nothing loaded yet
   std::set<int64_t> recheck_;
+  Changed changed_{true, {}};  // nothing handed out yet: the first taker rebuilds
   int64_t last_rows_ = 0;
   bool last_full_ = false;
 };

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -12,10 +13,10 @@
 #include "common/log.h"
 #include "scheduler/loop/jupyter_pass.h"
 #include "scheduler/loop/manager_liveness.h"
-#include "scheduler/loop/snapshot_builder.h"
 #include "scheduler/policy/decide.h"
 #include "scheduler/policy/jupyter.h"
 #include "scheduler/policy/over_quota.h"
+#include "scheduler/policy/pending_detail.h"
 #include "scheduler/policy/tier.h"
 
 namespace hai {
@@ -30,6 +31,8 @@ constexpr absl::Duration kAdminRefresh = absl::Seconds(10);
 // A pass slower than this (the cycle budget) logs where its time went, at most every
 // 10 s.
 constexpr int64_t kSlowPassMicros = 200000;
+// Longest pause between back-to-back passes (Run's pacing).
+constexpr absl::Duration kMaxPacing = absl::Milliseconds(100);
 
 // Wall time of the phases of one pass, for the slow-pass log line.
 class PassPhases {
@@ -48,23 +51,73 @@ class PassPhases {
 };
 }  // namespace
 
+void PendingTable::Reserve(size_t n) {
+  entries_.reserve(n);
+  by_chain_.reserve(n);
+}
+
+void PendingTable::Add(policy::Pending pending, const store::ChainRow& chain, int attempt_tier) {
+  Entry& e = entries_.emplace_back();
+  e.chain_id = chain.chain_id;
+  e.nodes = chain.nodes;
+  e.tier = attempt_tier;
+  e.text = static_cast<uint32_t>(text_.size());
+  e.name_len = static_cast<uint32_t>(chain.name.size());
+  e.user_len = static_cast<uint32_t>(chain.user.size());
+  e.group_len = static_cast<uint32_t>(chain.group.size());
+  absl::StrAppend(&text_, chain.name, chain.user, chain.group);
+  e.pending = std::move(pending);
+  by_chain_[chain.chain_id] = static_cast<uint32_t>(entries_.size() - 1);
+}
+
+PendingView PendingTable::View(const Entry& e) const {
+  const std::string_view text(text_);
+  const std::string_view name = text.substr(e.text, e.name_len);
+  const std::string_view user = text.substr(e.text + e.name_len, e.user_len);
+  const std::string_view group = text.substr(e.text + e.name_len + e.user_len, e.group_len);
+  return PendingView{e.chain_id,
+                     std::string(name),
+                     std::string(user),
+                     std::string(group),
+                     e.nodes,
+                     e.tier,
+                     e.pending.position_in_tier,
+                     std::string(policy::PendingReasonName(e.pending.reason)),
+                     policy::PendingDetail(e.pending, user, group)};
+}
+
+std::optional<PendingView> PendingTable::Find(int64_t chain_id) const {
+  auto it = by_chain_.find(chain_id);
+  if (it == by_chain_.end()) return std::nullopt;
+  return View(entries_[it->second]);
+}
+
+std::vector<PendingView> PendingTable::All() const {
+  std::vector<PendingView> out;
+  out.reserve(entries_.size());
+  for (const Entry& e : entries_) out.push_back(View(e));
+  return out;
+}
+
 Scheduler::Scheduler(store::Store& store, const Config& config, Launcher& launcher,
                      Notifier& notifier, Metrics& metrics)
-    : store_(store), config_(config), launcher_(launcher), notifier_(notifier),
-      metrics_(metrics) {
+    : store_(store), config_(config), launcher_(launcher), notifier_(notifier), metrics_(metrics) {
   policy_config_.preemption = config.scheduler.preemption;
   policy_config_.suspend_over_quota = config.scheduler.suspend_over_quota;
   policy_config_.above_normal_demote_after = config.scheduler.above_normal_demote_after;
   policy_config_.default_min_runtime = config.scheduler.min_runtime;
   for (const auto& [name, d] : config.scheduler.min_runtime_by_tier) {
     // Names were validated by the config loader against the same tier list.
-    if (auto tier = policy::ParseTier(name); tier.has_value()) policy_config_.min_runtime[*tier] = d;
+    if (auto tier = policy::ParseTier(name); tier.has_value())
+      policy_config_.min_runtime[*tier] = d;
   }
 }
 
 Scheduler::~Scheduler() { Stop(); }
 
-void Scheduler::Start() { thread_ = std::thread([this] { Run(); }); }
+void Scheduler::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Scheduler::Stop() {
   {
@@ -85,15 +138,27 @@ void Scheduler::Wake() {
 
 void Scheduler::Run() {
   pthread_setname_np(pthread_self(), "hai-scheduler");
+  absl::Duration last_pass = absl::ZeroDuration();
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, absl::ToChronoMilliseconds(config_.scheduler.tick),
                    [&] { return wake_ || stopping_; });
       if (stopping_) return;
+      // Pacing: every submit wakes the loop, and under a stream of them back-to-back passes
+      // over a long queue would take a whole core from the API threads. After a pass of d,
+      // the next starts no sooner than min(d, kMaxPacing) later; wakes meanwhile coalesce
+      // into it. Idle, a pass takes about a millisecond, so nothing waits noticeably.
+      const absl::Duration pause = std::min(last_pass, kMaxPacing);
+      if (pause > absl::ZeroDuration()) {
+        cv_.wait_for(lock, absl::ToChronoMicroseconds(pause), [&] { return stopping_; });
+        if (stopping_) return;
+      }
       wake_ = false;
     }
+    const absl::Time start = absl::Now();
     Pass();
+    last_pass = absl::Now() - start;
   }
 }
 
@@ -145,6 +210,7 @@ bool Scheduler::RefreshState(absl::Time now) {
       auto nodes = std::make_shared<std::vector<policy::Node>>();
       nodes->reserve(hosts_.size());
       for (const store::HostRow& h : hosts_) nodes->push_back(h.node);
+      snapshot_.SetNodes(hosts_);
       std::lock_guard<std::mutex> lock(mu_);
       nodes_ = std::move(nodes);
     } else {
@@ -172,8 +238,8 @@ void Scheduler::Pass() {
   // Reap first: a manager commits its attempt's final state before it exits, so the load
   // below already shows those attempts as ended.
   for (const ManagerExit& e : launcher_.Reap()) {
-    HAI_LOG(INFO) << "manager of attempt " << e.attempt_id << " (pid " << e.pid
-                  << ") exited with " << e.exit_code;
+    HAI_LOG(INFO) << "manager of attempt " << e.attempt_id << " (pid " << e.pid << ") exited with "
+                  << e.exit_code;
   }
   if (!RefreshState(start)) return;
   const OpenAttemptMap& open = open_.attempts();
@@ -186,8 +252,10 @@ void Scheduler::Pass() {
 
   phases.Mark("load");
   policy::ResolvedQuota resolved = policy::ResolveQuota(quota_rows_, user_groups_, start);
-  policy::Snapshot snapshot =
-      BuildSnapshot(SnapshotInputs{hosts_, open, resolved.quota, preemption_holds_});
+  snapshot_.Sync(open_);
+  snapshot_.SetQuota(resolved.quota);
+  snapshot_.SetHolds(preemption_holds_);
+  const policy::Snapshot& snapshot = snapshot_.snapshot();
   phases.Mark("snapshot");
 
   const absl::Time decide_start = absl::Now();
@@ -212,16 +280,12 @@ void Scheduler::Pass() {
   phases.Mark("supervise");
 
   // Publish the views the API serves.
-  absl::flat_hash_map<int64_t, PendingView> pending;
-  pending.reserve(plan.pending.size());
-  for (policy::Pending& p : plan.pending) {  // the plan is spent: its strings move
+  auto pending = std::make_shared<PendingTable>();
+  pending->Reserve(plan.pending.size());
+  for (policy::Pending& p : plan.pending) {  // the plan is spent: its entries move
     const store::OpenAttempt* o = open_.Find(p.attempt_id);
     if (o == nullptr) continue;
-    const store::ChainRow& c = o->chain;
-    PendingView v{c.chain_id, c.name, c.user, c.group, c.nodes, o->attempt.tier,
-                  p.position_in_tier, std::string(policy::PendingReasonName(p.reason)),
-                  std::move(p.detail)};
-    pending[c.chain_id] = std::move(v);
+    pending->Add(std::move(p), o->chain, o->attempt.tier);
   }
   QuotaView qv;
   qv.quota = std::move(resolved.quota);
@@ -241,13 +305,14 @@ void Scheduler::Pass() {
   metrics_.quota_problems = static_cast<int64_t>(qv.problems.size());
   metrics_.queued_attempts = static_cast<int64_t>(snapshot.queued.size());
   metrics_.running_attempts = static_cast<int64_t>(snapshot.running.size());
+  std::shared_ptr<const PendingTable> old_pending;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    pending_.swap(pending);  // the old views are freed below, outside the lock
+    old_pending = std::exchange(pending_, std::move(pending));  // freed outside the lock
     quota_view_ = std::make_shared<const QuotaView>(std::move(qv));
     last_pass_ = absl::Now();
   }
-  pending.clear();
+  old_pending.reset();
   phases.Mark("publish");
   const int64_t micros = absl::ToInt64Microseconds(absl::Now() - start);
   if (micros > kSlowPassMicros && absl::Now() - last_slow_pass_log_ > absl::Seconds(10)) {
@@ -269,8 +334,8 @@ void Scheduler::ApplyPlan(const policy::Plan& plan, const OpenAttemptMap& open) 
   for (const policy::SuspendDecision& d : plan.suspends) {
     auto pre = open.find(d.preemptor_attempt_id);
     int64_t preemptor_chain = pre == open.end() ? 0 : pre->second.chain.chain_id;
-    absl::Status s = store_.RequestSuspend(d.victim_attempt_id, preemptor_chain, d.reason,
-                                           "scheduler");
+    absl::Status s =
+        store_.RequestSuspend(d.victim_attempt_id, preemptor_chain, d.reason, "scheduler");
     if (!s.ok()) {
       StaleDecision(d.victim_attempt_id);
       HAI_LOG(INFO) << "suspend of attempt " << d.victim_attempt_id << " not applied: " << s;
@@ -408,8 +473,7 @@ void Scheduler::SuperviseManagers(absl::Time now) {
     if (restarts >= kMaxManagerRestarts) {
       HAI_LOG(ERROR) << "attempt " << a.attempt_id << ": manager lost " << restarts
                      << " times; failing the attempt";
-      (void)store_.FailAttempt(a.attempt_id,
-                               absl::StrCat("its manager died ", restarts, " times"));
+      (void)store_.FailAttempt(a.attempt_id, absl::StrCat("its manager died ", restarts, " times"));
       continue;
     }
     ++restarts;
@@ -420,11 +484,12 @@ void Scheduler::SuperviseManagers(absl::Time now) {
 }
 
 std::optional<PendingView> Scheduler::PendingFor(int64_t chain_id) const {
+  std::shared_ptr<const PendingTable> table;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = pending_.find(chain_id);
-    if (it != pending_.end()) return it->second;
+    table = pending_;
   }
+  if (std::optional<PendingView> v = table->Find(chain_id)) return v;
   // A waiting Jupyter container's reason comes from its own pass (jupyter_pass.h).
   if (jupyter_ != nullptr) {
     if (std::optional<JupyterPendingView> j = jupyter_->PendingFor(chain_id)) {
@@ -440,11 +505,12 @@ std::optional<PendingView> Scheduler::PendingFor(int64_t chain_id) const {
 }
 
 std::vector<PendingView> Scheduler::Queue() const {
-  std::vector<PendingView> out;
+  std::shared_ptr<const PendingTable> table;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [id, v] : pending_) out.push_back(v);
+    table = pending_;
   }
+  std::vector<PendingView> out = table->All();
   std::sort(out.begin(), out.end(), [](const PendingView& a, const PendingView& b) {
     if (a.tier != b.tier) return a.tier > b.tier;
     if (a.position != b.position) return a.position < b.position;

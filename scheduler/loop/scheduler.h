@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "scheduler/events/notifier.h"
 #include "scheduler/launcher/launcher.h"
+#include "scheduler/loop/live_snapshot.h"
 #include "scheduler/loop/manager_liveness.h"
 #include "scheduler/loop/open_attempts.h"
 #include "scheduler/metrics.h"
@@ -43,6 +44,34 @@ struct PendingView {
   int position = 0;
   std::string reason;  // PendingReasonName
   std::string detail;
+};
+
+// Every chain waiting after a pass, published for the API. Built without a string per task
+// (a pass over 100,000 waiting tasks must not allocate, and the next one free, 100,000 of
+// them): entries are plain data, the chains' names, users and groups go into one text
+// buffer, and a detail line is written from the plan's facts only when a view is asked for.
+class PendingTable {
+ public:
+  void Reserve(size_t n);
+  void Add(policy::Pending pending, const store::ChainRow& chain, int attempt_tier);
+  std::optional<PendingView> Find(int64_t chain_id) const;
+  std::vector<PendingView> All() const;  // in no particular order
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    int64_t chain_id = 0;
+    int nodes = 0;
+    int tier = 0;
+    uint32_t text = 0;  // offset of name, user, group in text_
+    uint32_t name_len = 0, user_len = 0, group_len = 0;
+    policy::Pending pending;
+  };
+  PendingView View(const Entry& e) const;
+
+  std::vector<Entry> entries_;
+  std::string text_;
+  absl::flat_hash_map<int64_t, uint32_t> by_chain_;  // chain id -> index into entries_
 };
 
 // Quota and use as of the last pass (for WhoAmI and admin checks).
@@ -117,20 +146,21 @@ class Scheduler {
   std::condition_variable cv_;
   bool wake_ = false;      // guarded by mu_
   bool stopping_ = false;  // guarded by mu_
-  absl::flat_hash_map<int64_t, PendingView> pending_;  // guarded by mu_, by chain id
-  std::shared_ptr<const QuotaView> quota_view_ =
-      std::make_shared<QuotaView>();        // guarded by mu_
-  absl::Time last_pass_ = absl::InfinitePast();  // guarded by mu_
-  std::shared_ptr<const std::vector<policy::Node>> nodes_;  // guarded by mu_
-  bool admin_dirty_ = true;                 // guarded by mu_: reload admin tables next pass
-  std::set<int64_t> deleted_attempts_;      // guarded by mu_: reported deleted, to drop
-  bool full_reload_ = false;                // guarded by mu_: next refresh is a full load
-  int listener_connects_ = 0;               // guarded by mu_
+  std::shared_ptr<const PendingTable> pending_ =
+      std::make_shared<PendingTable>();                                          // guarded by mu_
+  std::shared_ptr<const QuotaView> quota_view_ = std::make_shared<QuotaView>();  // guarded by mu_
+  absl::Time last_pass_ = absl::InfinitePast();                                  // guarded by mu_
+  std::shared_ptr<const std::vector<policy::Node>> nodes_;                       // guarded by mu_
+  bool admin_dirty_ = true;             // guarded by mu_: reload admin tables next pass
+  std::set<int64_t> deleted_attempts_;  // guarded by mu_: reported deleted, to drop
+  bool full_reload_ = false;            // guarded by mu_: next refresh is a full load
+  int listener_connects_ = 0;           // guarded by mu_
   std::thread thread_;
   JupyterPass* jupyter_ = nullptr;
 
   // Scheduler-thread only:
   OpenAttemptCache open_;
+  LiveSnapshot snapshot_;  // the core's input, kept up to date from open_ and hosts_
   std::vector<store::HostRow> hosts_;
   std::vector<policy::QuotaRow> quota_rows_;
   std::map<std::string, std::vector<std::string>> user_groups_;

@@ -24,31 +24,43 @@ policy::Task TaskFrom(const store::OpenAttempt& o) {
 
 }  // namespace
 
+std::optional<SnapshotTask> SnapshotTaskOf(const store::OpenAttempt& o) {
+  // Jupyter containers are decided by the Jupyter pass (jupyter_pass.h): they never
+  // compete with training for a node, and training never preempts them.
+  if (o.chain.kind == "jupyter") return std::nullopt;
+  SnapshotTask out;
+  policy::Task& t = out.task;
+  t = TaskFrom(o);
+  if (o.attempt.state == "queued") {
+    if (o.chain.hold || o.chain.stop_requested) return std::nullopt;
+    return out;
+  }
+  out.running = true;
+  t.running_since =
+      o.attempt.started_at.value_or(o.attempt.scheduled_at.value_or(o.attempt.queued_at));
+  t.suspend_requested =
+      o.attempt.suspend_requested_at.has_value() || o.attempt.stop_requested_at.has_value();
+  for (const store::PodRow& p : o.attempt.pods) {
+    t.placement.push_back({p.node, p.gpus});
+  }
+  return out;
+}
+
 policy::Snapshot BuildSnapshot(const SnapshotInputs& in) {
   policy::Snapshot s;
   s.nodes.reserve(in.hosts.size());
   for (const store::HostRow& h : in.hosts) s.nodes.push_back(h.node);
   s.queued.reserve(in.open.size());
   for (const auto& [id, o] : in.open) {
-    // Jupyter containers are decided by the Jupyter pass (jupyter_pass.h): they never
-    // compete with training for a node, and training never preempts them.
-    if (o.chain.kind == "jupyter") continue;
-    policy::Task t = TaskFrom(o);
-    if (o.attempt.state == "queued") {
-      if (o.chain.hold || o.chain.stop_requested) continue;
-      auto hold = in.preemption_holds.find(t.attempt_id);
-      if (hold != in.preemption_holds.end()) t.reserved_nodes = hold->second;
-      s.queued.push_back(std::move(t));
+    std::optional<SnapshotTask> st = SnapshotTaskOf(o);
+    if (!st.has_value()) continue;
+    if (st->running) {
+      s.running.push_back(std::move(st->task));
       continue;
     }
-    t.running_since = o.attempt.started_at.value_or(
-        o.attempt.scheduled_at.value_or(o.attempt.queued_at));
-    t.suspend_requested =
-        o.attempt.suspend_requested_at.has_value() || o.attempt.stop_requested_at.has_value();
-    for (const store::PodRow& p : o.attempt.pods) {
-      t.placement.push_back({p.node, p.gpus});
-    }
-    s.running.push_back(std::move(t));
+    auto hold = in.preemption_holds.find(id);
+    if (hold != in.preemption_holds.end()) st->task.reserved_nodes = hold->second;
+    s.queued.push_back(std::move(st->task));
   }
   s.quota = in.quota;
   return s;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,16 @@ struct SnapshotInputs {
   // Nodes the previous plan held for queued preemptors (attempt id -> node names).
   const std::map<int64_t, std::vector<std::string>>& preemption_holds;
 };
+
+// What one open attempt contributes to the snapshot: a running task (holding nodes, with its
+// pods' placement), a queued one, or nothing (Jupyter containers, which the Jupyter pass
+// decides; queued attempts of chains that are held or being stopped). Preemption holds are
+// the caller's to apply.
+struct SnapshotTask {
+  bool running = false;
+  policy::Task task;
+};
+std::optional<SnapshotTask> SnapshotTaskOf(const store::OpenAttempt& o);
 
 // Running = attempts holding nodes (scheduled/starting/running) with their pods' placement;
 // queued = queued attempts of chains that are neither held nor being stopped.

@@ -89,7 +89,9 @@ std::vector<NodeIdx> ReserveForHead(Cluster& c, int group, const Task& t) {
 class Pass {
  public:
   Pass(const Snapshot& snapshot, const PolicyConfig& config, absl::Time now)
-      : config_(config), cluster_(snapshot, config, now, &plan_.demotions), ledger_(snapshot, cluster_) {
+      : config_(config),
+        cluster_(snapshot, config, now, &plan_.demotions),
+        ledger_(snapshot, cluster_) {
     const size_t groups = cluster_.groups().size();
     head_done_.assign(groups * 7, false);
     packed_fail_.assign(groups, std::numeric_limits<int>::max());
@@ -110,14 +112,15 @@ class Pass {
   }
 
  private:
-  Pending& Wait(const QueuedEntry& e, PendingReason reason, std::string detail,
+  // Records why the task waits; its detail line is written from `facts` on demand.
+  Pending& Wait(const QueuedEntry& e, PendingReason reason, const PendingFacts& facts,
                 int missing = 0) {
     Pending& p = plan_.pending.emplace_back();
     p.attempt_id = e.task->attempt_id;
     p.reason = reason;
     p.tier = e.tier;
     p.missing_nodes = missing;
-    p.detail = std::move(detail);
+    p.facts = facts;
     return p;
   }
 
@@ -145,60 +148,49 @@ class Pass {
     for (NodeIdx n : it->second) cluster_.ReleaseHold(n);
     // Capacity grew: failed searches in this group may succeed now.
     packed_fail_[e.group] = std::numeric_limits<int>::max();
-    absl::erase_if(whole_fail_, [&](const auto& kv) {
-      return static_cast<int>(kv.first >> 8) == e.group;
-    });
+    absl::erase_if(whole_fail_,
+                   [&](const auto& kv) { return static_cast<int>(kv.first >> 8) == e.group; });
   }
 
   void Schedule(const QueuedEntry& e) {
     const Task& t = *e.task;
-    const absl::string_view tier_name = internal::Av(TierName(e.tier));
+    PendingFacts f;
+    f.packed = IsPacked(t);
+    f.nodes = std::max(t.nodes, 1);
+    f.gpus_per_node = std::max(t.gpus_per_node, 0);
     if (t.held) {
-      Wait(e, PendingReason::kHeld, "held by its owner; resume it to queue it again");
+      Wait(e, PendingReason::kHeld, f);
       return;
     }
     if (e.group < 0) {
-      Wait(e, PendingReason::kNoSuchGroup,
-           absl::StrCat("node group '", t.group, "' has no nodes; resubmit with another group"));
+      Wait(e, PendingReason::kNoSuchGroup, f);
       return;
     }
     const GroupInfo& gi = cluster_.groups()[e.group];
-    const bool packed = IsPacked(t);
-    const int nodes = std::max(t.nodes, 1);
-    const int k = std::max(t.gpus_per_node, 0);
-    const int fitting = gi.NodesWithGpus(k);
-    if (fitting < nodes) {
-      Wait(e, PendingReason::kNeverFits,
-           absl::StrCat("needs ", Plural(nodes, "node"),
-                        k > 0 ? absl::StrCat(" with ", k, " GPUs") : std::string(),
-                        " but group ", t.group, " has only ", fitting,
-                        "; resubmit with fewer nodes or GPUs"),
-           nodes - fitting);
+    const int nodes = f.nodes;
+    const int k = f.gpus_per_node;
+    f.fitting = gi.NodesWithGpus(k);
+    if (f.fitting < nodes) {
+      Wait(e, PendingReason::kNeverFits, f, nodes - f.fitting);
       return;
     }
     const int64_t quota = ledger_.Quota(e.user, e.group, e.tier);
     if (quota < nodes) {
-      Wait(e, PendingReason::kNeverFits,
-           absl::StrCat("needs ", Plural(nodes, "node"), " but the ", tier_name,
-                        " quota of user ", t.user, " in group ", t.group, " is ", quota,
-                        "; use fewer nodes, another priority, or ask for quota"),
-           static_cast<int>(nodes - quota));
+      f.quota = quota;
+      Wait(e, PendingReason::kNeverFits, f, static_cast<int>(nodes - quota));
       return;
     }
     const int64_t used = ledger_.Used(e.user, e.group, e.tier);
     if (used + nodes > quota) {
-      const int missing = static_cast<int>(used + nodes - quota);
-      Wait(e, PendingReason::kOutOfQuota,
-           absl::StrCat("user ", t.user, " holds ", used, " of ", quota, " ", tier_name,
-                        " nodes in group ", t.group, "; waits until ", Plural(missing, "node"),
-                        " of that quota free up"),
-           missing);
+      f.quota = quota;
+      f.used = used;
+      Wait(e, PendingReason::kOutOfQuota, f, static_cast<int>(used + nodes - quota));
       return;
     }
 
-    if (TryStart(e, packed, nodes, k)) return;
-    if (TryPreempt(e, packed, nodes, k)) return;
-    WaitForNodes(e, packed, nodes, k);
+    if (TryStart(e, f.packed, nodes, k)) return;
+    if (TryPreempt(e, f, nodes, k)) return;
+    WaitForNodes(e, f, nodes, k);
   }
 
   bool TryStart(const QueuedEntry& e, bool packed, int nodes, int k) {
@@ -228,8 +220,9 @@ class Pass {
     return true;
   }
 
-  bool TryPreempt(const QueuedEntry& e, bool packed, int nodes, int k) {
+  bool TryPreempt(const QueuedEntry& e, PendingFacts f, int nodes, int k) {
     const Task& t = *e.task;
+    const bool packed = f.packed;
     // Without preemption a task may still claim capacity that suspended tasks are freeing.
     const int limit = config_.preemption ? static_cast<int>(e.tier) : 0;
     const uint64_t fail_key = (static_cast<uint64_t>(e.group) << 8) | static_cast<uint64_t>(k);
@@ -260,21 +253,15 @@ class Pass {
     // Hold its quota too, so a later task of the same user and tier cannot take it and
     // leave the victims suspended for nothing.
     ledger_.Add(e.user, e.group, e.tier, nodes);
-    std::string detail =
-        res->victims.empty()
-            ? absl::StrCat("waiting for ", Plural(res->not_free_now, "node"), " in group ",
-                           t.group, " that suspended tasks are freeing; held for it")
-            : absl::StrCat("suspending ", Plural(static_cast<int>(res->victims.size()), "lower-priority task"),
-                           " to free ", Plural(res->not_free_now, "node"), " in group ",
-                           t.group, "; starts when they stop");
-    Pending& p = Wait(e, PendingReason::kWaitingForPreemption, std::move(detail),
-                      res->not_free_now);
+    f.victims = static_cast<int>(res->victims.size());
+    Pending& p = Wait(e, PendingReason::kWaitingForPreemption, f, res->not_free_now);
     p.reserved_nodes = NodeNames(cluster_, res->nodes);
     return true;
   }
 
-  void WaitForNodes(const QueuedEntry& e, bool packed, int nodes, int k) {
+  void WaitForNodes(const QueuedEntry& e, PendingFacts f, int nodes, int k) {
     const Task& t = *e.task;
+    const bool packed = f.packed;
     GroupInfo& gi = cluster_.groups()[e.group];
     // Blocked by a reservation made earlier in this pass when either it would fit now
     // without the reservations, or the unreserved nodes could never hold it however many
@@ -300,47 +287,35 @@ class Pass {
     const int missing = packed ? 1 : nodes - free_now;
 
     std::vector<NodeIdx> held;
-    std::string held_note;
     const size_t head_slot = static_cast<size_t>(e.group) * 7 + TierIndex(e.tier);
     if (!head_done_[head_slot]) {
       head_done_[head_slot] = true;
       const int ready = usable_fitting;
       if (ready >= need) {
         held = ReserveForHead(cluster_, e.group, t);
-        held_note = absl::StrCat("; first in line at ", internal::Av(TierName(e.tier)), ", ",
-                                 Plural(static_cast<int>(held.size()), "node"),
-                                 " held for it");
+        f.head = PendingFacts::Head::kHeldForIt;
+        f.head_nodes = static_cast<int>(held.size());
       } else {
-        held_note = absl::StrCat("; only ", ready, " nodes of the group are ready");
+        f.head = PendingFacts::Head::kTooFewReady;
+        f.head_nodes = ready;
       }
     }
 
-    std::string detail;
-    if (packed) {
-      detail = absl::StrCat("needs ", k, " GPUs on one node in group ", t.group,
-                            "; the freest unreserved node has ", free_now, " free",
-                            blocked ? "; a node with room is held for an earlier task" : "",
-                            held_note);
-    } else {
-      detail = absl::StrCat("needs ", Plural(nodes, "node"), " in group ", t.group, ", ",
-                            free_now, " free; ", missing, " more must free up",
-                            blocked ? " (free nodes are held for an earlier task)" : "",
-                            held_note);
-    }
-    Pending& p = Wait(e,
-                      blocked ? PendingReason::kBlockedByReservation
-                              : PendingReason::kWaitingForNodes,
-                      std::move(detail), missing);
-    p.reserved_nodes = NodeNames(cluster_, held);
+    f.free_now = free_now;
+    f.blocked = blocked;
+    Pending& p =
+        Wait(e, blocked ? PendingReason::kBlockedByReservation : PendingReason::kWaitingForNodes, f,
+             missing);
+    if (!held.empty()) p.reserved_nodes = NodeNames(cluster_, held);
   }
 
   const PolicyConfig& config_;
   Plan plan_;
   Cluster cluster_;
   QuotaLedger ledger_;
-  std::vector<bool> head_done_;                     // [group * 7 + tier index]
-  std::vector<int> packed_fail_;                    // per group: GPUs a search failed for
-  absl::flat_hash_map<uint64_t, int> whole_fail_;   // (group, GPUs/node) -> nodes failed
+  std::vector<bool> head_done_;                               // [group * 7 + tier index]
+  std::vector<int> packed_fail_;                              // per group: GPUs a search failed for
+  absl::flat_hash_map<uint64_t, int> whole_fail_;             // (group, GPUs/node) -> nodes failed
   absl::flat_hash_map<int64_t, std::vector<NodeIdx>> holds_;  // carried-over holds
 };
 

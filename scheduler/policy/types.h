@@ -51,17 +51,17 @@ struct Task {
   int64_t chain_id = 0;
   std::string user;
   int requested_priority = static_cast<int>(Tier::kNormal);  // may be kAutoPriority
-  Tier tier = Tier::kNormal;      // running: the tier it runs at; queued: ignored unless fixed
-  std::string group;              // node group
+  Tier tier = Tier::kNormal;  // running: the tier it runs at; queued: ignored unless fixed
+  std::string group;          // node group
   int nodes = 1;
-  int gpus_per_node = 0;          // 0 = whole node(s)
-  absl::Time first_submit;        // chain's first submit: FIFO key, kept across suspensions
+  int gpus_per_node = 0;    // 0 = whole node(s)
+  absl::Time first_submit;  // chain's first submit: FIFO key, kept across suspensions
   // Running tasks only:
-  absl::Time running_since;       // start of the current attempt
+  absl::Time running_since;  // start of the current attempt
   std::vector<RankPlacement> placement;
-  bool suspend_requested = false; // victim already told; its nodes will free up
+  bool suspend_requested = false;  // victim already told; its nodes will free up
   // Queued tasks only:
-  bool held = false;              // held by its user: never started, reported kHeld
+  bool held = false;  // held by its user: never started, reported kHeld
   // Nodes the previous plan held for this task as a preemptor (its Pending.reserved_nodes
   // while WAITING_FOR_PREEMPTION; leave empty otherwise). Decide keeps them for it against
   // every other task, also those ahead of it in the queue, until it starts or stops
@@ -99,18 +99,18 @@ struct PolicyConfig {
 };
 
 enum class PendingReason {
-  kOutOfQuota,              // the user's quota for this tier/group is in use
-  kWaitingForNodes,         // not enough free nodes/GPUs (missing_nodes says how many)
-  kBlockedByReservation,    // nodes are reserved for an earlier task of the same or higher tier
-  kNoSuchGroup,             // no node belongs to the group
-  kNeverFits,               // larger than the group or the quota can ever be
-  kWaitingForPreemption,    // victims are being suspended for this task
-  kHeld,                    // held (suspended by the user)
+  kOutOfQuota,            // the user's quota for this tier/group is in use
+  kWaitingForNodes,       // not enough free nodes/GPUs (missing_nodes says how many)
+  kBlockedByReservation,  // nodes are reserved for an earlier task of the same or higher tier
+  kNoSuchGroup,           // no node belongs to the group
+  kNeverFits,             // larger than the group or the quota can ever be
+  kWaitingForPreemption,  // victims are being suspended for this task
+  kHeld,                  // held (suspended by the user)
 };
 
 struct StartDecision {
   int64_t attempt_id = 0;
-  Tier tier = Tier::kNormal;  // resolved tier (AUTO -> concrete)
+  Tier tier = Tier::kNormal;             // resolved tier (AUTO -> concrete)
   std::vector<RankPlacement> placement;  // one entry per rank, rank order
 };
 
@@ -126,13 +126,43 @@ struct Demotion {
   Tier to = Tier::kNormal;
 };
 
+// The numbers a waiting task's one-line explanation is made of. Decide records them and
+// PendingDetail (pending_detail.h) writes the line when someone asks: a pass over 100,000
+// waiting tasks must not build (and the next pass free) 100,000 strings.
+struct PendingFacts {
+  // What the task asks for.
+  int nodes = 0;
+  int gpus_per_node = 0;
+  bool packed = false;  // single node, some GPUs: packed beside others
+  // kNeverFits: nodes of the group with enough GPUs; or, when quota >= 0, the quota that
+  // is too small.
+  int fitting = 0;
+  // kNeverFits (quota) and kOutOfQuota: the quota and what the user already holds.
+  int64_t quota = -1;
+  int64_t used = 0;
+  // Waiting for nodes: free whole nodes now, or the most free GPUs on one node (packed);
+  // blocked: capacity exists but is held for an earlier task.
+  int free_now = 0;
+  bool blocked = false;
+  // Waiting for preemption: victims told to suspend (0: only waiting for earlier ones).
+  int victims = 0;
+  // First in line at its tier: kHeldForIt = head_nodes held for it; kTooFewReady = only
+  // head_nodes of the group are ready.
+  enum class Head { kNone, kHeldForIt, kTooFewReady };
+  Head head = Head::kNone;
+  int head_nodes = 0;
+};
+
 struct Pending {
   int64_t attempt_id = 0;
   PendingReason reason = PendingReason::kWaitingForNodes;
   int missing_nodes = 0;
   int position_in_tier = 0;  // 1-based
-  std::string detail;        // one line a user can act on
-  Tier tier = Tier::kNormal; // effective tier the task waits at (AUTO resolved)
+  PendingFacts facts;
+  // A ready-made line instead of one from `facts` (other policies, e.g. the simulator's
+  // FIFO baseline); Decide leaves it empty. Read it through PendingDetail.
+  std::string detail;
+  Tier tier = Tier::kNormal;  // effective tier the task waits at (AUTO resolved)
   // Nodes held for this task in this decision (preemption target or head-of-tier
   // reservation): no task behind it in queue order was placed on them. Tasks ahead of it
   // may share them (started earlier in the same pass, or running): a whole-node head

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "scheduler/policy/pending_detail.h"
 #include "scheduler/policy/types.h"
 
 namespace hai::policy::testing {
@@ -74,11 +75,11 @@ inline void SetQuota(Snapshot& s, const std::string& user, Tier tier, int64_t no
 }
 
 // Quota `nodes` at every tier for each user.
-inline void GenerousQuota(Snapshot& s, const std::vector<std::string>& users,
-                          int64_t nodes = 1000, const std::string& group = "a100") {
+inline void GenerousQuota(Snapshot& s, const std::vector<std::string>& users, int64_t nodes = 1000,
+                          const std::string& group = "a100") {
   for (const std::string& u : users) {
-    for (Tier t : {Tier::kLow, Tier::kBelowNormal, Tier::kNormal, Tier::kAboveNormal,
-                   Tier::kHigh, Tier::kVeryHigh, Tier::kExtremeHigh}) {
+    for (Tier t : {Tier::kLow, Tier::kBelowNormal, Tier::kNormal, Tier::kAboveNormal, Tier::kHigh,
+                   Tier::kVeryHigh, Tier::kExtremeHigh}) {
       SetQuota(s, u, t, nodes, group);
     }
   }
@@ -89,6 +90,16 @@ inline const Pending* FindPending(const Plan& p, int64_t id) {
     if (x.attempt_id == id) return &x;
   }
   return nullptr;
+}
+
+// The detail line of `id`'s pending entry, written for its queued task in `s`.
+inline std::string DetailOf(const Snapshot& s, const Plan& p, int64_t id) {
+  const Pending* w = FindPending(p, id);
+  if (w == nullptr) return "(not pending)";
+  for (const Task& t : s.queued) {
+    if (t.attempt_id == id) return PendingDetail(*w, t.user, t.group);
+  }
+  return "(no such queued task)";
 }
 
 inline const StartDecision* FindStart(const Plan& p, int64_t id) {

@@ -57,10 +57,10 @@ TEST(DecideQuotaTest, OutOfQuotaNeverFitsNoSuchGroupHeld) {
   s.running = {Running(10, "u", Tier::kNormal, {{"n1", {}}})};
   SetQuota(s, "u", Tier::kNormal, 1);  // u may hold 1 NORMAL node; holds 1 already
   SetQuota(s, "u", Tier::kHigh, 2);
-  s.queued = {Queued(1, "u", Tier::kNormal, 1),          // OUT_OF_QUOTA (1 + 1 > 1)
-              Queued(2, "u", Tier::kHigh, 3),            // NEVER_FITS (quota 2 < 3)
-              Queued(3, "u", Tier::kLow, 1),             // NEVER_FITS (no LOW quota)
-              Queued(4, "u", Tier::kHigh, 4),            // NEVER_FITS (group has 3)
+  s.queued = {Queued(1, "u", Tier::kNormal, 1),              // OUT_OF_QUOTA (1 + 1 > 1)
+              Queued(2, "u", Tier::kHigh, 3),                // NEVER_FITS (quota 2 < 3)
+              Queued(3, "u", Tier::kLow, 1),                 // NEVER_FITS (no LOW quota)
+              Queued(4, "u", Tier::kHigh, 4),                // NEVER_FITS (group has 3)
               Queued(5, "u", Tier::kHigh, 1, 0, 0, "h800"),  // NO_SUCH_GROUP
               Queued(6, "u", Tier::kHigh, 1)};               // held
   s.queued.back().held = true;
@@ -73,8 +73,20 @@ TEST(DecideQuotaTest, OutOfQuotaNeverFitsNoSuchGroupHeld) {
   EXPECT_EQ(FindPending(p, 4)->reason, PendingReason::kNeverFits);
   EXPECT_EQ(FindPending(p, 5)->reason, PendingReason::kNoSuchGroup);
   EXPECT_EQ(FindPending(p, 6)->reason, PendingReason::kHeld);
-  EXPECT_NE(FindPending(p, 1)->detail.find("holds 1 of 1 NORMAL"), std::string::npos)
-      << FindPending(p, 1)->detail;
+  // The lines a user reads, written from the facts Decide recorded.
+  EXPECT_EQ(DetailOf(s, p, 1),
+            "user u holds 1 of 1 NORMAL nodes in group a100; waits until 1 node of that quota "
+            "free up");
+  EXPECT_EQ(DetailOf(s, p, 2),
+            "needs 3 nodes but the HIGH quota of user u in group a100 is 2; use fewer nodes, "
+            "another priority, or ask for quota");
+  EXPECT_EQ(DetailOf(s, p, 3),
+            "needs 1 node but the LOW quota of user u in group a100 is 0; use fewer nodes, "
+            "another priority, or ask for quota");
+  EXPECT_EQ(DetailOf(s, p, 4),
+            "needs 4 nodes but group a100 has only 3; resubmit with fewer nodes or GPUs");
+  EXPECT_EQ(DetailOf(s, p, 5), "node group 'h800' has no nodes; resubmit with another group");
+  EXPECT_EQ(DetailOf(s, p, 6), "held by its owner; resume it to queue it again");
 }
 
 TEST(DecideQuotaTest, QuotaCountsNodesOfTheTierAndPackedTasksAsOneNode) {
@@ -136,9 +148,9 @@ TEST(DecidePlacementTest, BestFitPackingKeepsWholeNodesFree) {
 TEST(DecidePlacementTest, WholeNodesInTheFewestDomains) {
   Snapshot s;
   // s1: 2 free nodes, s2: 3 free nodes, s3 (room r2): 4 free nodes.
-  s.nodes = {MakeNode("a1", "a100", 8, "s1"), MakeNode("a2", "a100", 8, "s1"),
-             MakeNode("b1", "a100", 8, "s2"), MakeNode("b2", "a100", 8, "s2"),
-             MakeNode("b3", "a100", 8, "s2"), MakeNode("c1", "a100", 8, "s3", "r2"),
+  s.nodes = {MakeNode("a1", "a100", 8, "s1"),       MakeNode("a2", "a100", 8, "s1"),
+             MakeNode("b1", "a100", 8, "s2"),       MakeNode("b2", "a100", 8, "s2"),
+             MakeNode("b3", "a100", 8, "s2"),       MakeNode("c1", "a100", 8, "s3", "r2"),
              MakeNode("c2", "a100", 8, "s3", "r2"), MakeNode("c3", "a100", 8, "s3", "r2"),
              MakeNode("c4", "a100", 8, "s3", "r2")};
   GenerousQuota(s, {"u"});
@@ -159,7 +171,8 @@ TEST(DecidePlacementTest, OnlyReadyNodesOfTheGroupAndNeverJupyter) {
              MakeNode("n2", "a100", 8, "s1", "r1", NodeState::kDraining),
              MakeNode("n3", "a100", 8, "s1", "r1", NodeState::kUnhealthy),
              MakeNode("n4", "a100", 8, "s1", "r1", NodeState::kOffline),
-             MakeNode("n5", "h800"), MakeNode("j1", "a100")};
+             MakeNode("n5", "h800"),
+             MakeNode("j1", "a100")};
   s.nodes.back().jupyter = true;
   // A task already on the cordoned node keeps running (no suspend).
   s.running = {Running(10, "v", Tier::kLow, {{"n1", {}}})};
@@ -170,9 +183,8 @@ TEST(DecidePlacementTest, OnlyReadyNodesOfTheGroupAndNeverJupyter) {
   EXPECT_TRUE(p.suspends.empty());  // n1 is cordoned: clearing it would not help
   ASSERT_NE(FindPending(p, 1), nullptr);
   EXPECT_EQ(FindPending(p, 1)->reason, PendingReason::kWaitingForNodes);
-  EXPECT_NE(FindPending(p, 1)->detail.find("only 0 nodes of the group are ready"),
-            std::string::npos)
-      << FindPending(p, 1)->detail;
+  EXPECT_NE(DetailOf(s, p, 1).find("only 0 nodes of the group are ready"), std::string::npos)
+      << DetailOf(s, p, 1);
 }
 
 // --- preemption -----------------------------------------------------------------------
@@ -207,7 +219,7 @@ TEST(DecidePreemptionTest, GangOnlyNeverEqualTierAndMinRuntimeProtects) {
   Snapshot s = FourNodes();
   s.running = {Running(10, "v", Tier::kNormal, {{"n1", {}}}),
                Running(11, "v", Tier::kLow, {{"n2", {}}}),
-               Running(12, "w", Tier::kHigh, {{"n3", {}}}),   // equal tier: never a victim
+               Running(12, "w", Tier::kHigh, {{"n3", {}}}),  // equal tier: never a victim
                Running(13, "w", Tier::kLow, {{"n4", {}}}, 0, /*started_s=*/36000 - 60)};
   s.queued = {Queued(1, "u", Tier::kHigh, 4)};
   PolicyConfig c;
@@ -230,8 +242,9 @@ TEST(DecidePreemptionTest, GangOnlyNeverEqualTierAndMinRuntimeProtects) {
 
 TEST(DecidePreemptionTest, SuspendRequestedVictimsCountAsFreeingAndNodesStayHeld) {
   Snapshot s = FourNodes();
-  s.running = {Running(10, "v", Tier::kLow, {{"n1", {}}}), Running(11, "v", Tier::kLow, {{"n2", {}}}),
-               Running(12, "v", Tier::kLow, {{"n3", {}}}), Running(13, "v", Tier::kLow, {{"n4", {}}})};
+  s.running = {
+      Running(10, "v", Tier::kLow, {{"n1", {}}}), Running(11, "v", Tier::kLow, {{"n2", {}}}),
+      Running(12, "v", Tier::kLow, {{"n3", {}}}), Running(13, "v", Tier::kLow, {{"n4", {}}})};
   s.queued = {Queued(1, "u", Tier::kHigh, 2, 0, 0), Queued(2, "w", Tier::kNormal, 1, 0, 5)};
   Plan p = Decide(s, Config(), kNow);
   // Pass 1: HIGH 1 suspends two LOW tasks; NORMAL 2 suspends a third for itself.
@@ -281,8 +294,9 @@ TEST(DecidePreemptionTest, PackedPreemptionFreesGpusOnOneNode) {
 
 TEST(DecidePreemptionTest, DisabledMeansNoSuspends) {
   Snapshot s = FourNodes();
-  s.running = {Running(10, "v", Tier::kLow, {{"n1", {}}}), Running(11, "v", Tier::kLow, {{"n2", {}}}),
-               Running(12, "v", Tier::kLow, {{"n3", {}}}), Running(13, "v", Tier::kLow, {{"n4", {}}})};
+  s.running = {
+      Running(10, "v", Tier::kLow, {{"n1", {}}}), Running(11, "v", Tier::kLow, {{"n2", {}}}),
+      Running(12, "v", Tier::kLow, {{"n3", {}}}), Running(13, "v", Tier::kLow, {{"n4", {}}})};
   s.queued = {Queued(1, "u", Tier::kExtremeHigh, 1)};
   PolicyConfig c;
   c.preemption = false;
@@ -295,7 +309,7 @@ TEST(DecideDemotionTest, AboveNormalRunsAsNormalAfterThirtyMinutes) {
   Snapshot s;
   s.nodes = {MakeNode("n1"), MakeNode("n2")};
   GenerousQuota(s, {"u", "v"});
-  s.running = {Running(10, "v", Tier::kAboveNormal, {{"n1", {}}}, 0, 0),   // ran 10 h
+  s.running = {Running(10, "v", Tier::kAboveNormal, {{"n1", {}}}, 0, 0),            // ran 10 h
                Running(11, "v", Tier::kAboveNormal, {{"n2", {}}}, 0, 36000 - 60)};  // 1 min
   s.queued = {Queued(1, "u", Tier::kAboveNormal, 1)};
   Plan p = Decide(s, Config(), kNow);
@@ -313,9 +327,9 @@ TEST(DecideReservationTest, HeadHoldsFreeNodesLaterTasksAreBlocked) {
   Snapshot s = FourNodes();
   s.running = {Running(10, "v", Tier::kNormal, {{"n1", {}}}),
                Running(11, "v", Tier::kNormal, {{"n2", {}}})};
-  s.queued = {Queued(1, "u", Tier::kNormal, 4, 0, 0),   // head: 2 free, needs 4
-              Queued(2, "w", Tier::kNormal, 1, 0, 5),   // would fit on n3: blocked
-              Queued(3, "w", Tier::kLow, 1, 0, 6)};     // lower tier: blocked too
+  s.queued = {Queued(1, "u", Tier::kNormal, 4, 0, 0),  // head: 2 free, needs 4
+              Queued(2, "w", Tier::kNormal, 1, 0, 5),  // would fit on n3: blocked
+              Queued(3, "w", Tier::kLow, 1, 0, 6)};    // lower tier: blocked too
   Plan p = Decide(s, Config(), kNow);
   EXPECT_TRUE(p.starts.empty());
   EXPECT_TRUE(p.suspends.empty());  // equal tier: no preemption
@@ -324,7 +338,7 @@ TEST(DecideReservationTest, HeadHoldsFreeNodesLaterTasksAreBlocked) {
   EXPECT_EQ(head->missing_nodes, 2);
   // It holds the 2 free nodes and the 2 busy ones, so they drain to it.
   EXPECT_EQ(head->reserved_nodes, (std::vector<std::string>{"n1", "n2", "n3", "n4"}));
-  EXPECT_EQ(head->detail,
+  EXPECT_EQ(DetailOf(s, p, 1),
             "needs 4 nodes in group a100, 2 free; 2 more must free up; first in line at "
             "NORMAL, 4 nodes held for it");
   EXPECT_EQ(FindPending(p, 2)->reason, PendingReason::kBlockedByReservation);
@@ -340,8 +354,8 @@ TEST(DecideReservationTest, BigTaskIsNotStarvedBySmallArrivals) {
   GenerousQuota(s, {"big", "small"});
   int64_t next_id = 100;
   for (int i = 0; i < 16; ++i) {
-    s.running.push_back(Running(next_id++, "small", Tier::kNormal,
-                                {{absl::StrCat("n", 10 + i), {}}}, 0, i));
+    s.running.push_back(
+        Running(next_id++, "small", Tier::kNormal, {{absl::StrCat("n", 10 + i), {}}}, 0, i));
   }
   s.queued = {Queued(1, "big", Tier::kNormal, 16, 0, /*submit_s=*/100)};
   absl::Time now = kNow;
@@ -380,13 +394,13 @@ TEST(DecideOrderTest, AllSevenTiersAreServedHighestFirst) {
   Snapshot s;
   s.nodes = {MakeNode("n1"), MakeNode("n2"), MakeNode("n3")};  // room for three
   GenerousQuota(s, {"u"});
-  const std::vector<Tier> tiers = {Tier::kLow,  Tier::kBelowNormal, Tier::kNormal,
-                                   Tier::kAboveNormal, Tier::kHigh, Tier::kVeryHigh,
+  const std::vector<Tier> tiers = {Tier::kLow,         Tier::kBelowNormal, Tier::kNormal,
+                                   Tier::kAboveNormal, Tier::kHigh,        Tier::kVeryHigh,
                                    Tier::kExtremeHigh};
   // Submitted lowest tier first, so FIFO alone would get it backwards.
   for (size_t i = 0; i < tiers.size(); ++i) {
-    s.queued.push_back(Queued(static_cast<int64_t>(i + 1), "u", tiers[i], 1, 0,
-                              static_cast<int>(i)));
+    s.queued.push_back(
+        Queued(static_cast<int64_t>(i + 1), "u", tiers[i], 1, 0, static_cast<int>(i)));
   }
   Plan p = Decide(s, Config(), kNow);
   // EXTREME_HIGH (7), VERY_HIGH (6), HIGH (5) start; the rest wait, each first in its tier.
@@ -456,11 +470,11 @@ TEST(DecidePreemptionTest, MinimumRuntimeIsPerTierOfTheVictim) {
     bool suspended;
   };
   const Row rows[] = {
-      {Tier::kLow, 1, std::nullopt, 0, true},      // no protection at all
-      {Tier::kLow, 1, std::nullopt, 5, false},     // default protects
-      {Tier::kLow, 5, std::nullopt, 5, true},      // window over (inclusive)
-      {Tier::kLow, 1, 0, 5, true},                 // tier entry overrides the default
-      {Tier::kNormal, 30, 60, 0, false},           // NORMAL protected for an hour
+      {Tier::kLow, 1, std::nullopt, 0, true},   // no protection at all
+      {Tier::kLow, 1, std::nullopt, 5, false},  // default protects
+      {Tier::kLow, 5, std::nullopt, 5, true},   // window over (inclusive)
+      {Tier::kLow, 1, 0, 5, true},              // tier entry overrides the default
+      {Tier::kNormal, 30, 60, 0, false},        // NORMAL protected for an hour
       {Tier::kNormal, 61, 60, 0, true},
   };
   for (const Row& r : rows) {
@@ -475,8 +489,8 @@ TEST(DecidePreemptionTest, MinimumRuntimeIsPerTierOfTheVictim) {
     if (r.tier_min) c.min_runtime[r.victim] = absl::Minutes(*r.tier_min);
     Plan p = Decide(s, c, kNow);
     EXPECT_EQ(p.suspends.size(), r.suspended ? 1u : 0u);
-    EXPECT_EQ(FindPending(p, 1)->reason, r.suspended ? PendingReason::kWaitingForPreemption
-                                                     : PendingReason::kWaitingForNodes);
+    EXPECT_EQ(FindPending(p, 1)->reason,
+              r.suspended ? PendingReason::kWaitingForPreemption : PendingReason::kWaitingForNodes);
   }
 }
 
@@ -569,7 +583,7 @@ TEST(DecideDeterminismTest, InputOrderDoesNotMatter) {
   ASSERT_EQ(a.pending.size(), b.pending.size());
   for (size_t i = 0; i < a.pending.size(); ++i) {
     EXPECT_EQ(a.pending[i].attempt_id, b.pending[i].attempt_id);
-    EXPECT_EQ(a.pending[i].detail, b.pending[i].detail);
+    EXPECT_EQ(DetailOf(s, a, a.pending[i].attempt_id), DetailOf(s, b, b.pending[i].attempt_id));
   }
 }
 

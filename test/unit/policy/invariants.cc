@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "scheduler/policy/pending_detail.h"
 #include "scheduler/policy/tier.h"
 #include "test/unit/policy/builders.h"
 
@@ -31,8 +32,8 @@ std::string Serialize(const Plan& p) {
   }
   for (const auto& d : p.demotions) o << "D" << d.attempt_id << "\n";
   for (const auto& w : p.pending) {
-    o << "P" << w.attempt_id << " " << PendingReasonName(w.reason) << " " << w.missing_nodes
-      << " " << w.position_in_tier << " " << static_cast<int>(w.tier) << " " << w.detail;
+    o << "P" << w.attempt_id << " " << PendingReasonName(w.reason) << " " << w.missing_nodes << " "
+      << w.position_in_tier << " " << static_cast<int>(w.tier) << " " << PendingDetail(w, "", "");
     for (const auto& n : w.reserved_nodes) o << " " << n;
     o << "\n";
   }
@@ -43,8 +44,8 @@ std::string Serialize(const Plan& p) {
 std::string Describe(const Snapshot& s, const PolicyConfig& config, absl::Time now) {
   std::ostringstream o;
   for (const Node& n : s.nodes) {
-    o << "node " << n.name << " " << n.group << " gpus=" << n.gpus << " " << n.room << "/"
-      << n.sw << " state=" << static_cast<int>(n.state) << (n.jupyter ? " jupyter" : "") << "\n";
+    o << "node " << n.name << " " << n.group << " gpus=" << n.gpus << " " << n.room << "/" << n.sw
+      << " state=" << static_cast<int>(n.state) << (n.jupyter ? " jupyter" : "") << "\n";
   }
   auto task = [&](const char* kind, const Task& t) {
     o << kind << " " << t.attempt_id << " " << t.user << " prio=" << t.requested_priority
@@ -93,15 +94,15 @@ struct Occupancy {
   bool Usable(const Node& n) const { return n.state == NodeState::kReady && !n.jupyter; }
   int Free(const Node& n) const {
     auto it = used.find(n.name);
-    return n.gpus - (it == used.end() ? 0 : std::popcount(it->second & ((uint64_t{1} << n.gpus) - 1)));
+    return n.gpus -
+           (it == used.end() ? 0 : std::popcount(it->second & ((uint64_t{1} << n.gpus) - 1)));
   }
   bool Fits(const Task& t, const std::set<std::string>& extra_free = {},
             const std::set<std::string>& exclude = {}) const {
     const bool packed = t.nodes == 1 && t.gpus_per_node > 0;
     int count = 0;
     for (const auto& [name, n] : nodes) {
-      if (!Usable(*n) || n->group != t.group || reserved.contains(name) ||
-          exclude.contains(name)) {
+      if (!Usable(*n) || n->group != t.group || reserved.contains(name) || exclude.contains(name)) {
         continue;
       }
       if (n->gpus < t.gpus_per_node) continue;
@@ -120,8 +121,7 @@ struct Occupancy {
 
 }  // namespace
 
-void CheckInvariants(const Snapshot& s, const PolicyConfig& config, const Plan& p,
-                     absl::Time now) {
+void CheckInvariants(const Snapshot& s, const PolicyConfig& config, const Plan& p, absl::Time now) {
   std::map<int64_t, const Task*> queued, running;
   for (const Task& t : s.queued) queued[t.attempt_id] = &t;
   for (const Task& t : s.running) running[t.attempt_id] = &t;
@@ -224,8 +224,8 @@ void CheckInvariants(const Snapshot& s, const PolicyConfig& config, const Plan& 
       if (auto h = holder.find(r.node); h != holder.end()) {
         const Pending& w = *h->second;
         ASSERT_LT(order_key(st.attempt_id, st.tier), order_key(w.attempt_id, w.tier))
-            << "start of " << st.attempt_id << " on " << r.node << " reserved for "
-            << w.attempt_id << ", which is ahead of it";
+            << "start of " << st.attempt_id << " on " << r.node << " reserved for " << w.attempt_id
+            << ", which is ahead of it";
         const Task& wt = *queued.at(w.attempt_id);
         ASSERT_FALSE(w.reason == PendingReason::kWaitingForPreemption &&
                      !(wt.nodes == 1 && wt.gpus_per_node > 0))
@@ -237,8 +237,7 @@ void CheckInvariants(const Snapshot& s, const PolicyConfig& config, const Plan& 
         ASSERT_TRUE(g >= 0 && g < n.gpus);
         m |= uint64_t{1} << g;
       }
-      ASSERT_EQ(static_cast<int>(r.gpus.size()),
-                t.gpus_per_node > 0 ? t.gpus_per_node : n.gpus);
+      ASSERT_EQ(static_cast<int>(r.gpus.size()), t.gpus_per_node > 0 ? t.gpus_per_node : n.gpus);
       if (packed) {
         ASSERT_EQ(occ.used[r.node] & m, 0u) << "GPU double-booked on " << r.node;
         occ.used[r.node] |= m;
@@ -290,9 +289,9 @@ void CheckInvariants(const Snapshot& s, const PolicyConfig& config, const Plan& 
           if (pl.node != name) continue;
           const bool goes = r.suspend_requested || victims.contains(r.attempt_id);
           all_go &= goes;
-          if (goes) freed += (r.nodes > 1 || r.gpus_per_node == 0)
-                                 ? occ.nodes.at(name)->gpus
-                                 : static_cast<int>(pl.gpus.size());
+          if (goes)
+            freed += (r.nodes > 1 || r.gpus_per_node == 0) ? occ.nodes.at(name)->gpus
+                                                           : static_cast<int>(pl.gpus.size());
         }
       }
       if (packed) {
@@ -314,7 +313,7 @@ void CheckInvariants(const Snapshot& s, const PolicyConfig& config, const Plan& 
     const Task& t = *queued.at(w.attempt_id);
     const std::set<std::string> not_mine = held_against(t.attempt_id);
     ASSERT_FALSE(occ.Fits(t, {}, not_mine))
-        << "task " << t.attempt_id << " fits but waits: " << w.detail;
+        << "task " << t.attempt_id << " fits but waits: " << PendingDetail(w, t.user, t.group);
     for (const auto& st : p.starts) {
       if (static_cast<int>(st.tier) >= static_cast<int>(w.tier)) continue;
       if (queued.at(st.attempt_id)->group != t.group) continue;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "scheduler/policy/pending_detail.h"
 #include "scheduler/policy/tier.h"
 #include "test/unit/policy/builders.h"
 #include "test/unit/policy/simulator.h"
@@ -19,7 +20,8 @@ const absl::Duration kStep = absl::Minutes(1);
 std::vector<Node> Cluster(int n, int per_switch = 8) {
   std::vector<Node> out;
   for (int i = 0; i < n; ++i) {
-    out.push_back(MakeNode(absl::StrCat("n", 100 + i), "a100", 8, absl::StrCat("s", i / per_switch)));
+    out.push_back(
+        MakeNode(absl::StrCat("n", 100 + i), "a100", 8, absl::StrCat("s", i / per_switch)));
   }
   return out;
 }
@@ -71,7 +73,7 @@ TEST_P(StarvationTest, SixteenNodeNormalTaskStartsWhileSmallTasksKeepArriving) {
         EXPECT_EQ(w.position_in_tier, 1);
         EXPECT_EQ(w.reserved_nodes.size(), 16u);
       } else {
-        EXPECT_EQ(w.reason, PendingReason::kBlockedByReservation) << w.detail;
+        EXPECT_EQ(w.reason, PendingReason::kBlockedByReservation) << PendingDetail(w, "", "");
       }
     }
   }
@@ -131,19 +133,20 @@ TEST(ThrashTest, RandomWorkloadNeverThrashesAndDrains) {
         std::string why;
         for (const Pending& w : plans[e.at + kStep].pending) {
           if (sim.ChainOf(w.attempt_id) == e.preemptor_chain) {
-            why = std::string(PendingReasonName(w.reason)) + " " + w.detail;
+            why = std::string(PendingReasonName(w.reason)) + " " + PendingDetail(w, "", "");
           }
         }
         std::string at;
         for (const Pending& w : plans[e.at].pending) {
           if (sim.ChainOf(w.attempt_id) == e.preemptor_chain) {
-            at = std::string(PendingReasonName(w.reason)) + " " + w.detail;
+            at = std::string(PendingReasonName(w.reason)) + " " + PendingDetail(w, "", "");
             for (auto& n : w.reserved_nodes) at += " " + n;
           }
         }
-        ADD_FAILURE() << "preemptor " << e.preemptor_chain << " (" << std::string(TierName(tier_of[e.preemptor_chain]))
-                      << ") victim " << e.victim_chain << " at " << absl::FormatTime(e.at)
-                      << " then: " << at << "\n next: " << why;
+        ADD_FAILURE() << "preemptor " << e.preemptor_chain << " ("
+                      << std::string(TierName(tier_of[e.preemptor_chain])) << ") victim "
+                      << e.victim_chain << " at " << absl::FormatTime(e.at) << " then: " << at
+                      << "\n next: " << why;
       }
     }
     EXPECT_EQ(late, 0) << "preemptors that did not start right after their victims stopped";
