@@ -313,6 +313,15 @@ absl::Status ReadKubernetes(Section& s, KubernetesConfig* c) {
                      &c->unschedulable_timeout));
   HAI_CFG(s.Duration("request_timeout_ms", absl::Milliseconds(1), false, &c->request_timeout));
   HAI_CFG(s.Integer("max_retries", &c->max_retries, 0, 100));
+  HAI_CFG(s.String("jupyter_image", &c->jupyter_image));
+  HAI_CFG(s.Integer("jupyter_port", &c->jupyter_port, 1, 65535));
+  HAI_CFG(s.String("jupyter_workspace_pvc", &c->jupyter_workspace_pvc));
+  HAI_CFG(s.String("jupyter_workspace_host_path", &c->jupyter_workspace_host_path));
+  if (c->jupyter_workspace_pvc.empty() &&
+      (c->jupyter_workspace_host_path.empty() || c->jupyter_workspace_host_path[0] != '/')) {
+    return KeyError(s.Key("jupyter_workspace_host_path"),
+                    "must be an absolute path (or set jupyter_workspace_pvc)");
+  }
   return s.Finish();
 }
 

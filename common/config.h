@@ -71,6 +71,14 @@ struct KubernetesConfig {
   absl::Duration unschedulable_timeout = absl::Minutes(3);   // Unschedulable this long: rank lost
   absl::Duration request_timeout = absl::Seconds(10);        // one API request (not watches)
   int max_retries = 5;  // retries of a request on 429/5xx/transport errors, with backoff
+  // Jupyter dev containers (docs/jupyter.md): the image when the container names none ("" =
+  // default_image), the port the server listens on in its Pod, and the workspace volume: a
+  // PersistentVolumeClaim (subPath <user>) when jupyter_workspace_pvc is set, else a hostPath
+  // <jupyter_workspace_host_path>/<user> (DirectoryOrCreate) on the node.
+  std::string jupyter_image;
+  int jupyter_port = 8888;
+  std::string jupyter_workspace_pvc;
+  std::string jupyter_workspace_host_path = "/var/lib/hai/workspaces";
 };
 
 // Jupyter dev containers (docs/jupyter.md): defaults of `hai-cli jupyter create`, idle

@@ -87,8 +87,8 @@ class AttemptStore {
   // ---- Jupyter containers (jupyter_attempt_store.cc)
   // Resources and the owner's token hash of a jupyter chain; NotFound without its row.
   absl::StatusOr<JupyterPodInfo> LoadJupyter();
-  // This attempt serves on `port` (not answering yet): earlier reports become stale.
-  absl::Status ReportJupyterPort(int port);
+  // This attempt serves on `host`:`port` (not answering yet): earlier reports become stale.
+  absl::Status ReportJupyterAddress(const std::string& host, int port);
   // The server answered; `activity` is its last_activity when it gave one.
   absl::Status ReportJupyterStatus(std::optional<absl::Time> activity);
 

@@ -1,4 +1,5 @@
-// The manager's SQL about Jupyter containers (jupyter_containers, 0002_jupyter.sql); see the
+// The manager's SQL about Jupyter containers (jupyter_containers, 0002_jupyter.sql and
+// 0004_jupyter_host.sql); see the
 // Jupyter part of attempt_store.h. Reports are keyed by this attempt, so a report of an
 // earlier attempt can never make a new one look ready.
 #include "absl/strings/str_cat.h"
@@ -31,13 +32,13 @@ absl::StatusOr<JupyterPodInfo> AttemptStore::LoadJupyter() {
   return info;
 }
 
-absl::Status AttemptStore::ReportJupyterPort(int port) {
+absl::Status AttemptStore::ReportJupyterAddress(const std::string& host, int port) {
   if (absl::Status s = Reconnect(); !s.ok()) return s;
-  return pg::InTransaction(*conn_, "report jupyter port", [&](pqxx::work& tx) {
+  return pg::InTransaction(*conn_, "report jupyter address", [&](pqxx::work& tx) {
     tx.exec_params(
-        "UPDATE jupyter_containers SET attempt_id = $2, port = $3, ready_at = NULL, "
+        "UPDATE jupyter_containers SET attempt_id = $2, host = $3, port = $4, ready_at = NULL, "
         "server_activity_at = NULL WHERE chain_id = $1",
-        chain_id_, attempt_id_, port);
+        chain_id_, attempt_id_, host, port);
     return absl::OkStatus();
   });
 }

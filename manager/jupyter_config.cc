@@ -79,15 +79,20 @@ absl::StatusOr<std::string> JupyterNotebookConfig(const JupyterPodInfo& info,
       "c.NotebookApp.tornado_settings = {'log_function': _hai_log}\n"
       "c.NotebookApp.token = ''\n"
       "c.NotebookApp.password = ''\n"
-      "c.NotebookApp.ip = '127.0.0.1'\n"
-      "c.NotebookApp.port = ",
-      info.port, "\n",
+      "c.NotebookApp.ip = ",
+      info.in_pod ? "'0.0.0.0'\n"
+                    // Reached through its Service or a port-forward, never as localhost.
+                    "c.NotebookApp.allow_remote_access = True\n"
+                  : "'127.0.0.1'\n",
+      "c.NotebookApp.port = ", info.port, "\n",
       // A taken port must fail the start, not silently move the server elsewhere.
       "c.NotebookApp.port_retries = 0\n"
-      "c.NotebookApp.open_browser = False\n"
-      "c.NotebookApp.notebook_dir = ",
-      PyString(info.workspace), "\n", "c.NotebookApp.allow_root = ", allow_root ? "True" : "False",
-      "\n");
+      "c.NotebookApp.open_browser = False\n",
+      // In a Pod the root is the working directory (the workspace mount), so the file holds
+      // no path of the container.
+      info.in_pod ? ""
+                  : absl::StrCat("c.NotebookApp.notebook_dir = ", PyString(info.workspace), "\n"),
+      "c.NotebookApp.allow_root = ", allow_root ? "True" : "False", "\n");
 }
 
 }  // namespace hai::manager

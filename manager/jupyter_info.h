@@ -16,10 +16,15 @@ struct JupyterPodInfo {
   std::string owner_token_hash;  // users.token_hash of the container's owner
   // Filled by the manager (JupyterPod::Prepare) before the rank starts:
   std::string notebook_binary = "jupyter-notebook";
-  int port = 0;             // loopback port of the server (local runtime)
+  int port = 0;             // the server's port: a free loopback port (local), fixed (Pod)
   std::string config_path;  // generated jupyter_notebook_config.py (0600)
   std::string state_dir;    // Jupyter's runtime/data/config dirs, per attempt
   std::string workspace;    // notebook root: <data_dir>/workspaces/<user>, kept across attempts
+  // The server runs in a Pod of its own (Kubernetes runtime): it listens on every address of
+  // the Pod, and the paths above are the mounts inside its container (the workspace volume,
+  // the config ConfigMap, a scratch emptyDir), so the config names no path: the root is the
+  // working directory, the workspace.
+  bool in_pod = false;
 };
 
 }  // namespace hai::manager

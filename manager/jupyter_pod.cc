@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <httplib.h>
@@ -42,52 +43,99 @@ std::optional<absl::Time> LastActivityFromStatus(const std::string& body) {
   return ParseJupyterTime(j["last_activity"].get<std::string>());
 }
 
+storage::Mount PodWorkspaceMount(const JupyterPodOptions& options, const std::string& user) {
+  storage::Mount m;
+  m.mount_path = kPodWorkspace;
+  if (!options.workspace_pvc.empty()) {
+    m.type = "pvc";
+    m.host_path = absl::StrCat("/", options.workspace_pvc, "/", user);
+  } else {
+    m.type = "workspace";  // hostPath DirectoryOrCreate
+    std::string dir = options.workspace_host_path;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    m.host_path = absl::StrCat(dir == "/" ? "" : dir, "/", user);
+  }
+  return m;
+}
+
 absl::StatusOr<std::unique_ptr<JupyterPod>> JupyterPod::Prepare(
     AttemptStore& store, const std::string& data_dir, const std::string& run_dir,
-    const std::string& notebook_binary, const std::string& task_token, AttemptInfo* info) {
+    const JupyterPodOptions& options, const std::string& task_token, AttemptInfo* info) {
   auto loaded = store.LoadJupyter();
   if (!loaded.ok()) return loaded.status();
   JupyterPodInfo j = *std::move(loaded);
-  j.notebook_binary = notebook_binary;
-
-  const std::string port_path = run_dir + "/jupyter_port";
-  std::optional<std::string> saved = ReadRunFile(port_path);
-  if (!saved.has_value() || !absl::SimpleAtoi(*saved, &j.port)) {
-    auto picked = PickFreePort();
-    if (!picked.ok()) return picked.status();
-    j.port = *picked;
-    if (absl::Status s = WriteRunFile(port_path, absl::StrCat(j.port)); !s.ok()) return s;
+  j.notebook_binary = options.notebook_binary;
+  j.in_pod = options.in_pod;
+  bool allow_root = ::geteuid() == 0;
+  if (options.in_pod) {
+    // Everything lives in the Pod: nothing of the container is on this machine.
+    j.port = options.pod_port;
+    j.workspace = kPodWorkspace;
+    j.state_dir = kPodStateDir;
+    j.config_path = absl::StrCat(kPodConfigDir, "/", kConfigFileName);
+    allow_root = true;  // the image decides the user; root must not stop the server
+  } else {
+    const std::string port_path = run_dir + "/jupyter_port";
+    std::optional<std::string> saved = ReadRunFile(port_path);
+    if (!saved.has_value() || !absl::SimpleAtoi(*saved, &j.port)) {
+      auto picked = PickFreePort();
+      if (!picked.ok()) return picked.status();
+      j.port = *picked;
+      if (absl::Status s = WriteRunFile(port_path, absl::StrCat(j.port)); !s.ok()) return s;
+    }
+    j.workspace = WorkspaceDir(data_dir, info->user_name);
+    j.state_dir = run_dir + "/jupyter";
+    std::error_code ec;
+    for (const std::string& d : {j.workspace, j.state_dir + "/runtime", j.state_dir + "/data",
+                                 j.state_dir + "/config", j.state_dir + "/ipython"}) {
+      std::filesystem::create_directories(d, ec);
+      if (ec) return absl::InternalError(absl::StrCat("cannot create ", d, ": ", ec.message()));
+    }
+    // Only the owner may read the runtime files (kernel connection keys).
+    std::filesystem::permissions(j.state_dir, std::filesystem::perms::owner_all, ec);
+    j.config_path = j.state_dir + "/" + kConfigFileName;
   }
-  j.workspace = WorkspaceDir(data_dir, info->user_name);
-  j.state_dir = run_dir + "/jupyter";
-  std::error_code ec;
-  for (const std::string& d : {j.workspace, j.state_dir + "/runtime", j.state_dir + "/data",
-                               j.state_dir + "/config", j.state_dir + "/ipython"}) {
-    std::filesystem::create_directories(d, ec);
-    if (ec) return absl::InternalError(absl::StrCat("cannot create ", d, ": ", ec.message()));
-  }
-  // Only the owner may read the runtime files (kernel connection keys).
-  std::filesystem::permissions(j.state_dir, std::filesystem::perms::owner_all, ec);
-  j.config_path = j.state_dir + "/jupyter_notebook_config.py";
-  auto config =
-      JupyterNotebookConfig(j, {j.owner_token_hash, HashToken(task_token)}, ::geteuid() == 0);
+  auto config = JupyterNotebookConfig(j, {j.owner_token_hash, HashToken(task_token)}, allow_root);
   if (!config.ok()) return config.status();
-  if (absl::Status s = WriteFileAtomically(j.config_path, *config, 0600); !s.ok()) return s;
+  if (!options.in_pod) {
+    if (absl::Status s = WriteFileAtomically(j.config_path, *config, 0600); !s.ok()) return s;
+  }
   info->jupyter = j;
-  std::unique_ptr<JupyterPod> pod(new JupyterPod(store, j.port, task_token));
+  const bool shared =
+      std::find(options.gpu_sharing_groups.begin(), options.gpu_sharing_groups.end(),
+                info->node_group) != options.gpu_sharing_groups.end();
+  std::unique_ptr<JupyterPod> pod(
+      new JupyterPod(store, options, j, *std::move(config), info->user_name, shared, task_token));
   return pod;
 }
 
-void JupyterPod::Tick() {
-  if (!port_reported_) {
-    if (absl::Status s = store_.ReportJupyterPort(port_); !s.ok()) {
-      HAI_LOG(WARNING) << "jupyter port report: " << s;
+void JupyterPod::ApplyTo(PodSpec* spec) const {
+  spec->container_port = info_.port;
+  spec->cpu_millis = info_.cpu_millis;
+  spec->memory_mib = info_.memory_mib;
+  if (!opt_.in_pod) return;
+  spec->files_dir = kPodConfigDir;
+  spec->files = {{kConfigFileName, config_text_}};
+  spec->scratch_dir = kPodStateDir;
+  spec->mounts.push_back(PodWorkspaceMount(opt_, user_));
+  spec->gpus_shared = gpus_shared_;
+  spec->required_file.clear();  // the command is the notebook binary, not an entrypoint
+  if (spec->image.empty()) spec->image = opt_.image;
+}
+
+void JupyterPod::Tick(const std::string& host) {
+  if (host.empty()) return;
+  if (host != reported_host_) {
+    if (absl::Status s = store_.ReportJupyterAddress(host, info_.port); !s.ok()) {
+      HAI_LOG(WARNING) << "jupyter address report: " << s;
       return;
     }
-    port_reported_ = true;
+    reported_host_ = host;
+    ready_reported_ = false;
   }
-  httplib::Client client("127.0.0.1", port_);
-  client.set_connection_timeout(0, 300000);  // loopback: a refusal is immediate
+  httplib::Client client(host, info_.port);
+  // Loopback refuses at once; a cluster IP may take a moment (kube-proxy rules).
+  client.set_connection_timeout(0, host == "127.0.0.1" ? 300000 : 1000000);
   client.set_read_timeout(2, 0);
   // The task token authenticates; the notebook does not count /api/status as activity.
   auto res = client.Get("/api/status", {{"Authorization", "token " + task_token_}});
@@ -99,7 +147,7 @@ void JupyterPod::Tick() {
     return;
   }
   if (!ready_reported_) {
-    HAI_LOG(INFO) << "jupyter server answers on 127.0.0.1:" << port_;
+    HAI_LOG(INFO) << "jupyter server answers on " << host << ":" << info_.port;
   }
   ready_reported_ = true;
   reported_activity_ = activity;

@@ -76,15 +76,10 @@ int AttemptLifecycle::Run() {
       HAI_LOG(WARNING) << s;
     }
   }
-  if (info.kind == "jupyter" && !opt_.jupyter_supported) {
-    return Finish({"failed", 127,
-                   "Jupyter containers need manager.runtime = \"local\" (not supported on "
-                   "the Kubernetes runtime yet)"});
-  }
   if (info.kind == "jupyter") {
     // Fills claim->info.jupyter (port, workspace, notebook config) for Prepare below.
-    auto pod = JupyterPod::Prepare(store_, opt_.data_dir, run_dir, opt_.notebook_binary, *token,
-                                   &claim->info);
+    auto pod =
+        JupyterPod::Prepare(store_, opt_.data_dir, run_dir, opt_.jupyter, *token, &claim->info);
     if (!pod.ok()) {
       HAI_LOG(ERROR) << "jupyter: " << pod.status();
       return Finish({"failed", 127, absl::StrCat("jupyter: ", pod.status().message())});
@@ -183,7 +178,7 @@ int AttemptLifecycle::Run() {
     }
     PollRanks();
     RecordPods();
-    if (jupyter_ != nullptr && !terminating_.has_value()) jupyter_->Tick();
+    if (jupyter_ != nullptr && !terminating_.has_value()) jupyter_->Tick(runtime_.ServiceHost());
     if (hb.ok()) {
       if (std::optional<AttemptOutcome> done = Decide(ctl)) return Finish(*std::move(done));
     }
@@ -233,11 +228,6 @@ absl::Status AttemptLifecycle::Prepare(const AttemptInfo& info, const std::strin
     spec.log_path = absl::StrCat(log_dir, "/rank-", pod.rank, ".log");
     spec.exit_path = absl::StrCat(run_dir, "/rank-", pod.rank, ".exit");
     spec.mounts = info.mounts;
-    if (info.jupyter.has_value()) {
-      spec.container_port = info.jupyter->port;
-      spec.cpu_millis = info.jupyter->cpu_millis;
-      spec.memory_mib = info.jupyter->memory_mib;
-    }
     spec.attempt_id = info.attempt_id;
     spec.chain_id = info.chain_id;
     spec.attempt_no = info.attempt_no;
@@ -246,6 +236,7 @@ absl::Status AttemptLifecycle::Prepare(const AttemptInfo& info, const std::strin
     spec.world_size = ctx.world_size;
     spec.master_port = port;
     spec.image = info.image;
+    if (jupyter_ != nullptr) jupyter_->ApplyTo(&spec);
     specs_[pod.rank] = std::move(spec);
   }
   return absl::OkStatus();

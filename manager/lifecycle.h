@@ -34,10 +34,7 @@ struct LifecycleOptions {
   absl::Duration kill_grace = absl::Seconds(10);
   std::vector<std::string> manager_environ;  // source of PATH, HOME, ... for the ranks
   std::function<bool()> shutdown_requested;  // the manager got SIGTERM
-  std::string notebook_binary = "jupyter-notebook";  // jupyter.notebook_binary
-  // Jupyter containers need the local runtime: the Kubernetes runtime does not yet ship the
-  // notebook config and workspace into the Pod or reach the server for activity.
-  bool jupyter_supported = true;
+  JupyterPodOptions jupyter;                 // how a Jupyter container runs on this runtime
 };
 
 // Paths of one attempt under data_dir. The log path is what haid's log streaming reads.

@@ -157,8 +157,14 @@ int main(int argc, char** argv) {
     for (char** e = environ; *e != nullptr; ++e) opt.manager_environ.emplace_back(*e);
   }
   opt.shutdown_requested = [] { return g_shutdown != 0; };
-  opt.notebook_binary = config->jupyter.notebook_binary;
-  opt.jupyter_supported = config->manager.runtime == "local";
+  opt.jupyter.notebook_binary = config->jupyter.notebook_binary;
+  opt.jupyter.gpu_sharing_groups = config->jupyter.gpu_sharing_groups;
+  // Kubernetes: the server runs in its Pod, reached through a ClusterIP Service.
+  opt.jupyter.in_pod = config->manager.runtime == "kubernetes";
+  opt.jupyter.pod_port = config->kubernetes.jupyter_port;
+  opt.jupyter.image = config->kubernetes.jupyter_image;
+  opt.jupyter.workspace_pvc = config->kubernetes.jupyter_workspace_pvc;
+  opt.jupyter.workspace_host_path = config->kubernetes.jupyter_workspace_host_path;
 
   hai::manager::AttemptLifecycle lifecycle(attempt_id, **store, **runtime, hints, std::move(opt));
   return lifecycle.Run();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,10 +33,23 @@ struct PodSpec {
   // Bind mounts from the `storage` table, sorted by mount_path (parents first). Empty: the
   // rank sees the host's filesystem unchanged. See docs/storage.md.
   std::vector<storage::Mount> mounts;
-  // A Jupyter container (kind 'jupyter'): the port its server listens on, which a Kubernetes
-  // runtime declares as the containerPort and exposes with a Service; the local runtime
-  // binds it on 127.0.0.1. 0 = the rank serves nothing.
+  // A Jupyter container (kind 'jupyter'): the port its server listens on. The local runtime
+  // leaves it to the server (bound on 127.0.0.1); the Kubernetes runtime declares it as the
+  // containerPort and exposes it on a ClusterIP Service of the attempt. 0 = serves nothing.
   int container_port = 0;
+  // Files the manager generated for the rank (a Jupyter container's notebook config; nothing
+  // secret: it holds token hashes only), name -> content, read by the rank under files_dir.
+  // The local runtime finds them there already (the manager wrote them); the Kubernetes
+  // runtime ships them in a per-attempt ConfigMap mounted read-only at files_dir.
+  std::string files_dir;
+  std::map<std::string, std::string> files;
+  // A scratch directory of the rank's own that goes with it (Kubernetes: an emptyDir mounted
+  // here; the local runtime: a directory the manager made). "" = none.
+  std::string scratch_dir;
+  // The GPUs are shared with other ranks (a Jupyter group in jupyter.gpu_sharing_groups): the
+  // Kubernetes runtime then requests no GPU resource and names the indices in
+  // NVIDIA_VISIBLE_DEVICES instead (docs/jupyter.md).
+  bool gpus_shared = false;
   // Resources the rank was placed by (jupyter containers); a Kubernetes runtime sets them as
   // requests and limits. 0 = not specified.
   int64_t cpu_millis = 0;
@@ -86,8 +100,13 @@ class PodRuntime {
   virtual absl::StatusOr<PodStatus> Poll(int rank) = 0;
   // Signals every process of the rank; a rank that is already gone is not an error.
   virtual absl::Status Signal(int rank, PodSignal signal) = 0;
+  // Where rank 0's container_port is reachable from the manager (and from whoever haid hands
+  // the URL to): the local runtime serves on this host's loopback; Kubernetes on the cluster
+  // IP of the attempt's ClusterIP Service. "" = not known (yet).
+  virtual std::string ServiceHost() { return "127.0.0.1"; }
   // Called once when the attempt ends, after every rank is gone: removes what the runtime
-  // created per attempt besides the ranks (Kubernetes: the rank-0 Service, stray Pods).
+  // created per attempt besides the ranks (Kubernetes: the Services, the files' ConfigMap,
+  // stray Pods).
   virtual absl::Status Release() { return absl::OkStatus(); }
 };
 

@@ -50,8 +50,12 @@ bool Ready(const store::JupyterChain& c) {
 }
 
 std::string BaseUrl(const store::JupyterChain& c) {
-  // The local runtime binds the server to loopback on the node, which is this host.
-  return absl::StrCat("http://127.0.0.1:", *c.jupyter.port, "/");
+  // Where the manager found the server: loopback on the node (the local runtime, whose nodes
+  // are this host), or the Kubernetes Service's cluster IP (docs/jupyter.md: port-forward
+  // from outside the cluster). Rows from before the host was recorded are local.
+  std::string host = c.jupyter.host.empty() ? "127.0.0.1" : c.jupyter.host;
+  if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");  // IPv6
+  return absl::StrCat("http://", host, ":", *c.jupyter.port, "/");
 }
 
 }  // namespace

@@ -15,8 +15,9 @@ constexpr char kJupyterColumns[] =
     "j.chain_id, j.cpu_millis, j.memory_mib, j.gpus, j.keep_alive, j.attempt_id, j.port, "
     HAI_US("j.ready_at") ", " HAI_US("j.server_activity_at") ", " HAI_US("j.api_activity_at")
     ", " HAI_US("j.culled_at") ", j.cull_reason, c.user_name, c.node_group, "
-    "coalesce(u.role, 'internal')";
+    "coalesce(u.role, 'internal'), j.host";
 #undef HAI_US
+constexpr int kJupyterColumnCount = 16;  // how many kJupyterColumns names
 
 constexpr char kJupyterFrom[] =
     " FROM jupyter_containers j JOIN chains c USING (chain_id) "
@@ -44,6 +45,7 @@ JupyterRow JupyterFromRow(const pqxx::row& r) {
   j.user = r[12].as<std::string>();
   j.group = r[13].as<std::string>();
   j.role = r[14].as<std::string>();
+  if (!r[15].is_null()) j.host = r[15].as<std::string>();
   return j;
 }
 
@@ -130,7 +132,7 @@ absl::StatusOr<std::vector<OpenJupyter>> JupyterStore::LoadOpenContainers() {
         "AND a.state IN ('queued','scheduled','starting','running') "
         "LEFT JOIN pods p ON p.attempt_id = a.attempt_id AND p.rank = 0 "
         "WHERE c.final_state IS NULL AND c.kind = 'jupyter' ORDER BY a.attempt_id"));
-    const int base = 15;  // columns of kJupyterColumns
+    const int base = kJupyterColumnCount;
     for (const auto& r : rows) {
       OpenJupyter o;
       o.row = JupyterFromRow(r);

@@ -29,6 +29,9 @@ struct JupyterRow {
   bool keep_alive = false;
   std::optional<int64_t> attempt_id;  // the attempt the manager's report is about
   std::optional<int> port;
+  // Where the server listens (0004_jupyter_host.sql): 127.0.0.1 on the local runtime, the
+  // Service's cluster IP on Kubernetes; "" = not recorded (older rows): loopback.
+  std::string host;
   std::optional<absl::Time> ready_at;
   std::optional<absl::Time> server_activity_at;
   absl::Time api_activity_at;

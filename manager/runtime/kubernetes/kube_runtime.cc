@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -80,6 +81,75 @@ std::string KubernetesPodRuntime::PodsPath() const {
   return absl::StrCat("/api/v1/namespaces/", opt_.manifest.namespace_, "/pods");
 }
 
+std::string KubernetesPodRuntime::NamespacePath(const char* kind) const {
+  return absl::StrCat("/api/v1/namespaces/", opt_.manifest.namespace_, "/", kind);
+}
+
+absl::Status KubernetesPodRuntime::EnsureFiles(const PodSpec& spec) {
+  if (files_ready_ || spec.files.empty()) return absl::OkStatus();
+  auto cm = FilesConfigMapManifest(spec, opt_.manifest);
+  if (!cm.ok()) return cm.status();
+  auto created = client_->Call("POST", NamespacePath("configmaps"), &*cm);
+  if (!created.ok() && absl::IsAlreadyExists(created.status())) {
+    // Left by this attempt's previous manager (the name includes the attempt). Its content is
+    // the same unless the task token was re-issued; then it is replaced, as a Pod about to
+    // start must read this manager's file.
+    const std::string path =
+        absl::StrCat(NamespacePath("configmaps"), "/", FilesConfigMapName(spec.attempt_id));
+    auto existing = client_->Call("GET", path);
+    if (!existing.ok()) return existing.status();
+    if (Label(*existing, kLabelAttempt) == absl::StrCat(spec.attempt_id) &&
+        existing->value("data", nlohmann::json::object()) == (*cm)["data"]) {
+      files_ready_ = true;
+      return absl::OkStatus();
+    }
+    auto deleted = client_->Call("DELETE", path);
+    if (!deleted.ok() && !absl::IsNotFound(deleted.status())) return deleted.status();
+    created = client_->Call("POST", NamespacePath("configmaps"), &*cm);
+  }
+  if (!created.ok()) return created.status();
+  files_ready_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status KubernetesPodRuntime::EnsureJupyterService(const PodSpec& spec) {
+  if (spec.container_port <= 0) return absl::OkStatus();
+  if (!serving_spec_.has_value()) serving_spec_ = spec;
+  if (!service_host_.empty()) return absl::OkStatus();
+  auto svc = JupyterServiceManifest(spec, opt_.manifest);
+  if (!svc.ok()) return svc.status();
+  auto got = client_->Call("POST", NamespacePath("services"), &*svc);
+  if (!got.ok() && absl::IsAlreadyExists(got.status())) {
+    // Created by this attempt's previous manager: its cluster IP is what we need.
+    got = client_->Call(
+        "GET", absl::StrCat(NamespacePath("services"), "/", JupyterServiceName(spec.attempt_id)));
+  }
+  if (!got.ok()) return got.status();
+  const nlohmann::json& s = *got;
+  std::string ip;
+  if (s.contains("spec") && s["spec"].is_object() && s["spec"].contains("clusterIP") &&
+      s["spec"]["clusterIP"].is_string()) {
+    ip = s["spec"]["clusterIP"].get<std::string>();
+  }
+  if (ip.empty() || ip == "None") {
+    return absl::InternalError(
+        absl::StrCat("service ", JupyterServiceName(spec.attempt_id), " has no cluster IP"));
+  }
+  service_host_ = ip;
+  HAI_LOG(INFO) << "rank " << spec.rank << " serves on " << ip << ":" << spec.container_port
+                << " (service " << JupyterServiceName(spec.attempt_id) << ")";
+  return absl::OkStatus();
+}
+
+std::string KubernetesPodRuntime::ServiceHost() {
+  if (service_host_.empty() && serving_spec_.has_value()) {
+    if (absl::Status s = EnsureJupyterService(*serving_spec_); !s.ok()) {
+      HAI_LOG(WARNING) << "service of rank " << serving_spec_->rank << ": " << s;
+    }
+  }
+  return service_host_;
+}
+
 absl::Status KubernetesPodRuntime::EnsureService(const PodSpec& spec) {
   if (service_ready_) return absl::OkStatus();
   auto svc = ServiceManifest(spec, opt_.manifest);
@@ -108,7 +178,9 @@ void KubernetesPodRuntime::Track(int rank, const nlohmann::json& pod, const std:
 absl::StatusOr<int64_t> KubernetesPodRuntime::Start(const PodSpec& spec) {
   auto manifest = PodManifest(spec, opt_.manifest);
   if (!manifest.ok()) return manifest.status();
+  if (absl::Status s = EnsureFiles(spec); !s.ok()) return s;
   if (absl::Status s = EnsureService(spec); !s.ok()) return s;
+  if (absl::Status s = EnsureJupyterService(spec); !s.ok()) return s;
   auto created = client_->Call("POST", PodsPath(), &*manifest);
   nlohmann::json pod;
   if (created.ok()) {
@@ -149,7 +221,11 @@ absl::Status KubernetesPodRuntime::Adopt(int rank, int64_t id, const PodSpec& sp
     return absl::NotFoundError(
         absl::StrCat("rank ", rank, ": pod ", name, " is not the one this rank started"));
   }
-  service_ready_ = true;  // created before the first pod
+  service_ready_ = files_ready_ = true;  // created before the first pod
+  // Not fatal: the rank runs; ServiceHost retries until the Service answers.
+  if (absl::Status s = EnsureJupyterService(spec); !s.ok()) {
+    HAI_LOG(WARNING) << "service of rank " << rank << ": " << s;
+  }
   Track(rank, *pod, spec.log_path);
   return absl::OkStatus();
 }
@@ -211,9 +287,18 @@ absl::Status KubernetesPodRuntime::Signal(int rank, PodSignal signal) {
 
 absl::Status KubernetesPodRuntime::Release() {
   absl::Status result;
-  auto svc = client_->Call("DELETE", absl::StrCat("/api/v1/namespaces/", opt_.manifest.namespace_,
-                                                  "/services/", ServiceName(attempt_id_)));
-  if (!svc.ok() && !absl::IsNotFound(svc.status())) result = svc.status();
+  // By name (404 = never created or already gone), so a manager that adopted an attempt whose
+  // ranks had all ended still removes everything.
+  const std::pair<const char*, std::string> objects[] = {
+      {"services", ServiceName(attempt_id_)},
+      {"services", JupyterServiceName(attempt_id_)},
+      {"configmaps", FilesConfigMapName(attempt_id_)}};
+  for (const auto& [kind, name] : objects) {
+    auto deleted = client_->Call("DELETE", absl::StrCat(NamespacePath(kind), "/", name));
+    if (!deleted.ok() && !absl::IsNotFound(deleted.status()) && result.ok()) {
+      result = deleted.status();
+    }
+  }
   // Nothing of the attempt may outlive it: a Pod still listed here (e.g. the kill grace ran
   // out while the node was unreachable) is deleted now.
   auto list = client_->Call(

@@ -1,13 +1,18 @@
 // KubernetesPodRuntime: runs each rank as a Pod (manifests.h) through the REST API
 // (kube_client.h).
-//   Start   creates the attempt's headless Service (once) and the rank's Pod; a Pod that
-//           already exists with this attempt's and rank's labels is adopted, never duplicated.
-//   Adopt   finds the Pod by name and checks that its uid still matches pods.pid.
+//   Start   creates the attempt's files ConfigMap (spec.files), headless Service and, for a
+//           serving rank, ClusterIP Service (each once), then the rank's Pod; a Pod that
+//           already exists with this attempt's and rank's labels is adopted, never duplicated,
+//           and so are the other objects (409: the existing one is read, a ConfigMap with
+//           other content replaced).
+//   Adopt   finds the Pod by name and checks that its uid still matches pods.pid; a serving
+//           rank's Service is read (or re-created) for its cluster IP.
 //   Poll    maps the Pod as last seen by the watch (pod_state.h); no API call.
 //   Signal  deletes the Pod: kTerminate with the kill grace (the container gets SIGTERM, then
 //           SIGKILL when it ends), kKill with a 1 s grace. A uid precondition makes sure a
 //           same-named Pod of someone else is never deleted.
-//   Release deletes the Service and any Pod of the attempt that is still there.
+//   ServiceHost  the serving Service's cluster IP (retried each call until known).
+//   Release deletes the Services, the ConfigMap and any Pod of the attempt still there.
 // Threads: one watch thread (list, then watch from the list's resourceVersion; re-list on
 // 410 Gone or a broken stream) and one log thread per rank that follows the pod log API into
 // the rank's log file (resuming after the last line already written). Both only update the
@@ -18,6 +23,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -50,6 +56,7 @@ class KubernetesPodRuntime : public PodRuntime {
   absl::Status Adopt(int rank, int64_t id, const PodSpec& spec) override;
   absl::StatusOr<PodStatus> Poll(int rank) override;
   absl::Status Signal(int rank, PodSignal signal) override;
+  std::string ServiceHost() override;
   absl::Status Release() override;
 
  private:
@@ -69,7 +76,11 @@ class KubernetesPodRuntime : public PodRuntime {
   };
 
   std::string PodsPath() const;
+  std::string NamespacePath(const char* kind) const;
   absl::Status EnsureService(const PodSpec& spec);
+  absl::Status EnsureFiles(const PodSpec& spec);
+  // Creates (or reads) a serving rank's ClusterIP Service and records its cluster IP.
+  absl::Status EnsureJupyterService(const PodSpec& spec);
   // Records `pod` for `rank` and starts the log and watch threads as needed.
   void Track(int rank, const nlohmann::json& pod, const std::string& log_path);
   void WatchLoop();
@@ -84,7 +95,10 @@ class KubernetesPodRuntime : public PodRuntime {
   std::unique_ptr<KubeClient> client_;
   const int64_t attempt_id_;
   const KubeRuntimeOptions opt_;
-  bool service_ready_ = false;  // lifecycle thread only
+  bool service_ready_ = false;  // lifecycle thread only, like the next three
+  bool files_ready_ = false;
+  std::optional<PodSpec> serving_spec_;  // the serving rank's spec (container_port > 0)
+  std::string service_host_;             // its Service's cluster IP once known
 
   absl::Mutex mu_;
   std::map<int, Rank> ranks_ ABSL_GUARDED_BY(mu_);

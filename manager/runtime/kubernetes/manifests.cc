@@ -1,6 +1,7 @@
 // Pod and Service manifests; see manifests.h.
 #include "manager/runtime/kubernetes/manifests.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -95,6 +96,14 @@ std::string PodName(int64_t attempt_id, int rank) {
 
 std::string ServiceName(int64_t attempt_id) { return absl::StrCat("hai-", attempt_id); }
 
+std::string JupyterServiceName(int64_t attempt_id) {
+  return absl::StrCat("hai-", attempt_id, "-jupyter");
+}
+
+std::string FilesConfigMapName(int64_t attempt_id) {
+  return absl::StrCat("hai-", attempt_id, "-files");
+}
+
 std::string AttemptSelector(int64_t attempt_id) {
   return absl::StrCat(kLabelAttempt, "=", attempt_id);
 }
@@ -134,19 +143,26 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
     const size_t eq = kv.find('=');
     if (eq == std::string::npos) continue;
     const std::string name = kv.substr(0, eq);
-    if (name == "CUDA_VISIBLE_DEVICES") continue;
+    if (name == "CUDA_VISIBLE_DEVICES" || name == "NVIDIA_VISIBLE_DEVICES") continue;
     const std::string value = name == "MASTER_ADDR"
                                   ? MasterAddress(spec.attempt_id, options.namespace_)
                                   : kv.substr(eq + 1);
     env.push_back({{"name", name}, {"value", value}});
   }
   env.push_back({{"name", "HAI_POD_NAME"}, {"value", PodName(spec.attempt_id, spec.rank)}});
+  if (spec.gpus_shared && !spec.gpus.empty()) {
+    // Shared GPUs are not an extended resource the device plugin could grant twice: the
+    // container runtime (nvidia as the default runtime) exposes hai's indices directly.
+    env.push_back({{"name", "NVIDIA_VISIBLE_DEVICES"}, {"value", absl::StrJoin(spec.gpus, ",")}});
+  }
 
   nlohmann::json command = {"/bin/sh", "-c", kEntryCheck, "hai-entry", spec.required_file};
   for (const std::string& a : spec.argv) command.push_back(a);
 
   nlohmann::json limits = nlohmann::json::object();
-  if (!spec.gpus.empty()) limits[options.gpu_resource] = static_cast<int>(spec.gpus.size());
+  if (!spec.gpus.empty() && !spec.gpus_shared) {
+    limits[options.gpu_resource] = static_cast<int>(spec.gpus.size());
+  }
   if (!options.rdma_resource.empty()) limits[options.rdma_resource] = 1;
   // CPU and memory the scheduler placed the rank by (Jupyter containers bin-pack on them).
   if (spec.cpu_millis > 0) limits["cpu"] = absl::StrCat(spec.cpu_millis, "m");
@@ -163,6 +179,15 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
     volumes.push_back(volume->first);
     mounts.push_back(volume->second);
   }
+  if (!spec.files.empty() && absl::StartsWith(spec.files_dir, "/")) {
+    volumes.push_back(
+        {{"name", "hai-files"}, {"configMap", {{"name", FilesConfigMapName(spec.attempt_id)}}}});
+    mounts.push_back({{"name", "hai-files"}, {"mountPath", spec.files_dir}, {"readOnly", true}});
+  }
+  if (absl::StartsWith(spec.scratch_dir, "/")) {
+    volumes.push_back({{"name", "hai-scratch"}, {"emptyDir", nlohmann::json::object()}});
+    mounts.push_back({{"name", "hai-scratch"}, {"mountPath", spec.scratch_dir}});
+  }
 
   nlohmann::json container = {
       {"name", kContainerName}, {"image", image}, {"imagePullPolicy", options.image_pull_policy},
@@ -172,6 +197,9 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
   if (spec.container_port > 0) {
     container["ports"] = nlohmann::json::array(
         {{{"name", "service"}, {"containerPort", spec.container_port}, {"protocol", "TCP"}}});
+    // Ready when the server accepts connections, so the Service only routes to a live one.
+    container["readinessProbe"] = {{"tcpSocket", {{"port", spec.container_port}}},
+                                   {"periodSeconds", 2}};
   }
 
   nlohmann::json labels = Labels(spec);
@@ -241,6 +269,61 @@ absl::StatusOr<nlohmann::json> ServiceManifest(const PodSpec& spec,
                           {"publishNotReadyAddresses", true},
                           {"selector", {{kLabelAttempt, absl::StrCat(spec.attempt_id)}}},
                           {"ports", ports}}}};
+}
+
+absl::StatusOr<nlohmann::json> JupyterServiceManifest(const PodSpec& spec,
+                                                      const ManifestOptions& options) {
+  if (spec.container_port < 1 || spec.container_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("container port ", spec.container_port, " is not in 1..65535"));
+  }
+  nlohmann::json annotations = Annotations(spec);
+  annotations.erase("hai.io/gpus");
+  nlohmann::json labels = Labels(spec);
+  labels[kLabelRank] = absl::StrCat(spec.rank);
+  return nlohmann::json{
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata",
+       {{"name", JupyterServiceName(spec.attempt_id)},
+        {"namespace", options.namespace_},
+        {"labels", labels},
+        {"annotations", annotations}}},
+      {"spec",
+       {{"type", "ClusterIP"},
+        {"selector",
+         {{kLabelAttempt, absl::StrCat(spec.attempt_id)}, {kLabelRank, absl::StrCat(spec.rank)}}},
+        {"ports", nlohmann::json::array({{{"name", "jupyter"},
+                                          {"port", spec.container_port},
+                                          {"targetPort", spec.container_port},
+                                          {"protocol", "TCP"}}})}}}};
+}
+
+absl::StatusOr<nlohmann::json> FilesConfigMapManifest(const PodSpec& spec,
+                                                      const ManifestOptions& options) {
+  if (spec.files.empty()) return absl::InvalidArgumentError("no files for a ConfigMap");
+  nlohmann::json data = nlohmann::json::object();
+  for (const auto& [name, content] : spec.files) {
+    // A ConfigMap key: [-._a-zA-Z0-9]+, at most 253 characters, not "." or "..".
+    const bool key_ok = !name.empty() && name.size() <= 253 && name != "." && name != ".." &&
+                        std::all_of(name.begin(), name.end(), [](char c) {
+                          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                                 c == '_' || c == '.';
+                        });
+    if (!key_ok) return absl::InvalidArgumentError(absl::StrCat("bad file name '", name, "'"));
+    data[name] = content;
+  }
+  nlohmann::json annotations = Annotations(spec);
+  annotations.erase("hai.io/node");
+  annotations.erase("hai.io/gpus");
+  return nlohmann::json{{"apiVersion", "v1"},
+                        {"kind", "ConfigMap"},
+                        {"metadata",
+                         {{"name", FilesConfigMapName(spec.attempt_id)},
+                          {"namespace", options.namespace_},
+                          {"labels", Labels(spec)},
+                          {"annotations", annotations}}},
+                        {"data", data}};
 }
 
 }  // namespace hai::manager::kube

@@ -1,6 +1,8 @@
 // What the Kubernetes runtime creates, as pure functions of a rank's PodSpec: one Pod per rank
 // pinned to its assigned node, and one headless Service per attempt that gives every rank a
-// DNS name (<pod>.<service>.<namespace>.svc), so MASTER_ADDR names rank 0. No I/O here: the
+// DNS name (<pod>.<service>.<namespace>.svc), so MASTER_ADDR names rank 0. A rank that serves
+// (a Jupyter container: container_port) also gets a ClusterIP Service, and files the manager
+// generated for the ranks (spec.files) travel in a ConfigMap of the attempt. No I/O here: the
 // manifests are unit-tested field by field and validated against the upstream schema
 // (kubernetes-models) in the test suite.
 #pragma once
@@ -38,6 +40,10 @@ inline constexpr char kContainerName[] = "task";
 
 std::string PodName(int64_t attempt_id, int rank);
 std::string ServiceName(int64_t attempt_id);
+// "hai-<attempt>-jupyter": the ClusterIP Service of a serving rank.
+std::string JupyterServiceName(int64_t attempt_id);
+// "hai-<attempt>-files": the ConfigMap holding spec.files.
+std::string FilesConfigMapName(int64_t attempt_id);
 // "hai.io/attempt=<id>": every object of one attempt.
 std::string AttemptSelector(int64_t attempt_id);
 // The DNS name of rank 0 through the attempt's headless Service.
@@ -54,5 +60,15 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
 // The attempt's headless Service (selects every rank; publishes not-ready addresses so rank 0
 // resolves as soon as it has an IP).
 absl::StatusOr<nlohmann::json> ServiceManifest(const PodSpec& spec, const ManifestOptions& options);
+
+// The ClusterIP Service of a serving rank (spec.container_port > 0): selects that rank's Pod,
+// port -> containerPort, named "jupyter". InvalidArgument without a valid port.
+absl::StatusOr<nlohmann::json> JupyterServiceManifest(const PodSpec& spec,
+                                                      const ManifestOptions& options);
+
+// The ConfigMap of spec.files (one key per file). InvalidArgument when there are none or a
+// name is not a valid ConfigMap key.
+absl::StatusOr<nlohmann::json> FilesConfigMapManifest(const PodSpec& spec,
+                                                      const ManifestOptions& options);
 
 }  // namespace hai::manager::kube

@@ -139,6 +139,9 @@ TEST(ConfigTest, EachMistakeIsRejectedNamingTheKey) {
        "kubernetes.gpu_resource: must be an extended resource name like nvidia.com/gpu"},
       {"[kubernetes]\nrdma_resource = \"rdma/hca x\"\n", "kubernetes.rdma_resource: must be"},
       {"[kubernetes]\nbogus = 1\n", "kubernetes.bogus: unknown key"},
+      {"[kubernetes]\njupyter_port = 0\n", "kubernetes.jupyter_port"},
+      {"[kubernetes]\njupyter_workspace_host_path = \"ws\"\n",
+       "kubernetes.jupyter_workspace_host_path: must be an absolute path"},
       {"[scheduler]\ndefault_priority = \"URGENT\"\n", "scheduler.default_priority"},
       {"[jupyter]\ndefault_cpu = 0\n", "jupyter.default_cpu: must be a number between"},
       {"[jupyter]\ndefault_memory_gib = 0\n", "jupyter.default_memory_gib"},
@@ -239,6 +242,10 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
   EXPECT_EQ(k.unschedulable_timeout, d.kubernetes.unschedulable_timeout);
   EXPECT_EQ(k.request_timeout, d.kubernetes.request_timeout);
   EXPECT_EQ(k.max_retries, d.kubernetes.max_retries);
+  EXPECT_EQ(k.jupyter_image, d.kubernetes.jupyter_image);
+  EXPECT_EQ(k.jupyter_port, d.kubernetes.jupyter_port);
+  EXPECT_EQ(k.jupyter_workspace_pvc, d.kubernetes.jupyter_workspace_pvc);
+  EXPECT_EQ(k.jupyter_workspace_host_path, d.kubernetes.jupyter_workspace_host_path);
   const JupyterConfig& j = shipped->jupyter;
   EXPECT_EQ(j.default_group, d.jupyter.default_group);
   EXPECT_EQ(j.default_cpu_millis, d.jupyter.default_cpu_millis);
@@ -301,6 +308,10 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
                           "unschedulable_timeout_s",
                           "request_timeout_ms",
                           "max_retries",
+                          "jupyter_image",
+                          "jupyter_port",
+                          "jupyter_workspace_pvc",
+                          "jupyter_workspace_host_path",
                           "[jupyter]",
                           "default_cpu",
                           "default_memory_gib",

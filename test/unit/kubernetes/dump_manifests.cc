@@ -1,5 +1,6 @@
 // hai-k8s-dump-manifests DIR: writes every kind of manifest the Kubernetes runtime generates
-// (ranks with and without GPUs, RDMA, service account, mounts; the headless Service) as JSON
+// (ranks with and without GPUs, RDMA, service account, mounts; the headless Service; a
+// Jupyter container's Pod, ClusterIP Service and ConfigMap) as JSON
 // files into DIR, for the schema validation test (validate_manifests.js, kubernetes-models).
 #include <fstream>
 #include <iostream>
@@ -51,6 +52,15 @@ int main(int argc, char** argv) {
                     {"/team-data/alice", "/data", true, "pvc", 4}};
   ok &= write("pod-configmap-pvc", kube::PodManifest(objects, opt));
   ok &= write("service-serving", kube::ServiceManifest(serving, opt));
+  // A Jupyter container: its Pod (dedicated and shared GPUs), ClusterIP Service and ConfigMap.
+  const auto jupyter = hai::testing::SampleJupyterSpec();
+  ok &= write("pod-jupyter", kube::PodManifest(jupyter, opt));
+  auto shared = jupyter;
+  shared.gpus_shared = true;
+  shared.mounts = {{"/notebooks/alice", "/hai/workspace", false, "pvc", 0}};
+  ok &= write("pod-jupyter-shared-gpus-pvc", kube::PodManifest(shared, opt));
+  ok &= write("service-jupyter", kube::JupyterServiceManifest(jupyter, opt));
+  ok &= write("configmap-jupyter-files", kube::FilesConfigMapManifest(jupyter, opt));
   std::cout << written << " manifests written to " << dir << "\n";
   return ok ? 0 : 1;
 }

@@ -5,11 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <utility>
+
 #include "test/unit/kubernetes/sample_specs.h"
 
 namespace hai::testing {
 namespace {
 
+using manager::kube::FilesConfigMapManifest;
+using manager::kube::JupyterServiceManifest;
 using manager::kube::LabelValue;
 using manager::kube::PodManifest;
 using manager::kube::ServiceManifest;
@@ -199,6 +204,115 @@ TEST(ManifestsTest, ServingRankDeclaresItsPortAndResources) {
   ASSERT_TRUE(svc.ok());
   ASSERT_EQ((*svc)["spec"]["ports"].size(), 2u);
   EXPECT_EQ((*svc)["spec"]["ports"][1]["port"], 8888);
+}
+
+// The mounts of a pod by mountPath, with their volumes.
+std::map<std::string, std::pair<json, json>> Mounts(const json& pod) {
+  std::map<std::string, json> volumes;
+  for (const json& v : pod["spec"]["volumes"]) volumes[v["name"]] = v;
+  std::map<std::string, std::pair<json, json>> out;
+  for (const json& m : pod["spec"]["containers"][0]["volumeMounts"]) {
+    out[m["mountPath"]] = {m, volumes[m["name"]]};
+  }
+  return out;
+}
+
+TEST(ManifestsTest, JupyterPodMountsItsConfigScratchAndWorkspace) {
+  auto pod = PodManifest(SampleJupyterSpec(), SampleOptions());
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  const json& c = (*pod)["spec"]["containers"][0];
+  auto mounts = Mounts(*pod);
+  ASSERT_EQ(mounts.count("/hai/config"), 1u) << c.dump(1);
+  EXPECT_EQ(mounts["/hai/config"].first["readOnly"], true);
+  EXPECT_EQ(mounts["/hai/config"].second["configMap"], json({{"name", "hai-43-files"}}));
+  ASSERT_EQ(mounts.count("/hai/jupyter"), 1u);
+  EXPECT_TRUE(mounts["/hai/jupyter"].second.contains("emptyDir"));
+  ASSERT_EQ(mounts.count("/hai/workspace"), 1u);
+  EXPECT_EQ(mounts["/hai/workspace"].second["hostPath"],
+            json({{"path", "/var/lib/hai/workspaces/alice"}, {"type", "DirectoryOrCreate"}}));
+  EXPECT_EQ(c["workingDir"], "/hai/workspace");
+  EXPECT_EQ(c["command"][4], "") << "no entrypoint to check";
+  EXPECT_EQ(c["command"][5], "jupyter-notebook");
+  EXPECT_EQ(c["command"][6], "--config=/hai/config/jupyter_notebook_config.py");
+  EXPECT_EQ(c["ports"][0]["containerPort"], 8888);
+  EXPECT_EQ(c["readinessProbe"]["tcpSocket"]["port"], 8888);
+  EXPECT_EQ(c["resources"]["limits"],
+            json({{"cpu", "2000m"}, {"memory", "8192Mi"}, {"nvidia.com/gpu", 1}}));
+  EXPECT_EQ(c["resources"]["requests"], c["resources"]["limits"]);
+  EXPECT_EQ(Env(*pod, "NVIDIA_VISIBLE_DEVICES"), "<unset>");
+  EXPECT_EQ(Env(*pod, "JUPYTER_RUNTIME_DIR"), "/hai/jupyter/runtime");
+  // A rank without files or scratch has neither volume.
+  auto plain = PodManifest(SampleSpec(), SampleOptions());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(Mounts(*plain).count("/hai/config"), 0u);
+  EXPECT_EQ((*plain)["spec"]["volumes"].size(), 3u);  // dshm + the two storage rows
+}
+
+TEST(ManifestsTest, SharedGpusAreNamedNotRequested) {
+  auto spec = SampleJupyterSpec();
+  spec.gpus = {1, 3};
+  spec.gpus_shared = true;
+  spec.env.push_back("NVIDIA_VISIBLE_DEVICES=all");  // a user's value never reaches the pod
+  auto pod = PodManifest(spec, SampleOptions());
+  ASSERT_TRUE(pod.ok());
+  const json& limits = (*pod)["spec"]["containers"][0]["resources"]["limits"];
+  EXPECT_FALSE(limits.contains("nvidia.com/gpu")) << limits.dump();
+  EXPECT_EQ(limits["cpu"], "2000m");
+  EXPECT_EQ(Env(*pod, "NVIDIA_VISIBLE_DEVICES"), "1,3");
+  EXPECT_EQ(Env(*pod, "CUDA_VISIBLE_DEVICES"), "<unset>");
+  int nvidia = 0;
+  for (const json& e : (*pod)["spec"]["containers"][0]["env"]) {
+    nvidia += e["name"] == "NVIDIA_VISIBLE_DEVICES";
+  }
+  EXPECT_EQ(nvidia, 1);
+  // Still tolerated onto the GPU node.
+  EXPECT_EQ((*pod)["spec"]["tolerations"][0]["key"], "nvidia.com/gpu");
+}
+
+TEST(ManifestsTest, JupyterServiceIsAClusterIpOfTheServingRank) {
+  auto svc = JupyterServiceManifest(SampleJupyterSpec(), SampleOptions());
+  ASSERT_TRUE(svc.ok()) << svc.status();
+  EXPECT_EQ((*svc)["kind"], "Service");
+  EXPECT_EQ((*svc)["metadata"]["name"], "hai-43-jupyter");
+  EXPECT_EQ((*svc)["metadata"]["namespace"], "hai-tasks");
+  const json& labels = (*svc)["metadata"]["labels"];
+  EXPECT_EQ(labels["app.kubernetes.io/managed-by"], "hai");
+  EXPECT_EQ(labels["hai.io/attempt"], "43");
+  EXPECT_EQ(labels["hai.io/chain"], "8");
+  EXPECT_EQ(labels["hai.io/user"], "alice");
+  EXPECT_EQ((*svc)["metadata"]["annotations"]["hai.io/task-name"], "nb");
+  const json& spec = (*svc)["spec"];
+  EXPECT_EQ(spec["type"], "ClusterIP");
+  EXPECT_FALSE(spec.contains("clusterIP")) << "assigned by the API server";
+  EXPECT_EQ(spec["selector"], json({{"hai.io/attempt", "43"}, {"hai.io/rank", "0"}}));
+  EXPECT_EQ(
+      spec["ports"],
+      json::array(
+          {{{"name", "jupyter"}, {"port", 8888}, {"targetPort", 8888}, {"protocol", "TCP"}}}));
+  // The selector matches the Pod's labels.
+  auto pod = PodManifest(SampleJupyterSpec(), SampleOptions());
+  ASSERT_TRUE(pod.ok());
+  for (const auto& [k, v] : spec["selector"].items()) {
+    EXPECT_EQ((*pod)["metadata"]["labels"][k], v) << k;
+  }
+  auto none = SampleJupyterSpec();
+  none.container_port = 0;
+  EXPECT_FALSE(JupyterServiceManifest(none, SampleOptions()).ok());
+}
+
+TEST(ManifestsTest, FilesTravelInTheAttemptsConfigMap) {
+  auto cm = FilesConfigMapManifest(SampleJupyterSpec(), SampleOptions());
+  ASSERT_TRUE(cm.ok()) << cm.status();
+  EXPECT_EQ((*cm)["kind"], "ConfigMap");
+  EXPECT_EQ((*cm)["metadata"]["name"], "hai-43-files");
+  EXPECT_EQ((*cm)["metadata"]["labels"]["hai.io/attempt"], "43");
+  EXPECT_EQ((*cm)["data"], json({{"jupyter_notebook_config.py", "c.NotebookApp.port = 8888\n"}}));
+  auto none = SampleJupyterSpec();
+  none.files.clear();
+  EXPECT_FALSE(FilesConfigMapManifest(none, SampleOptions()).ok());
+  auto bad = SampleJupyterSpec();
+  bad.files = {{"../etc/passwd", "x"}};
+  EXPECT_FALSE(FilesConfigMapManifest(bad, SampleOptions()).ok());
 }
 
 TEST(ManifestsTest, LabelValuesAreSanitized) {

@@ -33,6 +33,37 @@ inline manager::PodSpec SampleSpec(int rank = 0) {
   return s;
 }
 
+// Rank 0 of Jupyter container attempt 43 as the manager builds it for a Pod (jupyter_pod.cc):
+// the notebook with its config in the files ConfigMap, a scratch emptyDir, the user's
+// workspace hostPath, one GPU, 2 cores and 8 GiB.
+inline manager::PodSpec SampleJupyterSpec() {
+  manager::PodSpec s;
+  s.rank = 0;
+  s.node = "jup-node-01";
+  s.gpus = {1};
+  s.argv = {"jupyter-notebook", "--config=/hai/config/jupyter_notebook_config.py"};
+  s.env = {"CUDA_VISIBLE_DEVICES=1", "HAI_JUPYTER_PORT=8888",
+           "JUPYTER_RUNTIME_DIR=/hai/jupyter/runtime", "MASTER_ADDR=127.0.0.1"};
+  s.cwd = "/hai/workspace";
+  s.log_path = "/tmp/rank.log";
+  s.mounts = {{"/var/lib/hai/workspaces/alice", "/hai/workspace", false, "workspace", 0}};
+  s.container_port = 8888;
+  s.cpu_millis = 2000;
+  s.memory_mib = 8192;
+  s.files_dir = "/hai/config";
+  s.files = {{"jupyter_notebook_config.py", "c.NotebookApp.port = 8888\n"}};
+  s.scratch_dir = "/hai/jupyter";
+  s.attempt_id = 43;
+  s.chain_id = 8;
+  s.attempt_no = 1;
+  s.user = "alice";
+  s.task_name = "nb";
+  s.world_size = 1;
+  s.master_port = 29501;
+  s.image = "registry.example/notebook:6";
+  return s;
+}
+
 inline manager::kube::ManifestOptions SampleOptions() {
   manager::kube::ManifestOptions o;
   o.namespace_ = "hai-tasks";

@@ -71,5 +71,37 @@ TEST(JupyterStatusTest, LastActivityOfTheServer) {
   EXPECT_FALSE(LastActivityFromStatus(R"({"last_activity": "yesterday"})").has_value());
 }
 
+TEST(JupyterConfigTest, InAPodTheServerListensEverywhereAndHoldsNoPath) {
+  JupyterPodInfo j = Info();
+  j.in_pod = true;
+  j.workspace = kPodWorkspace;
+  auto text = JupyterNotebookConfig(j, {kHashA}, true);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_THAT(*text, HasSubstr("c.NotebookApp.ip = '0.0.0.0'\n"));
+  EXPECT_THAT(*text, HasSubstr("c.NotebookApp.allow_remote_access = True\n"));
+  EXPECT_THAT(*text, HasSubstr("c.NotebookApp.port = 8899\n"));
+  // The root is the container's working directory (the workspace volume).
+  EXPECT_THAT(*text, Not(HasSubstr("notebook_dir")));
+  EXPECT_THAT(*text, Not(HasSubstr("/hai/")));
+  auto local = JupyterNotebookConfig(Info(), {kHashA}, true);
+  ASSERT_TRUE(local.ok());
+  EXPECT_THAT(*local, Not(HasSubstr("allow_remote_access")));
+}
+
+TEST(JupyterPodTest, WorkspaceVolumeIsTheClaimOrAHostDirectoryPerUser) {
+  JupyterPodOptions o;
+  o.workspace_host_path = "/srv/ws/";
+  storage::Mount host = PodWorkspaceMount(o, "alice");
+  EXPECT_EQ(host.type, "workspace");  // hostPath DirectoryOrCreate
+  EXPECT_EQ(host.host_path, "/srv/ws/alice");
+  EXPECT_EQ(host.mount_path, kPodWorkspace);
+  EXPECT_FALSE(host.read_only);
+  o.workspace_pvc = "notebooks";
+  storage::Mount pvc = PodWorkspaceMount(o, "bob");
+  EXPECT_EQ(pvc.type, "pvc");
+  EXPECT_EQ(pvc.host_path, "/notebooks/bob");  // the claim, subPath bob
+  EXPECT_EQ(pvc.mount_path, kPodWorkspace);
+}
+
 }  // namespace
 }  // namespace hai::manager
