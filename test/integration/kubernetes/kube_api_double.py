@@ -2,14 +2,21 @@
 """A stand-in for a Kubernetes API server, for hai's tests (stdlib only).
 
 It implements the endpoints the Kubernetes runtime uses, with Kubernetes semantics:
-  pods and services in namespaces: create (201, 409 AlreadyExists), get (404), list with
+  pods, services and configmaps in namespaces: create (201, 409 AlreadyExists; a Service
+  that is not headless gets spec.clusterIP, --cluster-ip, 127.0.0.1 by default, so what
+  the runtime polls there reaches the local process), get (404), list with
   labelSelector (equality terms) and a resourceVersion, watch (ADDED/MODIFIED/DELETED and
   BOOKMARK events from a resourceVersion; ERROR 410 Expired when it is older than the kept
   history), delete with DeleteOptions (gracePeriodSeconds, preconditions.uid -> 409), and the
   pod log (follow, timestamps, sinceTime; 400 while the container is waiting).
 It also "runs" pods: a pod scheduled to a known node starts its container command as a local
 process (its env, workingDir), which gives real exit codes, real SIGTERM on a graceful delete
-and SIGKILL when the grace ends. Images named "missing/..." never pull (ErrImagePull then
+and SIGKILL when the grace ends. Volumes are stood in for by local directories: a hostPath is
+that path (made when DirectoryOrCreate), a persistentVolumeClaim a directory per claim under
+--state-dir, a configMap a directory holding its keys as files, an emptyDir a directory per
+pod (removed with the pod; /dev/shm is left alone); subPath is a directory inside. Since a
+process cannot see another filesystem, a mountPath at the start of the command's arguments,
+env values or workingDir (or after a '=') is rewritten to its stand-in. Images named "missing/..." never pull (ErrImagePull then
 ImagePullBackOff), and nodes listed by --unschedulable-node (or POST /_double/unschedulable)
 leave pods Pending with PodScheduled=False/Unschedulable.
 Bearer-token auth (--token), HTTPS (--cert/--key) and client certificates (--client-ca) are
@@ -23,10 +30,12 @@ import datetime
 import json
 import os
 import re
+import shutil
 import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -148,15 +157,72 @@ def backoff(ns, name):
         bump("pods", ns, "MODIFIED", pod)
 
 
+def pod_dir(ns, name):
+    return os.path.join(ARGS.state_dir, "pods", ns, name)
+
+
+def volume_paths(ns, name, pod):
+    """[(mountPath, local directory)] standing in for the container's volumes (caller holds
+    LOCK), longest mountPath first."""
+    c = pod["spec"]["containers"][0]
+    volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
+    out = []
+    for m in c.get("volumeMounts", []):
+        v = volumes.get(m["name"])
+        if v is None:
+            continue
+        if "hostPath" in v:
+            local = v["hostPath"]["path"]
+            if v["hostPath"].get("type") == "DirectoryOrCreate":
+                os.makedirs(local, exist_ok=True)
+        elif "persistentVolumeClaim" in v:
+            local = os.path.join(ARGS.state_dir, "pvc", ns, v["persistentVolumeClaim"]["claimName"])
+            os.makedirs(local, exist_ok=True)
+        elif "configMap" in v:
+            cm = STATE["objects"].get(("configmaps", ns, v["configMap"]["name"]))
+            if cm is None:
+                continue
+            local = os.path.join(pod_dir(ns, name), m["name"])
+            os.makedirs(local, exist_ok=True)
+            for key, value in (cm.get("data") or {}).items():
+                path = os.path.join(local, key)
+                with open(path, "w") as f:
+                    f.write(value)
+                os.chmod(path, v["configMap"].get("defaultMode", 0o644))
+        elif "emptyDir" in v:
+            if m["mountPath"] == "/dev/shm":
+                continue
+            local = os.path.join(pod_dir(ns, name), m["name"])
+            os.makedirs(local, exist_ok=True)
+        else:
+            continue
+        if m.get("subPath"):
+            local = os.path.join(local, m["subPath"])
+            os.makedirs(local, exist_ok=True)  # the kubelet creates a missing subPath
+        if local != m["mountPath"]:
+            out.append((m["mountPath"].rstrip("/"), local))
+    out.sort(key=lambda p: -len(p[0]))
+    return out
+
+
+def rewrite(text, paths):
+    if not paths:
+        return text
+    local = dict(paths)
+    pattern = r"(^|=)(" + "|".join(re.escape(mp) for mp, _ in paths) + r")(?=/|$)"
+    return re.sub(pattern, lambda mo: mo.group(1) + local[mo.group(2)], text)
+
+
 def start_container(ns, name, pod):
     """Starts the container command (caller holds LOCK)."""
     c = pod["spec"]["containers"][0]
-    argv = list(c.get("command", [])) + list(c.get("args", []))
+    paths = volume_paths(ns, name, pod)
+    argv = [rewrite(a, paths) for a in list(c.get("command", [])) + list(c.get("args", []))]
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     for e in c.get("env", []):
-        env[e["name"]] = e.get("value", "")
+        env[e["name"]] = rewrite(e.get("value", ""), paths)
     try:
-        proc = subprocess.Popen(argv, env=env, cwd=c.get("workingDir") or "/",
+        proc = subprocess.Popen(argv, env=env, cwd=rewrite(c.get("workingDir") or "/", paths),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     except OSError as err:
@@ -200,6 +266,7 @@ def remove(ns, name):
     pod = STATE["objects"].pop(("pods", ns, name), None)
     if pod is not None:
         bump("pods", ns, "DELETED", pod)
+    shutil.rmtree(pod_dir(ns, name), ignore_errors=True)
 
 
 def graceful_delete(ns, name, grace):
@@ -236,7 +303,8 @@ def graceful_delete(ns, name, grace):
 
 # ------------------------------------------------------------------------------ HTTP
 
-ROUTE = re.compile(r"^/api/v1/namespaces/([^/]+)/(pods|services)(?:/([^/]+))?(?:/(log))?$")
+ROUTE = re.compile(
+    r"^/api/v1/namespaces/([^/]+)/(pods|services|configmaps)(?:/([^/]+))?(?:/(log))?$")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -284,8 +352,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(method, url.path[len("/_double/"):], query)
         body = self.body() if method in ("POST", "PUT", "DELETE") else None
         with LOCK:
+            # A copy: create fills in the stored object (uid, clusterIP, status), and the log
+            # must show what the client sent.
             STATE["requests"].append({"method": method, "path": url.path, "query": query,
-                                      "body": body})
+                                      "body": copy.deepcopy(body)})
             for f in STATE["failures"]:
                 if f["count"] > 0 and f["method"] in (method, "*") and re.search(
                         f["path"], url.path):
@@ -319,7 +389,9 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 items = [o for (k, n, _), o in sorted(STATE["objects"].items())
                          if k == kind and n == ns and matches(o, query.get("labelSelector"))]
-                return self.reply(200, {"kind": kind.capitalize()[:-1] + "List",
+                list_kind = {"pods": "PodList", "services": "ServiceList",
+                             "configmaps": "ConfigMapList"}[kind]
+                return self.reply(200, {"kind": list_kind,
                                         "apiVersion": "v1",
                                         "metadata": {"resourceVersion": str(STATE["rv"])},
                                         "items": items})
@@ -338,6 +410,10 @@ class Handler(BaseHTTPRequestHandler):
                                    creationTimestamp=now_rfc3339())
             if kind == "pods":
                 obj["status"] = {"phase": "Pending"}
+            if kind == "services":
+                spec = obj.setdefault("spec", {})
+                if not spec.get("clusterIP"):
+                    spec["clusterIP"] = ARGS.cluster_ip
             STATE["objects"][(kind, ns, name)] = obj
             bump(kind, ns, "ADDED", obj)
             out = copy.deepcopy(obj)
@@ -355,7 +431,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.fail(409, "Conflict", "Precondition failed: UID in precondition: "
                                  "%s, UID in object meta: %s" % (want_uid, obj["metadata"]["uid"]))
             out = copy.deepcopy(obj)
-            if kind == "services":
+            if kind in ("services", "configmaps"):
                 STATE["objects"].pop((kind, ns, name))
                 bump(kind, ns, "DELETED", obj)
                 return self.reply(200, out)
@@ -471,6 +547,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, STATE["requests"])
             if what == "objects":
                 return self.reply(200, [o for _, o in sorted(STATE["objects"].items())])
+            if what == "procs":  # running container processes: "<ns>/<pod>" -> pid
+                return self.reply(200, {"%s/%s" % k: p.pid for k, p in STATE["procs"].items()})
         return self.reply(404, {})
 
 
@@ -484,8 +562,13 @@ def main():
     p.add_argument("--client-ca", default="")
     p.add_argument("--forbidden-namespace", default="")
     p.add_argument("--unschedulable-node", action="append", default=[])
+    p.add_argument("--cluster-ip", default="127.0.0.1")
+    p.add_argument("--state-dir", default="")  # volume stand-ins; "" = a temporary directory
     p.add_argument("--verbose", action="store_true")
     ARGS = p.parse_args()
+    temporary = not ARGS.state_dir
+    if temporary:
+        ARGS.state_dir = tempfile.mkdtemp(prefix="kube-double-")
     STATE["unschedulable"].update(ARGS.unschedulable_node)
     server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     server.daemon_threads = True
@@ -505,6 +588,8 @@ def main():
                     os.killpg(proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        if temporary:
+            shutil.rmtree(ARGS.state_dir, ignore_errors=True)
         os._exit(0)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -129,6 +129,7 @@ void KubeDouble::MakeUnschedulable(const std::string& node) {
 
 nlohmann::json KubeDouble::Objects() { return Control("GET", "objects"); }
 nlohmann::json KubeDouble::Requests() { return Control("GET", "requests"); }
+nlohmann::json KubeDouble::Procs() { return Control("GET", "procs"); }
 
 std::vector<nlohmann::json> KubeDouble::RequestsMatching(const std::string& method,
                                                          const std::string& path_regex,

@@ -35,7 +35,8 @@ class KubeDouble {
   void Fail(const std::string& method, const std::string& path_regex, int code, int count);
   void ExpireWatches();
   void MakeUnschedulable(const std::string& node);
-  nlohmann::json Objects();   // every pod and service
+  nlohmann::json Objects();   // every pod, service and configmap
+  nlohmann::json Procs();     // running container processes: {"<ns>/<pod>": pid}
   nlohmann::json Requests();  // every API request: method, path, query, body
   // Requests with this method whose path matches `path_regex` (and, if set, a query key).
   std::vector<nlohmann::json> RequestsMatching(const std::string& method,
