@@ -1,10 +1,13 @@
 // hai-manager with manager.runtime = "kubernetes", end to end against the API double
 // (kube_api_double.py over HTTPS with a bearer token) and the real Postgres: a full run, a
 // suspension with SIGTERM semantics, a manager restart with adoption, API errors (retried 5xx
-// and 429, 401, 403), a watch that expires (410), image-pull and scheduling failures. Every
+// and 429, 401, 403), a watch that expires (410), image-pull and scheduling failures, a
+// Jupyter container whose Service is adopted after a restart. Every
 // test also checks that no Pod or Service is left once the attempt has ended.
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -25,6 +28,22 @@ namespace hai::testing {
 namespace {
 
 constexpr char kToken[] = "double-token";
+
+// A free loopback TCP port (bound once and released).
+int FreeTcpPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
 
 class KubeManagerTest : public ::testing::Test {
  protected:
@@ -74,7 +93,7 @@ class KubeManagerTest : public ::testing::Test {
                      "[kubernetes]\nkubeconfig = \"", kubeconfig, "\"\n",
                      "namespace = \"hai-test\"\n", "default_image = \"registry.local/train:1\"\n",
                      "image_pull_timeout_s = 1\nunschedulable_timeout_s = 1\n",
-                     "request_timeout_ms = 3000\nmax_retries = 3\n"));
+                     "request_timeout_ms = 3000\nmax_retries = 3\n", extra_kubernetes_));
     return path;
   }
   static std::string kKindToken() { return kToken; }
@@ -144,8 +163,27 @@ class KubeManagerTest : public ::testing::Test {
     EXPECT_TRUE(objects.empty()) << objects.dump(1);
   }
 
+  // A scheduled attempt of a Jupyter container of alice (1 core, 1 GiB) on node jup-a.
+  int64_t SeedJupyter() {
+    chain_id_ = std::stoll(Query(
+        "INSERT INTO chains (name, user_name, kind, node_group, priority, nodes, gpus_per_node, "
+        "entrypoint, image) VALUES ('nb', 'alice', 'jupyter', 'jupyter', 0, 1, 0, '', '') "
+        "RETURNING chain_id"));
+    db_->Exec(
+        absl::StrCat("INSERT INTO jupyter_containers (chain_id, cpu_millis, memory_mib) "
+                     "VALUES (",
+                     chain_id_, ", 1000, 1024)"));
+    const int64_t attempt = std::stoll(Query(absl::StrCat(
+        "INSERT INTO attempts (chain_id, attempt_no, state, tier, scheduled_at) VALUES (",
+        chain_id_, ", 1, 'scheduled', 0, now()) RETURNING attempt_id")));
+    db_->Exec(absl::StrCat("INSERT INTO pods (attempt_id, rank, node, gpus) VALUES (", attempt,
+                           ", 0, 'jup-a', '{}')"));
+    return attempt;
+  }
+
   static TestDatabase* db_;
   static std::string* certs_;
+  std::string extra_kubernetes_;  // appended to [kubernetes] by Config()
   std::string dir_;
   std::string prefix_ = absl::StrCat("haik8s", ::getpid());
   int64_t chain_id_ = 0;
@@ -449,6 +487,52 @@ TEST(KubeClientTlsTest, ClientCertificateAuthenticates) {
   EXPECT_TRUE(absl::IsUnavailable(untrusted.Call("GET", "/api/v1/namespaces/x/pods").status()));
   dbl.reset();
   std::filesystem::remove_all(certs);
+}
+
+// A Jupyter container: its manager dies after the server is up; the next one adopts the Pod,
+// finds the ClusterIP Service again (409 on create, then read) and polls the server at its
+// cluster IP; the stop removes Pod, both Services and the config ConfigMap.
+TEST_F(KubeManagerTest, JupyterServiceIsAdoptedAfterARestartAndEverythingGoesAtTheEnd) {
+  const int port = FreeTcpPort();
+  ASSERT_GT(port, 0);
+  extra_kubernetes_ =
+      absl::StrCat("jupyter_port = ", port, "\njupyter_workspace_host_path = \"", dir_, "/ws\"\n");
+  const int64_t attempt = SeedJupyter();
+  const std::string config = Config();
+  const std::string ready_sql = absl::StrCat(
+      "SELECT coalesce(host, '') || ':' || coalesce(port, 0) || ':' || (ready_at IS NOT NULL) "
+      "FROM jupyter_containers WHERE chain_id = ",
+      chain_id_);
+  const std::string serving = absl::StrCat("127.0.0.1:", port, ":true");
+  const pid_t first = StartManager(attempt, config);
+  ASSERT_TRUE(WaitUntil([&] { return Query(ready_sql) == serving; })) << ManagerLogs();
+  EXPECT_EQ(double_->Objects().size(), 4u) << double_->Objects().dump(1);  // pod, 2 svc, cm
+  ::kill(first, SIGKILL);
+  ASSERT_EQ(WaitExit(first), 128 + SIGKILL);
+
+  const pid_t second = StartManager(attempt, config);
+  // It reports the address again and polls the server there.
+  ASSERT_TRUE(WaitUntil([&] {
+    return ReadFile(dir_ + "/manager-1.log")
+               .find(absl::StrCat("jupyter server answers on 127.0.0.1:", port)) !=
+           std::string::npos;
+  })) << ManagerLogs();
+  EXPECT_EQ(Query(ready_sql), serving);
+  EXPECT_EQ(double_->RequestsMatching("POST", "/pods$").size(), 1u);
+  // Headless once; the Jupyter Service by each manager (the second got 409 and read it).
+  EXPECT_EQ(double_->RequestsMatching("POST", "/services$").size(), 3u);
+  EXPECT_EQ(
+      double_->RequestsMatching("GET", absl::StrCat("/services/hai-", attempt, "-jupyter$")).size(),
+      1u);
+  EXPECT_EQ(double_->RequestsMatching("POST", "/configmaps$").size(), 1u);
+
+  db_->Exec(
+      absl::StrCat("UPDATE chains SET stop_requested = true WHERE chain_id = ", chain_id_,
+                   "; UPDATE attempts SET stop_requested_at = now() WHERE attempt_id = ", attempt));
+  ASSERT_EQ(WaitExit(second), 0) << ManagerLogs();
+  EXPECT_EQ(State(attempt), "stopped") << EndReason(attempt);
+  ExpectNothingLeft();
+  EXPECT_TRUE(WaitUntil([&] { return double_->Procs().empty(); })) << double_->Procs().dump();
 }
 
 }  // namespace
