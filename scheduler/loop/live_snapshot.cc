@@ -26,6 +26,7 @@ void LiveSnapshot::Sync(OpenAttemptCache& open) {
 void LiveSnapshot::Rebuild(const OpenAttemptMap& open) {
   snapshot_.running.clear();
   snapshot_.queued.clear();
+  queued_names_.clear();
   slots_.clear();
   with_holds_.clear();
   slots_.reserve(open.size());
@@ -43,12 +44,14 @@ void LiveSnapshot::Put(int64_t attempt_id, const store::OpenAttempt& o) {
     // Same side: replace in place (keeps the other tasks where they are).
     auto& tasks = st->running ? snapshot_.running : snapshot_.queued;
     tasks[it->second.index] = std::move(st->task);
+    if (!st->running) queued_names_[it->second.index] = o.chain.name;
     return;
   }
   if (it != slots_.end()) Remove(attempt_id);
   auto& tasks = st->running ? snapshot_.running : snapshot_.queued;
   slots_[attempt_id] = Slot{st->running, tasks.size()};
   tasks.push_back(std::move(st->task));
+  if (!st->running) queued_names_.push_back(o.chain.name);
 }
 
 void LiveSnapshot::Remove(int64_t attempt_id) {
@@ -60,9 +63,11 @@ void LiveSnapshot::Remove(int64_t attempt_id) {
   // Swap with the last task and shrink: O(1), the order of the vector does not matter.
   if (slot.index + 1 != tasks.size()) {
     tasks[slot.index] = std::move(tasks.back());
+    if (!slot.running) queued_names_[slot.index] = std::move(queued_names_.back());
     slots_[tasks[slot.index].attempt_id].index = slot.index;
   }
   tasks.pop_back();
+  if (!slot.running) queued_names_.pop_back();
 }
 
 void LiveSnapshot::SetNodes(const std::vector<store::HostRow>& hosts) {

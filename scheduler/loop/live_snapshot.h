@@ -32,6 +32,9 @@ class LiveSnapshot {
   const policy::Snapshot& snapshot() const { return snapshot_; }
   // The queued task of an attempt; null when it is not queued in the snapshot.
   const policy::Task* FindQueued(int64_t attempt_id) const;
+  // The chain name of snapshot().queued[index] (for the pending views; the core has no use
+  // for names).
+  const std::string& QueuedName(size_t index) const { return queued_names_[index]; }
 
  private:
   // Where an attempt's task sits: index into running (running) or queued.
@@ -44,6 +47,7 @@ class LiveSnapshot {
   void Put(int64_t attempt_id, const store::OpenAttempt& o);
 
   policy::Snapshot snapshot_;
+  std::vector<std::string> queued_names_;  // parallel to snapshot_.queued
   absl::flat_hash_map<int64_t, Slot> slots_;
   std::vector<int64_t> with_holds_;  // queued attempts whose reserved_nodes are set
 };

@@ -51,23 +51,29 @@ class PassPhases {
 };
 }  // namespace
 
-void PendingTable::Reserve(size_t n) {
-  entries_.reserve(n);
-  by_chain_.reserve(n);
+void PendingTable::Reserve(size_t n) { entries_.reserve(n); }
+
+void PendingTable::Add(policy::Pending pending, const policy::Task& task, std::string_view name) {
+  Entry& e = entries_.emplace_back();
+  e.chain_id = task.chain_id;
+  e.nodes = task.nodes;
+  e.tier = static_cast<int>(pending.tier);  // the tier it waits at (AUTO resolved)
+  e.text = static_cast<uint32_t>(text_.size());
+  e.name_len = static_cast<uint32_t>(name.size());
+  e.user_len = static_cast<uint32_t>(task.user.size());
+  e.group_len = static_cast<uint32_t>(task.group.size());
+  text_.append(name).append(task.user).append(task.group);
+  e.pending = std::move(pending);
 }
 
-void PendingTable::Add(policy::Pending pending, const store::ChainRow& chain, int attempt_tier) {
-  Entry& e = entries_.emplace_back();
-  e.chain_id = chain.chain_id;
-  e.nodes = chain.nodes;
-  e.tier = attempt_tier;
-  e.text = static_cast<uint32_t>(text_.size());
-  e.name_len = static_cast<uint32_t>(chain.name.size());
-  e.user_len = static_cast<uint32_t>(chain.user.size());
-  e.group_len = static_cast<uint32_t>(chain.group.size());
-  absl::StrAppend(&text_, chain.name, chain.user, chain.group);
-  e.pending = std::move(pending);
-  by_chain_[chain.chain_id] = static_cast<uint32_t>(entries_.size() - 1);
+const absl::flat_hash_map<int64_t, uint32_t>& PendingTable::ByChain() const {
+  absl::call_once(by_chain_once_, [this] {
+    by_chain_.reserve(entries_.size());
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      by_chain_[entries_[i].chain_id] = static_cast<uint32_t>(i);
+    }
+  });
+  return by_chain_;
 }
 
 PendingView PendingTable::View(const Entry& e) const {
@@ -87,8 +93,9 @@ PendingView PendingTable::View(const Entry& e) const {
 }
 
 std::optional<PendingView> PendingTable::Find(int64_t chain_id) const {
-  auto it = by_chain_.find(chain_id);
-  if (it == by_chain_.end()) return std::nullopt;
+  const auto& by_chain = ByChain();
+  auto it = by_chain.find(chain_id);
+  if (it == by_chain.end()) return std::nullopt;
   return View(entries_[it->second]);
 }
 
@@ -283,9 +290,8 @@ void Scheduler::Pass() {
   auto pending = std::make_shared<PendingTable>();
   pending->Reserve(plan.pending.size());
   for (policy::Pending& p : plan.pending) {  // the plan is spent: its entries move
-    const store::OpenAttempt* o = open_.Find(p.attempt_id);
-    if (o == nullptr) continue;
-    pending->Add(std::move(p), o->chain, o->attempt.tier);
+    const size_t i = p.queued_index;
+    pending->Add(std::move(p), snapshot.queued[i], snapshot_.QueuedName(i));
   }
   QuotaView qv;
   qv.quota = std::move(resolved.quota);

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "common/config.h"
@@ -53,7 +54,8 @@ struct PendingView {
 class PendingTable {
  public:
   void Reserve(size_t n);
-  void Add(policy::Pending pending, const store::ChainRow& chain, int attempt_tier);
+  // `task` is the waiting task, `name` its chain's name.
+  void Add(policy::Pending pending, const policy::Task& task, std::string_view name);
   std::optional<PendingView> Find(int64_t chain_id) const;
   std::vector<PendingView> All() const;  // in no particular order
   size_t size() const { return entries_.size(); }
@@ -69,9 +71,14 @@ class PendingTable {
   };
   PendingView View(const Entry& e) const;
 
+  const absl::flat_hash_map<int64_t, uint32_t>& ByChain() const;
+
   std::vector<Entry> entries_;
   std::string text_;
-  absl::flat_hash_map<int64_t, uint32_t> by_chain_;  // chain id -> index into entries_
+  // Chain id -> index into entries_, built on the first lookup: most passes' tables are
+  // replaced before anyone asks.
+  mutable absl::once_flag by_chain_once_;
+  mutable absl::flat_hash_map<int64_t, uint32_t> by_chain_;
 };
 
 // Quota and use as of the last pass (for WhoAmI and admin checks).

@@ -95,6 +95,7 @@ class Pass {
     const size_t groups = cluster_.groups().size();
     head_done_.assign(groups * 7, false);
     packed_fail_.assign(groups, std::numeric_limits<int>::max());
+    packed_nofit_.assign(groups, std::numeric_limits<int>::max());
   }
 
   Plan Run(const Snapshot& snapshot) {
@@ -117,6 +118,7 @@ class Pass {
                 int missing = 0) {
     Pending& p = plan_.pending.emplace_back();
     p.attempt_id = e.task->attempt_id;
+    p.queued_index = e.index;
     p.reason = reason;
     p.tier = e.tier;
     p.missing_nodes = missing;
@@ -148,6 +150,7 @@ class Pass {
     for (NodeIdx n : it->second) cluster_.ReleaseHold(n);
     // Capacity grew: failed searches in this group may succeed now.
     packed_fail_[e.group] = std::numeric_limits<int>::max();
+    packed_nofit_[e.group] = std::numeric_limits<int>::max();
     absl::erase_if(whole_fail_,
                    [&](const auto& kv) { return static_cast<int>(kv.first >> 8) == e.group; });
   }
@@ -199,8 +202,14 @@ class Pass {
     sd.attempt_id = t.attempt_id;
     sd.tier = e.tier;
     if (packed) {
+      // Within a pass free capacity only shrinks (starts, reservations) until a hold is
+      // released, so a search that found no node for k GPUs fails for k or more again.
+      if (k >= packed_nofit_[e.group]) return false;
       std::optional<NodeIdx> n = internal::PickPackedNode(cluster_, e.group, k);
-      if (!n) return false;
+      if (!n) {
+        packed_nofit_[e.group] = k;
+        return false;
+      }
       const internal::Mask mask = internal::LowestFreeGpus(cluster_.nodes()[*n], k);
       sd.placement.push_back({cluster_.nodes()[*n].node->name, internal::MaskToGpus(mask)});
       cluster_.Occupy(*n, mask, /*new_start=*/true);
@@ -313,8 +322,9 @@ class Pass {
   Plan plan_;
   Cluster cluster_;
   QuotaLedger ledger_;
-  std::vector<bool> head_done_;                               // [group * 7 + tier index]
-  std::vector<int> packed_fail_;                              // per group: GPUs a search failed for
+  std::vector<bool> head_done_;    // [group * 7 + tier index]
+  std::vector<int> packed_nofit_;  // per group: GPUs a packed placement found no node for
+  std::vector<int> packed_fail_;   // per group: GPUs a search failed for
   absl::flat_hash_map<uint64_t, int> whole_fail_;             // (group, GPUs/node) -> nodes failed
   absl::flat_hash_map<int64_t, std::vector<NodeIdx>> holds_;  // carried-over holds
 };

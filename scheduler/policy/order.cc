@@ -65,6 +65,9 @@ std::vector<QueuedEntry> OrderQueue(const Snapshot& snapshot, const Cluster& clu
   for (const Task& t : snapshot.queued) {
     QueuedEntry e;
     e.task = &t;
+    e.first_submit = t.first_submit;
+    e.attempt_id = t.attempt_id;
+    e.index = out.size();
     e.user = ledger.UserId(t.user);
     e.group = cluster.GroupId(t.group);
     if (t.requested_priority == kAutoPriority) {
@@ -104,10 +107,8 @@ std::vector<QueuedEntry> OrderQueue(const Snapshot& snapshot, const Cluster& clu
 
   std::sort(out.begin(), out.end(), [](const QueuedEntry& a, const QueuedEntry& b) {
     if (a.tier != b.tier) return a.tier > b.tier;
-    if (a.task->first_submit != b.task->first_submit) {
-      return a.task->first_submit < b.task->first_submit;
-    }
-    return a.task->attempt_id < b.task->attempt_id;
+    if (a.first_submit != b.first_submit) return a.first_submit < b.first_submit;
+    return a.attempt_id < b.attempt_id;
   });
   return out;
 }

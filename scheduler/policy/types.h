@@ -155,6 +155,7 @@ struct PendingFacts {
 
 struct Pending {
   int64_t attempt_id = 0;
+  size_t queued_index = 0;  // the task's index in Snapshot::queued (saves callers a lookup)
   PendingReason reason = PendingReason::kWaitingForNodes;
   int missing_nodes = 0;
   int position_in_tier = 0;  // 1-based

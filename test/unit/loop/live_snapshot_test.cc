@@ -42,7 +42,7 @@ store::OpenAttempt RandomAttempt(int64_t id, std::mt19937& rng) {
   store::OpenAttempt o;
   o.attempt.attempt_id = id;
   o.chain.chain_id = 1000 + id;
-  o.chain.name = absl::StrCat("task-", id);
+  o.chain.name = absl::StrCat("task-", id, "-", pick(1000));  // a rewrite may rename
   o.chain.user = absl::StrCat("u", pick(4));
   o.chain.group = pick(10) == 0 ? "nope" : "g";
   o.chain.kind = pick(12) == 0 ? "jupyter" : "python";
@@ -178,6 +178,8 @@ TEST(LiveSnapshotTest, MatchesAFreshBuildAfterEveryChange) {
       const policy::Task* q = live.FindQueued(t.attempt_id);
       ASSERT_NE(q, nullptr) << "round " << round << " attempt " << t.attempt_id;
       EXPECT_EQ(TaskText(*q), TaskText(t));
+      EXPECT_EQ(live.QueuedName(static_cast<size_t>(q - live.snapshot().queued.data())),
+                cache.Find(t.attempt_id)->chain.name);
     }
     const policy::PolicyConfig config;
     ASSERT_EQ(PlanText(policy::Decide(live.snapshot(), config, kNow), live.snapshot()),
