@@ -132,6 +132,12 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   builder.RegisterService(&users);
   builder.RegisterService(&admin);
   builder.RegisterService(&jupyter);
+  // The sync server keeps at most MAX_POLLERS idle threads (default 2) and exits the rest;
+  // a submit blocks its thread until its group commit is done, so each finished statement
+  // freed a crowd of threads that then exited and were created again for the next calls
+  // (strace under 32 clients: one clone3, mmap and munmap per three submits). Idle threads
+  // are cheap; keep them.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 256);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
     return Fail("cannot listen for gRPC on " + config.server.grpc_listen);
