@@ -59,19 +59,35 @@ absl::Status ConnectionPool::Write(const std::string& what,
   return s;
 }
 
-absl::Status ConnectionPool::Read(
-    const std::string& what, const std::function<absl::Status(pqxx::read_transaction&)>& fn) {
+template <typename Tx>
+absl::Status ConnectionPool::RunIn(const std::string& what,
+                                   const std::function<absl::Status(Tx&)>& fn) {
   auto conn = Acquire();
   if (!conn.ok()) return conn.status();
   absl::Status s;
   try {
-    pqxx::read_transaction tx(**conn);
+    Tx tx(**conn);
     s = fn(tx);
   } catch (const std::exception& e) {
     s = pg::FromException(e, what);
   }
   Release(std::move(*conn));
   return s;
+}
+
+absl::Status ConnectionPool::Read(const std::string& what,
+                                  const std::function<absl::Status(pqxx::read_transaction&)>& fn) {
+  return RunIn(what, fn);
+}
+
+absl::Status ConnectionPool::Statement(
+    const std::string& what, const std::function<absl::Status(pqxx::nontransaction&)>& fn) {
+  return RunIn(what, fn);
+}
+
+absl::Status ConnectionPool::ReadSnapshot(
+    const std::string& what, const std::function<absl::Status(SnapshotTransaction&)>& fn) {
+  return RunIn(what, fn);
 }
 
 void ConnectionPool::Prepare(const std::string& name, const std::string& sql) {
@@ -80,36 +96,6 @@ void ConnectionPool::Prepare(const std::string& name, const std::string& sql) {
   // Borrowed connections get it when they are next re-opened; the store registers its
   // statements before any is borrowed.
   for (auto& conn : idle_) conn->prepare(name, sql);
-}
-
-absl::Status ConnectionPool::Statement(
-    const std::string& what, const std::function<absl::Status(pqxx::nontransaction&)>& fn) {
-  auto conn = Acquire();
-  if (!conn.ok()) return conn.status();
-  absl::Status s;
-  try {
-    pqxx::nontransaction tx(**conn);
-    s = fn(tx);
-  } catch (const std::exception& e) {
-    s = pg::FromException(e, what);
-  }
-  Release(std::move(*conn));
-  return s;
-}
-
-absl::Status ConnectionPool::ReadSnapshot(
-    const std::string& what, const std::function<absl::Status(SnapshotTransaction&)>& fn) {
-  auto conn = Acquire();
-  if (!conn.ok()) return conn.status();
-  absl::Status s;
-  try {
-    SnapshotTransaction tx(**conn);
-    s = fn(tx);
-  } catch (const std::exception& e) {
-    s = pg::FromException(e, what);
-  }
-  Release(std::move(*conn));
-  return s;
 }
 
 }  // namespace hai::store

@@ -51,14 +51,18 @@ class ConnectionPool {
   // Borrows a live connection (re-opening it if broken); returns it in Release.
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> conn);
+  // Borrows a connection, runs fn in a Tx opened on it (one that commits nothing: the read
+  // kinds and nontransaction), maps libpqxx exceptions to Status, and gives it back.
+  template <typename Tx>
+  absl::Status RunIn(const std::string& what, const std::function<absl::Status(Tx&)>& fn);
 
   const std::string url_;
   int size_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;  // guarded by mu_
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;        // guarded by mu_
   std::vector<std::pair<std::string, std::string>> prepared_;  // guarded by mu_
-  int slots_ = 0;                                         // guarded by mu_: free slots
+  int slots_ = 0;                                              // guarded by mu_: free slots
 };
 
 }  // namespace hai::store
