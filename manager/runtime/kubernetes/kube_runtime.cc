@@ -63,12 +63,20 @@ KubernetesPodRuntime::KubernetesPodRuntime(std::unique_ptr<KubeClient> client, i
                                            KubeRuntimeOptions options)
     : client_(std::move(client)), attempt_id_(attempt_id), opt_(std::move(options)) {}
 
-KubernetesPodRuntime::~KubernetesPodRuntime() {
+KubernetesPodRuntime::~KubernetesPodRuntime() { StopThreads(/*drain_logs=*/false); }
+
+void KubernetesPodRuntime::StopThreads(bool drain_logs) {
   std::vector<std::thread> threads;
   {
     absl::MutexLock lock(&mu_);
-    stopping_ = true;
-    stop_flag_ = true;
+    if (drain_logs) {
+      // Log threads end with their container; wait for them so the log files are complete.
+      for (auto& [rank, r] : ranks_) {
+        mu_.AwaitWithTimeout(absl::Condition(&r.log_done), opt_.log_drain);
+      }
+    }
+    stopping_ = true;   // Pause() waits on it under mu_
+    stop_flag_ = true;  // the stream callbacks read it without the lock
     for (auto& [rank, r] : ranks_) {
       if (r.log_thread.joinable()) threads.push_back(std::move(r.log_thread));
     }
@@ -315,21 +323,7 @@ absl::Status KubernetesPodRuntime::Release() {
       }
     }
   }
-  std::vector<std::thread> threads;
-  {
-    absl::MutexLock lock(&mu_);
-    // Log threads end with their container; wait for them so the log files are complete.
-    for (auto& [rank, r] : ranks_) {
-      mu_.AwaitWithTimeout(absl::Condition(&r.log_done), opt_.log_drain);
-    }
-    stopping_ = true;
-    stop_flag_ = true;
-    for (auto& [rank, r] : ranks_) {
-      if (r.log_thread.joinable()) threads.push_back(std::move(r.log_thread));
-    }
-  }
-  for (std::thread& t : threads) t.join();
-  if (watch_thread_.joinable()) watch_thread_.join();
+  StopThreads(/*drain_logs=*/true);
   return result;
 }
 

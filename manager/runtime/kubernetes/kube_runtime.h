@@ -90,6 +90,9 @@ class KubernetesPodRuntime : public PodRuntime {
   void LogLoop(int rank);
   // Waits up to `d` unless stopping; returns false when stopping.
   bool Pause(absl::Duration d);
+  // Ends the watch and log threads and joins them (destructor, Release); with drain_logs,
+  // first gives each rank's log stream opt_.log_drain to reach its container's end.
+  void StopThreads(bool drain_logs);
   absl::Status DeletePod(const std::string& name, const std::string& uid, int64_t grace_s);
 
   std::unique_ptr<KubeClient> client_;
