@@ -20,9 +20,9 @@
 #include "manager/control_hints.h"
 #include "manager/lifecycle.h"
 #include "manager/pod_env.h"
+#include "manager/runtime/kubernetes/kube_runtime.h"
 #include "manager/runtime/local/local_runtime.h"
 #include "manager/runtime/local/rank_supervisor.h"
-#include "manager/runtime/kubernetes/kube_runtime.h"
 
 extern char** environ;
 
@@ -43,11 +43,14 @@ std::string SelfBinary() {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
+// manager.runtime is "local" or "kubernetes" (the config loader refuses anything else).
+bool OnKubernetes(const hai::Config& config) { return config.manager.runtime == "kubernetes"; }
+
 // The runtime manager.runtime names. Kubernetes: the endpoint comes from the kubeconfig, or
 // the in-cluster service account when kubernetes.kubeconfig is empty.
 absl::StatusOr<std::unique_ptr<hai::manager::PodRuntime>> MakeRuntime(const hai::Config& config,
                                                                       int64_t attempt_id) {
-  if (config.manager.runtime != "kubernetes") {
+  if (!OnKubernetes(config)) {
     return std::make_unique<hai::manager::LocalPodRuntime>(SelfBinary());
   }
   namespace kube = hai::manager::kube;
@@ -69,8 +72,7 @@ absl::StatusOr<std::unique_ptr<hai::manager::PodRuntime>> MakeRuntime(const hai:
   opt.timeouts.image_pull = k.image_pull_timeout;
   opt.timeouts.unschedulable = k.unschedulable_timeout;
   return std::make_unique<kube::KubernetesPodRuntime>(
-      std::make_unique<kube::KubeClient>(*std::move(endpoint), client), attempt_id,
-      std::move(opt));
+      std::make_unique<kube::KubeClient>(*std::move(endpoint), client), attempt_id, std::move(opt));
 }
 
 std::string HostName() {
@@ -142,10 +144,9 @@ int main(int argc, char** argv) {
       hai::manager::ControlUrl(config->server.control_url, config->server.http_listen);
   // Task pods run on other machines: a loopback control URL would leave in-task code
   // (receive_suspend_command, go_suspend) talking to itself.
-  if (config->manager.runtime == "kubernetes" &&
-      (opt.control_url.find("://127.") != std::string::npos ||
-       opt.control_url.find("://localhost") != std::string::npos ||
-       opt.control_url.find("://0.0.0.0") != std::string::npos)) {
+  if (OnKubernetes(*config) && (opt.control_url.find("://127.") != std::string::npos ||
+                                opt.control_url.find("://localhost") != std::string::npos ||
+                                opt.control_url.find("://0.0.0.0") != std::string::npos)) {
     HAI_LOG(WARNING) << "task pods get HAI_CONTROL_URL=" << opt.control_url
                      << ", which they cannot reach; set server.control_url (docs/deploy.md)";
   }
@@ -153,14 +154,14 @@ int main(int argc, char** argv) {
   opt.suspend_grace = config->scheduler.suspend_grace;
   opt.kill_grace = config->scheduler.kill_grace;
   // Local ranks inherit PATH, HOME, ... from the manager; a container gets them from its image.
-  if (config->manager.runtime == "local") {
+  if (!OnKubernetes(*config)) {
     for (char** e = environ; *e != nullptr; ++e) opt.manager_environ.emplace_back(*e);
   }
   opt.shutdown_requested = [] { return g_shutdown != 0; };
   opt.jupyter.notebook_binary = config->jupyter.notebook_binary;
   opt.jupyter.gpu_sharing_groups = config->jupyter.gpu_sharing_groups;
   // Kubernetes: the server runs in its Pod, reached through a ClusterIP Service.
-  opt.jupyter.in_pod = config->manager.runtime == "kubernetes";
+  opt.jupyter.in_pod = OnKubernetes(*config);
   opt.jupyter.pod_port = config->kubernetes.jupyter_port;
   opt.jupyter.image = config->kubernetes.jupyter_image;
   opt.jupyter.workspace_pvc = config->kubernetes.jupyter_workspace_pvc;
