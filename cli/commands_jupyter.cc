@@ -51,16 +51,6 @@ absl::StatusOr<hai::v1::JupyterRef> ParseRef(const std::string& text) {
   return ref;
 }
 
-std::string GiBText(int64_t mib) {
-  if (mib % 1024 == 0) return absl::StrCat(mib / 1024, "Gi");
-  return absl::StrCat(static_cast<double>(mib) / 1024, "Gi");
-}
-
-std::string CoresText(int64_t millis) {
-  if (millis % 1000 == 0) return absl::StrCat(millis / 1000);
-  return absl::StrCat(static_cast<double>(millis) / 1000);
-}
-
 std::string RenderContainers(const hai::v1::JupyterListResponse& list, absl::Time now) {
   Table table({"ID", "NAME", "STATE", "GROUP", "NODE", "CPU", "MEMORY", "GPUS", "IDLE",
                "CULL AFTER", "URL / REASON"});
@@ -83,16 +73,7 @@ std::string RenderContainers(const hai::v1::JupyterListResponse& list, absl::Tim
                   GiBText(c.memory_mib()), gpus, idle, cull, where});
   }
   std::string out = list.containers().empty() ? "no containers\n" : table.Render();
-  if (list.quota().empty()) return out + "\nno jupyter quota\n";
-  Table quota({"GROUP", "CONTAINERS", "CPU EACH", "MEMORY", "GPUS", "KEEP-ALIVE"});
-  for (const hai::v1::JupyterQuotaLine& q : list.quota()) {
-    quota.AddRow({q.group(), absl::StrCat(q.used_containers(), "/", q.containers()),
-                  absl::StrCat("<=", CoresText(q.cpu_millis())),
-                  absl::StrCat(GiBText(q.used_memory_mib()), "/", GiBText(q.memory_mib())),
-                  absl::StrCat(q.used_gpus(), "/", q.gpus()),
-                  absl::StrCat(q.used_keep_alive(), "/", q.keep_alive())});
-  }
-  return out + "\nquota (used/limit):\n" + quota.Render();
+  return out + "\n" + RenderJupyterQuota(list.quota());
 }
 
 // The container `chain_id` of the caller as List shows it (an error reply carries no body, so

@@ -94,10 +94,10 @@ std::string RenderSubmitted(const Task& task) {
 }
 
 std::string RenderTaskLine(const Task& task) {
-  std::string line = absl::StrCat("chain ", task.chain_id(), " ", task.name(), ": ",
-                                  task.state(), ", tier ", TierOf(task));
-  if (const Attempt* a = CurrentAttempt(task); a != nullptr && a->suspend_requested() &&
-                                               !IsFinished(a->state())) {
+  std::string line = absl::StrCat("chain ", task.chain_id(), " ", task.name(), ": ", task.state(),
+                                  ", tier ", TierOf(task));
+  if (const Attempt* a = CurrentAttempt(task);
+      a != nullptr && a->suspend_requested() && !IsFinished(a->state())) {
     absl::StrAppend(&line, ", suspend requested");
   }
   return line + "\n";
@@ -146,17 +146,16 @@ std::string RenderTask(const Task& task, absl::Time now, absl::TimeZone tz) {
   out += info.Render("  ");
   if (task.attempts().empty()) return out;
 
-  Table attempts({"ATTEMPT", "STATE", "TIER", "QUEUED", "STARTED", "RUNTIME", "EXIT",
-                  "END_REASON"});
+  Table attempts(
+      {"ATTEMPT", "STATE", "TIER", "QUEUED", "STARTED", "RUNTIME", "EXIT", "END_REASON"});
   for (const Attempt& a : task.attempts()) {
     std::string state = a.state();
     if (a.suspend_requested() && !IsFinished(state) && state != "suspended") {
       state += " (suspend requested)";
     }
     attempts.AddRow({absl::StrCat(a.attempt_no()), state, TierName(a.tier()),
-                     AgeAgo(a.queued_at(), now), AgeAgo(a.started_at(), now),
-                     RuntimeText(a, now), ExitText(a.has_exit_code(), a.exit_code()),
-                     Cell(a.end_reason())});
+                     AgeAgo(a.queued_at(), now), AgeAgo(a.started_at(), now), RuntimeText(a, now),
+                     ExitText(a.has_exit_code(), a.exit_code()), Cell(a.end_reason())});
   }
   out += "\n" + attempts.Render();
   for (const Attempt& a : task.attempts()) {
@@ -211,19 +210,49 @@ std::string RenderNodes(const hai::v1::ListNodesResponse& nodes) {
   return table.Render();
 }
 
+std::string GiBText(int64_t mib) {
+  if (mib % 1024 == 0) return absl::StrCat(mib / 1024, "Gi");
+  return absl::StrCat(static_cast<double>(mib) / 1024, "Gi");
+}
+
+std::string CoresText(int64_t millis) {
+  if (millis % 1000 == 0) return absl::StrCat(millis / 1000);
+  return absl::StrCat(static_cast<double>(millis) / 1000);
+}
+
+std::string RenderJupyterQuota(
+    const google::protobuf::RepeatedPtrField<hai::v1::JupyterQuotaLine>& lines) {
+  if (lines.empty()) return "no jupyter quota\n";
+  Table quota({"GROUP", "CONTAINERS", "CPU EACH", "MEMORY", "GPUS", "KEEP-ALIVE"});
+  for (const hai::v1::JupyterQuotaLine& q : lines) {
+    quota.AddRow({q.group(), absl::StrCat(q.used_containers(), "/", q.containers()),
+                  absl::StrCat("<=", CoresText(q.cpu_millis())),
+                  absl::StrCat(GiBText(q.used_memory_mib()), "/", GiBText(q.memory_mib())),
+                  absl::StrCat(q.used_gpus(), "/", q.gpus()),
+                  absl::StrCat(q.used_keep_alive(), "/", q.keep_alive())});
+  }
+  return "jupyter quota (used/limit):\n" + quota.Render();
+}
+
 std::string RenderWhoAmI(const hai::v1::WhoAmIResponse& me) {
   Table info({});
   info.AddRow({"user", absl::StrCat(me.user(), " (uid ", me.uid(), ")")});
   info.AddRow({"role", Cell(me.role())});
   info.AddRow({"groups", Cell(absl::StrJoin(me.groups(), ", "))});
   std::string out = info.Render();
-  if (me.quota().empty()) return out + "\nno quota\n";
-  Table quota({"GROUP", "TIER", "LIMIT", "USED", "SOURCE"});
-  for (const hai::v1::QuotaLine& q : me.quota()) {
-    quota.AddRow({Cell(q.group()), q.tier_name().empty() ? TierName(q.tier()) : q.tier_name(),
-                  absl::StrCat(q.limit_nodes()), absl::StrCat(q.used_nodes()), Cell(q.source())});
+  if (me.quota().empty()) {
+    out += "\nno quota\n";
+  } else {
+    Table quota({"GROUP", "TIER", "LIMIT", "USED", "SOURCE"});
+    for (const hai::v1::QuotaLine& q : me.quota()) {
+      quota.AddRow({Cell(q.group()), q.tier_name().empty() ? TierName(q.tier()) : q.tier_name(),
+                    absl::StrCat(q.limit_nodes()), absl::StrCat(q.used_nodes()), Cell(q.source())});
+    }
+    out += "\n" + quota.Render();
   }
-  return out + "\n" + quota.Render();
+  // Only users with jupyter quota see the section: most have none.
+  if (!me.jupyter_quota().empty()) out += "\n" + RenderJupyterQuota(me.jupyter_quota());
+  return out;
 }
 
 }  // namespace hai::cli

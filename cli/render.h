@@ -42,6 +42,12 @@ std::string RenderNodes(const hai::v1::ListNodesResponse& nodes);
 
 // `whoami`: user, role, groups, then GROUP TIER LIMIT USED SOURCE.
 std::string RenderWhoAmI(const hai::v1::WhoAmIResponse& me);
+// A user's jupyter quota per group, used/limit ("no jupyter quota" when empty).
+std::string RenderJupyterQuota(
+    const google::protobuf::RepeatedPtrField<hai::v1::JupyterQuotaLine>& lines);
+// 8192 MiB -> "8Gi", 1536 -> "1.5Gi"; 2000 millicores -> "2", 500 -> "0.5".
+std::string GiBText(int64_t mib);
+std::string CoresText(int64_t millis);
 
 // One-line result of stop/suspend/resume/priority: "chain 42 train: running, ...".
 std::string RenderTaskLine(const hai::v1::Task& task);

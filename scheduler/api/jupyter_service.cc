@@ -219,17 +219,24 @@ grpc::Status JupyterServiceImpl::List(grpc::ServerContext* context,
     Fill({std::move(c), it->second}, resp->add_containers());
   }
   // The caller's quota and use, so `jupyter list` answers "how much more may I create".
-  auto quota_rows = d_.store->LoadQuotaRows();
-  auto groups = d_.store->LoadUserGroups();
-  auto open = jstore_.LoadOpen();
+  return ToGrpc(AddJupyterQuotaLines(*d_.store, user.name, resp->mutable_quota()));
+}
+
+absl::Status AddJupyterQuotaLines(
+    store::Store& store, const std::string& user,
+    google::protobuf::RepeatedPtrField<hai::v1::JupyterQuotaLine>* out) {
+  store::JupyterStore jstore(store.pool());
+  auto quota_rows = store.LoadQuotaRows();
+  auto groups = store.LoadUserGroups();
+  auto open = jstore.LoadOpen();
   for (const absl::Status& s : {quota_rows.status(), groups.status(), open.status()}) {
-    if (!s.ok()) return ToGrpc(s);
+    if (!s.ok()) return s;
   }
   const policy::ResolvedJupyterQuota resolved =
       policy::ResolveJupyterQuota(*quota_rows, *groups, absl::Now());
   for (const auto& [key, q] : resolved.quota) {
-    if (key.user != user.name) continue;
-    hai::v1::JupyterQuotaLine* line = resp->add_quota();
+    if (key.user != user) continue;
+    hai::v1::JupyterQuotaLine* line = out->Add();
     line->set_group(key.group);
     line->set_containers(q.containers);
     line->set_cpu_millis(q.cpu_millis);
@@ -237,14 +244,14 @@ grpc::Status JupyterServiceImpl::List(grpc::ServerContext* context,
     line->set_gpus(static_cast<int32_t>(q.gpus));
     line->set_keep_alive(q.keep_alive);
     for (const auto& [id, j] : *open) {
-      if (j.user != user.name || j.group != key.group) continue;
+      if (j.user != user || j.group != key.group) continue;
       line->set_used_containers(line->used_containers() + 1);
       line->set_used_memory_mib(line->used_memory_mib() + j.memory_mib);
       line->set_used_gpus(line->used_gpus() + j.gpus);
       if (j.keep_alive) line->set_used_keep_alive(line->used_keep_alive() + 1);
     }
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 grpc::Status JupyterServiceImpl::Url(grpc::ServerContext* context,

@@ -38,4 +38,10 @@ class JupyterServiceImpl final : public hai::v1::JupyterService::Service {
   store::JupyterStore jstore_;
 };
 
+// The user's jupyter quota per group with what their open containers use of it (the lines
+// `jupyter list` and `whoami` show).
+absl::Status AddJupyterQuotaLines(
+    store::Store& store, const std::string& user,
+    google::protobuf::RepeatedPtrField<hai::v1::JupyterQuotaLine>* out);
+
 }  // namespace hai::api

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "scheduler/api/auth.h"
 #include "scheduler/api/grpc_status.h"
+#include "scheduler/api/jupyter_service.h"
 #include "scheduler/api/services.h"
 #include "scheduler/policy/tier.h"
 
@@ -14,7 +15,8 @@ namespace {
 // Which owner's row gave the user's effective quota (same precedence as ResolveQuota).
 std::string QuotaSource(const QuotaView& qv, const store::User& user, const std::string& group,
                         policy::Tier tier) {
-  const std::string resource = absl::StrCat("node-", group, "-", std::string(policy::TierName(tier)));
+  const std::string resource =
+      absl::StrCat("node-", group, "-", std::string(policy::TierName(tier)));
   std::string source = "public";
   for (const policy::QuotaRow& r : qv.rows) {
     if (r.resource != resource) continue;
@@ -49,7 +51,7 @@ grpc::Status UserServiceImpl::WhoAmI(grpc::ServerContext* context, const hai::v1
     auto used = qv.used_nodes.find(key);
     line->set_used_nodes(used == qv.used_nodes.end() ? 0 : used->second);
   }
-  return grpc::Status::OK;
+  return ToGrpc(AddJupyterQuotaLines(*d_.store, user->name, resp->mutable_jupyter_quota()));
 }
 
 }  // namespace hai::api

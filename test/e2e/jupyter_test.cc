@@ -216,6 +216,12 @@ TEST_F(JupyterE2E, NotebookServesKernelsAndWorkspaceThenStopsAndKeepsTheWorkspac
   EXPECT_EQ(AsInt(quota[0]["used_memory_mib"]), 2048);
   EXPECT_EQ(AsInt(quota[0]["memory_mib"]), 4096);
   EXPECT_EQ(quota[0]["used_gpus"], 1);
+  // whoami shows the same lines next to the training quota.
+  r = c().Cli("alice", "whoami");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("jupyter quota (used/limit):"));
+  EXPECT_THAT(r.output, HasSubstr("1/2"));
+  EXPECT_THAT(r.output, HasSubstr("2Gi/4Gi"));
 
   // Stop: the server's whole process group is gone and the port is closed.
   const int64_t pgid = PodPgid(chain);

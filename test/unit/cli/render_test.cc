@@ -194,6 +194,32 @@ TEST(RenderQueueNodesWhoAmI, Tables) {
             "default  HIGH  4      2     user:alice\n");
 }
 
+TEST(RenderWhoAmI, JupyterQuotaWhenTheUserHasSome) {
+  hai::v1::WhoAmIResponse me;
+  me.set_user("alice");
+  me.set_uid(1000);
+  me.set_role("internal");
+  hai::v1::JupyterQuotaLine* j = me.add_jupyter_quota();
+  j->set_group("jupyter");
+  j->set_containers(2);
+  j->set_cpu_millis(4000);
+  j->set_memory_mib(16384);
+  j->set_gpus(1);
+  j->set_keep_alive(1);
+  j->set_used_containers(1);
+  j->set_used_memory_mib(1536);
+  EXPECT_EQ(RenderWhoAmI(me),
+            "user    alice (uid 1000)\n"
+            "role    internal\n"
+            "groups  -\n"
+            "\n"
+            "no quota\n"
+            "\n"
+            "jupyter quota (used/limit):\n"
+            "GROUP    CONTAINERS  CPU EACH  MEMORY      GPUS  KEEP-ALIVE\n"
+            "jupyter  1/2         <=4       1.5Gi/16Gi  0/1   0/1\n");
+}
+
 TEST(RenderSubmitted, IdNameState) {
   EXPECT_EQ(RenderSubmitted(RunningTask()), "submitted chain 42 train (running)\n");
   EXPECT_THAT(RenderTaskLine(RunningTask()), HasSubstr("chain 42 train: running, tier HIGH"));
