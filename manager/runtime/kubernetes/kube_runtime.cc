@@ -85,9 +85,7 @@ void KubernetesPodRuntime::StopThreads(bool drain_logs) {
   if (watch_thread_.joinable()) watch_thread_.join();
 }
 
-std::string KubernetesPodRuntime::PodsPath() const {
-  return absl::StrCat("/api/v1/namespaces/", opt_.manifest.namespace_, "/pods");
-}
+std::string KubernetesPodRuntime::PodsPath() const { return NamespacePath("pods"); }
 
 std::string KubernetesPodRuntime::NamespacePath(const char* kind) const {
   return absl::StrCat("/api/v1/namespaces/", opt_.manifest.namespace_, "/", kind);
@@ -162,8 +160,7 @@ absl::Status KubernetesPodRuntime::EnsureService(const PodSpec& spec) {
   if (service_ready_) return absl::OkStatus();
   auto svc = ServiceManifest(spec, opt_.manifest);
   if (!svc.ok()) return svc.status();
-  auto created = client_->Call(
-      "POST", absl::StrCat("/api/v1/namespaces/", opt_.manifest.namespace_, "/services"), &*svc);
+  auto created = client_->Call("POST", NamespacePath("services"), &*svc);
   // AlreadyExists: created by this attempt's previous manager (the name includes the attempt).
   if (!created.ok() && !absl::IsAlreadyExists(created.status())) return created.status();
   service_ready_ = true;
