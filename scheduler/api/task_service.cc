@@ -12,6 +12,7 @@
 #include "scheduler/api/log_stream.h"
 #include "scheduler/api/services.h"
 #include "scheduler/api/submit_validation.h"
+#include "scheduler/loop/snapshot_builder.h"
 #include "scheduler/policy/tier.h"
 
 namespace hai::api {
@@ -88,9 +89,7 @@ grpc::Status TaskServiceImpl::Submit(grpc::ServerContext* context,
   if (nodes == nullptr) {
     auto hosts = d_.store->LoadHosts();
     if (!hosts.ok()) return ToGrpc(hosts.status());
-    auto loaded = std::make_shared<std::vector<policy::Node>>();
-    for (const store::HostRow& h : *hosts) loaded->push_back(h.node);
-    nodes = std::move(loaded);
+    nodes = std::make_shared<std::vector<policy::Node>>(NodesOf(*hosts));
   }
   // Quota as resolved by the last pass; before the first pass, resolve it here.
   // Shared, not copied: with thousands of users the view is large.

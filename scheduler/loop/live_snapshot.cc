@@ -70,12 +70,6 @@ void LiveSnapshot::Remove(int64_t attempt_id) {
   if (!slot.running) queued_names_.pop_back();
 }
 
-void LiveSnapshot::SetNodes(const std::vector<store::HostRow>& hosts) {
-  snapshot_.nodes.clear();
-  snapshot_.nodes.reserve(hosts.size());
-  for (const store::HostRow& h : hosts) snapshot_.nodes.push_back(h.node);
-}
-
 void LiveSnapshot::SetHolds(const std::map<int64_t, std::vector<std::string>>& holds) {
   for (int64_t id : with_holds_) {
     auto it = slots_.find(id);

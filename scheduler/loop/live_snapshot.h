@@ -24,7 +24,7 @@ class LiveSnapshot {
  public:
   // Brings the tasks up to date with `open` (everything after a full load there).
   void Sync(OpenAttemptCache& open);
-  void SetNodes(const std::vector<store::HostRow>& hosts);
+  void SetNodes(std::vector<policy::Node> nodes) { snapshot_.nodes = std::move(nodes); }
   void SetQuota(std::map<policy::QuotaKey, int64_t> quota) { snapshot_.quota = std::move(quota); }
   // The previous plan's holds (attempt -> nodes) replace the ones set before.
   void SetHolds(const std::map<int64_t, std::vector<std::string>>& holds);

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "scheduler/loop/jupyter_pass.h"
 #include "scheduler/loop/manager_liveness.h"
+#include "scheduler/loop/snapshot_builder.h"
 #include "scheduler/policy/decide.h"
 #include "scheduler/policy/jupyter.h"
 #include "scheduler/policy/over_quota.h"
@@ -233,10 +234,8 @@ bool Scheduler::RefreshState(absl::Time now) {
       quota_rows_ = *std::move(rows);
       user_groups_ = *std::move(groups);
       admin_loaded_at_ = now;
-      auto nodes = std::make_shared<std::vector<policy::Node>>();
-      nodes->reserve(hosts_.size());
-      for (const store::HostRow& h : hosts_) nodes->push_back(h.node);
-      snapshot_.SetNodes(hosts_);
+      auto nodes = std::make_shared<std::vector<policy::Node>>(NodesOf(hosts_));
+      snapshot_.SetNodes(*nodes);  // the API's copy and the core's
       std::lock_guard<std::mutex> lock(mu_);
       nodes_ = std::move(nodes);
     } else {
@@ -452,7 +451,7 @@ ManagerVerdict Scheduler::Judge(const store::AttemptRow& a, absl::Time now) cons
 }
 
 bool Scheduler::ManagerLooksLost(const store::AttemptRow& a, absl::Time now) const {
-  if (a.state == "queued" || launcher_.HasLiveChild(a.attempt_id)) return false;
+  if (launcher_.HasLiveChild(a.attempt_id)) return false;
   return Judge(a, now) != ManagerVerdict::kAlive;
 }
 
@@ -480,7 +479,7 @@ void Scheduler::SuperviseManagers(absl::Time now) {
   RefreshManagerLiveness(now);
   for (int64_t id : open_.holding()) {
     const store::AttemptRow& a = open_.Find(id)->attempt;
-    if (a.state == "queued" || launcher_.HasLiveChild(a.attempt_id)) continue;
+    if (launcher_.HasLiveChild(a.attempt_id)) continue;
     // Not our live child: a manager from an earlier haid, or one that died.
     bool alive = false;
     if (a.manager_pid.has_value()) {

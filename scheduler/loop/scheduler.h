@@ -132,7 +132,8 @@ class Scheduler {
   // Marks nodes that keep losing ranks unhealthy and requeues their tasks.
   void CheckNodeHealth();
   void SuperviseManagers(absl::Time now);
-  // In memory: not our live child, and no live pid or no heartbeat within manager_timeout.
+  // Of a node-holding attempt, in memory: not our live child, and no live pid or no
+  // heartbeat within manager_timeout.
   bool ManagerLooksLost(const store::AttemptRow& a, absl::Time now) const;
   ManagerVerdict Judge(const store::AttemptRow& a, absl::Time now) const;
   // Counts a decision Postgres rejected and re-reads the attempt next pass.

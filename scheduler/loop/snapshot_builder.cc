@@ -24,6 +24,13 @@ policy::Task TaskFrom(const store::OpenAttempt& o) {
 
 }  // namespace
 
+std::vector<policy::Node> NodesOf(const std::vector<store::HostRow>& hosts) {
+  std::vector<policy::Node> nodes;
+  nodes.reserve(hosts.size());
+  for (const store::HostRow& h : hosts) nodes.push_back(h.node);
+  return nodes;
+}
+
 std::optional<SnapshotTask> SnapshotTaskOf(const store::OpenAttempt& o) {
   // Jupyter containers are decided by the Jupyter pass (jupyter_pass.h): they never
   // compete with training for a node, and training never preempts them.
@@ -48,8 +55,7 @@ std::optional<SnapshotTask> SnapshotTaskOf(const store::OpenAttempt& o) {
 
 policy::Snapshot BuildSnapshot(const SnapshotInputs& in) {
   policy::Snapshot s;
-  s.nodes.reserve(in.hosts.size());
-  for (const store::HostRow& h : in.hosts) s.nodes.push_back(h.node);
+  s.nodes = NodesOf(in.hosts);
   s.queued.reserve(in.open.size());
   for (const auto& [id, o] : in.open) {
     std::optional<SnapshotTask> st = SnapshotTaskOf(o);

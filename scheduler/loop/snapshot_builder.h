@@ -22,6 +22,9 @@ struct SnapshotInputs {
   const std::map<int64_t, std::vector<std::string>>& preemption_holds;
 };
 
+// The policy nodes of the hosts rows, in their order.
+std::vector<policy::Node> NodesOf(const std::vector<store::HostRow>& hosts);
+
 // What one open attempt contributes to the snapshot: a running task (holding nodes, with its
 // pods' placement), a queued one, or nothing (Jupyter containers, which the Jupyter pass
 // decides; queued attempts of chains that are held or being stopped). Preemption holds are

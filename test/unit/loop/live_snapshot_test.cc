@@ -131,7 +131,7 @@ TEST(LiveSnapshotTest, MatchesAFreshBuildAfterEveryChange) {
   }
   OpenAttemptCache cache;
   LiveSnapshot live;
-  live.SetNodes(hosts);
+  live.SetNodes(NodesOf(hosts));
   int64_t next_id = 1;
   std::map<int64_t, std::vector<std::string>> holds;
   for (int round = 0; round < 300; ++round) {
@@ -197,7 +197,7 @@ TEST(LiveSnapshotTest, TracksNodesAndForgetsHoldsOfAttemptsThatStarted) {
   first.open[1].chain.group = "g";
   cache.Apply(first);
   LiveSnapshot live;
-  live.SetNodes(Hosts());
+  live.SetNodes(NodesOf(Hosts()));
   live.Sync(cache);
   live.SetHolds({{1, {"n3"}}});
   ASSERT_EQ(live.snapshot().queued.size(), 1u);
