@@ -20,6 +20,11 @@ std::string ToJson(const std::map<std::string, std::string>& m) { return nlohman
 // take, small enough that one statement stays a few milliseconds.
 constexpr int kMaxChainsPerStatement = 256;
 
+// The `submitted` event's detail.
+std::string SubmittedDetail(const NewChain& c) {
+  return nlohmann::json{{"priority", c.priority}, {"nodes", c.nodes}, {"group", c.group}}.dump();
+}
+
 absl::Status NameTaken(const NewChain& c) {
   return absl::AlreadyExistsError(absl::StrCat("you already have an open task named '", c.name,
                                                "'; stop it first or choose another --name"));
@@ -128,11 +133,10 @@ absl::StatusOr<Chain> Store::CreateChainAlone(const NewChain& c, int initial_tie
   // bench/live/submit_load.cc). It returns the rows as GetChain would read them.
   Chain out;
   absl::Status s = pool_->Statement("submit", [&](pqxx::nontransaction& tx) -> absl::Status {
-    auto r = tx.exec_prepared1(
-        kSubmitStatement, c.name, c.user, c.kind, c.group, c.priority, c.nodes, c.gpus_per_node,
-        c.entrypoint, ToJson(c.args), c.workdir, ToJson(c.env), c.image, c.environment,
-        c.whole_life_state, initial_tier,
-        nlohmann::json{{"priority", c.priority}, {"nodes", c.nodes}, {"group", c.group}}.dump());
+    auto r = tx.exec_prepared1(kSubmitStatement, c.name, c.user, c.kind, c.group, c.priority,
+                               c.nodes, c.gpus_per_node, c.entrypoint, ToJson(c.args), c.workdir,
+                               ToJson(c.env), c.image, c.environment, c.whole_life_state,
+                               initial_tier, SubmittedDetail(c));
     out.row = ChainFromRow(r);
     out.attempts.push_back(AttemptFromRow(r));
     return absl::OkStatus();
@@ -167,8 +171,7 @@ absl::StatusOr<std::vector<absl::StatusOr<Chain>>> Store::CreateChainBatch(
     environment.push_back(c.environment);
     wls.push_back(c.whole_life_state);
     tier.push_back(r.tier);
-    detail.push_back(
-        nlohmann::json{{"priority", c.priority}, {"nodes", c.nodes}, {"group", c.group}}.dump());
+    detail.push_back(SubmittedDetail(c));
   }
   std::map<std::pair<std::string, std::string>, Chain> made;
   absl::Status s = pool_->Statement("submit batch", [&](pqxx::nontransaction& tx) {
