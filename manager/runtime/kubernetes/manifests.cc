@@ -88,6 +88,23 @@ absl::StatusOr<std::pair<nlohmann::json, nlohmann::json>> StorageVolume(const st
   return std::make_pair(volume, mount);
 }
 
+// A core/v1 object: apiVersion, kind and metadata; the caller adds spec or data.
+nlohmann::json CoreV1Object(const char* kind, const std::string& name,
+                            const ManifestOptions& options, nlohmann::json labels,
+                            nlohmann::json annotations) {
+  return nlohmann::json{{"apiVersion", "v1"},
+                        {"kind", kind},
+                        {"metadata",
+                         {{"name", name},
+                          {"namespace", options.namespace_},
+                          {"labels", std::move(labels)},
+                          {"annotations", std::move(annotations)}}}};
+}
+
+nlohmann::json ServicePort(const char* name, int port) {
+  return {{"name", name}, {"port", port}, {"targetPort", port}, {"protocol", "TCP"}};
+}
+
 }  // namespace
 
 std::string PodName(int64_t attempt_id, int rank) {
@@ -225,14 +242,10 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
     pod_spec["tolerations"] = nlohmann::json::array(
         {{{"key", options.gpu_resource}, {"operator", "Exists"}, {"effect", "NoSchedule"}}});
   }
-  return nlohmann::json{{"apiVersion", "v1"},
-                        {"kind", "Pod"},
-                        {"metadata",
-                         {{"name", PodName(spec.attempt_id, spec.rank)},
-                          {"namespace", options.namespace_},
-                          {"labels", labels},
-                          {"annotations", Annotations(spec)}}},
-                        {"spec", pod_spec}};
+  nlohmann::json pod =
+      CoreV1Object("Pod", PodName(spec.attempt_id, spec.rank), options, labels, Annotations(spec));
+  pod["spec"] = std::move(pod_spec);
+  return pod;
 }
 
 absl::StatusOr<nlohmann::json> ServiceManifest(const PodSpec& spec,
@@ -244,31 +257,20 @@ absl::StatusOr<nlohmann::json> ServiceManifest(const PodSpec& spec,
   nlohmann::json annotations = Annotations(spec);
   annotations.erase("hai.io/node");
   annotations.erase("hai.io/gpus");
-  nlohmann::json ports = nlohmann::json::array({{{"name", "master"},
-                                                 {"port", spec.master_port},
-                                                 {"targetPort", spec.master_port},
-                                                 {"protocol", "TCP"}}});
+  nlohmann::json ports = nlohmann::json::array({ServicePort("master", spec.master_port)});
   // A rank that serves something (a Jupyter server) is reachable at
   // <pod>.<service>.<namespace>.svc:<port> through the same Service.
   if (spec.container_port > 0 && spec.container_port <= 65535 &&
       spec.container_port != spec.master_port) {
-    ports.push_back({{"name", "service"},
-                     {"port", spec.container_port},
-                     {"targetPort", spec.container_port},
-                     {"protocol", "TCP"}});
+    ports.push_back(ServicePort("service", spec.container_port));
   }
-  return nlohmann::json{{"apiVersion", "v1"},
-                        {"kind", "Service"},
-                        {"metadata",
-                         {{"name", ServiceName(spec.attempt_id)},
-                          {"namespace", options.namespace_},
-                          {"labels", Labels(spec)},
-                          {"annotations", annotations}}},
-                        {"spec",
-                         {{"clusterIP", "None"},
-                          {"publishNotReadyAddresses", true},
-                          {"selector", {{kLabelAttempt, absl::StrCat(spec.attempt_id)}}},
-                          {"ports", ports}}}};
+  nlohmann::json svc =
+      CoreV1Object("Service", ServiceName(spec.attempt_id), options, Labels(spec), annotations);
+  svc["spec"] = {{"clusterIP", "None"},
+                 {"publishNotReadyAddresses", true},
+                 {"selector", {{kLabelAttempt, absl::StrCat(spec.attempt_id)}}},
+                 {"ports", ports}};
+  return svc;
 }
 
 absl::StatusOr<nlohmann::json> JupyterServiceManifest(const PodSpec& spec,
@@ -281,22 +283,14 @@ absl::StatusOr<nlohmann::json> JupyterServiceManifest(const PodSpec& spec,
   annotations.erase("hai.io/gpus");
   nlohmann::json labels = Labels(spec);
   labels[kLabelRank] = absl::StrCat(spec.rank);
-  return nlohmann::json{
-      {"apiVersion", "v1"},
-      {"kind", "Service"},
-      {"metadata",
-       {{"name", JupyterServiceName(spec.attempt_id)},
-        {"namespace", options.namespace_},
-        {"labels", labels},
-        {"annotations", annotations}}},
-      {"spec",
-       {{"type", "ClusterIP"},
-        {"selector",
-         {{kLabelAttempt, absl::StrCat(spec.attempt_id)}, {kLabelRank, absl::StrCat(spec.rank)}}},
-        {"ports", nlohmann::json::array({{{"name", "jupyter"},
-                                          {"port", spec.container_port},
-                                          {"targetPort", spec.container_port},
-                                          {"protocol", "TCP"}}})}}}};
+  nlohmann::json svc =
+      CoreV1Object("Service", JupyterServiceName(spec.attempt_id), options, labels, annotations);
+  svc["spec"] = {
+      {"type", "ClusterIP"},
+      {"selector",
+       {{kLabelAttempt, absl::StrCat(spec.attempt_id)}, {kLabelRank, absl::StrCat(spec.rank)}}},
+      {"ports", nlohmann::json::array({ServicePort("jupyter", spec.container_port)})}};
+  return svc;
 }
 
 absl::StatusOr<nlohmann::json> FilesConfigMapManifest(const PodSpec& spec,
@@ -316,14 +310,10 @@ absl::StatusOr<nlohmann::json> FilesConfigMapManifest(const PodSpec& spec,
   nlohmann::json annotations = Annotations(spec);
   annotations.erase("hai.io/node");
   annotations.erase("hai.io/gpus");
-  return nlohmann::json{{"apiVersion", "v1"},
-                        {"kind", "ConfigMap"},
-                        {"metadata",
-                         {{"name", FilesConfigMapName(spec.attempt_id)},
-                          {"namespace", options.namespace_},
-                          {"labels", Labels(spec)},
-                          {"annotations", annotations}}},
-                        {"data", data}};
+  nlohmann::json cm = CoreV1Object("ConfigMap", FilesConfigMapName(spec.attempt_id), options,
+                                   Labels(spec), annotations);
+  cm["data"] = std::move(data);
+  return cm;
 }
 
 }  // namespace hai::manager::kube
