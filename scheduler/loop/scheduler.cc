@@ -20,8 +20,8 @@
 #include "scheduler/loop/snapshot_builder.h"
 #include "scheduler/policy/decide.h"
 #include "scheduler/policy/jupyter.h"
-#include "scheduler/policy/over_quota.h"
 #include "scheduler/policy/pending_detail.h"
+#include "scheduler/policy/rules.h"
 #include "scheduler/policy/tier.h"
 
 namespace hai {
@@ -292,12 +292,11 @@ void Scheduler::Pass() {
   phases.Mark("apply");
   if (jupyter_ != nullptr) jupyter_->Run(hosts_, start);
   phases.Mark("jupyter");
-  ApplyOverQuota(policy::OverQuotaSuspensions(snapshot, policy_config_, start));
   CheckNodeHealth();
-  phases.Mark("over-quota+health");
+  phases.Mark("health");
   preemption_holds_.clear();
   for (const policy::Pending& p : plan.pending) {
-    if (p.reason == policy::PendingReason::kWaitingForPreemption) {
+    if (policy::CarriesHold(p)) {
       preemption_holds_[p.attempt_id] = p.reserved_nodes;
     }
   }
@@ -358,8 +357,9 @@ void Scheduler::ApplyPlan(const policy::Plan& plan, const OpenAttemptMap& open) 
   for (const policy::SuspendDecision& d : plan.suspends) {
     auto pre = open.find(d.preemptor_attempt_id);
     int64_t preemptor_chain = pre == open.end() ? 0 : pre->second.chain.chain_id;
-    absl::Status s =
-        store_.RequestSuspend(d.victim_attempt_id, preemptor_chain, d.reason, "scheduler");
+    // Over-quota suspensions (no preemptor) are recorded as the quota's doing.
+    const char* actor = d.kind == policy::SuspendKind::kOverQuota ? "quota" : "scheduler";
+    absl::Status s = store_.RequestSuspend(d.victim_attempt_id, preemptor_chain, d.reason, actor);
     if (!s.ok()) {
       StaleDecision(d.victim_attempt_id);
       HAI_LOG(INFO) << "suspend of attempt " << d.victim_attempt_id << " not applied: " << s;
@@ -387,19 +387,6 @@ void Scheduler::StaleDecision(int64_t attempt_id) {
   // Memory disagreed with Postgres about this attempt: read it again even if no change is
   // recorded for it (e.g. its row was deleted).
   open_.Recheck(attempt_id);
-}
-
-void Scheduler::ApplyOverQuota(const std::vector<policy::SuspendDecision>& suspends) {
-  for (const policy::SuspendDecision& d : suspends) {
-    absl::Status s = store_.RequestSuspend(d.victim_attempt_id, 0, d.reason, "quota");
-    if (!s.ok()) {
-      StaleDecision(d.victim_attempt_id);
-      continue;
-    }
-    ++metrics_.suspends_requested;
-    HAI_LOG(INFO) << "suspending attempt " << d.victim_attempt_id << ": " << d.reason;
-    notifier_.NotifyManager(d.victim_attempt_id, "suspend");
-  }
 }
 
 void Scheduler::CheckNodeHealth() {

@@ -127,8 +127,6 @@ class Scheduler {
   // passed. False (and nothing decided this pass) when Postgres is unreachable.
   bool RefreshState(absl::Time now);
   void ApplyPlan(const policy::Plan& plan, const OpenAttemptMap& open);
-  // Suspends tasks over a lowered quota (scheduler.suspend_over_quota).
-  void ApplyOverQuota(const std::vector<policy::SuspendDecision>& suspends);
   // Marks nodes that keep losing ranks unhealthy and requeues their tasks.
   void CheckNodeHealth();
   void SuperviseManagers(absl::Time now);

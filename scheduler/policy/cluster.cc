@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "scheduler/policy/rules.h"
 
 namespace hai::policy::internal {
 namespace {
@@ -19,11 +20,6 @@ Mask AllGpus(int gpus) {
   return (Mask{1} << gpus) - 1;
 }
 
-absl::Duration MinRuntime(const PolicyConfig& config, Tier tier) {
-  auto it = config.min_runtime.find(tier);
-  return it == config.min_runtime.end() ? config.default_min_runtime : it->second;
-}
-
 }  // namespace
 
 int GroupInfo::NodesWithGpus(int gpus) const {
@@ -32,9 +28,9 @@ int GroupInfo::NodesWithGpus(int gpus) const {
 }
 
 int GroupInfo::UsableWithGpus(int gpus) const {
-  return static_cast<int>(
-      usable_gpus_sorted.end() -
-      std::lower_bound(usable_gpus_sorted.begin(), usable_gpus_sorted.end(), gpus));
+  return static_cast<int>(usable_gpus_sorted.end() - std::lower_bound(usable_gpus_sorted.begin(),
+                                                                      usable_gpus_sorted.end(),
+                                                                      gpus));
 }
 
 int GroupInfo::ReservedWithGpus(int gpus) const {
@@ -123,14 +119,11 @@ Cluster::Cluster(const Snapshot& snapshot, const PolicyConfig& config, absl::Tim
     const Task& t = *running[r];
     RunInfo& ri = runs_[r];
     ri.task = &t;
-    Tier tier = t.tier;
-    if (tier == Tier::kAboveNormal && now - t.running_since >= config.above_normal_demote_after) {
-      demotions->push_back({t.attempt_id, Tier::kAboveNormal, Tier::kNormal});
-      tier = Tier::kNormal;
-    }
+    const Tier tier = EffectiveTier(t, config, now);
+    if (tier != t.tier) demotions->push_back({t.attempt_id, t.tier, tier});
     ri.tier = static_cast<int>(tier);
     ri.freeing = t.suspend_requested;
-    ri.protect = now - t.running_since < MinRuntime(config, tier);
+    ri.protect = now < ProtectedUntil(t, config, now);
     // Multi-node and whole-node tasks hold their nodes exclusively, whatever GPUs they list.
     const bool exclusive = t.nodes > 1 || t.gpus_per_node == 0;
     for (const RankPlacement& p : t.placement) {
@@ -278,8 +271,7 @@ void Cluster::BuildPreemptionIndex(int group) {
   for (NodeIdx n : gi.nodes) {
     const NodeInfo& ni = nodes_[n];
     // Carried-over holds are released at their holder's turn: keep them as candidates.
-    if (!ni.usable || (ni.reserved && ni.hold_for == 0) || ni.started_here ||
-        ni.occupants == 0) {
+    if (!ni.usable || (ni.reserved && ni.hold_for == 0) || ni.started_here || ni.occupants == 0) {
       continue;
     }
     int max_tier = -1;

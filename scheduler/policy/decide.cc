@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "scheduler/policy/cluster.h"
 #include "scheduler/policy/order.h"
+#include "scheduler/policy/over_quota.h"
 #include "scheduler/policy/placement.h"
 #include "scheduler/policy/preemption.h"
 #include "scheduler/policy/tier.h"
@@ -101,6 +102,7 @@ class Pass {
   Plan Run(const Snapshot& snapshot) {
     std::vector<QueuedEntry> queue = internal::OrderQueue(snapshot, cluster_, ledger_);
     plan_.pending.reserve(queue.size());
+    SuspendOverQuota(snapshot);
     CarryHolds(queue);
     for (const QueuedEntry& e : queue) {
       ReleaseHolds(e);
@@ -124,6 +126,20 @@ class Pass {
     p.missing_nodes = missing;
     p.facts = facts;
     return p;
+  }
+
+  // Step 0: owners over a lowered quota lose their youngest tasks first. Their GPUs count as
+  // being freed for the rest of the pass, as they will in the next: no preemption names them
+  // again, and nobody else is suspended for capacity they already free.
+  void SuspendOverQuota(const Snapshot& snapshot) {
+    plan_.suspends = internal::OverQuotaSuspensions(snapshot, config_, cluster_.now());
+    const auto& runs = cluster_.runs();  // by attempt id
+    for (const SuspendDecision& s : plan_.suspends) {
+      auto it = std::lower_bound(
+          runs.begin(), runs.end(), s.victim_attempt_id,
+          [](const internal::RunInfo& r, int64_t id) { return r.task->attempt_id < id; });
+      cluster_.MarkFreeing(static_cast<int>(it - runs.begin()));
+    }
   }
 
   // Step 0: nodes the previous plan held for a preemptor stay held for it, against tasks

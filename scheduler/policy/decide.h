@@ -6,8 +6,10 @@
 
 namespace hai::policy {
 
-// Decide: which queued tasks start where, which running tasks to suspend for whom, which
-// ABOVE_NORMAL tasks drop to NORMAL, and why every other queued task waits.
+// Decide: which queued tasks start where, which running tasks to suspend (for a preemptor,
+// or because their owner is over a lowered quota), which ABOVE_NORMAL tasks drop to NORMAL,
+// and why every other queued task waits. The one entry point of the core: callers apply the
+// plan and carry its preemption holds (rules.h CarriesHold) into the next snapshot.
 //
 // Pure and deterministic: no I/O, clock, globals or randomness; the result does not depend
 // on the order of nodes, running or queued tasks in the snapshot (ties break by attempt id
@@ -22,7 +24,9 @@ namespace hai::policy {
 // Steps:
 //  1. Index nodes by group and topology domain; book running tasks' GPUs; demote
 //     ABOVE_NORMAL tasks that ran >= above_normal_demote_after (they count as NORMAL in
-//     this pass); count quota usage per (user, group, tier).
+//     this pass; rules.h); count quota usage per (user, group, tier). With
+//     config.suspend_over_quota, suspend the youngest tasks of owners over a lowered quota
+//     (over_quota.h, kind kOverQuota); their GPUs count as being freed from here on.
 //  2. Resolve AUTO and order the queue: tier desc, first submit asc, attempt id.
 //  3. For each queued task in order: held -> HELD; unknown group -> NO_SUCH_GROUP; larger
 //     than the group or the quota can ever be -> NEVER_FITS; over quota -> OUT_OF_QUOTA.

@@ -1,22 +1,14 @@
+// Over-quota suspensions (see over_quota.h).
 #include "scheduler/policy/over_quota.h"
 
 #include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "scheduler/policy/rules.h"
 #include "scheduler/policy/tier.h"
 
-namespace hai::policy {
-namespace {
-
-Tier EffectiveTier(const Task& t, const PolicyConfig& config, absl::Time now) {
-  if (t.tier == Tier::kAboveNormal && now - t.running_since >= config.above_normal_demote_after) {
-    return Tier::kNormal;
-  }
-  return t.tier;
-}
-
-}  // namespace
+namespace hai::policy::internal {
 
 std::vector<SuspendDecision> OverQuotaSuspensions(const Snapshot& snapshot,
                                                   const PolicyConfig& config, absl::Time now) {
@@ -38,12 +30,12 @@ std::vector<SuspendDecision> OverQuotaSuspensions(const Snapshot& snapshot,
       if (a->running_since != b->running_since) return a->running_since > b->running_since;
       return a->attempt_id > b->attempt_id;
     });
-    const std::string why =
-        absl::StrCat("over quota: ", key.user, " holds ", used, " node(s) at ", std::string(TierName(key.tier)),
-                     " in group ", key.group, ", quota is ", quota);
+    const std::string why = absl::StrCat("over quota: ", key.user, " holds ", used, " node(s) at ",
+                                         std::string(TierName(key.tier)), " in group ", key.group,
+                                         ", quota is ", quota);
     for (const Task* t : tasks) {
       if (used <= quota) break;
-      out.push_back({t->attempt_id, /*preemptor_attempt_id=*/0, why});
+      out.push_back({t->attempt_id, /*preemptor_attempt_id=*/0, why, SuspendKind::kOverQuota});
       used -= std::max(t->nodes, 1);
     }
   }
@@ -53,4 +45,4 @@ std::vector<SuspendDecision> OverQuotaSuspensions(const Snapshot& snapshot,
   return out;
 }
 
-}  // namespace hai::policy
+}  // namespace hai::policy::internal

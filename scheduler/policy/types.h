@@ -89,7 +89,8 @@ struct Snapshot {
 struct PolicyConfig {
   bool preemption = true;
   // Suspend the youngest running tasks of an owner whose quota was lowered below what they
-  // hold (over_quota.h); otherwise a lowered quota only stops new starts.
+  // hold (over_quota.h; Plan::suspends of kind kOverQuota); otherwise a lowered quota only
+  // stops new starts.
   bool suspend_over_quota = false;
   // ABOVE_NORMAL tasks run as NORMAL once they have run this long (HAI rule).
   absl::Duration above_normal_demote_after = absl::Minutes(30);
@@ -114,10 +115,19 @@ struct StartDecision {
   std::vector<RankPlacement> placement;  // one entry per rank, rank order
 };
 
+// Why Decide tells a running task to suspend. Both kinds are applied alike (suspend
+// request, checkpoint, requeue keeping the chain's first-submit time); the kind tells the
+// caller who asked, for its records.
+enum class SuspendKind {
+  kPreemption,  // its nodes go to preemptor_attempt_id, a waiting task of a higher tier
+  kOverQuota,   // its owner holds more than a lowered quota (PolicyConfig::suspend_over_quota)
+};
+
 struct SuspendDecision {
   int64_t victim_attempt_id = 0;
-  int64_t preemptor_attempt_id = 0;
+  int64_t preemptor_attempt_id = 0;  // kPreemption only; 0 for kOverQuota
   std::string reason;
+  SuspendKind kind = SuspendKind::kPreemption;
 };
 
 struct Demotion {
@@ -174,6 +184,8 @@ struct Pending {
 
 struct Plan {
   std::vector<StartDecision> starts;
+  // Over-quota suspensions first (by victim attempt id), then preemptions in queue order of
+  // their preemptors. A task appears at most once.
   std::vector<SuspendDecision> suspends;
   std::vector<Demotion> demotions;
   std::vector<Pending> pending;

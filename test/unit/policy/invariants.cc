@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "scheduler/policy/pending_detail.h"
+#include "scheduler/policy/rules.h"
 #include "scheduler/policy/tier.h"
 #include "test/unit/policy/builders.h"
 
@@ -258,21 +259,33 @@ void CheckInvariants(const Snapshot& s, const PolicyConfig& config, const Plan& 
     }
   }
 
-  // Victims: strictly lower tier, unprotected, not already suspending, each once.
+  // Victims: not already suspending, each once. Preemption victims: strictly lower tier,
+  // unprotected. Over-quota victims: only when configured, of an owner over its quota at
+  // the victim's effective tier, no preemptor.
   std::set<int64_t> victims;
+  std::map<std::tuple<std::string, std::string, Tier>, int64_t> holding;  // not leaving
+  for (const Task& t : s.running) {
+    if (!t.suspend_requested) holding[{t.user, t.group, eff[t.attempt_id]}] += std::max(t.nodes, 1);
+  }
   for (const auto& x : p.suspends) {
     ASSERT_TRUE(victims.insert(x.victim_attempt_id).second);
     const Task& v = *running.at(x.victim_attempt_id);
     ASSERT_FALSE(v.suspend_requested);
+    if (x.kind == SuspendKind::kOverQuota) {
+      ASSERT_TRUE(config.suspend_over_quota);
+      ASSERT_EQ(x.preemptor_attempt_id, 0);
+      auto q = s.quota.find(QuotaKey{v.user, v.group, eff[v.attempt_id]});
+      const int64_t quota = q == s.quota.end() ? 0 : q->second;
+      ASSERT_GT((holding[{v.user, v.group, eff[v.attempt_id]}]), quota)
+          << "over-quota victim " << v.attempt_id << " of an owner within quota";
+      continue;
+    }
     ASSERT_TRUE(config.preemption);
     const Pending* w = pend.at(x.preemptor_attempt_id);
     ASSERT_EQ(w->reason, PendingReason::kWaitingForPreemption);
     ASSERT_LT(static_cast<int>(eff[v.attempt_id]), static_cast<int>(w->tier))
         << "victim of equal or higher tier";
-    auto mr = config.min_runtime.find(eff[v.attempt_id]);
-    const absl::Duration min_rt =
-        mr == config.min_runtime.end() ? config.default_min_runtime : mr->second;
-    ASSERT_GE(now - v.running_since, min_rt) << "protected victim";
+    ASSERT_GE(now - v.running_since, MinRuntime(config, eff[v.attempt_id])) << "protected victim";
   }
 
   // Gang: what is held for a preemptor is enough once its victims and freeing tasks stop.

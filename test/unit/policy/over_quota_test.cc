@@ -1,11 +1,12 @@
 // Lowered quotas: the youngest running tasks of the over-quota owner are suspended until the
-// rest fits, only when configured; other owners and tiers are untouched.
-#include "scheduler/policy/over_quota.h"
-
+// rest fits, only when configured; other owners and tiers are untouched. They come out of
+// Decide, in Plan::suspends with kind kOverQuota, so every caller applies one plan.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "scheduler/policy/decide.h"
 #include "test/unit/policy/builders.h"
+#include "test/unit/policy/invariants.h"
 
 namespace hai::policy {
 namespace {
@@ -34,30 +35,39 @@ PolicyConfig Enforcing() {
   return c;
 }
 
+// The plan's suspensions, after checking the plan against the shared invariants.
+std::vector<SuspendDecision> Suspends(const Snapshot& s, const PolicyConfig& c, absl::Time now) {
+  Plan p = Decide(s, c, now);
+  CheckInvariants(s, c, p, now);
+  return p.suspends;
+}
+
 TEST(OverQuotaTest, YoungestTasksGoUntilTheRestFits) {
-  auto out = OverQuotaSuspensions(ThreeRunningOfAlice(), Enforcing(), kT0 + absl::Hours(1));
+  auto out = Suspends(ThreeRunningOfAlice(), Enforcing(), kT0 + absl::Hours(1));
   // alice holds 3 with quota 1: her two youngest (2 started at +100 s, 3 at +50 s) go.
   EXPECT_THAT(out, ElementsAre(Field(&SuspendDecision::victim_attempt_id, 2),
                                Field(&SuspendDecision::victim_attempt_id, 3)));
   EXPECT_EQ(out[0].preemptor_attempt_id, 0);
-  EXPECT_THAT(out[0].reason, HasSubstr("alice holds 3 node(s) at NORMAL in group a100, quota is 1"));
+  EXPECT_EQ(out[0].kind, SuspendKind::kOverQuota);
+  EXPECT_THAT(out[0].reason,
+              HasSubstr("alice holds 3 node(s) at NORMAL in group a100, quota is 1"));
 }
 
 TEST(OverQuotaTest, OffByDefaultSoALoweredQuotaOnlyStopsNewStarts) {
-  EXPECT_THAT(OverQuotaSuspensions(ThreeRunningOfAlice(), PolicyConfig{}, kT0), IsEmpty());
+  EXPECT_THAT(Suspends(ThreeRunningOfAlice(), PolicyConfig{}, kT0), IsEmpty());
 }
 
 TEST(OverQuotaTest, TasksAlreadyLeavingDoNotCount) {
   Snapshot s = ThreeRunningOfAlice();
   s.running[1].suspend_requested = true;  // task 2 is already being suspended
-  auto out = OverQuotaSuspensions(s, Enforcing(), kT0 + absl::Hours(1));
+  auto out = Suspends(s, Enforcing(), kT0 + absl::Hours(1));
   EXPECT_THAT(out, ElementsAre(Field(&SuspendDecision::victim_attempt_id, 3)));
 }
 
 TEST(OverQuotaTest, MissingQuotaRowMeansZero) {
   Snapshot s = ThreeRunningOfAlice();
   s.quota.clear();
-  EXPECT_EQ(OverQuotaSuspensions(s, Enforcing(), kT0 + absl::Hours(1)).size(), 4u);
+  EXPECT_EQ(Suspends(s, Enforcing(), kT0 + absl::Hours(1)).size(), 4u);
 }
 
 TEST(OverQuotaTest, DemotedAboveNormalCountsAtNormal) {
@@ -69,8 +79,44 @@ TEST(OverQuotaTest, DemotedAboveNormalCountsAtNormal) {
   PolicyConfig c = Enforcing();
   c.above_normal_demote_after = absl::Minutes(30);
   // Before the demotion it is over its (zero) ABOVE_NORMAL quota; after, it fits NORMAL.
-  EXPECT_EQ(OverQuotaSuspensions(s, c, kT0 + absl::Minutes(10)).size(), 1u);
-  EXPECT_THAT(OverQuotaSuspensions(s, c, kT0 + absl::Minutes(31)), IsEmpty());
+  EXPECT_EQ(Suspends(s, c, kT0 + absl::Minutes(10)).size(), 1u);
+  EXPECT_THAT(Suspends(s, c, kT0 + absl::Minutes(31)), IsEmpty());
+}
+
+// When the over-quota suspensions were a second call after Decide, Decide did not know
+// about them: a HIGH task needing one node suspended bob's LOW task although alice's
+// over-quota task was about to free a node anyway (bob lost his work for nothing), and a
+// victim could be named twice, once per call. Now the over-quota victims' nodes count as
+// being freed in the same pass, and the preemptor claims them instead.
+TEST(OverQuotaTest, APreemptorTakesTheNodesAnOverQuotaTaskFreesInsteadOfAnotherVictim) {
+  Snapshot s;
+  s.nodes = {MakeNode("n0"), MakeNode("n1")};
+  s.running.push_back(Running(1, "alice", Tier::kNormal, {{"n0", {}}}, 0, 0));
+  s.running.push_back(Running(2, "bob", Tier::kLow, {{"n1", {}}}, 0, 0));
+  s.queued.push_back(Queued(3, "carol", Tier::kHigh, 1, 0, 600));
+  SetQuota(s, "alice", Tier::kNormal, 0);  // lowered below the node she holds
+  SetQuota(s, "bob", Tier::kLow, 1);
+  SetQuota(s, "carol", Tier::kHigh, 1);
+  const absl::Time now = kT0 + absl::Hours(1);
+  Plan p = Decide(s, Enforcing(), now);
+  CheckInvariants(s, Enforcing(), p, now);
+  // Only alice's task goes; carol waits for n0, which it frees; bob keeps running.
+  ASSERT_THAT(p.suspends, ElementsAre(Field(&SuspendDecision::victim_attempt_id, 1)));
+  EXPECT_EQ(p.suspends[0].kind, SuspendKind::kOverQuota);
+  const Pending* w = FindPending(p, 3);
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->reason, PendingReason::kWaitingForPreemption);
+  EXPECT_EQ(w->reserved_nodes, std::vector<std::string>{"n0"});
+
+  // With one node only, the over-quota victim is also the one preemption would pick: it
+  // is named once.
+  s.nodes = {MakeNode("n0")};
+  s.running = {Running(1, "alice", Tier::kLow, {{"n0", {}}}, 0, 0)};
+  SetQuota(s, "alice", Tier::kLow, 0);
+  p = Decide(s, Enforcing(), now);
+  CheckInvariants(s, Enforcing(), p, now);
+  EXPECT_THAT(p.suspends, ElementsAre(Field(&SuspendDecision::kind, SuspendKind::kOverQuota)));
+  EXPECT_EQ(FindPending(p, 3)->reason, PendingReason::kWaitingForPreemption);
 }
 
 }  // namespace

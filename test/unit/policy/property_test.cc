@@ -131,13 +131,18 @@ Case Generate(uint32_t seed) {
   if (chance(50)) c.config.default_min_runtime = absl::Minutes(uni(0, 120));
   if (chance(50)) c.config.min_runtime[tiers[uni(0, 6)]] = absl::Minutes(uni(0, 240));
   if (chance(30)) c.config.above_normal_demote_after = absl::Minutes(uni(1, 600));
+  c.config.suspend_over_quota = chance(30);  // random quotas leave some owners over them
   return c;
 }
 
 TEST(PolicyPropertyTest, InvariantsHoldOnRandomSnapshots) {
+  int over_quota_plans = 0;  // the over-quota path is exercised too
   for (uint32_t seed = 1; seed <= 10000; ++seed) {
     Case c = Generate(seed);
     Plan p = Decide(c.snapshot, c.config, kNow);
+    over_quota_plans += std::any_of(p.suspends.begin(), p.suspends.end(), [](const auto& x) {
+      return x.kind == SuspendKind::kOverQuota;
+    });
     {
       SCOPED_TRACE(absl::StrCat("seed ", seed));
       testing::CheckInvariants(c.snapshot, c.config, p, kNow);
@@ -149,6 +154,7 @@ TEST(PolicyPropertyTest, InvariantsHoldOnRandomSnapshots) {
       return;
     }
   }
+  EXPECT_GT(over_quota_plans, 100);
 }
 
 TEST(PolicyPropertyTest, IdenticalInputGivesIdenticalPlan) {

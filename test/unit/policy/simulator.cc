@@ -92,6 +92,7 @@ Plan Simulator::Step(absl::Duration dt) {
     for (Task& t : snapshot_.running) {
       if (t.attempt_id == s.victim_attempt_id) t.suspend_requested = true;
     }
+    if (s.kind != SuspendKind::kPreemption) continue;
     preemptions_.push_back({now_, ChainOf(s.preemptor_attempt_id), ChainOf(s.victim_attempt_id)});
   }
   for (const StartDecision& st : plan.starts) {
