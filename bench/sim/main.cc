@@ -41,6 +41,7 @@ struct Args {
   int64_t min_runtime_s = 0;
   std::vector<std::string> min_runtime_by_tier;
   int64_t demote_after_s = 1800;
+  bool suspend_over_quota = false;
   CostModel cost;
   int64_t interval_s = 0;
   bool no_prune = false;
@@ -153,6 +154,7 @@ absl::Status Run(const Args& a) {
   }
   config.policy_config.default_min_runtime = absl::Seconds(a.min_runtime_s);
   config.policy_config.above_normal_demote_after = absl::Seconds(a.demote_after_s);
+  config.policy_config.suspend_over_quota = a.suspend_over_quota;
   nlohmann::json min_by_tier = nlohmann::json::object();
   for (const std::string& s : a.min_runtime_by_tier) {
     ASSIGN_OR_RETURN(auto tier_s, ParseTierSeconds(s));
@@ -210,6 +212,7 @@ absl::Status Run(const Args& a) {
       {"min_runtime_s", a.min_runtime_s},
       {"min_runtime_s_by_tier", min_by_tier},
       {"above_normal_demote_after_s", a.demote_after_s},
+      {"suspend_over_quota", a.suspend_over_quota},
       {"interval_s", a.interval_s},
       {"prune_queue", !a.no_prune},
   };
@@ -264,6 +267,10 @@ int main(int argc, char** argv) {
                  "TIER=SECONDS: minimum runtime of victims of that tier (repeatable)");
   app.add_option("--demote-after-s", a.demote_after_s, "ABOVE_NORMAL runs as NORMAL after this")
       ->capture_default_str();
+  app.add_flag("--suspend-over-quota", a.suspend_over_quota,
+               "suspend the youngest tasks of an owner over its quota, as haid's "
+               "scheduler.suspend_over_quota (an ABOVE_NORMAL task demoted beyond the NORMAL "
+               "quota)");
   app.add_option("--suspend-grace-s", a.cost.suspend_grace_s,
                  "suspend notice -> the victim's GPUs are free")
       ->capture_default_str();

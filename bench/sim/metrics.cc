@@ -70,6 +70,7 @@ Summary Summarize(const std::vector<SimJob>& jobs, const SimResult& result) {
   out.makespan_utilisation = result.makespan_utilisation;
   out.makespan_s = result.end_s - result.start_s;
   out.decide_calls = result.decide_calls;
+  out.over_quota_suspensions = result.over_quota_suspensions;
   out.queued_passed = result.queued_passed;
   out.wall_s = result.wall_s;
   out.cpu_s = result.cpu_s;

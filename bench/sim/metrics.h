@@ -44,6 +44,7 @@ struct Summary {
   double makespan_utilisation = 0;
   int64_t makespan_s = 0;  // last finish - first submit
   int64_t decide_calls = 0;
+  int64_t over_quota_suspensions = 0;  // SimResult::over_quota_suspensions
   int64_t queued_passed = 0;
   double wall_s = 0;
   double cpu_s = 0;

@@ -13,11 +13,13 @@
 // NORMAL task may take a node a HIGH preemptor's victim is freeing). Each success costs at
 // least c = nodes x GPUs per node (whole nodes: the group's node size) of P, so at most
 // P / c of them succeed, and once one fails (after the last hold release) every later one
-// fails too. So handing the policy, per class, every task up to the last holder plus the
-// next P / c + 1 changes no start and no suspension: the ones left out would all have
-// waited, none of them would have been the head of its tier (an earlier one of its class
-// failed first), and a waiting task changes nothing for the tasks after it. Only the
-// pending list (which the simulator does not use) is shorter.
+// fails too. Over-quota suspensions (PolicyConfig::suspend_over_quota) are made before the
+// walk, at any tier, so P also counts every GPU of an owner over its quota. So handing the
+// policy, per class, every task up to the last holder plus the next P / c + 1 changes no
+// start and no suspension: the ones left out would all have waited, none of them would
+// have been the head of its tier (an earlier one of its class failed first), and a waiting
+// task changes nothing for the tasks after it. Only the pending list (which the simulator
+// does not use) is shorter.
 // ReplayTest.PrunedQueueGivesTheSameSchedule and ReplayTest.LowerTiersClaimWhatAPreemptors-
 // VictimFrees check this against unpruned replays, as did the Philly window (identical
 // per-job times for every policy at full and half size, docs/simulation.md).
@@ -43,8 +45,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/sim/fifo_baseline.h"
+#include "bench/sim/sim_cluster.h"
 #include "scheduler/policy/decide.h"
 #include "scheduler/policy/quota.h"
+#include "scheduler/policy/rules.h"
 #include "scheduler/policy/tier.h"
 
 namespace hai::sim {
@@ -90,13 +94,12 @@ using OrderKey = std::pair<int64_t, int64_t>;  // (first submit s, attempt id)
 
 ClassKey KeyOf(const Task& t) { return {t.requested_priority, t.user, t.nodes, t.gpus_per_node}; }
 
+// A group's cluster (tasks, plan application: sim_cluster.h) plus what the replay adds:
+// the queue split into classes for pruning, free GPUs, and the pending decision.
 struct GroupState {
   const GroupSpec* spec = nullptr;
-  policy::Snapshot snap;  // nodes and quota fixed; running kept current; queued per pass
-  absl::flat_hash_map<int64_t, size_t> run_pos;  // attempt -> index in snap.running
+  std::optional<SimCluster> cluster;  // its nodes and quota are the group's
   std::map<ClassKey, std::set<OrderKey>> classes;
-  absl::flat_hash_map<int64_t, Task> queued;  // by attempt id
-  absl::flat_hash_set<int64_t> holders;       // queued tasks carrying reserved_nodes
   int64_t free_gpus = 0;
   int64_t decide_at = -1;  // pending decision time, -1: none
 };
@@ -104,27 +107,13 @@ struct GroupState {
 struct RunningAttempt {
   int job = 0;
   int group = 0;
-  int64_t start = 0;
-  int64_t overhead = 0;  // restart overhead this attempt pays before productive work
   int gpus = 0;
 };
 
-struct ChainState {
-  int64_t progress = 0;  // saved productive seconds
-  int attempts = 0;
-};
-
-Tier EffectiveTier(const Task& t, const policy::PolicyConfig& pc, int64_t now) {
-  if (t.tier == Tier::kAboveNormal &&
-      now - Seconds(t.running_since) >= absl::ToInt64Seconds(pc.above_normal_demote_after)) {
-    return Tier::kNormal;
-  }
-  return t.tier;
-}
-
-int64_t MinRuntimeS(const policy::PolicyConfig& pc, Tier tier) {
-  auto it = pc.min_runtime.find(tier);
-  return absl::ToInt64Seconds(it == pc.min_runtime.end() ? pc.default_min_runtime : it->second);
+// The first whole second at or after `t`: a wake-up for a rule that holds from `t` on.
+int64_t CeilSeconds(absl::Time t) {
+  const int64_t s = absl::ToUnixSeconds(t);
+  return At(s) < t ? s + 1 : s;
 }
 
 class Replayer {
@@ -136,25 +125,31 @@ class Replayer {
     pc_.preemption = config.policy == PolicyKind::kHai;
     groups_.resize(groups.size());
     for (size_t g = 0; g < groups.size(); ++g) {
+      group_index_[groups[g].name] = static_cast<int>(g);
+    }
+    std::vector<std::map<policy::QuotaKey, int64_t>> group_quota(groups.size());
+    for (const auto& [key, value] : quota) {
+      auto it = group_index_.find(key.group);
+      if (it != group_index_.end()) group_quota[it->second].emplace(key, value);
+    }
+    const RestartCost cost{.checkpoint_interval = absl::Seconds(config.cost.checkpoint_interval_s),
+                           .restart_overhead = absl::Seconds(config.cost.restart_overhead_s)};
+    for (size_t g = 0; g < groups.size(); ++g) {
       GroupState& gs = groups_[g];
       gs.spec = &groups[g];
-      group_index_[groups[g].name] = static_cast<int>(g);
+      std::vector<policy::Node> nodes;
       for (int n = 0; n < groups[g].nodes; ++n) {
         policy::Node node;
         node.name = absl::StrFormat("%s-%05d", groups[g].name, n);
         node.group = groups[g].name;
         node.gpus = groups[g].gpus_per_node;
-        gs.snap.nodes.push_back(std::move(node));
+        nodes.push_back(std::move(node));
       }
+      gs.cluster.emplace(std::move(nodes), std::move(group_quota[g]), cost);
       gs.free_gpus = int64_t{groups[g].nodes} * groups[g].gpus_per_node;
       total_gpus_ += gs.free_gpus;
     }
-    for (const auto& [key, value] : quota) {
-      auto it = group_index_.find(key.group);
-      if (it != group_index_.end()) groups_[it->second].snap.quota.emplace(key, value);
-    }
     outcomes_.resize(jobs.size());
-    chains_.resize(jobs.size());
   }
 
   absl::StatusOr<SimResult> Run() {
@@ -194,10 +189,12 @@ class Replayer {
       }
     }
     for (const GroupState& gs : groups_) {
-      if (!gs.queued.empty() || !gs.snap.running.empty()) {
-        return absl::InternalError(absl::StrCat(
-            "replay ended with ", gs.queued.size(), " queued and ", gs.snap.running.size(),
-            " running tasks in group ", gs.spec->name, " (the policy never started them)"));
+      const size_t queued = gs.cluster->queued().size();
+      const size_t running = gs.cluster->snapshot().running.size();
+      if (queued != 0 || running != 0) {
+        return absl::InternalError(absl::StrCat("replay ended with ", queued, " queued and ",
+                                                running, " running tasks in group ", gs.spec->name,
+                                                " (the policy never started them)"));
       }
     }
     SimResult r;
@@ -227,6 +224,7 @@ class Replayer {
     }
     r.decide_calls = decide_calls_;
     r.queued_passed = queued_passed_;
+    r.over_quota_suspensions = over_quota_suspensions_;
     r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
     r.cpu_s = CpuSeconds() - cpu0;
     return r;
@@ -284,11 +282,10 @@ class Replayer {
     return exclusive ? t.nodes * gs.spec->gpus_per_node : t.gpus_per_node;
   }
 
-  void Enqueue(GroupState& gs, Task t) {
+  // A task joined the group's queue (new or requeued): the replay's own indexes.
+  void Track(GroupState& gs, const Task& t) {
     waiting_gpus_ += TaskGpus(gs, t);
     gs.classes[KeyOf(t)].insert({Seconds(t.first_submit), t.attempt_id});
-    const int64_t id = t.attempt_id;
-    gs.queued.emplace(id, std::move(t));
   }
 
   void Arrive(int j) {
@@ -300,7 +297,8 @@ class Replayer {
                                        .priority = static_cast<int>(job.tier),
                                        .nodes = job.nodes,
                                        .gpus_per_node = job.gpus_per_node};
-    const absl::Status admissible = policy::CheckAdmissible(req, gs.snap.nodes, gs.snap.quota);
+    const absl::Status admissible =
+        policy::CheckAdmissible(req, gs.cluster->snapshot().nodes, gs.cluster->snapshot().quota);
     if (!admissible.ok()) {
       outcomes_[j].rejected = true;
       outcomes_[j].reject_reason = std::string(admissible.message());
@@ -316,22 +314,9 @@ class Replayer {
     t.nodes = job.nodes;
     t.gpus_per_node = job.gpus_per_node;
     t.first_submit = At(job.submit_s);
-    job_of_attempt_[t.attempt_id] = j;
-    Enqueue(gs, std::move(t));
+    Track(gs, t);
+    gs.cluster->Submit(std::move(t), absl::Seconds(job.duration_s));
     MarkDirty(g, now_);
-  }
-
-  // Removes a running attempt from its group's snapshot; returns the task.
-  Task RemoveRunning(GroupState& gs, int64_t attempt) {
-    const size_t pos = gs.run_pos.at(attempt);
-    Task t = std::move(gs.snap.running[pos]);
-    if (pos + 1 != gs.snap.running.size()) {
-      gs.snap.running[pos] = std::move(gs.snap.running.back());
-      gs.run_pos[gs.snap.running[pos].attempt_id] = pos;
-    }
-    gs.snap.running.pop_back();
-    gs.run_pos.erase(attempt);
-    return t;
   }
 
   void Release(int g, const RunningAttempt& ra) {
@@ -344,69 +329,57 @@ class Replayer {
     if (it == running_.end()) return;  // it was suspended before it could finish
     const RunningAttempt ra = it->second;
     running_.erase(it);
-    RemoveRunning(groups_[ra.group], attempt);
-    Release(ra.group, ra);
+    SimCluster& cluster = *groups_[ra.group].cluster;
     JobOutcome& o = outcomes_[ra.job];
     o.finish_s = now_;
-    o.lost_gpu_s += int64_t{ra.gpus} * ra.overhead;
-    chains_[ra.job].progress = jobs_[ra.job].duration_s;
+    o.lost_gpu_s += int64_t{ra.gpus} * absl::ToInt64Seconds(cluster.Overhead(attempt));
+    cluster.Finish(attempt);
+    Release(ra.group, ra);
     MarkDirty(ra.group, now_);
   }
 
-  // A suspension takes effect: the attempt stops, keeps what it checkpointed, requeues.
+  // A suspension takes effect: the attempt stops, keeps what it checkpointed, requeues
+  // keeping its place (SimCluster::Stop).
   void Stop(int64_t attempt) {
     auto it = running_.find(attempt);
     if (it == running_.end()) return;  // it finished during the grace period
     const RunningAttempt ra = it->second;
     running_.erase(it);
     GroupState& gs = groups_[ra.group];
-    Task t = RemoveRunning(gs, attempt);
+    const int64_t next = next_attempt_++;
+    const SimCluster::Stopped stopped = gs.cluster->Stop(attempt, next, At(now_));
     Release(ra.group, ra);
-
-    ChainState& ch = chains_[ra.job];
-    const int64_t ran = now_ - ra.start;
-    const int64_t productive = std::max<int64_t>(0, ran - ra.overhead);
-    const int64_t ckpt = config_.cost.checkpoint_interval_s;
-    const int64_t saved = ckpt > 0 ? productive / ckpt * ckpt : productive;
-    ch.progress += saved;
     JobOutcome& o = outcomes_[ra.job];
     ++o.suspensions;
-    o.lost_gpu_s += int64_t{ra.gpus} * (ran - saved);
-
-    // The chain's next attempt keeps its first-submit time, so it keeps its place.
-    t.attempt_id = next_attempt_++;
-    job_of_attempt_[t.attempt_id] = ra.job;
-    t.tier = jobs_[ra.job].tier;
-    t.placement.clear();
-    t.reserved_nodes.clear();
-    t.suspend_requested = false;
-    Enqueue(gs, std::move(t));
+    o.lost_gpu_s += int64_t{ra.gpus} * absl::ToInt64Seconds(stopped.ran - stopped.saved);
+    Track(gs, gs.cluster->queued().at(next));
     MarkDirty(ra.group, now_);
   }
 
   void BuildQueue(GroupState& gs) {
-    std::vector<Task>& out = gs.snap.queued;
-    out.clear();
+    SimCluster& cluster = *gs.cluster;
     if (!config_.prune_queue) {
-      out.reserve(gs.queued.size());
-      for (const auto& [id, t] : gs.queued) out.push_back(t);
+      cluster.QueueAll();
       return;
     }
+    std::vector<Task>& out = cluster.snapshot().queued;
+    out.clear();
+    const absl::Time now = At(now_);
     // GPUs being freed, and GPUs of running tasks by effective tier (index = tier value).
     int64_t freeing = 0;
     std::array<int64_t, 51> by_tier{};
-    for (const Task& r : gs.snap.running) {
+    for (const Task& r : cluster.snapshot().running) {
       const int gpus = running_.at(r.attempt_id).gpus;
       if (r.suspend_requested) {
         freeing += gpus;
       } else {
-        by_tier[static_cast<int>(EffectiveTier(r, pc_, now_))] += gpus;
+        by_tier[static_cast<int>(policy::EffectiveTier(r, pc_, now))] += gpus;
       }
     }
     // The last holder in queue order (tier desc, first submit, attempt).
     std::optional<std::tuple<int, int64_t, int64_t>> last_holder;
-    for (int64_t h : gs.holders) {
-      const Task& t = gs.queued.at(h);
+    for (int64_t h : cluster.holders()) {
+      const Task& t = cluster.queued().at(h);
       const std::tuple<int, int64_t, int64_t> k{-t.requested_priority, Seconds(t.first_submit),
                                                 t.attempt_id};
       if (!last_holder || k > *last_holder) last_holder = k;
@@ -417,7 +390,7 @@ class Replayer {
     for (const auto& [key, members] : gs.classes) {
       if (!members.empty()) top_tier = std::max(top_tier, key.tier);
     }
-    int64_t capacity = gs.free_gpus + freeing;
+    int64_t capacity = gs.free_gpus + freeing + OverQuotaGpus(cluster, now);
     if (pc_.preemption) {
       for (int tier = 0; tier < top_tier && tier < 51; ++tier) capacity += by_tier[tier];
     }
@@ -435,105 +408,104 @@ class Replayer {
           if (counted == cap) break;
           ++counted;
         }
-        out.push_back(gs.queued.at(ok.second));
+        out.push_back(cluster.queued().at(ok.second));
       }
     }
+  }
+
+  // With suspend_over_quota, Decide suspends tasks of owners over their quota before it
+  // walks the queue, at any tier, and their GPUs are being freed for the rest of the pass:
+  // for the pruning bound, every GPU of an owner (user, effective tier) over its quota.
+  int64_t OverQuotaGpus(const SimCluster& cluster, absl::Time now) const {
+    if (!pc_.suspend_over_quota) return 0;
+    std::map<policy::QuotaKey, std::pair<int64_t, int64_t>> held;  // nodes, GPUs
+    for (const Task& r : cluster.snapshot().running) {
+      if (r.suspend_requested) continue;
+      auto& [nodes, gpus] = held[{r.user, r.group, policy::EffectiveTier(r, pc_, now)}];
+      nodes += std::max(r.nodes, 1);
+      gpus += running_.at(r.attempt_id).gpus;
+    }
+    int64_t out = 0;
+    for (const auto& [key, use] : held) {
+      auto q = cluster.snapshot().quota.find(key);
+      if (use.first > (q == cluster.snapshot().quota.end() ? 0 : q->second)) out += use.second;
+    }
+    return out;
+  }
+
+  // Whether a pass can change anything with nothing queued: only by suspending tasks over
+  // their quota (an ABOVE_NORMAL task demoted beyond its owner's NORMAL quota).
+  bool PassWithoutQueue() const {
+    return config_.policy != PolicyKind::kFifo && pc_.suspend_over_quota;
   }
 
   void Pass(int g) {
     GroupState& gs = groups_[g];
-    if (gs.queued.empty()) return;
+    SimCluster& cluster = *gs.cluster;
+    if (cluster.queued().empty() && !PassWithoutQueue()) return;
     BuildQueue(gs);
     const absl::Time now = At(now_);
-    policy::Plan plan = config_.policy == PolicyKind::kFifo ? FifoDecide(gs.snap)
-                                                            : policy::Decide(gs.snap, pc_, now);
-    if (config_.observer) config_.observer(gs.snap, plan, now);
+    const policy::Snapshot& snap = cluster.snapshot();
+    const policy::Plan plan =
+        config_.policy == PolicyKind::kFifo ? FifoDecide(snap) : policy::Decide(snap, pc_, now);
+    if (config_.observer) config_.observer(snap, plan, now);
     ++decide_calls_;
-    queued_passed_ += static_cast<int64_t>(gs.snap.queued.size());
-    gs.snap.queued.clear();
-
-    // Preemptors' held nodes go into the next pass, as the daemon carries them.
-    for (int64_t h : gs.holders) gs.queued.at(h).reserved_nodes.clear();
-    gs.holders.clear();
-    for (policy::Pending& p : plan.pending) {
-      if (p.reason != policy::PendingReason::kWaitingForPreemption || p.reserved_nodes.empty()) {
-        continue;
-      }
-      gs.queued.at(p.attempt_id).reserved_nodes = std::move(p.reserved_nodes);
-      gs.holders.insert(p.attempt_id);
-    }
-    for (const policy::Demotion& d : plan.demotions) {
-      gs.snap.running[gs.run_pos.at(d.attempt_id)].tier = d.to;
-    }
+    queued_passed_ += static_cast<int64_t>(snap.queued.size());
     for (const policy::SuspendDecision& s : plan.suspends) {
-      Task& v = gs.snap.running[gs.run_pos.at(s.victim_attempt_id)];
-      if (v.suspend_requested) continue;
-      v.suspend_requested = true;
-      Push(now_ + config_.cost.suspend_grace_s, kStop, s.victim_attempt_id);
+      over_quota_suspensions_ += s.kind == policy::SuspendKind::kOverQuota ? 1 : 0;
     }
-    for (policy::StartDecision& st : plan.starts) Start(g, st);
+
+    const SimCluster::Applied applied = cluster.Apply(plan, now);
+    for (int64_t victim : applied.suspend_requested) {
+      Push(now_ + config_.cost.suspend_grace_s, kStop, victim);
+    }
+    for (int64_t id : applied.started) Started(g, id);
     ScheduleWakeUp(g);
   }
 
-  void Start(int g, policy::StartDecision& st) {
+  // The replay's side of a start the cluster applied: indexes, GPUs, outcome, finish event.
+  void Started(int g, int64_t attempt) {
     GroupState& gs = groups_[g];
-    auto it = gs.queued.find(st.attempt_id);
-    Task t = std::move(it->second);
-    gs.queued.erase(it);
-    gs.holders.erase(st.attempt_id);
+    const Task& t = *gs.cluster->FindRunning(attempt);
     auto cls = gs.classes.find(KeyOf(t));
     cls->second.erase({Seconds(t.first_submit), t.attempt_id});
     if (cls->second.empty()) gs.classes.erase(cls);
 
     const int gpus = TaskGpus(gs, t);
     waiting_gpus_ -= gpus;
-    t.tier = st.tier;
-    t.placement = std::move(st.placement);
-    t.running_since = At(now_);
-    t.reserved_nodes.clear();
-    t.suspend_requested = false;
-
-    const int j = job_of_attempt_.at(t.attempt_id);
-    ChainState& ch = chains_[j];
-    ++ch.attempts;
-    RunningAttempt ra{.job = j,
-                      .group = g,
-                      .start = now_,
-                      .overhead = ch.attempts > 1 ? config_.cost.restart_overhead_s : 0,
-                      .gpus = gpus};
+    const int j = static_cast<int>(t.chain_id - 1);
     JobOutcome& o = outcomes_[j];
     if (o.first_start_s < 0) o.first_start_s = now_;
     o.gpus_allocated = gpus;
     gs.free_gpus -= gpus;
     busy_gpus_ += gpus;
-    Push(now_ + ra.overhead + (jobs_[j].duration_s - ch.progress), kFinish, t.attempt_id);
-    running_.emplace(t.attempt_id, ra);
-    gs.run_pos[t.attempt_id] = gs.snap.running.size();
-    gs.snap.running.push_back(std::move(t));
+    Push(Seconds(gs.cluster->FinishTime(attempt)), kFinish, attempt);
+    running_.emplace(attempt, RunningAttempt{.job = j, .group = g, .gpus = gpus});
   }
 
   // Decisions that depend on the clock alone: a running task leaving its minimum-runtime
-  // window (it becomes a possible victim) or an ABOVE_NORMAL task dropping to NORMAL. Wake
-  // the group then if something waits that could use it.
+  // window (it becomes a possible victim) or an ABOVE_NORMAL task dropping to NORMAL
+  // (policy/rules.h). Wake the group then if something waits that could use it, or if the
+  // demotion may put its owner over quota.
   void ScheduleWakeUp(int g) {
     GroupState& gs = groups_[g];
-    if (gs.queued.empty() || config_.policy == PolicyKind::kFifo) return;
+    const SimCluster& cluster = *gs.cluster;
+    if (config_.policy == PolicyKind::kFifo) return;
+    if (cluster.queued().empty() && !PassWithoutQueue()) return;
     int top_queued = -1;
     for (const auto& [key, members] : gs.classes) {
       if (!members.empty()) top_queued = std::max(top_queued, key.tier);
     }
+    const absl::Time now = At(now_);
     int64_t next = kNever;
-    const int64_t demote = absl::ToInt64Seconds(pc_.above_normal_demote_after);
-    for (const Task& r : gs.snap.running) {
+    auto sooner = [&](absl::Time t) {
+      if (t > now && t != absl::InfiniteFuture()) next = std::min(next, CeilSeconds(t));
+    };
+    for (const Task& r : cluster.snapshot().running) {
       if (r.suspend_requested) continue;
-      const int64_t since = Seconds(r.running_since);
-      const Tier tier = EffectiveTier(r, pc_, now_);
-      if (tier == Tier::kAboveNormal && since + demote > now_) {
-        next = std::min(next, since + demote);
-      }
-      if (pc_.preemption && static_cast<int>(tier) < top_queued) {
-        const int64_t free_at = since + MinRuntimeS(pc_, tier);
-        if (free_at > now_) next = std::min(next, free_at);
+      sooner(policy::DemotionTime(r, pc_));
+      if (pc_.preemption && static_cast<int>(policy::EffectiveTier(r, pc_, now)) < top_queued) {
+        sooner(policy::ProtectedUntil(r, pc_, now));
       }
     }
     if (next != kNever) MarkDirty(g, next);
@@ -545,8 +517,6 @@ class Replayer {
   std::vector<GroupState> groups_;
   std::map<std::string, int> group_index_;
   std::vector<JobOutcome> outcomes_;
-  std::vector<ChainState> chains_;
-  absl::flat_hash_map<int64_t, int> job_of_attempt_;
   absl::flat_hash_map<int64_t, RunningAttempt> running_;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
   int64_t seq_ = 0;
@@ -563,6 +533,7 @@ class Replayer {
   std::vector<double> waiting_buckets_;
   int64_t decide_calls_ = 0;
   int64_t queued_passed_ = 0;
+  int64_t over_quota_suspensions_ = 0;
 };
 
 }  // namespace

@@ -1,8 +1,11 @@
 // The trace replay: a discrete-event simulation of a GPU cluster in virtual seconds whose
 // scheduling decisions come from a Policy (the real hai::policy::Decide, or the strict FIFO
 // baseline of fifo_baseline.h). It owns what the daemon owns in real life: which attempts run
-// where, when they finish, suspensions taking effect, requeueing with the same first-submit
-// time, the carried-over preemption holds, and the accounting of lost work.
+// where, when they finish, suspensions (preemption and over-quota) taking effect, requeueing
+// with the same first-submit time, the carried-over preemption holds, and the accounting of
+// lost work. The state of each group and the application of a plan to it are SimCluster's
+// (sim_cluster.h), shared with the policy tests' Simulator; this file adds the events, the
+// cost model's timing, queue pruning and the figures.
 //
 // Model (docs/simulation.md has the long form):
 //  - a job needs duration_s seconds of productive running on its GPUs; its shape is `nodes`
@@ -100,6 +103,10 @@ struct SimResult {
   int64_t util_bucket_s = 3600;
   int64_t decide_calls = 0;
   int64_t queued_passed = 0;  // queued tasks handed to the policy, summed over calls
+  // Suspensions of tasks over their owner's quota (PolicyConfig::suspend_over_quota: an
+  // ABOVE_NORMAL task demoted beyond the NORMAL quota); JobOutcome::suspensions counts
+  // them with the preemptions once they take effect.
+  int64_t over_quota_suspensions = 0;
   double wall_s = 0;
   double cpu_s = 0;
 };

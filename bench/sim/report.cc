@@ -61,6 +61,7 @@ nlohmann::json SummaryJson(const Summary& s) {
           {"makespan_utilisation", s.makespan_utilisation},
           {"makespan_s", s.makespan_s},
           {"decide_calls", s.decide_calls},
+          {"over_quota_suspensions", s.over_quota_suspensions},
           {"queued_passed", s.queued_passed},
           {"wall_s", s.wall_s},
           {"cpu_s", s.cpu_s},

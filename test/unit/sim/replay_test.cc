@@ -296,6 +296,34 @@ TEST_F(ReplayTest, PrunedQueueGivesTheSameSchedule) {
   }
 }
 
+// Over-quota suspensions come out of Decide's plan, so the replay applies them like
+// preemptions. One node of quota per tier: B runs at NORMAL from 0, A at ABOVE_NORMAL from
+// 10. At 610 A drops to NORMAL (demote after 600 s), its owner holds 2 NORMAL nodes with a
+// quota of 1, and the youngest, A, is told to suspend; it stops at 640 (30 s grace) having
+// saved 630 s, requeues at its requested ABOVE_NORMAL, restarts at once and finishes at
+// 640 + 60 (reload) + 370 = 1070. Without suspend_over_quota nothing is suspended.
+TEST_F(ReplayTest, OverQuotaSuspensionsAreReplayed) {
+  quota_nodes_ = 1;
+  const std::vector<SimJob> jobs = {Job("B", 0, 1000, 4),
+                                    Job("A", 10, 1000, 4, Tier::kAboveNormal)};
+  for (bool prune : {true, false}) {
+    SimConfig c;
+    c.prune_queue = prune;
+    c.policy_config.above_normal_demote_after = absl::Seconds(600);
+    c.policy_config.suspend_over_quota = true;
+    SimResult r = Run(jobs, PolicyKind::kHai, c);
+    EXPECT_EQ(T(r, 0), (Times{0, 1000}));
+    EXPECT_EQ(T(r, 1), (Times{10, 1070}));
+    EXPECT_EQ(r.jobs[1].suspensions, 1);
+    EXPECT_EQ(r.over_quota_suspensions, 1);
+
+    c.policy_config.suspend_over_quota = false;
+    r = Run(jobs, PolicyKind::kHai, c);
+    EXPECT_EQ(T(r, 1), (Times{10, 1010}));
+    EXPECT_EQ(r.over_quota_suspensions, 0);
+  }
+}
+
 TEST_F(ReplayTest, SameInputSameResult) {
   groups_ = {{"a", 6, 8}, {"b", 3, 8}};
   const std::vector<SimJob> jobs = RandomTrace(42, 300);
