@@ -15,10 +15,6 @@
 namespace hai::cli {
 namespace {
 
-bool IsFinalState(absl::string_view state) {
-  return state == "succeeded" || state == "failed" || state == "stopped";
-}
-
 struct LogsArgs {
   std::string task;
   LogsOptions options;
@@ -79,7 +75,7 @@ absl::StatusOr<int> StreamTaskLogs(Connection& conn, const hai::v1::Task& task,
   hai::v1::GetResponse got;
   const auto get_ctx = conn.NewContext();
   RETURN_IF_ERROR(conn.Check(conn.tasks().Get(get_ctx.get(), get, &got)));
-  if (IsFinalState(got.task().state())) {
+  if (IsFinished(got.task().state())) {
     return ExitCodeForFinalState(got.task().state(), got.task().exit_code());
   }
   return absl::UnavailableError(absl::StrCat("log stream from haid at ", conn.url(),

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/format.h"
+#include "common/model/states.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace hai::cli {
@@ -69,7 +70,9 @@ std::string CommandLine(const Task& task) {
 }  // namespace
 
 bool IsFinished(absl::string_view state) {
-  return state == "succeeded" || state == "failed" || state == "stopped";
+  std::optional<model::ChainState> s =
+      model::ParseChainState(std::string_view(state.data(), state.size()));
+  return s.has_value() && model::IsFinal(*s);
 }
 
 std::string ToJson(const google::protobuf::Message& message) {
@@ -157,7 +160,7 @@ std::string RenderTask(const Task& task, absl::Time now, absl::TimeZone tz) {
                      AgeAgo(a.queued_at(), now), AgeAgo(a.started_at(), now), RuntimeText(a, now),
                      ExitText(a.has_exit_code(), a.exit_code()), Cell(a.end_reason())});
   }
-  out += "\n" + attempts.Render();
+  out.append("\n").append(attempts.Render());
   for (const Attempt& a : task.attempts()) {
     if (a.pods().empty()) continue;
     Table pods({"RANK", "NODE", "GPUS", "STATE", "EXIT", "PID"});
@@ -248,10 +251,10 @@ std::string RenderWhoAmI(const hai::v1::WhoAmIResponse& me) {
       quota.AddRow({Cell(q.group()), q.tier_name().empty() ? TierName(q.tier()) : q.tier_name(),
                     absl::StrCat(q.limit_nodes()), absl::StrCat(q.used_nodes()), Cell(q.source())});
     }
-    out += "\n" + quota.Render();
+    out.append("\n").append(quota.Render());
   }
   // Only users with jupyter quota see the section: most have none.
-  if (!me.jupyter_quota().empty()) out += "\n" + RenderJupyterQuota(me.jupyter_quota());
+  if (!me.jupyter_quota().empty()) out.append("\n").append(RenderJupyterQuota(me.jupyter_quota()));
   return out;
 }
 

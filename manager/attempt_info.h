@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/model/states.h"
 #include "manager/jupyter_info.h"
 #include "manager/storage/mount.h"
 #include "manager/storage/resolve.h"
@@ -22,7 +23,7 @@ struct PodInfo {
   int rank = 0;
   std::string node;
   std::vector<int> gpus;
-  std::string state;                // created|starting|running|succeeded|failed|stopped|lost
+  model::PodState state = model::PodState::kCreated;
   std::optional<int64_t> pid;       // runtime id (local: process group id)
   std::optional<int> exit_code;
 };
@@ -33,7 +34,7 @@ struct AttemptInfo {
   int64_t chain_id = 0;
   int attempt_no = 0;
   int tier = 0;
-  std::string state;  // the state BEFORE this manager claimed it
+  model::AttemptState state = model::AttemptState::kQueued;  // BEFORE this manager claimed it
   std::string task_token_hash;
 
   std::string chain_name;

@@ -7,7 +7,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/lifecycle/attempt_writer.h"
+#include "common/lifecycle/task_events.h"
 #include "common/log.h"
+#include "common/model/states.h"
 #include "common/pg.h"
 #include "manager/storage/resolve.h"
 
@@ -43,12 +46,10 @@ std::vector<std::string> ParseArgs(const std::string& text) {
   return args;
 }
 
-void AddEvent(pqxx::work& tx, int64_t chain_id, int64_t attempt_id, const std::string& kind,
+// The manager's events carry actor 'manager'; rows go through the one shared writer.
+void AddEvent(pqxx::work& tx, int64_t chain_id, int64_t attempt_id, std::string_view kind,
               const nlohmann::json& detail) {
-  tx.exec_params(
-      "INSERT INTO task_events (chain_id, attempt_id, kind, actor, detail) "
-      "VALUES ($1, $2, $3, 'manager', $4::jsonb)",
-      chain_id, attempt_id, kind, detail.dump());
+  lifecycle::AddEvent(tx, chain_id, attempt_id, kind, "manager", detail);
 }
 
 // The user's uid and groups and every active storage row, then the mounts they resolve to
@@ -98,11 +99,6 @@ nlohmann::json MountsJson(const std::vector<storage::Mount>& mounts) {
   return out;
 }
 
-bool Ended(const std::string& state) {
-  return state == "succeeded" || state == "failed" || state == "stopped" ||
-         state == "suspended";
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AttemptStore>> AttemptStore::Connect(const std::string& url,
@@ -147,7 +143,7 @@ absl::StatusOr<ClaimResult> AttemptStore::Claim(const std::string& token_hash) {
     a.chain_id = r[1].as<int64_t>();
     a.attempt_no = r[2].as<int>();
     a.tier = r[3].as<int>();
-    a.state = r[4].as<std::string>();
+    a.state = model::AttemptStateFromDb(r[4].as<std::string>());
     a.task_token_hash = r[5].as<std::string>();
     a.chain_name = r[6].as<std::string>();
     a.user_name = r[7].as<std::string>();
@@ -162,7 +158,7 @@ absl::StatusOr<ClaimResult> AttemptStore::Claim(const std::string& token_hash) {
     a.train_env = ParseEnvObject(r[16].as<std::string>());
     a.image = r[17].as<std::string>();
     chain_id_ = a.chain_id;
-    if (Ended(a.state) || a.state == "queued") {
+    if (!model::HoldsNodes(a.state)) {
       // queued: haid has not scheduled it (or took it back); nothing for a manager to run.
       result.ended = true;
       return absl::OkStatus();
@@ -180,7 +176,7 @@ absl::StatusOr<ClaimResult> AttemptStore::Claim(const std::string& token_hash) {
         "UPDATE attempts SET manager_pid = $2, manager_host = $3, "
         "manager_heartbeat_at = clock_timestamp() WHERE attempt_id = $1",
         attempt_id_, me_.pid, me_.host);
-    if (a.state == "scheduled") {
+    if (a.state == model::AttemptState::kScheduled) {
       tx.exec_params(
           "UPDATE attempts SET state = 'starting', task_token_hash = $2 WHERE attempt_id = $1",
           attempt_id_, token_hash);
@@ -189,7 +185,9 @@ absl::StatusOr<ClaimResult> AttemptStore::Claim(const std::string& token_hash) {
                {{"manager_pid", me_.pid}, {"mounts", MountsJson(a.mounts)}});
     } else {
       AddEvent(tx, a.chain_id, attempt_id_, "manager_adopted",
-               {{"manager_pid", me_.pid}, {"state", a.state}, {"mounts", MountsJson(a.mounts)}});
+               {{"manager_pid", me_.pid},
+                {"state", model::Name(a.state)},
+                {"mounts", MountsJson(a.mounts)}});
     }
     auto pods = tx.exec_params(
         "SELECT rank, node, array_to_string(gpus, ','), state, pid, exit_code FROM pods "
@@ -200,7 +198,7 @@ absl::StatusOr<ClaimResult> AttemptStore::Claim(const std::string& token_hash) {
       pod.rank = p[0].as<int>();
       pod.node = p[1].as<std::string>();
       pod.gpus = ParseIntList(p[2].as<std::string>());
-      pod.state = p[3].as<std::string>();
+      pod.state = model::PodStateFromDb(p[3].as<std::string>());
       if (!p[4].is_null()) pod.pid = p[4].as<int64_t>();
       if (!p[5].is_null()) pod.exit_code = p[5].as<int>();
       a.pods.push_back(std::move(pod));
@@ -237,7 +235,7 @@ absl::StatusOr<ControlState> AttemptStore::Heartbeat() {
       return absl::OkStatus();
     }
     const auto& r = rows[0];
-    c.ended_elsewhere = Ended(r[0].as<std::string>());
+    c.ended_elsewhere = model::IsEnded(model::AttemptStateFromDb(r[0].as<std::string>()));
     c.stop_requested = r[1].as<bool>();
     c.suspend_requested = r[2].as<bool>();
     c.suspend_reason = r[3].as<std::string>();
@@ -285,8 +283,8 @@ absl::Status AttemptStore::AttemptRunning() {
   });
 }
 
-absl::Status AttemptStore::PodEnded(int rank, const std::string& pod_state,
-                                    std::optional<int> exit_code) {
+absl::Status AttemptStore::PodEnded(int rank, model::PodState state, std::optional<int> exit_code) {
+  const std::string pod_state(model::Name(state));
   if (absl::Status s = Reconnect(); !s.ok()) return s;
   return pg::InTransaction(*conn_, "pod ended", [&](pqxx::work& tx) {
     tx.exec_params(
@@ -300,55 +298,18 @@ absl::Status AttemptStore::PodEnded(int rank, const std::string& pod_state,
   });
 }
 
-absl::StatusOr<std::string> AttemptStore::Finish(const AttemptOutcome& outcome) {
+absl::StatusOr<model::AttemptState> AttemptStore::Finish(const AttemptOutcome& outcome) {
   if (absl::Status s = Reconnect(); !s.ok()) return s;
-  std::string written = outcome.state;
+  model::AttemptState written = outcome.state;
   absl::Status s = pg::InTransaction(*conn_, "finish attempt", [&](pqxx::work& tx) {
-    auto chain = tx.exec_params(
-        "SELECT stop_requested, hold FROM chains WHERE chain_id = $1 FOR UPDATE", chain_id_);
-    if (chain.empty()) return absl::NotFoundError("chain vanished");
-    const bool chain_stop = chain[0][0].as<bool>();
-    const bool chain_hold = chain[0][1].as<bool>();
-    auto attempt = tx.exec_params(
-        "SELECT state, attempt_no, tier FROM attempts WHERE attempt_id = $1 FOR UPDATE",
-        attempt_id_);
-    if (attempt.empty() || Ended(attempt[0][0].as<std::string>())) {
-      return absl::FailedPreconditionError("attempt already ended");
-    }
-    const int attempt_no = attempt[0][1].as<int>();
-    const int tier = attempt[0][2].as<int>();
-    std::string reason = outcome.end_reason;
-    // Stop wins over suspend: a stopped chain is never requeued.
-    if (written == "suspended" && chain_stop) {
-      written = "stopped";
-      reason = absl::StrCat(reason, "; stop requested");
-    }
-    tx.exec_params(
-        "UPDATE attempts SET state = $2, exit_code = $3, end_reason = $4, "
-        "ended_at = clock_timestamp() WHERE attempt_id = $1",
-        attempt_id_, written, outcome.exit_code, reason);
-    tx.exec_params(
-        "UPDATE pods SET state = 'stopped', ended_at = coalesce(ended_at, clock_timestamp()) "
-        "WHERE attempt_id = $1 AND state IN ('created', 'starting', 'running')",
-        attempt_id_);
-    nlohmann::json detail = {{"reason", reason}};
-    if (outcome.exit_code.has_value()) detail["exit_code"] = *outcome.exit_code;
-    AddEvent(tx, chain_id_, attempt_id_, written, detail);
-    if (written != "suspended") {
-      tx.exec_params(
-          "UPDATE chains SET final_state = $2, exit_code = $3, finished_at = clock_timestamp() "
-          "WHERE chain_id = $1 AND final_state IS NULL",
-          chain_id_, written, outcome.exit_code);
-    } else if (!chain_hold) {
-      // Requeue keeping the chain's place: first_submit_at and whole_life_state live on the
-      // chain row, so the new attempt inherits both.
-      auto next = tx.exec_params1(
-          "INSERT INTO attempts (chain_id, attempt_no, state, tier) "
-          "VALUES ($1, $2, 'queued', $3) RETURNING attempt_id",
-          chain_id_, attempt_no + 1, tier);
-      AddEvent(tx, chain_id_, next[0].as<int64_t>(), "requeued",
-               {{"after_attempt_id", attempt_id_}});
-    }
+    // The one writer of endings decides stop-over-suspend, closes or requeues the chain.
+    auto ended = lifecycle::EndAttempt(tx, attempt_id_,
+                                       {.state = outcome.state,
+                                        .exit_code = outcome.exit_code,
+                                        .reason = outcome.end_reason,
+                                        .actor = "manager"});
+    if (!ended.ok()) return ended.status();
+    written = ended->state;
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

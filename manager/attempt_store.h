@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/model/states.h"
 #include "manager/attempt_info.h"
 
 namespace hai::manager {
@@ -42,7 +43,7 @@ struct ControlState {
 
 // How an attempt ends. exit_code is set for succeeded/failed.
 struct AttemptOutcome {
-  std::string state;  // succeeded|failed|stopped|suspended
+  model::AttemptState state = model::AttemptState::kFailed;  // an ended state
   std::optional<int> exit_code;
   std::string end_reason;
 };
@@ -71,15 +72,15 @@ class AttemptStore {
   absl::Status PodWaiting(int rank, bool waiting);
   // All ranks started: attempt 'running'.
   absl::Status AttemptRunning();
-  // pod_state: succeeded|failed|stopped|lost.
-  absl::Status PodEnded(int rank, const std::string& pod_state, std::optional<int> exit_code);
+  // pod_state: an ended pod state (succeeded|failed|stopped|lost).
+  absl::Status PodEnded(int rank, model::PodState pod_state, std::optional<int> exit_code);
 
   // Ends the attempt in one transaction: attempt row, remaining pods ('stopped'), the chain
   // (final state, or a new queued attempt after a suspend unless the chain is stopped or
   // held) and task_events. Returns the state actually written (a suspend of a chain whose
   // stop was requested meanwhile becomes 'stopped'); FailedPrecondition if the attempt had
   // already ended.
-  absl::StatusOr<std::string> Finish(const AttemptOutcome& outcome);
+  absl::StatusOr<model::AttemptState> Finish(const AttemptOutcome& outcome);
 
   // The actor of the latest stop request ("" when unknown), for "stopped by <actor>".
   std::string StopActor();

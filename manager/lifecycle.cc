@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "common/auth.h"
 #include "common/log.h"
+#include "common/model/states.h"
 #include "manager/pod_env.h"
 #include "manager/run_files.h"
 
@@ -23,9 +24,8 @@ std::string InParentheses(const std::string& why) {
 // nodes are freed) soon after the last process is gone.
 constexpr absl::Duration kTerminatePoll = absl::Milliseconds(100);
 
-bool PodEnded(const std::string& state) {
-  return state == "succeeded" || state == "failed" || state == "stopped" || state == "lost";
-}
+using model::AttemptState;
+using model::PodState;
 
 }  // namespace
 
@@ -66,7 +66,7 @@ int AttemptLifecycle::Run() {
     return 0;
   }
   const AttemptInfo& info = claim->info;
-  if (info.state == "scheduled") {
+  if (info.state == AttemptState::kScheduled) {
     hints_.PublishState("starting");
   } else if (info.task_token_hash != HashToken(*token)) {
     // Adoption without the original token: ranks started from now on get a new one; the
@@ -82,25 +82,26 @@ int AttemptLifecycle::Run() {
         JupyterPod::Prepare(store_, opt_.data_dir, run_dir, opt_.jupyter, *token, &claim->info);
     if (!pod.ok()) {
       HAI_LOG(ERROR) << "jupyter: " << pod.status();
-      return Finish({"failed", 127, absl::StrCat("jupyter: ", pod.status().message())});
+      return Finish(
+          {AttemptState::kFailed, 127, absl::StrCat("jupyter: ", pod.status().message())});
     }
     jupyter_ = *std::move(pod);
   }
   if (absl::Status s = Prepare(info, *token); !s.ok()) {
     HAI_LOG(ERROR) << "prepare: " << s;
-    return Finish({"failed", 127, std::string(s.message())});
+    return Finish({AttemptState::kFailed, 127, std::string(s.message())});
   }
 
   // Start or adopt every rank.
   for (const PodInfo& pod : info.pods) {
     Rank& r = ranks_[pod.rank];
     r.node = pod.node;
-    r.waiting = pod.state == "starting";
+    r.waiting = pod.state == PodState::kStarting;
     const PodSpec& spec = specs_[pod.rank];
-    if (PodEnded(pod.state)) {
+    if (model::IsEnded(pod.state)) {
       r.exited = r.gone = r.recorded = true;
-      r.lost = pod.state == "lost";
-      r.exit_code = pod.exit_code.value_or(pod.state == "succeeded" ? 0 : 1);
+      r.lost = pod.state == PodState::kLost;
+      r.exit_code = pod.exit_code.value_or(pod.state == PodState::kSucceeded ? 0 : 1);
       continue;
     }
     // A rank may have been started by a manager that died before recording its pid in
@@ -276,22 +277,23 @@ void AttemptLifecycle::PollRanks() {
 void AttemptLifecycle::RecordPods() {
   for (auto& [rank, r] : ranks_) {
     if (!r.exited || r.recorded) continue;
-    std::string state;
+    PodState state;
     std::optional<int> code = r.exit_code;
     if (terminating_.has_value() && !r.exited_before_terminate) {
-      state = "stopped";
+      state = PodState::kStopped;
     } else if (r.lost) {
-      state = "lost";
+      state = PodState::kLost;
       code.reset();
     } else {
-      state = r.exit_code == 0 ? "succeeded" : "failed";
+      state = r.exit_code == 0 ? PodState::kSucceeded : PodState::kFailed;
     }
     if (store_.PodEnded(rank, state, code).ok()) r.recorded = true;
   }
 }
 
 void AttemptLifecycle::BeginTerminate(AttemptOutcome outcome) {
-  HAI_LOG(INFO) << "terminating ranks (" << outcome.state << ": " << outcome.end_reason << ")";
+  HAI_LOG(INFO) << "terminating ranks (" << model::Name(outcome.state) << ": " << outcome.end_reason
+                << ")";
   terminating_ = std::move(outcome);
   kill_at_ = absl::Now() + opt_.kill_grace;
   for (auto& [rank, r] : ranks_) {
@@ -315,31 +317,31 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
   if (!terminating_.has_value()) {
     if (ctl.stop_requested) {
       const std::string actor = store_.StopActor();
-      BeginTerminate({"stopped", std::nullopt,
+      BeginTerminate({AttemptState::kStopped, std::nullopt,
                       absl::StrCat("stopped by ", actor.empty() ? "user" : actor)});
     } else if (failed != nullptr && failed->lost) {
       // A rank that vanished without an exit status is the node's failure, not the task's:
       // the attempt is requeued (like a suspension) and haid counts the loss against the node.
-      BeginTerminate({"suspended", std::nullopt,
+      BeginTerminate({AttemptState::kSuspended, std::nullopt,
                       absl::StrCat("rank ", failed_rank, " was lost on node ", failed->node,
                                    InParentheses(failed->reason), "; requeued")});
     } else if (failed != nullptr) {
-      BeginTerminate({"failed", failed->exit_code,
+      BeginTerminate({AttemptState::kFailed, failed->exit_code,
                       absl::StrCat("rank ", failed_rank, " exited with code ", failed->exit_code,
                                    InParentheses(failed->reason))});
     } else if (all_ok) {
       // Stragglers of finished ranks still hold the nodes: terminate them, then succeed.
-      if (all_gone) return AttemptOutcome{"succeeded", 0, "all ranks exited with code 0"};
-      BeginTerminate({"succeeded", 0, "all ranks exited with code 0"});
+      if (all_gone)
+        return AttemptOutcome{AttemptState::kSucceeded, 0, "all ranks exited with code 0"};
+      BeginTerminate({AttemptState::kSucceeded, 0, "all ranks exited with code 0"});
     } else if (ctl.suspend_requested &&
                (ctl.go_suspend ||
                 ctl.seconds_since_suspend_request >= absl::ToDoubleSeconds(opt_.suspend_grace))) {
-      BeginTerminate({"suspended", std::nullopt,
-                      absl::StrCat("suspended: ", ctl.suspend_reason.empty()
-                                                      ? "suspend requested"
-                                                      : ctl.suspend_reason,
-                                   ctl.go_suspend ? " (task called go_suspend)"
-                                                  : " (suspend grace elapsed)")});
+      BeginTerminate(
+          {AttemptState::kSuspended, std::nullopt,
+           absl::StrCat(
+               "suspended: ", ctl.suspend_reason.empty() ? "suspend requested" : ctl.suspend_reason,
+               ctl.go_suspend ? " (task called go_suspend)" : " (suspend grace elapsed)")});
     }
     return std::nullopt;
   }
@@ -349,12 +351,14 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
   for (const auto& [rank, r] : ranks_) {
     all_ok_first = all_ok_first && r.exited_before_terminate && r.exit_code == 0 && !r.lost;
   }
-  if (out.state == "suspended" && ctl.stop_requested) {
+  if (out.state == AttemptState::kSuspended && ctl.stop_requested) {
     const std::string actor = store_.StopActor();
-    out = {"stopped", std::nullopt, absl::StrCat("stopped by ", actor.empty() ? "user" : actor)};
+    out = {AttemptState::kStopped, std::nullopt,
+           absl::StrCat("stopped by ", actor.empty() ? "user" : actor)};
   }
-  if (all_ok_first && (out.state == "suspended" || out.state == "stopped")) {
-    out = {"succeeded", 0, "all ranks exited with code 0"};
+  if (all_ok_first &&
+      (out.state == AttemptState::kSuspended || out.state == AttemptState::kStopped)) {
+    out = {AttemptState::kSucceeded, 0, "all ranks exited with code 0"};
   }
   return out;
 }
@@ -369,9 +373,9 @@ int AttemptLifecycle::Finish(AttemptOutcome outcome) {
   while (true) {
     auto written = store_.Finish(outcome);
     if (written.ok()) {
-      HAI_LOG(INFO) << "attempt " << attempt_id_ << " " << *written << ": "
+      HAI_LOG(INFO) << "attempt " << attempt_id_ << " " << model::Name(*written) << ": "
                     << outcome.end_reason;
-      hints_.PublishState(*written);
+      hints_.PublishState(std::string(model::Name(*written)));
       return 0;
     }
     if (absl::IsFailedPrecondition(written.status())) {

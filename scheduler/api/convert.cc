@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/model/states.h"
 
 namespace hai::api {
 namespace {
@@ -17,7 +18,7 @@ void SetTime(const std::optional<absl::Time>& t, google::protobuf::Timestamp* ou
 void ToProto(const store::AttemptRow& a, hai::v1::Attempt* out) {
   out->set_attempt_id(a.attempt_id);
   out->set_attempt_no(a.attempt_no);
-  out->set_state(a.state);
+  out->set_state(std::string(model::Name(a.state)));
   out->set_tier(a.tier);
   SetTime(a.queued_at, out->mutable_queued_at());
   SetTime(a.started_at, out->mutable_started_at());
@@ -33,7 +34,7 @@ void ToProto(const store::AttemptRow& a, hai::v1::Attempt* out) {
     pod->set_rank(p.rank);
     pod->set_node(p.node);
     for (int g : p.gpus) pod->add_gpus(g);
-    pod->set_state(p.state);
+    pod->set_state(std::string(model::Name(p.state)));
     if (p.exit_code.has_value()) {
       pod->set_exit_code(*p.exit_code);
       pod->set_has_exit_code(true);
@@ -50,7 +51,7 @@ void ToProto(const store::Chain& chain, const std::optional<PendingView>& pendin
   out->set_chain_id(c.chain_id);
   out->set_name(c.name);
   out->set_user(c.user);
-  out->set_state(chain.State());
+  out->set_state(std::string(model::Name(chain.State())));
   out->set_group(c.group);
   out->set_nodes(c.nodes);
   out->set_gpus_per_node(c.gpus_per_node);
@@ -60,7 +61,7 @@ void ToProto(const store::Chain& chain, const std::optional<PendingView>& pendin
   SetTime(c.first_submit_at, out->mutable_first_submit_at());
   SetTime(c.finished_at, out->mutable_finished_at());
   out->set_whole_life_state(c.whole_life_state);
-  out->set_kind(c.kind);
+  out->set_kind(std::string(model::Name(c.kind)));
   out->set_log_dir(absl::StrCat(log_dir, "/", c.chain_id));
   if (c.exit_code.has_value()) {
     out->set_exit_code(*c.exit_code);

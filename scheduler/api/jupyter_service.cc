@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "common/auth.h"
 #include "common/log.h"
+#include "common/model/states.h"
 #include "scheduler/api/auth.h"
 #include "scheduler/api/grpc_status.h"
 #include "scheduler/policy/jupyter.h"
@@ -45,8 +46,9 @@ std::string CallerToken(const grpc::ServerContext& context) {
 
 bool Ready(const store::JupyterChain& c) {
   const store::AttemptRow* cur = c.chain.current();
-  return cur != nullptr && cur->state == "running" && c.jupyter.attempt_id == cur->attempt_id &&
-         c.jupyter.ready_at.has_value() && c.jupyter.port.has_value();
+  return cur != nullptr && cur->state == model::AttemptState::kRunning &&
+         c.jupyter.attempt_id == cur->attempt_id && c.jupyter.ready_at.has_value() &&
+         c.jupyter.port.has_value();
 }
 
 std::string BaseUrl(const store::JupyterChain& c) {
@@ -68,7 +70,7 @@ std::string BaseUrl(const store::JupyterChain& c) {
 absl::StatusOr<store::JupyterChain> JupyterServiceImpl::Load(int64_t chain_id) {
   auto chain = d_.store->GetChain(chain_id);
   if (!chain.ok()) return chain.status();
-  if (chain->row.kind != "jupyter") {
+  if (chain->row.kind != model::TaskKind::kJupyter) {
     return absl::NotFoundError(absl::StrCat("task ", chain_id, " is not a Jupyter container"));
   }
   auto rows = jstore_.LoadRows({chain_id});
@@ -107,7 +109,7 @@ void JupyterServiceImpl::Fill(const store::JupyterChain& c, hai::v1::JupyterCont
   out->set_name(row.name);
   out->set_user(row.user);
   out->set_group(row.group);
-  out->set_state(c.chain.State());
+  out->set_state(std::string(model::Name(c.chain.State())));
   out->set_cpu_millis(j.cpu_millis);
   out->set_memory_mib(j.memory_mib);
   out->set_gpus(j.gpus);
@@ -117,7 +119,7 @@ void JupyterServiceImpl::Fill(const store::JupyterChain& c, hai::v1::JupyterCont
   const store::AttemptRow* cur = c.chain.current();
   absl::Time last = j.api_activity_at;
   if (cur != nullptr) {
-    if (store::IsOpenAttemptState(cur->state) && !cur->pods.empty()) {
+    if (model::IsOpen(cur->state) && !cur->pods.empty()) {
       out->set_node(cur->pods[0].node);
       for (int g : cur->pods[0].gpus) out->add_gpu_indices(g);
     }
@@ -137,7 +139,7 @@ void JupyterServiceImpl::Fill(const store::JupyterChain& c, hai::v1::JupyterCont
     out->set_ready(true);
     out->set_url(BaseUrl(c));
   }
-  if (pass_ != nullptr && cur != nullptr && cur->state == "queued") {
+  if (pass_ != nullptr && cur != nullptr && cur->state == model::AttemptState::kQueued) {
     if (auto p = pass_->PendingFor(row.chain_id); p.has_value()) {
       out->set_pending_reason(p->reason);
       out->set_pending_detail(p->detail);
@@ -158,7 +160,7 @@ grpc::Status JupyterServiceImpl::Create(grpc::ServerContext* context,
         " characters of letters, digits, '_', '-' or '.'; got '", chain.name.substr(0, 200), "'")));
   }
   chain.user = user.name;
-  chain.kind = "jupyter";
+  chain.kind = model::TaskKind::kJupyter;
   chain.group = req->group().empty() ? cfg.default_group : req->group();
   chain.image = req->image();
   chain.gpus_per_node = std::max(req->gpus(), 0);
@@ -209,13 +211,13 @@ grpc::Status JupyterServiceImpl::List(grpc::ServerContext* context,
   if (!chains.ok()) return ToGrpc(chains.status());
   std::vector<int64_t> ids;
   for (const store::Chain& c : *chains) {
-    if (c.row.kind == "jupyter") ids.push_back(c.row.chain_id);
+    if (c.row.kind == model::TaskKind::kJupyter) ids.push_back(c.row.chain_id);
   }
   auto rows = jstore_.LoadRows(ids);
   if (!rows.ok()) return ToGrpc(rows.status());
   for (store::Chain& c : *chains) {
     auto it = rows->find(c.row.chain_id);
-    if (c.row.kind != "jupyter" || it == rows->end()) continue;
+    if (c.row.kind != model::TaskKind::kJupyter || it == rows->end()) continue;
     Fill({std::move(c), it->second}, resp->add_containers());
   }
   // The caller's quota and use, so `jupyter list` answers "how much more may I create".
@@ -266,10 +268,11 @@ grpc::Status JupyterServiceImpl::Url(grpc::ServerContext* context,
   }
   Fill(*c, resp->mutable_container());
   if (!Ready(*c)) {
-    return ToGrpc(absl::FailedPreconditionError(
-        absl::StrCat("container ", c->chain.row.name, " is ", c->chain.State(),
-                     c->chain.State() == "running" ? " but its server is not answering yet" : "",
-                     "; try again shortly")));
+    return ToGrpc(absl::FailedPreconditionError(absl::StrCat(
+        "container ", c->chain.row.name, " is ", c->chain.State(),
+        c->chain.State() == model::ChainState::kRunning ? " but its server is not answering yet"
+                                                        : "",
+        "; try again shortly")));
   }
   std::string url = BaseUrl(*c);
   if (c->chain.row.user == user.name) absl::StrAppend(&url, "?token=", CallerToken(*context));

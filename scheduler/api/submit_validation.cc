@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/model/states.h"
 #include "scheduler/policy/quota.h"
 #include "scheduler/policy/tier.h"
 
@@ -53,8 +54,11 @@ absl::StatusOr<store::NewChain> ValidateSubmit(const hai::v1::SubmitRequest& req
                                                const SubmitContext& ctx) {
   store::NewChain c;
   c.user = ctx.user;
-  c.kind = req.kind().empty() ? "python" : req.kind();
-  if (c.kind != "python" && c.kind != "bash") {
+  // Jupyter containers are created through JupyterService, never submitted as training.
+  std::optional<model::TaskKind> kind =
+      req.kind().empty() ? model::TaskKind::kPython : model::ParseTaskKind(req.kind());
+  if (kind.has_value()) c.kind = *kind;
+  if (!kind.has_value() || c.kind == model::TaskKind::kJupyter) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown task kind '", req.kind(), "'; use python or bash"));
   }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/model/states.h"
 #include "scheduler/api/auth.h"
 #include "scheduler/api/convert.h"
 #include "scheduler/api/grpc_status.h"
@@ -41,7 +42,7 @@ bool IsDirectory(const std::string& p) {
 // Exit status `hai-cli logs -f` should report for a finished chain.
 int ChainExitCode(const store::Chain& c) {
   if (c.row.exit_code.has_value()) return *c.row.exit_code;
-  return c.row.final_state == "succeeded" ? 0 : 1;
+  return c.row.final_state == model::ChainState::kSucceeded ? 0 : 1;
 }
 
 }  // namespace
@@ -260,7 +261,7 @@ grpc::Status TaskServiceImpl::StreamLogs(grpc::ServerContext* context,
     if (finished) {
       hai::v1::LogChunk last;
       last.set_finished(true);
-      last.set_final_state(*fresh->row.final_state);
+      last.set_final_state(std::string(model::Name(*fresh->row.final_state)));
       last.set_exit_code(ChainExitCode(*fresh));
       writer->Write(last);
       return grpc::Status::OK;

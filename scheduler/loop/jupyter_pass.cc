@@ -48,7 +48,7 @@ void JupyterPass::Run(const std::vector<store::HostRow>& hosts, absl::Time now) 
     c.gpus = o.row.gpus;
     c.keep_alive = o.row.keep_alive;
     c.first_submit = o.first_submit;
-    if (o.state == "queued") {
+    if (o.state == model::AttemptState::kQueued) {
       // A held or stopping chain is not started; the general loop ends a stopped one.
       if (!o.hold && !o.stop_requested) queued.push_back(std::move(c));
       continue;
@@ -57,7 +57,8 @@ void JupyterPass::Run(const std::vector<store::HostRow>& hosts, absl::Time now) 
     c.node = o.node;
     c.gpu_indices = o.gpus;
     placed.push_back(std::move(c));
-    if (o.state == "running" && o.started_at.has_value() && !o.stop_or_suspend_requested) {
+    if (o.state == model::AttemptState::kRunning && o.started_at.has_value() &&
+        !o.stop_or_suspend_requested) {
       policy::JupyterActivity a;
       a.chain_id = o.row.chain_id;
       a.attempt_id = o.attempt_id;

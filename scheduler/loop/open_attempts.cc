@@ -3,6 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/model/states.h"
+
 namespace hai {
 
 absl::Status OpenAttemptCache::Refresh(store::Store& store) {
@@ -37,7 +39,7 @@ void OpenAttemptCache::Apply(store::OpenAttemptChanges changes) {
 void OpenAttemptCache::Index(store::OpenAttempt& o) {
   const int64_t id = o.attempt.attempt_id;
   index_[id] = &o;
-  if (o.attempt.state != "queued") {
+  if (model::HoldsNodes(o.attempt.state)) {
     holding_.insert(id);
   } else if (o.chain.stop_requested) {
     stop_queued_.insert(id);

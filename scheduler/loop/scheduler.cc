@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/model/states.h"
 #include "scheduler/loop/jupyter_pass.h"
 #include "scheduler/loop/manager_liveness.h"
 #include "scheduler/loop/snapshot_builder.h"
@@ -488,7 +489,7 @@ void Scheduler::SuperviseManagers(absl::Time now) {
       continue;
     }
     ++restarts;
-    HAI_LOG(WARNING) << "attempt " << a.attempt_id << " (" << a.state
+    HAI_LOG(WARNING) << "attempt " << a.attempt_id << " (" << model::Name(a.state)
                      << ") has no live manager; starting one to adopt its pods";
     StartManager(a.attempt_id);
   }

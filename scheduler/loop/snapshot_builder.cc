@@ -1,5 +1,6 @@
 #include "scheduler/loop/snapshot_builder.h"
 
+#include "common/model/states.h"
 #include "scheduler/policy/tier.h"
 
 namespace hai {
@@ -14,7 +15,8 @@ policy::Task TaskFrom(const store::OpenAttempt& o) {
   // A queued attempt's tier is the chain's fixed priority, or -1 (AUTO, resolved at start).
   auto tier = policy::TierFromValue(o.attempt.tier);
   t.tier = tier.value_or(policy::Tier::kLow);
-  if (o.attempt.state == "queued" && o.attempt.tier >= 0) t.requested_priority = o.attempt.tier;
+  if (o.attempt.state == model::AttemptState::kQueued && o.attempt.tier >= 0)
+    t.requested_priority = o.attempt.tier;
   t.group = o.chain.group;
   t.nodes = o.chain.nodes;
   t.gpus_per_node = o.chain.gpus_per_node;
@@ -34,11 +36,11 @@ std::vector<policy::Node> NodesOf(const std::vector<store::HostRow>& hosts) {
 std::optional<SnapshotTask> SnapshotTaskOf(const store::OpenAttempt& o) {
   // Jupyter containers are decided by the Jupyter pass (jupyter_pass.h): they never
   // compete with training for a node, and training never preempts them.
-  if (o.chain.kind == "jupyter") return std::nullopt;
+  if (o.chain.kind == model::TaskKind::kJupyter) return std::nullopt;
   SnapshotTask out;
   policy::Task& t = out.task;
   t = TaskFrom(o);
-  if (o.attempt.state == "queued") {
+  if (o.attempt.state == model::AttemptState::kQueued) {
     if (o.chain.hold || o.chain.stop_requested) return std::nullopt;
     return out;
   }

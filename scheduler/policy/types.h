@@ -10,23 +10,15 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/model/states.h"
+#include "common/model/tier.h"
 
 namespace hai::policy {
 
-// Priority tiers; the numbers are the public tier values (DB, API, quota names).
-enum class Tier : int {
-  kLow = 0,
-  kBelowNormal = 5,
-  kNormal = 10,
-  kAboveNormal = 20,
-  kHigh = 30,
-  kVeryHigh = 40,
-  kExtremeHigh = 50,
-};
-// Requested priority value meaning "the highest tier where the user still has quota".
-inline constexpr int kAutoPriority = -1;
-
-enum class NodeState { kReady, kCordoned, kDraining, kUnhealthy, kOffline };
+// Tiers and node states are the task model's (common/model/), shared with every layer.
+using model::kAutoPriority;
+using model::NodeState;
+using model::Tier;
 
 struct Node {
   std::string name;

@@ -4,18 +4,25 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/lifecycle/attempt_writer.h"
+#include "common/lifecycle/task_events.h"
+#include "common/model/sql_sets.h"
+#include "common/model/states.h"
 #include "scheduler/store/row_mapping.h"
 #include "scheduler/store/store.h"
 
 namespace hai::store {
 namespace {
 
+using lifecycle::AddEvent;
+using model::AttemptState;
+
 struct LockedChain {
   bool finished = false;
   int priority = 0;
   int64_t attempt_id = 0;  // current attempt
   int attempt_no = 0;
-  std::string attempt_state;
+  std::optional<AttemptState> attempt_state;  // nullopt: the chain has no attempt
 };
 
 absl::StatusOr<LockedChain> LockChain(pqxx::work& tx, int64_t chain_id) {
@@ -33,13 +40,19 @@ absl::StatusOr<LockedChain> LockChain(pqxx::work& tx, int64_t chain_id) {
   if (!a.empty()) {
     l.attempt_id = a[0][0].as<int64_t>();
     l.attempt_no = a[0][1].as<int>();
-    l.attempt_state = a[0][2].as<std::string>();
+    const std::string state = a[0][2].as<std::string>();
+    l.attempt_state = model::ParseAttemptState(state);
+    if (!l.attempt_state.has_value()) {
+      return absl::InternalError(
+          absl::StrCat("attempt ", l.attempt_id, " has unknown state '", state, "'"));
+    }
   }
   return l;
 }
 
-bool Holding(const std::string& state) {
-  return state == "scheduled" || state == "starting" || state == "running";
+bool Is(const LockedChain& l, AttemptState s) { return l.attempt_state == s; }
+bool Holding(const LockedChain& l) {
+  return l.attempt_state.has_value() && model::HoldsNodes(*l.attempt_state);
 }
 
 }  // namespace
@@ -51,27 +64,28 @@ absl::StatusOr<StopOutcome> Store::RequestStop(int64_t chain_id, const std::stri
     if (!locked.ok()) return locked.status();
     if (locked->finished) return absl::OkStatus();
     tx.exec_params("UPDATE chains SET stop_requested = true WHERE chain_id = $1", chain_id);
-    if (Holding(locked->attempt_state)) {
+    if (Holding(*locked)) {
       tx.exec_params(
           "UPDATE attempts SET stop_requested_at = coalesce(stop_requested_at, "
           "clock_timestamp()) WHERE attempt_id = $1",
           locked->attempt_id);
-      AddEvent(tx, chain_id, locked->attempt_id, "stop_requested", actor, "");
+      AddEvent(tx, chain_id, locked->attempt_id, "stop_requested", actor);
       outcome = StopOutcome::kStopRequested;
       return absl::OkStatus();
     }
-    // Nothing holds nodes: end the chain here.
-    if (locked->attempt_state == "queued") {
-      tx.exec_params(
-          "UPDATE attempts SET state = 'stopped', ended_at = clock_timestamp(), "
-          "end_reason = $2 WHERE attempt_id = $1",
-          locked->attempt_id, absl::StrCat("stopped by ", actor, " while queued"));
+    // Nothing holds nodes: end the chain here, through the one writer of endings.
+    if (Is(*locked, AttemptState::kQueued)) {
+      auto ended =
+          lifecycle::EndAttempt(tx, locked->attempt_id,
+                                {.state = AttemptState::kStopped,
+                                 .reason = absl::StrCat("stopped by ", actor, " while queued"),
+                                 .actor = actor});
+      if (!ended.ok()) return ended.status();
+    } else {
+      // Held (its last attempt suspended) or without attempts: only the chain is open.
+      lifecycle::CloseChain(tx, chain_id, model::ChainState::kStopped, std::nullopt);
+      AddEvent(tx, chain_id, locked->attempt_id, "stopped", actor);
     }
-    tx.exec_params(
-        "UPDATE chains SET final_state = 'stopped', finished_at = clock_timestamp() "
-        "WHERE chain_id = $1",
-        chain_id);
-    AddEvent(tx, chain_id, locked->attempt_id, "stopped", actor, "");
     outcome = StopOutcome::kStoppedNow;
     return absl::OkStatus();
   });
@@ -88,19 +102,22 @@ absl::StatusOr<int64_t> Store::HoldChain(int64_t chain_id, const std::string& ac
       return absl::FailedPreconditionError(absl::StrCat("task ", chain_id, " has finished"));
     }
     tx.exec_params("UPDATE chains SET hold = true WHERE chain_id = $1", chain_id);
-    if (Holding(locked->attempt_state)) {
+    if (Holding(*locked)) {
       tx.exec_params(
           "UPDATE attempts SET suspend_requested_at = coalesce(suspend_requested_at, "
           "clock_timestamp()), suspend_reason = $2 WHERE attempt_id = $1",
           locked->attempt_id, absl::StrCat("suspended by ", actor));
       to_notify = locked->attempt_id;
-    } else if (locked->attempt_state == "queued") {
-      tx.exec_params(
-          "UPDATE attempts SET state = 'suspended', ended_at = clock_timestamp(), "
-          "end_reason = $2 WHERE attempt_id = $1",
-          locked->attempt_id, absl::StrCat("held by ", actor, " while queued"));
+    } else if (Is(*locked, AttemptState::kQueued)) {
+      // The chain is held (above), so the one writer ends the attempt without a requeue.
+      auto ended =
+          lifecycle::EndAttempt(tx, locked->attempt_id,
+                                {.state = AttemptState::kSuspended,
+                                 .reason = absl::StrCat("held by ", actor, " while queued"),
+                                 .actor = actor});
+      if (!ended.ok()) return ended.status();
     }
-    AddEvent(tx, chain_id, locked->attempt_id, "hold", actor, "");
+    AddEvent(tx, chain_id, locked->attempt_id, "hold", actor);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -115,14 +132,10 @@ absl::Status Store::ResumeChain(int64_t chain_id, const std::string& actor) {
       return absl::FailedPreconditionError(absl::StrCat("task ", chain_id, " has finished"));
     }
     tx.exec_params("UPDATE chains SET hold = false WHERE chain_id = $1", chain_id);
-    if (locked->attempt_state == "suspended") {
-      auto a = tx.exec_params1(
-          "INSERT INTO attempts (chain_id, attempt_no, state, tier) "
-          "VALUES ($1, $2, 'queued', $3) RETURNING attempt_id",
-          chain_id, locked->attempt_no + 1, locked->priority);
-      AddEvent(tx, chain_id, a[0].as<int64_t>(), "requeued", actor, "");
+    if (Is(*locked, AttemptState::kSuspended)) {
+      lifecycle::RequeueChain(tx, chain_id, locked->attempt_id, actor);
     }
-    AddEvent(tx, chain_id, locked->attempt_id, "resume", actor, "");
+    AddEvent(tx, chain_id, locked->attempt_id, "resume", actor);
     return absl::OkStatus();
   });
 }
@@ -137,12 +150,12 @@ absl::Status Store::SetChainPriority(int64_t chain_id, int priority, const std::
     tx.exec_params("UPDATE chains SET priority = $2 WHERE chain_id = $1", chain_id, priority);
     // A queued attempt takes the new tier now (AUTO is resolved at start); a running one
     // runs at the new tier from now on, which changes whom it may preempt or be preempted by.
-    if (locked->attempt_state == "queued" || (Holding(locked->attempt_state) && priority >= 0)) {
+    if (Is(*locked, AttemptState::kQueued) || (Holding(*locked) && priority >= 0)) {
       tx.exec_params("UPDATE attempts SET tier = $2 WHERE attempt_id = $1", locked->attempt_id,
                      priority);
     }
     AddEvent(tx, chain_id, locked->attempt_id, "priority_changed", actor,
-             nlohmann::json{{"priority", priority}, {"was", locked->priority}}.dump());
+             nlohmann::json{{"priority", priority}, {"was", locked->priority}});
     return absl::OkStatus();
   });
 }
@@ -167,13 +180,13 @@ absl::StatusOr<OpenAttempt> Store::AttemptForTaskToken(int64_t attempt_id,
 
 absl::Status Store::MarkGoSuspend(int64_t attempt_id) {
   return pool_->Write("go_suspend", [&](pqxx::work& tx) -> absl::Status {
-    auto r = tx.exec_params(
-        "UPDATE attempts SET go_suspend_at = coalesce(go_suspend_at, clock_timestamp()) "
-        "WHERE attempt_id = $1 AND state IN ('scheduled','starting','running') "
-        "RETURNING chain_id",
-        attempt_id);
+    auto r =
+        tx.exec_params(absl::StrCat("UPDATE attempts SET go_suspend_at = coalesce(go_suspend_at, "
+                                    "clock_timestamp()) WHERE attempt_id = $1 AND state IN ",
+                                    model::HoldingAttemptStatesSql(), " RETURNING chain_id"),
+                       attempt_id);
     if (r.empty()) return absl::FailedPreconditionError("the task attempt has already ended");
-    AddEvent(tx, r[0][0].as<int64_t>(), attempt_id, "go_suspend", "task", "");
+    AddEvent(tx, r[0][0].as<int64_t>(), attempt_id, "go_suspend", "task");
     return absl::OkStatus();
   });
 }

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/model/sql_sets.h"
 #include "scheduler/store/row_mapping.h"
 
 namespace hai::store {
@@ -105,8 +106,7 @@ absl::StatusOr<int64_t> JupyterStore::Create(
                             {"cpu_millis", res.cpu_millis},
                             {"memory_mib", res.memory_mib},
                             {"gpus", res.gpus},
-                            {"keep_alive", res.keep_alive}}
-                 .dump());
+                            {"keep_alive", res.keep_alive}});
     return absl::OkStatus();
   });
   if (s.code() == absl::StatusCode::kAlreadyExists) {
@@ -129,15 +129,17 @@ absl::StatusOr<std::vector<OpenJupyter>> JupyterStore::LoadOpenContainers() {
         "p.gpus::text ",
         kJupyterFrom,
         "JOIN attempts a ON a.chain_id = c.chain_id "
-        "AND a.state IN ('queued','scheduled','starting','running') "
-        "LEFT JOIN pods p ON p.attempt_id = a.attempt_id AND p.rank = 0 "
-        "WHERE c.final_state IS NULL AND c.kind = 'jupyter' ORDER BY a.attempt_id"));
+        "AND a.state IN " +
+            model::OpenAttemptStatesSql() +
+            " "
+            "LEFT JOIN pods p ON p.attempt_id = a.attempt_id AND p.rank = 0 "
+            "WHERE c.final_state IS NULL AND c.kind = 'jupyter' ORDER BY a.attempt_id"));
     const int base = kJupyterColumnCount;
     for (const auto& r : rows) {
       OpenJupyter o;
       o.row = JupyterFromRow(r);
       o.attempt_id = r[base].as<int64_t>();
-      o.state = r[base + 1].as<std::string>();
+      o.state = model::AttemptStateFromDb(r[base + 1].as<std::string>());
       o.first_submit = absl::FromUnixMicros(r[base + 2].as<int64_t>());
       o.started_at = OptTime(r[base + 3]);
       o.hold = r[base + 4].as<bool>();
@@ -199,8 +201,7 @@ absl::Status JupyterStore::MarkCulled(int64_t chain_id, int64_t attempt_id,
       return absl::FailedPreconditionError(
           absl::StrCat("container ", chain_id, " already ended or was culled"));
     }
-    AddEvent(tx, chain_id, attempt_id, "culled", "idle-culler",
-             nlohmann::json{{"reason", reason}}.dump());
+    AddEvent(tx, chain_id, attempt_id, "culled", "idle-culler", nlohmann::json{{"reason", reason}});
     return absl::OkStatus();
   });
 }

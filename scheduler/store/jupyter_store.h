@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/model/states.h"
 #include "scheduler/policy/jupyter.h"
 #include "scheduler/store/pool.h"
 #include "scheduler/store/rows.h"
@@ -47,7 +48,7 @@ struct JupyterRow {
 struct OpenJupyter {
   JupyterRow row;
   int64_t attempt_id = 0;
-  std::string state;  // queued|scheduled|starting|running
+  model::AttemptState state = model::AttemptState::kQueued;  // an open state
   absl::Time first_submit;
   std::optional<absl::Time> started_at;
   bool hold = false;

@@ -6,13 +6,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/model/sql_sets.h"
 #include "scheduler/store/row_mapping.h"
 #include "scheduler/store/store.h"
 
 namespace hai::store {
 namespace {
-
-constexpr char kOpenStates[] = "('queued','scheduled','starting','running')";
 
 // The watermark: the oldest transaction still running when this snapshot was taken. Every
 // change this snapshot does not show was made by a transaction with an xid at or above it.
@@ -26,8 +25,8 @@ uint64_t SnapshotXmin(pqxx::transaction_base& tx) {
 }
 
 std::string OpenAttemptQuery(const std::string& from_where) {
-  return absl::StrCat("SELECT ", kAttemptColumns, ", ", kChainColumns, ", a.state IN ", kOpenStates,
-                      " AS is_open ", from_where);
+  return absl::StrCat("SELECT ", kAttemptColumns, ", ", kChainColumns, ", a.state IN ",
+                      model::OpenAttemptStatesSql(), " AS is_open ", from_where);
 }
 
 constexpr char kChangedAttempts[] = "hai_changed_attempts";
@@ -44,7 +43,7 @@ void PrepareOpenAttemptStatements(ConnectionPool& pool) {
   pool.Prepare(kChangedChains,
                OpenAttemptQuery(absl::StrCat("FROM chains c JOIN attempts a USING (chain_id) "
                                              "WHERE c.change_xid >= $1::xid8 AND a.state IN ",
-                                             kOpenStates)));
+                                             model::OpenAttemptStatesSql())));
 }
 
 absl::StatusOr<OpenAttemptChanges> Store::LoadOpenAttemptChanges(
@@ -72,8 +71,9 @@ absl::StatusOr<OpenAttemptChanges> Store::LoadOpenAttemptChanges(
           }
         };
         if (out.full) {
-          take(tx.exec(OpenAttemptQuery(absl::StrCat(
-              "FROM attempts a JOIN chains c USING (chain_id) WHERE a.state IN ", kOpenStates))));
+          take(tx.exec(OpenAttemptQuery(
+              absl::StrCat("FROM attempts a JOIN chains c USING (chain_id) WHERE a.state IN ",
+                           model::OpenAttemptStatesSql()))));
         } else {
           const std::string xid = absl::StrCat(since);
           take(tx.exec_prepared(kChangedAttempts, xid, ArrayLiteral(recheck)));
@@ -85,7 +85,7 @@ absl::StatusOr<OpenAttemptChanges> Store::LoadOpenAttemptChanges(
         }
         std::vector<AttemptRow*> holding;
         for (auto& [id, o] : open) {
-          if (o.attempt.state != "queued") holding.push_back(&o.attempt);
+          if (model::HoldsNodes(o.attempt.state)) holding.push_back(&o.attempt);
         }
         AttachPods(tx, holding);
         out.closed.assign(closed.begin(), closed.end());

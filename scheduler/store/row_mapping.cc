@@ -92,7 +92,7 @@ ChainRow ChainFromRow(const pqxx::row& r, const ChainColumns& k) {
   c.chain_id = r[k.chain_id].as<int64_t>();
   c.name = r[k.name].as<std::string>();
   c.user = r[k.user_name].as<std::string>();
-  c.kind = r[k.kind].as<std::string>();
+  c.kind = model::TaskKindFromDb(r[k.kind].as<std::string>());
   c.group = r[k.node_group].as<std::string>();
   c.priority = r[k.priority].as<int>();
   c.nodes = r[k.nodes].as<int>();
@@ -111,7 +111,9 @@ ChainRow ChainFromRow(const pqxx::row& r, const ChainColumns& k) {
   c.environment = r[k.environment].as<std::string>();
   c.first_submit_at = absl::FromUnixMicros(r[k.first_submit_us].as<int64_t>());
   c.whole_life_state = r[k.whole_life_state].as<int>();
-  c.final_state = Opt<std::string>(r[k.final_state]);
+  if (!r[k.final_state].is_null()) {
+    c.final_state = model::ChainStateFromDb(r[k.final_state].as<std::string>());
+  }
   c.exit_code = Opt<int>(r[k.chain_exit_code]);
   c.stop_requested = r[k.stop_requested].as<bool>();
   c.hold = r[k.hold].as<bool>();
@@ -124,7 +126,7 @@ AttemptRow AttemptFromRow(const pqxx::row& r, const AttemptColumns& k) {
   a.attempt_id = r[k.attempt_id].as<int64_t>();
   a.chain_id = r[k.a_chain_id].as<int64_t>();
   a.attempt_no = r[k.attempt_no].as<int>();
-  a.state = r[k.state].as<std::string>();
+  a.state = model::AttemptStateFromDb(r[k.state].as<std::string>());
   a.tier = r[k.tier].as<int>();
   a.queued_at = absl::FromUnixMicros(r[k.queued_us].as<int64_t>());
   a.scheduled_at = OptTime(r[k.scheduled_us]);
@@ -151,7 +153,7 @@ PodRow PodFromRow(const pqxx::row& r) {
   p.rank = r["rank"].as<int>();
   p.node = r["node"].as<std::string>();
   p.gpus = ParseIntArray(r["gpus"].as<std::string>());
-  p.state = r["state"].as<std::string>();
+  p.state = model::PodStateFromDb(r["state"].as<std::string>());
   p.exit_code = Opt<int>(r["exit_code"]);
   p.pid = Opt<int64_t>(r["pid"]);
   return p;
@@ -216,14 +218,6 @@ User UserFromRow(const pqxx::row& r) {
     start = comma + 1;
   }
   return u;
-}
-
-void AddEvent(pqxx::transaction_base& tx, int64_t chain_id, int64_t attempt_id,
-              const std::string& kind, const std::string& actor, const std::string& detail_json) {
-  tx.exec_params(
-      "INSERT INTO task_events (chain_id, attempt_id, kind, actor, detail) "
-      "VALUES ($1, NULLIF($2, 0), $3, $4, $5::jsonb)",
-      chain_id, attempt_id, kind, actor, detail_json.empty() ? "{}" : detail_json);
 }
 
 }  // namespace hai::store

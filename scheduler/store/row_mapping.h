@@ -7,6 +7,7 @@
 
 #include <pqxx/pqxx>
 
+#include "common/lifecycle/task_events.h"
 #include "scheduler/store/rows.h"
 
 namespace hai::store {
@@ -58,8 +59,7 @@ std::string AuthenticateSql();
 class ConnectionPool;
 void PrepareOpenAttemptStatements(ConnectionPool& pool);
 
-// Appends a task_events row.
-void AddEvent(pqxx::transaction_base& tx, int64_t chain_id, int64_t attempt_id,
-              const std::string& kind, const std::string& actor, const std::string& detail_json);
+// task_events rows are appended by the one shared writer (common/lifecycle/task_events.h).
+using lifecycle::AddEvent;
 
 }  // namespace hai::store

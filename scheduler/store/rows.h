@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/model/states.h"
 
 namespace hai::store {
 
@@ -25,20 +26,16 @@ struct PodRow {
   int rank = 0;
   std::string node;
   std::vector<int> gpus;
-  std::string state;
+  model::PodState state = model::PodState::kCreated;
   std::optional<int> exit_code;
   std::optional<int64_t> pid;
 };
-
-inline bool IsOpenAttemptState(const std::string& s) {
-  return s == "queued" || s == "scheduled" || s == "starting" || s == "running";
-}
 
 struct AttemptRow {
   int64_t attempt_id = 0;
   int64_t chain_id = 0;
   int attempt_no = 0;
-  std::string state;
+  model::AttemptState state = model::AttemptState::kQueued;
   int tier = 0;
   absl::Time queued_at;
   std::optional<absl::Time> scheduled_at, started_at, ended_at;
@@ -58,7 +55,7 @@ struct ChainRow {
   int64_t chain_id = 0;
   std::string name;
   std::string user;
-  std::string kind;
+  model::TaskKind kind = model::TaskKind::kPython;
   std::string group;
   int priority = 0;  // requested; -1 = AUTO
   int nodes = 1;
@@ -71,7 +68,7 @@ struct ChainRow {
   std::string environment;
   absl::Time first_submit_at;
   int whole_life_state = 0;
-  std::optional<std::string> final_state;
+  std::optional<model::ChainState> final_state;  // succeeded|failed|stopped once finished
   std::optional<int> exit_code;
   bool stop_requested = false;
   bool hold = false;
@@ -83,14 +80,14 @@ struct Chain {
   ChainRow row;
   std::vector<AttemptRow> attempts;
   const AttemptRow* current() const { return attempts.empty() ? nullptr : &attempts.back(); }
-  // queued|running|suspended|succeeded|failed|stopped, as users see it.
-  std::string State() const;
+  // The chain as users see it (chain_state.cc).
+  model::ChainState State() const;
 };
 
 struct NewChain {
   std::string name;
   std::string user;
-  std::string kind = "python";
+  model::TaskKind kind = model::TaskKind::kPython;
   std::string group;
   int priority = 10;
   int nodes = 1;

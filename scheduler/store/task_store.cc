@@ -6,6 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/lifecycle/attempt_writer.h"
+#include "common/model/sql_sets.h"
+#include "common/model/states.h"
 #include "common/pg.h"
 #include "scheduler/store/row_mapping.h"
 #include "scheduler/store/store.h"
@@ -133,10 +136,10 @@ absl::StatusOr<Chain> Store::CreateChainAlone(const NewChain& c, int initial_tie
   // bench/live/submit_load.cc). It returns the rows as GetChain would read them.
   Chain out;
   absl::Status s = pool_->Statement("submit", [&](pqxx::nontransaction& tx) -> absl::Status {
-    auto r = tx.exec_prepared1(kSubmitStatement, c.name, c.user, c.kind, c.group, c.priority,
-                               c.nodes, c.gpus_per_node, c.entrypoint, ToJson(c.args), c.workdir,
-                               ToJson(c.env), c.image, c.environment, c.whole_life_state,
-                               initial_tier, SubmittedDetail(c));
+    auto r = tx.exec_prepared1(kSubmitStatement, c.name, c.user, std::string(model::Name(c.kind)),
+                               c.group, c.priority, c.nodes, c.gpus_per_node, c.entrypoint,
+                               ToJson(c.args), c.workdir, ToJson(c.env), c.image, c.environment,
+                               c.whole_life_state, initial_tier, SubmittedDetail(c));
     out.row = ChainFromRow(r);
     out.attempts.push_back(AttemptFromRow(r));
     return absl::OkStatus();
@@ -158,7 +161,7 @@ absl::StatusOr<std::vector<absl::StatusOr<Chain>>> Store::CreateChainBatch(
     const NewChain& c = *r.chain;
     name.push_back(c.name);
     user.push_back(c.user);
-    kind.push_back(c.kind);
+    kind.push_back(std::string(model::Name(c.kind)));
     group.push_back(c.group);
     priority.push_back(c.priority);
     nodes.push_back(c.nodes);
@@ -273,15 +276,15 @@ absl::StatusOr<std::vector<Chain>> Store::ListChains(const std::string& user, bo
 absl::StatusOr<std::vector<OpenAttempt>> Store::LoadOpenAttempts() {
   std::vector<OpenAttempt> out;
   absl::Status s = pool_->Read("load open attempts", [&](pqxx::read_transaction& tx) {
-    auto rows = tx.exec(absl::StrCat(
-        "SELECT ", kAttemptColumns, ", ", kChainColumns,
-        " FROM attempts a JOIN chains c USING (chain_id) "
-        "WHERE a.state IN ('queued','scheduled','starting','running') ORDER BY a.attempt_id"));
+    auto rows = tx.exec(absl::StrCat("SELECT ", kAttemptColumns, ", ", kChainColumns,
+                                     " FROM attempts a JOIN chains c USING (chain_id) "
+                                     "WHERE a.state IN ",
+                                     model::OpenAttemptStatesSql(), " ORDER BY a.attempt_id"));
     out.reserve(rows.size());
     for (const auto& r : rows) out.push_back({AttemptFromRow(r), ChainFromRow(r)});
     std::vector<AttemptRow*> holding;
     for (OpenAttempt& o : out) {
-      if (o.attempt.state != "queued") holding.push_back(&o.attempt);
+      if (model::HoldsNodes(o.attempt.state)) holding.push_back(&o.attempt);
     }
     AttachPods(tx, holding);
     return absl::OkStatus();
@@ -311,7 +314,7 @@ absl::Status Store::ScheduleAttempt(int64_t attempt_id, int tier,
       nodes.push_back({{"node", placement[rank].node}, {"gpus", placement[rank].gpus}});
     }
     AddEvent(tx, r[0][0].as<int64_t>(), attempt_id, "scheduled", "scheduler",
-             nlohmann::json{{"tier", tier}, {"placement", nodes}}.dump());
+             nlohmann::json{{"tier", tier}, {"placement", nodes}});
     return absl::OkStatus();
   });
 }
@@ -323,22 +326,21 @@ absl::Status Store::RequestSuspend(int64_t attempt_id, int64_t preemptor_chain_i
     auto r = tx.exec_params(
         "UPDATE attempts SET suspend_requested_at = coalesce(suspend_requested_at, "
         "clock_timestamp()), suspend_reason = $3, preemptor_chain_id = NULLIF($2, 0) "
-        "WHERE attempt_id = $1 AND state IN ('scheduled','starting','running') "
-        "RETURNING chain_id",
+        "WHERE attempt_id = $1 AND state IN " +
+            model::HoldingAttemptStatesSql() + " RETURNING chain_id",
         attempt_id, preemptor_chain_id, reason);
     if (r.empty()) {
       return absl::FailedPreconditionError(absl::StrCat("attempt ", attempt_id, " is not running"));
     }
     const int64_t victim_chain = r[0][0].as<int64_t>();
     AddEvent(tx, victim_chain, attempt_id, "suspend_requested", actor,
-             nlohmann::json{{"reason", reason}, {"preemptor_chain_id", preemptor_chain_id}}.dump());
+             nlohmann::json{{"reason", reason}, {"preemptor_chain_id", preemptor_chain_id}});
     // The preemptor's history names each of its victims, so either side explains itself.
     if (preemptor_chain_id != 0) {
       AddEvent(tx, preemptor_chain_id, 0, "preempting", actor,
                nlohmann::json{{"victim_chain_id", victim_chain},
                               {"victim_attempt_id", attempt_id},
-                              {"reason", reason}}
-                   .dump());
+                              {"reason", reason}});
     }
     return absl::OkStatus();
   });
@@ -350,35 +352,25 @@ absl::Status Store::SetAttemptTier(int64_t attempt_id, int from_tier, int to_tie
     pg::LockChainOfAttempt(tx, attempt_id);
     auto r = tx.exec_params(
         "UPDATE attempts SET tier = $3 WHERE attempt_id = $1 AND tier = $2 "
-        "AND state IN ('queued','scheduled','starting','running') RETURNING chain_id",
+        "AND state IN " +
+            model::OpenAttemptStatesSql() + " RETURNING chain_id",
         attempt_id, from_tier, to_tier);
     if (r.empty()) return absl::FailedPreconditionError("attempt changed meanwhile");
     AddEvent(tx, r[0][0].as<int64_t>(), attempt_id, "tier_changed", "scheduler",
-             nlohmann::json{{"from", from_tier}, {"to", to_tier}, {"why", why}}.dump());
+             nlohmann::json{{"from", from_tier}, {"to", to_tier}, {"why", why}});
     return absl::OkStatus();
   });
 }
 
 absl::Status Store::FailAttempt(int64_t attempt_id, const std::string& reason) {
   return pool_->Write("fail attempt", [&](pqxx::work& tx) -> absl::Status {
-    pg::LockChainOfAttempt(tx, attempt_id);
-    auto r = tx.exec_params(
-        "UPDATE attempts SET state = 'failed', ended_at = clock_timestamp(), end_reason = $2 "
-        "WHERE attempt_id = $1 AND state IN ('scheduled','starting','running') "
-        "RETURNING chain_id",
-        attempt_id, reason);
-    if (r.empty()) return absl::FailedPreconditionError("attempt already ended");
-    int64_t chain_id = r[0][0].as<int64_t>();
-    tx.exec_params(
-        "UPDATE pods SET state = 'lost', ended_at = clock_timestamp() "
-        "WHERE attempt_id = $1 AND state IN ('created','starting','running')",
-        attempt_id);
-    tx.exec_params(
-        "UPDATE chains SET final_state = 'failed', finished_at = clock_timestamp() "
-        "WHERE chain_id = $1 AND final_state IS NULL",
-        chain_id);
-    AddEvent(tx, chain_id, attempt_id, "failed", "haid", nlohmann::json{{"reason", reason}}.dump());
-    return absl::OkStatus();
+    // Nobody can tell whether the ranks are gone, so their pods end `lost`.
+    auto ended = lifecycle::EndAttempt(tx, attempt_id,
+                                       {.state = model::AttemptState::kFailed,
+                                        .reason = reason,
+                                        .actor = "haid",
+                                        .live_pods_become = model::PodState::kLost});
+    return ended.status();
   });
 }
 

@@ -1,6 +1,7 @@
 // Admin operations (AdminService): users and tokens, quota rows, nodes. Plain writes to the
 // same tables admins may edit with SQL; their triggers NOTIFY haid like any SQL edit.
 #include "absl/strings/str_cat.h"
+#include "common/model/sql_sets.h"
 #include "scheduler/store/row_mapping.h"
 #include "scheduler/store/store.h"
 
@@ -118,8 +119,10 @@ absl::StatusOr<std::vector<int64_t>> Store::SetNodeState(const std::string& node
     if (r.empty()) return absl::NotFoundError(absl::StrCat("no node ", node));
     for (const auto& row : tx.exec_params(
              "SELECT DISTINCT a.attempt_id FROM pods p JOIN attempts a USING (attempt_id) "
-             "WHERE p.node = $1 AND a.state IN ('scheduled','starting','running') "
-             "ORDER BY a.attempt_id",
+             "WHERE p.node = $1 AND a.state IN " +
+                 model::HoldingAttemptStatesSql() +
+                 " "
+                 "ORDER BY a.attempt_id",
              node)) {
       holding.push_back(row[0].as<int64_t>());
     }
@@ -150,8 +153,10 @@ absl::StatusOr<std::map<std::string, std::vector<int64_t>>> Store::MarkUnhealthy
       std::vector<int64_t>& holding = marked[node];
       for (const auto& a : tx.exec_params(
                "SELECT DISTINCT a.attempt_id FROM pods p JOIN attempts a USING (attempt_id) "
-               "WHERE p.node = $1 AND a.state IN ('scheduled','starting','running') "
-               "ORDER BY a.attempt_id",
+               "WHERE p.node = $1 AND a.state IN " +
+                   model::HoldingAttemptStatesSql() +
+                   " "
+                   "ORDER BY a.attempt_id",
                node)) {
         holding.push_back(a[0].as<int64_t>());
       }

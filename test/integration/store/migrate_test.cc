@@ -2,7 +2,12 @@
 // and the admin-table triggers NOTIFY.
 #include <gtest/gtest.h>
 
+#include <regex>
+#include <set>
+#include <string>
+
 #include "common/migrate.h"
+#include "common/model/states.h"
 #include "test/support/test_env.h"
 
 namespace hai {
@@ -30,6 +35,53 @@ TEST(MigrateTest, CreatesTheWholeDataModel) {
     auto r = tx.exec_params("SELECT to_regclass($1) IS NOT NULL", std::string(table));
     EXPECT_TRUE(r[0][0].as<bool>()) << table;
   }
+}
+
+// The quoted words of a constraint or index definition: 'queued'::text -> queued.
+std::set<std::string> QuotedWords(const std::string& definition) {
+  std::set<std::string> out;
+  const std::regex word("'([a-z_]+)'");
+  for (auto it = std::sregex_iterator(definition.begin(), definition.end(), word);
+       it != std::sregex_iterator(); ++it) {
+    out.insert((*it)[1].str());
+  }
+  return out;
+}
+
+template <typename Array, typename Pred>
+std::set<std::string> NamesWhere(const Array& all, Pred keep) {
+  std::set<std::string> out;
+  for (auto v : all) {
+    if (keep(v)) out.insert(std::string(model::Name(v)));
+  }
+  return out;
+}
+
+// The schema's CHECK constraints and the open-attempts index spell the same sets as the enums
+// and predicates of common/model: a state added on one side only fails here.
+TEST(MigrateTest, StateSetsMatchTheTaskModel) {
+  auto db = testing::TestDatabase::Create();
+  auto conn = db->Connect();
+  pqxx::nontransaction tx(*conn);
+  auto check = [&](const std::string& table, const std::string& column) {
+    auto r = tx.exec_params(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'c' "
+        "AND conrelid = $1::regclass AND pg_get_constraintdef(oid) LIKE '%(' || $2 || ' %'",
+        table, column);
+    EXPECT_EQ(r.size(), 1u) << table << "." << column;
+    return r.empty() ? std::set<std::string>{} : QuotedWords(r[0][0].as<std::string>());
+  };
+  auto all = [](auto) { return true; };
+  EXPECT_EQ(check("attempts", "state"), NamesWhere(model::kAttemptStates, all));
+  EXPECT_EQ(check("pods", "state"), NamesWhere(model::kPodStates, all));
+  EXPECT_EQ(check("hosts", "state"), NamesWhere(model::kNodeStates, all));
+  EXPECT_EQ(check("chains", "kind"), NamesWhere(model::kTaskKinds, all));
+  EXPECT_EQ(check("chains", "final_state"),
+            NamesWhere(model::kChainStates, [](model::ChainState s) { return model::IsFinal(s); }));
+  auto index = tx.exec("SELECT pg_get_indexdef('attempts_open'::regclass)");
+  EXPECT_EQ(
+      QuotedWords(index[0][0].as<std::string>()),
+      NamesWhere(model::kAttemptStates, [](model::AttemptState s) { return model::IsOpen(s); }));
 }
 
 TEST(MigrateTest, AdminEditsNotify) {

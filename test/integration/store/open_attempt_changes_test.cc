@@ -67,7 +67,7 @@ class OpenAttemptChangesTest : public ::testing::Test {
   static std::map<int64_t, std::string> Digest(const OpenAttemptMap& m) {
     std::map<int64_t, std::string> out;
     for (const auto& [id, o] : m) {
-      out[id] = o.attempt.state + (o.chain.hold ? "+hold" : "") +
+      out[id] = std::string(model::Name(o.attempt.state)) + (o.chain.hold ? "+hold" : "") +
                 "/pods=" + std::to_string(o.attempt.pods.size());
     }
     return out;
@@ -107,10 +107,10 @@ TEST_F(OpenAttemptChangesTest, FullLoadThenOnlyWhatChanged) {
   std::map<int64_t, const store::OpenAttempt*> open;
   for (const auto& [id, o] : delta->open) open[id] = &o;
   ASSERT_EQ(open.size(), 2u);
-  EXPECT_EQ(open.at(a)->attempt.state, "scheduled");
+  EXPECT_EQ(open.at(a)->attempt.state, model::AttemptState::kScheduled);
   ASSERT_EQ(open.at(a)->attempt.pods.size(), 1u);
   EXPECT_THAT(open.at(a)->attempt.pods[0].gpus, ElementsAre(0, 1));
-  EXPECT_EQ(open.at(c)->attempt.state, "queued");
+  EXPECT_EQ(open.at(c)->attempt.state, model::AttemptState::kQueued);
   EXPECT_THAT(delta->closed, ElementsAre(b));
 }
 
@@ -212,7 +212,7 @@ TEST_F(OpenAttemptChangesTest, ManyInterleavedChangesMatchAFreshLoad) {
     // The supervisor's index of node-holding attempts follows the merges.
     std::set<int64_t> holding;
     for (const auto& [id, o] : cache.attempts()) {
-      if (o.attempt.state != "queued") holding.insert(id);
+      if (model::HoldsNodes(o.attempt.state)) holding.insert(id);
       EXPECT_EQ(cache.Find(id), &o);
     }
     EXPECT_EQ(cache.holding(), holding) << "round " << round;

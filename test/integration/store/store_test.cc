@@ -2,6 +2,7 @@
 // scheduler decisions are guarded (a stale one fails alone and changes nothing), user
 // operations follow the task model, and config nodes register without clobbering admin edits.
 #include "scheduler/store/store.h"
+#include "common/lifecycle/attempt_writer.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -48,6 +49,17 @@ class StoreTest : public ::testing::Test {
     return tx.exec(sql)[0][0].as<int64_t>();
   }
 
+  // What a manager writes when its attempt's ranks went after a suspend notice.
+  absl::StatusOr<lifecycle::Ended> SuspendAsManager(int64_t attempt) {
+    auto conn = db_->Connect();
+    pqxx::work tx(*conn);
+    auto ended = lifecycle::EndAttempt(
+        tx, attempt,
+        {.state = model::AttemptState::kSuspended, .reason = "preempted", .actor = "manager"});
+    if (ended.ok()) tx.commit();
+    return ended;
+  }
+
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<Store> store_;
 };
@@ -62,8 +74,8 @@ TEST_F(StoreTest, ChainRoundTripsEverythingASubmitCarries) {
   EXPECT_EQ(got->row.env.at("PYTHONPATH"), "/x:/y");
   EXPECT_EQ(got->row.nodes, 2);
   ASSERT_EQ(got->attempts.size(), 1u);
-  EXPECT_EQ(got->attempts[0].state, "queued");
-  EXPECT_EQ(got->State(), "queued");
+  EXPECT_EQ(got->attempts[0].state, model::AttemptState::kQueued);
+  EXPECT_EQ(got->State(), model::ChainState::kQueued);
   auto open = store_->LoadOpenAttempts();
   ASSERT_TRUE(open.ok()) << open.status();
   ASSERT_EQ(open->size(), 1u);
@@ -142,7 +154,7 @@ TEST_F(StoreTest, StopOfAQueuedChainEndsItAtOnceAndIsIdempotent) {
   auto first = store_->RequestStop(c->row.chain_id, "alice");
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(*first, StopOutcome::kStoppedNow);
-  EXPECT_EQ(store_->GetChain(c->row.chain_id)->State(), "stopped");
+  EXPECT_EQ(store_->GetChain(c->row.chain_id)->State(), model::ChainState::kStopped);
   auto second = store_->RequestStop(c->row.chain_id, "alice");
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(*second, StopOutcome::kAlreadyOver);
@@ -176,10 +188,61 @@ TEST_F(StoreTest, HoldAndResumeRequeueInTheOldPlace) {
   // The held attempt ended; a new queued one waits (users see the chain as "suspended"
   // until it runs again), keeping the chain's first-submit time, so its place in line.
   ASSERT_EQ(got->attempts.size(), 2u);
-  EXPECT_EQ(got->attempts[0].state, "suspended");
-  EXPECT_EQ(got->attempts[1].state, "queued");
+  EXPECT_EQ(got->attempts[0].state, model::AttemptState::kSuspended);
+  EXPECT_EQ(got->attempts[1].state, model::AttemptState::kQueued);
   EXPECT_EQ(got->attempts[1].attempt_no, 1);
   EXPECT_EQ(Scalar("SELECT (extract(epoch FROM first_submit_at)*1e6)::bigint FROM chains"), first_submit);
+}
+
+// The one writer of endings (common/lifecycle) refuses what the model forbids and writes
+// nothing then; haid's FailAttempt goes through it.
+TEST_F(StoreTest, FailAttemptGoesThroughTheOneWriter) {
+  auto c = store_->CreateChain(Sample(), 10);
+  const int64_t attempt = c->attempts[0].attempt_id;
+  // queued -> failed is not a transition: a queued attempt has no manager to give up on.
+  EXPECT_EQ(store_->FailAttempt(attempt, "x").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM task_events WHERE kind = 'failed'"), 0);
+  ASSERT_TRUE(store_->ScheduleAttempt(attempt, 10, {{"node-0", {}}, {"node-1", {}}}).ok());
+  ASSERT_TRUE(store_->FailAttempt(attempt, "manager died 3 times").ok());
+  EXPECT_EQ(store_->FailAttempt(attempt, "again").code(), absl::StatusCode::kFailedPrecondition);
+  auto got = store_->GetChain(c->row.chain_id);
+  EXPECT_EQ(got->State(), model::ChainState::kFailed);
+  ASSERT_EQ(got->attempts[0].pods.size(), 2u);
+  // Nobody saw the ranks end, so their pods are lost, not stopped.
+  EXPECT_EQ(got->attempts[0].pods[0].state, model::PodState::kLost);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM task_events WHERE kind = 'failed' AND actor = 'haid'"), 1);
+}
+
+// Requeue tier, decided once (model::RequeueTier): the chain's requested priority. Before
+// the one writer, a manager's requeue kept the attempt's resolved tier, so an AUTO chain
+// suspended once was frozen at the tier it first ran at, while a resume took the chain's.
+TEST_F(StoreTest, ASuspendedAttemptIsRequeuedAtTheChainsPriority) {
+  NewChain n = Sample();
+  n.priority = model::kAutoPriority;
+  auto c = store_->CreateChain(n, model::kAutoPriority);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const int64_t attempt = c->attempts[0].attempt_id;
+  ASSERT_TRUE(store_->ScheduleAttempt(attempt, 10, {{"node-0", {}}, {"node-1", {}}}).ok());
+  absl::StatusOr<lifecycle::Ended> ended = SuspendAsManager(attempt);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  ASSERT_TRUE(ended->requeued.has_value());
+  EXPECT_EQ(Scalar("SELECT tier FROM attempts WHERE attempt_no = 1"), model::kAutoPriority);
+  EXPECT_EQ(Scalar("SELECT (detail->>'tier')::int FROM task_events WHERE kind = 'requeued'"),
+            model::kAutoPriority);
+}
+
+// Stop wins over suspend: a chain whose stop was requested is never requeued.
+TEST_F(StoreTest, AStopRequestedChainIsStoppedNotRequeuedBySuspension) {
+  auto c = store_->CreateChain(Sample(), 10);
+  const int64_t attempt = c->attempts[0].attempt_id;
+  ASSERT_TRUE(store_->ScheduleAttempt(attempt, 10, {{"node-0", {}}, {"node-1", {}}}).ok());
+  ASSERT_TRUE(store_->RequestStop(c->row.chain_id, "alice").ok());
+  absl::StatusOr<lifecycle::Ended> ended = SuspendAsManager(attempt);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->state, model::AttemptState::kStopped);
+  EXPECT_FALSE(ended->requeued.has_value());
+  EXPECT_EQ(store_->GetChain(c->row.chain_id)->State(), model::ChainState::kStopped);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM attempts"), 1);
 }
 
 TEST_F(StoreTest, ConfigNodesRegisterWithoutClobberingAdminCordon) {

@@ -70,7 +70,7 @@ TEST_F(SubmitBatchTest, ConcurrentSubmitsShareStatementsAndEachGetsItsOwnChain) 
       EXPECT_EQ(r->row.name, "t" + std::to_string(t) + "-" + std::to_string(i));
       EXPECT_EQ(r->row.user, t % 2 == 0 ? "alice" : "bob");
       ASSERT_EQ(r->attempts.size(), 1u);
-      EXPECT_EQ(r->attempts[0].state, "queued");
+      EXPECT_EQ(r->attempts[0].state, model::AttemptState::kQueued);
       EXPECT_EQ(r->attempts[0].chain_id, r->row.chain_id);
       chain_ids.insert(r->row.chain_id);
     }

@@ -62,7 +62,7 @@ TEST_F(SubmitValidationTest, GoodRequestIsNormalised) {
   EXPECT_EQ(c->name, "train");  // from the script's base name
   EXPECT_EQ(c->group, "default");
   EXPECT_EQ(c->priority, static_cast<int>(policy::Tier::kNormal));
-  EXPECT_EQ(c->kind, "python");
+  EXPECT_EQ(c->kind, model::TaskKind::kPython);
   EXPECT_EQ(c->user, "alice");
   EXPECT_THAT(c->args, ::testing::ElementsAre("--lr", "0.1"));
 }
@@ -88,8 +88,8 @@ TEST_F(SubmitValidationTest, BadRequestsGetTypedErrorsNamingTheProblem) {
        absl::StatusCode::kResourceExhausted, ""},
       {"unknown group", [](auto& r) { r.set_group("h100"); }, absl::StatusCode::kNotFound,
        "no node group 'h100'"},
-      {"jupyter group", [](auto& r) { r.set_group("jupyter"); },
-       absl::StatusCode::kInvalidArgument, "Jupyter"},
+      {"jupyter group", [](auto& r) { r.set_group("jupyter"); }, absl::StatusCode::kInvalidArgument,
+       "Jupyter"},
       {"unknown priority", [](auto& r) { r.set_priority("URGENT"); },
        absl::StatusCode::kInvalidArgument, "unknown priority 'URGENT'"},
       {"missing script", [](auto& r) { r.set_entrypoint("/work/nope.py"); },
@@ -112,6 +112,9 @@ TEST_F(SubmitValidationTest, BadRequestsGetTypedErrorsNamingTheProblem) {
       {"bad env name", [](auto& r) { (*r.mutable_env())["1X"] = "3"; },
        absl::StatusCode::kInvalidArgument, "invalid environment variable name"},
       {"unknown kind", [](auto& r) { r.set_kind("perl"); }, absl::StatusCode::kInvalidArgument,
+       "unknown task kind"},
+      // A model kind, but Jupyter containers come through JupyterService, not Submit.
+      {"jupyter kind", [](auto& r) { r.set_kind("jupyter"); }, absl::StatusCode::kInvalidArgument,
        "unknown task kind"},
       {"missing workdir", [](auto& r) { r.set_workdir("/nowhere"); },
        absl::StatusCode::kInvalidArgument, "working directory not found"},

@@ -45,7 +45,7 @@ store::OpenAttempt RandomAttempt(int64_t id, std::mt19937& rng) {
   o.chain.name = absl::StrCat("task-", id, "-", pick(1000));  // a rewrite may rename
   o.chain.user = absl::StrCat("u", pick(4));
   o.chain.group = pick(10) == 0 ? "nope" : "g";
-  o.chain.kind = pick(12) == 0 ? "jupyter" : "python";
+  o.chain.kind = pick(12) == 0 ? model::TaskKind::kJupyter : model::TaskKind::kPython;
   o.chain.nodes = 1 + pick(3);
   o.chain.gpus_per_node = o.chain.nodes == 1 && pick(2) == 0 ? 1 + pick(8) : 0;
   o.chain.priority = pick(6) == 0 ? -1 : std::vector<int>{0, 10, 20, 30}[pick(4)];
@@ -54,7 +54,8 @@ store::OpenAttempt RandomAttempt(int64_t id, std::mt19937& rng) {
   o.chain.stop_requested = pick(15) == 0;
   o.attempt.queued_at = o.chain.first_submit_at;
   if (pick(3) == 0) {
-    o.attempt.state = pick(2) == 0 ? "running" : "scheduled";
+    o.attempt.state =
+        pick(2) == 0 ? model::AttemptState::kRunning : model::AttemptState::kScheduled;
     o.attempt.tier = std::vector<int>{0, 10, 20, 30}[pick(4)];
     o.attempt.started_at = kNow - absl::Minutes(pick(120));
     if (pick(8) == 0) o.attempt.suspend_requested_at = kNow;
@@ -66,7 +67,7 @@ store::OpenAttempt RandomAttempt(int64_t id, std::mt19937& rng) {
       o.attempt.pods.push_back(p);
     }
   } else {
-    o.attempt.state = "queued";
+    o.attempt.state = model::AttemptState::kQueued;
     o.attempt.tier = pick(4) == 0 ? 30 : -1;
   }
   return o;
@@ -192,7 +193,8 @@ TEST(LiveSnapshotTest, TracksNodesAndForgetsHoldsOfAttemptsThatStarted) {
   OpenAttemptCache cache;
   store::OpenAttemptChanges first;
   first.full = true;
-  first.open[1].attempt = {.attempt_id = 1, .chain_id = 11, .state = "queued", .tier = -1};
+  first.open[1].attempt = {
+      .attempt_id = 1, .chain_id = 11, .state = model::AttemptState::kQueued, .tier = -1};
   first.open[1].chain.chain_id = 11;
   first.open[1].chain.group = "g";
   cache.Apply(first);
@@ -207,7 +209,7 @@ TEST(LiveSnapshotTest, TracksNodesAndForgetsHoldsOfAttemptsThatStarted) {
   // It starts: the task moves to running and the next plan holds nothing for it.
   store::OpenAttemptChanges started;
   started.open[1] = first.open[1];
-  started.open[1].attempt.state = "running";
+  started.open[1].attempt.state = model::AttemptState::kRunning;
   started.open[1].attempt.pods = {store::PodRow{.rank = 0, .node = "n3"}};
   cache.Apply(started);
   live.Sync(cache);

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "scheduler/policy/decide.h"
 #include "test/unit/policy/builders.h"
 #include "test/unit/policy/invariants.h"
@@ -19,7 +20,7 @@ using namespace ::hai::policy::testing;  // NOLINT: snapshot builders
 
 Snapshot ThreeRunningOfAlice() {
   Snapshot s;
-  for (int i = 0; i < 4; ++i) s.nodes.push_back(MakeNode("n" + std::to_string(i)));
+  for (int i = 0; i < 4; ++i) s.nodes.push_back(MakeNode(absl::StrCat("n", i)));
   s.running.push_back(Running(1, "alice", Tier::kNormal, {{"n0", {}}}, 0, /*started_s=*/0));
   s.running.push_back(Running(2, "alice", Tier::kNormal, {{"n1", {}}}, 0, /*started_s=*/100));
   s.running.push_back(Running(3, "alice", Tier::kNormal, {{"n2", {}}}, 0, /*started_s=*/50));
