@@ -2,23 +2,12 @@
 #include <map>
 #include <set>
 
+#include "common/model/states.h"
 #include "scheduler/api/auth.h"
 #include "scheduler/api/grpc_status.h"
 #include "scheduler/api/services.h"
 
 namespace hai::api {
-namespace {
-const char* NodeStateName(policy::NodeState s) {
-  switch (s) {
-    case policy::NodeState::kReady: return "ready";
-    case policy::NodeState::kCordoned: return "cordoned";
-    case policy::NodeState::kDraining: return "draining";
-    case policy::NodeState::kUnhealthy: return "unhealthy";
-    case policy::NodeState::kOffline: return "offline";
-  }
-  return "unknown";
-}
-}  // namespace
 
 grpc::Status ClusterServiceImpl::ListNodes(grpc::ServerContext* context,
                                            const hai::v1::ListNodesRequest* req,
@@ -47,7 +36,7 @@ grpc::Status ClusterServiceImpl::ListNodes(grpc::ServerContext* context,
     n->set_memory_mib(h.node.memory_mib);
     n->set_room(h.node.room);
     n->set_switch_(h.node.sw);
-    n->set_state(NodeStateName(h.node.state));
+    n->set_state(std::string(model::Name(h.node.state)));
     n->set_state_reason(h.state_reason);
     n->set_jupyter(h.node.jupyter);
     for (int g : used_gpus[h.node.name]) n->add_used_gpus(g);

@@ -1,20 +1,10 @@
 // Identity and admin-editable tables: users, groups, hosts, quota, train environments.
 #include "absl/strings/str_cat.h"
+#include "common/model/states.h"
 #include "scheduler/store/row_mapping.h"
 #include "scheduler/store/store.h"
 
 namespace hai::store {
-namespace {
-
-policy::NodeState NodeStateFromText(const std::string& s) {
-  if (s == "cordoned") return policy::NodeState::kCordoned;
-  if (s == "draining") return policy::NodeState::kDraining;
-  if (s == "unhealthy") return policy::NodeState::kUnhealthy;
-  if (s == "offline") return policy::NodeState::kOffline;
-  return policy::NodeState::kReady;
-}
-
-}  // namespace
 
 const char kAuthenticateStatement[] = "hai_authenticate";
 std::string AuthenticateSql() {
@@ -65,7 +55,7 @@ absl::StatusOr<std::vector<HostRow>> Store::LoadHosts() {
       h.node.memory_mib = r[4].as<int64_t>();
       h.node.room = r[5].as<std::string>();
       h.node.sw = r[6].as<std::string>();
-      h.node.state = NodeStateFromText(r[7].as<std::string>());
+      h.node.state = model::NodeStateFromDb(r[7].as<std::string>());
       h.state_reason = r[8].as<std::string>();
       h.node.jupyter = r[9].as<bool>();
       hosts.push_back(std::move(h));
