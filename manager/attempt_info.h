@@ -39,7 +39,7 @@ struct AttemptInfo {
 
   std::string chain_name;
   std::string user_name;
-  std::string kind;  // python|bash|jupyter
+  model::TaskKind kind = model::TaskKind::kPython;
   std::string node_group;
   std::string entrypoint;
   std::vector<std::string> args;

@@ -147,7 +147,7 @@ absl::StatusOr<ClaimResult> AttemptStore::Claim(const std::string& token_hash) {
     a.task_token_hash = r[5].as<std::string>();
     a.chain_name = r[6].as<std::string>();
     a.user_name = r[7].as<std::string>();
-    a.kind = r[8].as<std::string>();
+    a.kind = model::TaskKindFromDb(r[8].as<std::string>());
     a.node_group = r[9].as<std::string>();
     a.entrypoint = r[10].as<std::string>();
     a.args = ParseArgs(r[11].as<std::string>());

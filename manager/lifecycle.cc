@@ -76,7 +76,7 @@ int AttemptLifecycle::Run() {
       HAI_LOG(WARNING) << s;
     }
   }
-  if (info.kind == "jupyter") {
+  if (info.kind == model::TaskKind::kJupyter) {
     // Fills claim->info.jupyter (port, workspace, notebook config) for Prepare below.
     auto pod =
         JupyterPod::Prepare(store_, opt_.data_dir, run_dir, opt_.jupyter, *token, &claim->info);

@@ -98,17 +98,18 @@ std::vector<std::string> BuildPodEnv(const AttemptInfo& attempt, const PodInfo& 
 
 absl::StatusOr<std::vector<std::string>> BuildPodArgv(const AttemptInfo& attempt) {
   std::vector<std::string> argv;
-  if (attempt.kind == "python") {
+  if (attempt.kind == model::TaskKind::kPython) {
     argv.push_back(attempt.python.empty() ? "python3" : attempt.python);
-  } else if (attempt.kind == "bash") {
+  } else if (attempt.kind == model::TaskKind::kBash) {
     argv.push_back("/bin/bash");
-  } else if (attempt.kind == "jupyter" && attempt.jupyter.has_value()) {
+  } else if (attempt.kind == model::TaskKind::kJupyter && attempt.jupyter.has_value()) {
     // The server reads everything else (port, root, auth) from its generated config.
     return std::vector<std::string>{attempt.jupyter->notebook_binary,
                                     "--config=" + attempt.jupyter->config_path};
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("task kind '", attempt.kind, "' cannot run on the local runtime"));
+    return absl::InvalidArgumentError(absl::StrCat("task kind '",
+                                                   std::string(model::Name(attempt.kind)),
+                                                   "' cannot run on the local runtime"));
   }
   argv.push_back(ResolvedEntrypoint(attempt));
   argv.insert(argv.end(), attempt.args.begin(), attempt.args.end());

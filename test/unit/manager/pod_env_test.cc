@@ -20,7 +20,7 @@ AttemptInfo Attempt() {
   a.attempt_no = 3;
   a.chain_name = "train";
   a.user_name = "alice";
-  a.kind = "python";
+  a.kind = model::TaskKind::kPython;
   a.node_group = "default";
   a.entrypoint = "train.py";
   a.args = {"--lr", "0.1"};
@@ -101,7 +101,7 @@ TEST(PodArgvTest, PythonRunsTheEntrypointWithTheEnvironmentsInterpreter) {
 
 TEST(PodArgvTest, BashRunsTheScript) {
   AttemptInfo a = Attempt();
-  a.kind = "bash";
+  a.kind = model::TaskKind::kBash;
   a.entrypoint = "/home/alice/run.sh";
   a.args = {"x"};
   auto argv = BuildPodArgv(a);
@@ -111,7 +111,7 @@ TEST(PodArgvTest, BashRunsTheScript) {
 
 TEST(PodArgvTest, JupyterRunsTheNotebookServerOncePrepared) {
   AttemptInfo a = Attempt();
-  a.kind = "jupyter";
+  a.kind = model::TaskKind::kJupyter;
   // Not prepared by the manager (no port, config, workspace): refused.
   EXPECT_FALSE(BuildPodArgv(a).ok());
   JupyterPodInfo j;
