@@ -105,7 +105,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
                           (data_dir / "managers").string()});
   hai::Scheduler scheduler(store, config, launcher, notifier, metrics);
   hai::JupyterPass jupyter_pass(store, config, launcher, notifier);
-  scheduler.SetJupyterPass(&jupyter_pass);
+  scheduler.SetJupyterStep(&jupyter_pass);
   hai::PgListener listener(config.database.url,
                            [&](const std::string& channel, const std::string& payload) {
                              // users, groups or memberships may have changed (or the
@@ -114,7 +114,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
                              scheduler.NoteChange(channel, payload);
                            });
 
-  hai::api::ServiceDeps deps{&store,   &scheduler, &notifier,
+  hai::api::ServiceDeps deps{&store,   &scheduler, &scheduler.views(),          &notifier,
                              &metrics, &config,    (data_dir / "logs").string()};
   hai::api::TaskServiceImpl tasks(deps);
   hai::api::ClusterServiceImpl cluster(deps);
@@ -142,7 +142,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   if (server == nullptr || bound_port == 0) {
     return Fail("cannot listen for gRPC on " + config.server.grpc_listen);
   }
-  hai::HttpServer http(store, scheduler, notifier, metrics, config.scheduler.tick);
+  hai::HttpServer http(store, scheduler.views(), notifier, metrics, config.scheduler.tick);
   absl::Status http_ok = http.Start(config.server.http_listen);
   if (!http_ok.ok()) {
     server->Shutdown();

@@ -233,7 +233,7 @@ grpc::Status AdminServiceImpl::NodeSetState(grpc::ServerContext* context,
 grpc::Status AdminServiceImpl::Check(grpc::ServerContext* context, const hai::v1::CheckRequest*,
                                      hai::v1::CheckResponse* resp) {
   HAI_ADMIN(admin, context);
-  for (const policy::QuotaProblem& p : d_.scheduler->Quota().problems) {
+  for (const policy::QuotaProblem& p : d_.views->Quota().problems) {
     resp->add_problems(absl::StrCat("quota: ", p.message));
   }
   return grpc::Status::OK;

@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "hai/v1/task.pb.h"
-#include "scheduler/loop/scheduler.h"
+#include "scheduler/loop/published_views.h"
 #include "scheduler/store/rows.h"
 
 namespace hai::api {

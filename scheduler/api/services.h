@@ -1,6 +1,6 @@
 // gRPC services of hai.v1. Handlers are thin: authenticate, validate, persist through the
 // store, wake the scheduler, reply. They run on gRPC's threads and never touch scheduler
-// state except through Scheduler's thread-safe views.
+// state except through its published views.
 #pragma once
 
 #include "common/config.h"
@@ -9,7 +9,8 @@
 #include "hai/v1/task.grpc.pb.h"
 #include "hai/v1/user.grpc.pb.h"
 #include "scheduler/events/notifier.h"
-#include "scheduler/loop/scheduler.h"
+#include "scheduler/loop/pass_trigger.h"
+#include "scheduler/loop/published_views.h"
 #include "scheduler/metrics.h"
 #include "scheduler/store/store.h"
 
@@ -17,7 +18,8 @@ namespace hai::api {
 
 struct ServiceDeps {
   store::Store* store = nullptr;
-  Scheduler* scheduler = nullptr;
+  PassTrigger* scheduler = nullptr;       // wakes the loop after a write
+  const PublishedViews* views = nullptr;  // what the last pass published
   Notifier* notifier = nullptr;
   Metrics* metrics = nullptr;
   const Config* config = nullptr;

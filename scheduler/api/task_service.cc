@@ -66,7 +66,7 @@ absl::StatusOr<store::Chain> TaskServiceImpl::Resolve(const store::User& user,
 }
 
 void TaskServiceImpl::Fill(const store::Chain& chain, hai::v1::Task* out) {
-  ToProto(chain, d_.scheduler->PendingFor(chain.row.chain_id), d_.log_dir, out);
+  ToProto(chain, d_.views->PendingFor(chain.row.chain_id), d_.log_dir, out);
 }
 
 grpc::Status TaskServiceImpl::WakeAndReply(int64_t chain_id, hai::v1::Task* out) {
@@ -86,7 +86,7 @@ grpc::Status TaskServiceImpl::Submit(grpc::ServerContext* context,
   // Nodes as the loop last read them (it reloads hosts on every admin edit's NOTIFY);
   // before the first pass, from Postgres. At 10,000 hosts a read per submit would cost more
   // than the submit itself.
-  std::shared_ptr<const std::vector<policy::Node>> nodes = d_.scheduler->Nodes();
+  std::shared_ptr<const std::vector<policy::Node>> nodes = d_.views->Nodes();
   if (nodes == nullptr) {
     auto hosts = d_.store->LoadHosts();
     if (!hosts.ok()) return ToGrpc(hosts.status());
@@ -94,8 +94,8 @@ grpc::Status TaskServiceImpl::Submit(grpc::ServerContext* context,
   }
   // Quota as resolved by the last pass; before the first pass, resolve it here.
   // Shared, not copied: with thousands of users the view is large.
-  std::shared_ptr<const QuotaView> qv = d_.scheduler->QuotaShared();
-  if (d_.scheduler->LastPassAt() == absl::InfinitePast() || qv->quota.empty()) {
+  std::shared_ptr<const QuotaView> qv = d_.views->QuotaShared();
+  if (d_.views->LastPassAt() == absl::InfinitePast() || qv->quota.empty()) {
     auto rows = d_.store->LoadQuotaRows();
     auto groups = d_.store->LoadUserGroups();
     if (!rows.ok()) return ToGrpc(rows.status());
@@ -205,7 +205,7 @@ grpc::Status TaskServiceImpl::SetPriority(grpc::ServerContext* context,
 grpc::Status TaskServiceImpl::Queue(grpc::ServerContext* context, const hai::v1::QueueRequest* req,
                                     hai::v1::QueueResponse* resp) {
   HAI_AUTH(user, context);
-  for (const PendingView& p : d_.scheduler->Queue()) {
+  for (const PendingView& p : d_.views->Queue()) {
     if (!req->all_users() && p.user != user.name) continue;
     if (!req->group().empty() && p.group != req->group()) continue;
     hai::v1::QueueEntry* e = resp->add_entries();

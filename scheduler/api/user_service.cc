@@ -39,7 +39,7 @@ grpc::Status UserServiceImpl::WhoAmI(grpc::ServerContext* context, const hai::v1
   resp->set_uid(user->uid);
   resp->set_role(user->role);
   for (const std::string& g : user->groups) resp->add_groups(g);
-  QuotaView qv = d_.scheduler->Quota();
+  QuotaView qv = d_.views->Quota();
   for (const auto& [key, limit] : qv.quota) {
     if (key.user != user->name) continue;
     hai::v1::QuotaLine* line = resp->add_quota();

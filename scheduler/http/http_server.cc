@@ -37,9 +37,13 @@ void ReplyError(httplib::Response& res, const absl::Status& s) {
 
 }  // namespace
 
-HttpServer::HttpServer(store::Store& store, Scheduler& scheduler, Notifier& notifier,
+HttpServer::HttpServer(store::Store& store, const PublishedViews& views, Notifier& notifier,
                        Metrics& metrics, absl::Duration tick)
-    : store_(store), scheduler_(scheduler), notifier_(notifier), metrics_(metrics), tick_(tick),
+    : store_(store),
+      views_(views),
+      notifier_(notifier),
+      metrics_(metrics),
+      tick_(tick),
       server_(std::make_unique<httplib::Server>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
@@ -54,7 +58,7 @@ void HttpServer::Routes() {
       return absl::OkStatus();
     });
     // Ready when Postgres answers and the loop has passed within a few ticks.
-    const bool passing = absl::Now() - scheduler_.LastPassAt() < tick_ * 5 + absl::Seconds(5);
+    const bool passing = absl::Now() - views_.LastPassAt() < tick_ * 5 + absl::Seconds(5);
     if (!db.ok() || !passing) {
       res.status = 503;
       res.set_content(absl::StrCat(db.ok() ? "" : std::string(db.message()),

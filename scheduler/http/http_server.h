@@ -11,7 +11,7 @@
 
 #include "absl/status/status.h"
 #include "scheduler/events/notifier.h"
-#include "scheduler/loop/scheduler.h"
+#include "scheduler/loop/published_views.h"
 #include "scheduler/metrics.h"
 #include "scheduler/store/store.h"
 
@@ -23,7 +23,7 @@ namespace hai {
 
 class HttpServer {
  public:
-  HttpServer(store::Store& store, Scheduler& scheduler, Notifier& notifier, Metrics& metrics,
+  HttpServer(store::Store& store, const PublishedViews& views, Notifier& notifier, Metrics& metrics,
              absl::Duration tick);
   ~HttpServer();
   // Binds host:port and serves in a background thread; InvalidArgument/Unavailable on failure.
@@ -33,7 +33,7 @@ class HttpServer {
  private:
   void Routes();
   store::Store& store_;
-  Scheduler& scheduler_;
+  const PublishedViews& views_;
   Notifier& notifier_;
   Metrics& metrics_;
   absl::Duration tick_;

@@ -93,4 +93,8 @@ bool Launcher::ProcessAlive(pid_t pid) {
   return errno == EPERM;
 }
 
+void Launcher::Kill(pid_t pid) {
+  if (pid > 0) kill(pid, SIGKILL);
+}
+
 }  // namespace hai

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "scheduler/launcher/manager_processes.h"
 
 namespace hai {
 
@@ -24,24 +25,19 @@ struct LauncherOptions {
   std::string log_dir;         // <data_dir>/managers: one log file per attempt
 };
 
-// A manager child that exited.
-struct ManagerExit {
-  int64_t attempt_id = 0;
-  pid_t pid = 0;
-  int exit_code = 0;  // 128+signal when killed
-};
-
-class Launcher {
+class Launcher final : public ManagerProcesses {
  public:
   explicit Launcher(LauncherOptions options) : options_(std::move(options)) {}
   // Spawns `hai-manager --attempt <id>`; returns its pid.
-  absl::StatusOr<pid_t> Launch(int64_t attempt_id);
+  absl::StatusOr<pid_t> Launch(int64_t attempt_id) override;
   // True while a manager we spawned for the attempt has not been reaped.
-  bool HasLiveChild(int64_t attempt_id) const;
+  bool HasLiveChild(int64_t attempt_id) const override;
   // Reaps exited children (non-blocking) and reports them.
-  std::vector<ManagerExit> Reap();
+  std::vector<ManagerExit> Reap() override;
   // Process exists (possibly a manager of an earlier haid).
   static bool ProcessAlive(pid_t pid);
+  bool Alive(pid_t pid) const override { return ProcessAlive(pid); }
+  void Kill(pid_t pid) override;
 
  private:
   LauncherOptions options_;

@@ -11,7 +11,7 @@ absl::Duration JupyterIdleTimeout(const JupyterConfig& config, const std::string
   return it == config.idle_timeout_by_role.end() ? config.idle_timeout : it->second;
 }
 
-JupyterPass::JupyterPass(store::Store& store, const Config& config, Launcher& launcher,
+JupyterPass::JupyterPass(store::Store& store, const Config& config, ManagerProcesses& launcher,
                          Notifier& notifier)
     : store_(store),
       jupyter_store_(store.pool()),
@@ -112,12 +112,12 @@ void JupyterPass::Run(const std::vector<store::HostRow>& hosts, absl::Time now) 
     pending[it->second->row.chain_id] = {std::string(policy::PendingReasonName(p.reason)), p.detail,
                                          p.position_in_tier};
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   pending_ = std::move(pending);
 }
 
 std::optional<JupyterPendingView> JupyterPass::PendingFor(int64_t chain_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = pending_.find(chain_id);
   if (it == pending_.end()) return std::nullopt;
   return it->second;

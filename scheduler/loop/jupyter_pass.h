@@ -10,50 +10,46 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/config.h"
 #include "scheduler/events/notifier.h"
-#include "scheduler/launcher/launcher.h"
+#include "scheduler/launcher/manager_processes.h"
+#include "scheduler/loop/jupyter_step.h"
 #include "scheduler/policy/jupyter.h"
 #include "scheduler/store/jupyter_store.h"
 #include "scheduler/store/store.h"
 
 namespace hai {
 
-// Why a container waits, as of the last pass.
-struct JupyterPendingView {
-  std::string reason;  // PendingReasonName
-  std::string detail;
-  int position = 0;
-};
-
 // The idle timeout of a container's owner role (0 = never), from the jupyter config.
 absl::Duration JupyterIdleTimeout(const JupyterConfig& config, const std::string& role);
 
-class JupyterPass {
+class JupyterPass final : public JupyterStep {
  public:
-  JupyterPass(store::Store& store, const Config& config, Launcher& launcher, Notifier& notifier);
+  JupyterPass(store::Store& store, const Config& config, ManagerProcesses& launcher,
+              Notifier& notifier);
 
   // One pass over the containers; `hosts` is the pass's view of the hosts table.
-  void Run(const std::vector<store::HostRow>& hosts, absl::Time now);
+  void Run(const std::vector<store::HostRow>& hosts, absl::Time now) override;
 
-  std::optional<JupyterPendingView> PendingFor(int64_t chain_id) const;
+  std::optional<JupyterPendingView> PendingFor(int64_t chain_id) const override;
 
  private:
   store::Store& store_;
   store::JupyterStore jupyter_store_;
   const Config& config_;
-  Launcher& launcher_;
+  ManagerProcesses& launcher_;
   Notifier& notifier_;
   policy::JupyterPlacementConfig placement_;
 
-  mutable std::mutex mu_;
-  std::map<int64_t, JupyterPendingView> pending_;  // guarded by mu_, by chain id
+  mutable absl::Mutex mu_;
+  std::map<int64_t, JupyterPendingView> pending_ ABSL_GUARDED_BY(mu_);  // by chain id
 };
 
 }  // namespace hai

@@ -7,7 +7,7 @@
 
 namespace hai {
 
-absl::Status OpenAttemptCache::Refresh(store::Store& store) {
+absl::Status OpenAttemptCache::Refresh(store::LoopReads& store) {
   const std::vector<int64_t> recheck(recheck_.begin(), recheck_.end());
   auto changes = store.LoadOpenAttemptChanges(since_, recheck);
   if (!changes.ok()) return changes.status();

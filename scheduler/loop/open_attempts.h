@@ -1,6 +1,6 @@
 // haid's in-memory copy of every open attempt (queued, scheduled, starting, running) with its
 // chain and pods: loaded in full once, then brought up to date each pass with only what
-// Postgres says changed (Store::LoadOpenAttemptChanges, change tracking by transaction id).
+// Postgres says changed (LoopReads::LoadOpenAttemptChanges, change tracking by transaction id).
 // Postgres stays the source of truth: the loop never edits this copy to record its own
 // decisions; it persists them, and the next refresh reads them back like anyone's writes.
 // Owned by the scheduler thread; not thread-safe.
@@ -13,7 +13,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "scheduler/store/store.h"
+#include "scheduler/store/loop_store.h"
+#include "scheduler/store/rows.h"
 
 namespace hai {
 
@@ -24,7 +25,7 @@ class OpenAttemptCache {
   // Reads what changed since the last successful refresh (everything the first time, or
   // after Invalidate) and applies it. On error the copy and the watermark are unchanged, so
   // the next refresh reads the same changes again.
-  absl::Status Refresh(store::Store& store);
+  absl::Status Refresh(store::LoopReads& store);
   // Applies one read; exposed for tests of the merge rules.
   void Apply(store::OpenAttemptChanges changes);
   // Re-reads this attempt on the next refresh even if no change is recorded for it: a

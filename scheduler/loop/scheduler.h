@@ -1,168 +1,97 @@
 // The scheduling loop: the one thread that decides. Triggers (submit, task end, admin edit,
-// periodic tick) coalesce into at most one pending pass. A pass loads the open attempts and
-// admin tables from Postgres (the source of truth), calls the pure policy core, and applies the
-// plan with one guarded transaction per decision, so a stale decision fails alone. Then it
-// supervises managers: starts missing ones, notices dead ones, relaunches them to adopt their
-// pods, and gives up on an attempt after repeated manager loss.
-// The latest pending reasons and quota view are published under a mutex for the API.
+// periodic tick) coalesce into at most one pending pass. A pass brings haid's copy of the open
+// attempts and admin tables up to date from Postgres (the source of truth), calls the pure
+// policy core, and hands the result to the units that act on it, each behind a narrow
+// interface with an in-memory fake in its unit test (test/unit/loop):
+//   PlanApplier        applies the plan, one guarded write per decision (stale ones fail alone)
+//   JupyterStep        the Jupyter containers' own pass
+//   NodeHealth         nodes that keep losing ranks become unhealthy; their tasks are suspended
+//   ManagerSupervisor  every attempt holding nodes has a live manager, or gets one
+//   PublishedViews     pending reasons, queue, quota and nodes for the API and HTTP readers
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/call_once.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/config.h"
 #include "scheduler/events/notifier.h"
-#include "scheduler/launcher/launcher.h"
+#include "scheduler/launcher/manager_processes.h"
+#include "scheduler/loop/jupyter_step.h"
 #include "scheduler/loop/live_snapshot.h"
-#include "scheduler/loop/manager_liveness.h"
+#include "scheduler/loop/manager_supervisor.h"
+#include "scheduler/loop/node_health.h"
 #include "scheduler/loop/open_attempts.h"
+#include "scheduler/loop/pass_trigger.h"
+#include "scheduler/loop/plan_applier.h"
+#include "scheduler/loop/published_views.h"
 #include "scheduler/metrics.h"
-#include "scheduler/policy/quota.h"
 #include "scheduler/policy/types.h"
-#include "scheduler/store/store.h"
+#include "scheduler/store/loop_store.h"
 
 namespace hai {
 
-// Why a chain is waiting, as of the last pass.
-struct PendingView {
-  int64_t chain_id = 0;
-  std::string name;
-  std::string user;
-  std::string group;
-  int nodes = 0;
-  int tier = 0;
-  int position = 0;
-  std::string reason;  // PendingReasonName
-  std::string detail;
-};
-
-// Every chain waiting after a pass, published for the API. Built without a string per task
-// (a pass over 100,000 waiting tasks must not allocate, and the next one free, 100,000 of
-// them): entries are plain data, the chains' names, users and groups go into one text
-// buffer, and a detail line is written from the plan's facts only when a view is asked for.
-class PendingTable {
+class Scheduler final : public PassTrigger {
  public:
-  void Reserve(size_t n);
-  // `task` is the waiting task, `name` its chain's name.
-  void Add(policy::Pending pending, const policy::Task& task, std::string_view name);
-  std::optional<PendingView> Find(int64_t chain_id) const;
-  std::vector<PendingView> All() const;  // in no particular order
-  size_t size() const { return entries_.size(); }
+  Scheduler(store::LoopStore& store, const Config& config, ManagerProcesses& processes,
+            Notifier& notifier, Metrics& metrics);
+  ~Scheduler() override;
 
- private:
-  struct Entry {
-    int64_t chain_id = 0;
-    int nodes = 0;
-    int tier = 0;
-    uint32_t text = 0;  // offset of name, user, group in text_
-    uint32_t name_len = 0, user_len = 0, group_len = 0;
-    policy::Pending pending;
-  };
-  PendingView View(const Entry& e) const;
-
-  const absl::flat_hash_map<int64_t, uint32_t>& ByChain() const;
-
-  std::vector<Entry> entries_;
-  std::string text_;
-  // Chain id -> index into entries_, built on the first lookup: most passes' tables are
-  // replaced before anyone asks.
-  mutable absl::once_flag by_chain_once_;
-  mutable absl::flat_hash_map<int64_t, uint32_t> by_chain_;
-};
-
-// Quota and use as of the last pass (for WhoAmI and admin checks).
-struct QuotaView {
-  std::map<policy::QuotaKey, int64_t> quota;
-  std::map<policy::QuotaKey, int64_t> used_nodes;
-  std::vector<policy::QuotaRow> rows;
-  std::map<std::string, std::vector<std::string>> user_groups;
-  std::vector<policy::QuotaProblem> problems;
-};
-
-class JupyterPass;
-
-class Scheduler {
- public:
-  Scheduler(store::Store& store, const Config& config, Launcher& launcher, Notifier& notifier,
-            Metrics& metrics);
-  ~Scheduler();
-
+  // Runs `step` (not owned) in every pass after the training plan; set before Start().
+  void SetJupyterStep(JupyterStep* step);
   void Start();
   void Stop();
   // Requests a pass soon; calls coalesce.
-  void Wake();
-  // Runs `pass` (not owned) in every pass after the training plan; set before Start().
-  void SetJupyterPass(JupyterPass* pass) { jupyter_ = pass; }
+  void Wake() override;
   // A Postgres notification (scheduler/events/pg_listener.h): hai_admin means an admin table
   // changed (reloaded on the next pass); "<attempt>:deleted" on hai_attempts drops that
   // attempt from memory. Wakes the loop.
   void NoteChange(const std::string& channel, const std::string& payload);
+  // One pass now, on the caller's thread. The loop thread calls it; so do unit tests, which
+  // never Start() the thread.
+  void RunPass();
 
-  std::optional<PendingView> PendingFor(int64_t chain_id) const;
-  std::vector<PendingView> Queue() const;  // tier desc, then position
-  QuotaView Quota() const;
-  // The same view without a copy (submit reads it on every call).
-  std::shared_ptr<const QuotaView> QuotaShared() const;
-  // Nodes as of the last pass (null before the first), for submit validation.
-  std::shared_ptr<const std::vector<policy::Node>> Nodes() const;
-  // Time of the last completed pass (InfinitePast before the first).
-  absl::Time LastPassAt() const;
+  // What the last pass published (thread-safe).
+  const PublishedViews& views() const { return views_; }
 
  private:
   void Run();
-  void Pass();
+  bool WakeOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return wake_ || stopping_; }
+  bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }
   // Brings the in-memory state up to date with Postgres: open attempts by change tracking,
   // admin tables (hosts, quota, groups) when an admin edit was notified or kAdminRefresh
   // passed. False (and nothing decided this pass) when Postgres is unreachable.
   bool RefreshState(absl::Time now);
-  void ApplyPlan(const policy::Plan& plan, const OpenAttemptMap& open);
-  // Marks nodes that keep losing ranks unhealthy and requeues their tasks.
-  void CheckNodeHealth();
-  void SuperviseManagers(absl::Time now);
-  // Of a node-holding attempt, in memory: not our live child, and no live pid or no
-  // heartbeat within manager_timeout.
-  bool ManagerLooksLost(const store::AttemptRow& a, absl::Time now) const;
-  ManagerVerdict Judge(const store::AttemptRow& a, absl::Time now) const;
-  // Counts a decision Postgres rejected and re-reads the attempt next pass.
-  void StaleDecision(int64_t attempt_id);
-  // Re-reads pid and heartbeat of attempts whose manager looks lost in memory (heartbeats
-  // are not change-tracked), so only a manager Postgres also finds silent is replaced.
-  void RefreshManagerLiveness(absl::Time now);
-  void StartManager(int64_t attempt_id);
+  bool ReloadAdminTables(absl::Time now);
+  void Publish(policy::Plan& plan, policy::ResolvedQuota resolved, absl::Time start);
 
-  store::Store& store_;
+  store::LoopStore& store_;
   const Config& config_;
-  Launcher& launcher_;
+  ManagerProcesses& processes_;
   Notifier& notifier_;
   Metrics& metrics_;
   policy::PolicyConfig policy_config_;
+  PlanApplier applier_;
+  NodeHealth node_health_;
+  ManagerSupervisor supervisor_;
+  PublishedViews views_;
+  JupyterStep* jupyter_ = nullptr;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool wake_ = false;      // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
-  std::shared_ptr<const PendingTable> pending_ =
-      std::make_shared<PendingTable>();                                          // guarded by mu_
-  std::shared_ptr<const QuotaView> quota_view_ = std::make_shared<QuotaView>();  // guarded by mu_
-  absl::Time last_pass_ = absl::InfinitePast();                                  // guarded by mu_
-  std::shared_ptr<const std::vector<policy::Node>> nodes_;                       // guarded by mu_
-  bool admin_dirty_ = true;             // guarded by mu_: reload admin tables next pass
-  std::set<int64_t> deleted_attempts_;  // guarded by mu_: reported deleted, to drop
-  bool full_reload_ = false;            // guarded by mu_: next refresh is a full load
-  int listener_connects_ = 0;           // guarded by mu_
+  mutable absl::Mutex mu_;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool admin_dirty_ ABSL_GUARDED_BY(mu_) = true;             // reload admin tables next pass
+  std::set<int64_t> deleted_attempts_ ABSL_GUARDED_BY(mu_);  // reported deleted, to drop
+  bool full_reload_ ABSL_GUARDED_BY(mu_) = false;            // next refresh is a full load
+  int listener_connects_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
-  JupyterPass* jupyter_ = nullptr;
 
   // Scheduler-thread only:
   OpenAttemptCache open_;
@@ -172,10 +101,8 @@ class Scheduler {
   std::map<std::string, std::vector<std::string>> user_groups_;
   absl::Time admin_loaded_at_ = absl::InfinitePast();
   absl::Time last_slow_pass_log_ = absl::InfinitePast();
-  std::map<int64_t, int> manager_restarts_;  // attempt -> relaunches so far
-  // Nodes the last plan held for preemptors (attempt -> nodes); fed back into the next
-  // snapshot so the nodes their victims free go to them, not to whoever comes first.
-  std::map<int64_t, std::vector<std::string>> preemption_holds_;
+  // Nodes the last plan held for preemptors, fed back into the next snapshot.
+  PreemptionHolds preemption_holds_;
 };
 
 }  // namespace hai

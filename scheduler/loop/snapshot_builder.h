@@ -8,7 +8,6 @@
 
 #include "scheduler/policy/types.h"
 #include "scheduler/store/rows.h"
-#include "scheduler/store/store.h"
 
 namespace hai {
 

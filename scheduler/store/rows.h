@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "common/model/states.h"
+#include "scheduler/policy/types.h"
 
 namespace hai::store {
 
@@ -105,6 +106,35 @@ struct NewChain {
 struct OpenAttempt {
   AttemptRow attempt;
   ChainRow chain;
+};
+
+struct HostRow {
+  policy::Node node;
+  std::string state_reason;
+};
+
+// What changed among open attempts since an earlier read (LoadOpenAttemptChanges).
+struct OpenAttemptChanges {
+  bool full = false;  // `open` is every open attempt: replace, don't merge
+  // Attempts written since that are still open (chain, pods), by attempt id. A map, so a
+  // full load becomes haid's copy without a second copy of 100,000 entries.
+  std::map<int64_t, OpenAttempt> open;
+  std::vector<int64_t> closed;  // attempts written since that are no longer open or gone
+  uint64_t next_since = 0;      // watermark for the next call: xmin of this read's snapshot
+};
+
+// A manager's liveness as recorded by the manager itself.
+struct ManagerLiveness {
+  std::optional<int> pid;
+  std::string host;
+  std::optional<absl::Time> heartbeat_at;
+};
+
+// Outcome of a user's stop request.
+enum class StopOutcome {
+  kStoppedNow,     // nothing was running: the chain is now stopped
+  kStopRequested,  // a manager will terminate the pods
+  kAlreadyOver,    // the chain had already finished
 };
 
 }  // namespace hai::store

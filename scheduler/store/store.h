@@ -15,45 +15,17 @@
 #include "common/config.h"
 #include "scheduler/policy/quota.h"
 #include "scheduler/policy/types.h"
+#include "scheduler/store/loop_store.h"
 #include "scheduler/store/pool.h"
 #include "scheduler/store/rows.h"
 #include "scheduler/store/submit_batcher.h"
 
 namespace hai::store {
 
-struct HostRow {
-  policy::Node node;
-  std::string state_reason;
-};
-
-// What changed among open attempts since an earlier read (LoadOpenAttemptChanges).
-struct OpenAttemptChanges {
-  bool full = false;                // `open` is every open attempt: replace, don't merge
-  // Attempts written since that are still open (chain, pods), by attempt id. A map, so a
-  // full load becomes haid's copy without a second copy of 100,000 entries.
-  std::map<int64_t, OpenAttempt> open;
-  std::vector<int64_t> closed;      // attempts written since that are no longer open or gone
-  uint64_t next_since = 0;          // watermark for the next call: xmin of this read's snapshot
-};
-
-// A manager's liveness as recorded by the manager itself.
-struct ManagerLiveness {
-  std::optional<int> pid;
-  std::string host;
-  std::optional<absl::Time> heartbeat_at;
-};
-
-// Outcome of a user's stop request.
-enum class StopOutcome {
-  kStoppedNow,     // nothing was running: the chain is now stopped
-  kStopRequested,  // a manager will terminate the pods
-  kAlreadyOver,    // the chain had already finished
-};
-
-class Store {
+class Store final : public LoopStore {
  public:
   explicit Store(std::unique_ptr<ConnectionPool> pool);
-  ~Store();
+  ~Store() override;
 
   // ---- identity and admin tables
   // NotFound when no user has this token hash.
@@ -61,10 +33,10 @@ class Store {
   // Registers the local runtime's configured nodes (origin 'config'); rows an admin added by
   // SQL are left alone, and an admin's state change (cordon) on a config node is kept.
   absl::Status UpsertConfigNodes(const std::vector<LocalNodeConfig>& nodes);
-  absl::StatusOr<std::vector<HostRow>> LoadHosts();
-  absl::StatusOr<std::vector<policy::QuotaRow>> LoadQuotaRows();
+  absl::StatusOr<std::vector<HostRow>> LoadHosts() override;
+  absl::StatusOr<std::vector<policy::QuotaRow>> LoadQuotaRows() override;
   // user name -> groups, for every user.
-  absl::StatusOr<std::map<std::string, std::vector<std::string>>> LoadUserGroups();
+  absl::StatusOr<std::map<std::string, std::vector<std::string>>> LoadUserGroups() override;
   // Python interpreter of a train environment; NotFound when unknown.
   absl::StatusOr<std::string> EnvironmentExists(const std::string& name);
 
@@ -88,7 +60,8 @@ class Store {
   // Marks `unhealthy` every node (not already unhealthy) that lost at least `threshold` ranks
   // in the last 10 minutes and since its state last changed (so an admin's uncordon clears
   // the count). Returns node -> open attempts still holding it.
-  absl::StatusOr<std::map<std::string, std::vector<int64_t>>> MarkUnhealthyNodes(int threshold);
+  absl::StatusOr<std::map<std::string, std::vector<int64_t>>> MarkUnhealthyNodes(
+      int threshold) override;
 
   // ---- chains and attempts
   // Inserts the chain and its first queued attempt (atomically). AlreadyExists when the
@@ -113,25 +86,25 @@ class Store {
   // `recheck` ids (reported closed when they no longer exist). Heartbeat-only updates are
   // not changes; read those with LoadManagerLiveness.
   absl::StatusOr<OpenAttemptChanges> LoadOpenAttemptChanges(
-      uint64_t since, const std::vector<int64_t>& recheck = {});
+      uint64_t since, const std::vector<int64_t>& recheck = {}) override;
   // Current manager pid and heartbeat of these attempts (absent ids are omitted).
   absl::StatusOr<std::map<int64_t, ManagerLiveness>> LoadManagerLiveness(
-      const std::vector<int64_t>& attempt_ids);
+      const std::vector<int64_t>& attempt_ids) override;
 
   // ---- scheduler decisions (guarded)
   // queued -> scheduled with one pods row per rank. FailedPrecondition when no longer queued.
   absl::Status ScheduleAttempt(int64_t attempt_id, int tier,
-                               const std::vector<policy::RankPlacement>& placement);
+                               const std::vector<policy::RankPlacement>& placement) override;
   // Marks a running attempt suspend-requested (idempotent). FailedPrecondition when it ended.
   absl::Status RequestSuspend(int64_t attempt_id, int64_t preemptor_chain_id,
-                              const std::string& reason, const std::string& actor);
+                              const std::string& reason, const std::string& actor) override;
   absl::Status SetAttemptTier(int64_t attempt_id, int from_tier, int to_tier,
-                              const std::string& why);
+                              const std::string& why) override;
   // Records that haid gave up on an attempt's manager: the attempt fails with `reason`.
-  absl::Status FailAttempt(int64_t attempt_id, const std::string& reason);
+  absl::Status FailAttempt(int64_t attempt_id, const std::string& reason) override;
 
   // ---- user operations on a chain
-  absl::StatusOr<StopOutcome> RequestStop(int64_t chain_id, const std::string& actor);
+  absl::StatusOr<StopOutcome> RequestStop(int64_t chain_id, const std::string& actor) override;
   // User suspend: hold the chain; a running attempt is asked to suspend. Returns the attempt
   // id that must be told (0 when none was running).
   absl::StatusOr<int64_t> HoldChain(int64_t chain_id, const std::string& actor);
