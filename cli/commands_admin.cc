@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/format.h"
+#include "cli/render.h"
 #include "common/status_macros.h"
 
 namespace hai::cli {
@@ -213,7 +214,7 @@ void AddQuotaCommands(CLI::App& admin, CommandSet& set) {
 }
 
 void AddNodeStateCommand(CLI::App* node, CommandSet& set, const std::string& name,
-                         const std::string& state, const std::string& help) {
+                         hai::v1::Node::State state, const std::string& help) {
   auto a = std::make_shared<NodeArgs>();
   CLI::App* sub = node->add_subcommand(name, help);
   sub->add_option("NODE", a->name)->required();
@@ -227,12 +228,12 @@ void AddNodeStateCommand(CLI::App* node, CommandSet& set, const std::string& nam
       r.set_reason(a->reason);
       return Call<hai::v1::NodeStateRequest, hai::v1::NodeStateResponse>(
           set.globals, r, &Stub::NodeSetState, [a, state](const hai::v1::NodeStateResponse& resp) {
-            return absl::StrCat("node ", a->name, " ", state,
-                                state == "draining"
-                                    ? absl::StrCat("; suspending ", resp.suspended_attempts(),
-                                                   " task(s)")
-                                    : "",
-                                "\n");
+            return absl::StrCat(
+                "node ", a->name, " ", StateText(state),
+                state == hai::v1::Node::DRAINING
+                    ? absl::StrCat("; suspending ", resp.suspended_attempts(), " task(s)")
+                    : "",
+                "\n");
           });
     };
   });
@@ -274,9 +275,10 @@ void AddNodeCommands(CLI::App& admin, CommandSet& set) {
       set.action = [&set, group] { return RunNodes(set.globals, *group); };
     });
   }
-  AddNodeStateCommand(node, set, "cordon", "cordoned", "no new starts; running tasks stay");
-  AddNodeStateCommand(node, set, "uncordon", "ready", "schedulable again");
-  AddNodeStateCommand(node, set, "drain", "draining",
+  AddNodeStateCommand(node, set, "cordon", hai::v1::Node::CORDONED,
+                      "no new starts; running tasks stay");
+  AddNodeStateCommand(node, set, "uncordon", hai::v1::Node::READY, "schedulable again");
+  AddNodeStateCommand(node, set, "drain", hai::v1::Node::DRAINING,
                       "no new starts; running tasks are suspended and requeued elsewhere");
 }
 

@@ -65,10 +65,10 @@ std::string RenderContainers(const hai::v1::JupyterListResponse& list, absl::Tim
                                                  : HumanDuration(absl::Seconds(c.idle_timeout_s()));
     std::string where = c.ready() ? c.url() : c.pending_reason();
     if (where.empty()) where = c.end_reason().empty() ? "-" : c.end_reason();
-    if (!c.ready() && c.state() == "running") where = "starting";
-    const std::string idle =
-        c.state() == "running" ? FormatAge(FromProtoTime(c.last_activity_at()), now) : "-";
-    table.AddRow({absl::StrCat(c.chain_id()), c.name(), c.state(), c.group(),
+    const bool running = c.state() == hai::v1::Task::RUNNING;
+    if (!c.ready() && running) where = "starting";
+    const std::string idle = running ? FormatAge(FromProtoTime(c.last_activity_at()), now) : "-";
+    table.AddRow({absl::StrCat(c.chain_id()), c.name(), StateText(c.state()), c.group(),
                   c.node().empty() ? "-" : c.node(), CoresText(c.cpu_millis()),
                   GiBText(c.memory_mib()), gpus, idle, cull, where});
   }
@@ -107,12 +107,12 @@ absl::StatusOr<hai::v1::JupyterUrlResponse> WaitForUrl(Connection& conn, int64_t
     ASSIGN_OR_RETURN(hai::v1::JupyterContainer c, FindContainer(conn, chain_id));
     // Both below exit 1 (not 5 or 6): haid accepted the container; it did not come up.
     if (IsFinished(c.state())) {
-      return absl::AbortedError(
-          absl::StrCat("container ", c.name(), " ended (", c.state(), "): ", c.end_reason()));
+      return absl::AbortedError(absl::StrCat("container ", c.name(), " ended (",
+                                             StateText(c.state()), "): ", c.end_reason()));
     }
     if (absl::Now() >= deadline) {
       return absl::AbortedError(absl::StrCat(
-          "container ", c.name(), " is ", c.state(), " but not serving after ",
+          "container ", c.name(), " is ", StateText(c.state()), " but not serving after ",
           absl::FormatDuration(wait), "; check later with `hai-cli jupyter url ", c.name(), "`",
           c.pending_detail().empty() ? "" : absl::StrCat(" (", c.pending_detail(), ")")));
     }
@@ -140,8 +140,9 @@ absl::StatusOr<int> RunCreate(const GlobalOptions& globals, const CreateArgs& ar
     if (globals.json) {
       PrintJson(created);
     } else {
-      std::cout << "created container " << c.name() << " (id " << c.chain_id() << ", " << c.state()
-                << "); `hai-cli jupyter url " << c.name() << "` prints its URL once it serves\n";
+      std::cout << "created container " << c.name() << " (id " << c.chain_id() << ", "
+                << StateText(c.state()) << "); `hai-cli jupyter url " << c.name()
+                << "` prints its URL once it serves\n";
     }
     return kExitOk;
   }
@@ -202,9 +203,10 @@ absl::StatusOr<int> RunStop(const GlobalOptions& globals, const RefArgs& args) {
   const absl::Time deadline = absl::Now() + absl::Seconds(args.wait_seconds);
   while (args.wait && !IsFinished(response.container().state())) {
     if (absl::Now() >= deadline) {
-      return absl::AbortedError(absl::StrCat(
-          "container ", response.container().name(), " is still ", response.container().state(),
-          " after ", absl::FormatDuration(absl::Seconds(args.wait_seconds))));
+      return absl::AbortedError(
+          absl::StrCat("container ", response.container().name(), " is still ",
+                       StateText(response.container().state()), " after ",
+                       absl::FormatDuration(absl::Seconds(args.wait_seconds))));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     ASSIGN_OR_RETURN(*response.mutable_container(),
@@ -214,7 +216,8 @@ absl::StatusOr<int> RunStop(const GlobalOptions& globals, const RefArgs& args) {
     PrintJson(response);
   } else {
     std::cout << "container " << response.container().name() << " (id "
-              << response.container().chain_id() << "): " << response.container().state() << "\n";
+              << response.container().chain_id() << "): " << StateText(response.container().state())
+              << "\n";
   }
   return kExitOk;
 }

@@ -80,7 +80,7 @@ absl::StatusOr<int> StreamTaskLogs(Connection& conn, const hai::v1::Task& task,
   }
   return absl::UnavailableError(absl::StrCat("log stream from haid at ", conn.url(),
                                              " ended before the task finished (state ",
-                                             got.task().state(), ")"));
+                                             StateText(got.task().state()), ")"));
 }
 
 void AddLogsCommand(CLI::App& app, CommandSet& set) {

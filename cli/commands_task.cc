@@ -121,7 +121,7 @@ void AddTaskCommands(CLI::App& app, CommandSet& set) {
             [&](hai::v1::SetPriorityRequest& request) -> absl::Status {
               absl::StatusOr<std::string> name = NormalizePriority(args->priority);
               if (!name.ok()) return UsageError(name.status().message());
-              request.set_priority(*name);
+              request.set_priority(PriorityOf(*name));
               return absl::OkStatus();
             });
       };

@@ -59,10 +59,10 @@ int ExitCodeFor(const absl::Status& status) {
   }
 }
 
-int ExitCodeForFinalState(absl::string_view final_state, int exit_code) {
-  if (final_state == "succeeded") return kExitOk;
-  if (final_state == "stopped") return kExitStopped;
-  if (final_state == "failed") {
+int ExitCodeForFinalState(hai::v1::Task::State final_state, int exit_code) {
+  if (final_state == hai::v1::Task::SUCCEEDED) return kExitOk;
+  if (final_state == hai::v1::Task::STOPPED) return kExitStopped;
+  if (final_state == hai::v1::Task::FAILED) {
     // A shell sees only the low 8 bits; 0 or out-of-range codes (signals reported as
     // negatives) must still read as failure.
     return (exit_code >= 1 && exit_code <= 255) ? exit_code : kExitFailure;

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "hai/v1/task.pb.h"
 
 namespace grpc {
 class Status;
@@ -48,6 +49,6 @@ int ExitCodeFor(const absl::Status& status);
 // The exit code of a followed task from the final chunk of its log stream: 0 when
 // succeeded, its exit code when failed (1 if it has none, is 0, or is outside 1..255),
 // 130 when stopped, 1 for any other final state.
-int ExitCodeForFinalState(absl::string_view final_state, int exit_code);
+int ExitCodeForFinalState(hai::v1::Task::State final_state, int exit_code);
 
 }  // namespace hai::cli

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "common/check.h"
 
 namespace hai::cli {
 namespace {
@@ -55,6 +56,14 @@ absl::StatusOr<std::string> NormalizePriority(absl::string_view text) {
   return absl::InvalidArgumentError(
       absl::StrCat("unknown priority '", text, "'; use one of ", KnownTierList(),
                    " or its number"));
+}
+
+hai::v1::Priority PriorityOf(absl::string_view normalized) {
+  for (const TierEntry& t : kTiers) {
+    if (t.name == normalized) return static_cast<hai::v1::Priority>(t.value);
+  }
+  HAI_CHECK(false) << "not a normalized priority: " << normalized;
+  return hai::v1::PRIORITY_AUTO;
 }
 
 std::string HumanDuration(absl::Duration d) {

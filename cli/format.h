@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "hai/v1/common.pb.h"
 
 namespace hai::cli {
 
@@ -20,6 +21,8 @@ std::string TierName(int tier);
 // Accepts a tier name (any case, optional "PRIORITY_" prefix) or a tier number ("30") and
 // returns the canonical name the server expects ("HIGH"); InvalidArgument otherwise.
 absl::StatusOr<std::string> NormalizePriority(absl::string_view text);
+// The API's Priority of a name NormalizePriority returned.
+hai::v1::Priority PriorityOf(absl::string_view normalized);
 
 // Compact human duration (named apart from absl::FormatDuration, which ADL would also find): "45s", "3m12s", "2h05m", "3d4h". Negative durations (clock skew
 // between client and server) print as "0s" rather than nonsense.

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/format.h"
+#include "common/model/proto_enums.h"
 #include "common/model/states.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -53,10 +54,10 @@ std::string AgeAgo(const google::protobuf::Timestamp& ts, absl::Time now) {
 
 // Why the chain is where it is, in one phrase, for the REASON column.
 std::string ReasonText(const Task& task) {
-  if (task.state() == "queued") return task.pending_reason();
+  if (task.state() == Task::QUEUED) return task.pending_reason();
   const Attempt* a = CurrentAttempt(task);
   if (a == nullptr) return "";
-  if (a->suspend_requested() && !IsFinished(a->state())) return "suspend requested";
+  if (a->suspend_requested() && !IsEnded(a->state())) return "suspend requested";
   return a->end_reason();
 }
 
@@ -69,10 +70,28 @@ std::string CommandLine(const Task& task) {
 
 }  // namespace
 
-bool IsFinished(absl::string_view state) {
-  std::optional<model::ChainState> s =
-      model::ParseChainState(std::string_view(state.data(), state.size()));
-  return s.has_value() && model::IsFinal(*s);
+namespace {
+template <typename ProtoState>
+std::string StateTextOf(ProtoState s) {
+  const auto state = model::FromProto(s);
+  return state.has_value() ? std::string(model::Name(*state))
+                           : absl::StrCat("state ", static_cast<int>(s));
+}
+}  // namespace
+
+std::string StateText(Task::State s) { return StateTextOf(s); }
+std::string StateText(Attempt::State s) { return StateTextOf(s); }
+std::string StateText(hai::v1::Pod::State s) { return StateTextOf(s); }
+std::string StateText(hai::v1::Node::State s) { return StateTextOf(s); }
+
+bool IsFinished(Task::State s) {
+  const std::optional<model::ChainState> state = model::FromProto(s);
+  return state.has_value() && model::IsFinal(*state);
+}
+
+bool IsEnded(Attempt::State s) {
+  const std::optional<model::AttemptState> state = model::FromProto(s);
+  return state.has_value() && model::IsEnded(*state);
 }
 
 std::string ToJson(const google::protobuf::Message& message) {
@@ -92,15 +111,15 @@ absl::Time FromProtoTime(const google::protobuf::Timestamp& ts) {
 }
 
 std::string RenderSubmitted(const Task& task) {
-  return absl::StrCat("submitted chain ", task.chain_id(), " ", task.name(), " (", task.state(),
-                      ")\n");
+  return absl::StrCat("submitted chain ", task.chain_id(), " ", task.name(), " (",
+                      StateText(task.state()), ")\n");
 }
 
 std::string RenderTaskLine(const Task& task) {
-  std::string line = absl::StrCat("chain ", task.chain_id(), " ", task.name(), ": ", task.state(),
-                                  ", tier ", TierOf(task));
+  std::string line = absl::StrCat("chain ", task.chain_id(), " ", task.name(), ": ",
+                                  StateText(task.state()), ", tier ", TierOf(task));
   if (const Attempt* a = CurrentAttempt(task);
-      a != nullptr && a->suspend_requested() && !IsFinished(a->state())) {
+      a != nullptr && a->suspend_requested() && !IsEnded(a->state())) {
     absl::StrAppend(&line, ", suspend requested");
   }
   return line + "\n";
@@ -109,8 +128,8 @@ std::string RenderTaskLine(const Task& task) {
 std::string RenderTask(const Task& task, absl::Time now, absl::TimeZone tz) {
   Table info({});
   info.AddRow({"user", task.user()});
-  info.AddRow({"state", task.state()});
-  if (task.state() == "queued") {
+  info.AddRow({"state", StateText(task.state())});
+  if (task.state() == Task::QUEUED) {
     std::string waiting = Cell(task.pending_reason());
     if (task.queue_position() > 0) {
       absl::StrAppend(&waiting, " (position ", task.queue_position(), " in ", TierOf(task), ")");
@@ -152,8 +171,8 @@ std::string RenderTask(const Task& task, absl::Time now, absl::TimeZone tz) {
   Table attempts(
       {"ATTEMPT", "STATE", "TIER", "QUEUED", "STARTED", "RUNTIME", "EXIT", "END_REASON"});
   for (const Attempt& a : task.attempts()) {
-    std::string state = a.state();
-    if (a.suspend_requested() && !IsFinished(state) && state != "suspended") {
+    std::string state = StateText(a.state());
+    if (a.suspend_requested() && !IsEnded(a.state())) {
       state += " (suspend requested)";
     }
     attempts.AddRow({absl::StrCat(a.attempt_no()), state, TierName(a.tier()),
@@ -166,7 +185,7 @@ std::string RenderTask(const Task& task, absl::Time now, absl::TimeZone tz) {
     Table pods({"RANK", "NODE", "GPUS", "STATE", "EXIT", "PID"});
     for (const hai::v1::Pod& p : a.pods()) {
       pods.AddRow({absl::StrCat(p.rank()), Cell(p.node()),
-                   FormatGpuList({p.gpus().begin(), p.gpus().end()}), Cell(p.state()),
+                   FormatGpuList({p.gpus().begin(), p.gpus().end()}), StateText(p.state()),
                    ExitText(p.has_exit_code(), p.exit_code()),
                    p.pid() > 0 ? absl::StrCat(p.pid()) : "-"});
     }
@@ -181,13 +200,13 @@ std::string RenderTaskList(const hai::v1::ListResponse& list, absl::Time now) {
     // Waiting chains show how long they have waited; the rest how long they (last) ran.
     std::string time = "-";
     const Attempt* a = CurrentAttempt(task);
-    if (task.state() == "queued" || task.state() == "suspended" || a == nullptr) {
+    if (task.state() == Task::QUEUED || task.state() == Task::SUSPENDED || a == nullptr) {
       time = FormatAge(FromProtoTime(task.first_submit_at()), now);
     } else {
       time = RuntimeText(*a, now);
     }
     table.AddRow({absl::StrCat(task.chain_id()), Cell(task.name()), Cell(task.user()),
-                  Cell(task.state()), TierOf(task), NodesText(task), Cell(task.group()), time,
+                  StateText(task.state()), TierOf(task), NodesText(task), Cell(task.group()), time,
                   Cell(ReasonText(task))});
   }
   return table.Render();
@@ -207,7 +226,7 @@ std::string RenderNodes(const hai::v1::ListNodesResponse& nodes) {
   Table table({"NAME", "GROUP", "GPUS", "USED", "STATE", "REASON", "TASKS"});
   for (const hai::v1::Node& n : nodes.nodes()) {
     table.AddRow({Cell(n.name()), Cell(n.group()), absl::StrCat(n.gpus()),
-                  absl::StrCat(n.used_gpus_size()), Cell(n.state()), Cell(n.state_reason()),
+                  absl::StrCat(n.used_gpus_size()), StateText(n.state()), Cell(n.state_reason()),
                   Cell(absl::StrJoin(n.chain_ids(), ","))});
   }
   return table.Render();

@@ -16,8 +16,17 @@
 
 namespace hai::cli {
 
-// An attempt (or container) state that is final: succeeded, failed or stopped.
-bool IsFinished(absl::string_view state);
+// A state as hai-cli prints it: the task model's name ("running", common/model/states.h), or
+// "state <n>" for a number this build does not know.
+std::string StateText(hai::v1::Task::State s);
+std::string StateText(hai::v1::Attempt::State s);
+std::string StateText(hai::v1::Pod::State s);
+std::string StateText(hai::v1::Node::State s);
+
+// The chain (or container) is over for good: succeeded, failed or stopped.
+bool IsFinished(hai::v1::Task::State s);
+// The attempt ended (succeeded, failed, stopped or suspended).
+bool IsEnded(hai::v1::Attempt::State s);
 
 // One JSON document (no trailing newline).
 std::string ToJson(const google::protobuf::Message& message);

@@ -162,7 +162,7 @@ hai::v1::SubmitRequest BuildSubmitRequest(const SubmitArgs& args, absl::string_v
   req.set_workdir(cwd.string());
   req.set_nodes(args.nodes.value_or(1));
   req.set_group(args.group);
-  req.set_priority(args.priority);
+  if (!args.priority.empty()) req.set_priority(PriorityOf(args.priority));
   for (const auto& [k, v] : args.env) (*req.mutable_env())[k] = v;
   req.set_gpus_per_node(args.gpus_per_node);
   req.set_kind(std::string(kind));

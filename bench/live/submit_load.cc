@@ -205,7 +205,7 @@ int Run(const Options& opt) {
       req.set_name(absl::StrCat("c", clients, "-", t, "-", i));
       req.set_entrypoint(script);
       req.set_nodes(1);
-      req.set_priority("NORMAL");
+      req.set_priority(hai::v1::PRIORITY_NORMAL);
       hai::v1::SubmitResponse resp;
       grpc::Status s = stubs[t]->Submit(&ctx, req, &resp);
       if (!s.ok()) return absl::StrCat(s.error_code(), ": ", s.error_message());

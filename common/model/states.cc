@@ -153,6 +153,10 @@ bool IsFinal(ChainState s) {
 
 bool AcceptsWork(NodeState s) { return s == NodeState::kReady; }
 
+bool AdminMaySet(NodeState s) {
+  return s == NodeState::kReady || s == NodeState::kCordoned || s == NodeState::kDraining;
+}
+
 bool CanTransition(AttemptState from, AttemptState to) {
   if (from == to || IsEnded(from)) return false;
   switch (from) {

@@ -113,6 +113,9 @@ bool IsFinal(ChainState s);
 // ---- node predicates
 // New work may start on the node.
 bool AcceptsWork(NodeState s);
+// An admin may put a node in this state (ready, cordoned, draining); unhealthy and offline
+// are set by haid's node health and the runtimes.
+bool AdminMaySet(NodeState s);
 
 // The attempt transition table (docs/architecture.md draws it). Staying in a state is not a
 // transition. Ended states are terminal: an attempt never reopens; a requeue is a new attempt.

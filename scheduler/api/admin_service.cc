@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
 #include "common/log.h"
+#include "common/model/proto_enums.h"
 #include "scheduler/api/auth.h"
 #include "scheduler/api/grpc_status.h"
 #include "scheduler/api/services.h"
@@ -206,15 +207,18 @@ grpc::Status AdminServiceImpl::NodeSetState(grpc::ServerContext* context,
                                             const hai::v1::NodeStateRequest* req,
                                             hai::v1::NodeStateResponse* resp) {
   HAI_ADMIN(admin, context);
-  const std::string& state = req->state();
-  if (state != "ready" && state != "cordoned" && state != "draining") {
-    return ToGrpc(absl::InvalidArgumentError(
-        absl::StrCat("node state '", state, "' must be ready, cordoned or draining")));
+  // unhealthy and offline are the system's to set (node health, a runtime); an admin moves a
+  // node between serving, cordoned and draining.
+  const std::optional<model::NodeState> state = model::FromProto(req->state());
+  if (!state.has_value() || !model::AdminMaySet(*state)) {
+    return ToGrpc(absl::InvalidArgumentError(absl::StrCat("node state ",
+                                                          hai::v1::Node::State_Name(req->state()),
+                                                          " must be READY, CORDONED or DRAINING")));
   }
-  auto holding = d_.store->SetNodeState(req->name(), state, req->reason());
+  auto holding = d_.store->SetNodeState(req->name(), *state, req->reason());
   if (!holding.ok()) return ToGrpc(holding.status());
-  HAI_LOG(INFO) << "admin " << admin->name << " set node " << req->name() << " " << state;
-  if (state == "draining") {
+  HAI_LOG(INFO) << "admin " << admin->name << " set node " << req->name() << " " << *state;
+  if (*state == model::NodeState::kDraining) {
     // Running work leaves through the normal suspend protocol (checkpoint, requeue) and
     // resumes elsewhere; the node takes nothing new while draining.
     const std::string why = absl::StrCat("node ", req->name(), " drained by ", admin->name,

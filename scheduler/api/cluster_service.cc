@@ -2,6 +2,7 @@
 #include <map>
 #include <set>
 
+#include "common/model/proto_enums.h"
 #include "common/model/states.h"
 #include "scheduler/api/auth.h"
 #include "scheduler/api/grpc_status.h"
@@ -36,7 +37,7 @@ grpc::Status ClusterServiceImpl::ListNodes(grpc::ServerContext* context,
     n->set_memory_mib(h.node.memory_mib);
     n->set_room(h.node.room);
     n->set_switch_(h.node.sw);
-    n->set_state(std::string(model::Name(h.node.state)));
+    n->set_state(model::ToProto(h.node.state));
     n->set_state_reason(h.state_reason);
     n->set_jupyter(h.node.jupyter);
     for (int g : used_gpus[h.node.name]) n->add_used_gpus(g);

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/model/proto_enums.h"
 #include "common/model/states.h"
 
 namespace hai::api {
@@ -18,8 +19,8 @@ void SetTime(const std::optional<absl::Time>& t, google::protobuf::Timestamp* ou
 void ToProto(const store::AttemptRow& a, hai::v1::Attempt* out) {
   out->set_attempt_id(a.attempt_id);
   out->set_attempt_no(a.attempt_no);
-  out->set_state(std::string(model::Name(a.state)));
-  out->set_tier(a.tier);
+  out->set_state(model::ToProto(a.state));
+  out->set_tier(model::PriorityToProto(a.tier));
   SetTime(a.queued_at, out->mutable_queued_at());
   SetTime(a.started_at, out->mutable_started_at());
   SetTime(a.ended_at, out->mutable_ended_at());
@@ -34,7 +35,7 @@ void ToProto(const store::AttemptRow& a, hai::v1::Attempt* out) {
     pod->set_rank(p.rank);
     pod->set_node(p.node);
     for (int g : p.gpus) pod->add_gpus(g);
-    pod->set_state(std::string(model::Name(p.state)));
+    pod->set_state(model::ToProto(p.state));
     if (p.exit_code.has_value()) {
       pod->set_exit_code(*p.exit_code);
       pod->set_has_exit_code(true);
@@ -51,11 +52,11 @@ void ToProto(const store::Chain& chain, const std::optional<PendingView>& pendin
   out->set_chain_id(c.chain_id);
   out->set_name(c.name);
   out->set_user(c.user);
-  out->set_state(std::string(model::Name(chain.State())));
+  out->set_state(model::ToProto(chain.State()));
   out->set_group(c.group);
   out->set_nodes(c.nodes);
   out->set_gpus_per_node(c.gpus_per_node);
-  out->set_priority(c.priority);
+  out->set_priority(model::PriorityToProto(c.priority));
   out->set_entrypoint(c.entrypoint);
   for (const std::string& a : c.args) out->add_args(a);
   SetTime(c.first_submit_at, out->mutable_first_submit_at());

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "common/auth.h"
 #include "common/log.h"
+#include "common/model/proto_enums.h"
 #include "common/model/states.h"
 #include "scheduler/api/auth.h"
 #include "scheduler/api/grpc_status.h"
@@ -109,7 +110,7 @@ void JupyterServiceImpl::Fill(const store::JupyterChain& c, hai::v1::JupyterCont
   out->set_name(row.name);
   out->set_user(row.user);
   out->set_group(row.group);
-  out->set_state(std::string(model::Name(c.chain.State())));
+  out->set_state(model::ToProto(c.chain.State()));
   out->set_cpu_millis(j.cpu_millis);
   out->set_memory_mib(j.memory_mib);
   out->set_gpus(j.gpus);

@@ -6,11 +6,23 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/model/proto_enums.h"
 #include "common/model/states.h"
 #include "scheduler/policy/quota.h"
 #include "scheduler/policy/tier.h"
 
 namespace hai::api {
+
+absl::StatusOr<int> RequestedPriority(hai::v1::Priority p) {
+  std::optional<int> value = model::PriorityFromProto(p);
+  if (!value.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown priority ", static_cast<int>(p),
+        "; use LOW, BELOW_NORMAL, NORMAL, ABOVE_NORMAL, HIGH, VERY_HIGH, EXTREME_HIGH or AUTO"));
+  }
+  return *value;
+}
+
 namespace {
 
 bool ValidName(const std::string& s) {
@@ -164,14 +176,10 @@ absl::StatusOr<store::NewChain> ValidateSubmit(const hai::v1::SubmitRequest& req
                                             "'; groups: ", absl::StrJoin(groups, ", ")));
   }
 
-  const std::string prio =
-      req.priority().empty() ? ctx.scheduler->default_priority : req.priority();
-  auto priority = policy::ParsePriority(prio);
-  if (!priority.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown priority '", prio.substr(0, 64),
-        "'; use LOW, BELOW_NORMAL, NORMAL, ABOVE_NORMAL, HIGH, VERY_HIGH, EXTREME_HIGH or AUTO"));
-  }
+  absl::StatusOr<int> priority = req.has_priority()
+                                     ? RequestedPriority(req.priority())
+                                     : policy::ParsePriority(ctx.scheduler->default_priority);
+  if (!priority.ok()) return priority.status();
   c.priority = *priority;
   c.image = req.image();
   c.environment = req.environment();

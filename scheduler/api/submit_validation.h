@@ -16,6 +16,10 @@
 
 namespace hai::api {
 
+// The priority value (a tier number or kAutoPriority) of a request's Priority;
+// InvalidArgument for a number that is neither (proto3 enums accept any number).
+absl::StatusOr<int> RequestedPriority(hai::v1::Priority p);
+
 // Limits on what one submit may carry.
 inline constexpr size_t kMaxNameLength = 128;
 inline constexpr size_t kMaxPathLength = 4096;

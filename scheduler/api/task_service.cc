@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/model/proto_enums.h"
 #include "common/model/states.h"
 #include "scheduler/api/auth.h"
 #include "scheduler/api/convert.h"
@@ -191,12 +192,9 @@ grpc::Status TaskServiceImpl::SetPriority(grpc::ServerContext* context,
                                           hai::v1::SetPriorityResponse* resp) {
   HAI_AUTH(user, context);
   HAI_RESOLVE(chain, user, req->task());
-  auto priority = policy::ParsePriority(req->priority());
-  if (!priority.ok()) {
-    return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
-        "unknown priority '", req->priority().substr(0, 64),
-        "'; use LOW, BELOW_NORMAL, NORMAL, ABOVE_NORMAL, HIGH, VERY_HIGH, EXTREME_HIGH or AUTO")));
-  }
+  if (!req->has_priority()) return ToGrpc(absl::InvalidArgumentError("priority is required"));
+  absl::StatusOr<int> priority = RequestedPriority(req->priority());
+  if (!priority.ok()) return ToGrpc(priority.status());
   absl::Status s = d_.store->SetChainPriority(chain.row.chain_id, *priority, user.name);
   if (!s.ok()) return ToGrpc(s);
   return WakeAndReply(chain.row.chain_id, resp->mutable_task());
@@ -212,7 +210,7 @@ grpc::Status TaskServiceImpl::Queue(grpc::ServerContext* context, const hai::v1:
     e->set_chain_id(p.chain_id);
     e->set_name(p.name);
     e->set_user(p.user);
-    e->set_tier(p.tier);
+    e->set_tier(model::PriorityToProto(p.tier));
     e->set_position(p.position);
     e->set_reason(p.reason);
     e->set_detail(p.detail);
@@ -261,7 +259,7 @@ grpc::Status TaskServiceImpl::StreamLogs(grpc::ServerContext* context,
     if (finished) {
       hai::v1::LogChunk last;
       last.set_finished(true);
-      last.set_final_state(std::string(model::Name(*fresh->row.final_state)));
+      last.set_final_state(model::ToProto(*fresh->row.final_state));
       last.set_exit_code(ChainExitCode(*fresh));
       writer->Write(last);
       return grpc::Status::OK;

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/model/proto_enums.h"
 #include "scheduler/api/auth.h"
 #include "scheduler/api/grpc_status.h"
 #include "scheduler/api/jupyter_service.h"
@@ -44,7 +45,7 @@ grpc::Status UserServiceImpl::WhoAmI(grpc::ServerContext* context, const hai::v1
     if (key.user != user->name) continue;
     hai::v1::QuotaLine* line = resp->add_quota();
     line->set_group(key.group);
-    line->set_tier(static_cast<int>(key.tier));
+    line->set_tier(model::PriorityToProto(static_cast<int>(key.tier)));
     line->set_tier_name(std::string(policy::TierName(key.tier)));
     line->set_limit_nodes(limit);
     line->set_source(QuotaSource(qv, *user, key.group, key.tier));

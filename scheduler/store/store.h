@@ -53,8 +53,7 @@ class Store final : public LoopStore {
   absl::Status UpsertQuota(const policy::QuotaRow& row);
   absl::Status AddNode(const policy::Node& node);  // AlreadyExists
   // Sets hosts.state/state_reason; returns the open attempts holding the node. NotFound.
-  absl::StatusOr<std::vector<int64_t>> SetNodeState(const std::string& node,
-                                                    const std::string& state,
+  absl::StatusOr<std::vector<int64_t>> SetNodeState(const std::string& node, model::NodeState state,
                                                     const std::string& reason);
 
   // Marks `unhealthy` every node (not already unhealthy) that lost at least `threshold` ranks

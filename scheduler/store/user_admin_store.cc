@@ -108,14 +108,14 @@ absl::Status Store::AddNode(const policy::Node& n) {
 }
 
 absl::StatusOr<std::vector<int64_t>> Store::SetNodeState(const std::string& node,
-                                                         const std::string& state,
+                                                         model::NodeState state,
                                                          const std::string& reason) {
   std::vector<int64_t> holding;
   absl::Status s = pool_->Write("set node state", [&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_params(
         "UPDATE hosts SET state = $2, state_reason = $3, updated_at = now() WHERE node = $1 "
         "RETURNING node",
-        node, state, reason);
+        node, std::string(model::Name(state)), reason);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("no node ", node));
     for (const auto& row : tx.exec_params(
              "SELECT DISTINCT a.attempt_id FROM pods p JOIN attempts a USING (attempt_id) "

@@ -90,7 +90,7 @@ TEST_F(E2E, TwoNodeTaskRunsEveryRankAndLogsFollowExitsZero) {
   EXPECT_THAT(logs.output, HasSubstr("RANK=0 WORLD_SIZE=2 CUDA_VISIBLE_DEVICES=0,1"));
   EXPECT_THAT(logs.output, HasSubstr("RANK=1 WORLD_SIZE=2 CUDA_VISIBLE_DEVICES=0,1"));
   auto status = Status("alice", id);
-  EXPECT_EQ(status["state"], "succeeded");
+  EXPECT_EQ(status["state"], "SUCCEEDED");
   ASSERT_EQ(status["attempts"].size(), 1u);
   EXPECT_EQ(status["attempts"][0]["pods"].size(), 2u);
 }
@@ -110,7 +110,7 @@ TEST_F(E2E, ScriptExitingThreeEndsFailedWithExitCodeRecorded) {
   auto logs = cluster_->Cli("alice", absl::StrCat("logs -f ", id));
   EXPECT_EQ(logs.exit_code, 3) << logs.output;
   auto status = Status("alice", id);
-  EXPECT_EQ(status["state"], "failed");
+  EXPECT_EQ(status["state"], "FAILED");
   EXPECT_EQ(AsInt(status["exit_code"]), 3);
   EXPECT_THAT(status["attempts"][0].value("end_reason", ""), HasSubstr("3"));
   auto conn = cluster_->db().Connect();
@@ -122,14 +122,14 @@ TEST_F(E2E, ScriptExitingThreeEndsFailedWithExitCodeRecorded) {
 TEST_F(E2E, StopEndsASleepingTaskWithinTheGraceAndLeavesNoProcess) {
   std::string script = cluster_->WriteScript("sleep.py", "import time\ntime.sleep(600)\n");
   int64_t id = Submit("alice", script);
-  ASSERT_TRUE(WaitFor([&] { return State("alice", id) == "running" && !PodGroups(id).empty(); },
-                      15000))
+  ASSERT_TRUE(
+      WaitFor([&] { return State("alice", id) == "RUNNING" && !PodGroups(id).empty(); }, 15000))
       << cluster_->DaemonLog();
   std::vector<int> groups = PodGroups(id);
   auto stop = cluster_->Cli("alice", absl::StrCat("stop ", id));
   EXPECT_EQ(stop.exit_code, 0) << stop.output;
   // kill_grace is 2 s in this cluster's config; allow the manager's poll on top.
-  EXPECT_TRUE(WaitFor([&] { return State("alice", id) == "stopped"; }, 6000));
+  EXPECT_TRUE(WaitFor([&] { return State("alice", id) == "STOPPED"; }, 6000));
   for (int pgid : groups) {
     EXPECT_NE(kill(-pgid, 0), 0) << "process group " << pgid << " still alive";
   }
@@ -149,7 +149,7 @@ TEST_F(E2E, UsersCannotSeeOrStopEachOthersTasks) {
   auto list = cluster_->Cli("bob", "list --json");
   EXPECT_EQ(list.exit_code, 0);
   EXPECT_THAT(list.output, ::testing::Not(HasSubstr("nap")));
-  EXPECT_NE(State("alice", id), "stopped");
+  EXPECT_NE(State("alice", id), "STOPPED");
   cluster_->Cli("alice", absl::StrCat("stop ", id));
 }
 
@@ -163,16 +163,16 @@ TEST_F(E2E, RestartingHaidWhileATaskRunsLosesNothing) {
       "    time.sleep(0.05)\n"
       "print('finished')\n");
   int64_t id = Submit("alice", script + " -- -n 2");
-  ASSERT_TRUE(WaitFor([&] { return State("alice", id) == "running"; }, 15000));
+  ASSERT_TRUE(WaitFor([&] { return State("alice", id) == "RUNNING"; }, 15000));
   cluster_->KillDaemon();
   cluster_->StartDaemon();
-  EXPECT_EQ(State("alice", id), "running");
+  EXPECT_EQ(State("alice", id), "RUNNING");
   RunCommand("touch " + marker);
   auto logs = cluster_->Cli("alice", absl::StrCat("logs -f ", id));
   EXPECT_EQ(logs.exit_code, 0) << logs.output << cluster_->DaemonLog();
   EXPECT_THAT(logs.output, HasSubstr("finished"));
   auto status = Status("alice", id);
-  EXPECT_EQ(status["state"], "succeeded");
+  EXPECT_EQ(status["state"], "SUCCEEDED");
   EXPECT_EQ(status["attempts"].size(), 1u);  // the running attempt was adopted, not rerun
 }
 

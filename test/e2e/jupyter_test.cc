@@ -228,7 +228,7 @@ TEST_F(JupyterE2E, NotebookServesKernelsAndWorkspaceThenStopsAndKeepsTheWorkspac
   ASSERT_GT(pgid, 0);
   r = c().Cli("alice", "jupyter stop nb --wait --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(Json(r)["container"]["state"], "stopped");
+  EXPECT_EQ(Json(r)["container"]["state"], "STOPPED");
   EXPECT_TRUE(
       WaitFor([&] { return kill(-static_cast<pid_t>(pgid), 0) != 0 && errno == ESRCH; }, 10000))
       << "process group " << pgid << " still exists";

@@ -237,7 +237,7 @@ TEST_F(KubeE2ETest, JupyterContainerIsAPodWithItsServiceAndStopRemovesThem) {
   // Stop: Pod, Services and ConfigMap are deleted and the server process is gone.
   r = cluster_->Cli("alice", "jupyter stop nb --wait --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(JsonOf(r)["container"]["state"], "stopped");
+  EXPECT_EQ(JsonOf(r)["container"]["state"], "STOPPED");
   EXPECT_TRUE(WaitFor([&] { return double_->Objects().empty(); }, 10000))
       << double_->Objects().dump(1);
   EXPECT_TRUE(WaitFor([&] { return ::kill(pid, 0) != 0 && errno == ESRCH; }, 10000))

@@ -84,14 +84,14 @@ TEST_F(SubmitValidationTest, BadRequestsGetTypedErrorsNamingTheProblem) {
        "nodes must be between 1 and 1024"},
       {"more nodes than the group", [](auto& r) { r.set_nodes(6); },
        absl::StatusCode::kFailedPrecondition, ""},
-      {"over quota forever", [](auto& r) { r.set_priority("HIGH"); },
+      {"over quota forever", [](auto& r) { r.set_priority(hai::v1::PRIORITY_HIGH); },
        absl::StatusCode::kResourceExhausted, ""},
       {"unknown group", [](auto& r) { r.set_group("h100"); }, absl::StatusCode::kNotFound,
        "no node group 'h100'"},
       {"jupyter group", [](auto& r) { r.set_group("jupyter"); }, absl::StatusCode::kInvalidArgument,
        "Jupyter"},
-      {"unknown priority", [](auto& r) { r.set_priority("URGENT"); },
-       absl::StatusCode::kInvalidArgument, "unknown priority 'URGENT'"},
+      {"unknown priority", [](auto& r) { r.set_priority(static_cast<hai::v1::Priority>(31)); },
+       absl::StatusCode::kInvalidArgument, "unknown priority 31"},
       {"missing script", [](auto& r) { r.set_entrypoint("/work/nope.py"); },
        absl::StatusCode::kInvalidArgument, "script not found: /work/nope.py"},
       {"relative script", [](auto& r) { r.set_entrypoint("train.py"); },
@@ -136,7 +136,7 @@ TEST_F(SubmitValidationTest, AutoPriorityAndSingleNodeGpusAreAccepted) {
   hai::v1::SubmitRequest r = Good();
   r.set_nodes(1);
   r.set_gpus_per_node(2);
-  r.set_priority("AUTO");
+  r.set_priority(hai::v1::PRIORITY_AUTO);
   auto c = Validate(r);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->priority, policy::kAutoPriority);

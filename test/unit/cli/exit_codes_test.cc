@@ -47,14 +47,14 @@ TEST(ExitCodes, UnreachableNamesTheUrl) {
 }
 
 TEST(ExitCodes, FollowedTaskOutcome) {
-  EXPECT_EQ(ExitCodeForFinalState("succeeded", 0), 0);
-  EXPECT_EQ(ExitCodeForFinalState("failed", 3), 3);
-  EXPECT_EQ(ExitCodeForFinalState("failed", 0), 1);     // failed without a code
-  EXPECT_EQ(ExitCodeForFinalState("failed", -9), 1);    // killed by a signal
-  EXPECT_EQ(ExitCodeForFinalState("failed", 256), 1);   // would wrap to 0 in the shell
-  EXPECT_EQ(ExitCodeForFinalState("stopped", 0), 130);
-  EXPECT_EQ(ExitCodeForFinalState("stopped", 143), 130);
-  EXPECT_EQ(ExitCodeForFinalState("weird", 0), 1);
+  EXPECT_EQ(ExitCodeForFinalState(hai::v1::Task::SUCCEEDED, 0), 0);
+  EXPECT_EQ(ExitCodeForFinalState(hai::v1::Task::FAILED, 3), 3);
+  EXPECT_EQ(ExitCodeForFinalState(hai::v1::Task::FAILED, 0), 1);    // failed without a code
+  EXPECT_EQ(ExitCodeForFinalState(hai::v1::Task::FAILED, -9), 1);   // killed by a signal
+  EXPECT_EQ(ExitCodeForFinalState(hai::v1::Task::FAILED, 256), 1);  // would wrap to 0 in the shell
+  EXPECT_EQ(ExitCodeForFinalState(hai::v1::Task::STOPPED, 0), 130);
+  EXPECT_EQ(ExitCodeForFinalState(hai::v1::Task::STOPPED, 143), 130);
+  EXPECT_EQ(ExitCodeForFinalState(hai::v1::Task::SUSPENDED, 0), 1);
 }
 
 }  // namespace

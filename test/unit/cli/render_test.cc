@@ -20,10 +20,10 @@ hai::v1::Task RunningTask() {
   t.set_chain_id(42);
   t.set_name("train");
   t.set_user("alice");
-  t.set_state("running");
+  t.set_state(hai::v1::Task::RUNNING);
   t.set_group("default");
   t.set_nodes(2);
-  t.set_priority(-1);
+  t.set_priority(hai::v1::PRIORITY_AUTO);
   t.set_kind("python");
   t.set_entrypoint("/home/alice/train.py");
   t.add_args("--lr");
@@ -31,16 +31,16 @@ hai::v1::Task RunningTask() {
   SetTime(t.mutable_first_submit_at(), kNow - 600);
   hai::v1::Attempt* a0 = t.add_attempts();
   a0->set_attempt_no(0);
-  a0->set_state("suspended");
-  a0->set_tier(30);
+  a0->set_state(hai::v1::Attempt::SUSPENDED);
+  a0->set_tier(hai::v1::PRIORITY_HIGH);
   SetTime(a0->mutable_queued_at(), kNow - 600);
   SetTime(a0->mutable_started_at(), kNow - 590);
   SetTime(a0->mutable_ended_at(), kNow - 300);
   a0->set_end_reason("suspended for chain 57 (EXTREME_HIGH)");
   hai::v1::Attempt* a1 = t.add_attempts();
   a1->set_attempt_no(1);
-  a1->set_state("running");
-  a1->set_tier(30);
+  a1->set_state(hai::v1::Attempt::RUNNING);
+  a1->set_tier(hai::v1::PRIORITY_HIGH);
   SetTime(a1->mutable_queued_at(), kNow - 300);
   SetTime(a1->mutable_started_at(), kNow - 192);
   for (int rank = 0; rank < 2; ++rank) {
@@ -48,7 +48,7 @@ hai::v1::Task RunningTask() {
     p->set_rank(rank);
     p->set_node(rank == 0 ? "node1" : "node2");
     for (int g = 0; g < 8; ++g) p->add_gpus(g);
-    p->set_state("running");
+    p->set_state(hai::v1::Pod::RUNNING);
     p->set_pid(1000 + rank);
   }
   return t;
@@ -81,15 +81,15 @@ TEST(RenderTask, QueuedShowsReasonPositionAndDetail) {
   hai::v1::Task t;
   t.set_chain_id(7);
   t.set_name("wait");
-  t.set_state("queued");
+  t.set_state(hai::v1::Task::QUEUED);
   t.set_nodes(4);
-  t.set_priority(10);
+  t.set_priority(hai::v1::PRIORITY_NORMAL);
   t.set_pending_reason("WAITING_FOR_NODES");
   t.set_pending_detail("needs 4 nodes in default, 1 free");
   t.set_queue_position(3);
   hai::v1::Attempt* a = t.add_attempts();
-  a->set_state("queued");
-  a->set_tier(10);
+  a->set_state(hai::v1::Attempt::QUEUED);
+  a->set_tier(hai::v1::PRIORITY_NORMAL);
   const std::string out = RenderTask(t, absl::FromUnixSeconds(kNow), absl::UTCTimeZone());
   EXPECT_THAT(out, HasSubstr("  waiting    WAITING_FOR_NODES (position 3 in NORMAL): needs 4 "
                              "nodes in default, 1 free\n"));
@@ -98,11 +98,11 @@ TEST(RenderTask, QueuedShowsReasonPositionAndDetail) {
 
 TEST(RenderTask, FinishedShowsExitCodes) {
   hai::v1::Task t = RunningTask();
-  t.set_state("failed");
+  t.set_state(hai::v1::Task::FAILED);
   t.set_exit_code(3);
   t.set_has_exit_code(true);
   hai::v1::Attempt* a = t.mutable_attempts(1);
-  a->set_state("failed");
+  a->set_state(hai::v1::Attempt::FAILED);
   a->set_exit_code(3);
   a->set_has_exit_code(true);
   a->set_end_reason("exit code 3 on rank 1");
@@ -122,11 +122,11 @@ TEST(RenderTaskList, Columns) {
   q->set_chain_id(7);
   q->set_name("wait");
   q->set_user("bob");
-  q->set_state("queued");
+  q->set_state(hai::v1::Task::QUEUED);
   q->set_group("a100");
   q->set_nodes(1);
   q->set_gpus_per_node(4);
-  q->set_priority(10);
+  q->set_priority(hai::v1::PRIORITY_NORMAL);
   q->set_pending_reason("QUOTA_EXCEEDED");
   SetTime(q->mutable_first_submit_at(), kNow - 45);
   EXPECT_EQ(RenderTaskList(list, absl::FromUnixSeconds(kNow)),
@@ -142,7 +142,7 @@ TEST(RenderQueueNodesWhoAmI, Tables) {
   e->set_chain_id(7);
   e->set_name("wait");
   e->set_user("bob");
-  e->set_tier(40);
+  e->set_tier(hai::v1::PRIORITY_VERY_HIGH);
   e->set_position(1);
   e->set_reason("WAITING_FOR_NODES");
   e->set_detail("2 of 4 nodes free");
@@ -160,14 +160,14 @@ TEST(RenderQueueNodesWhoAmI, Tables) {
   n->set_gpus(8);
   n->add_used_gpus(0);
   n->add_used_gpus(1);
-  n->set_state("ready");
+  n->set_state(hai::v1::Node::READY);
   n->add_chain_ids(42);
   n->add_chain_ids(43);
   hai::v1::Node* c = nodes.add_nodes();
   c->set_name("node2");
   c->set_group("default");
   c->set_gpus(8);
-  c->set_state("cordoned");
+  c->set_state(hai::v1::Node::CORDONED);
   c->set_state_reason("disk");
   EXPECT_EQ(RenderNodes(nodes),
             "NAME   GROUP    GPUS  USED  STATE     REASON  TASKS\n"
@@ -181,7 +181,7 @@ TEST(RenderQueueNodesWhoAmI, Tables) {
   me.add_groups("ml");
   hai::v1::QuotaLine* line = me.add_quota();
   line->set_group("default");
-  line->set_tier(30);
+  line->set_tier(hai::v1::PRIORITY_HIGH);
   line->set_limit_nodes(4);
   line->set_used_nodes(2);
   line->set_source("user:alice");

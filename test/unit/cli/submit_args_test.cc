@@ -186,7 +186,7 @@ TEST(BuildSubmitRequest, FillsEveryField) {
   EXPECT_EQ(req.nodes(), 1);
   EXPECT_EQ(req.gpus_per_node(), 2);
   EXPECT_EQ(req.kind(), "python");
-  EXPECT_EQ(req.priority(), "");  // the server's default applies
+  EXPECT_FALSE(req.has_priority());  // the server's default applies
   EXPECT_EQ(req.env().at("K"), "V");
 }
 
