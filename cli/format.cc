@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "common/check.h"
+#include "common/model/proto_enums.h"
 
 namespace hai::cli {
 namespace {
@@ -59,11 +60,10 @@ absl::StatusOr<std::string> NormalizePriority(absl::string_view text) {
 }
 
 hai::v1::Priority PriorityOf(absl::string_view normalized) {
-  for (const TierEntry& t : kTiers) {
-    if (t.name == normalized) return static_cast<hai::v1::Priority>(t.value);
-  }
-  HAI_CHECK(false) << "not a normalized priority: " << normalized;
-  return hai::v1::PRIORITY_AUTO;
+  absl::StatusOr<int> value =
+      model::ParsePriority(std::string_view(normalized.data(), normalized.size()));
+  HAI_CHECK(value.ok()) << "not a normalized priority: " << normalized;
+  return model::PriorityToProto(*value);
 }
 
 std::string HumanDuration(absl::Duration d) {

@@ -90,9 +90,9 @@ Scheduler::Scheduler(store::LoopStore& store, const Config& config, ManagerProce
       policy_config_(PolicyConfigOf(config.scheduler)),
       applier_(store, notifier, metrics),
       node_health_(store, notifier, config.scheduler.node_lost_ranks_unhealthy),
-      supervisor_(
-          store, processes, metrics,
-          SupervisionOptions{config.scheduler.manager_timeout, absl::Seconds(30), 3, ThisHost()}) {}
+      supervisor_(store, processes, metrics,
+                  SupervisionOptions{.manager_timeout = config.scheduler.manager_timeout,
+                                     .this_host = ThisHost()}) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
