@@ -5,7 +5,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/model/states.h"
@@ -120,7 +119,9 @@ int AttemptLifecycle::Run() {
     }
     if (pid.has_value()) {
       absl::Status s = runtime_.Adopt(pod.rank, *pid, spec);
-      if (s.ok() && record_pid && store_.PodStarted(pod.rank, *pid).ok()) r.waiting = false;
+      if (s.ok() && record_pid) {
+        if (store_.PodStarted(pod.rank, *pid, /*waiting=*/false).ok()) r.waiting = false;
+      }
       if (s.ok()) {
         r.tracked = true;
         HAI_LOG(INFO) << "adopted rank " << pod.rank << " (pid " << *pid << ")";
@@ -183,7 +184,7 @@ int AttemptLifecycle::Run() {
     if (hb.ok()) {
       if (std::optional<AttemptOutcome> done = Decide(ctl)) return Finish(*std::move(done));
     }
-    if (terminating_.has_value() && absl::Now() >= kill_at_) {
+    if (terminating_.has_value() && clock_.Now() >= kill_at_) {
       for (auto& [rank, r] : ranks_) {
         if (r.tracked && !r.gone) (void)runtime_.Signal(rank, PodSignal::kKill);
       }
@@ -295,7 +296,7 @@ void AttemptLifecycle::BeginTerminate(AttemptOutcome outcome) {
   HAI_LOG(INFO) << "terminating ranks (" << model::Name(outcome.state) << ": " << outcome.end_reason
                 << ")";
   terminating_ = std::move(outcome);
-  kill_at_ = absl::Now() + opt_.kill_grace;
+  kill_at_ = clock_.Now() + opt_.kill_grace;
   for (auto& [rank, r] : ranks_) {
     if (r.tracked && !r.gone) (void)runtime_.Signal(rank, PodSignal::kTerminate);
   }
@@ -385,7 +386,7 @@ int AttemptLifecycle::Finish(AttemptOutcome outcome) {
     // Postgres unavailable: the outcome is only ours to write, so keep trying.
     HAI_LOG(WARNING) << "finish: " << written.status();
     if (opt_.shutdown_requested && opt_.shutdown_requested()) return 1;
-    absl::SleepFor(opt_.heartbeat);
+    clock_.SleepFor(opt_.heartbeat);
   }
 }
 
@@ -393,13 +394,13 @@ void AttemptLifecycle::KillAllAndWait() {
   for (auto& [rank, r] : ranks_) {
     if (r.tracked && !r.gone) (void)runtime_.Signal(rank, PodSignal::kKill);
   }
-  const absl::Time deadline = absl::Now() + opt_.kill_grace;
-  while (absl::Now() < deadline) {
+  const absl::Time deadline = clock_.Now() + opt_.kill_grace;
+  while (clock_.Now() < deadline) {
     PollRanks();
     bool all_gone = true;
     for (const auto& [rank, r] : ranks_) all_gone = all_gone && (r.gone || !r.tracked);
     if (all_gone) break;
-    absl::SleepFor(kTerminatePoll);
+    clock_.SleepFor(kTerminatePoll);
   }
   if (absl::Status s = runtime_.Release(); !s.ok()) {
     HAI_LOG(WARNING) << "release: " << s;

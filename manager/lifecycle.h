@@ -8,19 +8,26 @@
 // Terminate = SIGTERM to every rank, SIGKILL after the kill grace, then wait until no process
 // of any rank is left. A SIGTERM to the manager itself only makes it exit: the ranks keep
 // running and the next manager adopts them.
+//
+// Seams: the lifecycle sees only interfaces (the AttemptStore, the PodRuntime, the Hints and
+// a Clock), so test/unit/manager/lifecycle_test.cc drives every end with in-memory fakes and
+// a fake clock; hai-manager (main.cc) wires Postgres, the chosen runtime, Redis and the wall
+// clock. This library links no pqxx, gRPC or Redis.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "manager/attempt_store.h"
-#include "manager/control_hints.h"
+#include "manager/hints.h"
 #include "manager/jupyter_pod.h"
 #include "manager/runtime/pod_runtime.h"
 
@@ -44,11 +51,12 @@ std::string AttemptRunDir(const std::string& data_dir, int64_t attempt_id);
 class AttemptLifecycle {
  public:
   AttemptLifecycle(int64_t attempt_id, AttemptStore& store, PodRuntime& runtime, Hints& hints,
-                   LifecycleOptions options)
+                   Clock& clock, LifecycleOptions options)
       : attempt_id_(attempt_id),
         store_(store),
         runtime_(runtime),
         hints_(hints),
+        clock_(clock),
         opt_(std::move(options)) {}
 
   // Runs the attempt to its end (or until this manager must leave); returns the process exit
@@ -82,6 +90,7 @@ class AttemptLifecycle {
   AttemptStore& store_;
   PodRuntime& runtime_;
   Hints& hints_;
+  Clock& clock_;
   LifecycleOptions opt_;
 
   std::map<int, Rank> ranks_;
