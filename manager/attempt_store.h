@@ -62,8 +62,9 @@ class AttemptStore {
   virtual absl::StatusOr<ControlState> Heartbeat() = 0;
 
   // The rank was started (or adopted) as runtime id `runtime_id`: pods row 'running', or
-  // 'starting' while the runtime reports the command has not started yet (`waiting`).
-  // FailedPrecondition when the row cannot move there (it already ended).
+  // 'starting' while the runtime reports the command has not started yet (`waiting`). A row
+  // already in that state only gets the id. FailedPrecondition when the row cannot move there
+  // (it already ended).
   virtual absl::Status PodStarted(int rank, int64_t runtime_id, bool waiting) = 0;
   // A started rank's command began running (`waiting` false) or is not running yet: moves
   // the pods row between 'starting' and 'running'. Already there: nothing to do (OK).

@@ -99,7 +99,9 @@ absl::Status PgAttemptStore::PodStarted(int rank, int64_t runtime_id, bool waiti
   return pg::InTransaction(*conn_, "pod started", [&](pqxx::work& tx) -> absl::Status {
     pg::LockChainOfAttempt(tx, attempt_id_);
     ASSIGN_OR_RETURN(const PodState from, LockPod(tx, attempt_id_, rank));
-    RETURN_IF_ERROR(CheckPodMove(attempt_id_, rank, from, to));
+    // A row already in that state only gets its id (an adopting manager recording a rank whose
+    // id an earlier one could not); staying is not a transition.
+    if (from != to) RETURN_IF_ERROR(CheckPodMove(attempt_id_, rank, from, to));
     tx.exec_params(
         "UPDATE pods SET state = $4, pid = $3, started_at = clock_timestamp() "
         "WHERE attempt_id = $1 AND rank = $2",
