@@ -119,11 +119,14 @@ int AttemptLifecycle::Run() {
     }
     if (pid.has_value()) {
       absl::Status s = runtime_.Adopt(pod.rank, *pid, spec);
-      if (s.ok() && record_pid) {
-        if (store_.PodStarted(pod.rank, *pid, /*waiting=*/false).ok()) r.waiting = false;
-      }
       if (s.ok()) {
         r.tracked = true;
+        r.id = *pid;
+        r.start_recorded = !record_pid;
+        if (record_pid) {
+          r.waiting = false;
+          RecordStart(pod.rank, r);
+        }
         HAI_LOG(INFO) << "adopted rank " << pod.rank << " (pid " << *pid << ")";
       } else {
         HAI_LOG(WARNING) << "rank " << pod.rank << " lost: " << s;
@@ -140,19 +143,15 @@ int AttemptLifecycle::Run() {
       continue;
     }
     r.tracked = true;
+    r.id = *id;
     if (absl::Status s = WriteRunFile(pid_path, absl::StrCat(*id)); !s.ok()) {
       HAI_LOG(WARNING) << s;
     }
     // A runtime that prepares the rank first (Kubernetes: scheduling, image pull) reports it
     // not started yet; the row then says 'starting' until PollRanks sees it run.
     auto first = runtime_.Poll(pod.rank);
-    const bool waiting = first.ok() && first->phase == PodStatus::Phase::kRunning &&
-                         !first->started;
-    if (absl::Status s = store_.PodStarted(pod.rank, *id, waiting); !s.ok()) {
-      HAI_LOG(WARNING) << "record rank start: " << s;
-    } else {
-      r.waiting = waiting;
-    }
+    r.waiting = first.ok() && first->phase == PodStatus::Phase::kRunning && !first->started;
+    RecordStart(pod.rank, r);
   }
   if (store_.AttemptRunning().ok()) hints_.PublishState("running");
 
@@ -255,7 +254,10 @@ void AttemptLifecycle::PollRanks() {
     r.gone = !st->alive;
     if (r.exited) continue;
     if (st->phase == PodStatus::Phase::kRunning && st->started == r.waiting) {
-      if (store_.PodWaiting(rank, !st->started).ok()) r.waiting = !st->started;
+      // An unrecorded start is written with the current phase when it is retried.
+      if (!r.start_recorded || store_.PodWaiting(rank, !st->started).ok()) {
+        r.waiting = !st->started;
+      }
     }
     if (st->phase == PodStatus::Phase::kExited) {
       r.exited = true;
@@ -275,7 +277,19 @@ void AttemptLifecycle::PollRanks() {
   }
 }
 
+void AttemptLifecycle::RecordStart(int rank, Rank& r) {
+  absl::Status s = store_.PodStarted(rank, r.id, r.waiting);
+  r.start_recorded = s.ok();
+  if (!s.ok()) {
+    HAI_LOG(WARNING) << "record rank " << rank << " start: " << s;
+  }
+}
+
 void AttemptLifecycle::RecordPods() {
+  for (auto& [rank, r] : ranks_) {
+    // A start Postgres missed (it was unreachable) is retried, so the row gets its id.
+    if (r.tracked && !r.start_recorded && !r.exited) RecordStart(rank, r);
+  }
   for (auto& [rank, r] : ranks_) {
     if (!r.exited || r.recorded) continue;
     PodState state;
@@ -315,6 +329,10 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
       failed_rank = rank;
     }
   }
+  // The task checkpointed (go_suspend) or had its grace: the suspension is due.
+  const bool suspend_due =
+      ctl.suspend_requested && (ctl.go_suspend || ctl.seconds_since_suspend_request >=
+                                                      absl::ToDoubleSeconds(opt_.suspend_grace));
   if (!terminating_.has_value()) {
     if (ctl.stop_requested) {
       const std::string actor = store_.StopActor();
@@ -326,7 +344,10 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
       BeginTerminate({AttemptState::kSuspended, std::nullopt,
                       absl::StrCat("rank ", failed_rank, " was lost on node ", failed->node,
                                    InParentheses(failed->reason), "; requeued")});
-    } else if (failed != nullptr) {
+    } else if (failed != nullptr && !suspend_due) {
+      // Once the suspension is due, a non-zero exit is part of it (the task's own shutdown
+      // after go_suspend, or the SIGTERM of a manager replaced while terminating), so the
+      // attempt is suspended below rather than failed.
       BeginTerminate({AttemptState::kFailed, failed->exit_code,
                       absl::StrCat("rank ", failed_rank, " exited with code ", failed->exit_code,
                                    InParentheses(failed->reason))});
@@ -335,9 +356,7 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
       if (all_gone)
         return AttemptOutcome{AttemptState::kSucceeded, 0, "all ranks exited with code 0"};
       BeginTerminate({AttemptState::kSucceeded, 0, "all ranks exited with code 0"});
-    } else if (ctl.suspend_requested &&
-               (ctl.go_suspend ||
-                ctl.seconds_since_suspend_request >= absl::ToDoubleSeconds(opt_.suspend_grace))) {
+    } else if (suspend_due) {
       BeginTerminate(
           {AttemptState::kSuspended, std::nullopt,
            absl::StrCat(

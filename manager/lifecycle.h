@@ -1,10 +1,13 @@
 // AttemptLifecycle: the state machine of one attempt as its manager drives it.
 //   claim -> start or adopt every rank -> supervise (heartbeat, poll ranks, read control
 //   columns) -> terminate when the attempt must end -> one transaction that ends it.
-// End rules: every rank exits 0 -> succeeded; a rank exits non-zero (or is lost) -> the others
-// are terminated and the attempt fails with that rank's code; stop requested -> terminate,
-// stopped; suspend requested -> wait for go_suspend or the suspend grace, terminate,
-// suspended + requeued (stop wins over suspend; ranks that all exited 0 first win over both).
+// End rules: every rank exits 0 -> succeeded; a rank exits non-zero -> the others are
+// terminated and the attempt fails with that rank's code (unless a suspension is already
+// due: then it is suspended); a rank is lost (gone without an exit status) -> the others are
+// terminated, suspended + requeued (the node's failure, not the task's); stop requested ->
+// terminate, stopped; suspend requested -> wait for go_suspend or the suspend grace,
+// terminate, suspended + requeued (stop wins over suspend; ranks that all exited 0 before
+// the terminate win over both).
 // Terminate = SIGTERM to every rank, SIGKILL after the kill grace, then wait until no process
 // of any rank is left. A SIGTERM to the manager itself only makes it exit: the ranks keep
 // running and the next manager adopts them.
@@ -66,6 +69,8 @@ class AttemptLifecycle {
  private:
   struct Rank {
     bool tracked = false;   // known to the runtime (started or adopted)
+    int64_t id = 0;         // the runtime's id of the rank (pods.pid)
+    bool start_recorded = false;  // the pods row has the start (state and id)
     bool exited = false;    // the user command ended (or the rank was lost)
     bool lost = false;
     int exit_code = 0;
@@ -79,6 +84,8 @@ class AttemptLifecycle {
 
   absl::Status Prepare(const AttemptInfo& info, const std::string& token);
   void PollRanks();
+  // pods row 'starting'/'running' with the rank's id; a failure is retried by RecordPods.
+  void RecordStart(int rank, Rank& r);
   void RecordPods();
   void BeginTerminate(AttemptOutcome outcome);
   // The outcome when every rank is gone; nullopt while still waiting.

@@ -86,6 +86,10 @@ absl::StatusOr<ControlState> FakeAttemptStore::Heartbeat() {
 
 absl::Status FakeAttemptStore::PodStarted(int rank, int64_t runtime_id, bool waiting) {
   if (absl::Status s = Down(); !s.ok()) return s;
+  if (pod_started_unavailable > 0) {
+    --pod_started_unavailable;
+    return absl::UnavailableError("database down");
+  }
   PodInfo* found = FindPod(rank);
   if (found == nullptr) return absl::NotFoundError(absl::StrCat("no rank ", rank));
   PodInfo& pod = *found;

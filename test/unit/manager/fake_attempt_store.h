@@ -57,6 +57,7 @@ class FakeAttemptStore : public AttemptStore {
   // ---- faults
   bool unavailable = false;         // every call fails Unavailable (the database is down)
   int finish_unavailable = 0;       // the next this many Finish calls fail Unavailable
+  int pod_started_unavailable = 0;  // the next this many PodStarted calls fail Unavailable
   std::function<void()> on_finish;  // runs first in every Finish (a race with haid's writer)
 
   // Test helpers.

@@ -100,6 +100,20 @@ TEST_F(LifecycleTest, AdoptionKeepsRanksThatEndedBefore) {
   EXPECT_EQ(State(), AttemptState::kSucceeded);
 }
 
+TEST_F(LifecycleTest, AdoptionDuringASuspensionStillSuspends) {
+  // The previous manager had begun terminating for a suspension (go_suspend came) and was
+  // replaced before the ranks were gone: they exited 143 from its SIGTERM.
+  SeedRunningAttempt(store_, runtime_);
+  store_.RequestSuspend("preempted");
+  store_.go_suspend = true;
+  runtime_.Exit(0, 143);
+  runtime_.Exit(1, 143);
+  EXPECT_EQ(Run(), 0);
+  // The suspension completes: the chain is requeued, not failed with the SIGTERM's code.
+  EXPECT_EQ(State(), AttemptState::kSuspended);
+  EXPECT_TRUE(store_.requeued);
+}
+
 TEST_F(LifecycleTest, ClaimOfAnEndedAttemptDoesNothing) {
   store_.attempt.state = AttemptState::kStopped;
   EXPECT_EQ(Run(), 0);

@@ -272,6 +272,35 @@ TEST_F(LifecycleTest, WaitingRankIsStartingUntilItsCommandRuns) {
   EXPECT_EQ(State(), AttemptState::kSucceeded);
 }
 
+TEST_F(LifecycleTest, StartNotRecordedIsRecordedLater) {
+  // Postgres blinks as rank 0 starts: its pods row misses the start.
+  store_.pod_started_unavailable = 1;
+  clock_.At(absl::Seconds(3), [&] {
+    // Recorded at the next heartbeat, with the runtime's id, so a later manager can adopt it.
+    EXPECT_EQ(PodState(0), PodState::kRunning);
+    EXPECT_EQ(store_.FindPod(0)->pid, runtime_.ranks[0].id);
+    runtime_.Exit(0, 0);
+    runtime_.Exit(1, 0);
+  });
+  EXPECT_EQ(Run(), 0);
+  EXPECT_EQ(State(), AttemptState::kSucceeded);
+  EXPECT_EQ(PodState(0), PodState::kSucceeded);
+}
+
+TEST_F(LifecycleTest, WaitingStartNotRecordedIsRecordedLater) {
+  Seed(1, AttemptState::kScheduled);
+  runtime_.starts_waiting = true;
+  store_.pod_started_unavailable = 1;
+  clock_.At(absl::Seconds(3), [&] { EXPECT_EQ(PodState(0), PodState::kStarting); });
+  clock_.At(absl::Seconds(5), [&] { runtime_.BeginCommand(0); });
+  clock_.At(absl::Seconds(7), [&] {
+    EXPECT_EQ(PodState(0), PodState::kRunning);
+    runtime_.Exit(0, 0);
+  });
+  EXPECT_EQ(Run(), 0);
+  EXPECT_EQ(State(), AttemptState::kSucceeded);
+}
+
 TEST_F(LifecycleTest, DatabaseOutageDefersDecisions) {
   clock_.At(absl::Seconds(5), [&] { store_.unavailable = true; });
   clock_.At(absl::Seconds(7), [&] { runtime_.Exit(0, 0); });
