@@ -1,31 +1,29 @@
-// AttemptStore: every SQL statement hai-manager runs, behind a narrow typed interface so the
-// lifecycle (lifecycle.h) reads as the protocol it implements. Postgres is the truth: the
-// manager re-reads the control columns (stop/suspend/go_suspend) every heartbeat, and every
-// state change it makes is one transaction that also writes its task_events row.
+// AttemptStore: every read and write hai-manager makes about its attempt, behind a narrow
+// typed interface so the lifecycle (lifecycle.h) reads as the protocol it implements and is
+// unit-tested against an in-memory store (test/unit/manager/fake_attempt_store.h). Postgres is
+// the truth (manager/pg/pg_attempt_store.h): the manager re-reads the control columns
+// (stop/suspend/go_suspend) every heartbeat, and every state change it makes is one
+// transaction that also writes its task_events row. Pure header: no pqxx.
+//
+// Every state change is checked against the task model's transition tables
+// (model::CheckTransition): an illegal one is refused with FailedPrecondition and nothing is
+// written. Other errors (Unavailable: the database is unreachable) are worth a retry.
 #pragma once
 
-#include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 
-#include <pqxx/pqxx>
-
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/model/states.h"
 #include "manager/attempt_info.h"
+#include "manager/jupyter_info.h"
 
 namespace hai::manager {
 
-// Who this manager is, as recorded in attempts.manager_pid/manager_host.
-struct ManagerIdentity {
-  int pid = 0;
-  std::string host;
-};
-
 struct ClaimResult {
-  bool ended = false;  // the attempt already ended: nothing to do
+  bool ended = false;  // the attempt already ended (or is not placed): nothing to do
   AttemptInfo info;    // info.state is the state before the claim
 };
 
@@ -50,59 +48,52 @@ struct AttemptOutcome {
 
 class AttemptStore {
  public:
-  static absl::StatusOr<std::unique_ptr<AttemptStore>> Connect(const std::string& url,
-                                                               int64_t attempt_id,
-                                                               ManagerIdentity me);
+  virtual ~AttemptStore() = default;
 
   // Locks the attempt, records this manager as its owner and, when it was 'scheduled',
-  // stores `token_hash` and moves it to 'starting'.
-  absl::StatusOr<ClaimResult> Claim(const std::string& token_hash);
+  // stores `token_hash` and moves it to 'starting'. An attempt that does not hold nodes
+  // (queued, or ended) is returned with ended = true and nothing is written.
+  virtual absl::StatusOr<ClaimResult> Claim(const std::string& token_hash) = 0;
   // Replaces the task token hash (adoption found no token file).
-  absl::Status SetTokenHash(const std::string& token_hash);
+  virtual absl::Status SetTokenHash(const std::string& token_hash) = 0;
 
   // Heartbeat + control poll in one statement; owned=false when the row names another
   // manager (it was declared lost and replaced).
-  absl::StatusOr<ControlState> Heartbeat();
+  virtual absl::StatusOr<ControlState> Heartbeat() = 0;
 
   // The rank was started (or adopted) as runtime id `runtime_id`: pods row 'running', or
-  // 'starting' while the runtime reports the command has not started yet (`waiting`).
-  absl::Status PodStarted(int rank, int64_t runtime_id, bool waiting = false);
+  // 'starting' while the runtime reports the command has not started yet (`waiting`). A row
+  // already in that state only gets the id. FailedPrecondition when the row cannot move there
+  // (it already ended).
+  virtual absl::Status PodStarted(int rank, int64_t runtime_id, bool waiting) = 0;
   // A started rank's command began running (`waiting` false) or is not running yet: moves
-  // the pods row between 'starting' and 'running' (never out of an end state).
-  absl::Status PodWaiting(int rank, bool waiting);
-  // All ranks started: attempt 'running'.
-  absl::Status AttemptRunning();
-  // pod_state: an ended pod state (succeeded|failed|stopped|lost).
-  absl::Status PodEnded(int rank, model::PodState pod_state, std::optional<int> exit_code);
+  // the pods row between 'starting' and 'running'. Already there: nothing to do (OK).
+  // FailedPrecondition from any other state (not started, or ended).
+  virtual absl::Status PodWaiting(int rank, bool waiting) = 0;
+  // All ranks started: attempt 'running' (only from 'starting'; otherwise nothing is written).
+  virtual absl::Status AttemptRunning() = 0;
+  // pod_state: an ended pod state (succeeded|failed|stopped|lost). FailedPrecondition when
+  // the row already ended.
+  virtual absl::Status PodEnded(int rank, model::PodState pod_state,
+                                std::optional<int> exit_code) = 0;
 
   // Ends the attempt in one transaction: attempt row, remaining pods ('stopped'), the chain
   // (final state, or a new queued attempt after a suspend unless the chain is stopped or
   // held) and task_events. Returns the state actually written (a suspend of a chain whose
   // stop was requested meanwhile becomes 'stopped'); FailedPrecondition if the attempt had
   // already ended.
-  absl::StatusOr<model::AttemptState> Finish(const AttemptOutcome& outcome);
+  virtual absl::StatusOr<model::AttemptState> Finish(const AttemptOutcome& outcome) = 0;
 
   // The actor of the latest stop request ("" when unknown), for "stopped by <actor>".
-  std::string StopActor();
+  virtual std::string StopActor() = 0;
 
-  // ---- Jupyter containers (jupyter_attempt_store.cc)
+  // ---- Jupyter containers
   // Resources and the owner's token hash of a jupyter chain; NotFound without its row.
-  absl::StatusOr<JupyterPodInfo> LoadJupyter();
+  virtual absl::StatusOr<JupyterPodInfo> LoadJupyter() = 0;
   // This attempt serves on `host`:`port` (not answering yet): earlier reports become stale.
-  absl::Status ReportJupyterAddress(const std::string& host, int port);
+  virtual absl::Status ReportJupyterAddress(const std::string& host, int port) = 0;
   // The server answered; `activity` is its last_activity when it gave one.
-  absl::Status ReportJupyterStatus(std::optional<absl::Time> activity);
-
- private:
-  AttemptStore(std::unique_ptr<pqxx::connection> conn, int64_t attempt_id, ManagerIdentity me)
-      : conn_(std::move(conn)), attempt_id_(attempt_id), me_(std::move(me)) {}
-  absl::Status Reconnect();
-
-  std::unique_ptr<pqxx::connection> conn_;
-  std::string url_;
-  int64_t attempt_id_;
-  int64_t chain_id_ = 0;
-  ManagerIdentity me_;
+  virtual absl::Status ReportJupyterStatus(std::optional<absl::Time> activity) = 0;
 };
 
 }  // namespace hai::manager

@@ -10,18 +10,9 @@
 
 #include "absl/time/time.h"
 #include "common/redis.h"
+#include "manager/hints.h"
 
 namespace hai::manager {
-
-// The seam the lifecycle sees, so tests of it need no Redis.
-class Hints {
- public:
-  virtual ~Hints() = default;
-  // Returns after `timeout`, or earlier when a control hint arrives.
-  virtual void Wait(absl::Duration timeout) = 0;
-  // Best effort announcement of a new attempt state.
-  virtual void PublishState(const std::string& state) = 0;
-};
 
 class RedisHints : public Hints {
  public:

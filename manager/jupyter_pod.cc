@@ -43,6 +43,20 @@ std::optional<absl::Time> LastActivityFromStatus(const std::string& body) {
   return ParseJupyterTime(j["last_activity"].get<std::string>());
 }
 
+JupyterStatusProbe HttpStatusProbe() {
+  return [](const std::string& host, int port,
+            const std::string& token) -> std::optional<std::string> {
+    httplib::Client client(host, port);
+    // Loopback refuses at once; a cluster IP may take a moment (kube-proxy rules).
+    client.set_connection_timeout(0, host == "127.0.0.1" ? 300000 : 1000000);
+    client.set_read_timeout(2, 0);
+    // The task token authenticates; the notebook does not count /api/status as activity.
+    auto res = client.Get("/api/status", {{"Authorization", "token " + token}});
+    if (!res || res->status != 200) return std::nullopt;
+    return res->body;
+  };
+}
+
 storage::Mount PodWorkspaceMount(const JupyterPodOptions& options, const std::string& user) {
   storage::Mount m;
   m.mount_path = kPodWorkspace;
@@ -104,8 +118,10 @@ absl::StatusOr<std::unique_ptr<JupyterPod>> JupyterPod::Prepare(
   const bool shared =
       std::find(options.gpu_sharing_groups.begin(), options.gpu_sharing_groups.end(),
                 info->node_group) != options.gpu_sharing_groups.end();
-  std::unique_ptr<JupyterPod> pod(
-      new JupyterPod(store, options, j, *std::move(config), info->user_name, shared, task_token));
+  JupyterPodOptions with_probe = options;
+  if (!with_probe.probe) with_probe.probe = HttpStatusProbe();
+  std::unique_ptr<JupyterPod> pod(new JupyterPod(
+      store, std::move(with_probe), j, *std::move(config), info->user_name, shared, task_token));
   return pod;
 }
 
@@ -133,14 +149,9 @@ void JupyterPod::Tick(const std::string& host) {
     reported_host_ = host;
     ready_reported_ = false;
   }
-  httplib::Client client(host, info_.port);
-  // Loopback refuses at once; a cluster IP may take a moment (kube-proxy rules).
-  client.set_connection_timeout(0, host == "127.0.0.1" ? 300000 : 1000000);
-  client.set_read_timeout(2, 0);
-  // The task token authenticates; the notebook does not count /api/status as activity.
-  auto res = client.Get("/api/status", {{"Authorization", "token " + task_token_}});
-  if (!res || res->status != 200) return;  // not up yet (or restarting): try next tick
-  std::optional<absl::Time> activity = LastActivityFromStatus(res->body);
+  std::optional<std::string> body = opt_.probe(host, info_.port, task_token_);
+  if (!body.has_value()) return;  // not up yet (or restarting): try next tick
+  std::optional<absl::Time> activity = LastActivityFromStatus(*body);
   if (ready_reported_ && activity == reported_activity_) return;
   if (absl::Status s = store_.ReportJupyterStatus(activity); !s.ok()) {
     HAI_LOG(WARNING) << "jupyter status report: " << s;

@@ -15,6 +15,7 @@
 // decides.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +35,13 @@ std::optional<absl::Time> ParseJupyterTime(const std::string& text);
 // last_activity of a /api/status reply body; nullopt when absent or unparsable.
 std::optional<absl::Time> LastActivityFromStatus(const std::string& body);
 
+// Asks a Jupyter server's /api/status at host:port with the task token: the body of a 200
+// reply, nullopt while it does not answer. The default (HttpStatusProbe) speaks HTTP; the
+// lifecycle's unit tests inject a scripted one.
+using JupyterStatusProbe = std::function<std::optional<std::string>(
+    const std::string& host, int port, const std::string& token)>;
+JupyterStatusProbe HttpStatusProbe();
+
 struct JupyterPodOptions {
   std::string notebook_binary = "jupyter-notebook";  // jupyter.notebook_binary
   std::vector<std::string> gpu_sharing_groups;       // jupyter.gpu_sharing_groups
@@ -43,6 +51,7 @@ struct JupyterPodOptions {
   std::string image;  // of a container that names none; "" = the runtime's default image
   std::string workspace_pvc;
   std::string workspace_host_path = "/var/lib/hai/workspaces";
+  JupyterStatusProbe probe;  // empty: HttpStatusProbe()
 };
 
 // Paths inside a Jupyter container's Pod.

@@ -5,7 +5,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/model/states.h"
@@ -120,9 +119,14 @@ int AttemptLifecycle::Run() {
     }
     if (pid.has_value()) {
       absl::Status s = runtime_.Adopt(pod.rank, *pid, spec);
-      if (s.ok() && record_pid && store_.PodStarted(pod.rank, *pid).ok()) r.waiting = false;
       if (s.ok()) {
         r.tracked = true;
+        r.id = *pid;
+        r.start_recorded = !record_pid;
+        if (record_pid) {
+          r.waiting = false;
+          RecordStart(pod.rank, r);
+        }
         HAI_LOG(INFO) << "adopted rank " << pod.rank << " (pid " << *pid << ")";
       } else {
         HAI_LOG(WARNING) << "rank " << pod.rank << " lost: " << s;
@@ -139,19 +143,15 @@ int AttemptLifecycle::Run() {
       continue;
     }
     r.tracked = true;
+    r.id = *id;
     if (absl::Status s = WriteRunFile(pid_path, absl::StrCat(*id)); !s.ok()) {
       HAI_LOG(WARNING) << s;
     }
     // A runtime that prepares the rank first (Kubernetes: scheduling, image pull) reports it
     // not started yet; the row then says 'starting' until PollRanks sees it run.
     auto first = runtime_.Poll(pod.rank);
-    const bool waiting = first.ok() && first->phase == PodStatus::Phase::kRunning &&
-                         !first->started;
-    if (absl::Status s = store_.PodStarted(pod.rank, *id, waiting); !s.ok()) {
-      HAI_LOG(WARNING) << "record rank start: " << s;
-    } else {
-      r.waiting = waiting;
-    }
+    r.waiting = first.ok() && first->phase == PodStatus::Phase::kRunning && !first->started;
+    RecordStart(pod.rank, r);
   }
   if (store_.AttemptRunning().ok()) hints_.PublishState("running");
 
@@ -183,7 +183,7 @@ int AttemptLifecycle::Run() {
     if (hb.ok()) {
       if (std::optional<AttemptOutcome> done = Decide(ctl)) return Finish(*std::move(done));
     }
-    if (terminating_.has_value() && absl::Now() >= kill_at_) {
+    if (terminating_.has_value() && clock_.Now() >= kill_at_) {
       for (auto& [rank, r] : ranks_) {
         if (r.tracked && !r.gone) (void)runtime_.Signal(rank, PodSignal::kKill);
       }
@@ -254,7 +254,10 @@ void AttemptLifecycle::PollRanks() {
     r.gone = !st->alive;
     if (r.exited) continue;
     if (st->phase == PodStatus::Phase::kRunning && st->started == r.waiting) {
-      if (store_.PodWaiting(rank, !st->started).ok()) r.waiting = !st->started;
+      // An unrecorded start is written with the current phase when it is retried.
+      if (!r.start_recorded || store_.PodWaiting(rank, !st->started).ok()) {
+        r.waiting = !st->started;
+      }
     }
     if (st->phase == PodStatus::Phase::kExited) {
       r.exited = true;
@@ -274,7 +277,19 @@ void AttemptLifecycle::PollRanks() {
   }
 }
 
+void AttemptLifecycle::RecordStart(int rank, Rank& r) {
+  absl::Status s = store_.PodStarted(rank, r.id, r.waiting);
+  r.start_recorded = s.ok();
+  if (!s.ok()) {
+    HAI_LOG(WARNING) << "record rank " << rank << " start: " << s;
+  }
+}
+
 void AttemptLifecycle::RecordPods() {
+  for (auto& [rank, r] : ranks_) {
+    // A start Postgres missed (it was unreachable) is retried, so the row gets its id.
+    if (r.tracked && !r.start_recorded && !r.exited) RecordStart(rank, r);
+  }
   for (auto& [rank, r] : ranks_) {
     if (!r.exited || r.recorded) continue;
     PodState state;
@@ -295,7 +310,7 @@ void AttemptLifecycle::BeginTerminate(AttemptOutcome outcome) {
   HAI_LOG(INFO) << "terminating ranks (" << model::Name(outcome.state) << ": " << outcome.end_reason
                 << ")";
   terminating_ = std::move(outcome);
-  kill_at_ = absl::Now() + opt_.kill_grace;
+  kill_at_ = clock_.Now() + opt_.kill_grace;
   for (auto& [rank, r] : ranks_) {
     if (r.tracked && !r.gone) (void)runtime_.Signal(rank, PodSignal::kTerminate);
   }
@@ -314,6 +329,10 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
       failed_rank = rank;
     }
   }
+  // The task checkpointed (go_suspend) or had its grace: the suspension is due.
+  const bool suspend_due =
+      ctl.suspend_requested && (ctl.go_suspend || ctl.seconds_since_suspend_request >=
+                                                      absl::ToDoubleSeconds(opt_.suspend_grace));
   if (!terminating_.has_value()) {
     if (ctl.stop_requested) {
       const std::string actor = store_.StopActor();
@@ -325,7 +344,10 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
       BeginTerminate({AttemptState::kSuspended, std::nullopt,
                       absl::StrCat("rank ", failed_rank, " was lost on node ", failed->node,
                                    InParentheses(failed->reason), "; requeued")});
-    } else if (failed != nullptr) {
+    } else if (failed != nullptr && !suspend_due) {
+      // Once the suspension is due, a non-zero exit is part of it (the task's own shutdown
+      // after go_suspend, or the SIGTERM of a manager replaced while terminating), so the
+      // attempt is suspended below rather than failed.
       BeginTerminate({AttemptState::kFailed, failed->exit_code,
                       absl::StrCat("rank ", failed_rank, " exited with code ", failed->exit_code,
                                    InParentheses(failed->reason))});
@@ -334,9 +356,7 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
       if (all_gone)
         return AttemptOutcome{AttemptState::kSucceeded, 0, "all ranks exited with code 0"};
       BeginTerminate({AttemptState::kSucceeded, 0, "all ranks exited with code 0"});
-    } else if (ctl.suspend_requested &&
-               (ctl.go_suspend ||
-                ctl.seconds_since_suspend_request >= absl::ToDoubleSeconds(opt_.suspend_grace))) {
+    } else if (suspend_due) {
       BeginTerminate(
           {AttemptState::kSuspended, std::nullopt,
            absl::StrCat(
@@ -385,7 +405,7 @@ int AttemptLifecycle::Finish(AttemptOutcome outcome) {
     // Postgres unavailable: the outcome is only ours to write, so keep trying.
     HAI_LOG(WARNING) << "finish: " << written.status();
     if (opt_.shutdown_requested && opt_.shutdown_requested()) return 1;
-    absl::SleepFor(opt_.heartbeat);
+    clock_.SleepFor(opt_.heartbeat);
   }
 }
 
@@ -393,13 +413,13 @@ void AttemptLifecycle::KillAllAndWait() {
   for (auto& [rank, r] : ranks_) {
     if (r.tracked && !r.gone) (void)runtime_.Signal(rank, PodSignal::kKill);
   }
-  const absl::Time deadline = absl::Now() + opt_.kill_grace;
-  while (absl::Now() < deadline) {
+  const absl::Time deadline = clock_.Now() + opt_.kill_grace;
+  while (clock_.Now() < deadline) {
     PollRanks();
     bool all_gone = true;
     for (const auto& [rank, r] : ranks_) all_gone = all_gone && (r.gone || !r.tracked);
     if (all_gone) break;
-    absl::SleepFor(kTerminatePoll);
+    clock_.SleepFor(kTerminatePoll);
   }
   if (absl::Status s = runtime_.Release(); !s.ok()) {
     HAI_LOG(WARNING) << "release: " << s;

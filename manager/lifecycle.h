@@ -1,26 +1,36 @@
 // AttemptLifecycle: the state machine of one attempt as its manager drives it.
 //   claim -> start or adopt every rank -> supervise (heartbeat, poll ranks, read control
 //   columns) -> terminate when the attempt must end -> one transaction that ends it.
-// End rules: every rank exits 0 -> succeeded; a rank exits non-zero (or is lost) -> the others
-// are terminated and the attempt fails with that rank's code; stop requested -> terminate,
-// stopped; suspend requested -> wait for go_suspend or the suspend grace, terminate,
-// suspended + requeued (stop wins over suspend; ranks that all exited 0 first win over both).
+// End rules: every rank exits 0 -> succeeded; a rank exits non-zero -> the others are
+// terminated and the attempt fails with that rank's code (unless a suspension is already
+// due: then it is suspended); a rank is lost (gone without an exit status) -> the others are
+// terminated, suspended + requeued (the node's failure, not the task's); stop requested ->
+// terminate, stopped; suspend requested -> wait for go_suspend or the suspend grace,
+// terminate, suspended + requeued (stop wins over suspend; ranks that all exited 0 before
+// the terminate win over both).
 // Terminate = SIGTERM to every rank, SIGKILL after the kill grace, then wait until no process
 // of any rank is left. A SIGTERM to the manager itself only makes it exit: the ranks keep
 // running and the next manager adopts them.
+//
+// Seams: the lifecycle sees only interfaces (the AttemptStore, the PodRuntime, the Hints and
+// a Clock), so test/unit/manager/lifecycle_test.cc drives every end with in-memory fakes and
+// a fake clock; hai-manager (main.cc) wires Postgres, the chosen runtime, Redis and the wall
+// clock. This library links no pqxx, gRPC or Redis.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "manager/attempt_store.h"
-#include "manager/control_hints.h"
+#include "manager/hints.h"
 #include "manager/jupyter_pod.h"
 #include "manager/runtime/pod_runtime.h"
 
@@ -44,11 +54,12 @@ std::string AttemptRunDir(const std::string& data_dir, int64_t attempt_id);
 class AttemptLifecycle {
  public:
   AttemptLifecycle(int64_t attempt_id, AttemptStore& store, PodRuntime& runtime, Hints& hints,
-                   LifecycleOptions options)
+                   Clock& clock, LifecycleOptions options)
       : attempt_id_(attempt_id),
         store_(store),
         runtime_(runtime),
         hints_(hints),
+        clock_(clock),
         opt_(std::move(options)) {}
 
   // Runs the attempt to its end (or until this manager must leave); returns the process exit
@@ -58,6 +69,8 @@ class AttemptLifecycle {
  private:
   struct Rank {
     bool tracked = false;   // known to the runtime (started or adopted)
+    int64_t id = 0;         // the runtime's id of the rank (pods.pid)
+    bool start_recorded = false;  // the pods row has the start (state and id)
     bool exited = false;    // the user command ended (or the rank was lost)
     bool lost = false;
     int exit_code = 0;
@@ -71,6 +84,8 @@ class AttemptLifecycle {
 
   absl::Status Prepare(const AttemptInfo& info, const std::string& token);
   void PollRanks();
+  // pods row 'starting'/'running' with the rank's id; a failure is retried by RecordPods.
+  void RecordStart(int rank, Rank& r);
   void RecordPods();
   void BeginTerminate(AttemptOutcome outcome);
   // The outcome when every rank is gone; nullopt while still waiting.
@@ -82,6 +97,7 @@ class AttemptLifecycle {
   AttemptStore& store_;
   PodRuntime& runtime_;
   Hints& hints_;
+  Clock& clock_;
   LifecycleOptions opt_;
 
   std::map<int, Rank> ranks_;

@@ -14,11 +14,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "manager/attempt_store.h"
 #include "manager/control_hints.h"
 #include "manager/lifecycle.h"
+#include "manager/pg/pg_attempt_store.h"
 #include "manager/pod_env.h"
 #include "manager/runtime/kubernetes/kube_runtime.h"
 #include "manager/runtime/local/local_runtime.h"
@@ -125,8 +126,8 @@ int main(int argc, char** argv) {
   ::sigaction(SIGINT, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  auto store = hai::manager::AttemptStore::Connect(config->database.url, attempt_id,
-                                                   {static_cast<int>(::getpid()), HostName()});
+  auto store = hai::manager::PgAttemptStore::Connect(config->database.url, attempt_id,
+                                                     {static_cast<int>(::getpid()), HostName()});
   if (!store.ok()) {
     HAI_LOG(ERROR) << store.status();
     return 1;
@@ -167,6 +168,7 @@ int main(int argc, char** argv) {
   opt.jupyter.workspace_pvc = config->kubernetes.jupyter_workspace_pvc;
   opt.jupyter.workspace_host_path = config->kubernetes.jupyter_workspace_host_path;
 
-  hai::manager::AttemptLifecycle lifecycle(attempt_id, **store, **runtime, hints, std::move(opt));
+  hai::manager::AttemptLifecycle lifecycle(attempt_id, **store, **runtime, hints, hai::RealClock(),
+                                           std::move(opt));
   return lifecycle.Run();
 }

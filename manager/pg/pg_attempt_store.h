@@ -1,0 +1,62 @@
+// PgAttemptStore: the Postgres implementation of AttemptStore (manager/attempt_store.h), the
+// only place hai-manager runs SQL. Lock order matches haid's writers (chain row, then attempt
+// row, then pods rows; pg::LockChainOfAttempt) so a user's stop, haid failing a lost manager
+// and this manager recording a rank serialise instead of deadlocking. Rows are read by column
+// name (pg_rows.h). Endings go through the one writer, lifecycle::EndAttempt.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <pqxx/pqxx>
+
+#include "absl/status/statusor.h"
+#include "manager/attempt_store.h"
+
+namespace hai::manager {
+
+// Who this manager is, as recorded in attempts.manager_pid/manager_host.
+struct ManagerIdentity {
+  int pid = 0;
+  std::string host;
+};
+
+class PgAttemptStore : public AttemptStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<PgAttemptStore>> Connect(const std::string& url,
+                                                                 int64_t attempt_id,
+                                                                 ManagerIdentity me);
+
+  absl::StatusOr<ClaimResult> Claim(const std::string& token_hash) override;
+  absl::Status SetTokenHash(const std::string& token_hash) override;
+  absl::StatusOr<ControlState> Heartbeat() override;
+  absl::Status PodStarted(int rank, int64_t runtime_id, bool waiting) override;
+  absl::Status PodWaiting(int rank, bool waiting) override;
+  absl::Status AttemptRunning() override;
+  absl::Status PodEnded(int rank, model::PodState pod_state, std::optional<int> exit_code) override;
+  absl::StatusOr<model::AttemptState> Finish(const AttemptOutcome& outcome) override;
+  std::string StopActor() override;
+
+  // Jupyter (pg_jupyter_store.cc).
+  absl::StatusOr<JupyterPodInfo> LoadJupyter() override;
+  absl::Status ReportJupyterAddress(const std::string& host, int port) override;
+  absl::Status ReportJupyterStatus(std::optional<absl::Time> activity) override;
+
+ private:
+  PgAttemptStore(std::unique_ptr<pqxx::connection> conn, std::string url, int64_t attempt_id,
+                 ManagerIdentity me)
+      : conn_(std::move(conn)), url_(std::move(url)), attempt_id_(attempt_id), me_(std::move(me)) {}
+  absl::Status Reconnect();
+  // Claim's transaction (pg_claim.cc).
+  absl::Status ClaimIn(pqxx::work& tx, const std::string& token_hash, ClaimResult* result);
+
+  std::unique_ptr<pqxx::connection> conn_;
+  std::string url_;
+  int64_t attempt_id_;
+  int64_t chain_id_ = 0;  // known once claimed
+  ManagerIdentity me_;
+};
+
+}  // namespace hai::manager

@@ -1,0 +1,222 @@
+// PgAttemptStore against Postgres: the AttemptStore contract suite shared with the in-memory
+// fake (test/unit/manager/attempt_store_contract.h), plus what only the database can show:
+// the claim maps every column by name, and a pod write takes the chain lock before the pods
+// row, so haid ending the attempt meanwhile serialises with it instead of deadlocking.
+#include "manager/pg/pg_attempt_store.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/lifecycle/attempt_writer.h"
+#include "test/support/test_env.h"
+#include "test/unit/manager/attempt_store_contract.h"
+
+namespace hai::manager::testing {
+namespace {
+
+using hai::testing::TestDatabase;
+
+TestDatabase& Db() {
+  static TestDatabase* const db = [] {
+    TestDatabase* d = TestDatabase::Create().release();
+    d->Exec(
+        "INSERT INTO users (user_name, token_hash) VALUES ('alice', repeat('a', 64)) "
+        "ON CONFLICT DO NOTHING");
+    return d;
+  }();
+  return *db;
+}
+
+const ManagerIdentity kMe{4242, "test-host"};
+
+// Seeds a chain (open names must be unique per user) and a 'scheduled' attempt with pods.
+int64_t SeedAttempt(int ranks, const std::string& chain_columns = "",
+                    const std::string& chain_values = "") {
+  static int n = 0;
+  const std::string chain = Db().Query(absl::StrCat(
+      "INSERT INTO chains (name, user_name, kind, node_group, priority, nodes, entrypoint",
+      chain_columns, ") VALUES ('c", ++n, "', 'alice', 'bash', 'default', 10, ", ranks,
+      ", '/work/job.sh'", chain_values, ") RETURNING chain_id"));
+  const std::string attempt = Db().Query(absl::StrCat(
+      "INSERT INTO attempts (chain_id, attempt_no, state, tier, scheduled_at) VALUES (", chain,
+      ", 1, 'scheduled', 10, now()) RETURNING attempt_id"));
+  for (int rank = 0; rank < ranks; ++rank) {
+    Db().Exec(absl::StrCat("INSERT INTO pods (attempt_id, rank, node, gpus) VALUES (", attempt,
+                           ", ", rank, ", 'n", rank, "', '{0,3}')"));
+  }
+  return std::stoll(attempt);
+}
+
+class PgHarness : public StoreHarness {
+ public:
+  AttemptStore& Seed(int ranks) override {
+    attempt_ = SeedAttempt(ranks);
+    auto store = PgAttemptStore::Connect(Db().url(), attempt_, kMe);
+    EXPECT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    return *store_;
+  }
+  model::AttemptState AttemptState() override {
+    return model::AttemptStateFromDb(Where("SELECT state FROM attempts"));
+  }
+  model::PodState PodState(int rank) override {
+    return model::PodStateFromDb(
+        Where("SELECT state FROM pods", absl::StrCat(" AND rank = ", rank)));
+  }
+  bool Requeued() override {
+    return Db().Query(absl::StrCat("SELECT count(*) FROM attempts WHERE state = 'queued' AND "
+                                   "chain_id = (SELECT chain_id FROM attempts WHERE attempt_id = ",
+                                   attempt_, ")")) == "1";
+  }
+  void EndElsewhere() override {
+    // What haid writes when it gives up on a lost manager.
+    auto conn = Db().Connect();
+    pqxx::work tx(*conn);
+    auto ended = lifecycle::EndAttempt(tx, attempt_,
+                                       {.state = model::AttemptState::kFailed,
+                                        .reason = "manager lost",
+                                        .actor = "haid",
+                                        .live_pods_become = model::PodState::kLost});
+    ASSERT_TRUE(ended.ok()) << ended.status();
+    tx.commit();
+  }
+  void RequestStop(const std::string& actor) override {
+    // As haid's ControlStore records a user's stop.
+    Db().Exec(absl::StrCat(
+        "UPDATE chains SET stop_requested = true WHERE chain_id = ", ChainOf(), ";",
+        "UPDATE attempts SET stop_requested_at = clock_timestamp() WHERE attempt_id = ", attempt_,
+        ";", "INSERT INTO task_events (chain_id, attempt_id, kind, actor) VALUES (", ChainOf(),
+        ", ", attempt_, ", 'stop_requested', '", actor, "')"));
+  }
+  void RequestSuspend(const std::string& reason) override {
+    Db().Exec(absl::StrCat("UPDATE attempts SET suspend_requested_at = clock_timestamp(), ",
+                           "suspend_reason = '", reason, "' WHERE attempt_id = ", attempt_));
+  }
+  void GoSuspend() override {
+    Db().Exec(absl::StrCat("UPDATE attempts SET go_suspend_at = clock_timestamp() ",
+                           "WHERE attempt_id = ", attempt_));
+  }
+  void ClaimByOther() override {
+    Db().Exec(absl::StrCat("UPDATE attempts SET manager_pid = 1, manager_host = 'other' ",
+                           "WHERE attempt_id = ", attempt_));
+  }
+
+ private:
+  std::string Where(const std::string& select, const std::string& more = "") {
+    return Db().Query(absl::StrCat(select, " WHERE attempt_id = ", attempt_, more));
+  }
+  std::string ChainOf() { return Where("SELECT chain_id FROM attempts"); }
+
+  int64_t attempt_ = 0;
+  std::unique_ptr<PgAttemptStore> store_;
+};
+
+std::unique_ptr<StoreHarness> MakePg() { return std::make_unique<PgHarness>(); }
+
+INSTANTIATE_TEST_SUITE_P(Postgres, AttemptStoreContract, ::testing::Values(&MakePg));
+
+TEST(PgAttemptStoreTest, ClaimReadsEveryColumnByName) {
+  Db().Exec(
+      "INSERT INTO train_environments (env_name, image, python, env) VALUES "
+      "('torch', 'img:env', '/opt/py', '{\"FROM_ENV\": \"1\", \"N\": 4}') ON CONFLICT DO NOTHING");
+  const int64_t attempt =
+      SeedAttempt(2, ", args, workdir, env, environment, whole_life_state",
+                  ", '[\"a1\", \"a 2\"]', '/work', '{\"MY_VAR\": \"hello\"}', 'torch', 5");
+  Db().Exec(absl::StrCat("UPDATE attempts SET tier = 20 WHERE attempt_id = ", attempt));
+  auto store = PgAttemptStore::Connect(Db().url(), attempt, kMe);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto claim = (*store)->Claim(std::string(64, 'b'));
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  const AttemptInfo& a = claim->info;
+  EXPECT_EQ(a.attempt_id, attempt);
+  EXPECT_EQ(a.attempt_no, 1);
+  EXPECT_EQ(a.tier, 20);
+  EXPECT_EQ(a.state, model::AttemptState::kScheduled);
+  EXPECT_EQ(a.chain_name.substr(0, 1), "c");
+  EXPECT_EQ(a.user_name, "alice");
+  EXPECT_EQ(a.kind, model::TaskKind::kBash);
+  EXPECT_EQ(a.node_group, "default");
+  EXPECT_EQ(a.entrypoint, "/work/job.sh");
+  EXPECT_EQ(a.args, (std::vector<std::string>{"a1", "a 2"}));
+  EXPECT_EQ(a.workdir, "/work");
+  EXPECT_EQ(a.chain_env, (EnvList{{"MY_VAR", "hello"}}));
+  EXPECT_EQ(a.whole_life_state, 5);
+  EXPECT_EQ(a.python, "/opt/py");
+  EXPECT_EQ(a.train_env, (EnvList{{"FROM_ENV", "1"}, {"N", "4"}}));
+  EXPECT_EQ(a.image, "img:env");  // the chain names none: the environment's
+  ASSERT_EQ(a.pods.size(), 2u);
+  EXPECT_EQ(a.pods[1].rank, 1);
+  EXPECT_EQ(a.pods[1].node, "n1");
+  EXPECT_EQ(a.pods[1].gpus, (std::vector<int>{0, 3}));
+  EXPECT_FALSE(a.pods[1].pid.has_value());
+  EXPECT_EQ(Db().Query(absl::StrCat("SELECT manager_pid || '@' || manager_host FROM attempts "
+                                    "WHERE attempt_id = ",
+                                    attempt)),
+            "4242@test-host");
+
+  // A chain's own image wins over its environment's.
+  const int64_t own = SeedAttempt(1, ", environment, image", ", 'torch', 'img:chain'");
+  auto store2 = PgAttemptStore::Connect(Db().url(), own, kMe);
+  ASSERT_TRUE(store2.ok()) << store2.status();
+  auto claim2 = (*store2)->Claim(std::string(64, 'b'));
+  ASSERT_TRUE(claim2.ok()) << claim2.status();
+  EXPECT_EQ(claim2->info.image, "img:chain");
+}
+
+TEST(PgAttemptStoreTest, PodWriteWaitsForTheChainLockBeforeItsRow) {
+  const int64_t attempt = SeedAttempt(1);
+  auto store = PgAttemptStore::Connect(Db().url(), attempt, kMe);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Claim(std::string(64, 'b')).ok());
+  ASSERT_TRUE((*store)->PodStarted(0, 1234, false).ok());
+
+  // haid begins ending the attempt: the chain row first (EndAttempt's lock order) ...
+  auto haid = Db().Connect();
+  pqxx::work tx(*haid);
+  tx.exec_params(
+      "SELECT 1 FROM chains WHERE chain_id = (SELECT chain_id FROM attempts "
+      "WHERE attempt_id = $1) FOR UPDATE",
+      attempt);
+  const std::string haid_pid = tx.exec("SELECT pg_backend_pid()")[0][0].as<std::string>();
+  // ... while the manager records its rank's end.
+  absl::Status pod_ended = absl::UnknownError("not run");
+  std::thread manager([&] { pod_ended = (*store)->PodEnded(0, model::PodState::kFailed, 3); });
+  // Once the manager's transaction waits on a lock, haid goes on to the pods rows. Had the
+  // manager taken its pods row before the chain lock, the two would now deadlock and
+  // Postgres would abort one of them.
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (Db().Query(absl::StrCat("SELECT count(*) FROM pg_stat_activity WHERE datname = '",
+                                 Db().name(), "' AND wait_event_type = 'Lock' AND pid <> ",
+                                 haid_pid)) != "1" &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  absl::Status haid_end = absl::OkStatus();
+  try {
+    auto ended = lifecycle::EndAttempt(tx, attempt,
+                                       {.state = model::AttemptState::kFailed,
+                                        .reason = "manager lost",
+                                        .actor = "haid",
+                                        .live_pods_become = model::PodState::kLost});
+    haid_end = ended.status();
+    tx.commit();
+  } catch (const std::exception& e) {
+    haid_end = absl::AbortedError(e.what());
+  }
+  manager.join();
+  EXPECT_TRUE(haid_end.ok()) << haid_end;
+  // haid's end came first: the pod is 'lost', and the manager's write is refused, not lost
+  // to a deadlock.
+  EXPECT_TRUE(absl::IsFailedPrecondition(pod_ended)) << pod_ended;
+  EXPECT_EQ(Db().Query(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ", attempt)),
+            "lost");
+}
+
+}  // namespace
+}  // namespace hai::manager::testing
