@@ -102,6 +102,8 @@ struct GroupState {
   std::map<ClassKey, std::set<OrderKey>> classes;
   int64_t free_gpus = 0;
   int64_t decide_at = -1;  // pending decision time, -1: none
+  // Free GPUs on the nodes the last plan held for waiting tasks (Pending::reserved_nodes).
+  int64_t reserved_idle_gpus = 0;
 };
 
 struct RunningAttempt {
@@ -222,6 +224,8 @@ class Replayer {
       r.utilisation[b] = len > 0 && cap > 0 ? r.utilisation[b] / (cap * len) : 0;
       r.waiting_gpus[b] = len > 0 ? r.waiting_gpus[b] / len : 0;
     }
+    r.idle_waiting_gpu_s = idle_waiting_;
+    r.reserved_idle_gpu_s = reserved_idle_;
     r.decide_calls = decide_calls_;
     r.queued_passed = queued_passed_;
     r.over_quota_suspensions = over_quota_suspensions_;
@@ -273,6 +277,12 @@ class Replayer {
     if (whi > wlo) held_in_window_ += busy * static_cast<double>(whi - wlo);
     Spread(buckets_, busy_gpus_, to);
     Spread(waiting_buckets_, waiting_gpus_, to);
+    const double dt = static_cast<double>(to - now_);
+    for (const GroupState& gs : groups_) {
+      if (gs.cluster->queued().empty()) continue;
+      idle_waiting_ += static_cast<double>(gs.free_gpus) * dt;
+      reserved_idle_ += static_cast<double>(gs.reserved_idle_gpus) * dt;
+    }
     now_ = to;
   }
 
@@ -442,7 +452,10 @@ class Replayer {
   void Pass(int g) {
     GroupState& gs = groups_[g];
     SimCluster& cluster = *gs.cluster;
-    if (cluster.queued().empty() && !PassWithoutQueue()) return;
+    if (cluster.queued().empty() && !PassWithoutQueue()) {
+      gs.reserved_idle_gpus = 0;
+      return;
+    }
     BuildQueue(gs);
     const absl::Time now = At(now_);
     const policy::Snapshot& snap = cluster.snapshot();
@@ -460,7 +473,30 @@ class Replayer {
       Push(now_ + config_.cost.suspend_grace_s, kStop, victim);
     }
     for (int64_t id : applied.started) Started(g, id);
+    gs.reserved_idle_gpus = ReservedIdleGpus(gs, plan);
     ScheduleWakeUp(g);
+  }
+
+  // Free GPUs, after the plan's starts, on the nodes the plan holds for waiting tasks: the
+  // capacity a reservation keeps idle until the next pass.
+  static int64_t ReservedIdleGpus(const GroupState& gs, const policy::Plan& plan) {
+    absl::flat_hash_map<std::string, int64_t> used;  // reserved node -> GPUs in use
+    for (const policy::Pending& p : plan.pending) {
+      for (const std::string& n : p.reserved_nodes) used.emplace(n, 0);
+    }
+    if (used.empty()) return 0;
+    for (const Task& r : gs.cluster->snapshot().running) {
+      const bool exclusive = r.nodes > 1 || r.gpus_per_node == 0;
+      for (const policy::RankPlacement& p : r.placement) {
+        auto it = used.find(p.node);
+        if (it == used.end()) continue;
+        it->second += exclusive ? gs.spec->gpus_per_node : static_cast<int64_t>(p.gpus.size());
+      }
+    }
+    int64_t idle = 0;
+    for (const auto& [node, gpus] : used)
+      idle += std::max<int64_t>(0, gs.spec->gpus_per_node - gpus);
+    return idle;
   }
 
   // The replay's side of a start the cluster applied: indexes, GPUs, outcome, finish event.
@@ -529,6 +565,8 @@ class Replayer {
   double held_total_ = 0;
   double held_in_window_ = 0;
   int64_t waiting_gpus_ = 0;  // GPUs the queued tasks would hold
+  double idle_waiting_ = 0;   // GPU-seconds free in a group with a queue
+  double reserved_idle_ = 0;  // of which on nodes held for waiting tasks
   std::vector<double> buckets_;
   std::vector<double> waiting_buckets_;
   int64_t decide_calls_ = 0;

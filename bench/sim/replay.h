@@ -101,6 +101,12 @@ struct SimResult {
   std::vector<double> utilisation;   // per util_bucket_s from start_s: mean held fraction
   std::vector<double> waiting_gpus;  // same buckets: mean GPUs the queued jobs would hold
   int64_t util_bucket_s = 3600;
+  // GPU-seconds left idle in a group while its queue was not empty (whoever waited could not
+  // use them: reserved, fragmented, or too few for the waiting shapes), and the part of
+  // them on nodes the policy's last plan held (head-of-tier reservations and preemption
+  // holds: Pending::reserved_nodes).
+  double idle_waiting_gpu_s = 0;
+  double reserved_idle_gpu_s = 0;
   int64_t decide_calls = 0;
   int64_t queued_passed = 0;  // queued tasks handed to the policy, summed over calls
   // Suspensions of tasks over their owner's quota (PolicyConfig::suspend_over_quota: an

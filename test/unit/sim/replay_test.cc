@@ -99,6 +99,28 @@ TEST_F(ReplayTest, HaiBackfillsBesideTheHeadReservation) {
   EXPECT_EQ(T(r, 3), (Times{20, 30}));
 }
 
+TEST_F(ReplayTest, CountsGpusIdleWhileJobsWaitAndThoseOnReservedNodes) {
+  // hai: C waits 10 -> 55 with node 0 (1 free GPU) reserved for it; D runs 20 -> 30 on
+  // node 1's last GPU. Free GPUs while something waits: 2 x 10 + 1 x 10 + 2 x 25 = 80; on
+  // the reserved node: 1 x 45.
+  const SimResult hai = Run(BackfillTrace(), PolicyKind::kHaiNoPreempt);
+  EXPECT_DOUBLE_EQ(hai.idle_waiting_gpu_s, 80);
+  EXPECT_DOUBLE_EQ(hai.reserved_idle_gpu_s, 45);
+  // FIFO: C and D wait until 55 with 2 GPUs free; FIFO reserves nothing.
+  const SimResult fifo = Run(BackfillTrace(), PolicyKind::kFifo);
+  EXPECT_DOUBLE_EQ(fifo.idle_waiting_gpu_s, 2 * 45);
+  EXPECT_DOUBLE_EQ(fifo.reserved_idle_gpu_s, 0);
+  const Summary s = Summarize(BackfillTrace(), hai);
+  EXPECT_DOUBLE_EQ(s.reserved_idle_gpu_hours, 45.0 / 3600);
+  // Every job is one node: one size row for NORMAL and one for ALL.
+  ASSERT_EQ(s.sizes.size(), 2u);
+  EXPECT_EQ(s.sizes[0].tier, "NORMAL");
+  EXPECT_EQ(s.sizes[0].size, "1");
+  EXPECT_EQ(s.sizes[0].jobs, 4);
+  EXPECT_DOUBLE_EQ(s.sizes[0].queue_delay_s.mean, (0 + 0 + 45 + 0) / 4.0);
+  EXPECT_EQ(s.sizes[1].tier, "ALL");
+}
+
 // A NORMAL gang on both nodes, then a HIGH job needing one node.
 std::vector<SimJob> PreemptionTrace() {
   return {Job("N", 0, 1000, 8, Tier::kNormal), Job("H", 100, 200, 4, Tier::kHigh)};
