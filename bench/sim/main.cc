@@ -49,6 +49,7 @@ struct Args {
   bool suspend_over_quota = false;
   CostModel cost;
   int64_t interval_s = 0;
+  std::string time_limits = "trace";
   bool no_prune = false;
   int64_t util_bucket_s = 3600;
   std::string out;
@@ -173,6 +174,8 @@ absl::Status Run(const Args& a) {
   }
   ASSIGN_OR_RETURN(std::vector<policy::Tier> tiers, AssignTiers(trace, rule));
   ASSIGN_OR_RETURN(std::vector<SimJob> jobs, BuildJobs(trace, groups, tiers));
+  ASSIGN_OR_RETURN(auto limit_mode, ParseLimitMode(a.time_limits));
+  AssignLimits(jobs, limit_mode.first, limit_mode.second);
 
   std::map<policy::QuotaKey, int64_t> quota;
   if (!a.quota_file.empty()) {
@@ -261,6 +264,7 @@ absl::Status Run(const Args& a) {
       {"above_normal_demote_after_s", a.demote_after_s},
       {"suspend_over_quota", a.suspend_over_quota},
       {"interval_s", a.interval_s},
+      {"time_limits", a.time_limits},
       {"prune_queue", !a.no_prune},
   });
   RETURN_IF_ERROR(WriteReport(a.out, run_info, jobs, runs));
@@ -338,6 +342,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--interval-s", a.interval_s,
                  "decide only at multiples of this many virtual seconds (0 = at every event)")
+      ->capture_default_str();
+  app.add_option("--time-limits", a.time_limits,
+                 "jobs' time limits: trace (the time_limit_s column), none, or "
+                 "round-up:SECONDS (each job's duration rounded up to a multiple)")
       ->capture_default_str();
   app.add_flag("--no-prune", a.no_prune,
                "hand the policy every queued task (slow; same schedule, for checking)");

@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <compare>
 #include <limits>
 #include <map>
 #include <optional>
@@ -42,8 +43,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "bench/sim/fifo_baseline.h"
 #include "bench/sim/sim_cluster.h"
 #include "scheduler/policy/decide.h"
@@ -88,11 +91,14 @@ struct ClassKey {
   std::string user;
   int nodes;
   int gpus_per_node;
-  auto operator<=>(const ClassKey&) const = default;
+  absl::Duration limit;  // backfill depends on it
+  std::weak_ordering operator<=>(const ClassKey&) const = default;
 };
 using OrderKey = std::pair<int64_t, int64_t>;  // (first submit s, attempt id)
 
-ClassKey KeyOf(const Task& t) { return {t.requested_priority, t.user, t.nodes, t.gpus_per_node}; }
+ClassKey KeyOf(const Task& t) {
+  return {t.requested_priority, t.user, t.nodes, t.gpus_per_node, t.time_limit};
+}
 
 // A group's cluster (tasks, plan application: sim_cluster.h) plus what the replay adds:
 // the queue split into classes for pruning, free GPUs, and the pending decision.
@@ -324,6 +330,7 @@ class Replayer {
     t.nodes = job.nodes;
     t.gpus_per_node = job.gpus_per_node;
     t.first_submit = At(job.submit_s);
+    if (job.time_limit_s > 0) t.time_limit = absl::Seconds(job.time_limit_s);
     Track(gs, t);
     gs.cluster->Submit(std::move(t), absl::Seconds(job.duration_s));
     MarkDirty(g, now_);
@@ -380,7 +387,8 @@ class Replayer {
     std::array<int64_t, 51> by_tier{};
     for (const Task& r : cluster.snapshot().running) {
       const int gpus = running_.at(r.attempt_id).gpus;
-      if (r.suspend_requested) {
+      // A task past its time limit may be suspended for a head of its tier or above.
+      if (r.suspend_requested || policy::OverLimit(r, now)) {
         freeing += gpus;
       } else {
         by_tier[static_cast<int>(policy::EffectiveTier(r, pc_, now))] += gpus;
@@ -540,6 +548,8 @@ class Replayer {
     for (const Task& r : cluster.snapshot().running) {
       if (r.suspend_requested) continue;
       sooner(policy::DemotionTime(r, pc_));
+      // Past its limit it may be suspended for a reservation (rules.h OverLimit).
+      sooner(policy::LimitEnd(r));
       if (pc_.preemption && static_cast<int>(policy::EffectiveTier(r, pc_, now)) < top_queued) {
         sooner(policy::ProtectedUntil(r, pc_, now));
       }
@@ -619,6 +629,7 @@ absl::StatusOr<std::vector<SimJob>> BuildJobs(const std::vector<TraceJob>& trace
     j.duration_s = tj.duration_s;
     j.gpus = tj.gpus;
     j.tier = tiers[i];
+    j.time_limit_s = tj.time_limit_s;
     const int needed = (tj.gpus + per_node - 1) / per_node;
     j.nodes = std::max(tj.nodes, needed);
     // One node: pack its GPUs beside others. Several: whole nodes (a gang).
@@ -626,6 +637,29 @@ absl::StatusOr<std::vector<SimJob>> BuildJobs(const std::vector<TraceJob>& trace
     out.push_back(std::move(j));
   }
   return out;
+}
+
+void AssignLimits(std::vector<SimJob>& jobs, LimitMode mode, int64_t round_s) {
+  for (SimJob& j : jobs) {
+    switch (mode) {
+      case LimitMode::kTrace: break;
+      case LimitMode::kNone: j.time_limit_s = 0; break;
+      case LimitMode::kRoundUp:
+        j.time_limit_s = std::max<int64_t>(1, (j.duration_s + round_s - 1) / round_s) * round_s;
+        break;
+    }
+  }
+}
+
+absl::StatusOr<std::pair<LimitMode, int64_t>> ParseLimitMode(absl::string_view text) {
+  if (text == "trace") return std::make_pair(LimitMode::kTrace, int64_t{0});
+  if (text == "none") return std::make_pair(LimitMode::kNone, int64_t{0});
+  int64_t s = 0;
+  if (absl::ConsumePrefix(&text, "round-up:") && absl::SimpleAtoi(text, &s) && s >= 1) {
+    return std::make_pair(LimitMode::kRoundUp, s);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("time limits '", text, "' must be trace, none or round-up:SECONDS"));
 }
 
 std::map<policy::QuotaKey, int64_t> DefaultQuota(const std::vector<SimJob>& jobs,

@@ -47,6 +47,7 @@ struct SimJob {
   int nodes = 1;
   int gpus_per_node = 0;  // 0 = whole nodes
   policy::Tier tier = policy::Tier::kNormal;
+  int64_t time_limit_s = 0;  // the limit its user gave (Task::time_limit); 0: none
 };
 
 enum class PolicyKind {
@@ -124,6 +125,15 @@ struct SimResult {
 absl::StatusOr<std::vector<SimJob>> BuildJobs(const std::vector<TraceJob>& trace,
                                               const std::vector<GroupSpec>& groups,
                                               const std::vector<policy::Tier>& tiers);
+
+// Sets every job's time limit: kNone clears them; kRoundUp gives each job its duration
+// rounded up to a multiple of `round_s` (a user who knows a job's length to the hour);
+// kTrace keeps what the trace said (time_limit_s column).
+enum class LimitMode { kTrace, kNone, kRoundUp };
+void AssignLimits(std::vector<SimJob>& jobs, LimitMode mode, int64_t round_s);
+
+// Parses "trace", "none" or "round-up:SECONDS" (SECONDS >= 1).
+absl::StatusOr<std::pair<LimitMode, int64_t>> ParseLimitMode(absl::string_view text);
 
 // Resolved quota for every user of `jobs` in every group and tier: user_quota_nodes when
 // > 0, else no limit (nodes x GPUs per node: a GPU-packed task counts as one node).

@@ -318,6 +318,71 @@ TEST_F(ReplayTest, PrunedQueueGivesTheSameSchedule) {
   }
 }
 
+TEST_F(ReplayTest, PrunedQueueGivesTheSameScheduleWithTimeLimits) {
+  groups_ = {{"a", 6, 8}, {"b", 3, 8}};
+  for (uint32_t seed = 1; seed <= 6; ++seed) {
+    std::vector<SimJob> jobs = seed <= 3 ? RandomTrace(seed, 300) : BurstTrace(seed, 300);
+    // A third honest (rounded up to 10 min), a third overrunning (half the duration), a
+    // third without a limit.
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (i % 3 == 0) jobs[i].time_limit_s = (jobs[i].duration_s / 600 + 1) * 600;
+      if (i % 3 == 1) jobs[i].time_limit_s = std::max<int64_t>(1, jobs[i].duration_s / 2);
+    }
+    for (PolicyKind policy : {PolicyKind::kHaiNoPreempt, PolicyKind::kHai}) {
+      SimConfig c;
+      c.cost = {.suspend_grace_s = seed % 2 == 0 ? 0 : 30,
+                .checkpoint_interval_s = 0,
+                .restart_overhead_s = 15};
+      c.prune_queue = false;
+      const SimResult full = Run(jobs, policy, c);
+      c.prune_queue = true;
+      const SimResult pruned = Run(jobs, policy, c);
+      ASSERT_EQ(full.jobs.size(), pruned.jobs.size());
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        ASSERT_EQ(T(full, i), T(pruned, i))
+            << "seed " << seed << " policy " << PolicyName(policy) << " job " << i;
+        ASSERT_EQ(full.jobs[i].lost_gpu_s, pruned.jobs[i].lost_gpu_s);
+      }
+    }
+  }
+}
+
+// EASY backfill in a replay, 2 nodes x 4 GPUs, no preemption. A (limit 100) holds node 0;
+// the gang G heads NORMAL at 10 and holds both nodes, startable at 100 by A's limit. B (limit
+// 60) starts at 20 on held node 1, since it ends by 80 <= 100; C (no limit) waits.
+//  - B honest (runs 30 s): done at 50; G runs 100 -> 150; C 150 -> 350.
+//  - B overruns (runs 120 s): at 100 A ends and only B, past its limit, stands between G
+//    and its nodes: B is suspended (10 s grace, saved 90 s), G runs 110 -> 160; B resumes
+//    at 160 ahead of C (its place kept): 15 s reload + 30 s -> 205; C 160 -> 360.
+TEST_F(ReplayTest, TimeLimitsBackfillAndOverrunsAreSuspendedNotKilled) {
+  SimConfig c;
+  c.cost = {.suspend_grace_s = 10, .checkpoint_interval_s = 0, .restart_overhead_s = 15};
+  std::vector<SimJob> jobs = {Job("A", 0, 100, 4), Job("G", 10, 50, 8), Job("B", 20, 30, 4),
+                              Job("C", 25, 200, 4)};
+  jobs[0].time_limit_s = 100;
+  jobs[2].time_limit_s = 60;
+  SimResult r = Run(jobs, PolicyKind::kHaiNoPreempt, c);
+  EXPECT_EQ(T(r, 0), (Times{0, 100}));
+  EXPECT_EQ(T(r, 1), (Times{100, 150}));
+  EXPECT_EQ(T(r, 2), (Times{20, 50}));
+  EXPECT_EQ(T(r, 3), (Times{150, 350}));
+
+  jobs[2].duration_s = 120;
+  r = Run(jobs, PolicyKind::kHaiNoPreempt, c);
+  EXPECT_EQ(T(r, 1), (Times{110, 160}));
+  EXPECT_EQ(T(r, 2), (Times{20, 205}));
+  EXPECT_EQ(r.jobs[2].suspensions, 1);
+  EXPECT_EQ(r.jobs[2].lost_gpu_s, 4 * 15);  // nothing redone: the reload
+  EXPECT_EQ(T(r, 3), (Times{160, 360}));
+
+  // Without limits B may not start on G's nodes: it waits behind G like C.
+  for (SimJob& j : jobs) j.time_limit_s = 0;
+  jobs[2].duration_s = 30;
+  r = Run(jobs, PolicyKind::kHaiNoPreempt, c);
+  EXPECT_EQ(T(r, 1), (Times{100, 150}));
+  EXPECT_EQ(T(r, 2), (Times{150, 180}));
+}
+
 // Over-quota suspensions come out of Decide's plan, so the replay applies them like
 // preemptions. One node of quota per tier: B runs at NORMAL from 0, A at ABOVE_NORMAL from
 // 10. At 610 A drops to NORMAL (demote after 600 s), its owner holds 2 NORMAL nodes with a
