@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <tuple>
 
-#include "absl/container/flat_hash_set.h"
 #include "scheduler/policy/placement.h"
 
 namespace hai::policy::internal {
@@ -142,26 +141,15 @@ HeadReservation PlanWhole(const Cluster& c, int group, int need, int k, int tier
             [](const Busy& a, const Busy& b) { return a.Key() < b.Key(); });
   const int shortfall = std::max(need - free_count, 0);
   out.start = shortfall == 0 ? now : busy[shortfall - 1].at;
-  // The runs the head waits for anyway: those on the busy nodes it cannot do without.
-  absl::flat_hash_set<int> waits_for;
-  for (int i = 0; i < shortfall; ++i) {
-    out.nodes.push_back(busy[i].node);
-    for (int r : nodes[busy[i].node].running) {
-      if (!Gone(runs[r], now, tier)) waits_for.insert(r);
-    }
-  }
+  for (int i = 0; i < shortfall; ++i) out.nodes.push_back(busy[i].node);
   // A busy node free by the start replaces a free node: it costs the head nothing and
-  // leaves the free node to others.
-  auto free_by_start = [&](const Busy& b) {
-    if (out.start != absl::InfiniteFuture()) return b.at <= out.start;
-    if (nodes[b.node].started_here) return false;  // nobody waits for those already
-    for (int r : nodes[b.node].running) {
-      if (!Gone(runs[r], now, tier) && !waits_for.contains(r)) return false;
+  // leaves the free node to others. Only when the limits give the start: without them the
+  // head's choice is remade every pass by its blockers, so a free node given away now (and
+  // taken by a task without a limit) could be among its busy nodes in the next pass.
+  if (out.start != absl::InfiniteFuture()) {
+    for (size_t i = shortfall; i < busy.size() && static_cast<int>(out.nodes.size()) < need; ++i) {
+      if (busy[i].at <= out.start) out.nodes.push_back(busy[i].node);
     }
-    return true;
-  };
-  for (size_t i = shortfall; i < busy.size() && static_cast<int>(out.nodes.size()) < need; ++i) {
-    if (free_by_start(busy[i])) out.nodes.push_back(busy[i].node);
   }
   const int rest = need - static_cast<int>(out.nodes.size());
   if (rest > 0) {

@@ -11,10 +11,11 @@
 //    (a free node now, a node of suspending tasks now, a node of tasks with limits at the
 //    latest limit end, a node with a task without a limit never), so its start S is as
 //    early as the limits allow;
-//  - of what it needs, it holds busy nodes that will be free by S in place of free nodes:
-//    a busy node that frees by S costs the head nothing, while a free node held until S
-//    stays idle. Without limits, "free by S" means "held only by tasks the head waits for
-//    anyway" (e.g. the rest of a gang two of whose nodes it needs);
+//  - when S is known (finite), it holds busy nodes that will be free by S in place of free
+//    nodes: such a node costs the head nothing, while a free node held until S stays idle.
+//    Not without limits: the choice is remade every pass from the blockers, and a free node
+//    given away to a task without a limit could become one of its blockers in the next
+//    pass (measured on Philly at half size: 2-4 node jobs waited 26% longer);
 //  - tasks run past their limit on the chosen nodes, of the head's tier or below, count as
 //    gone: when nothing else stands between the head and its nodes, they are named to be
 //    suspended (SuspendKind::kOverLimit) and the head waits for them like a preemptor.

@@ -47,25 +47,27 @@ Plan DecideChecked(const Snapshot& s, const PolicyConfig& c = {}) {
   return p;
 }
 
-// Issue 21, no limits anywhere: a HIGH 12-node gang runs on n10..n21. A HIGH 12-node gang
-// and a NORMAL 16-node gang wait behind it, then eight 1-node NORMAL tasks. Before: the
-// HIGH head held the 8 free nodes and 4 of the running gang's, the NORMAL head the other 8,
-// and all 20 nodes were held: nothing could start. Now the HIGH head holds the running
-// gang's 12 nodes (it must wait for that gang to end anyway, and they all free then), and
-// the NORMAL head, which cannot be satisfied beside it (8 nodes left of 16 needed), holds
-// none: the eight small tasks start on the free nodes.
+// Issue 21: a HIGH 12-node gang runs on n10..n21, to end in 3 h by its limit. A HIGH 12-node
+// gang and a NORMAL 16-node gang wait behind it, then eight 1-node NORMAL tasks without
+// limits. Before: the HIGH head held the 8 free nodes and 4 of the running gang's, the NORMAL
+// head the other 8, and all 20 nodes were held: nothing could start. Now the HIGH head holds
+// the running gang's 12 nodes (they all free in 3 h, when it could start anyway), and the
+// NORMAL head, which cannot be satisfied beside it (8 nodes left of 16 needed), holds none:
+// the eight small tasks start on the free nodes. Without the running gang's limit its end is
+// unknown: the HIGH head holds free nodes as before, and the NORMAL head still holds none.
 TEST(ReservationTest, TierHeadsDoNotStackOnTwentyNodes) {
   Snapshot s = TwentyNodes();
   std::vector<std::pair<std::string, std::vector<int>>> gang;
   for (int i = 0; i < 12; ++i) gang.push_back({Name(i), {}});
-  s.running = {Running(100, "v", Tier::kHigh, gang)};
+  s.running = {WithLimit(Running(100, "v", Tier::kHigh, gang, 0, absl::ToInt64Seconds(kNow - kT0)),
+                         absl::Hours(3))};
   s.queued = {Queued(1, "h", Tier::kHigh, 12, 0, 0), Queued(2, "n", Tier::kNormal, 16, 0, 1)};
   for (int i = 0; i < 8; ++i) s.queued.push_back(Queued(3 + i, "s", Tier::kNormal, 1, 0, 2 + i));
-  const Plan p = DecideChecked(s);
+  Plan p = DecideChecked(s);
   const Pending* high = FindPending(p, 1);
   ASSERT_NE(high, nullptr);
   EXPECT_EQ(high->reserved_nodes, Names(0, 12));
-  EXPECT_EQ(high->reserved_start, absl::InfiniteFuture());  // the running gang has no limit
+  EXPECT_EQ(high->reserved_start, kNow + absl::Hours(3));
   const Pending* normal = FindPending(p, 2);
   ASSERT_NE(normal, nullptr);
   EXPECT_TRUE(normal->reserved_nodes.empty());
@@ -79,6 +81,12 @@ TEST(ReservationTest, TierHeadsDoNotStackOnTwentyNodes) {
   for (const StartDecision& d : p.starts) used.push_back(d.placement.at(0).node);
   std::sort(used.begin(), used.end());
   EXPECT_EQ(used, Names(12, 20));
+
+  s.running[0].time_limit = absl::InfiniteDuration();
+  p = DecideChecked(s);
+  EXPECT_EQ(FindPending(p, 1)->reserved_nodes.size(), 12u);
+  EXPECT_EQ(FindPending(p, 1)->reserved_start, absl::InfiniteFuture());
+  EXPECT_TRUE(FindPending(p, 2)->reserved_nodes.empty());
 }
 
 // Issue 21 with time limits: 4 nodes are free and 16 run 1-node tasks whose limits end 1 h,
