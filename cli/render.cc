@@ -147,6 +147,9 @@ std::string RenderTask(const Task& task, absl::Time now, absl::TimeZone tz) {
                             task.gpus_per_node() > 0 ? absl::StrCat(task.gpus_per_node(), " GPUs")
                                                      : std::string("all GPUs"),
                             " in group ", Cell(task.group()))});
+  if (task.time_limit_s() > 0) {
+    info.AddRow({"time limit", HumanDuration(absl::Seconds(task.time_limit_s()))});
+  }
   info.AddRow({"command", CommandLine(task)});
   const absl::Time submitted = FromProtoTime(task.first_submit_at());
   info.AddRow({"submitted", submitted == absl::InfinitePast()

@@ -7,7 +7,9 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "cli/exit_codes.h"
 #include "cli/format.h"
 
@@ -23,6 +25,9 @@ const char kSubmitOptionsHelp[] =
     "  -e, --env K=V        extra environment for every rank (repeatable)\n"
     "      --name NAME      task name (default: script file name without extension)\n"
     "      --gpus N         GPUs on a single node instead of the whole node\n"
+    "  -t, --time-limit T   how long one run takes at most, e.g. 90m, 2h, 1d12h: the\n"
+    "                       scheduler may start it earlier on nodes held for a bigger task;\n"
+    "                       past it the task is suspended (not killed) when they are needed\n"
     "      --environment E  train environment name\n"
     "      --life-state N   initial whole_life_state\n"
     "  -f, --follow         stream the logs until the task ends; exit with its code\n"
@@ -47,6 +52,8 @@ absl::Status ParseHaiOptions(std::vector<std::string> options, SubmitArgs& out) 
   std::string priority;
   std::vector<std::string> env;
   int life_state = 0;
+  std::string time_limit;
+  CLI::Option* limit_opt = app.add_option("-t,--time-limit", time_limit)->take_last();
   CLI::Option* nodes_opt =
       app.add_option("-n,--nodes", nodes)->take_last();
   app.add_option("-g,--group", out.group)->take_last();
@@ -71,6 +78,11 @@ absl::Status ParseHaiOptions(std::vector<std::string> options, SubmitArgs& out) 
     out.nodes = nodes;
   }
   if (life_opt->count() > 0) out.whole_life_state = life_state;
+  if (limit_opt->count() > 0) {
+    absl::StatusOr<int64_t> seconds = ParseTimeLimit(time_limit);
+    if (!seconds.ok()) return seconds.status();
+    out.time_limit_s = *seconds;
+  }
   if (priority_opt->count() > 0) {
     absl::StatusOr<std::string> name = NormalizePriority(priority);
     if (!name.ok()) return UsageError(name.status().message());
@@ -88,6 +100,28 @@ absl::Status ParseHaiOptions(std::vector<std::string> options, SubmitArgs& out) 
 }
 
 }  // namespace
+
+absl::StatusOr<int64_t> ParseTimeLimit(absl::string_view text) {
+  const std::string bad =
+      absl::StrCat("bad -t '", text, "': expected a duration with units, e.g. 90m, 2h or 1d12h");
+  absl::string_view rest = text;
+  int64_t days = 0;
+  if (const size_t d = rest.find('d'); d != absl::string_view::npos) {
+    if (!absl::SimpleAtoi(rest.substr(0, d), &days) || days < 0 || days > 366) {
+      return UsageError(bad);
+    }
+    rest.remove_prefix(d + 1);
+  }
+  absl::Duration more = absl::ZeroDuration();
+  if (!rest.empty() && !absl::ParseDuration(rest, &more)) return UsageError(bad);
+  if (rest.empty() && days == 0) return UsageError(bad);
+  if (!rest.empty() && absl::ascii_isdigit(static_cast<unsigned char>(rest.back()))) {
+    return UsageError(bad);  // "90": absl reads a bare 0 only, but say why for any number
+  }
+  const int64_t seconds = days * 86400 + absl::ToInt64Seconds(more);
+  if (seconds <= 0) return UsageError(absl::StrCat("bad -t '", text, "': must be positive"));
+  return seconds;
+}
 
 absl::StatusOr<std::pair<std::string, std::string>> ParseEnvAssignment(absl::string_view text) {
   const size_t eq = text.find('=');
@@ -165,6 +199,7 @@ hai::v1::SubmitRequest BuildSubmitRequest(const SubmitArgs& args, absl::string_v
   if (!args.priority.empty()) req.set_priority(PriorityOf(args.priority));
   for (const auto& [k, v] : args.env) (*req.mutable_env())[k] = v;
   req.set_gpus_per_node(args.gpus_per_node);
+  req.set_time_limit_s(args.time_limit_s);
   req.set_kind(std::string(kind));
   req.set_image(args.image);
   req.set_whole_life_state(args.whole_life_state.value_or(0));

@@ -30,6 +30,7 @@ struct SubmitArgs {
   std::map<std::string, std::string> env;  // -e K=V (last one wins)
   std::string name;                       // --name; "" = DefaultTaskName(script)
   int gpus_per_node = 0;                  // --gpus; 0 = whole nodes
+  int64_t time_limit_s = 0;               // -t; 0 = none
   std::string environment;                // --environment (train_environments row)
   std::optional<int> whole_life_state;    // --life-state
   bool follow = false;                    // -f
@@ -41,6 +42,10 @@ struct SubmitArgs {
 // of its own (`train.py a -- b -- -n 2` passes `a -- b`). Without `--` every argument goes to
 // the script. Errors are usage errors (exit 2).
 absl::StatusOr<SubmitArgs> ParseSubmitArgs(const std::vector<std::string>& args);
+
+// A time limit as typed after -t: "90m", "2h", "1h30m", "45s", "2d", "1d12h" -> seconds.
+// A unit is required (a bare "90" is ambiguous); zero and negative limits are usage errors.
+absl::StatusOr<int64_t> ParseTimeLimit(absl::string_view text);
 
 // "K=V" -> {K, V}; V may contain '=' and be empty; K must be a valid environment name.
 absl::StatusOr<std::pair<std::string, std::string>> ParseEnvAssignment(absl::string_view text);

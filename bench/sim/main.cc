@@ -8,10 +8,13 @@
 #include <string>
 #include <vector>
 
+#include <filesystem>
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+
+#include "bench/sim/generator.h"
 #include "bench/sim/metrics.h"
 #include "bench/sim/replay.h"
 #include "bench/sim/report.h"
@@ -27,6 +30,8 @@ namespace {
 struct Args {
   std::string trace;
   std::string cluster;
+  bool generate = false;
+  WorkloadSpec gen;
   double scale = 1.0;
   int gpus_per_node = 8;
   std::string group_column;
@@ -44,6 +49,7 @@ struct Args {
   bool suspend_over_quota = false;
   CostModel cost;
   int64_t interval_s = 0;
+  std::string time_limits = "trace";
   bool no_prune = false;
   int64_t util_bucket_s = 3600;
   std::string out;
@@ -99,13 +105,56 @@ absl::StatusOr<std::pair<policy::Tier, int64_t>> ParseTierSeconds(const std::str
   return std::make_pair(*tier, s);
 }
 
+// The trace and cluster: read from the files, or generated (and written into the output
+// folder as trace.csv and cluster.csv, so the run can be repeated from files).
+struct Input {
+  std::vector<TraceJob> trace;
+  std::vector<GroupSpec> groups;
+  nlohmann::json info;  // where they came from, for summary.json
+};
+
+absl::StatusOr<Input> LoadInput(const Args& a) {
+  Input in;
+  if (a.generate) {
+    if (!a.trace.empty() || !a.cluster.empty()) {
+      return absl::InvalidArgumentError("--generate excludes --trace and --cluster");
+    }
+    ASSIGN_OR_RETURN(Workload w, GenerateGangHeavy(a.gen));
+    std::error_code ec;
+    std::filesystem::create_directories(a.out, ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot create ", a.out, ": ", ec.message()));
+    const std::string trace = (std::filesystem::path(a.out) / "trace.csv").string();
+    const std::string cluster = (std::filesystem::path(a.out) / "cluster.csv").string();
+    RETURN_IF_ERROR(WriteWorkload(w, trace, cluster));
+    in.info = {{"trace", trace},
+               {"cluster", cluster},
+               {"generated",
+                {{"workload", "gang-heavy"},
+                 {"nodes", a.gen.nodes},
+                 {"gpus_per_node", a.gen.gpus_per_node},
+                 {"load", a.gen.load},
+                 {"days", a.gen.days},
+                 {"seed", a.gen.seed},
+                 {"offered_gpu_hours", w.offered_gpu_hours}}}};
+    in.trace = std::move(w.jobs);
+    in.groups = std::move(w.groups);
+    return in;
+  }
+  if (a.trace.empty() || a.cluster.empty()) {
+    return absl::InvalidArgumentError("--trace and --cluster are required (or --generate)");
+  }
+  ASSIGN_OR_RETURN(in.trace, LoadTrace(a.trace, {.group_column = a.group_column,
+                                                 .tier_column = a.tier_column,
+                                                 .default_user = a.default_user}));
+  ASSIGN_OR_RETURN(in.groups, LoadCluster(a.cluster, a.gpus_per_node));
+  in.info = {{"trace", a.trace}, {"cluster", a.cluster}};
+  return in;
+}
+
 absl::Status Run(const Args& a) {
-  ASSIGN_OR_RETURN(std::vector<TraceJob> trace,
-                   LoadTrace(a.trace, {.group_column = a.group_column,
-                                       .tier_column = a.tier_column,
-                                       .default_user = a.default_user}));
-  ASSIGN_OR_RETURN(std::vector<GroupSpec> groups, LoadCluster(a.cluster, a.gpus_per_node));
-  ASSIGN_OR_RETURN(groups, ScaleCluster(std::move(groups), a.scale));
+  ASSIGN_OR_RETURN(Input input, LoadInput(a));
+  std::vector<TraceJob>& trace = input.trace;
+  ASSIGN_OR_RETURN(std::vector<GroupSpec> groups, ScaleCluster(std::move(input.groups), a.scale));
 
   TierRule rule;
   rule.from_column = !a.tier_column.empty();
@@ -125,6 +174,8 @@ absl::Status Run(const Args& a) {
   }
   ASSIGN_OR_RETURN(std::vector<policy::Tier> tiers, AssignTiers(trace, rule));
   ASSIGN_OR_RETURN(std::vector<SimJob> jobs, BuildJobs(trace, groups, tiers));
+  ASSIGN_OR_RETURN(auto limit_mode, ParseLimitMode(a.time_limits));
+  AssignLimits(jobs, limit_mode.first, limit_mode.second);
 
   std::map<policy::QuotaKey, int64_t> quota;
   if (!a.quota_file.empty()) {
@@ -186,9 +237,8 @@ absl::Status Run(const Args& a) {
   }
   nlohmann::json shares = nlohmann::json::object();
   for (const auto& [tier, pct] : rule.shares) shares[std::string(policy::TierName(tier))] = pct;
-  const nlohmann::json run_info = {
-      {"trace", a.trace},
-      {"cluster", a.cluster},
+  nlohmann::json run_info = input.info;
+  run_info.update(nlohmann::json{
       {"scale", a.scale},
       {"nodes", nodes},
       {"gpus", gpus},
@@ -214,8 +264,9 @@ absl::Status Run(const Args& a) {
       {"above_normal_demote_after_s", a.demote_after_s},
       {"suspend_over_quota", a.suspend_over_quota},
       {"interval_s", a.interval_s},
+      {"time_limits", a.time_limits},
       {"prune_queue", !a.no_prune},
-  };
+  });
   RETURN_IF_ERROR(WriteReport(a.out, run_info, jobs, runs));
   std::cout << FormatTable(runs);
   if (a.plot) RETURN_IF_ERROR(Plot(a.out, a.python));
@@ -232,11 +283,20 @@ int main(int argc, char** argv) {
   CLI::App app{
       "hai-sim: replay a job trace through the hai scheduling core and a FIFO "
       "baseline (docs/simulation.md)"};
-  app.add_option("--trace", a.trace, "job trace CSV (job_id,user,vc,submit_time_s,...)")
-      ->required();
+  app.add_option("--trace", a.trace, "job trace CSV (job_id,user,vc,submit_time_s,...)");
   app.add_option("--cluster", a.cluster,
-                 "cluster CSV (group|vc,nodes|node_num[,gpus_per_node]) or TOML ([[group]])")
-      ->required();
+                 "cluster CSV (group|vc,nodes|node_num[,gpus_per_node]) or TOML ([[group]])");
+  app.add_flag("--generate", a.generate,
+               "instead of --trace and --cluster: generate the gang-heavy workload "
+               "(docs/simulation.md) into OUT/trace.csv and OUT/cluster.csv");
+  app.add_option("--gen-nodes", a.gen.nodes, "generated group's nodes")->capture_default_str();
+  app.add_option("--gen-gpus-per-node", a.gen.gpus_per_node, "generated group's GPUs per node")
+      ->capture_default_str();
+  app.add_option("--gen-load", a.gen.load,
+                 "offered load: GPU-hours asked / GPU-hours of the group over the window")
+      ->capture_default_str();
+  app.add_option("--gen-days", a.gen.days, "submit window in days")->capture_default_str();
+  app.add_option("--gen-seed", a.gen.seed, "seed of the generated jobs")->capture_default_str();
   app.add_option("--out", a.out, "output folder (created)")->required();
   app.add_option("--scale", a.scale, "multiply every group's node count (0.5 = half size)")
       ->capture_default_str();
@@ -282,6 +342,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--interval-s", a.interval_s,
                  "decide only at multiples of this many virtual seconds (0 = at every event)")
+      ->capture_default_str();
+  app.add_option("--time-limits", a.time_limits,
+                 "jobs' time limits: trace (the time_limit_s column), none, or "
+                 "round-up:SECONDS (each job's duration rounded up to a multiple)")
       ->capture_default_str();
   app.add_flag("--no-prune", a.no_prune,
                "hand the policy every queued task (slow; same schedule, for checking)");

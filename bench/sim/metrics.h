@@ -37,12 +37,28 @@ struct TierSummary {
   double gpu_hours = 0;  // productive GPU-hours asked for (duration x GPUs held)
 };
 
+// Jobs of one tier (or "ALL") and one size class (SizeClassOf): small jobs are the ones a
+// reservation for a large gang keeps off its nodes, so waits are reported per size too.
+struct SizeSummary {
+  std::string tier;
+  std::string size;
+  int64_t jobs = 0;
+  Distribution jct_s;
+  Distribution queue_delay_s;
+};
+
+// The size class of a job of `nodes` nodes: "1", "2-4", "5-8" or "9+".
+std::string SizeClassOf(int nodes);
+
 struct Summary {
   std::string policy;
   std::vector<TierSummary> tiers;  // tiers present, highest first; then "ALL"
+  std::vector<SizeSummary> sizes;  // per tier present (then "ALL"), per size class present
   double window_utilisation = 0;
   double makespan_utilisation = 0;
   int64_t makespan_s = 0;  // last finish - first submit
+  double idle_waiting_gpu_hours = 0;   // SimResult::idle_waiting_gpu_s in hours
+  double reserved_idle_gpu_hours = 0;  // SimResult::reserved_idle_gpu_s in hours
   int64_t decide_calls = 0;
   int64_t over_quota_suspensions = 0;  // SimResult::over_quota_suspensions
   int64_t queued_passed = 0;

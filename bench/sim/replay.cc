@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <compare>
 #include <limits>
 #include <map>
 #include <optional>
@@ -42,8 +43,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "bench/sim/fifo_baseline.h"
 #include "bench/sim/sim_cluster.h"
 #include "scheduler/policy/decide.h"
@@ -88,11 +91,14 @@ struct ClassKey {
   std::string user;
   int nodes;
   int gpus_per_node;
-  auto operator<=>(const ClassKey&) const = default;
+  absl::Duration limit;  // backfill depends on it
+  std::weak_ordering operator<=>(const ClassKey&) const = default;
 };
 using OrderKey = std::pair<int64_t, int64_t>;  // (first submit s, attempt id)
 
-ClassKey KeyOf(const Task& t) { return {t.requested_priority, t.user, t.nodes, t.gpus_per_node}; }
+ClassKey KeyOf(const Task& t) {
+  return {t.requested_priority, t.user, t.nodes, t.gpus_per_node, t.time_limit};
+}
 
 // A group's cluster (tasks, plan application: sim_cluster.h) plus what the replay adds:
 // the queue split into classes for pruning, free GPUs, and the pending decision.
@@ -102,6 +108,8 @@ struct GroupState {
   std::map<ClassKey, std::set<OrderKey>> classes;
   int64_t free_gpus = 0;
   int64_t decide_at = -1;  // pending decision time, -1: none
+  // Free GPUs on the nodes the last plan held for waiting tasks (Pending::reserved_nodes).
+  int64_t reserved_idle_gpus = 0;
 };
 
 struct RunningAttempt {
@@ -222,6 +230,8 @@ class Replayer {
       r.utilisation[b] = len > 0 && cap > 0 ? r.utilisation[b] / (cap * len) : 0;
       r.waiting_gpus[b] = len > 0 ? r.waiting_gpus[b] / len : 0;
     }
+    r.idle_waiting_gpu_s = idle_waiting_;
+    r.reserved_idle_gpu_s = reserved_idle_;
     r.decide_calls = decide_calls_;
     r.queued_passed = queued_passed_;
     r.over_quota_suspensions = over_quota_suspensions_;
@@ -273,6 +283,12 @@ class Replayer {
     if (whi > wlo) held_in_window_ += busy * static_cast<double>(whi - wlo);
     Spread(buckets_, busy_gpus_, to);
     Spread(waiting_buckets_, waiting_gpus_, to);
+    const double dt = static_cast<double>(to - now_);
+    for (const GroupState& gs : groups_) {
+      if (gs.cluster->queued().empty()) continue;
+      idle_waiting_ += static_cast<double>(gs.free_gpus) * dt;
+      reserved_idle_ += static_cast<double>(gs.reserved_idle_gpus) * dt;
+    }
     now_ = to;
   }
 
@@ -314,6 +330,7 @@ class Replayer {
     t.nodes = job.nodes;
     t.gpus_per_node = job.gpus_per_node;
     t.first_submit = At(job.submit_s);
+    if (job.time_limit_s > 0) t.time_limit = absl::Seconds(job.time_limit_s);
     Track(gs, t);
     gs.cluster->Submit(std::move(t), absl::Seconds(job.duration_s));
     MarkDirty(g, now_);
@@ -370,7 +387,8 @@ class Replayer {
     std::array<int64_t, 51> by_tier{};
     for (const Task& r : cluster.snapshot().running) {
       const int gpus = running_.at(r.attempt_id).gpus;
-      if (r.suspend_requested) {
+      // A task past its time limit may be suspended for a head of its tier or above.
+      if (r.suspend_requested || policy::OverLimit(r, now)) {
         freeing += gpus;
       } else {
         by_tier[static_cast<int>(policy::EffectiveTier(r, pc_, now))] += gpus;
@@ -442,7 +460,10 @@ class Replayer {
   void Pass(int g) {
     GroupState& gs = groups_[g];
     SimCluster& cluster = *gs.cluster;
-    if (cluster.queued().empty() && !PassWithoutQueue()) return;
+    if (cluster.queued().empty() && !PassWithoutQueue()) {
+      gs.reserved_idle_gpus = 0;
+      return;
+    }
     BuildQueue(gs);
     const absl::Time now = At(now_);
     const policy::Snapshot& snap = cluster.snapshot();
@@ -460,7 +481,30 @@ class Replayer {
       Push(now_ + config_.cost.suspend_grace_s, kStop, victim);
     }
     for (int64_t id : applied.started) Started(g, id);
+    gs.reserved_idle_gpus = ReservedIdleGpus(gs, plan);
     ScheduleWakeUp(g);
+  }
+
+  // Free GPUs, after the plan's starts, on the nodes the plan holds for waiting tasks: the
+  // capacity a reservation keeps idle until the next pass.
+  static int64_t ReservedIdleGpus(const GroupState& gs, const policy::Plan& plan) {
+    absl::flat_hash_map<std::string, int64_t> used;  // reserved node -> GPUs in use
+    for (const policy::Pending& p : plan.pending) {
+      for (const std::string& n : p.reserved_nodes) used.emplace(n, 0);
+    }
+    if (used.empty()) return 0;
+    for (const Task& r : gs.cluster->snapshot().running) {
+      const bool exclusive = r.nodes > 1 || r.gpus_per_node == 0;
+      for (const policy::RankPlacement& p : r.placement) {
+        auto it = used.find(p.node);
+        if (it == used.end()) continue;
+        it->second += exclusive ? gs.spec->gpus_per_node : static_cast<int64_t>(p.gpus.size());
+      }
+    }
+    int64_t idle = 0;
+    for (const auto& [node, gpus] : used)
+      idle += std::max<int64_t>(0, gs.spec->gpus_per_node - gpus);
+    return idle;
   }
 
   // The replay's side of a start the cluster applied: indexes, GPUs, outcome, finish event.
@@ -504,6 +548,8 @@ class Replayer {
     for (const Task& r : cluster.snapshot().running) {
       if (r.suspend_requested) continue;
       sooner(policy::DemotionTime(r, pc_));
+      // Past its limit it may be suspended for a reservation (rules.h OverLimit).
+      sooner(policy::LimitEnd(r));
       if (pc_.preemption && static_cast<int>(policy::EffectiveTier(r, pc_, now)) < top_queued) {
         sooner(policy::ProtectedUntil(r, pc_, now));
       }
@@ -529,6 +575,8 @@ class Replayer {
   double held_total_ = 0;
   double held_in_window_ = 0;
   int64_t waiting_gpus_ = 0;  // GPUs the queued tasks would hold
+  double idle_waiting_ = 0;   // GPU-seconds free in a group with a queue
+  double reserved_idle_ = 0;  // of which on nodes held for waiting tasks
   std::vector<double> buckets_;
   std::vector<double> waiting_buckets_;
   int64_t decide_calls_ = 0;
@@ -581,6 +629,7 @@ absl::StatusOr<std::vector<SimJob>> BuildJobs(const std::vector<TraceJob>& trace
     j.duration_s = tj.duration_s;
     j.gpus = tj.gpus;
     j.tier = tiers[i];
+    j.time_limit_s = tj.time_limit_s;
     const int needed = (tj.gpus + per_node - 1) / per_node;
     j.nodes = std::max(tj.nodes, needed);
     // One node: pack its GPUs beside others. Several: whole nodes (a gang).
@@ -588,6 +637,29 @@ absl::StatusOr<std::vector<SimJob>> BuildJobs(const std::vector<TraceJob>& trace
     out.push_back(std::move(j));
   }
   return out;
+}
+
+void AssignLimits(std::vector<SimJob>& jobs, LimitMode mode, int64_t round_s) {
+  for (SimJob& j : jobs) {
+    switch (mode) {
+      case LimitMode::kTrace: break;
+      case LimitMode::kNone: j.time_limit_s = 0; break;
+      case LimitMode::kRoundUp:
+        j.time_limit_s = std::max<int64_t>(1, (j.duration_s + round_s - 1) / round_s) * round_s;
+        break;
+    }
+  }
+}
+
+absl::StatusOr<std::pair<LimitMode, int64_t>> ParseLimitMode(absl::string_view text) {
+  if (text == "trace") return std::make_pair(LimitMode::kTrace, int64_t{0});
+  if (text == "none") return std::make_pair(LimitMode::kNone, int64_t{0});
+  int64_t s = 0;
+  if (absl::ConsumePrefix(&text, "round-up:") && absl::SimpleAtoi(text, &s) && s >= 1) {
+    return std::make_pair(LimitMode::kRoundUp, s);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("time limits '", text, "' must be trace, none or round-up:SECONDS"));
 }
 
 std::map<policy::QuotaKey, int64_t> DefaultQuota(const std::vector<SimJob>& jobs,

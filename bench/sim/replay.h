@@ -47,6 +47,7 @@ struct SimJob {
   int nodes = 1;
   int gpus_per_node = 0;  // 0 = whole nodes
   policy::Tier tier = policy::Tier::kNormal;
+  int64_t time_limit_s = 0;  // the limit its user gave (Task::time_limit); 0: none
 };
 
 enum class PolicyKind {
@@ -101,6 +102,12 @@ struct SimResult {
   std::vector<double> utilisation;   // per util_bucket_s from start_s: mean held fraction
   std::vector<double> waiting_gpus;  // same buckets: mean GPUs the queued jobs would hold
   int64_t util_bucket_s = 3600;
+  // GPU-seconds left idle in a group while its queue was not empty (whoever waited could not
+  // use them: reserved, fragmented, or too few for the waiting shapes), and the part of
+  // them on nodes the policy's last plan held (head-of-tier reservations and preemption
+  // holds: Pending::reserved_nodes).
+  double idle_waiting_gpu_s = 0;
+  double reserved_idle_gpu_s = 0;
   int64_t decide_calls = 0;
   int64_t queued_passed = 0;  // queued tasks handed to the policy, summed over calls
   // Suspensions of tasks over their owner's quota (PolicyConfig::suspend_over_quota: an
@@ -118,6 +125,15 @@ struct SimResult {
 absl::StatusOr<std::vector<SimJob>> BuildJobs(const std::vector<TraceJob>& trace,
                                               const std::vector<GroupSpec>& groups,
                                               const std::vector<policy::Tier>& tiers);
+
+// Sets every job's time limit: kNone clears them; kRoundUp gives each job its duration
+// rounded up to a multiple of `round_s` (a user who knows a job's length to the hour);
+// kTrace keeps what the trace said (time_limit_s column).
+enum class LimitMode { kTrace, kNone, kRoundUp };
+void AssignLimits(std::vector<SimJob>& jobs, LimitMode mode, int64_t round_s);
+
+// Parses "trace", "none" or "round-up:SECONDS" (SECONDS >= 1).
+absl::StatusOr<std::pair<LimitMode, int64_t>> ParseLimitMode(absl::string_view text);
 
 // Resolved quota for every user of `jobs` in every group and tier: user_quota_nodes when
 // > 0, else no limit (nodes x GPUs per node: a GPU-packed task counts as one node).

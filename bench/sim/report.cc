@@ -56,8 +56,18 @@ nlohmann::json SummaryJson(const Summary& s) {
                      {"lost_gpu_hours", t.lost_gpu_hours},
                      {"gpu_hours", t.gpu_hours}});
   }
+  nlohmann::json sizes = nlohmann::json::array();
+  for (const SizeSummary& z : s.sizes) {
+    sizes.push_back({{"tier", z.tier},
+                     {"size", z.size},
+                     {"jobs", z.jobs},
+                     {"jct_s", DistJson(z.jct_s)},
+                     {"queue_delay_s", DistJson(z.queue_delay_s)}});
+  }
   return {{"policy", s.policy},
           {"window_utilisation", s.window_utilisation},
+          {"idle_waiting_gpu_hours", s.idle_waiting_gpu_hours},
+          {"reserved_idle_gpu_hours", s.reserved_idle_gpu_hours},
           {"makespan_utilisation", s.makespan_utilisation},
           {"makespan_s", s.makespan_s},
           {"decide_calls", s.decide_calls},
@@ -65,7 +75,8 @@ nlohmann::json SummaryJson(const Summary& s) {
           {"queued_passed", s.queued_passed},
           {"wall_s", s.wall_s},
           {"cpu_s", s.cpu_s},
-          {"tiers", tiers}};
+          {"tiers", tiers},
+          {"sizes", sizes}};
 }
 
 absl::Status WriteReport(const std::string& dir, const nlohmann::json& run_info,
@@ -105,6 +116,17 @@ absl::Status WriteReport(const std::string& dir, const nlohmann::json& run_info,
     }
   }
   if (absl::Status s = WriteFile(root / "summary.csv", csv); !s.ok()) return s;
+
+  std::string sizes =
+      "policy,tier,size_nodes,jobs,queue_delay_mean_s,queue_delay_p95_s,jct_mean_s,jct_p95_s\n";
+  for (const PolicyRun& r : runs) {
+    for (const SizeSummary& z : r.summary.sizes) {
+      absl::StrAppend(&sizes, r.summary.policy, ",", z.tier, ",", z.size, ",", z.jobs, ",",
+                      Num(z.queue_delay_s.mean), ",", Num(z.queue_delay_s.p95), ",",
+                      Num(z.jct_s.mean), ",", Num(z.jct_s.p95), "\n");
+    }
+  }
+  if (absl::Status s = WriteFile(root / "sizes.csv", sizes); !s.ok()) return s;
 
   // Utilisation: one row per bucket, per policy a utilisation column and a waiting-GPUs
   // column (blank past a policy's end).
@@ -171,12 +193,23 @@ std::string FormatTable(const std::vector<PolicyRun>& runs) {
                             dur(t.queue_delay_s.p95), dur(t.jct_s.mean), dur(t.jct_s.p95),
                             t.suspensions, t.lost_gpu_hours);
     }
+    for (const SizeSummary& z : r.summary.sizes) {
+      absl::StrAppendFormat(&out, "%-14s %-13s %7d %11s %11s %11s %11s\n", r.summary.policy,
+                            absl::StrCat(z.tier, " ", z.size, "n"), z.jobs,
+                            dur(z.queue_delay_s.mean), dur(z.queue_delay_s.p95), dur(z.jct_s.mean),
+                            dur(z.jct_s.p95));
+    }
     absl::StrAppendFormat(&out,
                           "%-14s utilisation %.1f%% over the submit window, %.1f%% to the last "
                           "finish; %d decisions, %.2f s wall, %.2f s CPU\n",
                           r.summary.policy, 100 * r.summary.window_utilisation,
                           100 * r.summary.makespan_utilisation, r.summary.decide_calls,
                           r.summary.wall_s, r.summary.cpu_s);
+    absl::StrAppendFormat(&out,
+                          "%-14s GPU-hours idle while jobs waited %.0f, of which on reserved "
+                          "nodes %.0f\n",
+                          r.summary.policy, r.summary.idle_waiting_gpu_hours,
+                          r.summary.reserved_idle_gpu_hours);
   }
   return out;
 }

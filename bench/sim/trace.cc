@@ -236,6 +236,7 @@ absl::StatusOr<std::vector<TraceJob>> LoadTrace(const std::string& path,
   }
   const std::optional<size_t> user_col = h.Find("user");
   const std::optional<size_t> nodes_col = h.Find("num_nodes");
+  const std::optional<size_t> limit_col = h.Find("time_limit_s");
 
   std::vector<TraceJob> jobs;
   jobs.reserve(lines.size());
@@ -274,6 +275,10 @@ absl::StatusOr<std::vector<TraceJob>> LoadTrace(const std::string& path,
     const std::string nodes = cell(nodes_col);
     if (!nodes.empty()) {
       ASSIGN_OR_RETURN(j.nodes, ParseCount(nodes, Where(path, line_no, "num_nodes"), 1));
+    }
+    const std::string limit = cell(limit_col);
+    if (!limit.empty()) {
+      ASSIGN_OR_RETURN(j.time_limit_s, ParseSeconds(limit, Where(path, line_no, "time_limit_s")));
     }
     j.tier = cell(tier_col);
     jobs.push_back(std::move(j));

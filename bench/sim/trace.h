@@ -22,6 +22,7 @@ struct TraceJob {
   int gpus = 0;      // total GPUs
   int nodes = 0;     // 0: not given, derived from gpus and the group's node size
   std::string tier;  // raw cell of the tier column; empty when none
+  int64_t time_limit_s = 0;  // the user's time limit; 0: none given
 };
 
 struct TraceOptions {

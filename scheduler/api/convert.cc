@@ -56,6 +56,7 @@ void ToProto(const store::Chain& chain, const std::optional<PendingView>& pendin
   out->set_group(c.group);
   out->set_nodes(c.nodes);
   out->set_gpus_per_node(c.gpus_per_node);
+  out->set_time_limit_s(c.time_limit_s);
   out->set_priority(model::PriorityToProto(c.priority));
   out->set_entrypoint(c.entrypoint);
   for (const std::string& a : c.args) out->add_args(a);

@@ -159,6 +159,14 @@ absl::StatusOr<store::NewChain> ValidateSubmit(const hai::v1::SubmitRequest& req
         "gpus_per_node applies to single-node tasks; multi-node tasks take whole nodes");
   }
   c.gpus_per_node = req.gpus_per_node();
+  // A time limit is the user's estimate, used to backfill; the upper bound keeps it in the
+  // column's range and catches unit mistakes.
+  if (req.time_limit_s() < 0 || req.time_limit_s() > kMaxTimeLimitS) {
+    return absl::InvalidArgumentError(absl::StrCat("time_limit_s must be between 0 (none) and ",
+                                                   kMaxTimeLimitS, " (366 days), got ",
+                                                   req.time_limit_s()));
+  }
+  c.time_limit_s = req.time_limit_s();
 
   c.group = req.group().empty() ? ctx.scheduler->default_group : req.group();
   std::set<std::string> groups;

@@ -28,6 +28,7 @@ inline constexpr size_t kMaxArgLength = 16384;
 inline constexpr size_t kMaxArgsTotal = 256 * 1024;
 inline constexpr size_t kMaxEnvEntries = 256;
 inline constexpr size_t kMaxEnvValueLength = 16384;
+inline constexpr int64_t kMaxTimeLimitS = int64_t{366} * 86400;
 
 struct SubmitContext {
   const SchedulerConfig* scheduler = nullptr;

@@ -21,6 +21,9 @@ policy::Task TaskFrom(const store::OpenAttempt& o) {
   t.nodes = o.chain.nodes;
   t.gpus_per_node = o.chain.gpus_per_node;
   t.first_submit = o.chain.first_submit_at;
+  // The core backfills by the limit and counts it from running_since (set below for running
+  // attempts); without one the task is never backfilled nor suspended for overrunning it.
+  if (o.chain.time_limit_s > 0) t.time_limit = absl::Seconds(o.chain.time_limit_s);
   return t;
 }
 

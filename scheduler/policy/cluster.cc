@@ -124,6 +124,7 @@ Cluster::Cluster(const Snapshot& snapshot, const PolicyConfig& config, absl::Tim
     ri.tier = static_cast<int>(tier);
     ri.freeing = t.suspend_requested;
     ri.protect = now < ProtectedUntil(t, config, now);
+    ri.end = LimitEnd(t);
     // Multi-node and whole-node tasks hold their nodes exclusively, whatever GPUs they list.
     const bool exclusive = t.nodes > 1 || t.gpus_per_node == 0;
     for (const RankPlacement& p : t.placement) {
@@ -237,8 +238,13 @@ void Cluster::Hold(NodeIdx n, int64_t attempt) {
 }
 
 void Cluster::ReleaseHold(NodeIdx n) {
+  if (!nodes_[n].reserved || nodes_[n].hold_for == 0) return;
+  Unreserve(n);
+}
+
+void Cluster::Unreserve(NodeIdx n) {
   NodeInfo& ni = nodes_[n];
-  if (!ni.reserved || ni.hold_for == 0) return;
+  if (!ni.reserved) return;
   ni.reserved = false;
   ni.hold_for = 0;
   if (ni.group >= 0 && ni.usable) {

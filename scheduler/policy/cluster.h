@@ -37,6 +37,7 @@ struct RunInfo {
   bool freeing = false;    // suspend requested (before or in this pass): its GPUs will free
   bool protect = false;    // inside its minimum runtime: never a victim
   bool multi = false;      // holds more than one node
+  absl::Time end;          // rules.h LimitEnd: InfiniteFuture without a time limit
   std::vector<std::pair<NodeIdx, Mask>> on;  // nodes of the snapshot it holds, with GPUs
 };
 
@@ -54,6 +55,9 @@ struct NodeInfo {
   bool reserved = false;      // held for a preemptor or a head-of-tier task in this pass
   int64_t hold_for = 0;       // != 0: reserved as a carried-over hold for this attempt
   bool started_here = false;  // a task was started here in this pass
+  // Latest limit end of the tasks started here in this pass (InfiniteFuture: one has no
+  // limit); InfinitePast when none started here.
+  absl::Time started_until = absl::InfinitePast();
   std::vector<int> running;   // RunInfo indices of snapshot tasks on this node
 
   int FreeGpus() const { return gpus - Popcount(used); }
@@ -136,6 +140,8 @@ class Cluster {
   // Carried-over preemption holds (Task::reserved_nodes): reserved until the holder's turn.
   void Hold(NodeIdx n, int64_t attempt);
   void ReleaseHold(NodeIdx n);
+  // Undoes Reserve of a head-of-tier reservation while a backfill candidate is placed.
+  void Unreserve(NodeIdx n);
   void MarkFreeing(int run);
 
   // Builds GroupInfo::clear and ::victims for `group` from the current state.

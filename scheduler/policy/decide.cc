@@ -6,6 +6,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -15,6 +16,8 @@
 #include "scheduler/policy/over_quota.h"
 #include "scheduler/policy/placement.h"
 #include "scheduler/policy/preemption.h"
+#include "scheduler/policy/reservation.h"
+#include "scheduler/policy/rules.h"
 #include "scheduler/policy/tier.h"
 
 namespace hai::policy {
@@ -38,52 +41,6 @@ std::vector<std::string> NodeNames(const Cluster& c, const std::vector<NodeIdx>&
   out.reserve(nodes.size());
   for (NodeIdx n : nodes) out.push_back(c.nodes()[n].node->name);
   std::sort(out.begin(), out.end());
-  return out;
-}
-
-// Reserves what the head of a tier will use (decide.h step 5). Returns the nodes.
-std::vector<NodeIdx> ReserveForHead(Cluster& c, int group, const Task& t) {
-  const GroupInfo& gi = c.groups()[group];
-  auto& nodes = c.nodes();
-  std::vector<NodeIdx> out;
-  const int k = t.gpus_per_node;
-  if (IsPacked(t)) {
-    // The node closest to fitting it: most free plus freeing GPUs.
-    std::optional<NodeIdx> best;
-    int best_avail = -1;
-    for (NodeIdx n : gi.nodes) {
-      const auto& ni = nodes[n];
-      if (!ni.usable || ni.reserved || ni.gpus < k) continue;
-      const int avail = ni.FreeGpus() + ni.freeing_gpus;
-      if (avail > best_avail) {
-        best = n;
-        best_avail = avail;
-      }
-    }
-    if (best) out.push_back(*best);
-  } else {
-    const int have = std::min(c.CountFreeWhole(group, k), t.nodes);
-    if (auto free = internal::PickWholeNodes(c, group, have, k)) out = std::move(*free);
-    const int shortfall = t.nodes - static_cast<int>(out.size());
-    if (shortfall > 0) {
-      std::vector<NodeIdx> busy;
-      for (NodeIdx n : gi.nodes) {
-        const auto& ni = nodes[n];
-        if (ni.usable && !ni.reserved && ni.occupants > 0 && ni.gpus >= k) busy.push_back(n);
-      }
-      auto better = [&](NodeIdx a, NodeIdx b) {
-        const auto& x = nodes[a];
-        const auto& y = nodes[b];
-        if (x.Blockers() != y.Blockers()) return x.Blockers() < y.Blockers();
-        if (x.FreeGpus() != y.FreeGpus()) return x.FreeGpus() > y.FreeGpus();
-        return a < b;
-      };
-      const size_t take = std::min(busy.size(), static_cast<size_t>(shortfall));
-      std::partial_sort(busy.begin(), busy.begin() + take, busy.end(), better);
-      out.insert(out.end(), busy.begin(), busy.begin() + take);
-    }
-  }
-  for (NodeIdx n : out) c.Reserve(n);
   return out;
 }
 
@@ -169,6 +126,8 @@ class Pass {
     packed_nofit_[e.group] = std::numeric_limits<int>::max();
     absl::erase_if(whole_fail_,
                    [&](const auto& kv) { return static_cast<int>(kv.first >> 8) == e.group; });
+    absl::erase_if(backfill_fail_,
+                   [&](const auto& kv) { return std::get<0>(kv.first) == e.group; });
   }
 
   void Schedule(const QueuedEntry& e) {
@@ -208,27 +167,35 @@ class Pass {
     }
 
     if (TryStart(e, f.packed, nodes, k)) return;
+    if (TryBackfill(e, f.packed, nodes, k)) return;
     if (TryPreempt(e, f, nodes, k)) return;
     WaitForNodes(e, f, nodes, k);
   }
 
-  bool TryStart(const QueuedEntry& e, bool packed, int nodes, int k) {
+  // `backfill`: head-of-tier reservations the task ends before are open to it for this
+  // call, so the searches of ordinary capacity are not remembered.
+  bool TryStart(const QueuedEntry& e, bool packed, int nodes, int k, bool backfill = false) {
     const Task& t = *e.task;
     StartDecision sd;
     sd.attempt_id = t.attempt_id;
     sd.tier = e.tier;
+    const absl::Time until =
+        t.time_limit > absl::ZeroDuration() && t.time_limit != absl::InfiniteDuration()
+            ? cluster_.now() + t.time_limit
+            : absl::InfiniteFuture();
     if (packed) {
       // Within a pass free capacity only shrinks (starts, reservations) until a hold is
       // released, so a search that found no node for k GPUs fails for k or more again.
-      if (k >= packed_nofit_[e.group]) return false;
+      if (!backfill && k >= packed_nofit_[e.group]) return false;
       std::optional<NodeIdx> n = internal::PickPackedNode(cluster_, e.group, k);
       if (!n) {
-        packed_nofit_[e.group] = k;
+        if (!backfill) packed_nofit_[e.group] = k;
         return false;
       }
       const internal::Mask mask = internal::LowestFreeGpus(cluster_.nodes()[*n], k);
       sd.placement.push_back({cluster_.nodes()[*n].node->name, internal::MaskToGpus(mask)});
       cluster_.Occupy(*n, mask, /*new_start=*/true);
+      NoteUntil(*n, until);
     } else {
       std::optional<std::vector<NodeIdx>> picked =
           internal::PickWholeNodes(cluster_, e.group, nodes, k);
@@ -238,11 +205,45 @@ class Pass {
         const internal::Mask use = k > 0 ? internal::LowestFreeGpus(ni, k) : ni.all;
         sd.placement.push_back({ni.node->name, internal::MaskToGpus(use)});
         cluster_.Occupy(n, ni.all, /*new_start=*/true);  // whole node: nobody packs beside it
+        NoteUntil(n, until);
       }
     }
     ledger_.Add(e.user, e.group, e.tier, nodes);
     plan_.starts.push_back(std::move(sd));
     return true;
+  }
+
+  void NoteUntil(NodeIdx n, absl::Time until) {
+    internal::NodeInfo& ni = cluster_.nodes()[n];
+    ni.started_until = std::max(ni.started_until, until);
+  }
+
+  // EASY backfill: a task with a time limit may start on nodes held for a head whose
+  // reservation starts no earlier than the task's limit ends (reservation.h).
+  bool TryBackfill(const QueuedEntry& e, bool packed, int nodes, int k) {
+    const absl::Duration limit = e.task->time_limit;
+    if (limit <= absl::ZeroDuration() || limit == absl::InfiniteDuration()) return false;
+    const absl::Time end = cluster_.now() + limit;
+    // Open capacity only shrinks as `limit` grows and as the pass goes on (until a hold is
+    // released): a shape that failed with a shorter or equal limit fails again.
+    const auto key = std::make_tuple(e.group, nodes, k);
+    if (auto it = backfill_fail_.find(key); it != backfill_fail_.end() && limit >= it->second) {
+      return false;
+    }
+    std::vector<NodeIdx> open;
+    for (const Reservation& r : reservations_) {
+      if (r.group == e.group && r.start >= end)
+        open.insert(open.end(), r.nodes.begin(), r.nodes.end());
+    }
+    if (open.empty()) return false;
+    for (NodeIdx n : open) cluster_.Unreserve(n);
+    const bool ok = TryStart(e, packed, nodes, k, /*backfill=*/true);
+    for (NodeIdx n : open) cluster_.Reserve(n);
+    if (!ok) {
+      auto [it, inserted] = backfill_fail_.emplace(key, limit);
+      if (!inserted) it->second = std::min(it->second, limit);
+    }
+    return ok;
   }
 
   bool TryPreempt(const QueuedEntry& e, PendingFacts f, int nodes, int k) {
@@ -311,15 +312,26 @@ class Pass {
     }
     const int missing = packed ? 1 : nodes - free_now;
 
-    std::vector<NodeIdx> held;
+    internal::HeadReservation held;
     const size_t head_slot = static_cast<size_t>(e.group) * 7 + TierIndex(e.tier);
     if (!head_done_[head_slot]) {
       head_done_[head_slot] = true;
       const int ready = usable_fitting;
       if (ready >= need) {
-        held = ReserveForHead(cluster_, e.group, t);
-        f.head = PendingFacts::Head::kHeldForIt;
-        f.head_nodes = static_cast<int>(held.size());
+        held = internal::PlanHeadReservation(cluster_, e.group, t, static_cast<int>(e.tier));
+        if (held.nodes.empty()) {
+          f.head = PendingFacts::Head::kBehindReservations;
+          f.head_nodes = usable_fitting - gi.ReservedWithGpus(k);
+        } else {
+          f.head = PendingFacts::Head::kHeldForIt;
+          f.head_nodes = static_cast<int>(held.nodes.size());
+          for (NodeIdx n : held.nodes) cluster_.Reserve(n);
+          if (!held.over_limit.empty()) {
+            SuspendOverLimit(e, f, held);
+            return;
+          }
+          reservations_.push_back({e.group, held.start, held.nodes});
+        }
       } else {
         f.head = PendingFacts::Head::kTooFewReady;
         f.head_nodes = ready;
@@ -331,8 +343,42 @@ class Pass {
     Pending& p =
         Wait(e, blocked ? PendingReason::kBlockedByReservation : PendingReason::kWaitingForNodes, f,
              missing);
-    if (!held.empty()) p.reserved_nodes = NodeNames(cluster_, held);
+    if (!held.nodes.empty()) {
+      p.reserved_nodes = NodeNames(cluster_, held.nodes);
+      p.reserved_start = held.start;
+    }
   }
+
+  // The head could start at once but for tasks past their time limit on its nodes: they
+  // are suspended for it (SuspendKind::kOverLimit) and it waits for them like a preemptor,
+  // holding its nodes and its quota.
+  void SuspendOverLimit(const QueuedEntry& e, PendingFacts f,
+                        const internal::HeadReservation& held) {
+    const Task& t = *e.task;
+    for (int r : held.over_limit) {
+      const Task& v = *cluster_.runs()[r].task;
+      plan_.suspends.push_back(
+          {v.attempt_id, t.attempt_id,
+           absl::StrCat("ran past its time limit of ", absl::FormatDuration(v.time_limit),
+                        " on nodes reserved for task ", t.attempt_id, " (",
+                        internal::Av(TierName(e.tier)), ") in group ", t.group),
+           SuspendKind::kOverLimit});
+      cluster_.MarkFreeing(r);
+    }
+    ledger_.Add(e.user, e.group, e.tier, f.nodes);
+    int not_free = 0;
+    for (NodeIdx n : held.nodes) not_free += cluster_.nodes()[n].occupants > 0 ? 1 : 0;
+    f.victims = static_cast<int>(held.over_limit.size());
+    Pending& p = Wait(e, PendingReason::kWaitingForPreemption, f, not_free);
+    p.reserved_nodes = NodeNames(cluster_, held.nodes);
+  }
+
+  // A head-of-tier reservation made in this pass, for backfill.
+  struct Reservation {
+    int group = 0;
+    absl::Time start;
+    std::vector<NodeIdx> nodes;
+  };
 
   const PolicyConfig& config_;
   Plan plan_;
@@ -343,6 +389,9 @@ class Pass {
   std::vector<int> packed_fail_;   // per group: GPUs a search failed for
   absl::flat_hash_map<uint64_t, int> whole_fail_;             // (group, GPUs/node) -> nodes failed
   absl::flat_hash_map<int64_t, std::vector<NodeIdx>> holds_;  // carried-over holds
+  std::vector<Reservation> reservations_;                     // head-of-tier, this pass
+  // (group, nodes, GPUs/node) -> the shortest limit a backfill search failed for
+  absl::flat_hash_map<std::tuple<int, int, int>, absl::Duration> backfill_fail_;
 };
 
 }  // namespace

@@ -13,13 +13,23 @@ std::string Plural(int64_t n, std::string_view what) {
   return absl::StrCat(n, " ", Av(what), n == 1 ? "" : "s");
 }
 
-std::string HeadNote(const PendingFacts& f, absl::string_view tier) {
+std::string HeadNote(const Pending& p, absl::string_view tier) {
+  const PendingFacts& f = p.facts;
   switch (f.head) {
     case PendingFacts::Head::kHeldForIt:
-      return absl::StrCat("; first in line at ", tier, ", ", Plural(f.head_nodes, "node"),
-                          " held for it");
+      return absl::StrCat(
+          "; first in line at ", tier, ", ", Plural(f.head_nodes, "node"), " held for it",
+          p.reserved_start == absl::InfiniteFuture()
+              ? std::string()
+              : absl::StrCat(", free by ",
+                             absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", p.reserved_start,
+                                              absl::UTCTimeZone()),
+                             " by the time limits of the tasks on them"));
     case PendingFacts::Head::kTooFewReady:
       return absl::StrCat("; only ", f.head_nodes, " nodes of the group are ready");
+    case PendingFacts::Head::kBehindReservations:
+      return absl::StrCat("; first in line at ", tier, ", but only ", f.head_nodes,
+                          " ready nodes are not held for tasks ahead of it");
     case PendingFacts::Head::kNone: break;
   }
   return "";
@@ -31,12 +41,12 @@ std::string WaitingForNodes(const Pending& p, absl::string_view group, absl::str
     return absl::StrCat("needs ", f.gpus_per_node, " GPUs on one node in group ", group,
                         "; the freest unreserved node has ", f.free_now, " free",
                         f.blocked ? "; a node with room is held for an earlier task" : "",
-                        HeadNote(f, tier));
+                        HeadNote(p, tier));
   }
   return absl::StrCat("needs ", Plural(f.nodes, "node"), " in group ", group, ", ", f.free_now,
                       " free; ", p.missing_nodes, " more must free up",
                       f.blocked ? " (free nodes are held for an earlier task)" : "",
-                      HeadNote(f, tier));
+                      HeadNote(p, tier));
 }
 
 }  // namespace

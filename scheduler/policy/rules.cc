@@ -21,6 +21,16 @@ absl::Time ProtectedUntil(const Task& running, const PolicyConfig& config, absl:
   return running.running_since + MinRuntime(config, EffectiveTier(running, config, now));
 }
 
+absl::Time LimitEnd(const Task& running) {
+  if (running.time_limit <= absl::ZeroDuration() ||
+      running.time_limit == absl::InfiniteDuration()) {
+    return absl::InfiniteFuture();  // none given (zero or less counts as none)
+  }
+  return running.running_since + running.time_limit;
+}
+
+bool OverLimit(const Task& running, absl::Time now) { return now >= LimitEnd(running); }
+
 bool CarriesHold(const Pending& p) {
   return p.reason == PendingReason::kWaitingForPreemption && !p.reserved_nodes.empty();
 }

@@ -1,9 +1,9 @@
 // The time rules of the scheduling core, exported so that the daemon and the simulators ask
 // the core instead of re-deriving them: a running ABOVE_NORMAL task's demotion to NORMAL, a
-// running task's minimum-runtime protection, and which waiting tasks' nodes the next pass
-// must keep holding (preemption holds). Decide applies exactly these functions, so a caller
-// that schedules a wake-up for "when this task becomes a possible victim" or carries holds
-// into the next snapshot cannot drift from what Decide does.
+// running task's minimum-runtime protection, the end of its time limit, and which waiting tasks'
+// nodes the next pass must keep holding (preemption holds). Decide applies exactly these functions,
+// so a caller that schedules a wake-up for "when this task becomes a possible victim" or carries
+// holds into the next snapshot cannot drift from what Decide does.
 #pragma once
 
 #include "absl/time/time.h"
@@ -25,6 +25,14 @@ absl::Duration MinRuntime(const PolicyConfig& config, Tier tier);
 // Until when a running task is protected from preemption, judged at `now` (the window
 // follows its effective tier, so a demotion can change it). Protected while now < result.
 absl::Time ProtectedUntil(const Task& running, const PolicyConfig& config, absl::Time now);
+
+// When a running task reaches its time limit (running_since + time_limit); InfiniteFuture
+// when it has none.
+absl::Time LimitEnd(const Task& running);
+
+// Whether a running task has run to or past its time limit at `now`: from then on a
+// reservation of its tier or above may suspend it (SuspendKind::kOverLimit).
+bool OverLimit(const Task& running, absl::Time now);
 
 // Whether the next snapshot must carry `p.reserved_nodes` as the task's
 // Task::reserved_nodes: nodes freed for a preemptor stay held for it until it starts.

@@ -48,6 +48,11 @@ struct Task {
   int nodes = 1;
   int gpus_per_node = 0;    // 0 = whole node(s)
   absl::Time first_submit;  // chain's first submit: FIFO key, kept across suspensions
+  // The user's estimate of one attempt's running time (hai-cli -t); Infinite: none given.
+  // A task with a limit may start on nodes reserved for a waiting task when it would end
+  // before that task could start; it is not stopped at its limit, but past it, when a
+  // reservation of its tier or above needs its nodes, it is suspended (SuspendKind::kOverLimit).
+  absl::Duration time_limit = absl::InfiniteDuration();
   // Running tasks only:
   absl::Time running_since;  // start of the current attempt
   std::vector<RankPlacement> placement;
@@ -113,11 +118,14 @@ struct StartDecision {
 enum class SuspendKind {
   kPreemption,  // its nodes go to preemptor_attempt_id, a waiting task of a higher tier
   kOverQuota,   // its owner holds more than a lowered quota (PolicyConfig::suspend_over_quota)
+  // It has run past its time limit on nodes reserved for preemptor_attempt_id, a waiting
+  // task of the same or a higher tier that could start at once without it.
+  kOverLimit,
 };
 
 struct SuspendDecision {
   int64_t victim_attempt_id = 0;
-  int64_t preemptor_attempt_id = 0;  // kPreemption only; 0 for kOverQuota
+  int64_t preemptor_attempt_id = 0;  // kPreemption and kOverLimit; 0 for kOverQuota
   std::string reason;
   SuspendKind kind = SuspendKind::kPreemption;
 };
@@ -149,8 +157,9 @@ struct PendingFacts {
   // Waiting for preemption: victims told to suspend (0: only waiting for earlier ones).
   int victims = 0;
   // First in line at its tier: kHeldForIt = head_nodes held for it; kTooFewReady = only
-  // head_nodes of the group are ready.
-  enum class Head { kNone, kHeldForIt, kTooFewReady };
+  // head_nodes of the group are ready; kBehindReservations = only head_nodes are ready and
+  // not held for a task ahead of it, too few to hold any for it (it would only keep them idle).
+  enum class Head { kNone, kHeldForIt, kTooFewReady, kBehindReservations };
   Head head = Head::kNone;
   int head_nodes = 0;
 };
@@ -172,6 +181,10 @@ struct Pending {
   // waits for them to drain; a GPU-packed holder's GPUs are free once its victims stop.
   // Nodes held for a gang preemptor receive no start at all. Sorted by name.
   std::vector<std::string> reserved_nodes;
+  // A head-of-tier reservation: when the task can start on reserved_nodes, judged by the
+  // time limits of the tasks on them (InfiniteFuture when one has none). Only tasks that end
+  // by then (by their own limit) start on those nodes behind it: EASY backfill.
+  absl::Time reserved_start = absl::InfiniteFuture();
 };
 
 struct Plan {

@@ -18,7 +18,7 @@ const char* const kChainColumns =
     "c.gpus_per_node, c.entrypoint, c.args::text AS args, c.workdir, c.env::text AS env, "
     "c.image, c.environment, " HAI_US("c.first_submit_at") " AS first_submit_us, "
     "c.whole_life_state, c.final_state, c.exit_code AS chain_exit_code, c.stop_requested, "
-    "c.hold, " HAI_US("c.finished_at") " AS finished_us";
+    "c.hold, " HAI_US("c.finished_at") " AS finished_us, c.time_limit_s";
 
 const char* const kAttemptColumns =
     "a.attempt_id, a.chain_id AS a_chain_id, a.attempt_no, a.state, a.tier, "
@@ -65,7 +65,8 @@ ChainColumns::ChainColumns(const pqxx::row& first)
       chain_exit_code(first.column_number("chain_exit_code")),
       stop_requested(first.column_number("stop_requested")),
       hold(first.column_number("hold")),
-      finished_us(first.column_number("finished_us")) {}
+      finished_us(first.column_number("finished_us")),
+      time_limit_s(first.column_number("time_limit_s")) {}
 
 AttemptColumns::AttemptColumns(const pqxx::row& first)
     : attempt_id(first.column_number("attempt_id")),
@@ -118,6 +119,7 @@ ChainRow ChainFromRow(const pqxx::row& r, const ChainColumns& k) {
   c.stop_requested = r[k.stop_requested].as<bool>();
   c.hold = r[k.hold].as<bool>();
   c.finished_at = OptTime(r[k.finished_us]);
+  c.time_limit_s = Opt<int64_t>(r[k.time_limit_s]).value_or(0);
   return c;
 }
 

@@ -30,9 +30,9 @@ AttemptRow AttemptFromRow(const pqxx::row& r);
 // open attempts that scan was most of haid's start-up load.
 struct ChainColumns {
   explicit ChainColumns(const pqxx::row& first);
-  pqxx::row::size_type chain_id, name, user_name, kind, node_group, priority, nodes,
-      gpus_per_node, entrypoint, args, workdir, env, image, environment, first_submit_us,
-      whole_life_state, final_state, chain_exit_code, stop_requested, hold, finished_us;
+  pqxx::row::size_type chain_id, name, user_name, kind, node_group, priority, nodes, gpus_per_node,
+      entrypoint, args, workdir, env, image, environment, first_submit_us, whole_life_state,
+      final_state, chain_exit_code, stop_requested, hold, finished_us, time_limit_s;
 };
 struct AttemptColumns {
   explicit AttemptColumns(const pqxx::row& first);

@@ -67,6 +67,7 @@ struct ChainRow {
   std::map<std::string, std::string> env;
   std::string image;
   std::string environment;
+  int64_t time_limit_s = 0;  // user's estimate of one attempt's run time; 0 = none
   absl::Time first_submit_at;
   int whole_life_state = 0;
   std::optional<model::ChainState> final_state;  // succeeded|failed|stopped once finished
@@ -100,6 +101,7 @@ struct NewChain {
   std::string image;
   std::string environment;
   int whole_life_state = 0;
+  int64_t time_limit_s = 0;  // 0 = none
 };
 
 // One open attempt with what the scheduler needs of its chain.

@@ -56,8 +56,8 @@ std::string SubmitSql() {
   return absl::StrCat(
       "WITH c AS (INSERT INTO chains (name, user_name, kind, node_group, priority, nodes,"
       " gpus_per_node, entrypoint, args, workdir, env, image, environment, "
-      "whole_life_state) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11::jsonb,$12,"
-      "$13,$14) RETURNING *), "
+      "whole_life_state, time_limit_s) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,"
+      "$11::jsonb,$12,$13,$14,NULLIF($17::bigint, 0)::integer) RETURNING *), "
       "a AS (INSERT INTO attempts (chain_id, attempt_no, state, tier) "
       "SELECT chain_id, 0, 'queued', $15 FROM c RETURNING *), "
       "e AS (INSERT INTO task_events (chain_id, attempt_id, kind, actor, detail) "
@@ -69,15 +69,16 @@ std::string SubmitBatchSql() {
   return absl::StrCat(
       "WITH i AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
       "$5::int[], $6::int[], $7::int[], $8::text[], $9::jsonb[], $10::text[], "
-      "$11::jsonb[], $12::text[], $13::text[], $14::int[], $15::int[], $16::jsonb[]) "
+      "$11::jsonb[], $12::text[], $13::text[], $14::int[], $15::int[], $16::jsonb[], "
+      "$17::bigint[]) "
       "AS u(name, user_name, kind, node_group, priority, nodes, gpus_per_node, "
       "entrypoint, args, workdir, env, image, environment, whole_life_state, tier, "
-      "detail)), "
+      "detail, time_limit_s)), "
       "c AS (INSERT INTO chains (name, user_name, kind, node_group, priority, nodes, "
       "gpus_per_node, entrypoint, args, workdir, env, image, environment, "
-      "whole_life_state) SELECT name, user_name, kind, node_group, priority, nodes, "
-      "gpus_per_node, entrypoint, args, workdir, env, image, environment, "
-      "whole_life_state FROM i "
+      "whole_life_state, time_limit_s) SELECT name, user_name, kind, node_group, priority, "
+      "nodes, gpus_per_node, entrypoint, args, workdir, env, image, environment, "
+      "whole_life_state, NULLIF(time_limit_s, 0)::integer FROM i "
       "ON CONFLICT (user_name, name) WHERE final_state IS NULL DO NOTHING RETURNING *), "
       "a AS (INSERT INTO attempts (chain_id, attempt_no, state, tier) "
       "SELECT c.chain_id, 0, 'queued', i.tier FROM c JOIN i USING (user_name, name) "
@@ -136,10 +137,10 @@ absl::StatusOr<Chain> Store::CreateChainAlone(const NewChain& c, int initial_tie
   // bench/live/submit_load.cc). It returns the rows as GetChain would read them.
   Chain out;
   absl::Status s = pool_->Statement("submit", [&](pqxx::nontransaction& tx) -> absl::Status {
-    auto r = tx.exec_prepared1(kSubmitStatement, c.name, c.user, std::string(model::Name(c.kind)),
-                               c.group, c.priority, c.nodes, c.gpus_per_node, c.entrypoint,
-                               ToJson(c.args), c.workdir, ToJson(c.env), c.image, c.environment,
-                               c.whole_life_state, initial_tier, SubmittedDetail(c));
+    auto r = tx.exec_prepared1(
+        kSubmitStatement, c.name, c.user, std::string(model::Name(c.kind)), c.group, c.priority,
+        c.nodes, c.gpus_per_node, c.entrypoint, ToJson(c.args), c.workdir, ToJson(c.env), c.image,
+        c.environment, c.whole_life_state, initial_tier, SubmittedDetail(c), c.time_limit_s);
     out.row = ChainFromRow(r);
     out.attempts.push_back(AttemptFromRow(r));
     return absl::OkStatus();
@@ -157,6 +158,7 @@ absl::StatusOr<std::vector<absl::StatusOr<Chain>>> Store::CreateChainBatch(
   std::vector<std::string> name, user, kind, group, entrypoint, args, workdir, env, image,
       environment, detail;
   std::vector<int> priority, nodes, gpus, wls, tier;
+  std::vector<int64_t> time_limit;
   for (const ChainRequest& r : requests) {
     const NewChain& c = *r.chain;
     name.push_back(c.name);
@@ -175,14 +177,16 @@ absl::StatusOr<std::vector<absl::StatusOr<Chain>>> Store::CreateChainBatch(
     wls.push_back(c.whole_life_state);
     tier.push_back(r.tier);
     detail.push_back(SubmittedDetail(c));
+    time_limit.push_back(c.time_limit_s);
   }
   std::map<std::pair<std::string, std::string>, Chain> made;
   absl::Status s = pool_->Statement("submit batch", [&](pqxx::nontransaction& tx) {
-    auto rows = tx.exec_prepared(
-        kSubmitBatchStatement, TextArray(name), TextArray(user), TextArray(kind), TextArray(group),
-        ArrayLiteral(priority), ArrayLiteral(nodes), ArrayLiteral(gpus), TextArray(entrypoint),
-        TextArray(args), TextArray(workdir), TextArray(env), TextArray(image),
-        TextArray(environment), ArrayLiteral(wls), ArrayLiteral(tier), TextArray(detail));
+    auto rows = tx.exec_prepared(kSubmitBatchStatement, TextArray(name), TextArray(user),
+                                 TextArray(kind), TextArray(group), ArrayLiteral(priority),
+                                 ArrayLiteral(nodes), ArrayLiteral(gpus), TextArray(entrypoint),
+                                 TextArray(args), TextArray(workdir), TextArray(env),
+                                 TextArray(image), TextArray(environment), ArrayLiteral(wls),
+                                 ArrayLiteral(tier), TextArray(detail), ArrayLiteral(time_limit));
     if (rows.empty()) return absl::OkStatus();
     const ChainColumns chain_columns(rows[0]);  // resolved once, not per row
     const AttemptColumns attempt_columns(rows[0]);

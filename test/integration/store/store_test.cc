@@ -83,6 +83,25 @@ TEST_F(StoreTest, ChainRoundTripsEverythingASubmitCarries) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM task_events WHERE kind = 'submitted'"), 1);
 }
 
+// The time limit (migration 0006): stored when given, NULL (read back as 0) when not, and
+// carried to the open attempts the scheduler's snapshot is built from.
+TEST_F(StoreTest, TimeLimitRoundTripsAndZeroIsNone) {
+  NewChain limited = Sample("limited");
+  limited.time_limit_s = 5400;
+  auto a = store_->CreateChain(limited, 10);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->row.time_limit_s, 5400);
+  auto b = store_->CreateChain(Sample("unlimited"), 10);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->row.time_limit_s, 0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM chains WHERE time_limit_s IS NULL"), 1);
+  auto open = store_->LoadOpenAttempts();
+  ASSERT_TRUE(open.ok()) << open.status();
+  for (const OpenAttempt& o : *open) {
+    EXPECT_EQ(o.chain.time_limit_s, o.chain.name == "limited" ? 5400 : 0) << o.chain.name;
+  }
+}
+
 TEST_F(StoreTest, OpenNameIsUniquePerUser) {
   ASSERT_TRUE(store_->CreateChain(Sample("same"), 10).ok());
   auto again = store_->CreateChain(Sample("same"), 10);

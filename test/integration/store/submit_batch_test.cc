@@ -55,9 +55,10 @@ TEST_F(SubmitBatchTest, ConcurrentSubmitsShareStatementsAndEachGetsItsOwnChain) 
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
-        results[t].push_back(store_->CreateChain(
-            Sample(t % 2 == 0 ? "alice" : "bob", "t" + std::to_string(t) + "-" + std::to_string(i)),
-            10));
+        NewChain c =
+            Sample(t % 2 == 0 ? "alice" : "bob", "t" + std::to_string(t) + "-" + std::to_string(i));
+        c.time_limit_s = i % 2 == 0 ? 0 : 60 * (i + 1);  // half without a limit
+        results[t].push_back(store_->CreateChain(c, 10));
       }
     });
   }
@@ -72,6 +73,7 @@ TEST_F(SubmitBatchTest, ConcurrentSubmitsShareStatementsAndEachGetsItsOwnChain) 
       ASSERT_EQ(r->attempts.size(), 1u);
       EXPECT_EQ(r->attempts[0].state, model::AttemptState::kQueued);
       EXPECT_EQ(r->attempts[0].chain_id, r->row.chain_id);
+      EXPECT_EQ(r->row.time_limit_s, i % 2 == 0 ? 0 : 60 * (i + 1));
       chain_ids.insert(r->row.chain_id);
     }
   }
@@ -81,6 +83,7 @@ TEST_F(SubmitBatchTest, ConcurrentSubmitsShareStatementsAndEachGetsItsOwnChain) 
   // Arguments survive the array literal of a batch (quotes, backslashes, commas, braces).
   EXPECT_EQ(db_->Query("SELECT count(*) FROM chains WHERE args->>1 = 'quote\"and\\back,slash{}'"),
             "320");
+  EXPECT_EQ(db_->Query("SELECT count(*) FROM chains WHERE time_limit_s IS NULL"), "160");
   EXPECT_EQ(store_->chains_created(), kThreads * kEach);
   // 32 callers against at most two statements in flight: they were written together.
   EXPECT_LT(store_->chain_statements(), store_->chains_created());

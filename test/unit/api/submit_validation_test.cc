@@ -120,6 +120,10 @@ TEST_F(SubmitValidationTest, BadRequestsGetTypedErrorsNamingTheProblem) {
        absl::StatusCode::kInvalidArgument, "working directory not found"},
       {"gpus on multi-node", [](auto& r) { r.set_gpus_per_node(2); },
        absl::StatusCode::kInvalidArgument, "single-node"},
+      {"negative time limit", [](auto& r) { r.set_time_limit_s(-5); },
+       absl::StatusCode::kInvalidArgument, "time_limit_s must be between 0 (none) and"},
+      {"time limit over a year", [](auto& r) { r.set_time_limit_s(kMaxTimeLimitS + 1); },
+       absl::StatusCode::kInvalidArgument, "got 31622401"},
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.what);
@@ -141,6 +145,17 @@ TEST_F(SubmitValidationTest, AutoPriorityAndSingleNodeGpusAreAccepted) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->priority, policy::kAutoPriority);
   EXPECT_EQ(c->gpus_per_node, 2);
+}
+
+TEST_F(SubmitValidationTest, TimeLimitIsKeptAndZeroMeansNone) {
+  hai::v1::SubmitRequest r = Good();
+  r.set_time_limit_s(7200);
+  auto c = Validate(r);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->time_limit_s, 7200);
+  c = Validate(Good());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->time_limit_s, 0);
 }
 
 }  // namespace

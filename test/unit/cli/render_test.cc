@@ -115,6 +115,14 @@ TEST(RenderTask, FinishedShowsExitCodes) {
   EXPECT_THAT(out, HasSubstr("  1     node2  0-7   running  3     1001\n"));
 }
 
+TEST(RenderTask, ShowsTheTimeLimitWhenGiven) {
+  hai::v1::Task t = RunningTask();
+  t.set_time_limit_s(5400);
+  const std::string out = RenderTask(t, absl::FromUnixSeconds(kNow), absl::UTCTimeZone());
+  EXPECT_THAT(out, HasSubstr("  time limit  1h30m\n"));
+  // None given: no line (RenderTask.ShowsAttemptsPodsAndWhyEachEnded has the full text).
+}
+
 TEST(RenderTaskList, Columns) {
   hai::v1::ListResponse list;
   *list.add_tasks() = RunningTask();

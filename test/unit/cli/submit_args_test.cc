@@ -122,6 +122,31 @@ TEST(ParseSubmitArgs, BadValues) {
   }
 }
 
+TEST(ParseSubmitArgs, TimeLimitInUsualSpellings) {
+  const std::vector<std::pair<std::vector<std::string>, int64_t>> cases = {
+      {{"t.py", "--", "-t", "2h"}, 7200},           {{"t.py", "--", "-t", "90m"}, 5400},
+      {{"t.py", "--", "--time-limit=1h30m"}, 5400}, {{"t.py", "--", "-t", "2d"}, 2 * 86400},
+      {{"t.py", "--", "-t", "1d12h"}, 36 * 3600},   {{"t.py", "--", "-t45s"}, 45},
+  };
+  for (const auto& [argv, seconds] : cases) {
+    auto args = ParseSubmitArgs(argv);
+    ASSERT_TRUE(args.ok()) << argv.back() << ": " << args.status();
+    EXPECT_EQ(args->time_limit_s, seconds) << argv.back();
+  }
+  auto none = ParseSubmitArgs({"t.py", "--", "-n", "2"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->time_limit_s, 0);  // none given
+}
+
+TEST(ParseSubmitArgs, BadTimeLimits) {
+  for (const std::string bad : {"90", "0m", "-1h", "abc", "2x", "d", "1d2"}) {
+    auto args = ParseSubmitArgs({"t.py", "--", "-t", bad});
+    ASSERT_FALSE(args.ok()) << bad;
+    EXPECT_TRUE(IsUsageError(args.status())) << bad;
+    EXPECT_THAT(args.status().message(), HasSubstr(bad)) << bad;
+  }
+}
+
 TEST(ParseSubmitArgs, BadEnvMessageNamesTheValue) {
   auto args = ParseSubmitArgs({"t.py", "--", "-e", "FOO"});
   ASSERT_FALSE(args.ok());
@@ -175,7 +200,7 @@ TEST_F(ResolveScriptTest, DirectoryIsNotAScript) {
 }
 
 TEST(BuildSubmitRequest, FillsEveryField) {
-  auto args = ParseSubmitArgs({"sub/train.py", "-x", "--", "-e", "K=V", "--gpus", "2"});
+  auto args = ParseSubmitArgs({"sub/train.py", "-x", "--", "-e", "K=V", "--gpus", "2", "-t", "3h"});
   ASSERT_TRUE(args.ok()) << args.status();
   const hai::v1::SubmitRequest req =
       BuildSubmitRequest(*args, "python", "/w/sub/train.py", "/w");
@@ -185,6 +210,7 @@ TEST(BuildSubmitRequest, FillsEveryField) {
   EXPECT_EQ(req.workdir(), "/w");
   EXPECT_EQ(req.nodes(), 1);
   EXPECT_EQ(req.gpus_per_node(), 2);
+  EXPECT_EQ(req.time_limit_s(), 3 * 3600);
   EXPECT_EQ(req.kind(), "python");
   EXPECT_FALSE(req.has_priority());  // the server's default applies
   EXPECT_EQ(req.env().at("K"), "V");

@@ -52,6 +52,7 @@ store::OpenAttempt RandomAttempt(int64_t id, std::mt19937& rng) {
   o.chain.first_submit_at = kNow - absl::Seconds(pick(1000));
   o.chain.hold = pick(15) == 0;
   o.chain.stop_requested = pick(15) == 0;
+  o.chain.time_limit_s = pick(3) == 0 ? 60 * (1 + pick(240)) : 0;
   o.attempt.queued_at = o.chain.first_submit_at;
   if (pick(3) == 0) {
     o.attempt.state =
@@ -78,7 +79,8 @@ std::string TaskText(const policy::Task& t) {
   o << t.attempt_id << " c" << t.chain_id << " " << t.user << " " << t.group << " p"
     << t.requested_priority << " t" << static_cast<int>(t.tier) << " n" << t.nodes << " k"
     << t.gpus_per_node << " " << absl::FormatTime(t.first_submit) << " "
-    << absl::FormatTime(t.running_since) << " s" << t.suspend_requested << " h" << t.held;
+    << absl::FormatTime(t.running_since) << " s" << t.suspend_requested << " h" << t.held << " l"
+    << absl::FormatDuration(t.time_limit);
   for (const auto& p : t.placement) {
     o << " [" << p.node;
     for (int g : p.gpus) o << ":" << g;
@@ -118,6 +120,33 @@ std::string PlanText(const policy::Plan& p, const policy::Snapshot& s) {
       << policy::PendingDetail(w, user, group) << "\n";
   }
   return o.str();
+}
+
+// The core backfills by a task's time limit counted from its start (issue 21): the snapshot
+// carries both, for queued and running attempts; a chain without a limit has none.
+TEST(SnapshotBuilderTest, CarriesTheTimeLimitAndTheStart) {
+  store::OpenAttempt o;
+  o.attempt.attempt_id = 1;
+  o.chain.chain_id = 2;
+  o.chain.group = "g";
+  o.chain.time_limit_s = 7200;
+  o.attempt.state = model::AttemptState::kQueued;
+  std::optional<SnapshotTask> queued = SnapshotTaskOf(o);
+  ASSERT_TRUE(queued.has_value());
+  EXPECT_FALSE(queued->running);
+  EXPECT_EQ(queued->task.time_limit, absl::Hours(2));
+
+  o.attempt.state = model::AttemptState::kRunning;
+  o.attempt.scheduled_at = kNow - absl::Minutes(50);
+  o.attempt.started_at = kNow - absl::Minutes(45);
+  std::optional<SnapshotTask> running = SnapshotTaskOf(o);
+  ASSERT_TRUE(running.has_value());
+  EXPECT_TRUE(running->running);
+  EXPECT_EQ(running->task.time_limit, absl::Hours(2));
+  EXPECT_EQ(running->task.running_since, kNow - absl::Minutes(45));
+
+  o.chain.time_limit_s = 0;
+  EXPECT_EQ(SnapshotTaskOf(o)->task.time_limit, absl::InfiniteDuration());
 }
 
 TEST(LiveSnapshotTest, MatchesAFreshBuildAfterEveryChange) {

@@ -53,6 +53,9 @@ std::string Describe(const Snapshot& s, const PolicyConfig& config, absl::Time n
       << " tier=" << static_cast<int>(t.tier) << " " << t.group << " " << t.nodes << "x"
       << t.gpus_per_node << " submit=" << absl::ToInt64Seconds(t.first_submit - kT0)
       << (t.held ? " held" : "") << (t.suspend_requested ? " suspending" : "");
+    if (t.time_limit != absl::InfiniteDuration()) {
+      o << " limit=" << absl::FormatDuration(t.time_limit);
+    }
     if (!t.reserved_nodes.empty()) {
       o << " holds";
       for (const auto& n : t.reserved_nodes) o << " " << n;
@@ -84,6 +87,13 @@ std::string Describe(const Snapshot& s, const PolicyConfig& config, absl::Time n
 }
 
 namespace {
+
+// `t` as a running task started at `now` (for its limit's end).
+Task Started(const Task& t, absl::Time now) {
+  Task r = t;
+  r.running_since = now;
+  return r;
+}
 
 // Node occupancy after the plan, for the fit checks.
 struct Occupancy {
@@ -224,7 +234,11 @@ void CheckInvariants(const Snapshot& s, const PolicyConfig& config, const Plan& 
           << ", carried over as held for a task behind it";
       if (auto h = holder.find(r.node); h != holder.end()) {
         const Pending& w = *h->second;
-        ASSERT_LT(order_key(st.attempt_id, st.tier), order_key(w.attempt_id, w.tier))
+        // Behind the holder only by EASY backfill: its own limit ends by the holder's start.
+        const absl::Time ends = LimitEnd(Started(t, now));
+        const bool backfill = w.reason != PendingReason::kWaitingForPreemption &&
+                              ends != absl::InfiniteFuture() && ends <= w.reserved_start;
+        ASSERT_TRUE(backfill || order_key(st.attempt_id, st.tier) < order_key(w.attempt_id, w.tier))
             << "start of " << st.attempt_id << " on " << r.node << " reserved for " << w.attempt_id
             << ", which is ahead of it";
         const Task& wt = *queued.at(w.attempt_id);
@@ -278,6 +292,21 @@ void CheckInvariants(const Snapshot& s, const PolicyConfig& config, const Plan& 
       const int64_t quota = q == s.quota.end() ? 0 : q->second;
       ASSERT_GT((holding[{v.user, v.group, eff[v.attempt_id]}]), quota)
           << "over-quota victim " << v.attempt_id << " of an owner within quota";
+      continue;
+    }
+    if (x.kind == SuspendKind::kOverLimit) {
+      // Past its own limit, on nodes held for a waiting task of its tier or above that
+      // could start once it and the tasks already leaving stop (checked below).
+      const Pending* w = pend.at(x.preemptor_attempt_id);
+      ASSERT_EQ(w->reason, PendingReason::kWaitingForPreemption);
+      ASSERT_TRUE(OverLimit(v, now)) << "victim " << v.attempt_id << " within its limit";
+      ASSERT_LE(static_cast<int>(eff[v.attempt_id]), static_cast<int>(w->tier));
+      bool on_held = false;
+      for (const auto& pl : v.placement) {
+        on_held |= std::find(w->reserved_nodes.begin(), w->reserved_nodes.end(), pl.node) !=
+                   w->reserved_nodes.end();
+      }
+      ASSERT_TRUE(on_held) << "over-limit victim " << v.attempt_id << " off its preemptor's nodes";
       continue;
     }
     ASSERT_TRUE(config.preemption);

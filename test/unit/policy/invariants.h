@@ -2,11 +2,13 @@
 // (random snapshots) and the simulation tests (every pass of a multi-pass run):
 //  - every queued task is started or pending, exactly once; held tasks never start;
 //  - starts land on ready nodes of their group; no GPU or whole node is double-booked; a
-//    node held for a task receives no start from a task behind it in queue order, and
-//    nodes held for a gang preemptor receive none at all;
+//    node held for a task receives no start from a task behind it in queue order, except a
+//    task whose time limit ends by the holder's reserved_start (EASY backfill), and nodes
+//    held for a gang preemptor receive none at all;
 //  - no (user, group, tier) quota is exceeded; fixed priorities start at their own tier;
 //  - victims are of strictly lower effective tier, outside their minimum runtime, not
-//    already suspending, each named once; what is held for a preemptor is enough once its
+//    already suspending, each named once; over-limit victims are past their limit, of the
+//    holder's tier or below, on its nodes; what is held for a preemptor is enough once its
 //    victims and freeing tasks stop (gang-complete);
 //  - no task waiting for nodes fits on free unreserved nodes, and no lower-tier start took
 //    capacity a waiting higher-tier task could have used.

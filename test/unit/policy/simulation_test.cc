@@ -1,5 +1,6 @@
 // Multi-pass simulations over Decide (simulator.h): properties that only show over time.
 // Every pass's plan is also checked against the shared invariants.
+#include <optional>
 #include <random>
 #include <set>
 
@@ -84,6 +85,49 @@ TEST_P(StarvationTest, SixteenNodeNormalTaskStartsWhileSmallTasksKeepArriving) {
 }
 
 INSTANTIATE_TEST_SUITE_P(WholeAndPackedSmallTasks, StarvationTest, ::testing::Values(0, 2));
+
+// Issue 21: the same 16-node task on 20 nodes, small tasks now giving time limits, a third of
+// them too short (they overrun). Small tasks keep starting while the big one waits (on the 4
+// nodes it does not need, and on its held nodes when they end before it could start), and
+// it still starts: at the latest one step after the start its first reservation promised,
+// computed from the limits, because the tasks that overran it are suspended then.
+TEST(LimitStarvationTest, ReservedGangStartsWhenItsLimitsSayWhileLimitedTasksBackfill) {
+  Simulator sim(Cluster(20), Quota({"big", "small"}, 1000), PolicyConfig{}, kT0);
+  std::mt19937 rng(11);
+  auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  auto small = [&] {
+    const absl::Duration work = absl::Minutes(uni(5, 40));
+    Task t = Shape("small", Tier::kNormal, 1, uni(0, 1) == 0 ? 0 : 4);
+    t.time_limit = uni(0, 2) == 0 ? work / 2 : absl::Ceil(work, absl::Minutes(10));
+    sim.Submit(std::move(t), work);
+  };
+  for (int i = 0; i < 30; ++i) small();
+  sim.Step(kStep);
+  Task big_shape = Shape("big", Tier::kNormal, 16);
+  big_shape.time_limit = absl::Hours(1);
+  const int64_t big = sim.Submit(big_shape, absl::Minutes(30));
+  std::optional<absl::Time> promised;
+  int small_starts_while_waiting = 0;
+  for (int step = 0; step < 180 && !sim.chains().at(big).finished; ++step) {
+    if (step % 2 == 0) small();
+    Plan p = sim.Step(kStep);
+    if (::testing::Test::HasFatalFailure()) return;
+    if (!sim.chains().at(big).starts.empty()) continue;
+    small_starts_while_waiting += static_cast<int>(p.starts.size());
+    for (const Pending& w : p.pending) {
+      if (sim.ChainOf(w.attempt_id) != big || w.reserved_start == absl::InfiniteFuture()) continue;
+      if (!promised) promised = w.reserved_start;
+      // Backfill never moves the promise later.
+      EXPECT_LE(w.reserved_start, *promised);
+    }
+  }
+  const ChainLog& log = sim.chains().at(big);
+  ASSERT_FALSE(log.starts.empty()) << "the 16-node task never started";
+  ASSERT_TRUE(promised.has_value());
+  EXPECT_LE(log.starts.front(), *promised + kStep);
+  EXPECT_GT(small_starts_while_waiting, 0);
+  EXPECT_TRUE(log.finished.has_value());
+}
 
 // A random mixed workload over all tiers with preemption, minimum runtimes and ABOVE_NORMAL
 // demotion; then arrivals stop and the cluster drains. Over the whole run:

@@ -99,6 +99,28 @@ TEST_F(ReplayTest, HaiBackfillsBesideTheHeadReservation) {
   EXPECT_EQ(T(r, 3), (Times{20, 30}));
 }
 
+TEST_F(ReplayTest, CountsGpusIdleWhileJobsWaitAndThoseOnReservedNodes) {
+  // hai: C waits 10 -> 55 with node 0 (1 free GPU) reserved for it; D runs 20 -> 30 on
+  // node 1's last GPU. Free GPUs while something waits: 2 x 10 + 1 x 10 + 2 x 25 = 80; on
+  // the reserved node: 1 x 45.
+  const SimResult hai = Run(BackfillTrace(), PolicyKind::kHaiNoPreempt);
+  EXPECT_DOUBLE_EQ(hai.idle_waiting_gpu_s, 80);
+  EXPECT_DOUBLE_EQ(hai.reserved_idle_gpu_s, 45);
+  // FIFO: C and D wait until 55 with 2 GPUs free; FIFO reserves nothing.
+  const SimResult fifo = Run(BackfillTrace(), PolicyKind::kFifo);
+  EXPECT_DOUBLE_EQ(fifo.idle_waiting_gpu_s, 2 * 45);
+  EXPECT_DOUBLE_EQ(fifo.reserved_idle_gpu_s, 0);
+  const Summary s = Summarize(BackfillTrace(), hai);
+  EXPECT_DOUBLE_EQ(s.reserved_idle_gpu_hours, 45.0 / 3600);
+  // Every job is one node: one size row for NORMAL and one for ALL.
+  ASSERT_EQ(s.sizes.size(), 2u);
+  EXPECT_EQ(s.sizes[0].tier, "NORMAL");
+  EXPECT_EQ(s.sizes[0].size, "1");
+  EXPECT_EQ(s.sizes[0].jobs, 4);
+  EXPECT_DOUBLE_EQ(s.sizes[0].queue_delay_s.mean, (0 + 0 + 45 + 0) / 4.0);
+  EXPECT_EQ(s.sizes[1].tier, "ALL");
+}
+
 // A NORMAL gang on both nodes, then a HIGH job needing one node.
 std::vector<SimJob> PreemptionTrace() {
   return {Job("N", 0, 1000, 8, Tier::kNormal), Job("H", 100, 200, 4, Tier::kHigh)};
@@ -294,6 +316,71 @@ TEST_F(ReplayTest, PrunedQueueGivesTheSameSchedule) {
       EXPECT_LT(pruned.queued_passed, full.queued_passed);
     }
   }
+}
+
+TEST_F(ReplayTest, PrunedQueueGivesTheSameScheduleWithTimeLimits) {
+  groups_ = {{"a", 6, 8}, {"b", 3, 8}};
+  for (uint32_t seed = 1; seed <= 6; ++seed) {
+    std::vector<SimJob> jobs = seed <= 3 ? RandomTrace(seed, 300) : BurstTrace(seed, 300);
+    // A third honest (rounded up to 10 min), a third overrunning (half the duration), a
+    // third without a limit.
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (i % 3 == 0) jobs[i].time_limit_s = (jobs[i].duration_s / 600 + 1) * 600;
+      if (i % 3 == 1) jobs[i].time_limit_s = std::max<int64_t>(1, jobs[i].duration_s / 2);
+    }
+    for (PolicyKind policy : {PolicyKind::kHaiNoPreempt, PolicyKind::kHai}) {
+      SimConfig c;
+      c.cost = {.suspend_grace_s = seed % 2 == 0 ? 0 : 30,
+                .checkpoint_interval_s = 0,
+                .restart_overhead_s = 15};
+      c.prune_queue = false;
+      const SimResult full = Run(jobs, policy, c);
+      c.prune_queue = true;
+      const SimResult pruned = Run(jobs, policy, c);
+      ASSERT_EQ(full.jobs.size(), pruned.jobs.size());
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        ASSERT_EQ(T(full, i), T(pruned, i))
+            << "seed " << seed << " policy " << PolicyName(policy) << " job " << i;
+        ASSERT_EQ(full.jobs[i].lost_gpu_s, pruned.jobs[i].lost_gpu_s);
+      }
+    }
+  }
+}
+
+// EASY backfill in a replay, 2 nodes x 4 GPUs, no preemption. A (limit 100) holds node 0;
+// the gang G heads NORMAL at 10 and holds both nodes, startable at 100 by A's limit. B (limit
+// 60) starts at 20 on held node 1, since it ends by 80 <= 100; C (no limit) waits.
+//  - B honest (runs 30 s): done at 50; G runs 100 -> 150; C 150 -> 350.
+//  - B overruns (runs 120 s): at 100 A ends and only B, past its limit, stands between G
+//    and its nodes: B is suspended (10 s grace, saved 90 s), G runs 110 -> 160; B resumes
+//    at 160 ahead of C (its place kept): 15 s reload + 30 s -> 205; C 160 -> 360.
+TEST_F(ReplayTest, TimeLimitsBackfillAndOverrunsAreSuspendedNotKilled) {
+  SimConfig c;
+  c.cost = {.suspend_grace_s = 10, .checkpoint_interval_s = 0, .restart_overhead_s = 15};
+  std::vector<SimJob> jobs = {Job("A", 0, 100, 4), Job("G", 10, 50, 8), Job("B", 20, 30, 4),
+                              Job("C", 25, 200, 4)};
+  jobs[0].time_limit_s = 100;
+  jobs[2].time_limit_s = 60;
+  SimResult r = Run(jobs, PolicyKind::kHaiNoPreempt, c);
+  EXPECT_EQ(T(r, 0), (Times{0, 100}));
+  EXPECT_EQ(T(r, 1), (Times{100, 150}));
+  EXPECT_EQ(T(r, 2), (Times{20, 50}));
+  EXPECT_EQ(T(r, 3), (Times{150, 350}));
+
+  jobs[2].duration_s = 120;
+  r = Run(jobs, PolicyKind::kHaiNoPreempt, c);
+  EXPECT_EQ(T(r, 1), (Times{110, 160}));
+  EXPECT_EQ(T(r, 2), (Times{20, 205}));
+  EXPECT_EQ(r.jobs[2].suspensions, 1);
+  EXPECT_EQ(r.jobs[2].lost_gpu_s, 4 * 15);  // nothing redone: the reload
+  EXPECT_EQ(T(r, 3), (Times{160, 360}));
+
+  // Without limits B may not start on G's nodes: it waits behind G like C.
+  for (SimJob& j : jobs) j.time_limit_s = 0;
+  jobs[2].duration_s = 30;
+  r = Run(jobs, PolicyKind::kHaiNoPreempt, c);
+  EXPECT_EQ(T(r, 1), (Times{100, 150}));
+  EXPECT_EQ(T(r, 2), (Times{150, 180}));
 }
 
 // Over-quota suspensions come out of Decide's plan, so the replay applies them like
