@@ -1,4 +1,4 @@
-// Redis wake-ups and state announcements; see control_hints.h.
+// Redis wake-ups; see control_hints.h.
 #include "manager/control_hints.h"
 
 #include "absl/strings/str_cat.h"
@@ -49,17 +49,6 @@ void RedisHints::Wait(absl::Duration timeout) {
   }
   const absl::Duration left = deadline - absl::Now();
   if (left > absl::ZeroDuration()) absl::SleepFor(left);
-}
-
-void RedisHints::PublishState(const std::string& state) {
-  if (pub_ == nullptr) {
-    auto pub = RedisClient::Connect(host_, port_, kConnectTimeout);
-    if (!pub.ok()) return;  // best effort: haid learns the state from Postgres anyway
-    pub_ = std::move(pub).value();
-  }
-  auto n = pub_->Publish(absl::StrCat(prefix_, ":events"),
-                         absl::StrCat("attempt:", attempt_id_, ":", state));
-  if (!n.ok()) pub_.reset();
 }
 
 }  // namespace hai::manager

@@ -1,7 +1,6 @@
 // ControlHints: the manager's Redis side. Control messages on `<prefix>:control:<attempt>`
-// only wake the supervise loop early (Postgres stays the truth, re-read on every wake), and
-// state changes are announced on `<prefix>:events` as `attempt:<id>:<state>`. Redis being
-// down only costs latency: every failure drops the connection and a later call retries.
+// only wake the supervise loop early (Postgres stays the truth, re-read on every wake). Redis
+// being down only costs latency: every failure drops the connection and a later call retries.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +17,6 @@ class RedisHints : public Hints {
  public:
   RedisHints(std::string host, int port, std::string prefix, int64_t attempt_id);
   void Wait(absl::Duration timeout) override;
-  void PublishState(const std::string& state) override;
 
  private:
   bool MayRetry();  // rate-limits reconnects so a dead Redis is not hammered
@@ -28,7 +26,6 @@ class RedisHints : public Hints {
   std::string prefix_;
   int64_t attempt_id_;
   std::unique_ptr<RedisSubscriber> sub_;
-  std::unique_ptr<RedisClient> pub_;
   absl::Time next_retry_ = absl::InfinitePast();
 };
 

@@ -65,9 +65,7 @@ int AttemptLifecycle::Run() {
     return 0;
   }
   const AttemptInfo& info = claim->info;
-  if (info.state == AttemptState::kScheduled) {
-    hints_.PublishState("starting");
-  } else if (info.task_token_hash != HashToken(*token)) {
+  if (info.state != AttemptState::kScheduled && info.task_token_hash != HashToken(*token)) {
     // Adoption without the original token: ranks started from now on get a new one; the
     // adopted ranks lose in-task control (they keep running).
     HAI_LOG(WARNING) << "task token file does not match; issuing a new token";
@@ -153,7 +151,9 @@ int AttemptLifecycle::Run() {
     r.waiting = first.ok() && first->phase == PodStatus::Phase::kRunning && !first->started;
     RecordStart(pod.rank, r);
   }
-  if (store_.AttemptRunning().ok()) hints_.PublishState("running");
+  if (absl::Status s = store_.AttemptRunning(); !s.ok()) {
+    HAI_LOG(WARNING) << "running: " << s;
+  }
 
   ControlState ctl;
   while (true) {
@@ -395,7 +395,6 @@ int AttemptLifecycle::Finish(AttemptOutcome outcome) {
     if (written.ok()) {
       HAI_LOG(INFO) << "attempt " << attempt_id_ << " " << model::Name(*written) << ": "
                     << outcome.end_reason;
-      hints_.PublishState(std::string(model::Name(*written)));
       return 0;
     }
     if (absl::IsFailedPrecondition(written.status())) {

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git clang-format  # clang-format: scripts/check-format.sh
+  clang-14  # scripts/check-thread-safety.sh (clang -Wthread-safety on the lock annotations)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libpqxx-dev libhiredis-dev libtomlplusplus-dev libabsl-dev libcli11-dev nlohmann-json3-dev
   libcpp-httplib-dev libcurl4-openssl-dev libssl-dev

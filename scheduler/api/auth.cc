@@ -1,10 +1,11 @@
 #include "scheduler/api/auth.h"
 
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/auth.h"
 
@@ -20,11 +21,11 @@ class AuthCache {
  public:
   // The generation a lookup starts in: a row read before an invalidation is not stored.
   uint64_t generation() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return generation_;
   }
   bool Find(const std::string& hash, absl::Time now, store::User* out) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = users_.find(hash);
     if (it == users_.end()) return false;
     if (now >= it->second.expires) {
@@ -35,13 +36,13 @@ class AuthCache {
     return true;
   }
   void Put(const std::string& hash, const store::User& user, uint64_t generation, absl::Time now) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (generation != generation_) return;
     if (users_.size() >= kAuthCacheMaxEntries) users_.clear();
     users_[hash] = {user, now + kAuthCacheTtl};
   }
   void Clear() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ++generation_;
     users_.clear();
   }
@@ -51,9 +52,9 @@ class AuthCache {
     store::User user;
     absl::Time expires;
   };
-  std::mutex mu_;
-  uint64_t generation_ = 0;
-  std::unordered_map<std::string, Entry> users_;
+  absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::unordered_map<std::string, Entry> users_ ABSL_GUARDED_BY(mu_);
 };
 
 AuthCache& Cache() {

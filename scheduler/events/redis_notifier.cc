@@ -36,7 +36,7 @@ bool RedisNotifier::EnsureConnected() {
 }
 
 void RedisNotifier::NotifyManager(int64_t attempt_id, const std::string& command) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!EnsureConnected()) return;
   const std::string channel = absl::StrCat(prefix_, ":control:", attempt_id);
   auto* reply = static_cast<redisReply*>(

@@ -3,9 +3,10 @@
 // on their next Postgres poll. Thread-safe (a mutex around one connection).
 #pragma once
 
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "scheduler/events/notifier.h"
 
 struct redisContext;
@@ -19,13 +20,13 @@ class RedisNotifier : public Notifier {
   void NotifyManager(int64_t attempt_id, const std::string& command) override;
 
  private:
-  bool EnsureConnected();  // requires mu_
+  bool EnsureConnected() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string host_;
   int port_;
   std::string prefix_;
-  std::mutex mu_;
-  redisContext* ctx_ = nullptr;  // guarded by mu_
-  bool warned_ = false;          // guarded by mu_
+  absl::Mutex mu_;
+  redisContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool warned_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace hai

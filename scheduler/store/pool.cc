@@ -7,6 +7,7 @@ namespace hai::store {
 absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::Open(const std::string& url,
                                                                      int size) {
   std::unique_ptr<ConnectionPool> pool(new ConnectionPool(url));
+  absl::MutexLock lock(&pool->mu_);
   for (int i = 0; i < size; ++i) {
     auto conn = pg::Connect(url);
     if (!conn.ok()) return conn.status();
@@ -20,8 +21,8 @@ absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::Open(const std::
 absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectionPool::Acquire() {
   std::unique_ptr<pqxx::connection> conn;
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return slots_ > 0; });
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &ConnectionPool::HasFreeSlot));
     --slots_;
     if (!idle_.empty()) {
       conn = std::move(idle_.back());
@@ -35,19 +36,17 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectionPool::Acquire() {
       return fresh.status();
     }
     conn = std::move(*fresh);
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& [name, sql] : prepared_) conn->prepare(name, sql);
   }
   return conn;
 }
 
 void ConnectionPool::Release(std::unique_ptr<pqxx::connection> conn) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (conn != nullptr && conn->is_open()) idle_.push_back(std::move(conn));
-    ++slots_;
-  }
-  cv_.notify_one();
+  // A waiter in Acquire wakes when the mutex is released and its condition holds.
+  absl::MutexLock lock(&mu_);
+  if (conn != nullptr && conn->is_open()) idle_.push_back(std::move(conn));
+  ++slots_;
 }
 
 absl::Status ConnectionPool::Write(const std::string& what,
@@ -91,7 +90,7 @@ absl::Status ConnectionPool::ReadSnapshot(
 }
 
 void ConnectionPool::Prepare(const std::string& name, const std::string& sql) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   prepared_.emplace_back(name, sql);
   // Borrowed connections get it when they are next re-opened; the store registers its
   // statements before any is borrowed.

@@ -3,17 +3,17 @@
 // Postgres restart costs one failed call (Unavailable), not a daemon restart.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include <pqxx/pqxx>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 namespace hai::store {
 
@@ -56,13 +56,14 @@ class ConnectionPool {
   template <typename Tx>
   absl::Status RunIn(const std::string& what, const std::function<absl::Status(Tx&)>& fn);
 
+  bool HasFreeSlot() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return slots_ > 0; }
+
   const std::string url_;
   int size_ = 0;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;        // guarded by mu_
-  std::vector<std::pair<std::string, std::string>> prepared_;  // guarded by mu_
-  int slots_ = 0;                                              // guarded by mu_: free slots
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<std::string, std::string>> prepared_ ABSL_GUARDED_BY(mu_);
+  int slots_ ABSL_GUARDED_BY(mu_) = 0;  // connections not borrowed
 };
 
 }  // namespace hai::store

@@ -15,7 +15,7 @@ SubmitBatcher::SubmitBatcher(SingleFn single, BatchFn batch, int max_batch, int 
 absl::StatusOr<Chain> SubmitBatcher::Create(const NewChain& chain, int tier) {
   Pending me;
   me.request = {&chain, tier};
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   waiting_.push_back(&me);
   while (!me.done) {
     if (in_flight_ < max_in_flight_ && !waiting_.empty()) {
@@ -24,22 +24,22 @@ absl::StatusOr<Chain> SubmitBatcher::Create(const NewChain& chain, int tier) {
       std::vector<Pending*> batch = TakeBatch();
       ++in_flight_;
       me.leading = true;
-      lock.unlock();
+      mu_.Unlock();
       Write(batch);
-      lock.lock();
+      mu_.Lock();
       me.leading = false;
       --in_flight_;
       ++statements_;
       chains_ += static_cast<int64_t>(batch.size());
       for (Pending* p : batch) {
         p->done = true;
-        if (p != &me) p->cv.notify_one();
+        if (p != &me) p->cv.Signal();
       }
       // The slot this statement held is free: if we are done, hand it to a waiting caller.
       if (me.done) WakeNextLeader();
       continue;
     }
-    me.cv.wait(lock);
+    me.cv.Wait(&mu_);
   }
   return std::move(me.result);
 }
@@ -48,7 +48,7 @@ void SubmitBatcher::WakeNextLeader() {
   if (in_flight_ >= max_in_flight_) return;
   for (Pending* p : waiting_) {
     if (!p->leading) {
-      p->cv.notify_one();
+      p->cv.Signal();
       return;
     }
   }
@@ -88,17 +88,17 @@ void SubmitBatcher::Write(const std::vector<Pending*>& batch) {
 }
 
 int64_t SubmitBatcher::statements() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return statements_;
 }
 
 size_t SubmitBatcher::waiting() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return waiting_.size();
 }
 
 int64_t SubmitBatcher::chains() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return chains_;
 }
 

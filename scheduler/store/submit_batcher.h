@@ -9,13 +9,13 @@
 // If a batch statement fails, each of its chains is written alone, so a bad one fails alone.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "scheduler/store/rows.h"
 
 namespace hai::store {
@@ -53,27 +53,28 @@ class SubmitBatcher {
     // Each caller waits on its own condition, so a finished statement wakes only its own
     // callers and one next leader, not every waiting handler thread (a notify_all per
     // statement woke all 32-128 of them under load, each to find it had nothing to do).
-    std::condition_variable cv;
+    absl::CondVar cv;
+    // Both written under the batcher's mu_ (not annotated: a Pending is not the batcher).
     bool leading = false;  // its thread is writing a statement (not waiting on cv)
     bool done = false;
     absl::StatusOr<Chain> result = absl::UnknownError("not written");
   };
   // Takes up to max_batch_ waiting requests, never two of one user with one name (the
   // second waits for the next statement, where it is refused as a duplicate).
-  std::vector<Pending*> TakeBatch();
+  std::vector<Pending*> TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Write(const std::vector<Pending*>& batch);
-  // Wakes one caller still waiting to be taken, to lead the next statement (lock held).
-  void WakeNextLeader();
+  // Wakes one caller still waiting to be taken, to lead the next statement.
+  void WakeNextLeader() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SingleFn single_;
   const BatchFn batch_;
   const int max_batch_;
   const int max_in_flight_;
-  mutable std::mutex mu_;
-  std::deque<Pending*> waiting_;  // guarded by mu_
-  int in_flight_ = 0;             // guarded by mu_
-  int64_t statements_ = 0;        // guarded by mu_
-  int64_t chains_ = 0;            // guarded by mu_
+  mutable absl::Mutex mu_;
+  std::deque<Pending*> waiting_ ABSL_GUARDED_BY(mu_);
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t statements_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t chains_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace hai::store

@@ -1,9 +1,6 @@
 // FakeHints: the lifecycle's Hints (manager/hints.h) without Redis. Wait sleeps on the fake
-// clock (so scheduled actions fire); published states are kept for the test to read.
+// clock (so scheduled actions fire) and counts the waits.
 #pragma once
-
-#include <string>
-#include <vector>
 
 #include "manager/hints.h"
 #include "test/unit/manager/fake_clock.h"
@@ -17,10 +14,8 @@ class FakeHints : public Hints {
     ++waits;
     clock_.SleepFor(timeout);
   }
-  void PublishState(const std::string& state) override { published.push_back(state); }
 
   int waits = 0;
-  std::vector<std::string> published;
 
  private:
   FakeClock& clock_;

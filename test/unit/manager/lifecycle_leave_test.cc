@@ -47,7 +47,6 @@ TEST_F(LifecycleTest, AdoptsRunningRanksAfterARestart) {
   std::optional<std::string> token = ReadRunFile(RunDir() + "/token");
   ASSERT_TRUE(token.has_value());
   EXPECT_EQ(store_.attempt.task_token_hash, HashToken(*token));
-  EXPECT_THAT(hints_.published, ElementsAre("running", "succeeded"));
 }
 
 TEST_F(LifecycleTest, AdoptionKeepsTheTokenOfItsRunDirectory) {
@@ -120,7 +119,6 @@ TEST_F(LifecycleTest, ClaimOfAnEndedAttemptDoesNothing) {
   EXPECT_EQ(runtime_.starts, 0);
   EXPECT_EQ(store_.finish_calls, 0);
   EXPECT_THAT(store_.events, IsEmpty());
-  EXPECT_THAT(hints_.published, IsEmpty());
 }
 
 TEST_F(LifecycleTest, ClaimOfAQueuedAttemptDoesNothing) {
