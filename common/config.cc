@@ -237,6 +237,7 @@ absl::Status ReadScheduler(Section& s, SchedulerConfig* c) {
   HAI_CFG(
       s.OneOf("default_priority", {kTierNames.begin(), kTierNames.end()}, &c->default_priority));
   HAI_CFG(s.Integer("max_nodes_per_task", &c->max_nodes_per_task, 1, 100000));
+  HAI_CFG(s.Integer("max_open_tasks_per_user", &c->max_open_tasks_per_user, 0, 10000000));
   HAI_CFG(s.Bool("preemption", &c->preemption));
   HAI_CFG(s.Bool("suspend_over_quota", &c->suspend_over_quota));
   HAI_CFG(s.Integer("node_lost_ranks_unhealthy", &c->node_lost_ranks_unhealthy, 0, 1000));

@@ -38,6 +38,7 @@ struct SchedulerConfig {
   std::string default_group = "default";        // group when a submit names none
   std::string default_priority = "NORMAL";      // tier when a submit names none
   int max_nodes_per_task = 1024;                // larger requests are rejected at submit
+  int max_open_tasks_per_user = 10000;          // unfinished tasks per user; 0 = no cap
   bool preemption = true;                       // suspend lower tiers for higher ones
   bool suspend_over_quota = false;              // lowered quota: suspend the youngest over it
   int node_lost_ranks_unhealthy = 3;            // lost ranks (10 min) that make a node unhealthy; 0 = off

@@ -2,13 +2,16 @@
 # The embedded default in one command: install what is missing, build, start a private
 # Postgres and Redis on loopback under var/services, migrate, seed the example users and
 # quotas, and run haid in the foreground with the 4 local nodes of config/haid.toml.
-# Ctrl-C stops haid, then Postgres and Redis.
+# A haid that dies (crash, kill -9, OOM) is restarted with a log line naming the cause while
+# Postgres, Redis, the managers and their ranks keep running (scripts/lib/supervise.sh; 5
+# deaths within 60 s give up). Ctrl-C stops haid, then Postgres and Redis.
 #
 #   HAI_CONFIG      config file (default config/haid.toml); its database and redis ports
 #                   must match HAI_PG_PORT / HAI_REDIS_PORT
 #   HAI_PG_PORT     private Postgres port (default 5433, as in config/haid.toml)
 #   HAI_REDIS_PORT  private Redis port (default 6380, as in config/haid.toml)
 #   HAI_BUILD_DIR   build directory (default build)
+#   HAI_VAR_DIR     where Postgres and Redis keep their data (default var; services/ in it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,24 +19,19 @@ config=${HAI_CONFIG:-config/haid.toml}
 pg_port=${HAI_PG_PORT:-5433}
 redis_port=${HAI_REDIS_PORT:-6380}
 build=${HAI_BUILD_DIR:-build}
+var=${HAI_VAR_DIR:-var}
 
 scripts/install-deps.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" --target haid hai-manager hai-cli
 
-mkdir -p var
-haid_pid=""
-shutdown() {
-  if [ -n "$haid_pid" ]; then
-    kill -TERM "$haid_pid" 2>/dev/null || true
-    wait "$haid_pid" 2>/dev/null || true
-  fi
-  scripts/services.sh stop var/services
-}
-trap shutdown EXIT
+mkdir -p "$var"
+# Runs however the script ends (Ctrl-C, haid given up on, a failed step): Postgres and Redis
+# go when the script goes, never before.
+trap 'scripts/services.sh stop "$var/services"' EXIT
 trap 'exit 130' INT TERM
 # Not `eval "$(...)"`: that would hide a failed start behind eval's own success.
-exports=$(scripts/services.sh start var/services "$pg_port" "$redis_port")
+exports=$(scripts/services.sh start "$var/services" "$pg_port" "$redis_port")
 eval "$exports"
 
 "$build/bin/haid" migrate --config "$config"
@@ -51,8 +49,10 @@ In another shell (alice-token is the example user of sql/seed/):
   $build/bin/hai-cli status TASK
   $build/bin/hai-cli logs -f TASK
   $build/bin/hai-cli nodes
-Ctrl-C here stops haid, Postgres and Redis.
+Ctrl-C here stops haid, Postgres and Redis; a haid that dies is restarted.
 MSG
-"$build/bin/haid" --config "$config" &
-haid_pid=$!
-wait "$haid_pid"
+# shellcheck source=lib/supervise.sh
+. scripts/lib/supervise.sh
+status=0
+supervise "$build/bin/haid" --config "$config" || status=$?
+exit "$status"

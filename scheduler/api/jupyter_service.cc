@@ -12,6 +12,7 @@
 #include "common/model/states.h"
 #include "scheduler/api/auth.h"
 #include "scheduler/api/grpc_status.h"
+#include "scheduler/api/image_ref.h"
 #include "scheduler/policy/jupyter.h"
 
 namespace hai::api {
@@ -163,6 +164,7 @@ grpc::Status JupyterServiceImpl::Create(grpc::ServerContext* context,
   chain.user = user.name;
   chain.kind = model::TaskKind::kJupyter;
   chain.group = req->group().empty() ? cfg.default_group : req->group();
+  if (absl::Status image = CheckImageReference(req->image()); !image.ok()) return ToGrpc(image);
   chain.image = req->image();
   chain.gpus_per_node = std::max(req->gpus(), 0);
   store::JupyterRow res;

@@ -49,6 +49,15 @@ class TaskServiceImpl final : public hai::v1::TaskService::Service {
                           grpc::ServerWriter<hai::v1::LogChunk>*) override;
 
  private:
+  // The nodes and quota a submit or a priority change is checked against: the last pass's
+  // views, or read from Postgres before the first pass.
+  struct Views {
+    std::shared_ptr<const std::vector<policy::Node>> nodes;
+    std::shared_ptr<const QuotaView> quota;
+  };
+  absl::StatusOr<Views> AdmissionViews();
+  // ResourceExhausted when the submitter has scheduler.max_open_tasks_per_user open tasks.
+  absl::StatusOr<store::NewChain> CheckOpenTaskCap(store::NewChain chain);
   // Resolves a TaskRef the caller may act on: own chains, or any chain for admins.
   absl::StatusOr<store::Chain> Resolve(const store::User& user, const hai::v1::TaskRef& ref);
   void Fill(const store::Chain& chain, hai::v1::Task* out);

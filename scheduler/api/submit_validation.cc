@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/model/proto_enums.h"
 #include "common/model/states.h"
+#include "scheduler/api/image_ref.h"
 #include "scheduler/policy/quota.h"
 #include "scheduler/policy/tier.h"
 
@@ -28,8 +29,7 @@ namespace {
 bool ValidName(const std::string& s) {
   if (s.empty() || s.size() > kMaxNameLength) return false;
   for (char c : s) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' &&
-        c != '.') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
       return false;
     }
   }
@@ -81,6 +81,9 @@ absl::StatusOr<store::NewChain> ValidateSubmit(const hai::v1::SubmitRequest& req
     return absl::InvalidArgumentError(
         absl::StrCat("script path is longer than ", kMaxPathLength, " characters"));
   }
+  if (HasControlCharacter(req.entrypoint())) {
+    return absl::InvalidArgumentError("script path contains NUL or control characters");
+  }
   if (req.entrypoint().front() != '/') {
     return absl::InvalidArgumentError(
         absl::StrCat("script path must be absolute, got '", req.entrypoint(), "'"));
@@ -90,6 +93,9 @@ absl::StatusOr<store::NewChain> ValidateSubmit(const hai::v1::SubmitRequest& req
   }
   c.entrypoint = req.entrypoint();
   if (!req.workdir().empty()) {
+    if (HasControlCharacter(req.workdir())) {
+      return absl::InvalidArgumentError("working directory contains NUL or control characters");
+    }
     if (req.workdir().size() > kMaxPathLength || req.workdir().front() != '/' ||
         !ctx.is_directory(req.workdir())) {
       return absl::InvalidArgumentError(
@@ -100,10 +106,10 @@ absl::StatusOr<store::NewChain> ValidateSubmit(const hai::v1::SubmitRequest& req
 
   c.name = req.name().empty() ? BaseName(req.entrypoint()) : req.name();
   if (!ValidName(c.name)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "task name must be 1-", kMaxNameLength,
-        " characters of letters, digits, '_', '-' or '.'; got '", c.name.substr(0, 200),
-        c.name.size() > 200 ? "...'" : "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("task name must be 1-", kMaxNameLength,
+                     " characters of letters, digits, '_', '-' or '.'; got '",
+                     c.name.substr(0, 200), c.name.size() > 200 ? "...'" : "'"));
   }
 
   if (req.args_size() > static_cast<int>(kMaxArgs)) {
@@ -132,8 +138,8 @@ absl::StatusOr<store::NewChain> ValidateSubmit(const hai::v1::SubmitRequest& req
   }
   for (const auto& [k, v] : req.env()) {
     if (!ValidEnvKey(k)) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid environment variable name '",
-                                                     k.substr(0, 130), "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid environment variable name '", k.substr(0, 130), "'"));
     }
     if (ReservedEnvKey(k)) {
       return absl::InvalidArgumentError(
@@ -147,8 +153,7 @@ absl::StatusOr<store::NewChain> ValidateSubmit(const hai::v1::SubmitRequest& req
 
   if (req.nodes() < 1 || req.nodes() > ctx.scheduler->max_nodes_per_task) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "nodes must be between 1 and ", ctx.scheduler->max_nodes_per_task, ", got ",
-        req.nodes()));
+        "nodes must be between 1 and ", ctx.scheduler->max_nodes_per_task, ", got ", req.nodes()));
   }
   c.nodes = req.nodes();
   if (req.gpus_per_node() < 0 || req.gpus_per_node() > 64) {
@@ -176,8 +181,8 @@ absl::StatusOr<store::NewChain> ValidateSubmit(const hai::v1::SubmitRequest& req
     if (!n.jupyter) groups.insert(n.group);
   }
   if (jupyter_group && groups.count(c.group) == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "group ", c.group, " is for Jupyter containers; training cannot run there"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("group ", c.group, " is for Jupyter containers; training cannot run there"));
   }
   if (groups.count(c.group) == 0) {
     return absl::NotFoundError(absl::StrCat("no node group '", c.group.substr(0, 130),
@@ -189,7 +194,13 @@ absl::StatusOr<store::NewChain> ValidateSubmit(const hai::v1::SubmitRequest& req
                                      : policy::ParsePriority(ctx.scheduler->default_priority);
   if (!priority.ok()) return priority.status();
   c.priority = *priority;
+  if (absl::Status image = CheckImageReference(req.image()); !image.ok()) return image;
   c.image = req.image();
+  if (req.environment().size() > kMaxNameLength || HasControlCharacter(req.environment())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("environment name must be at most ", kMaxNameLength,
+                     " characters without NUL or control characters"));
+  }
   c.environment = req.environment();
   c.whole_life_state = req.whole_life_state();
 

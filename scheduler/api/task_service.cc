@@ -48,6 +48,48 @@ int ChainExitCode(const store::Chain& c) {
 
 }  // namespace
 
+absl::StatusOr<TaskServiceImpl::Views> TaskServiceImpl::AdmissionViews() {
+  Views v;
+  // Nodes as the loop last read them (it reloads hosts on every admin edit's NOTIFY);
+  // before the first pass, from Postgres. At 10,000 hosts a read per submit would cost more
+  // than the submit itself.
+  v.nodes = d_.views->Nodes();
+  if (v.nodes == nullptr) {
+    auto hosts = d_.store->LoadHosts();
+    if (!hosts.ok()) return hosts.status();
+    v.nodes = std::make_shared<std::vector<policy::Node>>(NodesOf(*hosts));
+  }
+  // Quota as resolved by the last pass; before the first pass, resolve it here.
+  // Shared, not copied: with thousands of users the view is large.
+  v.quota = d_.views->QuotaShared();
+  if (d_.views->LastPassAt() == absl::InfinitePast() || v.quota->quota.empty()) {
+    auto rows = d_.store->LoadQuotaRows();
+    auto groups = d_.store->LoadUserGroups();
+    if (!rows.ok()) return rows.status();
+    if (!groups.ok()) return groups.status();
+    auto resolved = std::make_shared<QuotaView>();
+    resolved->quota = policy::ResolveQuota(*rows, *groups, absl::Now()).quota;
+    v.quota = std::move(resolved);
+  }
+  return v;
+}
+
+absl::StatusOr<store::NewChain> TaskServiceImpl::CheckOpenTaskCap(store::NewChain chain) {
+  const int cap = d_.config->scheduler.max_open_tasks_per_user;
+  if (cap == 0) return chain;
+  auto open = d_.store->CountOpenChains(chain.user, cap);
+  if (!open.ok()) return open.status();
+  // Concurrent submits of one user can each pass before any is written: the cap can be
+  // overshot by the number of that user's submits in flight, never more.
+  if (*open >= cap) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("user '", chain.user, "' has ", *open,
+                     " open tasks, the most allowed "
+                     "(scheduler.max_open_tasks_per_user); stop some or wait for them to finish"));
+  }
+  return chain;
+}
+
 absl::StatusOr<store::Chain> TaskServiceImpl::Resolve(const store::User& user,
                                                       const hai::v1::TaskRef& ref) {
   int64_t id = ref.chain_id();
@@ -84,34 +126,16 @@ grpc::Status TaskServiceImpl::Submit(grpc::ServerContext* context,
                                      const hai::v1::SubmitRequest* req,
                                      hai::v1::SubmitResponse* resp) {
   HAI_AUTH(user, context);
-  // Nodes as the loop last read them (it reloads hosts on every admin edit's NOTIFY);
-  // before the first pass, from Postgres. At 10,000 hosts a read per submit would cost more
-  // than the submit itself.
-  std::shared_ptr<const std::vector<policy::Node>> nodes = d_.views->Nodes();
-  if (nodes == nullptr) {
-    auto hosts = d_.store->LoadHosts();
-    if (!hosts.ok()) return ToGrpc(hosts.status());
-    nodes = std::make_shared<std::vector<policy::Node>>(NodesOf(*hosts));
-  }
-  // Quota as resolved by the last pass; before the first pass, resolve it here.
-  // Shared, not copied: with thousands of users the view is large.
-  std::shared_ptr<const QuotaView> qv = d_.views->QuotaShared();
-  if (d_.views->LastPassAt() == absl::InfinitePast() || qv->quota.empty()) {
-    auto rows = d_.store->LoadQuotaRows();
-    auto groups = d_.store->LoadUserGroups();
-    if (!rows.ok()) return ToGrpc(rows.status());
-    if (!groups.ok()) return ToGrpc(groups.status());
-    auto resolved = std::make_shared<QuotaView>();
-    resolved->quota = policy::ResolveQuota(*rows, *groups, absl::Now()).quota;
-    qv = std::move(resolved);
-  }
-  SubmitContext ctx{&d_.config->scheduler, user.name, nodes.get(), &qv->quota, IsFile,
-                    IsDirectory};
+  auto views = AdmissionViews();
+  if (!views.ok()) return ToGrpc(views.status());
+  SubmitContext ctx{&d_.config->scheduler, user.name, views->nodes.get(),
+                    &views->quota->quota,  IsFile,    IsDirectory};
   auto chain = ValidateSubmit(*req, ctx);
   if (chain.ok() && !chain->environment.empty()) {
     auto env = d_.store->EnvironmentExists(chain->environment);
     if (!env.ok()) chain = env.status();
   }
+  if (chain.ok()) chain = CheckOpenTaskCap(*std::move(chain));
   if (!chain.ok()) {
     ++d_.metrics->rejected_submits;
     return ToGrpc(chain.status());
@@ -195,6 +219,22 @@ grpc::Status TaskServiceImpl::SetPriority(grpc::ServerContext* context,
   if (!req->has_priority()) return ToGrpc(absl::InvalidArgumentError("priority is required"));
   absl::StatusOr<int> priority = RequestedPriority(req->priority());
   if (!priority.ok()) return ToGrpc(priority.status());
+  // Quota of the owner at the new tier (policy::CheckPriorityChange). Checked against the
+  // last pass's use: a task that started since then is caught by the next change or, with
+  // suspend_over_quota, by the loop.
+  auto views = AdmissionViews();
+  if (!views.ok()) return ToGrpc(views.status());
+  const store::AttemptRow* cur = chain.current();
+  const bool holding = cur != nullptr && model::HoldsNodes(cur->state);
+  const policy::PriorityChange change{
+      {chain.row.user, chain.row.group, *priority, chain.row.nodes, chain.row.gpus_per_node},
+      holding,
+      holding ? cur->tier : 0};
+  if (absl::Status s = policy::CheckPriorityChange(change, *views->nodes, views->quota->quota,
+                                                   views->quota->used_nodes);
+      !s.ok()) {
+    return ToGrpc(s);
+  }
   absl::Status s = d_.store->SetChainPriority(chain.row.chain_id, *priority, user.name);
   if (!s.ok()) return ToGrpc(s);
   return WakeAndReply(chain.row.chain_id, resp->mutable_task());

@@ -231,6 +231,19 @@ absl::Status CheckJupyterCreate(const JupyterCreateRequest& r,
   if (r.cpu_millis <= 0) return absl::InvalidArgumentError("--cpu must be positive");
   if (r.memory_mib <= 0) return absl::InvalidArgumentError("--memory must be positive");
   if (r.gpus < 0) return absl::InvalidArgumentError("--gpus must not be negative");
+  // Upper bounds far above any machine keep every sum over a user's containers in range
+  // (a request of 2^63-1 MiB would wrap the total negative and pass the quota).
+  if (r.cpu_millis > kMaxJupyterCpuMillis) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--cpu must be at most ", kMaxJupyterCpuMillis / 1000, " cores"));
+  }
+  if (r.memory_mib > kMaxJupyterMemoryMiB) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--memory must be at most ", kMaxJupyterMemoryMiB / 1024, " GiB"));
+  }
+  if (r.gpus > kMaxJupyterGpus) {
+    return absl::InvalidArgumentError(absl::StrCat("--gpus must be at most ", kMaxJupyterGpus));
+  }
   bool any = false, training_group = false, fits_one = false;
   for (const Node& n : nodes) {
     if (n.group != r.group) continue;

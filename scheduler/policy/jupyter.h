@@ -100,6 +100,12 @@ struct JupyterContainer {
   std::vector<int> gpu_indices;
 };
 
+// Largest container a request may ask for: 1M cores, 1 PiB, 64 GPUs. Far above any node,
+// so they only keep sums in range and typos out.
+inline constexpr int64_t kMaxJupyterCpuMillis = int64_t{1000} * 1000 * 1000;
+inline constexpr int64_t kMaxJupyterMemoryMiB = int64_t{1} << 30;
+inline constexpr int kMaxJupyterGpus = 64;
+
 struct JupyterCreateRequest {
   std::string user;
   std::string group;
@@ -111,7 +117,8 @@ struct JupyterCreateRequest {
 
 // Admission of a new container given the user's open containers (any group; only those of
 // the request's group count) and the user's limits there:
-//  - InvalidArgument: cpu/memory not positive, gpus negative;
+//  - InvalidArgument: cpu/memory not positive or above the kMaxJupyter* bounds, gpus
+//    negative or above kMaxJupyterGpus;
 //  - FailedPrecondition: the group has no jupyter node (or is a training group), or no node
 //    of it could ever hold the container;
 //  - ResourceExhausted: a limit would be exceeded; the message names the quota row

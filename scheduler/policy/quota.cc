@@ -22,8 +22,7 @@ void MaxInto(std::map<GroupTier, int64_t>& m, const GroupTier& k, int64_t v) {
 
 }  // namespace
 
-std::optional<QuotaResource> ParseQuotaResource(std::string_view resource,
-                                                QuotaProblemKind* why) {
+std::optional<QuotaResource> ParseQuotaResource(std::string_view resource, QuotaProblemKind* why) {
   std::vector<absl::string_view> parts = absl::StrSplit(internal::Av(resource), '-');
   if (parts.size() != 3 || parts[0] != "node" || parts[1].empty()) {
     if (why != nullptr) *why = QuotaProblemKind::kMalformedResource;
@@ -117,8 +116,7 @@ ResolvedQuota ResolveQuota(const std::vector<QuotaRow>& rows,
 }
 
 int64_t MaxNodesEver(const std::vector<Node>& nodes, const std::map<QuotaKey, int64_t>& quota,
-                     std::string_view user, std::string_view group, Tier tier,
-                     int gpus_per_node) {
+                     std::string_view user, std::string_view group, Tier tier, int gpus_per_node) {
   int64_t fitting = 0;
   for (const Node& n : nodes) {
     if (!n.jupyter && n.group == group && n.gpus >= gpus_per_node) ++fitting;
@@ -169,10 +167,9 @@ absl::Status CheckAdmissible(const AdmissionRequest& request, const std::vector<
   }
   if (request.nodes > fitting) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "asks for ", request.nodes, " nodes but group '", request.group, "' has only ",
-        fitting, request.gpus_per_node > 0
-                     ? absl::StrCat(" nodes with ", request.gpus_per_node, "+ GPUs")
-                     : std::string(" nodes"),
+        "asks for ", request.nodes, " nodes but group '", request.group, "' has only ", fitting,
+        request.gpus_per_node > 0 ? absl::StrCat(" nodes with ", request.gpus_per_node, "+ GPUs")
+                                  : std::string(" nodes"),
         "; ask for at most ", fitting));
   }
   int64_t best = 0;
@@ -183,15 +180,41 @@ absl::Status CheckAdmissible(const AdmissionRequest& request, const std::vector<
     best = std::max(best, q);
   }
   if (request.priority == kAutoPriority) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "asks for ", request.nodes, " nodes but user '", request.user,
-        "' has at most ", best, " nodes of quota at any tier in group '", request.group,
-        "'; ask for fewer nodes or ask an admin for quota"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("asks for ", request.nodes, " nodes but user '", request.user,
+                     "' has at most ", best, " nodes of quota at any tier in group '",
+                     request.group, "'; ask for fewer nodes or ask an admin for quota"));
   }
   return absl::ResourceExhaustedError(absl::StrCat(
       "asks for ", request.nodes, " nodes but user '", request.user, "' has a quota of ", best,
       " nodes at ", internal::Av(TierName(tiers.front())), " in group '", request.group,
       "'; ask for fewer nodes, another priority (or AUTO), or more quota"));
+}
+
+absl::Status CheckPriorityChange(const PriorityChange& change, const std::vector<Node>& nodes,
+                                 const std::map<QuotaKey, int64_t>& quota,
+                                 const std::map<QuotaKey, int64_t>& used_nodes) {
+  const AdmissionRequest& t = change.task;
+  if (absl::Status admissible = CheckAdmissible(t, nodes, quota); !admissible.ok()) {
+    return admissible;
+  }
+  // AUTO picks a tier when an attempt starts; a running attempt keeps its tier.
+  if (!change.holding || t.priority == kAutoPriority || t.priority == change.current_tier) {
+    return absl::OkStatus();
+  }
+  const Tier tier = *TierFromValue(t.priority);  // CheckAdmissible accepted the value
+  const QuotaKey key{t.user, t.group, tier};
+  auto q = quota.find(key);
+  auto u = used_nodes.find(key);
+  const int64_t limit = q == quota.end() ? 0 : q->second;
+  const int64_t used = u == used_nodes.end() ? 0 : u->second;
+  const int64_t held = std::max(t.nodes, 1);
+  if (used + held <= limit) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the task holds ", held, " node(s) and user '", t.user, "' already holds ", used,
+      " of a quota of ", limit, " at ", internal::Av(TierName(tier)), " in group '", t.group,
+      "'; a running task cannot move above its quota: suspend it first (it resumes at the "
+      "new priority when quota allows), or ask for more quota"));
 }
 
 }  // namespace hai::policy

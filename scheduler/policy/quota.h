@@ -19,10 +19,10 @@ namespace hai::policy {
 
 // One row of the `quota` table as stored.
 struct QuotaRow {
-  std::string owner_kind;  // "user" | "group" | "public"
-  std::string owner;       // user name, user-group name; ignored for public
-  std::string resource;    // "node-<group>-<TIER>"
-  int64_t quota = 0;       // max nodes
+  std::string owner_kind;               // "user" | "group" | "public"
+  std::string owner;                    // user name, user-group name; ignored for public
+  std::string resource;                 // "node-<group>-<TIER>"
+  int64_t quota = 0;                    // max nodes
   std::optional<absl::Time> expire_at;  // the row stops counting at this instant
   bool active = true;
 };
@@ -76,9 +76,9 @@ struct AdmissionRequest {
 
 // Most nodes `user` could ever hold at `tier` in `group`: min(quota, training nodes of the
 // group that have >= gpus_per_node GPUs). Nodes in any state count (cordoned ones return).
-int64_t MaxNodesEver(const std::vector<Node>& nodes,
-                     const std::map<QuotaKey, int64_t>& quota, std::string_view user,
-                     std::string_view group, Tier tier, int gpus_per_node = 0);
+int64_t MaxNodesEver(const std::vector<Node>& nodes, const std::map<QuotaKey, int64_t>& quota,
+                     std::string_view user, std::string_view group, Tier tier,
+                     int gpus_per_node = 0);
 
 // OK when the request could run on an empty cluster. Otherwise, with a message the user can
 // act on:
@@ -89,5 +89,20 @@ int64_t MaxNodesEver(const std::vector<Node>& nodes,
 //  - ResourceExhausted: more nodes than the user's quota for that tier (AUTO: for every tier).
 absl::Status CheckAdmissible(const AdmissionRequest& request, const std::vector<Node>& nodes,
                              const std::map<QuotaKey, int64_t>& quota);
+
+// A change of a task's priority (SetPriority). The new priority must be admissible as at
+// submit; a task holding nodes moves them to the new tier at once, so its owner's use there
+// as of the last pass (`used_nodes`, which counts the task at its current tier) plus the
+// task's nodes must stay within the quota of the new tier. Otherwise ResourceExhausted:
+// the change is refused rather than letting a running task sit above its quota, e.g. a
+// LOW-only user lifting a running task to EXTREME_HIGH where nothing may preempt it.
+struct PriorityChange {
+  AdmissionRequest task;  // the owner, group, nodes and gpus_per_node; priority = the new one
+  bool holding = false;   // its current attempt holds nodes
+  int current_tier = 0;   // the tier those nodes are held at (when holding)
+};
+absl::Status CheckPriorityChange(const PriorityChange& change, const std::vector<Node>& nodes,
+                                 const std::map<QuotaKey, int64_t>& quota,
+                                 const std::map<QuotaKey, int64_t>& used_nodes);
 
 }  // namespace hai::policy

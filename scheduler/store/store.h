@@ -74,6 +74,9 @@ class Store final : public LoopStore {
   absl::StatusOr<Chain> GetChain(int64_t chain_id);
   // The user's open chain with this name, else their newest chain with it.
   absl::StatusOr<int64_t> FindChainByName(const std::string& user, const std::string& name);
+  // The user's chains without a final state (queued, running, suspended, held), counted up
+  // to `up_to` (the per-user cap, so the count costs at most that many index entries).
+  absl::StatusOr<int64_t> CountOpenChains(const std::string& user, int64_t up_to);
   // Chains (current attempt only), newest first. user empty = every user.
   absl::StatusOr<std::vector<Chain>> ListChains(const std::string& user, bool include_finished,
                                                 int limit);

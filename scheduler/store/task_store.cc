@@ -262,6 +262,22 @@ absl::StatusOr<int64_t> Store::FindChainByName(const std::string& user, const st
   return id;
 }
 
+absl::StatusOr<int64_t> Store::CountOpenChains(const std::string& user, int64_t up_to) {
+  int64_t n = 0;
+  absl::Status s = pool_->Read("count open tasks", [&](pqxx::read_transaction& tx) {
+    // LIMIT bounds the cost by the cap, not by what a user has queued; chains_open_name
+    // (user_name, name) WHERE final_state IS NULL serves it.
+    n = tx.exec_params1(
+              "SELECT count(*) FROM (SELECT 1 FROM chains WHERE user_name = $1 "
+              "AND final_state IS NULL LIMIT $2) open",
+              user, up_to)[0]
+            .as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return n;
+}
+
 absl::StatusOr<std::vector<Chain>> Store::ListChains(const std::string& user, bool include_finished,
                                                      int limit) {
   std::vector<Chain> chains;

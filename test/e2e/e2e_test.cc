@@ -191,10 +191,11 @@ TEST_F(E2E, BadSubmitsGetTypedErrorsAndChangeNothing) {
       {script + " -- -p SUPERHIGH", 2, "unknown priority 'SUPERHIGH'"},
       {script + " -- -n 100000", 5, "nodes must be between 1"},
       {script + " -- -g nosuchgroup", 4, "no node group 'nosuchgroup'"},
-      {script + " -- -n 5", 5, ""},                      // more nodes than the group has
-      {script + " -- -p VERY_HIGH", 5, "quota"},         // no VERY_HIGH quota at all
+      {script + " -- -n 5", 5, ""},               // more nodes than the group has
+      {script + " -- -p VERY_HIGH", 5, "quota"},  // no VERY_HIGH quota at all
       {script + " -- --name " + std::string(300, 'x'), 5, "task name"},
       {script + " -- -e HAI_TASK_ID=1", 5, "set by hai"},
+      {script + " -- -i Ubuntu:Latest", 5, "invalid image reference 'Ubuntu:Latest'"},
       {cluster_->dir() + "/missing.py", 2, "missing.py"},  // caught by hai-cli itself
   };
   for (const Case& c : cases) {
@@ -216,6 +217,40 @@ TEST_F(E2E, UnknownTokenIsRefused) {
                        {"HAI_TOKEN", "not-a-token"}});
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_THAT(r.output, HasSubstr("unknown token"));
+}
+
+// scheduler.max_open_tasks_per_user bounds what one user can queue: past it a submit is
+// refused (exit 5, RESOURCE_EXHAUSTED) and writes nothing; a finished task frees a place;
+// other users are not affected.
+TEST(E2ELimits, OpenTaskCapRefusesTheNextSubmitUntilOneFinishes) {
+  Cluster cluster(1, 1, "", "max_open_tasks_per_user = 2");
+  cluster.AddUser("alice", "alice-token");
+  cluster.AddUser("bob", "bob-token");
+  cluster.StartDaemon();
+  const std::string nap = cluster.WriteScript("nap.py", "import time\ntime.sleep(600)\n");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto r = cluster.Cli("alice", absl::StrCat("python ", nap, " -- --name t", i, " --json"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    auto j = nlohmann::json::parse(JsonPart(r.output), nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << r.output;
+    ids.push_back(std::to_string(AsInt((j.contains("task") ? j["task"] : j)["chain_id"])));
+  }
+  auto third = cluster.Cli("alice", "python " + nap + " -- --name t2");
+  EXPECT_EQ(third.exit_code, 5) << third.output;
+  EXPECT_THAT(third.output, HasSubstr("has 2 open tasks"));
+  EXPECT_THAT(third.output, HasSubstr("max_open_tasks_per_user"));
+  EXPECT_EQ(cluster.Cli("bob", "python " + nap + " -- --name b0").exit_code, 0);
+  {
+    auto conn = cluster.db().Connect();
+    pqxx::nontransaction tx(*conn);
+    EXPECT_EQ(tx.exec("SELECT count(*) FROM chains WHERE user_name = 'alice'")[0][0].as<int>(), 2);
+  }
+  ASSERT_EQ(cluster.Cli("alice", "stop " + ids[0]).exit_code, 0);
+  ASSERT_TRUE(WaitFor(
+      [&] { return cluster.Cli("alice", "python " + nap + " -- --name t3").exit_code == 0; },
+      15000))
+      << cluster.DaemonLog();
 }
 
 TEST(E2EConfig, MalformedConfigStopsHaidAndNamesTheKey) {

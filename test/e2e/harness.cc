@@ -75,7 +75,8 @@ int FreePort() {
   return port;
 }
 
-Cluster::Cluster(int nodes, int gpus, const std::string& extra_toml) {
+Cluster::Cluster(int nodes, int gpus, const std::string& extra_toml,
+                 const std::string& scheduler_toml) {
   db_ = TestDatabase::Create();
   dir_ = MakeTempDir("hai-e2e-");
   grpc_port_ = FreePort();
@@ -90,6 +91,7 @@ Cluster::Cluster(int nodes, int gpus, const std::string& extra_toml) {
       << "[redis]\nhost = \"127.0.0.1\"\nport = " << RedisPort() << "\nprefix = \"" << db_->name()
       << "\"\n"
       << "[scheduler]\ntick_ms = 500\nkill_grace_s = 2\nsuspend_grace_s = 5\n"
+      << scheduler_toml << "\n"
       << "[manager]\nbinary = \"" << BinDir() << "/hai-manager\"\nheartbeat_ms = 500\n";
   for (int i = 0; i < nodes; ++i) {
     cfg << "[[nodes]]\nname = \"node-" << i << "\"\ngroup = \"default\"\ngpus = " << gpus

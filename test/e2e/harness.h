@@ -33,7 +33,9 @@ int FreePort();
 class Cluster {
  public:
   // nodes x gpus local nodes in group `default`; `extra_toml` is appended to the config.
-  Cluster(int nodes, int gpus, const std::string& extra_toml = "");
+  // `extra_toml` is appended to the config; `scheduler_toml` lines go into its [scheduler].
+  Cluster(int nodes, int gpus, const std::string& extra_toml = "",
+          const std::string& scheduler_toml = "");
   ~Cluster();
 
   // Starts haid and waits until /readyz answers 200 (fails the test otherwise).

@@ -250,6 +250,13 @@ TEST_F(Preemption, QueueExplainsWaitingAndUserSuspendResumeAndPriorityWork) {
       << cluster_->DaemonLog();
   EXPECT_THAT(AttemptStates(waiting), ::testing::ElementsAre("suspended", "queued"));
 
+  // The running task cannot be lifted to a tier alice has no quota for (the harness's public
+  // quota covers LOW, NORMAL and HIGH only): refused, and it keeps running at HIGH.
+  auto lift = cluster_->Cli("alice", absl::StrCat("priority ", big, " EXTREME_HIGH"));
+  EXPECT_EQ(lift.exit_code, 5) << lift.output;  // kExitRejected
+  EXPECT_THAT(lift.output, HasSubstr("EXTREME_HIGH"));
+  EXPECT_EQ(CurrentState(big), "running");
+
   // Users cannot steer each other's tasks.
   EXPECT_EQ(cluster_->Cli("bob", absl::StrCat("suspend ", big)).exit_code, 3);
   EXPECT_EQ(cluster_->Cli("bob", absl::StrCat("priority ", big, " LOW")).exit_code, 3);

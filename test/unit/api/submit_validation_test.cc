@@ -124,6 +124,20 @@ TEST_F(SubmitValidationTest, BadRequestsGetTypedErrorsNamingTheProblem) {
        absl::StatusCode::kInvalidArgument, "time_limit_s must be between 0 (none) and"},
       {"time limit over a year", [](auto& r) { r.set_time_limit_s(kMaxTimeLimitS + 1); },
        absl::StatusCode::kInvalidArgument, "got 31622401"},
+      // Paths, references and names reach argv, file names and YAML: no NUL or control bytes.
+      {"NUL in script path",
+       [](auto& r) { r.set_entrypoint(std::string("/work/train.py\0x", 16)); },
+       absl::StatusCode::kInvalidArgument, "script path contains NUL or control characters"},
+      {"newline in script path", [](auto& r) { r.set_entrypoint("/work/train.py\n--evil"); },
+       absl::StatusCode::kInvalidArgument, "control characters"},
+      {"escape in workdir", [](auto& r) { r.set_workdir("/work\x1b[2J"); },
+       absl::StatusCode::kInvalidArgument, "working directory contains"},
+      {"NUL in image", [](auto& r) { r.set_image(std::string("ubuntu\0:22.04", 13)); },
+       absl::StatusCode::kInvalidArgument, "image reference contains control characters"},
+      {"bad image", [](auto& r) { r.set_image("Ubuntu:latest"); },
+       absl::StatusCode::kInvalidArgument, "invalid image reference 'Ubuntu:latest'"},
+      {"DEL in environment", [](auto& r) { r.set_environment("py311\x7f"); },
+       absl::StatusCode::kInvalidArgument, "environment name"},
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.what);

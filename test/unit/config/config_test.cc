@@ -214,6 +214,7 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
   EXPECT_EQ(s.default_group, d.scheduler.default_group);
   EXPECT_EQ(s.default_priority, d.scheduler.default_priority);
   EXPECT_EQ(s.max_nodes_per_task, d.scheduler.max_nodes_per_task);
+  EXPECT_EQ(s.max_open_tasks_per_user, d.scheduler.max_open_tasks_per_user);
   EXPECT_EQ(s.preemption, d.scheduler.preemption);
   EXPECT_EQ(s.suspend_over_quota, d.scheduler.suspend_over_quota);
   EXPECT_EQ(s.node_lost_ranks_unhealthy, d.scheduler.node_lost_ranks_unhealthy);
@@ -283,6 +284,7 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
                           "default_group",
                           "default_priority",
                           "max_nodes_per_task",
+                          "max_open_tasks_per_user",
                           "preemption",
                           "suspend_over_quota",
                           "node_lost_ranks_unhealthy",

@@ -3,6 +3,8 @@
 // shared GPUs, and idle culling. Each step comments the outcome it expects.
 #include "scheduler/policy/jupyter.h"
 
+#include <limits>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -159,6 +161,22 @@ TEST_F(JupyterCreateTest, EveryLimitIsNamedWhenExceeded) {
   s = CheckJupyterCreate(Req(1000, 1024, 0), open, quota_, nodes_);
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(s.message()), HasSubstr("jupyter:jup:containers"));
+}
+
+TEST_F(JupyterCreateTest, HugeRequestsAreRefusedBeforeTheirSumsCanWrap) {
+  // A node of unknown size (0 = not limited) fits anything; without a bound, 2^63-1 MiB on
+  // top of an open 8 GiB container wraps the total negative and passes the memory quota.
+  nodes_.push_back(JNode("j1", "jup", 2, 0, 0));
+  std::vector<JupyterContainer> open = {Container(1, "alice", "jup", 1000, 8192, 0)};
+  const int64_t huge = std::numeric_limits<int64_t>::max();
+  absl::Status s = CheckJupyterCreate(Req(1000, huge, 0), open, quota_, nodes_);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--memory must be at most"));
+  s = CheckJupyterCreate(Req(huge, 1024, 0), open, quota_, nodes_);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--cpu must be at most"));
+  s = CheckJupyterCreate(Req(1000, 1024, std::numeric_limits<int>::max()), open, quota_, nodes_);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("--gpus must be at most"));
+  EXPECT_TRUE(CheckJupyterCreate(Req(1000, 1024, 0), open, quota_, nodes_).ok());
 }
 
 TEST_F(JupyterCreateTest, KeepAliveIsCountedAgainstItsOwnLimit) {

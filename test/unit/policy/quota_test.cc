@@ -1,12 +1,14 @@
 // Quota resolution (user > group > public, expiry, invalid rows) and submit-time admission.
 #include "scheduler/policy/quota.h"
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test/unit/policy/builders.h"
 
 namespace hai::policy {
 namespace {
 
+using ::testing::HasSubstr;
 using testing::kT0;
 using testing::MakeNode;
 
@@ -14,8 +16,7 @@ QuotaRow Row(std::string kind, std::string owner, std::string resource, int64_t 
   return QuotaRow{std::move(kind), std::move(owner), std::move(resource), q, std::nullopt, true};
 }
 
-int64_t Get(const ResolvedQuota& r, const std::string& user, const std::string& group,
-            Tier tier) {
+int64_t Get(const ResolvedQuota& r, const std::string& user, const std::string& group, Tier tier) {
   auto it = r.quota.find(QuotaKey{user, group, tier});
   return it == r.quota.end() ? -1 : it->second;
 }
@@ -47,9 +48,9 @@ TEST(QuotaTest, ExpiredAndInactiveRowsDoNotCount) {
       Row("group", "ml", "node-a100-HIGH", 5),
       Row("user", "alice", "node-a100-LOW", 7),
   };
-  rows[1].expire_at = kT0;                     // expires exactly now: gone
-  rows[2].active = false;                      // inactive: gone
-  rows[3].expire_at = kT0 + absl::Hours(1);    // still valid
+  rows[1].expire_at = kT0;                   // expires exactly now: gone
+  rows[2].active = false;                    // inactive: gone
+  rows[3].expire_at = kT0 + absl::Hours(1);  // still valid
   ResolvedQuota r = ResolveQuota(rows, users, kT0);
   EXPECT_EQ(Get(r, "alice", "a100", Tier::kNormal), 2);  // falls back to public
   EXPECT_EQ(Get(r, "alice", "a100", Tier::kHigh), -1);
@@ -59,15 +60,15 @@ TEST(QuotaTest, ExpiredAndInactiveRowsDoNotCount) {
 TEST(QuotaTest, InvalidRowsAreReportedAndSkipped) {
   const std::map<std::string, std::vector<std::string>> users = {{"alice", {"ml"}}};
   const std::vector<QuotaRow> rows = {
-      Row("user", "alice", "node-a100-SUPER", 1),       // unknown tier
-      Row("user", "alice", "node-a100-AUTO", 1),        // AUTO is not a tier
-      Row("user", "alice", "node-a-100-NORMAL", 1),     // '-' in group name
-      Row("user", "alice", "gpu-a100-NORMAL", 1),       // not node-
-      Row("user", "alice", "node-a100-NORMAL", -3),     // negative
-      Row("group", "nobody", "node-a100-NORMAL", 4),    // no such user group
-      Row("team", "ml", "node-a100-NORMAL", 4),         // unknown owner kind
-      Row("user", "alice", "jupyter:cpu", 4),           // jupyter: not ours, silent
-      Row("user", "alice", "node-a100-high", 2),        // valid (case-insensitive)
+      Row("user", "alice", "node-a100-SUPER", 1),     // unknown tier
+      Row("user", "alice", "node-a100-AUTO", 1),      // AUTO is not a tier
+      Row("user", "alice", "node-a-100-NORMAL", 1),   // '-' in group name
+      Row("user", "alice", "gpu-a100-NORMAL", 1),     // not node-
+      Row("user", "alice", "node-a100-NORMAL", -3),   // negative
+      Row("group", "nobody", "node-a100-NORMAL", 4),  // no such user group
+      Row("team", "ml", "node-a100-NORMAL", 4),       // unknown owner kind
+      Row("user", "alice", "jupyter:cpu", 4),         // jupyter: not ours, silent
+      Row("user", "alice", "node-a100-high", 2),      // valid (case-insensitive)
   };
   ResolvedQuota r = ResolveQuota(rows, users, kT0);
   ASSERT_EQ(r.problems.size(), 7u);
@@ -143,6 +144,42 @@ TEST_F(AdmissionTest, MaxNodesEver) {
   EXPECT_EQ(MaxNodesEver(nodes_, quota_, "alice", "a100", Tier::kLow), 3);
   EXPECT_EQ(MaxNodesEver(nodes_, quota_, "alice", "a100", Tier::kLow, 8), 2);
   EXPECT_EQ(MaxNodesEver(nodes_, quota_, "alice", "a100", Tier::kHigh), 0);
+}
+
+// Priority changes: alice has LOW 3 and NORMAL 2 in a100, nothing at HIGH.
+class PriorityChangeTest : public AdmissionTest {
+ protected:
+  absl::Status Change(Tier to, int nodes, bool holding, Tier from = Tier::kLow) {
+    PriorityChange c{
+        {"alice", "a100", static_cast<int>(to), nodes, 0}, holding, static_cast<int>(from)};
+    return CheckPriorityChange(c, nodes_, quota_, used_);
+  }
+  std::map<QuotaKey, int64_t> used_;
+};
+
+TEST_F(PriorityChangeTest, ATierWithoutQuotaIsRefusedQueuedOrRunning) {
+  // The hole this closes: a LOW-only task lifted to a tier nothing may preempt.
+  for (bool holding : {false, true}) {
+    absl::Status s = Change(Tier::kExtremeHigh, 1, holding);
+    EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("EXTREME_HIGH"));
+  }
+}
+
+TEST_F(PriorityChangeTest, ARunningTaskMovesOnlyWithinTheNewTiersQuota) {
+  used_[{"alice", "a100", Tier::kLow}] = 1;  // the task itself
+  used_[{"alice", "a100", Tier::kNormal}] = 1;
+  // NORMAL quota 2, 1 in use: one more node fits, two do not.
+  EXPECT_TRUE(Change(Tier::kNormal, 1, /*holding=*/true).ok());
+  absl::Status s = Change(Tier::kNormal, 2, /*holding=*/true);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("already holds 1 of a quota of 2 at NORMAL"));
+  // Queued, the same change is fine: the scheduler applies the quota when it starts.
+  EXPECT_TRUE(Change(Tier::kNormal, 2, /*holding=*/false).ok());
+  // Same tier, or AUTO (applies from the next attempt): nothing moves.
+  EXPECT_TRUE(Change(Tier::kLow, 1, /*holding=*/true, Tier::kLow).ok());
+  PriorityChange aut{{"alice", "a100", kAutoPriority, 2, 0}, true, static_cast<int>(Tier::kLow)};
+  EXPECT_TRUE(CheckPriorityChange(aut, nodes_, quota_, used_).ok());
 }
 
 }  // namespace
