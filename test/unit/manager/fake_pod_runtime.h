@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@ struct FakeRank {
 class FakePodRuntime : public PodRuntime {
  public:
   absl::StatusOr<int64_t> Start(const PodSpec& spec) override {
+    if (on_start) on_start(spec.rank);
     if (auto it = start_errors.find(spec.rank); it != start_errors.end()) return it->second;
     FakeRank& r = ranks[spec.rank];
     r.id = next_id++;
@@ -112,8 +114,9 @@ class FakePodRuntime : public PodRuntime {
 
   std::map<int, FakeRank> ranks;
   std::map<int, absl::Status> start_errors;  // Start of that rank fails so
-  bool starts_waiting = false;  // Start reports started = false (Kubernetes: image pull)
-  std::string service_host;     // "" = no address yet (Jupyter's Tick does nothing)
+  bool starts_waiting = false;             // Start reports started = false (Kubernetes: image pull)
+  std::string service_host;                // "" = no address yet (Jupyter's Tick does nothing)
+  std::function<void(int rank)> on_start;  // runs first in every Start
   int64_t next_id = 1000;
   int starts = 0;
   int adopts = 0;
