@@ -5,7 +5,7 @@
 //   SIGKILL  a running rank is gone without an exit status (phase kLost, as a killed rank
 //            supervisor leaves no exit file); stragglers go.
 // A rank exists in `ranks` from Start, or beforehand when the test seeds one an earlier
-// manager started (Adopt finds it by id).
+// manager started (Adopt finds it by id; Start adopts it too, being idempotent per rank).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +36,14 @@ class FakePodRuntime : public PodRuntime {
   absl::StatusOr<int64_t> Start(const PodSpec& spec) override {
     if (on_start) on_start(spec.rank);
     if (auto it = start_errors.find(spec.rank); it != start_errors.end()) return it->second;
+    // Idempotent per rank, as PodRuntime::Start promises: a rank an earlier manager started
+    // (seeded, not yet tracked by this one) is adopted, not started again.
+    if (auto it = ranks.find(spec.rank); it != ranks.end() && !it->second.tracked) {
+      it->second.spec = spec;
+      it->second.tracked = true;
+      ++start_adoptions;
+      return it->second.id;
+    }
     FakeRank& r = ranks[spec.rank];
     r.id = next_id++;
     r.spec = spec;
@@ -120,6 +128,7 @@ class FakePodRuntime : public PodRuntime {
   int64_t next_id = 1000;
   int starts = 0;
   int adopts = 0;
+  int start_adoptions = 0;  // Starts that found the rank already started
   int releases = 0;
 };
 

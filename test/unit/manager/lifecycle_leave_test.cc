@@ -87,6 +87,24 @@ TEST_F(LifecycleTest, AdoptsARankStartedBeforeItsIdWasRecorded) {
   EXPECT_EQ(State(), AttemptState::kRunning);
 }
 
+TEST_F(LifecycleTest, RankIntendedWithoutAnIdIsAdoptedNotStartedAgain) {
+  // The previous manager (generation 1) recorded its intent, started rank 0 and died before
+  // any id was written anywhere; rank 1 was never tried.
+  store_.attempt.state = AttemptState::kStarting;
+  store_.generation = 1;
+  store_.FindPod(0)->start_generation = 1;
+  runtime_.SeedRunning(0, 777);
+  clock_.At(absl::Seconds(5), [&] { shutdown_ = true; });
+  EXPECT_EQ(Run(), 0);
+  // Rank 0 came back through the runtime's Start; only rank 1 was started.
+  EXPECT_EQ(runtime_.start_adoptions, 1);
+  EXPECT_EQ(runtime_.starts, 1);
+  EXPECT_EQ(store_.FindPod(0)->pid, 777);
+  EXPECT_EQ(store_.FindPod(0)->start_generation, 2);
+  EXPECT_EQ(PodState(0), PodState::kRunning);
+  EXPECT_EQ(PodState(1), PodState::kRunning);
+}
+
 TEST_F(LifecycleTest, AdoptionKeepsRanksThatEndedBefore) {
   SeedRunningAttempt(store_, runtime_);
   store_.FindPod(1)->state = PodState::kSucceeded;
