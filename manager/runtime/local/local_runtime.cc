@@ -82,6 +82,10 @@ bool ProcessGroupAlive(pid_t pgid) {
 }
 
 absl::StatusOr<int64_t> LocalPodRuntime::AdoptStarted(const PodSpec& spec, pid_t pid) {
+  // Started by this runtime already: still ours to reap.
+  if (auto it = ranks_.find(spec.rank); it != ranks_.end() && it->second.pgid == pid) {
+    return static_cast<int64_t>(pid);
+  }
   if (absl::Status s = Adopt(spec.rank, pid, spec); !s.ok()) return s;
   return static_cast<int64_t>(pid);
 }
