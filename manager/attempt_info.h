@@ -26,6 +26,9 @@ struct PodInfo {
   model::PodState state = model::PodState::kCreated;
   std::optional<int64_t> pid;       // runtime id (local: process group id)
   std::optional<int> exit_code;
+  // The manager generation that recorded the intent to start the rank (pods.start_generation);
+  // nullopt: no manager ever tried, so the rank cannot exist.
+  std::optional<int64_t> start_generation;
 };
 
 // The attempt and its chain, as read when the manager claims it.

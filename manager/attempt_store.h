@@ -8,13 +8,23 @@
 // Every state change is checked against the task model's transition tables
 // (model::CheckTransition): an illegal one is refused with FailedPrecondition and nothing is
 // written. Other errors (Unavailable: the database is unreachable) are worth a retry.
+//
+// Fencing: every Claim increments the attempt's manager generation (attempts.
+// manager_generation) and the store holds the value its claim got. Every later write is
+// conditioned on the row still carrying it; once another manager claimed the attempt, each
+// write is refused with ManagerSuperseded (FailedPrecondition, told apart by IsSuperseded)
+// and changes nothing. The lifecycle then leaves at once without touching the ranks: they
+// belong to the successor, which adopts them.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/model/states.h"
 #include "manager/attempt_info.h"
@@ -22,14 +32,28 @@
 
 namespace hai::manager {
 
+inline constexpr char kSupersededPayload[] = "type.hai/manager_superseded";
+
+// The refusal of a write by a manager whose claim a later one replaced.
+inline absl::Status ManagerSuperseded(int64_t mine, int64_t current) {
+  absl::Status s =
+      absl::FailedPreconditionError(absl::StrCat("manager generation ", mine, " superseded by ",
+                                                 current, ": another manager claimed the attempt"));
+  s.SetPayload(kSupersededPayload, absl::Cord(absl::StrCat(current)));
+  return s;
+}
+inline bool IsSuperseded(const absl::Status& s) {
+  return s.GetPayload(kSupersededPayload).has_value();
+}
+
 struct ClaimResult {
-  bool ended = false;  // the attempt already ended (or is not placed): nothing to do
-  AttemptInfo info;    // info.state is the state before the claim
+  bool ended = false;      // the attempt already ended (or is not placed): nothing to do
+  AttemptInfo info;        // info.state is the state before the claim
+  int64_t generation = 0;  // the manager generation this claim got (0 when ended)
 };
 
 // The control columns as of one heartbeat.
 struct ControlState {
-  bool owned = true;  // false: another manager claimed the attempt; this one must go
   // The attempt was ended by someone else (haid gave up on this manager): its ranks must go.
   bool ended_elsewhere = false;
   bool stop_requested = false;
@@ -50,16 +74,23 @@ class AttemptStore {
  public:
   virtual ~AttemptStore() = default;
 
-  // Locks the attempt, records this manager as its owner and, when it was 'scheduled',
-  // stores `token_hash` and moves it to 'starting'. An attempt that does not hold nodes
-  // (queued, or ended) is returned with ended = true and nothing is written.
+  // Locks the attempt, records this manager as its owner with the next manager generation
+  // (held by the store for every later write) and, when it was 'scheduled', stores
+  // `token_hash` and moves it to 'starting'. An attempt that does not hold nodes (queued, or
+  // ended) is returned with ended = true and nothing is written.
   virtual absl::StatusOr<ClaimResult> Claim(const std::string& token_hash) = 0;
   // Replaces the task token hash (adoption found no token file).
   virtual absl::Status SetTokenHash(const std::string& token_hash) = 0;
 
-  // Heartbeat + control poll in one statement; owned=false when the row names another
-  // manager (it was declared lost and replaced).
+  // Heartbeat + control poll in one statement; ManagerSuperseded when another manager
+  // claimed the attempt since (this one was declared lost and replaced).
   virtual absl::StatusOr<ControlState> Heartbeat() = 0;
+
+  // The intent to start `rank`, written before the runtime is asked to start it: pods row
+  // start_generation = this manager's generation (the row's state stays). A successor that
+  // finds the intent without an id knows the rank may exist and adopts it through the
+  // runtime instead of starting a second one. FailedPrecondition when the row ended.
+  virtual absl::Status PodStartIntended(int rank) = 0;
 
   // The rank was started (or adopted) as runtime id `runtime_id`: pods row 'running', or
   // 'starting' while the runtime reports the command has not started yet (`waiting`). A row

@@ -139,29 +139,30 @@ void JupyterPod::ApplyTo(PodSpec* spec) const {
   if (spec->image.empty()) spec->image = opt_.image;
 }
 
-void JupyterPod::Tick(const std::string& host) {
-  if (host.empty()) return;
+absl::Status JupyterPod::Tick(const std::string& host) {
+  if (host.empty()) return absl::OkStatus();
   if (host != reported_host_) {
     if (absl::Status s = store_.ReportJupyterAddress(host, info_.port); !s.ok()) {
       HAI_LOG(WARNING) << "jupyter address report: " << s;
-      return;
+      return s;
     }
     reported_host_ = host;
     ready_reported_ = false;
   }
   std::optional<std::string> body = opt_.probe(host, info_.port, task_token_);
-  if (!body.has_value()) return;  // not up yet (or restarting): try next tick
+  if (!body.has_value()) return absl::OkStatus();  // not up yet (or restarting): next tick
   std::optional<absl::Time> activity = LastActivityFromStatus(*body);
-  if (ready_reported_ && activity == reported_activity_) return;
+  if (ready_reported_ && activity == reported_activity_) return absl::OkStatus();
   if (absl::Status s = store_.ReportJupyterStatus(activity); !s.ok()) {
     HAI_LOG(WARNING) << "jupyter status report: " << s;
-    return;
+    return s;
   }
   if (!ready_reported_) {
     HAI_LOG(INFO) << "jupyter server answers on " << host << ":" << info_.port;
   }
   ready_reported_ = true;
   reported_activity_ = activity;
+  return absl::OkStatus();
 }
 
 }  // namespace hai::manager

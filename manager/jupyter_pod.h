@@ -76,8 +76,9 @@ class JupyterPod {
   void ApplyTo(PodSpec* spec) const;
 
   // Polls the server once at `host` (short timeouts) and reports what changed; "" = the
-  // runtime does not know the address yet.
-  void Tick(const std::string& host);
+  // runtime does not know the address yet. Returns a failed report's status (logged; the
+  // lifecycle leaves when it says the manager was superseded), else OK.
+  absl::Status Tick(const std::string& host);
 
  private:
   JupyterPod(AttemptStore& store, JupyterPodOptions options, JupyterPodInfo info,

@@ -70,6 +70,7 @@ int AttemptLifecycle::Run() {
     // adopted ranks lose in-task control (they keep running).
     HAI_LOG(WARNING) << "task token file does not match; issuing a new token";
     if (absl::Status s = store_.SetTokenHash(HashToken(*token)); !s.ok()) {
+      if (Superseded(s)) return Leave();
       HAI_LOG(WARNING) << s;
     }
   }
@@ -91,6 +92,7 @@ int AttemptLifecycle::Run() {
 
   // Start or adopt every rank.
   for (const PodInfo& pod : info.pods) {
+    if (superseded_) return Leave();
     Rank& r = ranks_[pod.rank];
     r.node = pod.node;
     r.waiting = pod.state == PodState::kStarting;
@@ -102,10 +104,10 @@ int AttemptLifecycle::Run() {
       continue;
     }
     // A rank may have been started by a manager that died before recording its pid in
-    // Postgres; the pid file written right after the start closes that window.
+    // Postgres; the pid file (written by the local runtime's rank process itself before it
+    // runs anything, or by the manager right after the start) closes that window.
     std::optional<int64_t> pid = pod.pid;
-    const std::string pid_path =
-        absl::StrCat(AttemptRunDir(opt_.data_dir, attempt_id_), "/rank-", pod.rank, ".pid");
+    const std::string& pid_path = spec.pid_path;
     bool record_pid = false;
     if (!pid.has_value()) {
       int64_t saved = 0;
@@ -132,6 +134,23 @@ int AttemptLifecycle::Run() {
       }
       continue;
     }
+    // The intent is committed before the start, so a successor of a manager that dies from
+    // here on knows the rank may exist. The runtime's Start is idempotent per rank (the local
+    // runtime's pid file is created by the rank's own process, exclusively; Kubernetes names
+    // the Pod after the attempt and rank), so the successor's Start adopts a rank that exists
+    // instead of starting a second one.
+    if (pod.start_generation.has_value()) {
+      HAI_LOG(INFO) << "rank " << pod.rank << ": manager generation " << *pod.start_generation
+                    << " meant to start it and recorded no id; adopting it if it exists";
+    }
+    switch (RecordIntent(pod.rank)) {
+      case Intent::kRecorded: break;
+      case Intent::kRankEnded:
+        // Ended meanwhile (haid ended the attempt): never started; the heartbeat sees the end.
+        r.exited = r.gone = r.recorded = r.lost = true;
+        continue;
+      case Intent::kLeave: return superseded_ ? Leave() : 0;
+    }
     auto id = runtime_.Start(spec);
     if (!id.ok()) {
       HAI_LOG(ERROR) << "rank " << pod.rank << " failed to start: " << id.status();
@@ -142,8 +161,12 @@ int AttemptLifecycle::Run() {
     }
     r.tracked = true;
     r.id = *id;
-    if (absl::Status s = WriteRunFile(pid_path, absl::StrCat(*id)); !s.ok()) {
-      HAI_LOG(WARNING) << s;
+    if (opt_.after_rank_start) opt_.after_rank_start(pod.rank);
+    // The local runtime wrote it already; a runtime that does not gets it here.
+    if (ReadRunFile(pid_path) != absl::StrCat(*id)) {
+      if (absl::Status s = WriteRunFile(pid_path, absl::StrCat(*id)); !s.ok()) {
+        HAI_LOG(WARNING) << s;
+      }
     }
     // A runtime that prepares the rank first (Kubernetes: scheduling, image pull) reports it
     // not started yet; the row then says 'starting' until PollRanks sees it run.
@@ -151,7 +174,9 @@ int AttemptLifecycle::Run() {
     r.waiting = first.ok() && first->phase == PodStatus::Phase::kRunning && !first->started;
     RecordStart(pod.rank, r);
   }
+  if (superseded_) return Leave();
   if (absl::Status s = store_.AttemptRunning(); !s.ok()) {
+    if (Superseded(s)) return Leave();
     HAI_LOG(WARNING) << "running: " << s;
   }
 
@@ -162,11 +187,8 @@ int AttemptLifecycle::Run() {
       return 0;
     }
     auto hb = store_.Heartbeat();
+    if (Superseded(hb.status())) return Leave();
     if (hb.ok()) {
-      if (!hb->owned) {
-        HAI_LOG(WARNING) << "attempt " << attempt_id_ << " is owned by another manager; leaving";
-        return 0;
-      }
       if (hb->ended_elsewhere) {
         HAI_LOG(WARNING) << "attempt " << attempt_id_ << " was ended by haid; killing ranks";
         KillAllAndWait();
@@ -179,7 +201,11 @@ int AttemptLifecycle::Run() {
     }
     PollRanks();
     RecordPods();
-    if (jupyter_ != nullptr && !terminating_.has_value()) jupyter_->Tick(runtime_.ServiceHost());
+    if (superseded_) return Leave();
+    if (jupyter_ != nullptr && !terminating_.has_value() &&
+        Superseded(jupyter_->Tick(runtime_.ServiceHost()))) {
+      return Leave();
+    }
     if (hb.ok()) {
       if (std::optional<AttemptOutcome> done = Decide(ctl)) return Finish(*std::move(done));
     }
@@ -190,6 +216,39 @@ int AttemptLifecycle::Run() {
     }
     hints_.Wait(terminating_.has_value() ? std::min(kTerminatePoll, opt_.heartbeat)
                                          : opt_.heartbeat);
+  }
+}
+
+bool AttemptLifecycle::Superseded(const absl::Status& s) {
+  if (!IsSuperseded(s)) return false;
+  if (!superseded_) {
+    HAI_LOG(WARNING) << "attempt " << attempt_id_ << ": " << s.message();
+  }
+  superseded_ = true;
+  return true;
+}
+
+int AttemptLifecycle::Leave() {
+  // Another manager claimed the attempt: the ranks are its to adopt. Nothing is signalled,
+  // released or written.
+  HAI_LOG(WARNING) << "attempt " << attempt_id_
+                   << " is owned by another manager; leaving its ranks alone";
+  return 0;
+}
+
+AttemptLifecycle::Intent AttemptLifecycle::RecordIntent(int rank) {
+  while (true) {
+    absl::Status s = store_.PodStartIntended(rank);
+    if (s.ok()) return Intent::kRecorded;
+    if (Superseded(s)) return Intent::kLeave;
+    if (absl::IsFailedPrecondition(s)) {
+      HAI_LOG(WARNING) << "rank " << rank << " not started: " << s;
+      return Intent::kRankEnded;
+    }
+    // Postgres unavailable: a rank is never started without its intent on record.
+    HAI_LOG(WARNING) << "record rank " << rank << " start intent: " << s;
+    if (opt_.shutdown_requested && opt_.shutdown_requested()) return Intent::kLeave;
+    clock_.SleepFor(opt_.heartbeat);
   }
 }
 
@@ -228,6 +287,7 @@ absl::Status AttemptLifecycle::Prepare(const AttemptInfo& info, const std::strin
     spec.required_file = ResolvedEntrypoint(info);
     spec.log_path = absl::StrCat(log_dir, "/rank-", pod.rank, ".log");
     spec.exit_path = absl::StrCat(run_dir, "/rank-", pod.rank, ".exit");
+    spec.pid_path = absl::StrCat(run_dir, "/rank-", pod.rank, ".pid");
     spec.mounts = info.mounts;
     spec.attempt_id = info.attempt_id;
     spec.chain_id = info.chain_id;
@@ -255,8 +315,12 @@ void AttemptLifecycle::PollRanks() {
     if (r.exited) continue;
     if (st->phase == PodStatus::Phase::kRunning && st->started == r.waiting) {
       // An unrecorded start is written with the current phase when it is retried.
-      if (!r.start_recorded || store_.PodWaiting(rank, !st->started).ok()) {
+      if (!r.start_recorded) {
         r.waiting = !st->started;
+      } else if (absl::Status s = store_.PodWaiting(rank, !st->started); s.ok()) {
+        r.waiting = !st->started;
+      } else if (Superseded(s)) {
+        return;
       }
     }
     if (st->phase == PodStatus::Phase::kExited) {
@@ -280,7 +344,7 @@ void AttemptLifecycle::PollRanks() {
 void AttemptLifecycle::RecordStart(int rank, Rank& r) {
   absl::Status s = store_.PodStarted(rank, r.id, r.waiting);
   r.start_recorded = s.ok();
-  if (!s.ok()) {
+  if (!s.ok() && !Superseded(s)) {
     HAI_LOG(WARNING) << "record rank " << rank << " start: " << s;
   }
 }
@@ -289,6 +353,7 @@ void AttemptLifecycle::RecordPods() {
   for (auto& [rank, r] : ranks_) {
     // A start Postgres missed (it was unreachable) is retried, so the row gets its id.
     if (r.tracked && !r.start_recorded && !r.exited) RecordStart(rank, r);
+    if (superseded_) return;
   }
   for (auto& [rank, r] : ranks_) {
     if (!r.exited || r.recorded) continue;
@@ -302,7 +367,9 @@ void AttemptLifecycle::RecordPods() {
     } else {
       state = r.exit_code == 0 ? PodState::kSucceeded : PodState::kFailed;
     }
-    if (store_.PodEnded(rank, state, code).ok()) r.recorded = true;
+    absl::Status s = store_.PodEnded(rank, state, code);
+    if (s.ok()) r.recorded = true;
+    if (Superseded(s)) return;
   }
 }
 
@@ -384,19 +451,29 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
 }
 
 int AttemptLifecycle::Finish(AttemptOutcome outcome) {
-  // Every rank is gone: per-attempt objects of the runtime go now, before the outcome is
-  // written, so an ended attempt leaves nothing behind (a failure is only logged: the
-  // outcome must still be recorded).
-  if (absl::Status s = runtime_.Release(); !s.ok()) {
-    HAI_LOG(WARNING) << "release: " << s;
-  }
+  bool released = false;
   while (true) {
-    auto written = store_.Finish(outcome);
+    // Only the attempt's current manager releases and ends it (checked again right before:
+    // a successor may have claimed it since the last heartbeat).
+    auto owner = store_.Heartbeat();
+    if (Superseded(owner.status())) return Leave();
+    if (owner.ok() && !released) {
+      // Every rank is gone: per-attempt objects of the runtime go now, before the outcome is
+      // written, so an ended attempt leaves nothing behind (a failure is only logged: the
+      // outcome must still be recorded).
+      if (absl::Status s = runtime_.Release(); !s.ok()) {
+        HAI_LOG(WARNING) << "release: " << s;
+      }
+      released = true;
+    }
+    absl::StatusOr<model::AttemptState> written =
+        owner.ok() ? store_.Finish(outcome) : absl::StatusOr<model::AttemptState>(owner.status());
     if (written.ok()) {
       HAI_LOG(INFO) << "attempt " << attempt_id_ << " " << model::Name(*written) << ": "
                     << outcome.end_reason;
       return 0;
     }
+    if (Superseded(written.status())) return Leave();
     if (absl::IsFailedPrecondition(written.status())) {
       HAI_LOG(WARNING) << "attempt " << attempt_id_ << " had already ended";
       return 0;

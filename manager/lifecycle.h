@@ -8,6 +8,11 @@
 // terminate, stopped; suspend requested -> wait for go_suspend or the suspend grace,
 // terminate, suspended + requeued (stop wins over suspend; ranks that all exited 0 before
 // the terminate win over both).
+// Fencing: a store write refused as superseded (attempt_store.h: another manager claimed
+// the attempt) makes the manager leave at once, touching no rank (no signal, no release, no
+// further write): the successor adopts them. A rank is started only after its intent is on
+// record (AttemptStore::PodStartIntended) and through the runtime's idempotent Start, so it
+// is started at most once per attempt whenever a manager dies.
 // Terminate = SIGTERM to every rank, SIGKILL after the kill grace, then wait until no process
 // of any rank is left. A SIGTERM to the manager itself only makes it exit: the ranks keep
 // running and the next manager adopts them.
@@ -45,6 +50,10 @@ struct LifecycleOptions {
   std::vector<std::string> manager_environ;  // source of PATH, HOME, ... for the ranks
   std::function<bool()> shutdown_requested;  // the manager got SIGTERM
   JupyterPodOptions jupyter;                 // how a Jupyter container runs on this runtime
+  // Test hook: runs right after the runtime started a rank, before its id is recorded
+  // anywhere by the manager (hai-manager sets it from HAI_TEST_MANAGER_EXIT_AFTER_START to
+  // die there).
+  std::function<void(int rank)> after_rank_start;
 };
 
 // Paths of one attempt under data_dir. The log path is what haid's log streaming reads.
@@ -82,7 +91,16 @@ class AttemptLifecycle {
     std::string node;       // where the rank runs (a lost rank points at its node)
   };
 
+  enum class Intent { kRecorded, kRankEnded, kLeave };
+
   absl::Status Prepare(const AttemptInfo& info, const std::string& token);
+  // Records the intent to start `rank`, retrying while Postgres is unavailable. kLeave: the
+  // claim was lost (superseded_) or the manager must shut down.
+  Intent RecordIntent(int rank);
+  // Whether `s` is the store's refusal of a superseded manager; remembers it in superseded_.
+  bool Superseded(const absl::Status& s);
+  // Leaves after losing the claim; the process exit code.
+  int Leave();
   void PollRanks();
   // pods row 'starting'/'running' with the rank's id; a failure is retried by RecordPods.
   void RecordStart(int rank, Rank& r);
@@ -105,6 +123,7 @@ class AttemptLifecycle {
   std::optional<AttemptOutcome> terminating_;
   std::unique_ptr<JupyterPod> jupyter_;  // kind 'jupyter' only
   absl::Time kill_at_ = absl::InfiniteFuture();
+  bool superseded_ = false;  // a write was refused: another manager owns the attempt
 };
 
 }  // namespace hai::manager

@@ -7,6 +7,7 @@
 
 #include <climits>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -159,6 +160,14 @@ int main(int argc, char** argv) {
     for (char** e = environ; *e != nullptr; ++e) opt.manager_environ.emplace_back(*e);
   }
   opt.shutdown_requested = [] { return g_shutdown != 0; };
+  // Fault tests (test/integration/manager): die right after starting a rank, before its id is
+  // recorded by the manager, as a manager killed at the worst moment would.
+  if (const char* v = std::getenv("HAI_TEST_MANAGER_EXIT_AFTER_START"); v != nullptr && *v != 0) {
+    opt.after_rank_start = [](int rank) {
+      HAI_LOG(WARNING) << "HAI_TEST_MANAGER_EXIT_AFTER_START: exiting after starting rank " << rank;
+      ::_exit(86);
+    };
+  }
   opt.jupyter.notebook_binary = config->jupyter.notebook_binary;
   opt.jupyter.gpu_sharing_groups = config->jupyter.gpu_sharing_groups;
   // Kubernetes: the server runs in its Pod, reached through a ClusterIP Service.

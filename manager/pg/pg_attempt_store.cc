@@ -59,10 +59,31 @@ absl::Status PgAttemptStore::Reconnect() {
   return absl::OkStatus();
 }
 
+absl::Status PgAttemptStore::Superseded(pqxx::work& tx) {
+  auto r =
+      tx.exec_params("SELECT manager_generation FROM attempts WHERE attempt_id = $1", attempt_id_);
+  if (r.empty()) return absl::NotFoundError(absl::StrCat("no attempt ", attempt_id_));
+  return ManagerSuperseded(generation_, r[0][0].as<int64_t>());
+}
+
+absl::Status PgAttemptStore::LockAsOwner(pqxx::work& tx) {
+  pg::LockChainOfAttempt(tx, attempt_id_);
+  auto r =
+      tx.exec_params("SELECT manager_generation FROM attempts WHERE attempt_id = $1", attempt_id_);
+  if (r.empty()) return absl::NotFoundError(absl::StrCat("no attempt ", attempt_id_));
+  const int64_t current = r[0][0].as<int64_t>();
+  if (current != generation_) return ManagerSuperseded(generation_, current);
+  return absl::OkStatus();
+}
+
 absl::Status PgAttemptStore::SetTokenHash(const std::string& token_hash) {
+  RETURN_IF_ERROR(Reconnect());
   return pg::InTransaction(*conn_, "set token", [&](pqxx::work& tx) {
-    tx.exec_params("UPDATE attempts SET task_token_hash = $2 WHERE attempt_id = $1", attempt_id_,
-                   token_hash);
+    auto r = tx.exec_params(
+        "UPDATE attempts SET task_token_hash = $2 WHERE attempt_id = $1 "
+        "AND manager_generation = $3 RETURNING 1",
+        attempt_id_, token_hash, generation_);
+    if (r.empty()) return Superseded(tx);
     return absl::OkStatus();
   });
 }
@@ -73,19 +94,16 @@ absl::StatusOr<ControlState> PgAttemptStore::Heartbeat() {
   absl::Status s = pg::InTransaction(*conn_, "heartbeat", [&](pqxx::work& tx) {
     auto rows = tx.exec_params(
         "UPDATE attempts a SET manager_heartbeat_at = clock_timestamp() FROM chains c "
-        "WHERE a.attempt_id = $1 AND c.chain_id = a.chain_id AND a.manager_pid = $2 "
-        "AND a.manager_host = $3 "
+        "WHERE a.attempt_id = $1 AND c.chain_id = a.chain_id AND a.manager_generation = $2 "
         "RETURNING a.state, "
         "a.stop_requested_at IS NOT NULL OR c.stop_requested AS stop_requested, "
         "a.suspend_requested_at IS NOT NULL AS suspend_requested, a.suspend_reason, "
         "a.go_suspend_at IS NOT NULL AS go_suspend, "
         "coalesce(extract(epoch FROM clock_timestamp() - a.suspend_requested_at), 0)::float8 "
         "AS seconds_since_suspend_request",
-        attempt_id_, me_.pid, me_.host);
-    if (rows.empty()) {
-      c.owned = false;
-      return absl::OkStatus();
-    }
+        attempt_id_, generation_);
+    // The UPDATE waited for a concurrent claim and re-read the row: no row is a lost claim.
+    if (rows.empty()) return Superseded(tx);
     c = pg_rows::ReadControl(rows[0]);
     return absl::OkStatus();
   });
@@ -93,11 +111,26 @@ absl::StatusOr<ControlState> PgAttemptStore::Heartbeat() {
   return c;
 }
 
+absl::Status PgAttemptStore::PodStartIntended(int rank) {
+  RETURN_IF_ERROR(Reconnect());
+  return pg::InTransaction(*conn_, "pod start intended", [&](pqxx::work& tx) -> absl::Status {
+    RETURN_IF_ERROR(LockAsOwner(tx));
+    ASSIGN_OR_RETURN(const PodState from, LockPod(tx, attempt_id_, rank));
+    if (model::IsEnded(from)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("attempt ", attempt_id_, " rank ", rank, " is ", Str(model::Name(from))));
+    }
+    tx.exec_params("UPDATE pods SET start_generation = $3 WHERE attempt_id = $1 AND rank = $2",
+                   attempt_id_, rank, generation_);
+    return absl::OkStatus();
+  });
+}
+
 absl::Status PgAttemptStore::PodStarted(int rank, int64_t runtime_id, bool waiting) {
   RETURN_IF_ERROR(Reconnect());
   const PodState to = waiting ? PodState::kStarting : PodState::kRunning;
   return pg::InTransaction(*conn_, "pod started", [&](pqxx::work& tx) -> absl::Status {
-    pg::LockChainOfAttempt(tx, attempt_id_);
+    RETURN_IF_ERROR(LockAsOwner(tx));
     ASSIGN_OR_RETURN(const PodState from, LockPod(tx, attempt_id_, rank));
     // A row already in that state only gets its id (an adopting manager recording a rank whose
     // id an earlier one could not); staying is not a transition.
@@ -116,7 +149,7 @@ absl::Status PgAttemptStore::PodWaiting(int rank, bool waiting) {
   RETURN_IF_ERROR(Reconnect());
   const PodState to = waiting ? PodState::kStarting : PodState::kRunning;
   return pg::InTransaction(*conn_, "pod waiting", [&](pqxx::work& tx) -> absl::Status {
-    pg::LockChainOfAttempt(tx, attempt_id_);
+    RETURN_IF_ERROR(LockAsOwner(tx));
     ASSIGN_OR_RETURN(const PodState from, LockPod(tx, attempt_id_, rank));
     if (from == to) return absl::OkStatus();
     // Only a started rank alternates; a created row is the start's to write.
@@ -134,8 +167,8 @@ absl::Status PgAttemptStore::PodWaiting(int rank, bool waiting) {
 
 absl::Status PgAttemptStore::AttemptRunning() {
   RETURN_IF_ERROR(Reconnect());
-  return pg::InTransaction(*conn_, "attempt running", [&](pqxx::work& tx) {
-    pg::LockChainOfAttempt(tx, attempt_id_);
+  return pg::InTransaction(*conn_, "attempt running", [&](pqxx::work& tx) -> absl::Status {
+    RETURN_IF_ERROR(LockAsOwner(tx));
     // Conditional, not checked: an adopting manager calls this for an attempt already running.
     auto r = tx.exec_params(
         "UPDATE attempts SET state = $2, started_at = coalesce(started_at, "
@@ -157,7 +190,7 @@ absl::Status PgAttemptStore::PodEnded(int rank, PodState state, std::optional<in
   RETURN_IF_ERROR(Reconnect());
   const std::string pod_state(model::Name(state));
   return pg::InTransaction(*conn_, "pod ended", [&](pqxx::work& tx) -> absl::Status {
-    pg::LockChainOfAttempt(tx, attempt_id_);
+    RETURN_IF_ERROR(LockAsOwner(tx));
     ASSIGN_OR_RETURN(const PodState from, LockPod(tx, attempt_id_, rank));
     RETURN_IF_ERROR(CheckPodMove(attempt_id_, rank, from, state));
     tx.exec_params(
@@ -175,6 +208,8 @@ absl::StatusOr<model::AttemptState> PgAttemptStore::Finish(const AttemptOutcome&
   RETURN_IF_ERROR(Reconnect());
   model::AttemptState written = outcome.state;
   absl::Status s = pg::InTransaction(*conn_, "finish attempt", [&](pqxx::work& tx) {
+    // Only the current manager ends the attempt; EndAttempt takes the same chain lock again.
+    RETURN_IF_ERROR(LockAsOwner(tx));
     // The one writer of endings decides stop-over-suspend, closes or requeues the chain.
     auto ended = lifecycle::EndAttempt(tx, attempt_id_,
                                        {.state = outcome.state,

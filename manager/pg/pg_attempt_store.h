@@ -3,6 +3,10 @@
 // row, then pods rows; pg::LockChainOfAttempt) so a user's stop, haid failing a lost manager
 // and this manager recording a rank serialise instead of deadlocking. Rows are read by column
 // name (pg_rows.h). Endings go through the one writer, lifecycle::EndAttempt.
+// Fencing (attempt_store.h): the claim increments attempts.manager_generation and keeps the
+// value; every later write checks it in its transaction (after the chain lock every claim
+// also takes, or in the UPDATE's own WHERE on the attempt row), so a write of a superseded
+// manager is refused with ManagerSuperseded and changes nothing.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +36,7 @@ class PgAttemptStore : public AttemptStore {
   absl::StatusOr<ClaimResult> Claim(const std::string& token_hash) override;
   absl::Status SetTokenHash(const std::string& token_hash) override;
   absl::StatusOr<ControlState> Heartbeat() override;
+  absl::Status PodStartIntended(int rank) override;
   absl::Status PodStarted(int rank, int64_t runtime_id, bool waiting) override;
   absl::Status PodWaiting(int rank, bool waiting) override;
   absl::Status AttemptRunning() override;
@@ -51,12 +56,22 @@ class PgAttemptStore : public AttemptStore {
   absl::Status Reconnect();
   // Claim's transaction (pg_claim.cc).
   absl::Status ClaimIn(pqxx::work& tx, const std::string& token_hash, ClaimResult* result);
+  // The chain lock (pg::LockChainOfAttempt, which every claim takes first), then the
+  // attempt's generation: ManagerSuperseded unless it is still this manager's. Writes that
+  // touch more than the attempt row begin with it.
+  absl::Status LockAsOwner(pqxx::work& tx);
+  // ManagerSuperseded with the generation the row carries now (a conditioned UPDATE of the
+  // attempt row found none of ours).
+  absl::Status Superseded(pqxx::work& tx);
 
   std::unique_ptr<pqxx::connection> conn_;
   std::string url_;
   int64_t attempt_id_;
   int64_t chain_id_ = 0;  // known once claimed
   ManagerIdentity me_;
+  // attempts.manager_generation as this manager's claim set it; -1 before the claim (no
+  // write is allowed then).
+  int64_t generation_ = -1;
 };
 
 }  // namespace hai::manager

@@ -78,6 +78,8 @@ absl::StatusOr<ClaimResult> PgAttemptStore::Claim(const std::string& token_hash)
   absl::Status s = pg::InTransaction(
       *conn_, "claim attempt", [&](pqxx::work& tx) { return ClaimIn(tx, token_hash, &result); });
   if (!s.ok()) return s;
+  // Held only once committed: an aborted claim made this manager no owner.
+  if (!result.ended) generation_ = result.generation;
   return result;
 }
 
@@ -106,24 +108,32 @@ absl::Status PgAttemptStore::ClaimIn(pqxx::work& tx, const std::string& token_ha
   }
   LoadMounts(tx, a);
   RecordStorageProblems(tx, a);
-  tx.exec_params(
+  // The next manager generation is this manager's: every write it makes from now on is
+  // conditioned on it, and a predecessor's writes are refused.
+  auto claimed = tx.exec_params(
       "UPDATE attempts SET manager_pid = $2, manager_host = $3, "
-      "manager_heartbeat_at = clock_timestamp() WHERE attempt_id = $1",
+      "manager_heartbeat_at = clock_timestamp(), manager_generation = manager_generation + 1 "
+      "WHERE attempt_id = $1 RETURNING manager_generation",
       attempt_id_, me_.pid, me_.host);
+  result->generation = claimed[0][0].as<int64_t>();
   if (a.state == model::AttemptState::kScheduled) {
     tx.exec_params("UPDATE attempts SET state = $2, task_token_hash = $3 WHERE attempt_id = $1",
                    attempt_id_, Str(model::Name(model::AttemptState::kStarting)), token_hash);
     a.task_token_hash = token_hash;
     lifecycle::AddEvent(tx, a.chain_id, attempt_id_, "starting", kActor,
-                        {{"manager_pid", me_.pid}, {"mounts", MountsJson(a.mounts)}});
+                        {{"manager_pid", me_.pid},
+                         {"manager_generation", result->generation},
+                         {"mounts", MountsJson(a.mounts)}});
   } else {
     lifecycle::AddEvent(tx, a.chain_id, attempt_id_, "manager_adopted", kActor,
                         {{"manager_pid", me_.pid},
+                         {"manager_generation", result->generation},
                          {"state", model::Name(a.state)},
                          {"mounts", MountsJson(a.mounts)}});
   }
   auto pods = tx.exec_params(
-      "SELECT rank, node, array_to_string(gpus, ',') AS gpus, state, pid, exit_code FROM pods "
+      "SELECT rank, node, array_to_string(gpus, ',') AS gpus, state, pid, exit_code, "
+      "start_generation FROM pods "
       "WHERE attempt_id = $1 ORDER BY rank",
       attempt_id_);
   for (const auto& p : pods) a.pods.push_back(pg_rows::ReadPod(p));

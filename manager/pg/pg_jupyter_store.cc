@@ -1,6 +1,7 @@
 // The manager's SQL about Jupyter containers (jupyter_containers, 0002_jupyter.sql and
 // 0004_jupyter_host.sql); see the Jupyter part of attempt_store.h. Reports are keyed by this
-// attempt, so a report of an earlier attempt can never make a new one look ready.
+// attempt, so a report of an earlier attempt can never make a new one look ready, and made
+// only by the attempt's current manager (LockAsOwner, attempt_store.h's fencing).
 #include "absl/strings/str_cat.h"
 #include "common/pg.h"
 #include "common/status_macros.h"
@@ -31,6 +32,7 @@ absl::StatusOr<JupyterPodInfo> PgAttemptStore::LoadJupyter() {
 absl::Status PgAttemptStore::ReportJupyterAddress(const std::string& host, int port) {
   RETURN_IF_ERROR(Reconnect());
   return pg::InTransaction(*conn_, "report jupyter address", [&](pqxx::work& tx) {
+    RETURN_IF_ERROR(LockAsOwner(tx));
     tx.exec_params(
         "UPDATE jupyter_containers SET attempt_id = $2, host = $3, port = $4, ready_at = NULL, "
         "server_activity_at = NULL WHERE chain_id = $1",
@@ -42,6 +44,7 @@ absl::Status PgAttemptStore::ReportJupyterAddress(const std::string& host, int p
 absl::Status PgAttemptStore::ReportJupyterStatus(std::optional<absl::Time> activity) {
   RETURN_IF_ERROR(Reconnect());
   return pg::InTransaction(*conn_, "report jupyter status", [&](pqxx::work& tx) {
+    RETURN_IF_ERROR(LockAsOwner(tx));
     std::optional<int64_t> us;
     if (activity.has_value()) us = absl::ToUnixMicros(*activity);
     tx.exec_params(

@@ -75,6 +75,7 @@ PodInfo ReadPod(const pqxx::row& r) {
   pod.state = model::PodStateFromDb(Text(r, "state"));
   if (!r["pid"].is_null()) pod.pid = r["pid"].as<int64_t>();
   if (!r["exit_code"].is_null()) pod.exit_code = r["exit_code"].as<int>();
+  if (!r["start_generation"].is_null()) pod.start_generation = r["start_generation"].as<int64_t>();
   return pod;
 }
 

@@ -16,7 +16,7 @@ namespace hai::manager::pg_rows {
 // chain_name, user_name, kind, node_group, entrypoint, args (JSON text), workdir, chain_env
 // (JSON text), whole_life_state, python, train_env (JSON text), image.
 void ReadAttempt(const pqxx::row& r, AttemptInfo* a);
-// rank, node, gpus (comma-separated), state, pid, exit_code.
+// rank, node, gpus (comma-separated), state, pid, exit_code, start_generation.
 PodInfo ReadPod(const pqxx::row& r);
 // id, host_path, mount_path, owner_kind, owner, conditions, mount_type, read_only, action.
 storage::StorageRow ReadStorage(const pqxx::row& r);

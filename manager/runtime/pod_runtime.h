@@ -30,6 +30,10 @@ struct PodSpec {
   std::string required_file;
   std::string log_path;   // rank log, "<ts> [out|err] text" lines
   std::string exit_path;  // where the rank's exit status is recorded
+  // Where the rank's runtime id is kept for a successor manager. The local runtime's rank
+  // process creates it itself, exclusively, before it runs anything: a second Start of the
+  // same rank finds it and adopts the first (at most one rank per attempt and rank).
+  std::string pid_path;
   // Bind mounts from the `storage` table, sorted by mount_path (parents first). Empty: the
   // rank sees the host's filesystem unchanged. See docs/storage.md.
   std::vector<storage::Mount> mounts;
@@ -92,7 +96,9 @@ enum class PodSignal { kTerminate, kKill };
 class PodRuntime {
  public:
   virtual ~PodRuntime() = default;
-  // Starts the rank; returns the runtime id recorded in pods.pid.
+  // Starts the rank; returns the runtime id recorded in pods.pid. Idempotent per attempt and
+  // rank: a rank an earlier manager started (and died before recording) is adopted and its id
+  // returned, never started a second time (local: spec.pid_path; Kubernetes: the Pod's name).
   virtual absl::StatusOr<int64_t> Start(const PodSpec& spec) = 0;
   // Takes over a rank started by an earlier manager (`id` from pods.pid). Fails with
   // NotFound when the id no longer names that rank (e.g. it was reused by the OS).

@@ -1,6 +1,7 @@
 // Local process-group runtime; see local_runtime.h.
 #include "manager/runtime/local/local_runtime.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,10 +10,15 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "manager/runtime/local/exit_file.h"
 #include "manager/runtime/local/rank_supervisor.h"
+#include "manager/runtime/local/unique_fd.h"
 
 namespace hai::manager {
 namespace {
@@ -31,6 +37,43 @@ std::string Cmdline(pid_t pid) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// The id in a rank's pid file; nullopt when there is none.
+std::optional<pid_t> ReadPidFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  char buf[32];
+  const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
+  int pid = 0;
+  if (n <= 0 || !absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::string_view(buf, n)), &pid) ||
+      pid <= 0) {
+    return std::nullopt;
+  }
+  return static_cast<pid_t>(pid);
+}
+
+// Decimal digits of `v` > 0 into `out` (at least 20 chars); returns their count. Async-signal-
+// safe, for the child between fork and exec.
+size_t FormatPid(long v, char* out) {
+  char rev[24];
+  size_t n = 0;
+  do {
+    rev[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0 && n < sizeof(rev));
+  for (size_t i = 0; i < n; ++i) out[i] = rev[n - 1 - i];
+  return n;
+}
+
+// How long Adopt waits for a rank process that created its pid file to become the supervisor
+// (it is between its link() and its execve()).
+constexpr absl::Duration kExecWait = absl::Seconds(2);
+
+bool IsSupervisorOf(pid_t pid, const std::string& exit_path) {
+  const std::string cmd = Cmdline(pid);
+  return cmd.find(kRankSupervisorFlag) != std::string::npos &&
+         cmd.find(exit_path) != std::string::npos;
+}
+
 }  // namespace
 
 bool ProcessGroupAlive(pid_t pgid) {
@@ -38,12 +81,40 @@ bool ProcessGroupAlive(pid_t pgid) {
   return ::kill(-pgid, 0) == 0 || errno == EPERM;
 }
 
+absl::StatusOr<int64_t> LocalPodRuntime::AdoptStarted(const PodSpec& spec, pid_t pid) {
+  // Started by this runtime already: still ours to reap.
+  if (auto it = ranks_.find(spec.rank); it != ranks_.end() && it->second.pgid == pid) {
+    return static_cast<int64_t>(pid);
+  }
+  if (absl::Status s = Adopt(spec.rank, pid, spec); !s.ok()) return s;
+  return static_cast<int64_t>(pid);
+}
+
 absl::StatusOr<int64_t> LocalPodRuntime::Start(const PodSpec& spec) {
+  // Started already (by a manager that died before recording it): adopted, never twice.
+  if (!spec.pid_path.empty()) {
+    if (std::optional<pid_t> existing = ReadPidFile(spec.pid_path)) {
+      return AdoptStarted(spec, *existing);
+    }
+  }
   // Everything the child needs is prepared before fork: after it, only async-signal-safe
   // calls are allowed.
   const std::vector<std::string> args = SupervisorArgv(self_, spec);
   std::vector<char*> argv = CStrings(args);
   std::vector<char*> envp = CStrings(spec.env);
+  // The child creates the pid file itself before it runs anything: written under a name of
+  // its own, then link()ed to pid_path, which fails when the file exists. Of two Starts of
+  // one rank (a manager, and the successor of one that died right after its fork) exactly one
+  // child goes on to exec the supervisor; the other reports EEXIST and exits.
+  const std::string tmp_prefix = spec.pid_path + ".new-";
+  std::vector<char> tmp(tmp_prefix.size() + 32, '\0');
+  std::memcpy(tmp.data(), tmp_prefix.data(), tmp_prefix.size());
+  const char* pid_path = spec.pid_path.empty() ? nullptr : spec.pid_path.c_str();
+  int status_pipe[2];
+  if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  }
+  UniqueFd status_r(status_pipe[0]), status_w(status_pipe[1]);
   const pid_t pid = ::fork();
   if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   if (pid == 0) {
@@ -56,8 +127,50 @@ absl::StatusOr<int64_t> LocalPodRuntime::Start(const PodSpec& spec) {
     ::signal(SIGTERM, SIG_DFL);
     ::signal(SIGINT, SIG_DFL);
     ::signal(SIGPIPE, SIG_DFL);
+    auto fail = [&](int e) {
+      (void)!::write(status_w.get(), &e, sizeof(e));
+      ::_exit(127);
+    };
+    if (pid_path != nullptr) {
+      char digits[32];
+      const size_t n = FormatPid(static_cast<long>(::getpid()), digits);
+      std::memcpy(tmp.data() + tmp_prefix.size(), digits, n);
+      tmp[tmp_prefix.size() + n] = '\0';
+      digits[n] = '\n';
+      const int fd = ::open(tmp.data(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0) fail(errno);
+      const bool written = ::write(fd, digits, n + 1) == static_cast<ssize_t>(n + 1);
+      ::close(fd);
+      const int linked = written ? ::link(tmp.data(), pid_path) : -1;
+      const int e = written ? errno : EIO;
+      ::unlink(tmp.data());
+      if (linked != 0) fail(e);
+    }
     ::execve(self_.c_str(), argv.data(), envp.data());
-    ::_exit(127);
+    fail(errno);
+  }
+  status_w.Reset();
+  // EOF: the child exec'd the supervisor. An errno: it exited without running anything.
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(status_r.get(), &child_errno, sizeof(child_errno));
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof(child_errno))) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (child_errno == EEXIST && !spec.pid_path.empty()) {
+      // Another Start of this rank won the pid file: that rank is the one.
+      std::optional<pid_t> existing = ReadPidFile(spec.pid_path);
+      if (!existing.has_value()) {
+        return absl::InternalError(
+            absl::StrCat("rank ", spec.rank, ": unreadable pid file ", spec.pid_path));
+      }
+      return AdoptStarted(spec, *existing);
+    }
+    return absl::InternalError(absl::StrCat("rank ", spec.rank, ": cannot start ", self_, ": ",
+                                            std::strerror(child_errno)));
   }
   ranks_[spec.rank] = Rank{pid, spec.exit_path, true};
   return static_cast<int64_t>(pid);
@@ -69,12 +182,18 @@ absl::Status LocalPodRuntime::Adopt(int rank, int64_t id, const PodSpec& spec) {
   if (!exit_code.ok()) return exit_code.status();
   // A recorded exit is enough: Poll reports it and whether stragglers remain.
   if (!exit_code->has_value()) {
-    // The pid must still be our supervisor for this rank, not a reused pid.
-    const std::string cmd = Cmdline(pgid);
-    if (cmd.find(kRankSupervisorFlag) == std::string::npos ||
-        cmd.find(spec.exit_path) == std::string::npos) {
-      return absl::NotFoundError(
-          absl::StrCat("rank ", rank, ": process ", pgid, " is not its supervisor"));
+    // The pid must still be our supervisor for this rank, not a reused pid. A rank process
+    // that has just created its pid file may not have exec'd the supervisor yet: while it
+    // exists, it gets a moment to.
+    const absl::Time deadline = absl::Now() + kExecWait;
+    while (!IsSupervisorOf(pgid, spec.exit_path)) {
+      if (absl::Now() >= deadline || (::kill(pgid, 0) != 0 && errno == ESRCH)) {
+        auto recorded = ReadExitFile(spec.exit_path);
+        if (recorded.ok() && recorded->has_value()) break;  // it ran and ended meanwhile
+        return absl::NotFoundError(
+            absl::StrCat("rank ", rank, ": process ", pgid, " is not its supervisor"));
+      }
+      absl::SleepFor(absl::Milliseconds(10));
     }
   }
   ranks_[rank] = Rank{pgid, spec.exit_path, false};

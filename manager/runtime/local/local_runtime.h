@@ -3,6 +3,9 @@
 // the supervisor's pid, which is also the group id, so `kill(-id, sig)` reaches every process
 // of the rank and a later manager can adopt the rank from pods.pid alone. How a rank ended is
 // read from its exit file, never from waitpid, because an adopted supervisor is not our child.
+// Start is idempotent per rank: the rank's process creates spec.pid_path exclusively before
+// it runs anything, so a rank is started at most once per attempt whenever a manager dies;
+// a second Start finds the file and adopts the rank it names.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +33,8 @@ class LocalPodRuntime : public PodRuntime {
     std::string exit_path;
     bool our_child = false;  // started by this manager: we must reap the supervisor
   };
+  absl::StatusOr<int64_t> AdoptStarted(const PodSpec& spec, pid_t pid);
+
   std::string self_;
   std::map<int, Rank> ranks_;
 };

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -322,6 +324,43 @@ TEST_F(ManagerTest, SecondManagerAdoptsRanksOfAKilledManager) {
                                 " ORDER BY rank")),
             (std::vector<std::string>{"succeeded", "succeeded"}));
   EXPECT_NE(RankLog(1, 1).find("[out] released"), std::string::npos);
+}
+
+// A manager killed right after starting a rank, before it recorded the rank anywhere (the
+// test hook HAI_TEST_MANAGER_EXIT_AFTER_START makes it exit there): its successor finds the
+// intent in Postgres and the rank through the runtime, and adopts it instead of starting the
+// user command a second time.
+TEST_F(ManagerTest, RankStartsOnceWhenItsManagerDiesBeforeRecordingIt) {
+  const std::string release = dir_ + "/release";
+  const std::string starts = dir_ + "/starts";
+  const std::string script =
+      Script(absl::StrCat("echo \"$RANK\" >> '", starts, "'\n", "while [ ! -e '", release,
+                          "' ]; do sleep 0.05; done\nexit 0\n"));
+  const int64_t attempt = Seed("bash", script, {{0}, {1}}, "start-once");
+  const std::string config = Config();
+  ::setenv("HAI_TEST_MANAGER_EXIT_AFTER_START", "1", 1);
+  const pid_t first = StartManager(attempt, config);
+  ::unsetenv("HAI_TEST_MANAGER_EXIT_AFTER_START");
+  ASSERT_EQ(WaitManager(first), 86) << ManagerLog();
+  // It died after starting rank 0: Postgres has the intent, not the pid; rank 1 never began.
+  EXPECT_EQ(
+      Query(absl::StrCat("SELECT coalesce(pid::text, '-') || ' ' || "
+                         "coalesce(start_generation::text, '-') FROM pods WHERE attempt_id = ",
+                         attempt, " ORDER BY rank LIMIT 1")),
+      "- 1");
+
+  const pid_t second = StartManager(attempt, config);
+  ASSERT_TRUE(WaitUntil([&] { return State(attempt) == "running" && AllPodsHavePids(attempt); }))
+      << ManagerLog(1);
+  ASSERT_TRUE(WaitUntil([&] { return ReadFile(starts).size() >= 4; })) << ReadFile(starts);
+  // Whatever a duplicate would have written by now is in the file too.
+  WaitUntil([] { return false; }, absl::Milliseconds(300));
+  WriteFile(release, "");
+  ASSERT_EQ(WaitManager(second), 0) << ManagerLog(1);
+  EXPECT_EQ(State(attempt), "succeeded") << ManagerLog(1);
+  std::string lines = ReadFile(starts);
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, "\n\n01") << "each rank's command must run exactly once: " << ReadFile(starts);
 }
 
 TEST_F(ManagerTest, SigtermLeavesRanksRunningForTheNextManager) {

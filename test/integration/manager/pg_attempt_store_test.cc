@@ -102,9 +102,14 @@ class PgHarness : public StoreHarness {
     Db().Exec(absl::StrCat("UPDATE attempts SET go_suspend_at = clock_timestamp() ",
                            "WHERE attempt_id = ", attempt_));
   }
-  void ClaimByOther() override {
-    Db().Exec(absl::StrCat("UPDATE attempts SET manager_pid = 1, manager_host = 'other' ",
-                           "WHERE attempt_id = ", attempt_));
+  ClaimResult ClaimByOther() override {
+    // A successor manager (another pid and host) claims through its own PgAttemptStore.
+    auto other = PgAttemptStore::Connect(Db().url(), attempt_, {kMe.pid + 1, "other-host"});
+    EXPECT_TRUE(other.ok()) << other.status();
+    other_ = *std::move(other);
+    auto claim = other_->Claim(std::string(64, 'd'));
+    EXPECT_TRUE(claim.ok()) << claim.status();
+    return claim.ok() ? *std::move(claim) : ClaimResult{};
   }
 
  private:
@@ -115,6 +120,7 @@ class PgHarness : public StoreHarness {
 
   int64_t attempt_ = 0;
   std::unique_ptr<PgAttemptStore> store_;
+  std::unique_ptr<PgAttemptStore> other_;
 };
 
 std::unique_ptr<StoreHarness> MakePg() { return std::make_unique<PgHarness>(); }
@@ -216,6 +222,58 @@ TEST(PgAttemptStoreTest, PodWriteWaitsForTheChainLockBeforeItsRow) {
   EXPECT_TRUE(absl::IsFailedPrecondition(pod_ended)) << pod_ended;
   EXPECT_EQ(Db().Query(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ", attempt)),
             "lost");
+}
+
+// Two managers for one attempt, as Postgres sees them: the first manager's writes after the
+// successor's claim are refused and leave no trace (no row, no task_events, no heartbeat);
+// the successor's go through.
+TEST(PgAttemptStoreTest, TwoManagersForOneAttemptOnlyTheLastClaimWrites) {
+  const int64_t attempt = SeedAttempt(2);
+  auto first = PgAttemptStore::Connect(Db().url(), attempt, kMe);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto first_claim = (*first)->Claim(std::string(64, 'b'));
+  ASSERT_TRUE(first_claim.ok()) << first_claim.status();
+  ASSERT_TRUE((*first)->PodStartIntended(0).ok());
+  ASSERT_TRUE((*first)->PodStarted(0, 1234, false).ok());
+
+  auto second = PgAttemptStore::Connect(Db().url(), attempt, {4343, "other-host"});
+  ASSERT_TRUE(second.ok()) << second.status();
+  auto second_claim = (*second)->Claim(std::string(64, 'b'));
+  ASSERT_TRUE(second_claim.ok()) << second_claim.status();
+  EXPECT_EQ(second_claim->generation, first_claim->generation + 1);
+  EXPECT_EQ(Db().Query(absl::StrCat("SELECT manager_generation FROM attempts WHERE attempt_id = ",
+                                    attempt)),
+            absl::StrCat(second_claim->generation));
+
+  auto snapshot = [&] {
+    return Db().Query(absl::StrCat(
+        "SELECT a.state || ' ' || a.manager_heartbeat_at || ' ' || a.task_token_hash || ' ' || "
+        "(SELECT string_agg(p.state || ':' || coalesce(p.pid, 0) || ':' || "
+        "coalesce(p.start_generation, 0), ',' ORDER BY p.rank) FROM pods p "
+        "WHERE p.attempt_id = a.attempt_id) || ' ' || "
+        "(SELECT count(*) FROM task_events e WHERE e.attempt_id = a.attempt_id) "
+        "FROM attempts a WHERE a.attempt_id = ",
+        attempt));
+  };
+  const std::string before = snapshot();
+  EXPECT_TRUE(IsSuperseded((*first)->Heartbeat().status()));
+  EXPECT_TRUE(IsSuperseded((*first)->PodEnded(0, model::PodState::kFailed, 3)));
+  EXPECT_TRUE(IsSuperseded((*first)->PodStartIntended(1)));
+  EXPECT_TRUE(IsSuperseded((*first)->PodStarted(1, 99, false)));
+  EXPECT_TRUE(IsSuperseded((*first)->SetTokenHash(std::string(64, 'e'))));
+  EXPECT_TRUE(IsSuperseded(
+      (*first)->Finish({model::AttemptState::kFailed, 3, "rank 0 exited with code 3"}).status()));
+  EXPECT_EQ(snapshot(), before);
+
+  // The successor writes.
+  auto beat = (*second)->Heartbeat();
+  EXPECT_TRUE(beat.ok()) << beat.status();
+  EXPECT_TRUE((*second)->PodStartIntended(1).ok());
+  EXPECT_TRUE((*second)->PodStarted(1, 99, false).ok());
+  auto written = (*second)->Finish({model::AttemptState::kSucceeded, 0, "all ranks exited"});
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(Db().Query(absl::StrCat("SELECT state FROM attempts WHERE attempt_id = ", attempt)),
+            "succeeded");
 }
 
 }  // namespace

@@ -8,9 +8,11 @@
 #include <memory>
 #include <string>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "manager/attempt_store.h"
 
 namespace hai::manager::testing {
@@ -29,8 +31,8 @@ class StoreHarness {
   virtual void RequestStop(const std::string& actor) = 0;
   virtual void RequestSuspend(const std::string& reason) = 0;
   virtual void GoSuspend() = 0;
-  // Another manager records itself as the attempt's owner.
-  virtual void ClaimByOther() = 0;
+  // Another manager (a successor) claims the attempt; returns what its claim got.
+  virtual ClaimResult ClaimByOther() = 0;
 };
 
 using HarnessFactory = std::unique_ptr<StoreHarness> (*)();
@@ -137,7 +139,6 @@ TEST_P(AttemptStoreContract, HeartbeatReadsTheControlColumns) {
   AttemptStore& store = Claimed(1);
   auto quiet = store.Heartbeat();
   ASSERT_TRUE(quiet.ok()) << quiet.status();
-  EXPECT_TRUE(quiet->owned);
   EXPECT_FALSE(quiet->ended_elsewhere || quiet->stop_requested || quiet->suspend_requested ||
                quiet->go_suspend);
   harness_->RequestSuspend("preempted");
@@ -153,17 +154,79 @@ TEST_P(AttemptStoreContract, HeartbeatReadsTheControlColumns) {
   EXPECT_EQ(store.StopActor(), "bob");
 }
 
-TEST_P(AttemptStoreContract, HeartbeatSeesTheEndAndTheLossOfOwnership) {
+TEST_P(AttemptStoreContract, HeartbeatSeesTheEnd) {
   AttemptStore& store = Claimed(1);
   harness_->EndElsewhere();
   auto ended = store.Heartbeat();
   ASSERT_TRUE(ended.ok()) << ended.status();
-  EXPECT_TRUE(ended->owned);
   EXPECT_TRUE(ended->ended_elsewhere);
-  harness_->ClaimByOther();
-  auto other = store.Heartbeat();
-  ASSERT_TRUE(other.ok()) << other.status();
-  EXPECT_FALSE(other->owned);
+}
+
+TEST_P(AttemptStoreContract, EachClaimTakesTheNextGeneration) {
+  AttemptStore& store = harness_->Seed(1);
+  auto first = store.Claim(std::string(64, 'b'));
+  ASSERT_TRUE(first.ok()) << first.status();
+  const ClaimResult second = harness_->ClaimByOther();
+  EXPECT_FALSE(second.ended);
+  EXPECT_GT(second.generation, first->generation);
+  EXPECT_EQ(second.info.state, AttemptState::kStarting);
+}
+
+// Two managers for one attempt: once a successor claimed it, every write of the first one is
+// refused as superseded and changes nothing.
+TEST_P(AttemptStoreContract, StaleManagersWritesAreRefusedAndChangeNothing) {
+  AttemptStore& store = harness_->Seed(2);
+  auto first = store.Claim(std::string(64, 'b'));
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(store.PodStartIntended(0).ok());
+  ASSERT_TRUE(store.PodStarted(0, 1234, false).ok());
+  ASSERT_TRUE(store.AttemptRunning().ok());
+  const ClaimResult successor = harness_->ClaimByOther();
+  const std::string why = absl::StrCat("manager generation ", first->generation, " superseded by ",
+                                       successor.generation);
+  auto refused = [&](const absl::Status& s, const std::string& write) {
+    EXPECT_TRUE(IsSuperseded(s)) << write << ": " << s;
+    EXPECT_TRUE(absl::IsFailedPrecondition(s)) << write << ": " << s;
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr(why)) << write;
+  };
+  refused(store.Heartbeat().status(), "heartbeat");
+  refused(store.PodEnded(0, PodState::kFailed, 3), "pod ended");
+  refused(store.PodWaiting(0, true), "pod waiting");
+  refused(store.PodStartIntended(1), "pod start intended");
+  refused(store.PodStarted(1, 99, false), "pod started");
+  refused(store.AttemptRunning(), "attempt running");
+  refused(store.SetTokenHash(std::string(64, 'c')), "set token hash");
+  refused(store.ReportJupyterAddress("127.0.0.1", 8888), "jupyter address");
+  refused(store.ReportJupyterStatus(std::nullopt), "jupyter status");
+  refused(store.Finish({AttemptState::kFailed, 3, "rank 0 exited with code 3"}).status(), "finish");
+  // Nothing changed: the successor's attempt runs on with the ranks as they were.
+  EXPECT_EQ(harness_->AttemptState(), AttemptState::kRunning);
+  EXPECT_EQ(harness_->PodState(0), PodState::kRunning);
+  EXPECT_EQ(harness_->PodState(1), PodState::kCreated);
+  EXPECT_FALSE(harness_->Requeued());
+}
+
+// The intent to start a rank is what a successor's claim reads back: a rank intended and not
+// recorded may exist, one never intended cannot.
+TEST_P(AttemptStoreContract, StartIntentIsSeenByTheNextClaim) {
+  AttemptStore& store = harness_->Seed(2);
+  auto first = store.Claim(std::string(64, 'b'));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->info.pods[0].start_generation.has_value());
+  ASSERT_TRUE(store.PodStartIntended(0).ok());
+  const ClaimResult successor = harness_->ClaimByOther();
+  ASSERT_EQ(successor.info.pods.size(), 2u);
+  EXPECT_EQ(successor.info.pods[0].start_generation, first->generation);
+  EXPECT_FALSE(successor.info.pods[0].pid.has_value());
+  EXPECT_FALSE(successor.info.pods[1].start_generation.has_value());
+}
+
+TEST_P(AttemptStoreContract, StartIntentOfAnEndedPodIsRefused) {
+  AttemptStore& store = Claimed(1);
+  harness_->EndElsewhere();
+  absl::Status s = store.PodStartIntended(0);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_FALSE(IsSuperseded(s));
 }
 
 TEST_P(AttemptStoreContract, FinishEndsTheAttemptAndItsLivePods) {

@@ -38,7 +38,17 @@ class FakeHarness : public StoreHarness {
   }
   void RequestSuspend(const std::string& reason) override { store_.RequestSuspend(reason); }
   void GoSuspend() override { store_.go_suspend = true; }
-  void ClaimByOther() override { store_.claimed_by_other = true; }
+  ClaimResult ClaimByOther() override {
+    // The row as a successor's claim leaves it and reads it; this store keeps its generation.
+    store_.ClaimByOther();
+    ClaimResult other;
+    other.info = store_.attempt;
+    if (other.info.state == model::AttemptState::kScheduled) {
+      other.info.state = store_.attempt.state = model::AttemptState::kStarting;
+    }
+    other.generation = store_.generation;
+    return other;
+  }
 
  private:
   FakeClock clock_;

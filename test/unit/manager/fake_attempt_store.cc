@@ -12,6 +12,13 @@ absl::Status FakeAttemptStore::Down() const {
   return unavailable ? absl::UnavailableError("database down") : absl::OkStatus();
 }
 
+absl::Status FakeAttemptStore::Owner(const std::string& write) {
+  if (on_write) on_write(write);
+  if (held_generation == generation) return absl::OkStatus();
+  superseded_writes.push_back(write);
+  return ManagerSuperseded(held_generation, generation);
+}
+
 absl::Status FakeAttemptStore::Check(PodState from, PodState to, int rank) {
   absl::Status s = model::CheckTransition(from, to);
   if (!s.ok()) refusals.push_back(absl::StrCat("rank ", rank, ": ", s.message()));
@@ -48,7 +55,7 @@ absl::StatusOr<ClaimResult> FakeAttemptStore::Claim(const std::string& token_has
     return result;
   }
   if (attempt.pods.empty()) return absl::FailedPreconditionError("attempt has no pods rows");
-  claimed_by_other = false;
+  held_generation = result.generation = ++generation;
   if (attempt.state == AttemptState::kScheduled) {
     if (absl::Status s = Check(attempt.state, AttemptState::kStarting); !s.ok()) return s;
     attempt.state = AttemptState::kStarting;
@@ -62,17 +69,15 @@ absl::StatusOr<ClaimResult> FakeAttemptStore::Claim(const std::string& token_has
 
 absl::Status FakeAttemptStore::SetTokenHash(const std::string& token_hash) {
   if (absl::Status s = Down(); !s.ok()) return s;
+  if (absl::Status s = Owner("set_token_hash"); !s.ok()) return s;
   attempt.task_token_hash = token_hash;
   return absl::OkStatus();
 }
 
 absl::StatusOr<ControlState> FakeAttemptStore::Heartbeat() {
   if (absl::Status s = Down(); !s.ok()) return s;
+  if (absl::Status s = Owner("heartbeat"); !s.ok()) return s;
   ControlState c;
-  if (claimed_by_other) {
-    c.owned = false;
-    return c;
-  }
   c.ended_elsewhere = model::IsEnded(attempt.state);
   c.stop_requested = stop_requested;
   c.suspend_requested = suspend_requested_at.has_value();
@@ -84,8 +89,20 @@ absl::StatusOr<ControlState> FakeAttemptStore::Heartbeat() {
   return c;
 }
 
+absl::Status FakeAttemptStore::PodStartIntended(int rank) {
+  if (absl::Status s = Down(); !s.ok()) return s;
+  if (absl::Status s = Owner("pod_start_intended"); !s.ok()) return s;
+  PodInfo* pod = FindPod(rank);
+  if (pod == nullptr) return absl::NotFoundError(absl::StrCat("no rank ", rank));
+  // Ended by haid meanwhile: the expected race, not the lifecycle's mistake.
+  if (model::IsEnded(pod->state)) return absl::FailedPreconditionError("pod ended");
+  pod->start_generation = held_generation;
+  return absl::OkStatus();
+}
+
 absl::Status FakeAttemptStore::PodStarted(int rank, int64_t runtime_id, bool waiting) {
   if (absl::Status s = Down(); !s.ok()) return s;
+  if (absl::Status s = Owner("pod_started"); !s.ok()) return s;
   if (pod_started_unavailable > 0) {
     --pod_started_unavailable;
     return absl::UnavailableError("database down");
@@ -105,6 +122,7 @@ absl::Status FakeAttemptStore::PodStarted(int rank, int64_t runtime_id, bool wai
 
 absl::Status FakeAttemptStore::PodWaiting(int rank, bool waiting) {
   if (absl::Status s = Down(); !s.ok()) return s;
+  if (absl::Status s = Owner("pod_waiting"); !s.ok()) return s;
   PodInfo* found = FindPod(rank);
   if (found == nullptr) return absl::NotFoundError(absl::StrCat("no rank ", rank));
   PodInfo& pod = *found;
@@ -122,6 +140,7 @@ absl::Status FakeAttemptStore::PodWaiting(int rank, bool waiting) {
 
 absl::Status FakeAttemptStore::AttemptRunning() {
   if (absl::Status s = Down(); !s.ok()) return s;
+  if (absl::Status s = Owner("attempt_running"); !s.ok()) return s;
   if (attempt.state != AttemptState::kStarting) return absl::OkStatus();
   attempt.state = AttemptState::kRunning;
   events.push_back("started");
@@ -131,6 +150,7 @@ absl::Status FakeAttemptStore::AttemptRunning() {
 absl::Status FakeAttemptStore::PodEnded(int rank, PodState state, std::optional<int> exit_code) {
   if (!model::IsEnded(state)) return absl::InvalidArgumentError("PodEnded needs an ended state");
   if (absl::Status s = Down(); !s.ok()) return s;
+  if (absl::Status s = Owner("pod_ended"); !s.ok()) return s;
   PodInfo* found = FindPod(rank);
   if (found == nullptr) return absl::NotFoundError(absl::StrCat("no rank ", rank));
   PodInfo& pod = *found;
@@ -149,6 +169,7 @@ absl::StatusOr<AttemptState> FakeAttemptStore::Finish(const AttemptOutcome& outc
     --finish_unavailable;
     return absl::UnavailableError("database down");
   }
+  if (absl::Status s = Owner("finish"); !s.ok()) return s;
   if (!model::IsEnded(outcome.state)) return absl::InvalidArgumentError("not an ended state");
   // Already ended (haid ended it meanwhile): the expected race, not the lifecycle's mistake.
   if (model::IsEnded(attempt.state)) return absl::FailedPreconditionError("already ended");
@@ -179,12 +200,14 @@ absl::StatusOr<JupyterPodInfo> FakeAttemptStore::LoadJupyter() {
 
 absl::Status FakeAttemptStore::ReportJupyterAddress(const std::string& host, int port) {
   if (absl::Status s = Down(); !s.ok()) return s;
+  if (absl::Status s = Owner("jupyter_address"); !s.ok()) return s;
   jupyter_reports.push_back(absl::StrCat("address ", host, ":", port));
   return absl::OkStatus();
 }
 
 absl::Status FakeAttemptStore::ReportJupyterStatus(std::optional<absl::Time> activity) {
   if (absl::Status s = Down(); !s.ok()) return s;
+  if (absl::Status s = Owner("jupyter_status"); !s.ok()) return s;
   jupyter_reports.push_back(
       absl::StrCat("status ", activity.has_value() ? absl::FormatTime(*activity) : "none"));
   return absl::OkStatus();

@@ -5,10 +5,11 @@
 //   SIGKILL  a running rank is gone without an exit status (phase kLost, as a killed rank
 //            supervisor leaves no exit file); stragglers go.
 // A rank exists in `ranks` from Start, or beforehand when the test seeds one an earlier
-// manager started (Adopt finds it by id).
+// manager started (Adopt finds it by id; Start adopts it too, being idempotent per rank).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,7 +34,16 @@ struct FakeRank {
 class FakePodRuntime : public PodRuntime {
  public:
   absl::StatusOr<int64_t> Start(const PodSpec& spec) override {
+    if (on_start) on_start(spec.rank);
     if (auto it = start_errors.find(spec.rank); it != start_errors.end()) return it->second;
+    // Idempotent per rank, as PodRuntime::Start promises: a rank an earlier manager started
+    // (seeded, not yet tracked by this one) is adopted, not started again.
+    if (auto it = ranks.find(spec.rank); it != ranks.end() && !it->second.tracked) {
+      it->second.spec = spec;
+      it->second.tracked = true;
+      ++start_adoptions;
+      return it->second.id;
+    }
     FakeRank& r = ranks[spec.rank];
     r.id = next_id++;
     r.spec = spec;
@@ -112,11 +122,13 @@ class FakePodRuntime : public PodRuntime {
 
   std::map<int, FakeRank> ranks;
   std::map<int, absl::Status> start_errors;  // Start of that rank fails so
-  bool starts_waiting = false;  // Start reports started = false (Kubernetes: image pull)
-  std::string service_host;     // "" = no address yet (Jupyter's Tick does nothing)
+  bool starts_waiting = false;             // Start reports started = false (Kubernetes: image pull)
+  std::string service_host;                // "" = no address yet (Jupyter's Tick does nothing)
+  std::function<void(int rank)> on_start;  // runs first in every Start
   int64_t next_id = 1000;
   int starts = 0;
   int adopts = 0;
+  int start_adoptions = 0;  // Starts that found the rank already started
   int releases = 0;
 };
 

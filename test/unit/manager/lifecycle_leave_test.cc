@@ -87,6 +87,24 @@ TEST_F(LifecycleTest, AdoptsARankStartedBeforeItsIdWasRecorded) {
   EXPECT_EQ(State(), AttemptState::kRunning);
 }
 
+TEST_F(LifecycleTest, RankIntendedWithoutAnIdIsAdoptedNotStartedAgain) {
+  // The previous manager (generation 1) recorded its intent, started rank 0 and died before
+  // any id was written anywhere; rank 1 was never tried.
+  store_.attempt.state = AttemptState::kStarting;
+  store_.generation = 1;
+  store_.FindPod(0)->start_generation = 1;
+  runtime_.SeedRunning(0, 777);
+  clock_.At(absl::Seconds(5), [&] { shutdown_ = true; });
+  EXPECT_EQ(Run(), 0);
+  // Rank 0 came back through the runtime's Start; only rank 1 was started.
+  EXPECT_EQ(runtime_.start_adoptions, 1);
+  EXPECT_EQ(runtime_.starts, 1);
+  EXPECT_EQ(store_.FindPod(0)->pid, 777);
+  EXPECT_EQ(store_.FindPod(0)->start_generation, 2);
+  EXPECT_EQ(PodState(0), PodState::kRunning);
+  EXPECT_EQ(PodState(1), PodState::kRunning);
+}
+
 TEST_F(LifecycleTest, AdoptionKeepsRanksThatEndedBefore) {
   SeedRunningAttempt(store_, runtime_);
   store_.FindPod(1)->state = PodState::kSucceeded;
@@ -135,13 +153,79 @@ TEST_F(LifecycleTest, ClaimThatFailsLeavesWithAnError) {
 }
 
 TEST_F(LifecycleTest, OwnershipLostLeavesWithoutEnding) {
-  clock_.At(absl::Seconds(5), [&] { store_.claimed_by_other = true; });
+  clock_.At(absl::Seconds(5), [&] { store_.ClaimByOther(); });
   EXPECT_EQ(Run(), 0);
   // The other manager owns the ranks now: nothing is signalled, released or ended.
   EXPECT_EQ(State(), AttemptState::kRunning);
   EXPECT_THAT(runtime_.SignalsOf(0), IsEmpty());
   EXPECT_EQ(runtime_.releases, 0);
   EXPECT_EQ(store_.finish_calls, 0);
+}
+
+// Fencing (attempt_store.h): a successor claims the attempt while this manager records a
+// rank's end. The refused write makes it leave at once: the other rank is not terminated,
+// nothing is released or ended, and no further write is tried.
+TEST_F(LifecycleTest, ClaimLostWhileRecordingARankEndLeavesWithoutTouchingRanks) {
+  clock_.At(absl::Seconds(5), [&] { runtime_.Exit(1, 3); });
+  store_.on_write = [&](const std::string& write) {
+    if (write == "pod_ended" && store_.held_generation == store_.generation) {
+      store_.ClaimByOther();
+    }
+  };
+  EXPECT_EQ(Run(), 0);
+  EXPECT_THAT(store_.superseded_writes, ElementsAre("pod_ended"));
+  EXPECT_THAT(runtime_.SignalsOf(0), IsEmpty());
+  EXPECT_THAT(runtime_.SignalsOf(1), IsEmpty());
+  EXPECT_EQ(runtime_.releases, 0);
+  EXPECT_EQ(store_.finish_calls, 0);
+  EXPECT_EQ(State(), AttemptState::kRunning);
+  EXPECT_EQ(PodState(0), PodState::kRunning);
+  EXPECT_EQ(PodState(1), PodState::kRunning);  // the successor records it
+}
+
+TEST_F(LifecycleTest, ClaimLostWhileStartingStartsNoFurtherRank) {
+  store_.on_write = [&](const std::string& write) {
+    if (write == "pod_started" && store_.held_generation == store_.generation) {
+      store_.ClaimByOther();
+    }
+  };
+  EXPECT_EQ(Run(), 0);
+  // Rank 0 was started (its intent on record); its start could not be recorded, and rank 1
+  // is the successor's to start.
+  EXPECT_EQ(runtime_.starts, 1);
+  EXPECT_EQ(runtime_.ranks.count(1), 0u);
+  EXPECT_THAT(runtime_.SignalsOf(0), IsEmpty());
+  EXPECT_EQ(runtime_.releases, 0);
+  EXPECT_EQ(store_.finish_calls, 0);
+  EXPECT_THAT(store_.superseded_writes, ElementsAre("pod_started"));
+  EXPECT_EQ(store_.FindPod(0)->start_generation, 1);
+  EXPECT_FALSE(store_.FindPod(1)->start_generation.has_value());
+}
+
+TEST_F(LifecycleTest, ClaimLostBeforeAStartIsRecordedStartsNothing) {
+  store_.on_write = [&](const std::string& write) {
+    if (write == "pod_start_intended") store_.ClaimByOther();
+  };
+  EXPECT_EQ(Run(), 0);
+  EXPECT_EQ(runtime_.starts, 0);
+  EXPECT_EQ(runtime_.releases, 0);
+  EXPECT_EQ(store_.finish_calls, 0);
+}
+
+TEST_F(LifecycleTest, EveryRankStartsAfterItsIntentIsOnRecord) {
+  std::vector<int> intended_at_start;
+  runtime_.on_start = [&](int rank) {
+    if (store_.FindPod(rank)->start_generation == store_.held_generation) {
+      intended_at_start.push_back(rank);
+    }
+  };
+  clock_.At(absl::Seconds(5), [&] {
+    runtime_.Exit(0, 0);
+    runtime_.Exit(1, 0);
+  });
+  EXPECT_EQ(Run(), 0);
+  EXPECT_THAT(intended_at_start, ElementsAre(0, 1));
+  EXPECT_EQ(State(), AttemptState::kSucceeded);
 }
 
 TEST_F(LifecycleTest, EndedElsewhereKillsTheRanks) {
