@@ -107,9 +107,9 @@ absl::Status PgAttemptStore::ClaimIn(pqxx::work& tx, const std::string& token_ha
   LoadMounts(tx, a);
   RecordStorageProblems(tx, a);
   tx.exec_params(
-      "UPDATE attempts SET manager_pid = $2, manager_host = $3, "
+      "UPDATE attempts SET manager_pid = $2, manager_host = $3, manager_start_time = $4, "
       "manager_heartbeat_at = clock_timestamp() WHERE attempt_id = $1",
-      attempt_id_, me_.pid, me_.host);
+      attempt_id_, me_.pid, me_.host, me_.start_time);
   if (a.state == model::AttemptState::kScheduled) {
     tx.exec_params("UPDATE attempts SET state = $2, task_token_hash = $3 WHERE attempt_id = $1",
                    attempt_id_, Str(model::Name(model::AttemptState::kStarting)), token_hash);
