@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "manager/control_hints.h"
 #include "manager/lifecycle.h"
 #include "manager/pg/pg_attempt_store.h"
@@ -127,8 +128,9 @@ int main(int argc, char** argv) {
   ::sigaction(SIGINT, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  auto store = hai::manager::PgAttemptStore::Connect(config->database.url, attempt_id,
-                                                     {static_cast<int>(::getpid()), HostName()});
+  auto store = hai::manager::PgAttemptStore::Connect(
+      config->database.url, attempt_id,
+      {static_cast<int>(::getpid()), HostName(), hai::proc::SelfStartTime()});
   if (!store.ok()) {
     HAI_LOG(ERROR) << store.status();
     return 1;

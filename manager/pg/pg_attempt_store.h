@@ -21,10 +21,13 @@
 
 namespace hai::manager {
 
-// Who this manager is, as recorded in attempts.manager_pid/manager_host.
+// Who this manager is, as recorded in attempts.manager_pid/manager_host/manager_start_time.
 struct ManagerIdentity {
   int pid = 0;
   std::string host;
+  // Field 22 of /proc/self/stat (common/proc.h): with the pid, what haid checks before it
+  // trusts or kills the recorded manager. nullopt when unreadable (recorded as NULL).
+  std::optional<int64_t> start_time;
 };
 
 class PgAttemptStore : public AttemptStore {

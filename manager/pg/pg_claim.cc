@@ -109,12 +109,13 @@ absl::Status PgAttemptStore::ClaimIn(pqxx::work& tx, const std::string& token_ha
   LoadMounts(tx, a);
   RecordStorageProblems(tx, a);
   // The next manager generation is this manager's: every write it makes from now on is
-  // conditioned on it, and a predecessor's writes are refused.
+  // conditioned on it, and a predecessor's writes are refused. The start time lets haid tell
+  // this process from a later one that reuses its pid.
   auto claimed = tx.exec_params(
-      "UPDATE attempts SET manager_pid = $2, manager_host = $3, "
+      "UPDATE attempts SET manager_pid = $2, manager_host = $3, manager_start_time = $4, "
       "manager_heartbeat_at = clock_timestamp(), manager_generation = manager_generation + 1 "
       "WHERE attempt_id = $1 RETURNING manager_generation",
-      attempt_id_, me_.pid, me_.host);
+      attempt_id_, me_.pid, me_.host, me_.start_time);
   result->generation = claimed[0][0].as<int64_t>();
   if (a.state == model::AttemptState::kScheduled) {
     tx.exec_params("UPDATE attempts SET state = $2, task_token_hash = $3 WHERE attempt_id = $1",

@@ -1,8 +1,10 @@
 #include "scheduler/launcher/launcher.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,10 +13,20 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "scheduler/launcher/manager_identity.h"
 
 extern char** environ;
 
 namespace hai {
+namespace {
+
+// How long a SIGKILLed manager may take to exit before it counts as still running.
+constexpr absl::Duration kKillWait = absl::Seconds(2);
+
+}  // namespace
 
 absl::StatusOr<pid_t> Launcher::Launch(int64_t attempt_id) {
   std::error_code ec;
@@ -45,15 +57,15 @@ absl::StatusOr<pid_t> Launcher::Launch(int64_t attempt_id) {
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
   int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
-    return absl::InternalError(absl::StrCat("cannot start ", options_.manager_binary, ": ",
-                                            std::strerror(rc)));
+    return absl::InternalError(
+        absl::StrCat("cannot start ", options_.manager_binary, ": ", std::strerror(rc)));
   }
   children_[pid] = attempt_id;
   child_of_attempt_[attempt_id] = pid;
@@ -76,10 +88,10 @@ std::vector<ManagerExit> Launcher::Reap() {
     ManagerExit e;
     e.pid = it->first;
     e.attempt_id = it->second;
-    e.exit_code = r < 0                  ? -1
-                  : WIFEXITED(status)    ? WEXITSTATUS(status)
-                  : WIFSIGNALED(status)  ? 128 + WTERMSIG(status)
-                                         : -1;
+    e.exit_code = r < 0                 ? -1
+                  : WIFEXITED(status)   ? WEXITSTATUS(status)
+                  : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                        : -1;
     exits.push_back(e);
     child_of_attempt_.erase(it->second);
     it = children_.erase(it);
@@ -87,14 +99,50 @@ std::vector<ManagerExit> Launcher::Reap() {
   return exits;
 }
 
-bool Launcher::ProcessAlive(pid_t pid) {
-  if (pid <= 0) return false;
-  if (kill(pid, 0) == 0) return true;
-  return errno == EPERM;
+ManagerMatch Launcher::Identify(const RecordedManager& m) const {
+  return MatchManager(proc::Read(m.pid), m);
 }
 
-void Launcher::Kill(pid_t pid) {
-  if (pid > 0) kill(pid, SIGKILL);
+bool Launcher::Kill(const RecordedManager& m) {
+  if (m.pid <= 0) return true;
+  // A pidfd pins the process: once it is open and the process behind the pid is checked to be
+  // the manager, the signal cannot reach another process that took over the number.
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, m.pid, 0));
+  if (fd < 0) {
+    if (errno == ESRCH) return true;  // already gone
+    HAI_LOG(WARNING) << "manager " << m.pid << " of attempt " << m.attempt_id
+                     << ": pidfd_open: " << std::strerror(errno) << "; not killed";
+    return false;
+  }
+  bool gone = false;
+  switch (Identify(m)) {
+    case ManagerMatch::kNotIt:
+      gone = true;  // the recorded manager has ended; the pid is someone else's now
+      break;
+    case ManagerMatch::kCannotTell:
+      HAI_LOG(WARNING) << "manager " << m.pid << " of attempt " << m.attempt_id
+                       << ": cannot tell whether it is still that manager; not killed";
+      break;
+    case ManagerMatch::kIsIt:
+      if (::syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0) != 0) {
+        gone = errno == ESRCH;
+        if (!gone) {
+          HAI_LOG(WARNING) << "kill manager " << m.pid << " of attempt " << m.attempt_id << ": "
+                           << std::strerror(errno);
+        }
+        break;
+      }
+      // The pidfd turns readable when the process has exited.
+      pollfd p{fd, POLLIN, 0};
+      gone = ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(kKillWait))) > 0;
+      if (!gone) {
+        HAI_LOG(WARNING) << "manager " << m.pid << " of attempt " << m.attempt_id << " still there "
+                         << absl::FormatDuration(kKillWait) << " after SIGKILL";
+      }
+      break;
+  }
+  ::close(fd);
+  return gone;
 }
 
 }  // namespace hai

@@ -1,8 +1,9 @@
 // Starts one hai-manager process per started attempt and notices when one dies.
 // Managers are spawned in their own session (posix_spawn + POSIX_SPAWN_SETSID), so they
 // outlive a haid restart and a signal to haid's process group never reaches a task. Managers
-// from an earlier haid are not our children: for those, liveness is kill(pid, 0) plus the
-// heartbeat the manager writes to Postgres (checked by the scheduler).
+// from an earlier haid are not our children: for those, the recorded pid counts only while
+// /proc shows it is still that manager (same start time, `hai-manager --attempt <id>`), and
+// liveness is the heartbeat the manager writes to Postgres (checked by the scheduler).
 // Thread-safety: used only from the scheduler thread.
 #pragma once
 
@@ -34,10 +35,10 @@ class Launcher final : public ManagerProcesses {
   bool HasLiveChild(int64_t attempt_id) const override;
   // Reaps exited children (non-blocking) and reports them.
   std::vector<ManagerExit> Reap() override;
-  // Process exists (possibly a manager of an earlier haid).
-  static bool ProcessAlive(pid_t pid);
-  bool Alive(pid_t pid) const override { return ProcessAlive(pid); }
-  void Kill(pid_t pid) override;
+  // From /proc: pid, start time and command line (manager_identity.h).
+  ManagerMatch Identify(const RecordedManager& m) const override;
+  // Through a pidfd, after Identify; waits up to 2 s for the exit.
+  bool Kill(const RecordedManager& m) override;
 
  private:
   LauncherOptions options_;

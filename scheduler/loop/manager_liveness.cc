@@ -2,15 +2,25 @@
 
 namespace hai {
 
-ManagerVerdict JudgeManager(const store::AttemptRow& a, absl::Time now, absl::Duration timeout,
-                            std::string_view this_host,
-                            const std::function<bool(pid_t)>& process_alive) {
-  if (!a.manager_pid.has_value()) return ManagerVerdict::kGone;
-  const bool fresh =
-      a.manager_heartbeat_at.has_value() && now - *a.manager_heartbeat_at < timeout;
-  const bool here = a.manager_host.empty() || a.manager_host == this_host;
+RecordedManager RecordedOf(const store::ManagerLiveness& l, int64_t attempt_id) {
+  return {.pid = static_cast<pid_t>(l.pid.value_or(0)),
+          .attempt_id = attempt_id,
+          .start_time = l.start_time};
+}
+
+ManagerVerdict JudgeManager(const store::ManagerLiveness& l, int64_t attempt_id,
+                            const LivenessRules& rules,
+                            const std::function<ManagerMatch(const RecordedManager&)>& identify) {
+  if (!l.pid.has_value()) return ManagerVerdict::kGone;
+  const bool fresh = !rules.silence_counts || l.silence < rules.timeout;
+  const bool here = l.host.empty() || l.host == rules.this_host;
   if (!here) return fresh ? ManagerVerdict::kAlive : ManagerVerdict::kGone;
-  if (!process_alive(static_cast<pid_t>(*a.manager_pid))) return ManagerVerdict::kGone;
+  switch (identify(RecordedOf(l, attempt_id))) {
+    case ManagerMatch::kNotIt:
+      return ManagerVerdict::kGone;  // ended, or the pid is another process's now
+    case ManagerMatch::kCannotTell: return ManagerVerdict::kAlive;
+    case ManagerMatch::kIsIt: break;
+  }
   return fresh ? ManagerVerdict::kAlive : ManagerVerdict::kHung;
 }
 

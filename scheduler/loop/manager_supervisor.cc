@@ -1,5 +1,7 @@
 #include "scheduler/loop/manager_supervisor.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/model/states.h"
@@ -21,71 +23,121 @@ int ManagerSupervisor::RestartsOf(int64_t attempt_id) const {
   return it == restarts_.end() ? 0 : it->second;
 }
 
-ManagerVerdict ManagerSupervisor::Judge(const store::AttemptRow& a, absl::Time now) const {
-  return JudgeManager(a, now, opt_.manager_timeout, opt_.this_host,
-                      [this](pid_t pid) { return processes_.Alive(pid); });
-}
-
-bool ManagerSupervisor::LooksLost(const store::AttemptRow& a, absl::Time now) const {
-  if (processes_.HasLiveChild(a.attempt_id)) return false;
-  return Judge(a, now) != ManagerVerdict::kAlive;
-}
-
-void ManagerSupervisor::RefreshLiveness(OpenAttemptCache& open, absl::Time now) {
-  std::vector<int64_t> suspects;
-  for (int64_t id : open.holding()) {
-    if (LooksLost(open.Find(id)->attempt, now)) suspects.push_back(id);
-  }
-  if (suspects.empty()) return;
-  auto live = store_.LoadManagerLiveness(suspects);
-  if (!live.ok()) {
-    HAI_LOG(WARNING) << "manager liveness: " << live.status();
-    return;
-  }
-  for (const auto& [id, l] : *live) {
-    if (store::OpenAttempt* o = open.Find(id); o != nullptr) {
-      o->attempt.manager_pid = l.pid;
-      o->attempt.manager_heartbeat_at = l.heartbeat_at;
-      o->attempt.manager_host = l.host;
-    }
-  }
+bool ManagerSupervisor::Due(int64_t attempt_id, absl::Time now) const {
+  auto it = recheck_at_.find(attempt_id);
+  return it == recheck_at_.end() || it->second <= now;
 }
 
 void ManagerSupervisor::Supervise(OpenAttemptCache& open, absl::Time now) {
-  RefreshLiveness(open, now);
-  for (int64_t id : open.holding()) SuperviseOne(open.Find(id)->attempt, now);
+  // Called after a successful read of Postgres.
+  if (!store_ok_since_.has_value()) store_ok_since_ = now;
+  std::vector<int64_t> due;
+  for (int64_t id : open.holding()) {
+    if (processes_.HasLiveChild(id)) {
+      recheck_at_.erase(id);  // read it as soon as our child is gone
+    } else if (Due(id, now)) {
+      due.push_back(id);
+    }
+  }
+  if (!due.empty()) {
+    auto live = store_.LoadManagerLiveness(due);
+    if (!live.ok()) {
+      HAI_LOG(WARNING) << "manager liveness: " << live.status();
+      store_ok_since_.reset();
+      return;
+    }
+    const bool silence_counts = now - *store_ok_since_ >= opt_.manager_timeout;
+    for (int64_t id : due) {
+      store::OpenAttempt* o = open.Find(id);
+      auto it = live->find(id);
+      if (o == nullptr || it == live->end()) continue;  // ended meanwhile
+      const store::ManagerLiveness& l = it->second;
+      o->attempt.manager_pid = l.pid;
+      o->attempt.manager_heartbeat_at = l.heartbeat_at;
+      o->attempt.manager_host = l.host;
+      SuperviseOne(*o, l, silence_counts, now);
+    }
+  }
   ForgetEnded(open);
 }
 
-void ManagerSupervisor::SuperviseOne(const store::AttemptRow& a, absl::Time now) {
-  if (processes_.HasLiveChild(a.attempt_id)) return;
-  // Not our live child: a manager from an earlier haid, or one that died.
+void ManagerSupervisor::SuperviseOne(const store::OpenAttempt& o, const store::ManagerLiveness& l,
+                                     bool silence_counts, absl::Time now) {
+  const store::AttemptRow& a = o.attempt;
+  recheck_at_.erase(a.attempt_id);  // re-read next pass unless found alive below
   bool alive = false;
-  if (a.manager_pid.has_value()) {
-    const ManagerVerdict verdict = Judge(a, now);
-    alive = verdict == ManagerVerdict::kAlive;
-    // Alive on this host but silent past the timeout: hung. Replace it.
-    if (verdict == ManagerVerdict::kHung) processes_.Kill(static_cast<pid_t>(*a.manager_pid));
-  } else if (a.scheduled_at.has_value() && now - *a.scheduled_at < opt_.start_timeout &&
-             restarts_.count(a.attempt_id) > 0) {
+  if (l.pid.has_value()) {
+    const ManagerVerdict verdict =
+        JudgeManager(l, a.attempt_id,
+                     {.timeout = opt_.manager_timeout,
+                      .silence_counts = silence_counts,
+                      .this_host = opt_.this_host},
+                     [this](const RecordedManager& m) { return processes_.Identify(m); });
+    if (verdict == ManagerVerdict::kAlive) {
+      // Not silent for long enough yet: look again when it could be. Re-read each pass
+      // while silence does not count or the process could not be identified.
+      if (silence_counts && l.silence < opt_.manager_timeout) {
+        recheck_at_[a.attempt_id] = now + (opt_.manager_timeout - l.silence);
+      }
+      return;
+    }
+    if (verdict == ManagerVerdict::kHung) {
+      // Alive on this host but silent past the timeout: replace it, once it is gone. A
+      // manager we could not kill may still drive the attempt: no second one beside it.
+      HAI_LOG(WARNING) << "attempt " << a.attempt_id << ": manager " << *l.pid << " silent for "
+                       << absl::FormatDuration(l.silence) << "; killing it";
+      if (!processes_.Kill(RecordedOf(l, a.attempt_id))) return;
+    }
+  } else if (auto it = launched_at_.find(a.attempt_id);
+             it != launched_at_.end() && now - it->second < opt_.start_timeout) {
     alive = true;  // relaunched recently, not registered yet
   }
   if (alive) return;
   int& restarts = restarts_[a.attempt_id];
-  if (a.manager_pid.has_value()) ++metrics_.managers_lost;
+  if (l.pid.has_value()) ++metrics_.managers_lost;
   if (restarts >= opt_.max_restarts) {
-    HAI_LOG(ERROR) << "attempt " << a.attempt_id << ": manager lost " << restarts
-                   << " times; failing the attempt";
-    (void)store_.FailAttempt(a.attempt_id, absl::StrCat("its manager died ", restarts, " times"));
+    Fail(o, l, restarts);
     return;
   }
   ++restarts;
   HAI_LOG(WARNING) << "attempt " << a.attempt_id << " (" << model::Name(a.state)
                    << ") has no live manager; starting one to adopt its pods";
+  launched_at_[a.attempt_id] = now;
   StartManager(a.attempt_id);
 }
 
+void ManagerSupervisor::Fail(const store::OpenAttempt& o, const store::ManagerLiveness& l,
+                             int restarts) {
+  const store::AttemptRow& a = o.attempt;
+  HAI_LOG(ERROR) << "attempt " << a.attempt_id << ": manager lost " << restarts
+                 << " times; ending its ranks and failing the attempt";
+  // No manager is left to end the ranks: they must be gone before the GPUs are free.
+  AttemptRanks ranks{.attempt_id = a.attempt_id, .manager_host = l.host};
+  for (const store::PodRow& p : a.pods) {
+    ranks.ranks.push_back({.rank = p.rank, .node = p.node, .runtime_id = p.pid});
+  }
+  RanksEnded ended = reaper_.EndRanks(ranks);
+  const std::vector<std::string> cordon(ended.unconfirmed_nodes.begin(),
+                                        ended.unconfirmed_nodes.end());
+  if (!cordon.empty()) {
+    HAI_LOG(ERROR) << "attempt " << a.attempt_id << ": " << ended.reason << "; cordoning "
+                   << cordon.size() << " node(s)";
+  }
+  absl::Status s = store_.FailAttempt(
+      a.attempt_id, absl::StrCat("its manager died ", restarts, " times"), cordon, ended.reason);
+  if (!s.ok()) {
+    HAI_LOG(WARNING) << "fail attempt " << a.attempt_id << ": " << s;
+    return;
+  }
+  if (!cordon.empty()) hosts_changed_ = true;
+}
+
 void ManagerSupervisor::ForgetEnded(const OpenAttemptCache& open) {
+  for (auto* m : {&launched_at_, &recheck_at_}) {
+    for (auto it = m->begin(); it != m->end();) {
+      it = open.holding().count(it->first) > 0 ? std::next(it) : m->erase(it);
+    }
+  }
   for (auto it = restarts_.begin(); it != restarts_.end();) {
     it = open.holding().count(it->first) > 0 ? std::next(it) : restarts_.erase(it);
   }

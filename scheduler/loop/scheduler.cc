@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -66,6 +68,16 @@ std::string ThisHost() {
   return ::gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "localhost";
 }
 
+std::unique_ptr<RankReaper> MakeRankReaper(const Config& config) {
+  if (config.manager.runtime != "local") {
+    return std::make_unique<UnconfirmedRankReaper>(config.manager.runtime);
+  }
+  // The managers' <data_dir>/run (manager/lifecycle.cc), resolved as haid resolves data_dir.
+  std::error_code ec;
+  const std::filesystem::path data_dir = std::filesystem::absolute(config.server.data_dir, ec);
+  return std::make_unique<LocalRankReaper>((data_dir / "run").string(), ThisHost());
+}
+
 policy::PolicyConfig PolicyConfigOf(const SchedulerConfig& c) {
   policy::PolicyConfig p;
   p.preemption = c.preemption;
@@ -90,7 +102,8 @@ Scheduler::Scheduler(store::LoopStore& store, const Config& config, ManagerProce
       policy_config_(PolicyConfigOf(config.scheduler)),
       applier_(store, notifier, metrics),
       node_health_(store, notifier, config.scheduler.node_lost_ranks_unhealthy),
-      supervisor_(store, processes, metrics,
+      reaper_(MakeRankReaper(config)),
+      supervisor_(store, processes, *reaper_, metrics,
                   SupervisionOptions{.manager_timeout = config.scheduler.manager_timeout,
                                      .this_host = ThisHost()}) {}
 
@@ -180,6 +193,7 @@ bool Scheduler::RefreshState(absl::Time now) {
     // Postgres unreachable: nothing is decided; the next tick retries.
     HAI_LOG(WARNING) << "scheduling pass skipped: " << s;
     ++metrics_.scheduler_pass_errors;
+    supervisor_.NoteStoreUnavailable();
     return false;
   }
   if (open_.last_full()) {
@@ -254,6 +268,13 @@ void Scheduler::RunPass() {
   if (node_health_.Check()) Wake();  // the next pass sees the node as unusable
   phases.Mark("health");
   supervisor_.Supervise(open_, start);
+  if (supervisor_.TakeHostsChanged()) {
+    // Nodes were cordoned as their attempt's GPUs were freed: reload hosts before placing
+    // anything (the hosts NOTIFY may arrive after the next pass's read of the attempts).
+    absl::MutexLock lock(&mu_);
+    admin_dirty_ = true;
+    wake_ = true;
+  }
   phases.Mark("supervise");
 
   Publish(plan, std::move(resolved), start);

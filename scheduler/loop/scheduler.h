@@ -24,6 +24,7 @@
 #include "common/config.h"
 #include "scheduler/events/notifier.h"
 #include "scheduler/launcher/manager_processes.h"
+#include "scheduler/launcher/rank_reaper.h"
 #include "scheduler/loop/jupyter_step.h"
 #include "scheduler/loop/live_snapshot.h"
 #include "scheduler/loop/manager_supervisor.h"
@@ -80,6 +81,9 @@ class Scheduler final : public PassTrigger {
   policy::PolicyConfig policy_config_;
   PlanApplier applier_;
   NodeHealth node_health_;
+  // Ends the ranks of attempts failed for lost managers: the local runtime's process groups,
+  // or (other runtimes) none, reporting their nodes to be cordoned.
+  std::unique_ptr<RankReaper> reaper_;
   ManagerSupervisor supervisor_;
   PublishedViews views_;
   JupyterStep* jupyter_ = nullptr;

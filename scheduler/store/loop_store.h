@@ -51,11 +51,17 @@ class PlanWrites {
 class SupervisionRecords {
  public:
   virtual ~SupervisionRecords() = default;
-  // Current manager pid and heartbeat of these attempts (absent ids are omitted).
+  // Current manager pid, start time, host and silence (by Postgres' clock) of these attempts
+  // (absent ids are omitted).
   virtual absl::StatusOr<std::map<int64_t, ManagerLiveness>> LoadManagerLiveness(
       const std::vector<int64_t>& attempt_ids) = 0;
-  // haid gave up on the attempt's manager: the attempt fails with `reason`.
-  virtual absl::Status FailAttempt(int64_t attempt_id, const std::string& reason) = 0;
+  // haid gave up on the attempt's manager and ended its ranks: the attempt fails with
+  // `reason`, and in the same transaction the `cordon` nodes (where ranks could not be
+  // confirmed gone) that are ready become cordoned with `cordon_reason`, so their GPUs are
+  // not handed out.
+  virtual absl::Status FailAttempt(int64_t attempt_id, const std::string& reason,
+                                   const std::vector<std::string>& cordon,
+                                   const std::string& cordon_reason) = 0;
 };
 
 // Node health: nodes that keep losing ranks, and the suspension of what runs on them.

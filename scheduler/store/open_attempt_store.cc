@@ -2,6 +2,7 @@
 // open_attempts.h): a full read once, then only what transactions wrote since, found through
 // the change_xid columns of sql/migrations/0003_change_tracking.sql. Both kinds of read run
 // in one REPEATABLE READ snapshot and return that snapshot's xmin as the next watermark.
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -101,8 +102,15 @@ absl::StatusOr<std::map<int64_t, ManagerLiveness>> Store::LoadManagerLiveness(
   if (attempt_ids.empty()) return out;
   absl::Status s = pool_->Read("load manager liveness", [&](pqxx::read_transaction& tx) {
     auto rows = tx.exec_params(
+        // Silence by Postgres' clock, never haid's: now() minus the last heartbeat, but no
+        // longer than Postgres has been up (managers could not write while it was down).
         "SELECT attempt_id, manager_pid, "
-        "(extract(epoch from manager_heartbeat_at) * 1000000)::bigint, manager_host "
+        "(extract(epoch from manager_heartbeat_at) * 1000000)::bigint, manager_host, "
+        "manager_start_time, "
+        "(extract(epoch from CASE WHEN manager_heartbeat_at IS NULL "
+        "  THEN now() - pg_postmaster_start_time() "
+        "  ELSE LEAST(now() - manager_heartbeat_at, now() - pg_postmaster_start_time()) "
+        "END) * 1000000)::bigint "
         "FROM attempts WHERE attempt_id = ANY($1::bigint[])",
         ArrayLiteral(attempt_ids));
     for (const auto& r : rows) {
@@ -110,6 +118,10 @@ absl::StatusOr<std::map<int64_t, ManagerLiveness>> Store::LoadManagerLiveness(
       if (!r[1].is_null()) l.pid = r[1].as<int>();
       if (!r[2].is_null()) l.heartbeat_at = absl::FromUnixMicros(r[2].as<int64_t>());
       if (!r[3].is_null()) l.host = r[3].as<std::string>();
+      if (!r[4].is_null()) l.start_time = r[4].as<int64_t>();
+      // A heartbeat "in the future" (clock_timestamp() after this transaction's now()) is
+      // no silence.
+      l.silence = absl::Microseconds(std::max<int64_t>(0, r[5].as<int64_t>()));
       out[r[0].as<int64_t>()] = l;
     }
     return absl::OkStatus();

@@ -129,7 +129,12 @@ struct OpenAttemptChanges {
 struct ManagerLiveness {
   std::optional<int> pid;
   std::string host;
+  std::optional<int64_t> start_time;  // manager_start_time: /proc/<pid>/stat field 22
   std::optional<absl::Time> heartbeat_at;
+  // How long Postgres has heard nothing from the manager, by Postgres' clock (computed in
+  // SQL, never against haid's): now() - manager_heartbeat_at, but at most the time since
+  // Postgres started, so a Postgres outage does not count as the managers' silence.
+  absl::Duration silence = absl::ZeroDuration();
 };
 
 // Outcome of a user's stop request.

@@ -102,8 +102,11 @@ class Store final : public LoopStore {
                               const std::string& reason, const std::string& actor) override;
   absl::Status SetAttemptTier(int64_t attempt_id, int from_tier, int to_tier,
                               const std::string& why) override;
-  // Records that haid gave up on an attempt's manager: the attempt fails with `reason`.
-  absl::Status FailAttempt(int64_t attempt_id, const std::string& reason) override;
+  // Records that haid gave up on an attempt's manager: the attempt fails with `reason`, and
+  // the `cordon` nodes are cordoned (loop_store.h).
+  absl::Status FailAttempt(int64_t attempt_id, const std::string& reason,
+                           const std::vector<std::string>& cordon,
+                           const std::string& cordon_reason) override;
 
   // ---- user operations on a chain
   absl::StatusOr<StopOutcome> RequestStop(int64_t chain_id, const std::string& actor) override;

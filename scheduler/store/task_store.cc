@@ -382,15 +382,27 @@ absl::Status Store::SetAttemptTier(int64_t attempt_id, int from_tier, int to_tie
   });
 }
 
-absl::Status Store::FailAttempt(int64_t attempt_id, const std::string& reason) {
+absl::Status Store::FailAttempt(int64_t attempt_id, const std::string& reason,
+                                const std::vector<std::string>& cordon,
+                                const std::string& cordon_reason) {
   return pool_->Write("fail attempt", [&](pqxx::work& tx) -> absl::Status {
-    // Nobody can tell whether the ranks are gone, so their pods end `lost`.
+    // haid ended the ranks it could (rank_reaper.h), but nobody recorded how they ended, so
+    // their pods end `lost`.
     auto ended = lifecycle::EndAttempt(tx, attempt_id,
                                        {.state = model::AttemptState::kFailed,
                                         .reason = reason,
                                         .actor = "haid",
                                         .live_pods_become = model::PodState::kLost});
-    return ended.status();
+    if (!ended.ok()) return ended.status();
+    // Nodes where a rank may still run are not handed out: cordoned in this transaction,
+    // so no read sees the attempt's GPUs free while the node is still ready.
+    if (!cordon.empty()) {
+      tx.exec_params(
+          "UPDATE hosts SET state = 'cordoned', state_reason = $2 "
+          "WHERE node = ANY($1::text[]) AND state = 'ready'",
+          TextArray(cordon), cordon_reason.substr(0, 500));
+    }
+    return absl::OkStatus();
   });
 }
 

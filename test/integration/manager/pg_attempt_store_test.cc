@@ -33,7 +33,7 @@ TestDatabase& Db() {
   return *db;
 }
 
-const ManagerIdentity kMe{4242, "test-host"};
+const ManagerIdentity kMe{4242, "test-host", 987654};
 
 // Seeds a chain (open names must be unique per user) and a 'scheduled' attempt with pods.
 int64_t SeedAttempt(int ranks, const std::string& chain_columns = "",
@@ -161,10 +161,10 @@ TEST(PgAttemptStoreTest, ClaimReadsEveryColumnByName) {
   EXPECT_EQ(a.pods[1].node, "n1");
   EXPECT_EQ(a.pods[1].gpus, (std::vector<int>{0, 3}));
   EXPECT_FALSE(a.pods[1].pid.has_value());
-  EXPECT_EQ(Db().Query(absl::StrCat("SELECT manager_pid || '@' || manager_host FROM attempts "
-                                    "WHERE attempt_id = ",
+  EXPECT_EQ(Db().Query(absl::StrCat("SELECT manager_pid || '@' || manager_host || '/' || "
+                                    "manager_start_time FROM attempts WHERE attempt_id = ",
                                     attempt)),
-            "4242@test-host");
+            "4242@test-host/987654");
 
   // A chain's own image wins over its environment's.
   const int64_t own = SeedAttempt(1, ", environment, image", ", 'torch', 'img:chain'");

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -147,6 +148,8 @@ TEST_F(OpenAttemptChangesTest, HeartbeatsAreNotChangesButLivenessReadsThem) {
   ASSERT_EQ(live->size(), 1u);
   EXPECT_EQ(live->at(a).pid, 4242);
   EXPECT_TRUE(live->at(a).heartbeat_at.has_value());
+  EXPECT_FALSE(live->at(a).start_time.has_value());
+  EXPECT_LT(live->at(a).silence, absl::Seconds(10));
   // Any other column is a change, even in the same statement as a heartbeat.
   db_->Exec(
       "UPDATE attempts SET manager_heartbeat_at = now(), suspend_requested_at = now() "
@@ -156,6 +159,24 @@ TEST_F(OpenAttemptChangesTest, HeartbeatsAreNotChangesButLivenessReadsThem) {
   ASSERT_TRUE(changed.ok());
   ASSERT_EQ(changed->open.size(), 1u);
   EXPECT_TRUE(changed->open.at(a).attempt.suspend_requested_at.has_value());
+}
+
+// Silence is measured by Postgres' clock (now() - heartbeat), whatever haid's clock says, and
+// at most as long as Postgres has been up.
+TEST_F(OpenAttemptChangesTest, ManagerSilenceIsMeasuredByPostgres) {
+  const int64_t a = Submit("a");
+  db_->Exec(
+      "UPDATE attempts SET state = 'running', manager_pid = 4242, manager_start_time = 77, "
+      "manager_heartbeat_at = now() - interval '90 seconds' WHERE attempt_id = " +
+      std::to_string(a));
+  const int64_t uptime_s =
+      std::stoll(Q("SELECT extract(epoch from now() - pg_postmaster_start_time())::bigint"));
+  auto live = store_->LoadManagerLiveness({a});
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_EQ(live->at(a).start_time, 77);
+  const absl::Duration expected = absl::Seconds(std::min<int64_t>(90, uptime_s));
+  EXPECT_GE(live->at(a).silence, expected - absl::Seconds(2));
+  EXPECT_LE(live->at(a).silence, expected + absl::Seconds(5));
 }
 
 TEST_F(OpenAttemptChangesTest, AWriterThatCommitsLateIsNotMissed) {

@@ -148,8 +148,9 @@ TEST_F(StoreTest, ScheduleWaitsForAStopHoldingTheChainInsteadOfDeadlocking) {
   // Wait (bounded) until the decision is blocked on a lock held by the stop.
   bool blocked = false;
   for (int i = 0; i < 1000 && !blocked; ++i) {
-    blocked = Scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                     "AND datname = current_database()") > 0;
+    blocked = Scalar(
+                  "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                  "AND datname = current_database()") > 0;
     if (!blocked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(blocked) << "the decision never waited for the chain lock";
@@ -190,7 +191,7 @@ TEST_F(StoreTest, StopOfARunningChainIsRequestedForItsManager) {
   EXPECT_EQ(*out, StopOutcome::kStopRequested);
   EXPECT_EQ(Scalar("SELECT count(*) FROM attempts WHERE stop_requested_at IS NOT NULL"), 1);
   // Suspending a stopping attempt is refused only once it ended; the manager decides.
-  ASSERT_TRUE(store_->FailAttempt(attempt, "test").ok());
+  ASSERT_TRUE(store_->FailAttempt(attempt, "test", {}, "").ok());
   EXPECT_EQ(store_->RequestSuspend(attempt, 0, "x", "scheduler").code(),
             absl::StatusCode::kFailedPrecondition);
 }
@@ -210,7 +211,8 @@ TEST_F(StoreTest, HoldAndResumeRequeueInTheOldPlace) {
   EXPECT_EQ(got->attempts[0].state, model::AttemptState::kSuspended);
   EXPECT_EQ(got->attempts[1].state, model::AttemptState::kQueued);
   EXPECT_EQ(got->attempts[1].attempt_no, 1);
-  EXPECT_EQ(Scalar("SELECT (extract(epoch FROM first_submit_at)*1e6)::bigint FROM chains"), first_submit);
+  EXPECT_EQ(Scalar("SELECT (extract(epoch FROM first_submit_at)*1e6)::bigint FROM chains"),
+            first_submit);
 }
 
 // The one writer of endings (common/lifecycle) refuses what the model forbids and writes
@@ -219,17 +221,43 @@ TEST_F(StoreTest, FailAttemptGoesThroughTheOneWriter) {
   auto c = store_->CreateChain(Sample(), 10);
   const int64_t attempt = c->attempts[0].attempt_id;
   // queued -> failed is not a transition: a queued attempt has no manager to give up on.
-  EXPECT_EQ(store_->FailAttempt(attempt, "x").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->FailAttempt(attempt, "x", {}, "").code(),
+            absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Scalar("SELECT count(*) FROM task_events WHERE kind = 'failed'"), 0);
   ASSERT_TRUE(store_->ScheduleAttempt(attempt, 10, {{"node-0", {}}, {"node-1", {}}}).ok());
-  ASSERT_TRUE(store_->FailAttempt(attempt, "manager died 3 times").ok());
-  EXPECT_EQ(store_->FailAttempt(attempt, "again").code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->FailAttempt(attempt, "manager died 3 times", {}, "").ok());
+  EXPECT_EQ(store_->FailAttempt(attempt, "again", {}, "").code(),
+            absl::StatusCode::kFailedPrecondition);
   auto got = store_->GetChain(c->row.chain_id);
   EXPECT_EQ(got->State(), model::ChainState::kFailed);
   ASSERT_EQ(got->attempts[0].pods.size(), 2u);
   // Nobody saw the ranks end, so their pods are lost, not stopped.
   EXPECT_EQ(got->attempts[0].pods[0].state, model::PodState::kLost);
   EXPECT_EQ(Scalar("SELECT count(*) FROM task_events WHERE kind = 'failed' AND actor = 'haid'"), 1);
+}
+
+// Nodes where haid could not confirm the ranks gone are cordoned in the transaction that
+// frees the attempt's GPUs (a cordon or drain an admin set stays as it is).
+TEST_F(StoreTest, FailAttemptCordonsTheNodesItCannotConfirmFree) {
+  LocalNodeConfig n0, n1;
+  n0.name = "node-0";
+  n1.name = "node-1";
+  n0.gpus = n1.gpus = 8;
+  ASSERT_TRUE(store_->UpsertConfigNodes({n0, n1}).ok());
+  auto c = store_->CreateChain(Sample(), 10);
+  const int64_t attempt = c->attempts[0].attempt_id;
+  ASSERT_TRUE(store_->ScheduleAttempt(attempt, 10, {{"node-0", {}}, {"node-1", {}}}).ok());
+  ASSERT_TRUE(store_
+                  ->FailAttempt(attempt, "manager died 3 times", {"node-1"},
+                                "rank 1 could not be confirmed gone")
+                  .ok());
+  auto hosts = store_->LoadHosts();
+  ASSERT_TRUE(hosts.ok()) << hosts.status();
+  ASSERT_EQ(hosts->size(), 2u);
+  EXPECT_EQ((*hosts)[0].node.state, policy::NodeState::kReady);
+  EXPECT_EQ((*hosts)[1].node.state, policy::NodeState::kCordoned);
+  EXPECT_EQ((*hosts)[1].state_reason, "rank 1 could not be confirmed gone");
+  EXPECT_EQ(store_->GetChain(c->row.chain_id)->State(), model::ChainState::kFailed);
 }
 
 // Requeue tier, decided once (model::RequeueTier): the chain's requested priority. Before

@@ -4,6 +4,7 @@
 // so a test can say exactly what the loop did.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "scheduler/events/notifier.h"
 #include "scheduler/launcher/manager_processes.h"
+#include "scheduler/launcher/rank_reaper.h"
 #include "scheduler/store/loop_store.h"
 
 namespace hai::testing {
@@ -32,8 +34,11 @@ class FakeLoopStore final : public store::LoopStore {
   std::vector<store::HostRow> hosts;
   std::vector<policy::QuotaRow> quota_rows;
   std::map<std::string, std::vector<std::string>> user_groups;
-  // Heartbeats as Postgres has them (not change-tracked: only LoadManagerLiveness reads them).
+  // Heartbeats as Postgres has them (not change-tracked: only LoadManagerLiveness reads them);
+  // attempts without an entry report their row's manager fields. `silence` is computed.
   std::map<int64_t, store::ManagerLiveness> liveness;
+  absl::Time started_at = absl::InfinitePast();  // "Postgres" started (caps silence)
+  std::map<std::string, std::string> cordoned;   // node -> reason
   // What MarkUnhealthyNodes reports next (then cleared).
   std::map<std::string, std::vector<int64_t>> unhealthy_next;
   // ---- fault injection
@@ -152,13 +157,31 @@ class FakeLoopStore final : public store::LoopStore {
     if (unreachable) return Down();
     std::map<int64_t, store::ManagerLiveness> out;
     for (int64_t id : attempt_ids) {
-      if (auto it = liveness.find(id); it != liveness.end()) out[id] = it->second;
+      auto row = open.find(id);
+      if (row == open.end()) continue;
+      store::ManagerLiveness l;
+      if (auto it = liveness.find(id); it != liveness.end()) {
+        l = it->second;
+      } else {  // what the attempts row says
+        l.pid = row->second.attempt.manager_pid;
+        l.host = row->second.attempt.manager_host;
+        l.heartbeat_at = row->second.attempt.manager_heartbeat_at;
+      }
+      // Silence by "Postgres'" clock (`now`), at most its uptime, as the SQL computes it.
+      const absl::Duration up = now - started_at;
+      l.silence = std::max(absl::ZeroDuration(),
+                           l.heartbeat_at.has_value() ? std::min(now - *l.heartbeat_at, up) : up);
+      out[id] = l;
     }
     return out;
   }
-  absl::Status FailAttempt(int64_t attempt_id, const std::string& reason) override {
+  absl::Status FailAttempt(int64_t attempt_id, const std::string& reason,
+                           const std::vector<std::string>& cordon,
+                           const std::string& cordon_reason) override {
     if (Writable(attempt_id) == nullptr) return absl::FailedPreconditionError("not open");
     failed.emplace_back(attempt_id, reason);
+    for (const std::string& n : cordon) cordoned[n] = cordon_reason;
+    writes.push_back(absl::StrCat("fail ", attempt_id));
     Close(attempt_id);
     return absl::OkStatus();
   }
@@ -207,10 +230,19 @@ class FakeProcesses final : public ManagerProcesses {
   }
   bool HasLiveChild(int64_t attempt_id) const override { return children.count(attempt_id) > 0; }
   std::vector<ManagerExit> Reap() override { return std::exchange(exits, {}); }
-  bool Alive(pid_t pid) const override { return alive.count(pid) > 0; }
-  void Kill(pid_t pid) override {
-    killed.push_back(pid);
-    alive.erase(pid);
+  // A pid in `alive` is the manager it is recorded as unless listed in `other` (some other
+  // process has that pid now) or `unreadable` (/proc cannot tell).
+  ManagerMatch Identify(const RecordedManager& m) const override {
+    if (unreadable.count(m.pid) > 0) return ManagerMatch::kCannotTell;
+    if (alive.count(m.pid) == 0 || other.count(m.pid) > 0) return ManagerMatch::kNotIt;
+    return ManagerMatch::kIsIt;
+  }
+  bool Kill(const RecordedManager& m) override {
+    if (Identify(m) != ManagerMatch::kIsIt) return Identify(m) == ManagerMatch::kNotIt;
+    if (unkillable.count(m.pid) > 0) return false;
+    killed.push_back(m.pid);
+    alive.erase(m.pid);
+    return true;
   }
   // A child of this haid dies (reaped on the next pass).
   void ChildDies(int64_t attempt_id) {
@@ -225,9 +257,28 @@ class FakeProcesses final : public ManagerProcesses {
   pid_t next_pid = 5000;
   std::map<int64_t, pid_t> children;  // attempt -> pid of our live child
   std::set<pid_t> alive;              // every process that exists
+  std::set<pid_t> other;              // of those, not a manager (the pid was reused)
+  std::set<pid_t> unreadable;         // /proc cannot be read for these
+  std::set<pid_t> unkillable;         // kill fails (EPERM)
   std::vector<int64_t> launched;
   std::vector<pid_t> killed;
   std::vector<ManagerExit> exits;
+};
+
+// Ends ranks in memory: records each call; ranks on `stuck_nodes` cannot be confirmed gone.
+class FakeRankReaper final : public RankReaper {
+ public:
+  RanksEnded EndRanks(const AttemptRanks& a) override {
+    calls.push_back(a);
+    RanksEnded out;
+    for (const RankRecord& r : a.ranks) {
+      if (stuck_nodes.count(r.node) > 0) out.unconfirmed_nodes.insert(r.node);
+    }
+    if (!out.unconfirmed_nodes.empty()) out.reason = "stuck";
+    return out;
+  }
+  std::set<std::string> stuck_nodes;
+  std::vector<AttemptRanks> calls;
 };
 
 }  // namespace hai::testing
