@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/db_url.h"
 #include "common/log.h"
 #include "manager/control_hints.h"
 #include "manager/lifecycle.h"
@@ -126,8 +127,10 @@ int main(int argc, char** argv) {
   ::sigaction(SIGINT, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  auto store = hai::manager::PgAttemptStore::Connect(config->database.url, attempt_id,
-                                                     {static_cast<int>(::getpid()), HostName()});
+  // connect/statement timeouts and TCP keepalives from [database] (common/db_url.h).
+  auto store =
+      hai::manager::PgAttemptStore::Connect(hai::RuntimeDatabaseUrl(config->database), attempt_id,
+                                            {static_cast<int>(::getpid()), HostName()});
   if (!store.ok()) {
     HAI_LOG(ERROR) << store.status();
     return 1;
