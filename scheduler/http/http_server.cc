@@ -62,7 +62,23 @@ http::Response HttpServer::Handle(const http::Request& req) {
   if (req.path == "/healthz" && get) return {200, "text/plain", "ok\n"};
   if (req.path == "/readyz" && get) return Readyz();
   if (req.path == "/metrics" && get) {
-    return {200, "text/plain; version=0.0.4", metrics_.Render()};
+    std::string text = metrics_.Render();
+    // The side port's own bounds at work.
+    const http::Server::Stats st = server_->stats();
+    const std::pair<const char*, int64_t> counters[] = {{"accepted", st.accepted},
+                                                        {"too_large", st.too_large},
+                                                        {"timed_out", st.timed_out},
+                                                        {"evicted", st.evicted},
+                                                        {"overloaded", st.overloaded}};
+    absl::StrAppend(&text,
+                    "# HELP hai_http_side_port_events_total Side-port events: connections "
+                    "accepted; refused as too large (413/431); closed as too slow; dropped past "
+                    "http_max_connections; answered 503 with the task-control queue full\n"
+                    "# TYPE hai_http_side_port_events_total counter\n");
+    for (const auto& [what, n] : counters) {
+      absl::StrAppend(&text, "hai_http_side_port_events_total{event=\"", what, "\"} ", n, "\n");
+    }
+    return {200, "text/plain; version=0.0.4", std::move(text)};
   }
   if (absl::StartsWith(req.path, kTaskPrefix)) {
     // /v1/task/<attempt>/<what>

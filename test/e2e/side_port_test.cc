@@ -26,6 +26,7 @@
 namespace hai::testing {
 namespace {
 
+using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 long RssKiB(pid_t pid) {
@@ -100,6 +101,10 @@ TEST_F(SidePortTest, UnauthenticatedGigabytePostGets413AndHaidMemoryStaysFlat) {
       reply.substr(0, reply.find("\r\n")).c_str(), seconds, sent, before, after, after - before);
   EXPECT_THAT(reply, StartsWith("HTTP/1.1 413 "));
   EXPECT_LT(after - before, 20 * 1024) << "haid's RSS grew by " << (after - before) << " KiB";
+  httplib::Client client("127.0.0.1", cluster_.http_port());
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("hai_http_side_port_events_total{event=\"too_large\"} 1\n"));
 }
 
 TEST_F(SidePortTest, HealthzAnswersWithinASecondWhile200SlowClientsHoldTheSidePort) {
