@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include "absl/strings/str_cat.h"
 #include "test/e2e/harness.h"
 
 namespace hai::testing {
@@ -133,6 +134,31 @@ TEST_F(SidePortTest, HealthzAnswersWithinASecondWhile200SlowClientsHoldTheSidePo
     EXPECT_LT(ms, 1000.0) << probe;
   }
   for (int fd : slow) close(fd);
+}
+
+// The in-task SDK against the real side port: 20 polls travel on one kept-alive connection.
+TEST_F(SidePortTest, SdkPollsShareOneKeptAliveConnection) {
+  auto accepted = [&] {
+    httplib::Client client("127.0.0.1", cluster_.http_port());
+    auto res = client.Get("/metrics");
+    const std::string key = "hai_http_side_port_events_total{event=\"accepted\"} ";
+    const size_t at = res ? res->body.find(key) : std::string::npos;
+    return at == std::string::npos ? -1L : std::stol(res->body.substr(at + key.size()));
+  };
+  const long before = accepted();
+  // A wrong token: every poll is answered (401) and the SDK keeps polling, as a training loop
+  // would while haid refuses.
+  const std::string script = cluster_.WriteScript(
+      "poll.py",
+      absl::StrCat("import sys\nsys.path.insert(0, '", HAI_SOURCE_DIR, "/python')\n",
+                   "from hai.client import TaskControl\n",
+                   "c = TaskControl('http://127.0.0.1:", cluster_.http_port(), "', 1, 'wrong')\n",
+                   "print(sum(c.receive_suspend_command() for _ in range(20)))\n"));
+  auto r = RunCommand("python3 " + script);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const long after = accepted();
+  // +1 for the SDK's connection, +1 for the /metrics fetch that reads `after`.
+  EXPECT_EQ(after - before, 2) << r.output;
 }
 
 }  // namespace
