@@ -8,6 +8,7 @@
 // (handlers: persist, wake the loop, reply). Signals are blocked in every thread and taken
 // by main with sigwait.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -72,6 +73,14 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Each side-port connection is a descriptor (server.http_max_connections of them, 1,024 by
+  // default): take the hard limit rather than the usual soft 1,024, so the cap, not EMFILE,
+  // is what bounds them.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   // Runtime connections carry connect/statement timeouts and TCP keepalives (migrate does not).
   const std::string db_url = hai::RuntimeDatabaseUrl(config.database);

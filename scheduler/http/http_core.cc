@@ -301,33 +301,44 @@ void Server::Loop() {
   conns_.clear();
 }
 
+bool Server::EvictOldestUnfinished() {
+  // The connection that has waited longest without a complete request (busy ones have a
+  // request being answered and stay).
+  Conn* victim = nullptr;
+  for (auto& [id, c] : conns_) {
+    if (c->state != Conn::State::kHead && c->state != Conn::State::kBody &&
+        c->state != Conn::State::kLinger) {
+      continue;
+    }
+    if (victim == nullptr || c->since < victim->since) victim = c.get();
+  }
+  if (victim == nullptr) return false;
+  ++evicted_;
+  Close(victim->id);
+  return true;
+}
+
 void Server::Accept() {
   while (true) {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      // EAGAIN: all taken; EMFILE and the like: retried on the next readiness.
+      if ((errno == EMFILE || errno == ENFILE) && EvictOldestUnfinished()) continue;
+      if (errno != EAGAIN) {
+        // Out of descriptors with nothing to drop: stop watching the listening socket (it
+        // would stay readable and spin this loop) until the next sweep.
+        epoll_event ev{};
+        ev.data.u64 = kListenId;
+        epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
+        listen_paused_ = true;
+      }
       return;
     }
     ++accepted_;
-    if (static_cast<int>(conns_.size()) >= options_.max_connections) {
-      // Make room: drop the connection that has waited longest without a complete request
-      // (busy ones have a request being answered and stay).
-      Conn* victim = nullptr;
-      for (auto& [id, c] : conns_) {
-        if (c->state != Conn::State::kHead && c->state != Conn::State::kBody &&
-            c->state != Conn::State::kLinger) {
-          continue;
-        }
-        if (victim == nullptr || c->since < victim->since) victim = c.get();
-      }
-      if (victim == nullptr) {
-        close(fd);
-        ++evicted_;
-        continue;
-      }
+    if (static_cast<int>(conns_.size()) >= options_.max_connections && !EvictOldestUnfinished()) {
+      close(fd);
       ++evicted_;
-      Close(victim->id);
+      continue;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -440,6 +451,16 @@ void Server::Process(Conn& c) {
 
 void Server::Dispatch(Conn& c, Head head) {
   const Lane lane = lane_of_(head.request);
+  if (lane == Lane::kInline) {
+    ++c.requests;
+    Response response;
+    try {
+      response = handler_(head.request);
+    } catch (const std::exception& e) {
+      response = {500, "text/plain", absl::StrCat("internal error: ", e.what(), "\n")};
+    }
+    return StartWrite(c, Serialize(response, head.keep_alive), head.keep_alive, false);
+  }
   Job job{c.id, head.keep_alive, std::move(head.request)};
   ++c.requests;
   c.state = Conn::State::kBusy;
@@ -517,6 +538,13 @@ void Server::DrainDone() {
 }
 
 void Server::Sweep() {
+  if (listen_paused_) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kListenId;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev);
+    listen_paused_ = false;
+  }
   const absl::Time now = absl::Now();
   std::vector<uint64_t> expired;
   for (auto& [id, c] : conns_) {

@@ -75,7 +75,9 @@ struct ServerOptions {
   int queue_per_worker = 16;  // task-control requests waiting per thread before 503
 };
 
-enum class Lane { kProbe, kControl };
+// kInline: answered on the event thread itself (must never block: /healthz); kProbe: the
+// probes' own thread; kControl: the task-control pool.
+enum class Lane { kInline, kProbe, kControl };
 
 class Server {
  public:
@@ -131,6 +133,7 @@ class Server {
   void Loop();
   void Work(Queue* queue);
   void Accept();
+  bool EvictOldestUnfinished();  // false when every connection is busy
   void OnReadable(Conn& c);
   void Process(Conn& c);
   void Dispatch(Conn& c, Head head);
@@ -159,6 +162,7 @@ class Server {
   // Event thread only.
   std::map<uint64_t, std::unique_ptr<Conn>> conns_;
   uint64_t next_id_ = 16;
+  bool listen_paused_ = false;  // out of descriptors: accepting resumes at the next sweep
 
   absl::Mutex done_mu_;
   std::vector<Done> done_ ABSL_GUARDED_BY(done_mu_);

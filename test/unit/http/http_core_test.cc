@@ -5,8 +5,10 @@
 #include "scheduler/http/http_core.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -122,10 +124,14 @@ class ServerTest : public ::testing::Test {
   void StartServer(ServerOptions options) {
     server_ = std::make_unique<Server>(
         options,
-        [](const Request& r) { return r.path == "/healthz" ? Lane::kProbe : Lane::kControl; },
+        [](const Request& r) {
+          if (r.path == "/healthz") return Lane::kInline;
+          if (r.path == "/readyz") return Lane::kProbe;
+          return Lane::kControl;
+        },
         [this](const Request& r) -> Response {
           ++handled_;
-          if (r.path == "/slow") release_.WaitForNotification();
+          if (r.path == "/slow" || r.path == "/readyz") release_.WaitForNotification();
           return {200, "text/plain", absl::StrCat(r.method, " ", r.path, " ", r.body.size())};
         });
     ASSERT_TRUE(server_->Start("127.0.0.1", 0).ok());
@@ -207,6 +213,65 @@ TEST_F(ServerTest, ProbesAnswerWhileSlowClientsAndBusyTaskControlHoldEverythingE
   Send(probe, "GET /healthz HTTP/1.1\r\n\r\n");
   EXPECT_THAT(ReadResponse(probe, 1000), StartsWith("HTTP/1.1 200 "));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+}
+
+TEST_F(ServerTest, InlineHealthzAnswersWhileTheProbeThreadIsStuck) {
+  StartServer({});
+  int stuck = Open();
+  Send(stuck, "GET /readyz HTTP/1.1\r\n\r\n");  // e.g. waiting on Postgres
+  int queued = Open();
+  Send(queued, "GET /readyz HTTP/1.1\r\n\r\n");
+  int probe = Open();
+  Send(probe, "GET /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_THAT(ReadResponse(probe, 1000), StartsWith("HTTP/1.1 200 "));
+  EXPECT_EQ(ReadResponse(stuck, 100), "");
+  release_.Notify();
+  EXPECT_THAT(ReadResponse(stuck, 2000), StartsWith("HTTP/1.1 200 "));
+  EXPECT_THAT(ReadResponse(queued, 2000), StartsWith("HTTP/1.1 200 "));
+}
+
+TEST_F(ServerTest, OutOfDescriptorsDropsTheOldestUnfinishedInsteadOfSpinning) {
+  StartServer({});
+  // Client sockets first (this process is both sides), then a descriptor limit that leaves
+  // the server room for only a few of their connections.
+  std::vector<int> clients;
+  for (int i = 0; i < 12; ++i) clients.push_back(socket(AF_INET, SOCK_STREAM, 0));
+  int probe = socket(AF_INET, SOCK_STREAM, 0);
+  fds_.insert(fds_.end(), clients.begin(), clients.end());
+  fds_.push_back(probe);
+  int highest = 0;
+  for (int fd = 0; fd < 4096; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1) highest = fd;
+  }
+  // Fill the gaps below it (the kernel hands out the lowest free number).
+  while (true) {
+    int d = dup(probe);
+    if (d > highest) {
+      close(d);
+      break;
+    }
+    fds_.push_back(d);
+  }
+  rlimit old{};
+  getrlimit(RLIMIT_NOFILE, &old);
+  rlimit low = old;
+  low.rlim_cur = static_cast<rlim_t>(highest + 1 + 4);  // 4 more descriptors
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int fd : clients) {
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  Send(probe, "GET /healthz HTTP/1.1\r\n\r\n");
+  const std::string reply = ReadResponse(probe, 2000);
+  setrlimit(RLIMIT_NOFILE, &old);
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 200 "));
+  EXPECT_GE(server_->stats().evicted, 8);
+  EXPECT_TRUE(ClosedByServer(clients[0], 1000));
 }
 
 TEST_F(ServerTest, SlowAndIdleClientsAreDropped) {
