@@ -1,16 +1,18 @@
 // A small bounded HTTP/1.1 server for haid's side port. One event thread (epoll) accepts
 // connections and reads every request's head and body without blocking, so a slow or silent
 // client costs a file descriptor and a buffer, never a thread. Only a complete request is
-// handed to a thread, on one of two lanes: probes (/healthz, /readyz, /metrics) on their own
-// thread, task control on a fixed pool with a bounded queue (full: 503). Bounds:
+// answered, on its lane: inline on the event thread (/healthz: must never block), on the
+// probes' own thread (/readyz, /metrics), or on the task-control pool with a bounded queue
+// (full: 503). Bounds:
 //   - a body larger than max_body_bytes is refused with 413 from its Content-Length, before
 //     any of it is read and before auth; chunked request bodies are refused with 411;
 //   - a head larger than max_head_bytes gets 431;
 //   - a request's head and body must arrive within request_timeout of its first byte (a new
 //     connection's first byte within request_timeout of accept), else the connection is
 //     closed; an idle keep-alive connection is closed after idle_timeout;
-//   - past max_connections the connection that has waited longest on an unfinished request
-//     (or idle) is dropped to make room, so a flood cannot lock the probes out.
+//   - past max_connections, or out of descriptors, the connection that has waited longest on
+//     an unfinished request (or idle) is dropped to make room, so a flood cannot lock the
+//     probes out.
 // Keep-alive is HTTP/1.1's default (HTTP/1.0 with "Connection: keep-alive").
 #pragma once
 
