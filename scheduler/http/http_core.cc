@@ -112,11 +112,12 @@ int ParseHead(absl::string_view head, size_t max_body, Head* out) {
   return 0;
 }
 
-std::string Serialize(const Response& response, bool keep_alive) {
+std::string Serialize(const Response& response, bool keep_alive, bool head_only) {
   return absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
                       "\r\nContent-Type: ", response.content_type,
                       "\r\nContent-Length: ", response.body.size(),
-                      keep_alive ? "" : "\r\nConnection: close", "\r\n\r\n", response.body);
+                      keep_alive ? "" : "\r\nConnection: close", "\r\n\r\n",
+                      head_only ? absl::string_view() : absl::string_view(response.body));
 }
 
 struct Server::Conn {
@@ -253,7 +254,8 @@ void Server::Work(Queue* queue) {
     }
     {
       absl::MutexLock lock(&done_mu_);
-      done_.push_back({job.conn_id, job.keep_alive, Serialize(response, job.keep_alive)});
+      done_.push_back({job.conn_id, job.keep_alive,
+                       Serialize(response, job.keep_alive, job.request.method == "HEAD")});
     }
     uint64_t one = 1;
     (void)!write(wake_fd_, &one, sizeof(one));
@@ -436,8 +438,16 @@ void Server::Process(Conn& c) {
     }
     if (status == 411) return Refuse(c, 411, "request bodies need a Content-Length");
     if (status != 0) return Refuse(c, status, "malformed request");
+    const bool expects_continue =
+        absl::EqualsIgnoreCase(head.request.Header("expect"), "100-continue");
     c.head = std::move(head);
     c.state = Conn::State::kBody;
+    if (expects_continue && c.head.content_length > c.in.size()) {
+      // The client waits for this before sending a body it was told fits (a body over the
+      // limit got its 413 above, and is never sent).
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      (void)!send(c.fd, kContinue, sizeof(kContinue) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
   }
   if (c.state == Conn::State::kBody) {
     if (c.in.size() < c.head.content_length) return;
@@ -459,7 +469,8 @@ void Server::Dispatch(Conn& c, Head head) {
     } catch (const std::exception& e) {
       response = {500, "text/plain", absl::StrCat("internal error: ", e.what(), "\n")};
     }
-    return StartWrite(c, Serialize(response, head.keep_alive), head.keep_alive, false);
+    return StartWrite(c, Serialize(response, head.keep_alive, head.request.method == "HEAD"),
+                      head.keep_alive, false);
   }
   Job job{c.id, head.keep_alive, std::move(head.request)};
   ++c.requests;

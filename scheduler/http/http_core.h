@@ -64,8 +64,9 @@ struct Head {
 // `max_body`), 505 (not HTTP/1.x). Pure: the unit tests call it directly.
 int ParseHead(absl::string_view head, size_t max_body, Head* out);
 
-// The bytes of a response; `keep_alive` false adds "Connection: close".
-std::string Serialize(const Response& response, bool keep_alive);
+// The bytes of a response; `keep_alive` false adds "Connection: close"; `head_only` (a HEAD
+// request) sends the headers without the body.
+std::string Serialize(const Response& response, bool keep_alive, bool head_only = false);
 
 struct ServerOptions {
   size_t max_body_bytes = 64 * 1024;

@@ -274,6 +274,36 @@ TEST_F(ServerTest, OutOfDescriptorsDropsTheOldestUnfinishedInsteadOfSpinning) {
   EXPECT_TRUE(ClosedByServer(clients[0], 1000));
 }
 
+TEST_F(ServerTest, HeadGetsHeadersOnlyAndExpectContinueIsAnswered) {
+  StartServer({});
+  int fd = Open();
+  Send(fd, "HEAD /x HTTP/1.1\r\n\r\n");
+  std::string in;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (in.find("\r\n\r\n") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    char buf[512];
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      in.append(buf, static_cast<size_t>(n));
+    }
+  }
+  EXPECT_THAT(in, StartsWith("HTTP/1.1 200 "));
+  EXPECT_THAT(in, HasSubstr("Content-Length: 9\r\n"));  // "HEAD /x 0"'s length, no body
+  EXPECT_EQ(in.substr(in.find("\r\n\r\n") + 4), "");
+  // The connection goes on with the next request.
+  Send(fd, "GET /y HTTP/1.1\r\n\r\n");
+  EXPECT_THAT(ReadResponse(fd, 2000), HasSubstr("GET /y 0"));
+
+  // curl's Expect: 100-continue: told to go on, then answered.
+  int expect = Open();
+  Send(expect, "POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  EXPECT_EQ(ReadResponse(expect, 2000), "HTTP/1.1 100 Continue\r\n\r\n");
+  Send(expect, "hello");
+  EXPECT_THAT(ReadResponse(expect, 2000), HasSubstr("POST /x 5"));
+}
+
 TEST_F(ServerTest, SlowAndIdleClientsAreDropped) {
   ServerOptions o;
   o.request_timeout = absl::Milliseconds(300);
