@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -109,8 +110,12 @@ TEST_F(SidePortTest, UnauthenticatedGigabytePostGets413AndHaidMemoryStaysFlat) {
 }
 
 TEST_F(SidePortTest, HealthzAnswersWithinASecondWhile200SlowClientsHoldTheSidePort) {
+  // HAI_SLOW_CLIENTS raises the count for bench/README.md (past server.http_max_connections,
+  // 1,024, the oldest are dropped to make room).
+  const char* env = std::getenv("HAI_SLOW_CLIENTS");
+  const int clients = env != nullptr ? std::atoi(env) : 200;
   std::vector<int> slow;
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < clients; ++i) {
     int fd = Connect(cluster_.http_port());
     ASSERT_GE(fd, 0);
     // A request head that never ends: the client holds its connection.
@@ -127,8 +132,8 @@ TEST_F(SidePortTest, HealthzAnswersWithinASecondWhile200SlowClientsHoldTheSidePo
     auto res = client.Get(probe);
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    std::printf("[figure] %s with 200 slow clients on the side port: %s in %.1f ms\n", probe,
-                res ? std::to_string(res->status).c_str() : "no answer", ms);
+    std::printf("[figure] %s with %d slow clients on the side port: %s in %.1f ms\n", probe,
+                clients, res ? std::to_string(res->status).c_str() : "no answer", ms);
     ASSERT_TRUE(res) << probe << " got no answer";
     EXPECT_EQ(res->status, 200) << probe;
     EXPECT_LT(ms, 1000.0) << probe;
