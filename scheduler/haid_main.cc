@@ -3,14 +3,15 @@
 //
 // Threads (named in one place, here): main (start-up, then waits for SIGTERM/SIGINT),
 // hai-scheduler (the loop: the only thread that decides), hai-pg-listen (LISTEN/NOTIFY ->
-// wake-ups), hai-http (the side port's event thread) with hai-http-probe (/healthz, /readyz,
-// /metrics) and hai-http-task (task control, server.http_workers), and gRPC's server threads
+// wake-ups), hai-http (the side port's event thread; answers /healthz) with hai-http-probe
+// (/readyz, /metrics) and hai-http-task (task control, server.http_workers), and gRPC's threads
 // (handlers: persist, wake the loop, reply). Signals are blocked in every thread and taken
 // by main with sigwait.
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -73,14 +74,6 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  // Each side-port connection is a descriptor (server.http_max_connections of them, 1,024 by
-  // default): take the hard limit rather than the usual soft 1,024, so the cap, not EMFILE,
-  // is what bounds them.
-  rlimit files{};
-  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-    files.rlim_cur = files.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &files);
-  }
 
   // Runtime connections carry connect/statement timeouts and TCP keepalives (migrate does not).
   const std::string db_url = hai::RuntimeDatabaseUrl(config.database);
@@ -160,6 +153,15 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   http_options.request_timeout = config.server.http_request_timeout;
   http_options.idle_timeout = config.server.http_idle_timeout;
   http_options.max_connections = config.server.http_max_connections;
+  // Each side-port connection is a descriptor: leave at least half of haid's (ulimit -n) to
+  // gRPC, Postgres and log files, so slow HTTP clients cannot starve them of descriptors.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
+                      static_cast<rlim_t>(http_options.max_connections) > files.rlim_cur / 2) {
+    http_options.max_connections = static_cast<int>(std::max<rlim_t>(16, files.rlim_cur / 2));
+    HAI_LOG(WARNING) << "server.http_max_connections lowered to "
+                     << http_options.max_connections << ": half of the descriptor limit "
+                     << files.rlim_cur << " (raise ulimit -n for more)";
+  }
   http_options.workers = config.server.http_workers;
   hai::HttpServer http(store, scheduler.views(), notifier, metrics, config.scheduler.tick,
                        http_options);
