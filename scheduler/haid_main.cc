@@ -158,9 +158,9 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
                       static_cast<rlim_t>(http_options.max_connections) > files.rlim_cur / 2) {
     http_options.max_connections = static_cast<int>(std::max<rlim_t>(16, files.rlim_cur / 2));
-    HAI_LOG(WARNING) << "server.http_max_connections lowered to "
-                     << http_options.max_connections << ": half of the descriptor limit "
-                     << files.rlim_cur << " (raise ulimit -n for more)";
+    HAI_LOG(WARNING) << "server.http_max_connections lowered to " << http_options.max_connections
+                     << ": half of the descriptor limit " << files.rlim_cur
+                     << " (raise ulimit -n for more)";
   }
   http_options.workers = config.server.http_workers;
   hai::HttpServer http(store, scheduler.views(), notifier, metrics, config.scheduler.tick,
