@@ -207,6 +207,12 @@ absl::Status ReadServer(Section& s, ServerConfig* c) {
   HAI_CFG(s.String("data_dir", &c->data_dir));
   if (c->data_dir.empty()) return KeyError(s.Key("data_dir"), "must not be empty");
   HAI_CFG(s.OneOf("log_level", {"debug", "info", "warning", "error"}, &c->log_level));
+  HAI_CFG(s.Integer("http_max_body_bytes", &c->http_max_body_bytes, 0, int64_t{1} << 30));
+  HAI_CFG(s.Duration("http_request_timeout_ms", absl::Milliseconds(1), false,
+                     &c->http_request_timeout));
+  HAI_CFG(s.Duration("http_idle_timeout_s", absl::Seconds(1), false, &c->http_idle_timeout));
+  HAI_CFG(s.Integer("http_max_connections", &c->http_max_connections, 1, 1000000));
+  HAI_CFG(s.Integer("http_workers", &c->http_workers, 1, 1024));
   return s.Finish();
 }
 
@@ -214,6 +220,12 @@ absl::Status ReadDatabase(Section& s, DatabaseConfig* c) {
   HAI_CFG(s.String("url", &c->url));
   if (c->url.empty()) return KeyError(s.Key("url"), "must not be empty");
   HAI_CFG(s.Integer("pool_size", &c->pool_size, 1, 256));
+  HAI_CFG(s.Duration("pool_wait_timeout_ms", absl::Milliseconds(1), false, &c->pool_wait_timeout));
+  HAI_CFG(s.Duration("connect_timeout_s", absl::Seconds(1), false, &c->connect_timeout));
+  HAI_CFG(s.Duration("statement_timeout_ms", absl::Milliseconds(1), true, &c->statement_timeout));
+  HAI_CFG(s.Duration("keepalives_idle_s", absl::Seconds(1), false, &c->keepalives_idle));
+  HAI_CFG(s.Duration("keepalives_interval_s", absl::Seconds(1), false, &c->keepalives_interval));
+  HAI_CFG(s.Integer("keepalives_count", &c->keepalives_count, 1, 1000));
   return s.Finish();
 }
 

@@ -20,11 +20,30 @@ struct ServerConfig {
   std::string control_url;                     // URL pods use for task control; "" = http://<http_listen>
   std::string data_dir = "var";                // logs and runtime state; relative to the cwd
   std::string log_level = "info";              // debug|info|warning|error
+  // Bounds of the HTTP side port (scheduler/http): a request body larger than this is refused
+  // with 413 before it is read or authenticated; a request's head and body must arrive within
+  // http_request_timeout of its first byte; an idle keep-alive connection is closed after
+  // http_idle_timeout; past http_max_connections the longest-waiting unfinished request is
+  // dropped; task control runs on http_workers threads (probes on their own thread).
+  int64_t http_max_body_bytes = 64 * 1024;
+  absl::Duration http_request_timeout = absl::Seconds(5);
+  absl::Duration http_idle_timeout = absl::Seconds(60);
+  int http_max_connections = 1024;
+  int http_workers = 8;
 };
 
 struct DatabaseConfig {
   std::string url = "postgresql://hai@127.0.0.1:5433/hai";  // libpq connection URI
   int pool_size = 4;                                        // connections used by haid
+  // A call waiting longer than this for a free pool connection fails with Unavailable.
+  absl::Duration pool_wait_timeout = absl::Seconds(5);
+  // libpq options of haid's and the managers' runtime connections (not of `haid migrate`):
+  // connect_timeout, the server-side statement_timeout (0 = none) and TCP keepalives.
+  absl::Duration connect_timeout = absl::Seconds(5);
+  absl::Duration statement_timeout = absl::Seconds(30);
+  absl::Duration keepalives_idle = absl::Seconds(30);
+  absl::Duration keepalives_interval = absl::Seconds(10);
+  int keepalives_count = 3;
 };
 
 struct RedisConfig {

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/db_url.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "manager/control_hints.h"
@@ -128,8 +129,9 @@ int main(int argc, char** argv) {
   ::sigaction(SIGINT, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  // connect/statement timeouts and TCP keepalives from [database] (common/db_url.h).
   auto store = hai::manager::PgAttemptStore::Connect(
-      config->database.url, attempt_id,
+      hai::RuntimeDatabaseUrl(config->database), attempt_id,
       {static_cast<int>(::getpid()), HostName(), hai::proc::SelfStartTime()});
   if (!store.ok()) {
     HAI_LOG(ERROR) << store.status();

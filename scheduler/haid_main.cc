@@ -3,12 +3,15 @@
 //
 // Threads (named in one place, here): main (start-up, then waits for SIGTERM/SIGINT),
 // hai-scheduler (the loop: the only thread that decides), hai-pg-listen (LISTEN/NOTIFY ->
-// wake-ups), hai-http (side port, plus cpp-httplib's worker pool), and gRPC's server threads
+// wake-ups), hai-http (the side port's event thread; answers /healthz) with hai-http-probe
+// (/readyz, /metrics) and hai-http-task (task control, server.http_workers), and gRPC's threads
 // (handlers: persist, wake the loop, reply). Signals are blocked in every thread and taken
 // by main with sigwait.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -20,6 +23,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "common/config.h"
+#include "common/db_url.h"
 #include "common/log.h"
 #include "common/migrate.h"
 #include "common/pg.h"
@@ -71,10 +75,13 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto pool = hai::store::ConnectionPool::Open(config.database.url, config.database.pool_size);
+  // Runtime connections carry connect/statement timeouts and TCP keepalives (migrate does not).
+  const std::string db_url = hai::RuntimeDatabaseUrl(config.database);
+  auto pool = hai::store::ConnectionPool::Open(db_url, config.database.pool_size,
+                                               config.database.pool_wait_timeout);
   if (!pool.ok()) return Fail(pool.status().ToString());
   {
-    auto conn = hai::pg::Connect(config.database.url);
+    auto conn = hai::pg::Connect(db_url);
     if (!conn.ok()) return Fail(conn.status().ToString());
     auto version = hai::SchemaVersion(**conn);
     if (!version.ok()) return Fail(version.status().ToString());
@@ -106,13 +113,12 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   hai::Scheduler scheduler(store, config, launcher, notifier, metrics);
   hai::JupyterPass jupyter_pass(store, config, launcher, notifier);
   scheduler.SetJupyterStep(&jupyter_pass);
-  hai::PgListener listener(config.database.url,
-                           [&](const std::string& channel, const std::string& payload) {
-                             // users, groups or memberships may have changed (or the
-                             // listener reconnected): authenticate from the table again.
-                             if (channel == "hai_admin") hai::api::InvalidateAuthCache();
-                             scheduler.NoteChange(channel, payload);
-                           });
+  hai::PgListener listener(db_url, [&](const std::string& channel, const std::string& payload) {
+    // users, groups or memberships may have changed (or the
+    // listener reconnected): authenticate from the table again.
+    if (channel == "hai_admin") hai::api::InvalidateAuthCache();
+    scheduler.NoteChange(channel, payload);
+  });
 
   hai::api::ServiceDeps deps{&store,   &scheduler, &scheduler.views(),          &notifier,
                              &metrics, &config,    (data_dir / "logs").string()};
@@ -142,7 +148,23 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   if (server == nullptr || bound_port == 0) {
     return Fail("cannot listen for gRPC on " + config.server.grpc_listen);
   }
-  hai::HttpServer http(store, scheduler.views(), notifier, metrics, config.scheduler.tick);
+  hai::http::ServerOptions http_options;
+  http_options.max_body_bytes = static_cast<size_t>(config.server.http_max_body_bytes);
+  http_options.request_timeout = config.server.http_request_timeout;
+  http_options.idle_timeout = config.server.http_idle_timeout;
+  http_options.max_connections = config.server.http_max_connections;
+  // Each side-port connection is a descriptor: leave at least half of haid's (ulimit -n) to
+  // gRPC, Postgres and log files, so slow HTTP clients cannot starve them of descriptors.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
+                      static_cast<rlim_t>(http_options.max_connections) > files.rlim_cur / 2) {
+    http_options.max_connections = static_cast<int>(std::max<rlim_t>(16, files.rlim_cur / 2));
+    HAI_LOG(WARNING) << "server.http_max_connections lowered to " << http_options.max_connections
+                     << ": half of the descriptor limit " << files.rlim_cur
+                     << " (raise ulimit -n for more)";
+  }
+  http_options.workers = config.server.http_workers;
+  hai::HttpServer http(store, scheduler.views(), notifier, metrics, config.scheduler.tick,
+                       http_options);
   absl::Status http_ok = http.Start(config.server.http_listen);
   if (!http_ok.ok()) {
     server->Shutdown();

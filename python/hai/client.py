@@ -1,10 +1,11 @@
 """Task control over haid's HTTP side port."""
 
+import http.client
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
+import threading
+import urllib.parse
 
 
 class HaiError(Exception):
@@ -26,33 +27,81 @@ class TaskControl:
         self.timeout = timeout
         self._suspend_seen = False
         self._warned = False
+        # One keep-alive connection for every call (haid keeps it open between polls for
+        # server.http_idle_timeout_s); re-opened when haid closed it.
+        self._conn = None
+        self._lock = threading.Lock()
 
     @property
     def configured(self):
         return bool(self.control_url and self.attempt_id and self.token)
+
+    def _connection(self):
+        if self._conn is None:
+            parts = urllib.parse.urlsplit(self.control_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise HaiError("bad HAI_CONTROL_URL %r" % self.control_url)
+            cls = http.client.HTTPSConnection if parts.scheme == "https" else \
+                http.client.HTTPConnection
+            self._conn = cls(parts.hostname, parts.port, timeout=self.timeout)
+            self._prefix = parts.path.rstrip("/")
+        return self._conn
+
+    def _close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def close(self):
+        """Closes the kept-alive connection (the next call opens a new one)."""
+        with self._lock:
+            self._close()
+
+    def _exchange(self, method, path, data, headers):
+        conn = self._connection()
+        conn.request(method, self._prefix + path, body=data, headers=headers)
+        resp = conn.getresponse()
+        payload = resp.read()
+        if resp.will_close:
+            self._close()
+        return resp.status, payload
 
     def _call(self, method, what, body=None):
         if not self.configured:
             raise HaiError(
                 "not running under hai: HAI_CONTROL_URL, HAI_ATTEMPT_ID and HAI_TASK_TOKEN "
                 "must be set")
-        url = "%s/v1/task/%s/%s" % (self.control_url, self.attempt_id, what)
+        path = "/v1/task/%s/%s" % (self.attempt_id, what)
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method)
-        req.add_header("Authorization", "Bearer " + self.token)
+        headers = {"Authorization": "Bearer " + self.token}
         if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read().decode() or "{}")
-        except urllib.error.HTTPError as e:
-            detail = e.read().decode(errors="replace").strip()
+            headers["Content-Type"] = "application/json"
+        with self._lock:
+            try:
+                reused = self._conn is not None
+                try:
+                    status, payload = self._exchange(method, path, data, headers)
+                except (http.client.RemoteDisconnected, ConnectionResetError,
+                        BrokenPipeError, http.client.BadStatusLine):
+                    # haid closed the idle connection (or restarted): once more on a new one.
+                    self._close()
+                    if not reused:
+                        raise
+                    status, payload = self._exchange(method, path, data, headers)
+            except (OSError, http.client.HTTPException) as e:
+                self._close()
+                raise HaiError("%s %s: %s" % (method, what, e)) from None
+        text = payload.decode(errors="replace")
+        if status >= 400:
+            detail = text.strip()
             try:
                 detail = json.loads(detail).get("error", detail)
-            except ValueError:
+            except (ValueError, AttributeError):
                 pass
-            raise HaiError("%s %s: HTTP %d: %s" % (method, what, e.code, detail)) from None
-        except (urllib.error.URLError, OSError, ValueError) as e:
+            raise HaiError("%s %s: HTTP %d: %s" % (method, what, status, detail))
+        try:
+            return json.loads(text or "{}")
+        except ValueError as e:
             raise HaiError("%s %s: %s" % (method, what, e)) from None
 
     def receive_suspend_command(self):

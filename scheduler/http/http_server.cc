@@ -1,9 +1,8 @@
 #include "scheduler/http/http_server.h"
 
-#include <httplib.h>
-
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -22,114 +21,138 @@ int HttpCode(const absl::Status& s) {
     case absl::StatusCode::kNotFound: return 404;
     case absl::StatusCode::kFailedPrecondition: return 409;
     case absl::StatusCode::kUnavailable: return 503;
+    case absl::StatusCode::kDeadlineExceeded: return 504;
     default: return 500;
   }
 }
 
-void Reply(httplib::Response& res, int code, const nlohmann::json& body) {
-  res.status = code;
-  res.set_content(body.dump(), "application/json");
+http::Response Json(int code, const nlohmann::json& body) {
+  return {code, "application/json", body.dump()};
 }
 
-void ReplyError(httplib::Response& res, const absl::Status& s) {
-  Reply(res, HttpCode(s), {{"error", std::string(s.message())}});
+http::Response Error(const absl::Status& s) {
+  return Json(HttpCode(s), {{"error", std::string(s.message())}});
 }
+
+constexpr absl::string_view kTaskPrefix = "/v1/task/";
 
 }  // namespace
 
 HttpServer::HttpServer(store::Store& store, const PublishedViews& views, Notifier& notifier,
-                       Metrics& metrics, absl::Duration tick)
+                       Metrics& metrics, absl::Duration tick, http::ServerOptions options)
     : store_(store),
       views_(views),
       notifier_(notifier),
       metrics_(metrics),
       tick_(tick),
-      server_(std::make_unique<httplib::Server>()) {}
+      server_(std::make_unique<http::Server>(
+          options, &HttpServer::LaneOf,
+          [this](const http::Request& request) { return Handle(request); })) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
-void HttpServer::Routes() {
-  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
-  server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    absl::Status db = store_.pool().Read("readyz", [](pqxx::read_transaction& tx) {
-      tx.exec("SELECT 1");
-      return absl::OkStatus();
-    });
-    // Ready when Postgres answers and the loop has passed within a few ticks.
-    const bool passing = absl::Now() - views_.LastPassAt() < tick_ * 5 + absl::Seconds(5);
-    if (!db.ok() || !passing) {
-      res.status = 503;
-      res.set_content(absl::StrCat(db.ok() ? "" : std::string(db.message()),
-                                   passing ? "" : " scheduler has not passed recently", "\n"),
-                      "text/plain");
-      return;
-    }
-    res.set_content("ready\n", "text/plain");
-  });
-  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_.Render(), "text/plain; version=0.0.4");
-  });
+http::Lane HttpServer::LaneOf(const http::Request& request) {
+  const std::string& p = request.path;
+  // /healthz is answered on the event thread, so even a /readyz stuck on Postgres (its own
+  // thread) cannot fail the liveness probe.
+  if (p == "/healthz") return http::Lane::kInline;
+  if (p == "/readyz" || p == "/metrics") return http::Lane::kProbe;
+  return http::Lane::kControl;
+}
 
-  // Task control: resolve the attempt from the path and check the task token.
-  auto authorize = [this](const httplib::Request& req,
-                          int64_t* attempt_id) -> absl::StatusOr<store::OpenAttempt> {
-    if (!absl::SimpleAtoi(req.matches[1].str(), attempt_id)) {
-      return absl::InvalidArgumentError("bad task id");
+http::Response HttpServer::Handle(const http::Request& req) {
+  const bool get = req.method == "GET" || req.method == "HEAD";
+  if (req.path == "/healthz" && get) return {200, "text/plain", "ok\n"};
+  if (req.path == "/readyz" && get) return Readyz();
+  if (req.path == "/metrics" && get) {
+    std::string text = metrics_.Render();
+    // The side port's own bounds at work.
+    const http::Server::Stats st = server_->stats();
+    const std::pair<const char*, int64_t> counters[] = {{"accepted", st.accepted},
+                                                        {"too_large", st.too_large},
+                                                        {"timed_out", st.timed_out},
+                                                        {"evicted", st.evicted},
+                                                        {"overloaded", st.overloaded}};
+    absl::StrAppend(&text,
+                    "# HELP hai_http_side_port_events_total Side-port events: connections "
+                    "accepted; refused as too large (413/431); closed as too slow; dropped past "
+                    "http_max_connections; answered 503 with the task-control queue full\n"
+                    "# TYPE hai_http_side_port_events_total counter\n");
+    for (const auto& [what, n] : counters) {
+      absl::StrAppend(&text, "hai_http_side_port_events_total{event=\"", what, "\"} ", n, "\n");
     }
-    std::string token = BearerToken(req.get_header_value("Authorization"));
-    if (token.empty()) return absl::UnauthenticatedError("missing task token");
-    return store_.AttemptForTaskToken(*attempt_id, HashToken(token));
-  };
-  server_->Get(R"(/v1/task/(\d+)/suspend)",
-               [this, authorize](const httplib::Request& req, httplib::Response& res) {
+    return {200, "text/plain; version=0.0.4", std::move(text)};
+  }
+  if (absl::StartsWith(req.path, kTaskPrefix)) {
+    // /v1/task/<attempt>/<what>
+    absl::string_view rest = absl::string_view(req.path).substr(kTaskPrefix.size());
+    const size_t slash = rest.find('/');
     int64_t id = 0;
-    auto a = authorize(req, &id);
-    if (!a.ok()) return ReplyError(res, a.status());
-    const bool suspend = a->attempt.suspend_requested_at.has_value() ||
-                         a->attempt.stop_requested_at.has_value();
+    if (slash != absl::string_view::npos && slash > 0 &&
+        rest.substr(0, slash).find_first_not_of("0123456789") == absl::string_view::npos &&
+        absl::SimpleAtoi(rest.substr(0, slash), &id)) {
+      return TaskControl(req, id, std::string(rest.substr(slash + 1)));
+    }
+  }
+  return Json(404, {{"error", "no such endpoint"}});
+}
+
+http::Response HttpServer::Readyz() {
+  absl::Status db = store_.pool().Read("readyz", [](pqxx::read_transaction& tx) {
+    tx.exec("SELECT 1");
+    return absl::OkStatus();
+  });
+  // Ready when Postgres answers and the loop has passed within a few ticks.
+  const bool passing = absl::Now() - views_.LastPassAt() < tick_ * 5 + absl::Seconds(5);
+  if (!db.ok() || !passing) {
+    return {503, "text/plain",
+            absl::StrCat(db.ok() ? "" : std::string(db.message()),
+                         passing ? "" : " scheduler has not passed recently", "\n")};
+  }
+  return {200, "text/plain", "ready\n"};
+}
+
+http::Response HttpServer::TaskControl(const http::Request& req, int64_t id,
+                                       const std::string& what) {
+  const bool get = req.method == "GET";
+  const bool post = req.method == "POST";
+  const bool put = req.method == "PUT";
+  const bool known = (what == "suspend" && get) || (what == "go_suspend" && post) ||
+                     (what == "whole_life_state" && (get || post || put));
+  if (!known) return Json(404, {{"error", "no such endpoint"}});
+  // The task token authorizes the attempt named in the path.
+  std::string token = BearerToken(req.Header("authorization"));
+  if (token.empty()) return Error(absl::UnauthenticatedError("missing task token"));
+  auto a = store_.AttemptForTaskToken(id, HashToken(token));
+  if (!a.ok()) return Error(a.status());
+
+  if (what == "suspend") {
+    const bool suspend =
+        a->attempt.suspend_requested_at.has_value() || a->attempt.stop_requested_at.has_value();
     std::string reason = a->attempt.suspend_reason;
     if (a->attempt.stop_requested_at.has_value() && reason.empty()) reason = "stop requested";
-    Reply(res, 200, {{"suspend", suspend}, {"reason", reason}});
-  });
-  server_->Post(R"(/v1/task/(\d+)/go_suspend)",
-                [this, authorize](const httplib::Request& req, httplib::Response& res) {
-    int64_t id = 0;
-    auto a = authorize(req, &id);
-    if (!a.ok()) return ReplyError(res, a.status());
+    return Json(200, {{"suspend", suspend}, {"reason", reason}});
+  }
+  if (what == "go_suspend") {
     absl::Status s = store_.MarkGoSuspend(id);
-    if (!s.ok()) return ReplyError(res, s);
+    if (!s.ok()) return Error(s);
     notifier_.NotifyManager(id, "go_suspend");
-    Reply(res, 200, {{"ok", true}});
-  });
-  server_->Get(R"(/v1/task/(\d+)/whole_life_state)",
-               [authorize](const httplib::Request& req, httplib::Response& res) {
-    int64_t id = 0;
-    auto a = authorize(req, &id);
-    if (!a.ok()) return ReplyError(res, a.status());
-    Reply(res, 200, {{"whole_life_state", a->chain.whole_life_state}});
-  });
-  auto set_state = [this, authorize](const httplib::Request& req, httplib::Response& res) {
-    int64_t id = 0;
-    auto a = authorize(req, &id);
-    if (!a.ok()) return ReplyError(res, a.status());
-    auto body = nlohmann::json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.contains("whole_life_state") ||
-        !body["whole_life_state"].is_number_integer()) {
-      return ReplyError(res, absl::InvalidArgumentError(
-                                 "body must be {\"whole_life_state\": <32-bit integer>}"));
-    }
-    int64_t v = body["whole_life_state"].get<int64_t>();
-    if (v < INT32_MIN || v > INT32_MAX) {
-      return ReplyError(res, absl::InvalidArgumentError("whole_life_state must fit in 32 bits"));
-    }
-    absl::Status s = store_.SetWholeLifeState(a->chain.chain_id, static_cast<int>(v));
-    if (!s.ok()) return ReplyError(res, s);
-    Reply(res, 200, {{"whole_life_state", v}});
-  };
-  server_->Put(R"(/v1/task/(\d+)/whole_life_state)", set_state);
-  server_->Post(R"(/v1/task/(\d+)/whole_life_state)", set_state);
+    return Json(200, {{"ok", true}});
+  }
+  if (get) return Json(200, {{"whole_life_state", a->chain.whole_life_state}});
+  auto body = nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("whole_life_state") ||
+      !body["whole_life_state"].is_number_integer()) {
+    return Error(
+        absl::InvalidArgumentError("body must be {\"whole_life_state\": <32-bit integer>}"));
+  }
+  int64_t v = body["whole_life_state"].get<int64_t>();
+  if (v < INT32_MIN || v > INT32_MAX) {
+    return Error(absl::InvalidArgumentError("whole_life_state must fit in 32 bits"));
+  }
+  absl::Status s = store_.SetWholeLifeState(a->chain.chain_id, static_cast<int>(v));
+  if (!s.ok()) return Error(s);
+  return Json(200, {{"whole_life_state", v}});
 }
 
 absl::Status HttpServer::Start(const std::string& listen) {
@@ -138,21 +161,13 @@ absl::Status HttpServer::Start(const std::string& listen) {
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port)) {
     return absl::InvalidArgumentError(absl::StrCat("bad http_listen '", listen, "'"));
   }
-  Routes();
-  const std::string host = listen.substr(0, colon);
-  if (!server_->bind_to_port(host.c_str(), port)) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
   }
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "hai-http");
-    server_->listen_after_bind();
-  });
-  return absl::OkStatus();
+  return server_->Start(host, port);
 }
 
-void HttpServer::Stop() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
-}
+void HttpServer::Stop() { server_->Stop(); }
 
 }  // namespace hai

@@ -2,43 +2,49 @@
 // passing), /metrics (Prometheus text), and task control for in-task code
 // (python/hai): GET  /v1/task/<attempt>/suspend, POST /v1/task/<attempt>/go_suspend,
 // GET|PUT /v1/task/<attempt>/whole_life_state, authenticated by the attempt's task token
-// ("Authorization: Bearer $HAI_TASK_TOKEN"). Runs on cpp-httplib's own threads.
+// ("Authorization: Bearer $HAI_TASK_TOKEN"). Served by http::Server (http_core.h): bodies
+// are capped before auth (413), probes run on their own thread apart from task control, slow
+// clients are dropped, and connections are kept alive for the SDK's polls.
 #pragma once
 
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
 #include "scheduler/events/notifier.h"
+#include "scheduler/http/http_core.h"
 #include "scheduler/loop/published_views.h"
 #include "scheduler/metrics.h"
 #include "scheduler/store/store.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace hai {
 
 class HttpServer {
  public:
   HttpServer(store::Store& store, const PublishedViews& views, Notifier& notifier, Metrics& metrics,
-             absl::Duration tick);
+             absl::Duration tick, http::ServerOptions options = {});
   ~HttpServer();
-  // Binds host:port and serves in a background thread; InvalidArgument/Unavailable on failure.
+  // Binds host:port (port 0: any free port) and serves in background threads;
+  // InvalidArgument/Unavailable on failure.
   absl::Status Start(const std::string& listen);
   void Stop();
+  int port() const { return server_->port(); }
+  http::Server::Stats stats() const { return server_->stats(); }
+
+  // Which lane a request runs on: the probes apart from task control.
+  static http::Lane LaneOf(const http::Request& request);
 
  private:
-  void Routes();
+  http::Response Handle(const http::Request& request);
+  http::Response Readyz();
+  http::Response TaskControl(const http::Request& request, int64_t attempt_id,
+                             const std::string& what);
   store::Store& store_;
   const PublishedViews& views_;
   Notifier& notifier_;
   Metrics& metrics_;
   absl::Duration tick_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<http::Server> server_;
 };
 
 }  // namespace hai

@@ -1,12 +1,14 @@
 #include "scheduler/store/pool.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/pg.h"
 
 namespace hai::store {
 
 absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::Open(const std::string& url,
-                                                                     int size) {
-  std::unique_ptr<ConnectionPool> pool(new ConnectionPool(url));
+                                                                     int size,
+                                                                     absl::Duration wait_timeout) {
+  std::unique_ptr<ConnectionPool> pool(new ConnectionPool(url, wait_timeout));
   absl::MutexLock lock(&pool->mu_);
   for (int i = 0; i < size; ++i) {
     auto conn = pg::Connect(url);
@@ -22,7 +24,11 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectionPool::Acquire() {
   std::unique_ptr<pqxx::connection> conn;
   {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(this, &ConnectionPool::HasFreeSlot));
+    if (!mu_.AwaitWithTimeout(absl::Condition(this, &ConnectionPool::HasFreeSlot), wait_timeout_)) {
+      return absl::UnavailableError(absl::StrCat("all ", size_, " Postgres connections busy for ",
+                                                 absl::FormatDuration(wait_timeout_),
+                                                 " (database.pool_wait_timeout_ms)"));
+    }
     --slots_;
     if (!idle_.empty()) {
       conn = std::move(idle_.back());

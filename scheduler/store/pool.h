@@ -14,13 +14,17 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace hai::store {
 
 class ConnectionPool {
  public:
-  // Opens `size` connections up front; Unavailable if the first cannot be opened.
-  static absl::StatusOr<std::unique_ptr<ConnectionPool>> Open(const std::string& url, int size);
+  // Opens `size` connections up front; Unavailable if the first cannot be opened. A call
+  // that finds every connection borrowed waits at most `wait_timeout` for one, then fails
+  // with Unavailable (gRPC UNAVAILABLE, HTTP 503) instead of queueing without limit.
+  static absl::StatusOr<std::unique_ptr<ConnectionPool>> Open(
+      const std::string& url, int size, absl::Duration wait_timeout = absl::Seconds(5));
 
   // Runs fn(tx) in a read-write transaction on a pooled connection and commits when fn
   // returns OK. libpqxx exceptions become Status (see common/pg.h).
@@ -45,9 +49,11 @@ class ConnectionPool {
 
   const std::string& url() const { return url_; }
   int size() const { return size_; }
+  absl::Duration wait_timeout() const { return wait_timeout_; }
 
  private:
-  explicit ConnectionPool(std::string url) : url_(std::move(url)) {}
+  ConnectionPool(std::string url, absl::Duration wait_timeout)
+      : url_(std::move(url)), wait_timeout_(wait_timeout) {}
   // Borrows a live connection (re-opening it if broken); returns it in Release.
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> conn);
@@ -59,6 +65,7 @@ class ConnectionPool {
   bool HasFreeSlot() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return slots_ > 0; }
 
   const std::string url_;
+  const absl::Duration wait_timeout_;
   int size_ = 0;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
@@ -21,7 +22,14 @@ ATTEMPT = "42"
 
 
 class FakeHaid(http.server.BaseHTTPRequestHandler):
-    state = {"suspend": False, "go_suspend": 0, "life": 7, "calls": []}
+    # HTTP/1.1 keep-alive like haid: a client may send many requests on one connection.
+    protocol_version = "HTTP/1.1"
+    state = {"suspend": False, "go_suspend": 0, "life": 7, "calls": [], "connections": 0,
+             "close_next": False}
+
+    def setup(self):
+        super().setup()
+        FakeHaid.state["connections"] += 1  # one handler per accepted TCP connection
 
     def log_message(self, *args):
         pass
@@ -31,6 +39,10 @@ class FakeHaid(http.server.BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if FakeHaid.state["close_next"]:
+            FakeHaid.state["close_next"] = False
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
 
@@ -63,6 +75,10 @@ class FakeHaid(http.server.BaseHTTPRequestHandler):
         self._route("POST")
 
 
+class IdleClosingHaid(FakeHaid):
+    timeout = 0.2  # an idle connection is closed after 0.2 s
+
+
 class SdkTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -74,10 +90,15 @@ class SdkTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.server.shutdown()
+        cls.server.server_close()
 
     def setUp(self):
-        FakeHaid.state.update(suspend=False, go_suspend=0, life=7, calls=[])
+        FakeHaid.state.update(suspend=False, go_suspend=0, life=7, calls=[], connections=0,
+                              close_next=False)
         self.control = TaskControl(self.url, ATTEMPT, TOKEN)
+
+    def tearDown(self):
+        self.control.close()
 
     def test_suspend_notice_is_seen_and_sticks(self):
         self.assertFalse(self.control.receive_suspend_command())
@@ -102,10 +123,43 @@ class SdkTest(unittest.TestCase):
         with self.assertRaises(TypeError):
             self.control.set_whole_life_state("3")
 
+    def test_polls_reuse_one_connection(self):
+        for _ in range(20):
+            self.assertFalse(self.control.receive_suspend_command())
+        self.assertEqual(self.control.get_whole_life_state(), 7)
+        self.control.set_whole_life_state(8)
+        self.assertEqual(len(FakeHaid.state["calls"]), 22)
+        self.assertEqual(FakeHaid.state["connections"], 1)
+
+    def test_connection_closed_by_haid_is_reopened(self):
+        self.assertFalse(self.control.receive_suspend_command())
+        FakeHaid.state["close_next"] = True  # "Connection: close" on the next reply
+        self.assertFalse(self.control.receive_suspend_command())
+        self.assertFalse(self.control.receive_suspend_command())
+        self.assertEqual(FakeHaid.state["connections"], 2)
+
+    def test_idle_connection_dropped_by_haid_is_retried(self):
+        # haid closes idle keep-alive connections (server.http_idle_timeout_s) without a word;
+        # the next call finds the socket closed and goes again on a new connection.
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), IdleClosingHaid)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            control = TaskControl("http://127.0.0.1:%d" % server.server_address[1], ATTEMPT,
+                                  TOKEN)
+            self.assertEqual(control.get_whole_life_state(), 7)
+            time.sleep(0.5)  # the server dropped the connection meanwhile
+            self.assertEqual(control.get_whole_life_state(), 7)
+            self.assertEqual(FakeHaid.state["connections"], 2)
+        finally:
+            control.close()
+            server.shutdown()
+            server.server_close()
+
     def test_wrong_token_raises_with_haids_reason(self):
         bad = TaskControl(self.url, ATTEMPT, "nope")
         with self.assertRaises(HaiError) as ctx:
             bad.go_suspend()
+        bad.close()
         self.assertIn("401", str(ctx.exception))
         self.assertIn("task token does not match", str(ctx.exception))
 
@@ -139,6 +193,7 @@ class SdkTest(unittest.TestCase):
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+            hai.client.default_control().close()
             hai.client._default = None
 
 

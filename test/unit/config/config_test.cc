@@ -206,6 +206,17 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
   EXPECT_EQ(shipped->server.log_level, d.server.log_level);
   EXPECT_EQ(shipped->database.url, d.database.url);
   EXPECT_EQ(shipped->database.pool_size, d.database.pool_size);
+  EXPECT_EQ(shipped->server.http_max_body_bytes, d.server.http_max_body_bytes);
+  EXPECT_EQ(shipped->server.http_request_timeout, d.server.http_request_timeout);
+  EXPECT_EQ(shipped->server.http_idle_timeout, d.server.http_idle_timeout);
+  EXPECT_EQ(shipped->server.http_max_connections, d.server.http_max_connections);
+  EXPECT_EQ(shipped->server.http_workers, d.server.http_workers);
+  EXPECT_EQ(shipped->database.pool_wait_timeout, d.database.pool_wait_timeout);
+  EXPECT_EQ(shipped->database.connect_timeout, d.database.connect_timeout);
+  EXPECT_EQ(shipped->database.statement_timeout, d.database.statement_timeout);
+  EXPECT_EQ(shipped->database.keepalives_idle, d.database.keepalives_idle);
+  EXPECT_EQ(shipped->database.keepalives_interval, d.database.keepalives_interval);
+  EXPECT_EQ(shipped->database.keepalives_count, d.database.keepalives_count);
   EXPECT_EQ(shipped->redis.host, d.redis.host);
   EXPECT_EQ(shipped->redis.port, d.redis.port);
   EXPECT_EQ(shipped->redis.prefix, d.redis.prefix);
@@ -277,6 +288,17 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
                           "log_level",
                           "url",
                           "pool_size",
+                          "http_max_body_bytes",
+                          "http_request_timeout_ms",
+                          "http_idle_timeout_s",
+                          "http_max_connections",
+                          "http_workers",
+                          "pool_wait_timeout_ms",
+                          "connect_timeout_s",
+                          "statement_timeout_ms",
+                          "keepalives_idle_s",
+                          "keepalives_interval_s",
+                          "keepalives_count",
                           "host",
                           "port",
                           "prefix",
