@@ -37,8 +37,10 @@ absl::StatusOr<int> StreamTaskLogs(Connection& conn, const hai::v1::Task& task,
   request.set_rank(options.rank);
   request.set_follow(options.follow);
   request.set_attempt_no(options.attempt);
-  // A followed task may run for days: no deadline, the stream ends when the task does.
-  const auto ctx = conn.NewContext(/*deadline=*/!options.follow);
+  // No deadline: a followed task may run for days, and a log of any size comes in chunks
+  // that may take longer than one call's deadline to read (GetTask just checked that haid
+  // answers).
+  const auto ctx = conn.NewContext(/*deadline=*/false);
   auto reader = conn.tasks().StreamLogs(ctx.get(), request);
 
   const bool prefix_ranks = options.rank < 0 && task.nodes() > 1;
@@ -55,8 +57,9 @@ absl::StatusOr<int> StreamTaskLogs(Connection& conn, const hai::v1::Task& task,
         std::cout << "==> attempt " << chunk.attempt_no() << " <==\n";
       }
       last_attempt = chunk.attempt_no();
-      std::cout << (prefix_ranks ? PrefixLines(chunk.text(), absl::StrCat("[rank ", chunk.rank(), "] "))
-                                 : chunk.text());
+      std::cout << (prefix_ranks
+                        ? PrefixLines(chunk.text(), absl::StrCat("[rank ", chunk.rank(), "] "))
+                        : chunk.text());
       std::cout.flush();  // a follower wants each line as it comes, also through a pipe
     }
     if (chunk.finished()) {
@@ -95,7 +98,8 @@ void AddLogsCommand(CLI::App& app, CommandSet& set) {
   sub->add_option("--attempt", args->options.attempt, "only this attempt (default: all)")
       ->check(CLI::NonNegativeNumber);
   AddJsonFlag(sub, set);
-  sub->callback([&set, args] { set.action = [&set, args] { return RunLogs(set.globals, *args); }; });
+  sub->callback(
+      [&set, args] { set.action = [&set, args] { return RunLogs(set.globals, *args); }; });
 }
 
 }  // namespace hai::cli

@@ -1,6 +1,7 @@
 // TaskService: submit, read, control and stream logs of chains.
 #include <sys/stat.h>
 
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -21,14 +22,14 @@ namespace hai::api {
 namespace {
 
 // Authenticates or returns the gRPC error from the enclosing handler.
-#define HAI_AUTH(user_var, context)                                  \
-  auto user_var##_or = Authenticate(*(context), *d_.store);           \
-  if (!user_var##_or.ok()) return ToGrpc(user_var##_or.status());    \
+#define HAI_AUTH(user_var, context)                               \
+  auto user_var##_or = Authenticate(*(context), *d_.store);       \
+  if (!user_var##_or.ok()) return ToGrpc(user_var##_or.status()); \
   const store::User& user_var = *user_var##_or
 
-#define HAI_RESOLVE(chain_var, user, ref)                            \
-  auto chain_var##_or = Resolve(user, ref);                          \
-  if (!chain_var##_or.ok()) return ToGrpc(chain_var##_or.status());  \
+#define HAI_RESOLVE(chain_var, user, ref)                           \
+  auto chain_var##_or = Resolve(user, ref);                         \
+  if (!chain_var##_or.ok()) return ToGrpc(chain_var##_or.status()); \
   store::Chain& chain_var = *chain_var##_or
 
 bool IsFile(const std::string& p) {
@@ -60,8 +61,7 @@ absl::StatusOr<store::Chain> TaskServiceImpl::Resolve(const store::User& user,
   auto chain = d_.store->GetChain(id);
   if (!chain.ok()) return chain.status();
   if (chain->row.user != user.name && !user.admin()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("task ", id, " belongs to another user"));
+    return absl::PermissionDeniedError(absl::StrCat("task ", id, " belongs to another user"));
   }
   return chain;
 }
@@ -105,8 +105,7 @@ grpc::Status TaskServiceImpl::Submit(grpc::ServerContext* context,
     resolved->quota = policy::ResolveQuota(*rows, *groups, absl::Now()).quota;
     qv = std::move(resolved);
   }
-  SubmitContext ctx{&d_.config->scheduler, user.name, nodes.get(), &qv->quota, IsFile,
-                    IsDirectory};
+  SubmitContext ctx{&d_.config->scheduler, user.name, nodes.get(), &qv->quota, IsFile, IsDirectory};
   auto chain = ValidateSubmit(*req, ctx);
   if (chain.ok() && !chain->environment.empty()) {
     auto env = d_.store->EnvironmentExists(chain->environment);
@@ -225,16 +224,24 @@ grpc::Status TaskServiceImpl::StreamLogs(grpc::ServerContext* context,
                                          grpc::ServerWriter<hai::v1::LogChunk>* writer) {
   HAI_AUTH(user, context);
   HAI_RESOLVE(chain, user, req->task());
-  LogFollower follower(absl::StrCat(d_.log_dir, "/", chain.row.chain_id), req->rank());
-  auto send = [&](const std::vector<LogPiece>& pieces) {
-    for (const LogPiece& p : pieces) {
-      hai::v1::LogChunk chunk;
-      chunk.set_rank(p.rank);
-      chunk.set_attempt_no(p.attempt_no);
-      chunk.set_text(p.text);
-      if (!writer->Write(chunk)) return false;
-    }
-    return true;
+  // A follow holds this thread until the task ends: counted per user and overall before any
+  // work, so one user's (or everyone's) followers cannot take every handler thread.
+  std::optional<FollowLimiter::Slot> slot;
+  if (req->follow()) {
+    absl::Status admitted = follows_.Acquire(user.name, &slot);
+    if (!admitted.ok()) return ToGrpc(admitted);
+  }
+  const size_t chunk_bytes = d_.config != nullptr
+                                 ? static_cast<size_t>(d_.config->grpc.log_chunk_kib) * 1024
+                                 : kDefaultLogChunkBytes;
+  LogFollower follower(d_.log_dir, chain.row.chain_id, req->rank(), chunk_bytes);
+  // One chunk at a time: each is written (and flow-controlled) before the next is read.
+  auto send = [&](LogPiece&& p) {
+    hai::v1::LogChunk chunk;
+    chunk.set_rank(p.rank);
+    chunk.set_attempt_no(p.attempt_no);
+    *chunk.mutable_text() = std::move(p.text);
+    return writer->Write(chunk);
   };
   auto wanted = [&](int attempt_no) {
     return req->attempt_no() < 0 || req->attempt_no() == attempt_no;
@@ -242,19 +249,20 @@ grpc::Status TaskServiceImpl::StreamLogs(grpc::ServerContext* context,
   if (!req->follow()) {
     for (const store::AttemptRow& a : chain.attempts) {
       if (!wanted(a.attempt_no)) continue;
-      if (!send(follower.Read(a.attempt_no, true))) return grpc::Status::OK;
+      if (!follower.Read(a.attempt_no, true, send)) return grpc::Status::OK;
     }
     return grpc::Status::OK;
   }
   // Follow: poll the files of every attempt (a suspended chain continues in a new attempt)
-  // until the chain has finished and its logs are drained.
+  // until the chain has finished and its logs are drained. A client that went away
+  // (cancelled, or its connection dropped by the server's keepalive) ends the loop.
   while (!context->IsCancelled()) {
     auto fresh = d_.store->GetChain(chain.row.chain_id);
     if (!fresh.ok()) return ToGrpc(fresh.status());
     const bool finished = fresh->row.final_state.has_value();
     for (const store::AttemptRow& a : fresh->attempts) {
       if (!wanted(a.attempt_no)) continue;
-      if (!send(follower.Read(a.attempt_no, finished))) return grpc::Status::OK;
+      if (!follower.Read(a.attempt_no, finished, send)) return grpc::Status::OK;
     }
     if (finished) {
       hai::v1::LogChunk last;

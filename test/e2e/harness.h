@@ -63,6 +63,7 @@ class Cluster {
   TestDatabase& db() { return *db_; }
   const std::string& dir() const { return dir_; }
   const std::string& config_path() const { return config_path_; }
+  pid_t daemon_pid() const { return haid_pid_; }  // -1 when not running
   std::string DaemonLog() const;
 
  private:
