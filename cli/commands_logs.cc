@@ -57,9 +57,8 @@ absl::StatusOr<int> StreamTaskLogs(Connection& conn, const hai::v1::Task& task,
         std::cout << "==> attempt " << chunk.attempt_no() << " <==\n";
       }
       last_attempt = chunk.attempt_no();
-      std::cout << (prefix_ranks
-                        ? PrefixLines(chunk.text(), absl::StrCat("[rank ", chunk.rank(), "] "))
-                        : chunk.text());
+      std::cout << (prefix_ranks ? PrefixLines(chunk.text(), absl::StrCat("[rank ", chunk.rank(), "] "))
+                                 : chunk.text());
       std::cout.flush();  // a follower wants each line as it comes, also through a pipe
     }
     if (chunk.finished()) {
@@ -98,8 +97,7 @@ void AddLogsCommand(CLI::App& app, CommandSet& set) {
   sub->add_option("--attempt", args->options.attempt, "only this attempt (default: all)")
       ->check(CLI::NonNegativeNumber);
   AddJsonFlag(sub, set);
-  sub->callback(
-      [&set, args] { set.action = [&set, args] { return RunLogs(set.globals, *args); }; });
+  sub->callback([&set, args] { set.action = [&set, args] { return RunLogs(set.globals, *args); }; });
 }
 
 }  // namespace hai::cli

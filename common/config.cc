@@ -151,8 +151,8 @@ class Section {
     for (size_t i = 0; a != nullptr && i < a->size(); ++i) {
       const toml::node& e = *a->get(i);
       if (!e.is_string() || e.as_string()->get().empty()) {
-        return KeyError(Key(name),
-                        "must be an array of non-empty strings (got " + Describe(e) + ")");
+        return KeyError(Key(name), "must be an array of non-empty strings (got " +
+                                       Describe(e) + ")");
       }
       values.push_back(e.as_string()->get());
     }
@@ -287,16 +287,16 @@ absl::Status ReadKubernetes(Section& s, KubernetesConfig* c) {
   HAI_CFG(s.String("context", &c->context));
   HAI_CFG(s.String("namespace", &c->namespace_));
   // An RFC 1123 label: anything else is rejected by the API server on the first pod.
-  const bool dns_label =
-      !c->namespace_.empty() && c->namespace_.size() <= 63 &&
-      std::all_of(c->namespace_.begin(), c->namespace_.end(),
-                  [](char ch) {
-                    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
-                  }) &&
-      c->namespace_.front() != '-' && c->namespace_.back() != '-';
+  const bool dns_label = !c->namespace_.empty() && c->namespace_.size() <= 63 &&
+                         std::all_of(c->namespace_.begin(), c->namespace_.end(), [](char ch) {
+                           return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                                  ch == '-';
+                         }) &&
+                         c->namespace_.front() != '-' && c->namespace_.back() != '-';
   if (!dns_label) {
-    return KeyError(s.Key("namespace"), absl::StrCat("must be a DNS label (a-z, 0-9, '-') (got \"",
-                                                     c->namespace_, "\")"));
+    return KeyError(s.Key("namespace"),
+                    absl::StrCat("must be a DNS label (a-z, 0-9, '-') (got \"", c->namespace_,
+                                 "\")"));
   }
   HAI_CFG(s.String("gpu_resource", &c->gpu_resource));
   if (c->gpu_resource.empty()) return KeyError(s.Key("gpu_resource"), "must not be empty");
@@ -309,24 +309,25 @@ absl::Status ReadKubernetes(Section& s, KubernetesConfig* c) {
     const std::string& v = *value;
     if (v.empty()) continue;
     const size_t slash = v.find('/');
-    const bool ok =
-        slash != std::string::npos && slash > 0 && slash + 1 < v.size() &&
-        v.find('/', slash + 1) == std::string::npos && std::all_of(v.begin(), v.end(), [](char ch) {
-          return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                 ch == '-' || ch == '.' || ch == '_' || ch == '/';
-        });
+    const bool ok = slash != std::string::npos && slash > 0 && slash + 1 < v.size() &&
+                    v.find('/', slash + 1) == std::string::npos &&
+                    std::all_of(v.begin(), v.end(), [](char ch) {
+                      return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                             (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+                             ch == '/';
+                    });
     if (!ok) {
       return KeyError(s.Key(key), absl::StrCat("must be an extended resource name like "
-                                               "nvidia.com/gpu (got \"",
-                                               v, "\")"));
+                                               "nvidia.com/gpu (got \"", v, "\")"));
     }
   }
   HAI_CFG(s.String("default_image", &c->default_image));
-  HAI_CFG(s.OneOf("image_pull_policy", {"Always", "IfNotPresent", "Never"}, &c->image_pull_policy));
+  HAI_CFG(s.OneOf("image_pull_policy", {"Always", "IfNotPresent", "Never"},
+                  &c->image_pull_policy));
   HAI_CFG(s.String("service_account", &c->service_account));
   HAI_CFG(s.Duration("image_pull_timeout_s", absl::Seconds(1), false, &c->image_pull_timeout));
-  HAI_CFG(
-      s.Duration("unschedulable_timeout_s", absl::Seconds(1), false, &c->unschedulable_timeout));
+  HAI_CFG(s.Duration("unschedulable_timeout_s", absl::Seconds(1), false,
+                     &c->unschedulable_timeout));
   HAI_CFG(s.Duration("request_timeout_ms", absl::Milliseconds(1), false, &c->request_timeout));
   HAI_CFG(s.Integer("max_retries", &c->max_retries, 0, 100));
   HAI_CFG(s.String("jupyter_image", &c->jupyter_image));

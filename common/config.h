@@ -17,9 +17,9 @@ namespace hai {
 struct ServerConfig {
   std::string grpc_listen = "127.0.0.1:7611";  // host:port of the gRPC API
   std::string http_listen = "127.0.0.1:7612";  // host:port of metrics/health/task control
-  std::string control_url;         // URL pods use for task control; "" = http://<http_listen>
-  std::string data_dir = "var";    // logs and runtime state; relative to the cwd
-  std::string log_level = "info";  // debug|info|warning|error
+  std::string control_url;                     // URL pods use for task control; "" = http://<http_listen>
+  std::string data_dir = "var";                // logs and runtime state; relative to the cwd
+  std::string log_level = "info";              // debug|info|warning|error
 };
 
 // Bounds of the gRPC API ([grpc]): handler threads, keepalive, log streaming and the
@@ -46,22 +46,21 @@ struct RedisConfig {
 };
 
 struct SchedulerConfig {
-  absl::Duration tick = absl::Seconds(1);   // periodic scheduling pass (tick_ms)
-  std::string default_group = "default";    // group when a submit names none
-  std::string default_priority = "NORMAL";  // tier when a submit names none
-  int max_nodes_per_task = 1024;            // larger requests are rejected at submit
-  bool preemption = true;                   // suspend lower tiers for higher ones
-  bool suspend_over_quota = false;          // lowered quota: suspend the youngest over it
-  int node_lost_ranks_unhealthy = 3;  // lost ranks (10 min) that make a node unhealthy; 0 = off
+  absl::Duration tick = absl::Seconds(1);       // periodic scheduling pass (tick_ms)
+  std::string default_group = "default";        // group when a submit names none
+  std::string default_priority = "NORMAL";      // tier when a submit names none
+  int max_nodes_per_task = 1024;                // larger requests are rejected at submit
+  bool preemption = true;                       // suspend lower tiers for higher ones
+  bool suspend_over_quota = false;              // lowered quota: suspend the youngest over it
+  int node_lost_ranks_unhealthy = 3;            // lost ranks (10 min) that make a node unhealthy; 0 = off
   absl::Duration above_normal_demote_after = absl::Minutes(30);
   absl::Duration min_runtime = absl::ZeroDuration();  // victims younger than this are protected
   // Per victim tier (tier name -> minimum runtime), overriding min_runtime for that tier;
   // from the [scheduler.min_runtime_s_by_tier] table, e.g. LOW = 0, NORMAL = 600.
   std::map<std::string, absl::Duration> min_runtime_by_tier;
-  absl::Duration suspend_grace = absl::Seconds(30);  // notice -> SIGTERM if no go_suspend()
-  absl::Duration kill_grace = absl::Seconds(10);     // SIGTERM -> SIGKILL
-  absl::Duration manager_timeout =
-      absl::Seconds(15);  // heartbeat age after which a manager is lost
+  absl::Duration suspend_grace = absl::Seconds(30);   // notice -> SIGTERM if no go_suspend()
+  absl::Duration kill_grace = absl::Seconds(10);      // SIGTERM -> SIGKILL
+  absl::Duration manager_timeout = absl::Seconds(15); // heartbeat age after which a manager is lost
 };
 
 struct ManagerConfig {
@@ -72,17 +71,17 @@ struct ManagerConfig {
 
 // The Kubernetes runtime (manager.runtime = "kubernetes"); see docs/deploy.md.
 struct KubernetesConfig {
-  std::string kubeconfig;                // kubeconfig path; "" = the in-cluster service account
-  std::string context;                   // kubeconfig context; "" = its current-context
-  std::string namespace_ = "hai-tasks";  // namespace of task pods and services ("namespace")
+  std::string kubeconfig;   // kubeconfig path; "" = the in-cluster service account
+  std::string context;      // kubeconfig context; "" = its current-context
+  std::string namespace_ = "hai-tasks";       // namespace of task pods and services ("namespace")
   std::string gpu_resource = "nvidia.com/gpu";  // extended resource a rank's GPUs are requested as
-  std::string rdma_resource;                    // e.g. "rdma/hca": one per pod; "" = off
-  std::string default_image;  // image when neither chain nor environment names one
-  std::string image_pull_policy = "IfNotPresent";        // Always|IfNotPresent|Never
-  std::string service_account;                           // pods' service account; "" = none mounted
-  absl::Duration image_pull_timeout = absl::Minutes(5);  // image errors this long fail a rank
-  absl::Duration unschedulable_timeout = absl::Minutes(3);  // Unschedulable this long: rank lost
-  absl::Duration request_timeout = absl::Seconds(10);       // one API request (not watches)
+  std::string rdma_resource;                  // e.g. "rdma/hca": one per pod; "" = off
+  std::string default_image;                  // image when neither chain nor environment names one
+  std::string image_pull_policy = "IfNotPresent";  // Always|IfNotPresent|Never
+  std::string service_account;                // pods' service account; "" = none mounted
+  absl::Duration image_pull_timeout = absl::Minutes(5);      // image errors this long fail a rank
+  absl::Duration unschedulable_timeout = absl::Minutes(3);   // Unschedulable this long: rank lost
+  absl::Duration request_timeout = absl::Seconds(10);        // one API request (not watches)
   int max_retries = 5;  // retries of a request on 429/5xx/transport errors, with backoff
   // Jupyter dev containers (docs/jupyter.md): the image when the container names none ("" =
   // default_image), the port the server listens on in its Pod, and the workspace volume: a
@@ -97,9 +96,9 @@ struct KubernetesConfig {
 // Jupyter dev containers (docs/jupyter.md): defaults of `hai-cli jupyter create`, idle
 // culling and GPU sharing. Node groups are marked as jupyter groups per node (hosts.jupyter).
 struct JupyterConfig {
-  std::string default_group = "jupyter";  // group when a create names none
-  int64_t default_cpu_millis = 1000;      // default_cpu (cores) of a create that names none
-  int64_t default_memory_mib = 4096;      // default_memory_gib likewise
+  std::string default_group = "jupyter";   // group when a create names none
+  int64_t default_cpu_millis = 1000;       // default_cpu (cores) of a create that names none
+  int64_t default_memory_mib = 4096;       // default_memory_gib likewise
   // A container with no kernel/terminal activity and no API request this long is stopped
   // (culled); 0 = never. Per role (admin|internal|external) from
   // [jupyter.idle_timeout_s_by_role], overriding idle_timeout for that role.
@@ -107,7 +106,7 @@ struct JupyterConfig {
   std::map<std::string, absl::Duration> idle_timeout_by_role;
   // Groups whose GPUs may be shared among containers; elsewhere a GPU is dedicated.
   std::vector<std::string> gpu_sharing_groups;
-  int max_containers_per_gpu = 4;  // in a sharing group: containers per GPU at most
+  int max_containers_per_gpu = 4;          // in a sharing group: containers per GPU at most
   std::string notebook_binary = "jupyter-notebook";  // looked up in PATH
 };
 

@@ -22,14 +22,14 @@ namespace hai::api {
 namespace {
 
 // Authenticates or returns the gRPC error from the enclosing handler.
-#define HAI_AUTH(user_var, context)                               \
-  auto user_var##_or = Authenticate(*(context), *d_.store);       \
-  if (!user_var##_or.ok()) return ToGrpc(user_var##_or.status()); \
+#define HAI_AUTH(user_var, context)                                  \
+  auto user_var##_or = Authenticate(*(context), *d_.store);           \
+  if (!user_var##_or.ok()) return ToGrpc(user_var##_or.status());    \
   const store::User& user_var = *user_var##_or
 
-#define HAI_RESOLVE(chain_var, user, ref)                           \
-  auto chain_var##_or = Resolve(user, ref);                         \
-  if (!chain_var##_or.ok()) return ToGrpc(chain_var##_or.status()); \
+#define HAI_RESOLVE(chain_var, user, ref)                            \
+  auto chain_var##_or = Resolve(user, ref);                          \
+  if (!chain_var##_or.ok()) return ToGrpc(chain_var##_or.status());  \
   store::Chain& chain_var = *chain_var##_or
 
 bool IsFile(const std::string& p) {
@@ -61,7 +61,8 @@ absl::StatusOr<store::Chain> TaskServiceImpl::Resolve(const store::User& user,
   auto chain = d_.store->GetChain(id);
   if (!chain.ok()) return chain.status();
   if (chain->row.user != user.name && !user.admin()) {
-    return absl::PermissionDeniedError(absl::StrCat("task ", id, " belongs to another user"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("task ", id, " belongs to another user"));
   }
   return chain;
 }
@@ -105,7 +106,8 @@ grpc::Status TaskServiceImpl::Submit(grpc::ServerContext* context,
     resolved->quota = policy::ResolveQuota(*rows, *groups, absl::Now()).quota;
     qv = std::move(resolved);
   }
-  SubmitContext ctx{&d_.config->scheduler, user.name, nodes.get(), &qv->quota, IsFile, IsDirectory};
+  SubmitContext ctx{&d_.config->scheduler, user.name, nodes.get(), &qv->quota, IsFile,
+                    IsDirectory};
   auto chain = ValidateSubmit(*req, ctx);
   if (chain.ok() && !chain->environment.empty()) {
     auto env = d_.store->EnvironmentExists(chain->environment);
