@@ -70,7 +70,12 @@ class LogBounds : public ::testing::Test {
         << cluster_->DaemonLog();
   }
   std::string RankLogPath(int64_t id, int rank) {
-    return absl::StrCat(cluster_->dir(), "/var/logs/", id, "/1/rank-", rank, ".log");
+    return absl::StrCat(cluster_->dir(), "/var/logs/", id, "/0/rank-", rank, ".log");
+  }
+  // `hai-cli ARGS` as alice, killed after `seconds` (exit code 124 then).
+  CommandResult CliWithTimeout(int seconds, const std::string& args) {
+    return RunCommand(absl::StrCat("timeout ", seconds, " ", BinDir(), "/hai-cli ", args),
+                      {{"HAI_CONFIG_DIR", cluster_->dir() + "/home-alice"}});
   }
   // Starts `hai-cli logs -f ID` in the background, its output in `out`; returns its pid.
   pid_t FollowInBackground(int64_t id, const std::string& out) {
@@ -158,8 +163,7 @@ TEST_F(LogBounds, FollowsPastThePerUserLimitAreRefusedAndHalfOpenOnesDropped) {
       << ReadAll(f1) << ReadAll(f2);
 
   // The third follow: refused at once (not left waiting: `timeout` would give 124).
-  auto third =
-      cluster_->Cli("alice", absl::StrCat("timeout 10 ", BinDir(), "/hai-cli logs -f ", id));
+  auto third = CliWithTimeout(10, absl::StrCat("logs -f ", id));
   EXPECT_EQ(third.exit_code, 5) << third.output;
   EXPECT_THAT(third.output, HasSubstr("max_follows_per_user"));
   // Reading without -f is not a follow.
@@ -173,8 +177,7 @@ TEST_F(LogBounds, FollowsPastThePerUserLimitAreRefusedAndHalfOpenOnesDropped) {
   ::kill(p2, SIGSTOP);
   bool admitted = WaitFor(
       [&] {
-        auto r =
-            cluster_->Cli("alice", absl::StrCat("timeout 2 ", BinDir(), "/hai-cli logs -f ", id));
+        auto r = CliWithTimeout(2, absl::StrCat("logs -f ", id));
         return r.exit_code == 124 && r.output.find("started") != std::string::npos;
       },
       30000);
