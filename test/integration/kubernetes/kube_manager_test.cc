@@ -573,6 +573,8 @@ TEST_F(KubeManagerTest, EndlessLineIsCutAndManagerMemoryStaysFlat) {
                         absl::Seconds(120)))
       << ManagerLogs();
   const int64_t peak = status_kib("VmHWM");
+  RecordProperty("manager_rss_before_kib", std::to_string(rss_before));
+  RecordProperty("manager_rss_peak_kib", std::to_string(peak));
   ASSERT_GT(rss_before, 0);
   EXPECT_LT(peak - rss_before, 20 * 1024)
       << "manager VmRSS before " << rss_before << " KiB, peak " << peak << " KiB";
