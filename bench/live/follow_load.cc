@@ -193,7 +193,9 @@ int Run(const Options& opt) {
   for (int i = 0; i < opt.follows; ++i) {
     Follow& f = *follows[i];
     f.ctx.AddMetadata("authorization", "Bearer follow-token");
-    f.reader = stubs[i % stubs.size()]->AsyncStreamLogs(&f.ctx, req, &cq, Tag(i, kStart));
+    // Prepared, then started: the start's completion must find the reader assigned.
+    f.reader = stubs[i % stubs.size()]->PrepareAsyncStreamLogs(&f.ctx, req, &cq);
+    f.reader->StartCall(Tag(i, kStart));
   }
   WaitFor([&] { return admitted + refused + other >= opt.follows; }, 60000);
   const double settle_s = std::chrono::duration<double>(Clock::now() - t0).count();
