@@ -1,7 +1,8 @@
-// End-to-end bounds of log reading (issue 15): a log of any size comes whole through
-// `hai-cli logs` while haid's memory stays flat; a symlink planted in the log dir is not
-// followed; `logs -f` is limited per user, and a follower that vanished without closing its
-// connection (a stopped process: half-open) is dropped by the server's keepalive.
+// End-to-end bounds of log reading and of the gRPC API (issue 15): a log of any size comes
+// whole through `hai-cli logs` while haid's memory stays flat; a symlink planted in the log
+// dir is not followed; `logs -f` is limited per user, and a follower that vanished without
+// closing its connection (a stopped process: half-open) is dropped by the server's
+// keepalive; handler threads are capped.
 #include <signal.h>
 #include <sys/types.h>
 
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -188,6 +190,36 @@ TEST_F(LogBounds, FollowsPastThePerUserLimitAreRefusedAndHalfOpenOnesDropped) {
     ::kill(p, SIGKILL);
     ::kill(p, SIGCONT);
   }
+  auto stop = cluster_->Cli("alice", absl::StrCat("stop ", id));
+  EXPECT_EQ(stop.exit_code, 0) << stop.output;
+}
+
+// grpc.max_threads bounds haid's handler threads: with 8 and 7 follows holding 7 of them, a
+// further call is answered RESOURCE_EXHAUSTED at once (gRPC's "Server Threadpool Exhausted")
+// instead of costing another thread; once the follows end, calls are served again.
+TEST_F(LogBounds, HandlerThreadsAreCapped) {
+  Start("[grpc]\nmax_threads = 8\nmax_follows_per_user = 7\nmax_follows = 7\n");
+  const int64_t id = SubmitBash("echo started\nsleep 600\n");
+  WaitState(id, "running");
+  std::vector<pid_t> followers;
+  std::vector<std::string> outs;
+  for (int i = 0; i < 7; ++i) {
+    outs.push_back(absl::StrCat(cluster_->dir(), "/follow-", i, ".out"));
+    followers.push_back(FollowInBackground(id, outs.back()));
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const std::string& o : outs) {
+          if (ReadAll(o).find("started") == std::string::npos) return false;
+        }
+        return true;
+      },
+      20000));
+  auto refused = CliWithTimeout(10, "list");
+  EXPECT_EQ(refused.exit_code, 5) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("Threadpool Exhausted"));
+  for (pid_t p : followers) ::kill(p, SIGTERM);
+  EXPECT_TRUE(WaitFor([&] { return CliWithTimeout(10, "list").exit_code == 0; }, 20000));
   auto stop = cluster_->Cli("alice", absl::StrCat("stop ", id));
   EXPECT_EQ(stop.exit_code, 0) << stop.output;
 }
