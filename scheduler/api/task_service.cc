@@ -258,8 +258,8 @@ grpc::Status TaskServiceImpl::StreamLogs(grpc::ServerContext* context,
   // Follow: poll the files of every attempt (a suspended chain continues in a new attempt)
   // until the chain has finished and its logs are drained. A client that went away
   // (cancelled, or its connection dropped by the server's keepalive) ends the loop.
-  // The files are polled every 200 ms, the chain's row (a Postgres read) once a second: a
-  // follow costs at most one statement per second however many are open.
+  // The files are polled every 200 ms, the chain's row (a Postgres read) once a second:
+  // each open follow costs Postgres one statement a second.
   std::optional<store::Chain> fresh;
   absl::Time next_state_read = absl::InfinitePast();
   while (!context->IsCancelled()) {
