@@ -37,8 +37,10 @@ absl::StatusOr<int> StreamTaskLogs(Connection& conn, const hai::v1::Task& task,
   request.set_rank(options.rank);
   request.set_follow(options.follow);
   request.set_attempt_no(options.attempt);
-  // A followed task may run for days: no deadline, the stream ends when the task does.
-  const auto ctx = conn.NewContext(/*deadline=*/!options.follow);
+  // No deadline: a followed task may run for days, and a log of any size comes in chunks
+  // that may take longer than one call's deadline to read (GetTask just checked that haid
+  // answers).
+  const auto ctx = conn.NewContext(/*deadline=*/false);
   auto reader = conn.tasks().StreamLogs(ctx.get(), request);
 
   const bool prefix_ranks = options.rank < 0 && task.nodes() > 1;

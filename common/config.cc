@@ -216,6 +216,23 @@ absl::Status ReadServer(Section& s, ServerConfig* c) {
   return s.Finish();
 }
 
+absl::Status ReadGrpc(Section& s, GrpcConfig* c) {
+  HAI_CFG(s.Integer("max_threads", &c->max_threads, 8, 100000));
+  HAI_CFG(s.Duration("keepalive_time_s", absl::Seconds(1), false, &c->keepalive_time));
+  HAI_CFG(s.Duration("keepalive_timeout_s", absl::Seconds(1), false, &c->keepalive_timeout));
+  // A message must stay under the client's 4 MiB receive limit with its framing.
+  HAI_CFG(s.Integer("log_chunk_kib", &c->log_chunk_kib, 4, 3072));
+  HAI_CFG(s.Integer("max_follows_per_user", &c->max_follows_per_user, 1, 100000));
+  HAI_CFG(s.Integer("max_follows", &c->max_follows, 1, 100000));
+  if (c->max_follows >= c->max_threads) {
+    return KeyError(s.Key("max_follows"),
+                    absl::StrCat("must be below grpc.max_threads (", c->max_threads,
+                                 "): each follow holds a handler thread"));
+  }
+  HAI_CFG(s.Duration("unknown_token_cache_ms", absl::Milliseconds(1), true, &c->unknown_token_ttl));
+  return s.Finish();
+}
+
 absl::Status ReadDatabase(Section& s, DatabaseConfig* c) {
   HAI_CFG(s.String("url", &c->url));
   if (c->url.empty()) return KeyError(s.Key("url"), "must not be empty");
@@ -402,6 +419,7 @@ absl::Status Apply(const toml::table& table, Config* config) {
   };
   const std::vector<Entry> sections = {
       {"server", [&](Section& s) { return ReadServer(s, &config->server); }},
+      {"grpc", [&](Section& s) { return ReadGrpc(s, &config->grpc); }},
       {"database", [&](Section& s) { return ReadDatabase(s, &config->database); }},
       {"redis", [&](Section& s) { return ReadRedis(s, &config->redis); }},
       {"scheduler", [&](Section& s) { return ReadScheduler(s, &config->scheduler); }},

@@ -32,6 +32,18 @@ struct ServerConfig {
   int http_workers = 8;
 };
 
+// Bounds of the gRPC API ([grpc]): handler threads, keepalive, log streaming and the
+// authentication cache. Each has a typed error past it (RESOURCE_EXHAUSTED).
+struct GrpcConfig {
+  int max_threads = 512;                              // handler threads; then RESOURCE_EXHAUSTED
+  absl::Duration keepalive_time = absl::Seconds(60);  // server pings an idle connection this often
+  absl::Duration keepalive_timeout = absl::Seconds(20);  // unanswered ping: connection closed
+  int log_chunk_kib = 1024;       // log text per StreamLogs message (read in pieces this size)
+  int max_follows_per_user = 16;  // concurrent `logs -f` streams of one user
+  int max_follows = 256;          // concurrent `logs -f` streams of everyone
+  absl::Duration unknown_token_ttl = absl::Seconds(5);  // unknown tokens remembered; 0 = off
+};
+
 struct DatabaseConfig {
   std::string url = "postgresql://hai@127.0.0.1:5433/hai";  // libpq connection URI
   int pool_size = 4;                                        // connections used by haid
@@ -132,6 +144,7 @@ struct LocalNodeConfig {
 
 struct Config {
   ServerConfig server;
+  GrpcConfig grpc;
   DatabaseConfig database;
   RedisConfig redis;
   SchedulerConfig scheduler;

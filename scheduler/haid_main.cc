@@ -19,6 +19,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <CLI/CLI.hpp>
 
 #include "absl/synchronization/mutex.h"
@@ -144,6 +145,26 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   // (strace under 32 clients: one clone3, mmap and munmap per three submits). Idle threads
   // are cheap; keep them.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 256);
+  // Bounded handler threads: past grpc.max_threads a call is answered RESOURCE_EXHAUSTED
+  // at once instead of costing another thread (each `logs -f` holds one until its task
+  // ends; FollowLimiter keeps followers below this).
+  grpc::ResourceQuota quota("haid-grpc");
+  quota.SetMaxThreads(config.grpc.max_threads);
+  builder.SetResourceQuota(quota);
+  // Server keepalive: a ping every keepalive_time on every connection, idle or streaming
+  // without data (no cap on pings without data), closed when one goes unanswered for
+  // keepalive_timeout, so the follow of a client that vanished (half-open) is cancelled
+  // instead of polling until its task ends. Clients may ping every 10 s.
+  builder.AddChannelArgument(
+      GRPC_ARG_KEEPALIVE_TIME_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(config.grpc.keepalive_time)));
+  builder.AddChannelArgument(
+      GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(config.grpc.keepalive_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  hai::api::SetUnknownTokenTtl(config.grpc.unknown_token_ttl);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
     return Fail("cannot listen for gRPC on " + config.server.grpc_listen);

@@ -8,6 +8,7 @@
 #include "hai/v1/cluster.grpc.pb.h"
 #include "hai/v1/task.grpc.pb.h"
 #include "hai/v1/user.grpc.pb.h"
+#include "scheduler/api/log_stream.h"
 #include "scheduler/events/notifier.h"
 #include "scheduler/loop/pass_trigger.h"
 #include "scheduler/loop/published_views.h"
@@ -28,7 +29,10 @@ struct ServiceDeps {
 
 class TaskServiceImpl final : public hai::v1::TaskService::Service {
  public:
-  explicit TaskServiceImpl(ServiceDeps deps) : d_(std::move(deps)) {}
+  explicit TaskServiceImpl(ServiceDeps deps)
+      : d_(std::move(deps)),
+        follows_(d_.config != nullptr ? d_.config->grpc.max_follows_per_user : 16,
+                 d_.config != nullptr ? d_.config->grpc.max_follows : 256) {}
   grpc::Status Submit(grpc::ServerContext*, const hai::v1::SubmitRequest*,
                       hai::v1::SubmitResponse*) override;
   grpc::Status Get(grpc::ServerContext*, const hai::v1::GetRequest*,
@@ -63,6 +67,7 @@ class TaskServiceImpl final : public hai::v1::TaskService::Service {
   void Fill(const store::Chain& chain, hai::v1::Task* out);
   grpc::Status WakeAndReply(int64_t chain_id, hai::v1::Task* out);
   ServiceDeps d_;
+  FollowLimiter follows_;  // concurrent StreamLogs follows (grpc.max_follows*)
 };
 
 class ClusterServiceImpl final : public hai::v1::ClusterService::Service {

@@ -1,6 +1,7 @@
 // TaskService: submit, read, control and stream logs of chains.
 #include <sys/stat.h>
 
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -265,16 +266,24 @@ grpc::Status TaskServiceImpl::StreamLogs(grpc::ServerContext* context,
                                          grpc::ServerWriter<hai::v1::LogChunk>* writer) {
   HAI_AUTH(user, context);
   HAI_RESOLVE(chain, user, req->task());
-  LogFollower follower(absl::StrCat(d_.log_dir, "/", chain.row.chain_id), req->rank());
-  auto send = [&](const std::vector<LogPiece>& pieces) {
-    for (const LogPiece& p : pieces) {
-      hai::v1::LogChunk chunk;
-      chunk.set_rank(p.rank);
-      chunk.set_attempt_no(p.attempt_no);
-      chunk.set_text(p.text);
-      if (!writer->Write(chunk)) return false;
-    }
-    return true;
+  // A follow holds this thread until the task ends: counted per user and overall before any
+  // work, so one user's (or everyone's) followers cannot take every handler thread.
+  std::optional<FollowLimiter::Slot> slot;
+  if (req->follow()) {
+    absl::Status admitted = follows_.Acquire(user.name, &slot);
+    if (!admitted.ok()) return ToGrpc(admitted);
+  }
+  const size_t chunk_bytes = d_.config != nullptr
+                                 ? static_cast<size_t>(d_.config->grpc.log_chunk_kib) * 1024
+                                 : kDefaultLogChunkBytes;
+  LogFollower follower(d_.log_dir, chain.row.chain_id, req->rank(), chunk_bytes);
+  // One chunk at a time: each is written (and flow-controlled) before the next is read.
+  auto send = [&](LogPiece&& p) {
+    hai::v1::LogChunk chunk;
+    chunk.set_rank(p.rank);
+    chunk.set_attempt_no(p.attempt_no);
+    *chunk.mutable_text() = std::move(p.text);
+    return writer->Write(chunk);
   };
   auto wanted = [&](int attempt_no) {
     return req->attempt_no() < 0 || req->attempt_no() == attempt_no;
@@ -282,19 +291,28 @@ grpc::Status TaskServiceImpl::StreamLogs(grpc::ServerContext* context,
   if (!req->follow()) {
     for (const store::AttemptRow& a : chain.attempts) {
       if (!wanted(a.attempt_no)) continue;
-      if (!send(follower.Read(a.attempt_no, true))) return grpc::Status::OK;
+      if (!follower.Read(a.attempt_no, true, send)) return grpc::Status::OK;
     }
     return grpc::Status::OK;
   }
   // Follow: poll the files of every attempt (a suspended chain continues in a new attempt)
-  // until the chain has finished and its logs are drained.
+  // until the chain has finished and its logs are drained. A client that went away
+  // (cancelled, or its connection dropped by the server's keepalive) ends the loop.
+  // The files are polled every 200 ms, the chain's row (a Postgres read) once a second:
+  // each open follow costs Postgres one statement a second.
+  std::optional<store::Chain> fresh;
+  absl::Time next_state_read = absl::InfinitePast();
   while (!context->IsCancelled()) {
-    auto fresh = d_.store->GetChain(chain.row.chain_id);
-    if (!fresh.ok()) return ToGrpc(fresh.status());
+    if (const absl::Time now = absl::Now(); now >= next_state_read) {
+      auto read = d_.store->GetChain(chain.row.chain_id);
+      if (!read.ok()) return ToGrpc(read.status());
+      fresh = *std::move(read);
+      next_state_read = now + absl::Seconds(1);
+    }
     const bool finished = fresh->row.final_state.has_value();
     for (const store::AttemptRow& a : fresh->attempts) {
       if (!wanted(a.attempt_no)) continue;
-      if (!send(follower.Read(a.attempt_no, finished))) return grpc::Status::OK;
+      if (!follower.Read(a.attempt_no, finished, send)) return grpc::Status::OK;
     }
     if (finished) {
       hai::v1::LogChunk last;

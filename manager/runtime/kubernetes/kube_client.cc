@@ -235,6 +235,7 @@ namespace {
 
 struct StreamState {
   std::string partial;
+  size_t max_line = 0;  // 0: unbounded
   const std::function<bool(std::string_view)>* on_line;
   const std::function<bool()>* cancelled;
   bool stopped = false;  // on_line returned false
@@ -257,11 +258,23 @@ size_t StreamWrite(char* data, size_t size, size_t n, void* user) {
   }
   st->partial.append(data, size * n);
   size_t start = 0;
-  for (size_t nl; (nl = st->partial.find('\n', start)) != std::string::npos; start = nl + 1) {
-    if (!(*st->on_line)(std::string_view(st->partial).substr(start, nl - start))) {
+  while (true) {
+    const size_t nl = st->partial.find('\n', start);
+    size_t end, next;
+    if (nl != std::string::npos && (st->max_line == 0 || nl - start < st->max_line)) {
+      end = nl;
+      next = nl + 1;
+    } else if (st->max_line > 0 && st->partial.size() - start >= st->max_line) {
+      end = start + st->max_line;  // an overlong line: hand on a piece of it
+      next = end;
+    } else {
+      break;
+    }
+    if (!(*st->on_line)(std::string_view(st->partial).substr(start, end - start))) {
       st->stopped = true;
       return 0;  // aborts the transfer
     }
+    start = next;
   }
   st->partial.erase(0, start);
   return size * n;
@@ -280,7 +293,7 @@ int StreamProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 absl::Status KubeClient::Stream(const std::string& path, absl::Duration max_time,
                                 const std::function<bool(std::string_view)>& on_line,
-                                const std::function<bool()>& cancelled) {
+                                const std::function<bool()>& cancelled, size_t max_line_bytes) {
   std::unique_ptr<CURL, CurlDeleter> c(curl_easy_init());
   if (!c) return absl::InternalError("curl_easy_init failed");
   const std::string url = ep_.server + path;
@@ -297,6 +310,7 @@ absl::Status KubeClient::Stream(const std::string& path, absl::Duration max_time
   StreamState st;
   st.on_line = &on_line;
   st.cancelled = &cancelled;
+  st.max_line = max_line_bytes;
   st.curl = c.get();
   curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, StreamWrite);
   curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &st);

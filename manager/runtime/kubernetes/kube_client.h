@@ -46,9 +46,13 @@ class KubeClient {
   // Cancelled when `cancelled()` became true (libcurl checks about once a second), else the
   // error.
   // Not retried: the caller decides how to resume (re-list, sinceTime).
+  // `max_line_bytes` > 0 bounds the partial line kept: whole lines handed on are shorter,
+  // and a line of that size or longer comes in pieces of exactly that size (the last one
+  // shorter), so a pod log line without newline cannot grow memory; 0 = whole lines however
+  // long (watch events, which must parse as JSON).
   absl::Status Stream(const std::string& path, absl::Duration max_time,
                       const std::function<bool(std::string_view)>& on_line,
-                      const std::function<bool()>& cancelled);
+                      const std::function<bool()>& cancelled, size_t max_line_bytes = 0);
 
   const KubeEndpoint& endpoint() const { return ep_; }
 

@@ -472,9 +472,24 @@ void KubernetesPodRuntime::LogLoop(int rank) {
                                                    absl::UTCTimeZone())));
     }
     const absl::Time resume_after = last;
+    // Lines are cut at the local runtime's length (kMaxLogLineBytes), so a container writing
+    // without newlines (tqdm's '\r' progress) keeps this reader's memory flat. The pieces
+    // after the first of a cut line carry no timestamp: they take their line's.
+    bool continuing = false;  // the previous piece was cut: this one continues its line
+    bool skipping = false;    // the line being continued was already written
     absl::Status s = client_->Stream(
         path, absl::Hours(24 * 365),
         [&](std::string_view line) {
+          const bool cut = line.size() >= kMaxLogLineBytes;
+          if (continuing) {
+            continuing = cut;
+            if (skipping || line.empty()) return true;
+            const std::string formatted = FormatLogLine(last, LogStream::kOut, std::string(line));
+            std::fwrite(formatted.data(), 1, formatted.size(), out);
+            std::fflush(out);
+            return true;
+          }
+          continuing = cut;
           const size_t sp = line.find(' ');
           absl::Time at;
           std::string err;
@@ -486,7 +501,8 @@ void KubernetesPodRuntime::LogLoop(int rank) {
             at = absl::Now();
             text = std::string(line);
           }
-          if (at <= resume_after) return true;  // already written (resumed stream)
+          skipping = at <= resume_after;
+          if (skipping) return true;  // already written (resumed stream)
           last = at;
           // The pod log API merges stdout and stderr; every line is tagged [out].
           const std::string formatted = FormatLogLine(at, LogStream::kOut, text);
@@ -494,7 +510,7 @@ void KubernetesPodRuntime::LogLoop(int rank) {
           std::fflush(out);
           return true;
         },
-        [this] { return stop_flag_.load(); });
+        [this] { return stop_flag_.load(); }, kMaxLogLineBytes);
     bool done = false;
     {
       absl::MutexLock lock(&mu_);

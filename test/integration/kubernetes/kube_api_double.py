@@ -49,7 +49,7 @@ STATE = {
     "history": [],  # (rv, kind, ns, event type, object)
     "history_floor": 100,  # watches from an older resourceVersion get 410
     "procs": {},  # (ns, name) -> Popen
-    "logs": {},  # (ns, name) -> [(ts_ns, line)]
+    "logs": {},  # (ns, name) -> [(ts_ns, bytes, starts_line, ends_line)]: lines in pieces
     "failures": [],  # [{"method", "path", "code", "count"}]
     "requests": [],  # [(method, path, query)]
     "unschedulable": set(),
@@ -240,10 +240,26 @@ def start_container(ns, name, pod):
 
 
 def pump(ns, name, proc):
-    for raw in iter(proc.stdout.readline, b""):
-        line = raw.decode("utf-8", "replace").rstrip("\n")
+    # Reads the output in pieces, not lines: a process writing without newlines (tqdm's '\r'
+    # progress) makes one endless line, served to the log API as it comes, like a kubelet.
+    # A line's pieces keep its first piece's timestamp.
+    fd = proc.stdout.fileno()
+    at_start, line_ts = True, 0
+    while True:
+        data = os.read(fd, 1 << 16)
+        if not data:
+            break
+        pieces = []
+        while data:
+            nl = data.find(b"\n")
+            part, ends = (data, False) if nl < 0 else (data[:nl], True)
+            data = b"" if nl < 0 else data[nl + 1:]
+            if at_start:
+                line_ts = time.time_ns()
+            pieces.append((line_ts, part, at_start, ends))
+            at_start = ends
         with LOCK:
-            STATE["logs"][(ns, name)].append((time.time_ns(), line))
+            STATE["logs"][(ns, name)].extend(pieces)
             LOCK.notify_all()
     code = proc.wait()
     exit_code = code if code >= 0 else 128 - code
@@ -514,11 +530,19 @@ class Handler(BaseHTTPRequestHandler):
                     if not batch and follow and running:
                         LOCK.wait(timeout=0.2)
                         continue
-                for ts, line in batch:
+                out, size = [], 0
+                for ts, part, starts, ends in batch:
                     if ts < since:
                         continue
-                    text = (ts_nano(ts) + " " + line) if stamps else line
-                    self.chunk(text.encode() + b"\n")
+                    if starts and stamps:
+                        out.append(ts_nano(ts).encode() + b" ")
+                    out.append(part + (b"\n" if ends else b""))
+                    size += len(out[-1])
+                    if size >= 1 << 20:
+                        self.chunk(b"".join(out))
+                        out, size = [], 0
+                if out:
+                    self.chunk(b"".join(out))
                 if not follow or not running:
                     break
             self.end_stream()

@@ -10,7 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -533,6 +536,71 @@ TEST_F(KubeManagerTest, JupyterServiceIsAdoptedAfterARestartAndEverythingGoesAtT
   EXPECT_EQ(State(attempt), "stopped") << EndReason(attempt);
   ExpectNothingLeft();
   EXPECT_TRUE(WaitUntil([&] { return double_->Procs().empty(); })) << double_->Procs().dump();
+}
+
+// A container writing 300 MB without a newline (tqdm's '\r' progress): the pod-log reader
+// cuts it into lines of the local runtime's 64 KiB (kMaxLogLineBytes) as it comes, so the
+// manager's memory stays flat instead of holding the endless partial line, and the text
+// after it still arrives.
+TEST_F(KubeManagerTest, EndlessLineIsCutAndManagerMemoryStaysFlat) {
+  const int64_t attempt = Seed(
+      "echo started\nsleep 2\n"
+      "yes 'progress 42%' | tr '\\n' '\\r' | head -c 300000000\n"
+      "echo\necho after-the-long-line\nsleep 600\n",
+      {"node-a"}, "tqdm");
+  const pid_t m = StartManager(attempt, Config());
+  WaitRunning(attempt, "started", 1);
+  // The peak RSS from here on (VmHWM reset to the current RSS).
+  auto status_kib = [&](const std::string& field) -> int64_t {
+    std::ifstream in(absl::StrCat("/proc/", m, "/status"));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (absl::StartsWith(line, field + ":")) return std::atoll(line.c_str() + field.size() + 1);
+    }
+    return -1;
+  };
+  const int64_t rss_before = status_kib("VmRSS");
+  std::ofstream(absl::StrCat("/proc/", m, "/clear_refs")) << "5";
+  // The tail of the rank log, without reading 300 MB on every poll.
+  const std::string path = absl::StrCat(dir_, "/data/logs/", chain_id_, "/1/rank-0.log");
+  auto tail = [&] {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    const std::streamoff size = in.tellg();
+    in.seekg(std::max<std::streamoff>(0, size - 4096));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  ASSERT_TRUE(WaitUntil([&] { return tail().find("after-the-long-line") != std::string::npos; },
+                        absl::Seconds(120)))
+      << ManagerLogs();
+  const int64_t peak = status_kib("VmHWM");
+  RecordProperty("manager_rss_before_kib", std::to_string(rss_before));
+  RecordProperty("manager_rss_peak_kib", std::to_string(peak));
+  ASSERT_GT(rss_before, 0);
+  EXPECT_LT(peak - rss_before, 20 * 1024)
+      << "manager VmRSS before " << rss_before << " KiB, peak " << peak << " KiB";
+
+  // Every line of the rank log is bounded, and all 300 MB of the line arrived.
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  size_t longest = 0, lines = 0;
+  int64_t text = 0;
+  while (std::getline(in, line)) {
+    longest = std::max(longest, line.size());
+    ++lines;
+    const size_t tag = line.find(" [out] ");
+    if (tag != std::string::npos) text += static_cast<int64_t>(line.size() - tag - 7);
+  }
+  EXPECT_LE(longest, 64u * 1024 + 64) << "a rank log line longer than the 64 KiB cut";
+  EXPECT_GT(lines, 300000000u / (64 * 1024));
+  // Each piece may lose one byte: the stream's timestamp counts against the first piece's
+  // 64 KiB, and a piece ending in '\r' loses it (as a CRLF line does).
+  EXPECT_GE(text, 300000000 - static_cast<int64_t>(lines) - 64) << lines << " lines";
+
+  db_->Exec(
+      absl::StrCat("UPDATE chains SET stop_requested = true WHERE chain_id = ", chain_id_,
+                   "; UPDATE attempts SET stop_requested_at = now() WHERE attempt_id = ", attempt));
+  ASSERT_EQ(WaitExit(m), 0) << ManagerLogs();
+  ExpectNothingLeft();
 }
 
 }  // namespace

@@ -173,6 +173,29 @@ TEST(ConfigTest, EachMistakeIsRejectedNamingTheKey) {
   }
 }
 
+// The gRPC API's bounds: read, range-checked, and the follow cap kept below the thread cap.
+TEST(ConfigTest, GrpcBoundsAreReadAndChecked) {
+  auto c = ParseConfig(
+      "[grpc]\nmax_threads = 64\nkeepalive_time_s = 5\nkeepalive_timeout_s = 2\n"
+      "log_chunk_kib = 64\nmax_follows_per_user = 2\nmax_follows = 10\n"
+      "unknown_token_cache_ms = 0\n",
+      "t");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->grpc.max_threads, 64);
+  EXPECT_EQ(c->grpc.keepalive_time, absl::Seconds(5));
+  EXPECT_EQ(c->grpc.keepalive_timeout, absl::Seconds(2));
+  EXPECT_EQ(c->grpc.log_chunk_kib, 64);
+  EXPECT_EQ(c->grpc.max_follows_per_user, 2);
+  EXPECT_EQ(c->grpc.max_follows, 10);
+  EXPECT_EQ(c->grpc.unknown_token_ttl, absl::ZeroDuration());
+  for (const char* bad : {"[grpc]\nlog_chunk_kib = 4096\n", "[grpc]\nmax_follows_per_user = 0\n",
+                          "[grpc]\nmax_threads = 100\n", "[grpc]\nkeepalive_time_s = 0\n"}) {
+    auto r = ParseConfig(bad, "t");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("config key grpc.")) << bad;
+  }
+}
+
 TEST(ConfigTest, OverrideReplacesKeysAndTheWholeNodeList) {
   const std::string dir = ::testing::TempDir();
   const std::string base = dir + "/base.toml", extra = dir + "/extra.toml";
@@ -204,6 +227,13 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
   EXPECT_EQ(shipped->server.control_url, d.server.control_url);
   EXPECT_EQ(shipped->server.data_dir, d.server.data_dir);
   EXPECT_EQ(shipped->server.log_level, d.server.log_level);
+  EXPECT_EQ(shipped->grpc.max_threads, d.grpc.max_threads);
+  EXPECT_EQ(shipped->grpc.keepalive_time, d.grpc.keepalive_time);
+  EXPECT_EQ(shipped->grpc.keepalive_timeout, d.grpc.keepalive_timeout);
+  EXPECT_EQ(shipped->grpc.log_chunk_kib, d.grpc.log_chunk_kib);
+  EXPECT_EQ(shipped->grpc.max_follows_per_user, d.grpc.max_follows_per_user);
+  EXPECT_EQ(shipped->grpc.max_follows, d.grpc.max_follows);
+  EXPECT_EQ(shipped->grpc.unknown_token_ttl, d.grpc.unknown_token_ttl);
   EXPECT_EQ(shipped->database.url, d.database.url);
   EXPECT_EQ(shipped->database.pool_size, d.database.pool_size);
   EXPECT_EQ(shipped->server.http_max_body_bytes, d.server.http_max_body_bytes);
@@ -282,6 +312,14 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
   std::stringstream text;
   text << in.rdbuf();
   for (const char* key : {"grpc_listen",
+                          "[grpc]",
+                          "max_threads",
+                          "keepalive_time_s",
+                          "keepalive_timeout_s",
+                          "log_chunk_kib",
+                          "max_follows_per_user",
+                          "max_follows",
+                          "unknown_token_cache_ms",
                           "http_listen",
                           "control_url",
                           "data_dir",
