@@ -135,7 +135,7 @@ int Run(const Options& opt) {
       return 1;
     }
   }
-  const pid_t haid = cluster.daemon_pid();
+  const pid_t haid = cluster.haid_pid();
   std::this_thread::sleep_for(std::chrono::seconds(2));  // the queue settles
   const auto base = measure(opt.seconds);
   const int64_t threads_before = ProcStatus(haid, "Threads");

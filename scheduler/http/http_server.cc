@@ -140,19 +140,27 @@ http::Response HttpServer::TaskControl(const http::Request& req, int64_t id,
     return Json(200, {{"ok", true}});
   }
   if (get) return Json(200, {{"whole_life_state", a->chain.whole_life_state}});
-  auto body = nlohmann::json::parse(req.body, nullptr, false);
+  absl::StatusOr<int> v = ParseWholeLifeState(req.body);
+  if (!v.ok()) return Error(v.status());
+  absl::Status s = store_.SetWholeLifeState(a->chain.chain_id, *v);
+  if (!s.ok()) return Error(s);
+  return Json(200, {{"whole_life_state", *v}});
+}
+
+absl::StatusOr<int> ParseWholeLifeState(std::string_view text) {
+  auto body = nlohmann::json::parse(text, nullptr, false);
   if (body.is_discarded() || !body.is_object() || !body.contains("whole_life_state") ||
       !body["whole_life_state"].is_number_integer()) {
-    return Error(
-        absl::InvalidArgumentError("body must be {\"whole_life_state\": <32-bit integer>}"));
+    return absl::InvalidArgumentError("body must be {\"whole_life_state\": <32-bit integer>}");
   }
-  int64_t v = body["whole_life_state"].get<int64_t>();
-  if (v < INT32_MIN || v > INT32_MAX) {
-    return Error(absl::InvalidArgumentError("whole_life_state must fit in 32 bits"));
-  }
-  absl::Status s = store_.SetWholeLifeState(a->chain.chain_id, static_cast<int>(v));
-  if (!s.ok()) return Error(s);
-  return Json(200, {{"whole_life_state", v}});
+  const nlohmann::json& value = body["whole_life_state"];
+  // An unsigned JSON number is past int64's range or non-negative; get<int64_t>() would wrap
+  // the former (2^64-1 reads as -1), so compare it unsigned.
+  const bool fits = value.is_number_unsigned()
+                        ? value.get<uint64_t>() <= static_cast<uint64_t>(INT32_MAX)
+                        : value.get<int64_t>() >= INT32_MIN && value.get<int64_t>() <= INT32_MAX;
+  if (!fits) return absl::InvalidArgumentError("whole_life_state must fit in 32 bits");
+  return static_cast<int>(value.get<int64_t>());
 }
 
 absl::Status HttpServer::Start(const std::string& listen) {

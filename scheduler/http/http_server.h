@@ -9,8 +9,10 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "scheduler/events/notifier.h"
 #include "scheduler/http/http_core.h"
 #include "scheduler/loop/published_views.h"
@@ -18,6 +20,10 @@
 #include "scheduler/store/store.h"
 
 namespace hai {
+
+// The value of a `{"whole_life_state": N}` body: InvalidArgument unless N is an integer
+// that fits in 32 bits (JSON numbers past int64, which would wrap, included).
+absl::StatusOr<int> ParseWholeLifeState(std::string_view body);
 
 class HttpServer {
  public:
