@@ -25,8 +25,8 @@ absl::StatusOr<store::User> Admin(const grpc::ServerContext& context, store::Sto
   return user;
 }
 
-#define HAI_ADMIN(var, context)                          \
-  auto var = Admin(*(context), *d_.store);               \
+#define HAI_ADMIN(var, context)            \
+  auto var = Admin(*(context), *d_.store); \
   if (!var.ok()) return ToGrpc(var.status())
 
 void FillUser(const store::User& u, hai::v1::AdminUser* out) {
@@ -133,6 +133,12 @@ grpc::Status AdminServiceImpl::QuotaSet(grpc::ServerContext* context,
   HAI_ADMIN(admin, context);
   const hai::v1::QuotaEntry& e = req->entry();
   policy::QuotaRow row{e.owner_kind(), e.owner(), e.resource(), e.quota(), std::nullopt, true};
+  // Postgres' timestamp ends in year 294276; past year 9999 is a unit mistake, not a date.
+  constexpr int64_t kLastExpiry = 253402300799;  // 9999-12-31T23:59:59Z
+  if (e.expire_at_unix() > kLastExpiry) {
+    return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+        "expire_at_unix must be a Unix time before year 10000, got ", e.expire_at_unix())));
+  }
   if (e.expire_at_unix() > 0) row.expire_at = absl::FromUnixSeconds(e.expire_at_unix());
   if (row.owner_kind != "user" && row.owner_kind != "group" && row.owner_kind != "public") {
     return ToGrpc(absl::InvalidArgumentError(
@@ -144,15 +150,15 @@ grpc::Status AdminServiceImpl::QuotaSet(grpc::ServerContext* context,
   // Reject what the scheduler would only skip: a typo here should fail loudly.
   policy::QuotaProblemKind why;
   if (!policy::ParseQuotaResource(row.resource, &why).has_value()) {
-    return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
-        "resource '", row.resource.substr(0, 80),
-        "' must be node-<group>-<TIER> with TIER one of LOW, BELOW_NORMAL, NORMAL, "
-        "ABOVE_NORMAL, HIGH, VERY_HIGH, EXTREME_HIGH")));
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("resource '", row.resource.substr(0, 80),
+                     "' must be node-<group>-<TIER> with TIER one of LOW, BELOW_NORMAL, NORMAL, "
+                     "ABOVE_NORMAL, HIGH, VERY_HIGH, EXTREME_HIGH")));
   }
   if (row.quota < 0) return ToGrpc(absl::InvalidArgumentError("quota must be >= 0 nodes"));
   if (absl::Status s = d_.store->UpsertQuota(row); !s.ok()) return ToGrpc(s);
-  HAI_LOG(INFO) << "admin " << admin->name << " set quota " << row.owner_kind << ":"
-                << row.owner << " " << row.resource << " = " << row.quota;
+  HAI_LOG(INFO) << "admin " << admin->name << " set quota " << row.owner_kind << ":" << row.owner
+                << " " << row.resource << " = " << row.quota;
   d_.scheduler->Wake();
   return grpc::Status::OK;
 }

@@ -114,6 +114,12 @@ TEST_F(Admin, QuotaSetUnblocksAWaitingTask) {
   auto bad = cluster_->Cli("root", "admin quota set user:alice node-default-URGENT 1");
   EXPECT_EQ(bad.exit_code, 5) << bad.output;
   EXPECT_THAT(bad.output, HasSubstr("node-<group>-<TIER>"));
+  // An expiry past any date (here 10^12 hours: absl saturates it to the end of time) is a
+  // typed refusal, not a Postgres error.
+  auto forever =
+      cluster_->Cli("root", "admin quota set user:alice node-default-LOW 2 --expire-in-hours 1e12");
+  EXPECT_EQ(forever.exit_code, 5) << forever.output;
+  EXPECT_THAT(forever.output, HasSubstr("before year 10000"));
 }
 
 TEST_F(Admin, CheckReportsInvalidRowsWhileSchedulingContinues) {
