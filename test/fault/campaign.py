@@ -1,0 +1,613 @@
+#!/usr/bin/env python3
+"""Fault campaign (issue 16): a seeded schedule of faults against a churning workload on the
+embedded default, a recorded history, and checkers that read it (docs/reliability.md).
+
+One run: start a private Postgres and Redis, haid with NODES local nodes of 2 GPUs, three
+users with quotas; submit TASKS training tasks (test/fault/train_steps.py: count steps,
+checkpoint, honour the suspend notice or ignore it) of every shape (1 GPU, whole node, 2-node
+gangs) and tier, with user stops, suspends/resumes and priority changes among them; inject
+FAULTS faults at seeded times (SIGKILL and SIGSTOP/SIGCONT of haid, SIGKILL of managers and of
+rank supervisors, a task killing its own process group, Postgres restart, outage and
+pg_terminate_backend, Redis restart); wait until every acknowledged task has ended; then check:
+
+  final      every acknowledged submit reaches exactly one final state, no attempt left open
+  gpus       no GPU is held by two attempts at any instant: from the pods' start/end intervals
+             and from the processes seen in /proc (sampled every 0.2 s)
+  quota      no user holds more nodes at a tier than its quota at any instant
+  steps      no attempt starts behind the last checkpoint, steps within an attempt are
+             contiguous, and every succeeded task has exactly its step count
+  orphans    no process of an attempt outlives the attempt (2 s of slack for the reaper)
+  cycles     no preemption cycle (A suspends B, then B suspends A, with no priority change)
+  health     haid answers /healthz within 1 s of each fault ending (recorded per kind)
+
+The fault kinds and times come from --seed alone, so a seed replays the same schedule; the
+victim of each fault is drawn by the same seeded generator among what runs at that moment.
+Exit status 0 when no checker found a violation, 1 otherwise; a failing seed is printed.
+
+usage: campaign.py --src DIR --bin-dir DIR [--seed N] [--tasks N] [--faults N]
+                   [--pg-port P] [--redis-port P] [--json FILE] [--keep]
+"""
+import argparse
+import collections
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+USERS = ["alice", "bob", "carol"]
+TIERS = ["LOW", "NORMAL", "HIGH"]
+GPUS_PER_NODE = 2
+QUOTA = {"LOW": 4, "NORMAL": 3, "HIGH": 2}  # nodes per user and tier (public rows)
+TIER_VALUES = {"LOW": 0, "NORMAL": 10, "HIGH": 30}  # common/model/tier.h
+FAULT_KINDS = [
+    "haid_kill", "haid_stop", "manager_kill", "rank_supervisor_kill", "task_kills_own_group",
+    "pg_restart", "pg_outage", "pg_terminate", "redis_restart",
+]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Campaign:
+    def __init__(self, args):
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.work = tempfile.mkdtemp(prefix="hai-campaign-")
+        os.chmod(self.work, 0o755)  # as root, Postgres runs as `postgres`
+        self.state = os.path.join(self.work, "state")
+        os.makedirs(self.state)
+        os.chmod(self.state, 0o777)
+        self.bin = args.bin_dir
+        self.src = args.src
+        self.grpc_port, self.http_port = free_port(), free_port()
+        self.haid = None
+        self.haid_log = open(os.path.join(self.work, "haid.log"), "ab")
+        self.lock = threading.Lock()
+        self.acked = {}  # chain id -> {"user", "steps", "stopped"}
+        self.samples = []  # (time, {(node, gpu): {attempt ids}}, {attempt ids seen})
+        self.faults = []  # {"kind", "at", "victim", "recovery_s"}
+        self.stop_sampling = threading.Event()
+        self.log_lines = []
+        self.cmdlines = {}  # attempt -> the last process of it seen, for the report
+
+    # ------------------------------------------------------------------ plumbing
+
+    def say(self, *parts):
+        line = " ".join(str(p) for p in parts)
+        self.log_lines.append(line)
+        print(f"[campaign {time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+    def services(self, cmd):
+        return subprocess.run(
+            [os.path.join(self.src, "scripts/services.sh"), cmd,
+             os.path.join(self.work, "services"), str(self.args.pg_port),
+             str(self.args.redis_port)],
+            check=True, capture_output=True, text=True).stdout
+
+    def sql(self, query):
+        r = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", "-F", "\t", self.pg_url,
+                            "-c", query], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"psql: {query[:120]}: {r.stderr.strip()}")
+        return [line.split("\t") for line in r.stdout.splitlines() if line]
+
+    def cli(self, user, *args, timeout=30):
+        env = dict(os.environ, HAI_CONFIG_DIR=os.path.join(self.work, "home-" + user))
+        try:
+            r = subprocess.run([os.path.join(self.bin, "hai-cli"), *args], env=env,
+                               capture_output=True, text=True, timeout=timeout)
+            return r.returncode, r.stdout + r.stderr
+        except subprocess.TimeoutExpired:
+            return 124, "timeout"
+
+    def healthy(self):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/healthz", timeout=0.5)
+            return True
+        except Exception:
+            return False
+
+    def wait_healthy(self, limit_s=30.0):
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit_s:
+            if self.healthy():
+                return time.monotonic() - t0
+            time.sleep(0.02)
+        return None
+
+    # ------------------------------------------------------------------ setup
+
+    def setup(self):
+        exports = self.services("start")
+        for line in exports.splitlines():
+            if line.startswith("export HAI_PG_URL="):
+                self.pg_url = line.split("=", 1)[1].strip("'\"")
+        nodes = "".join(f'[[nodes]]\nname = "node-{i}"\ngroup = "default"\ngpus = {GPUS_PER_NODE}\n'
+                        for i in range(self.args.nodes))
+        self.config = os.path.join(self.work, "haid.toml")
+        with open(self.config, "w") as f:
+            f.write(f"""[server]
+grpc_listen = "127.0.0.1:{self.grpc_port}"
+http_listen = "127.0.0.1:{self.http_port}"
+data_dir = "{self.work}/var"
+[database]
+url = "{self.pg_url}"
+pool_size = 4
+[redis]
+host = "127.0.0.1"
+port = {self.args.redis_port}
+prefix = "campaign"
+[scheduler]
+tick_ms = 300
+kill_grace_s = 1
+suspend_grace_s = 3
+manager_timeout_s = 3
+# Rank-supervisor kills are injected on purpose: they must not take the nodes out of service.
+node_lost_ranks_unhealthy = 0
+[manager]
+binary = "{self.bin}/hai-manager"
+heartbeat_ms = 300
+{nodes}""")
+        subprocess.run([os.path.join(self.bin, "haid"), "migrate", "--config", self.config],
+                       check=True, capture_output=True)
+        for u in USERS:
+            token = f"{u}-campaign-token"
+            digest = hashlib.sha256(token.encode()).hexdigest()
+            self.sql(f"INSERT INTO users (user_name, role, token_hash) VALUES ('{u}', 'internal', '{digest}')")
+            home = os.path.join(self.work, "home-" + u)
+            os.makedirs(home)
+            rc, out = self.cli(u, "init", token, "--url", f"127.0.0.1:{self.grpc_port}")
+            assert rc == 0, out
+        for tier, q in QUOTA.items():
+            self.sql("INSERT INTO quota (owner_kind, owner, resource, quota) VALUES "
+                     f"('public', 'public', 'node-default-{tier}', {q})")
+        self.start_haid()
+        assert self.wait_healthy() is not None, "haid did not start"
+
+    def start_haid(self):
+        self.haid = subprocess.Popen([os.path.join(self.bin, "haid"), "--config", self.config],
+                                     stdout=self.haid_log, stderr=subprocess.STDOUT)
+
+    def restart_haid_if_dead(self):
+        if self.haid.poll() is not None:
+            self.start_haid()
+
+    # ------------------------------------------------------------------ history: /proc
+
+    def scan_processes(self):
+        """{(node, gpu): {attempt}} and every attempt with a live process, from /proc."""
+        held = collections.defaultdict(set)
+        seen = set()
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        continue
+            except (OSError, ValueError):
+                continue
+            attempt = env.get(b"HAI_ATTEMPT_ID")
+            # Only this campaign's tasks: other clusters (tests running beside it) have theirs.
+            if attempt is None or not env.get(b"HAI_LOG_DIR", b"").startswith(self.work.encode()):
+                continue
+            node = env.get(b"HAI_NODE", b"").decode()
+            gpus = env.get(b"CUDA_VISIBLE_DEVICES", b"").decode()
+            ids = [int(g) for g in gpus.split(",") if g.strip().isdigit()]
+            if not ids:
+                ids = list(range(GPUS_PER_NODE))  # a whole node
+            seen.add(int(attempt))
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    self.cmdlines[int(attempt)] = f"pid {pid}: " + f.read().replace(b"\0", b" ").decode()[:160]
+            except OSError:
+                pass
+            for g in ids:
+                held[(node, g)].add(int(attempt))
+        return held, seen
+
+    def sampler(self):
+        while not self.stop_sampling.is_set():
+            held, seen = self.scan_processes()
+            self.samples.append((time.time(), held, seen))
+            time.sleep(0.2)
+
+    # ------------------------------------------------------------------ workload
+
+    def submit(self, i):
+        user = self.rng.choice(USERS)
+        tier = self.rng.choices(TIERS, weights=[4, 4, 2])[0]
+        shape = self.rng.choices(["gpu", "node", "gang"], weights=[6, 3, 2])[0]
+        steps = self.rng.randint(20, 60)
+        honour = "ignore" if self.rng.random() < 0.2 else "honour"
+        opts = {"gpu": ["-n", "1", "--gpus", "1"], "node": ["-n", "1"], "gang": ["-n", "2"]}[shape]
+        script = os.path.join(self.src, "test/fault/train_steps.py")
+        rc, out = self.cli(user, "python", script, str(steps), honour, self.state, "--", *opts,
+                           "-p", tier, "--name", f"t{i}", "-e",
+                           f"PYTHONPATH={self.src}/python", "--json")
+        if rc != 0:
+            self.say("submit refused:", rc, out.strip()[:200])
+            return
+        doc = json.loads(out[out.index("{"):])
+        task = doc.get("task", doc)
+        chain = int(task["chain_id"])
+        with self.lock:
+            self.acked[chain] = {"user": user, "steps": steps, "stopped": False, "shape": shape,
+                                 "tier": tier}
+
+    def user_action(self):
+        with self.lock:
+            open_chains = sorted(c for c, t in self.acked.items() if not t["stopped"])
+        if not open_chains:
+            return
+        chain = self.rng.choice(open_chains)
+        user = self.acked[chain]["user"]
+        action = self.rng.choice(["stop", "suspend_resume", "priority"])
+        if action == "stop":
+            rc, _ = self.cli(user, "stop", str(chain))
+            if rc == 0:
+                with self.lock:
+                    self.acked[chain]["stopped"] = True
+        elif action == "suspend_resume":
+            self.cli(user, "suspend", str(chain))
+            time.sleep(self.rng.uniform(0.2, 1.5))
+            self.cli(user, "resume", str(chain))
+        else:
+            self.cli(user, "priority", str(chain), self.rng.choice(TIERS))
+        self.say("user action:", action, chain)
+
+    # ------------------------------------------------------------------ faults
+
+    def pids_matching(self, needle):
+        out = subprocess.run(["pgrep", "-f", needle], capture_output=True, text=True).stdout
+        return sorted(int(p) for p in out.split())
+
+    def is_task_process(self, pid):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                is_task = f"HAI_LOG_DIR={self.work}".encode() in f.read()
+            return is_task and os.getpgid(pid) != os.getpgid(0)
+        except OSError:
+            return False
+
+    def pg(self, action):
+        pg_bin = sorted(d for d in os.listdir("/usr/lib/postgresql"))[-1]
+        ctl = f"/usr/lib/postgresql/{pg_bin}/bin/pg_ctl"
+        cmd = [ctl, "-D", os.path.join(self.work, "services/pg"), "-w", "-m", "fast", action]
+        if action == "start":
+            cmd += ["-l", os.path.join(self.work, "services/pg.log")]
+        if os.getuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    def inject(self, kind):
+        """Injects one fault; returns (victim description, time the fault ended)."""
+        victim = ""
+        if kind == "haid_kill":
+            victim = f"haid {self.haid.pid}"
+            self.haid.kill()
+            self.haid.wait()
+            time.sleep(self.rng.uniform(0.1, 1.0))
+            self.start_haid()
+        elif kind == "haid_stop":
+            pause = self.rng.uniform(1.0, 4.0)
+            victim = f"haid {self.haid.pid} for {pause:.1f} s"
+            os.kill(self.haid.pid, signal.SIGSTOP)
+            time.sleep(pause)
+            os.kill(self.haid.pid, signal.SIGCONT)
+        elif kind in ("manager_kill", "rank_supervisor_kill", "task_kills_own_group"):
+            needle = {"manager_kill": f"hai-manager.*{self.config}",
+                      "rank_supervisor_kill": f"--exit-file {self.work}/var",
+                      "task_kills_own_group": "train_steps.py"}[kind]
+            pids = self.pids_matching(needle)
+            if kind == "task_kills_own_group":  # the training processes, not hai-cli's argv
+                pids = [p for p in pids if self.is_task_process(p)]
+            if not pids:
+                return "nothing running", time.monotonic()
+            pid = self.rng.choice(pids)
+            victim = f"pid {pid}"
+            try:
+                if kind == "task_kills_own_group":
+                    os.killpg(os.getpgid(pid), signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                victim += " (already gone)"
+        elif kind == "pg_restart":
+            self.pg("restart")
+        elif kind == "pg_outage":
+            down = self.rng.choice([5, 20])
+            victim = f"{down} s"
+            self.pg("stop")
+            time.sleep(down)
+            self.pg("start")
+        elif kind == "pg_terminate":
+            rows = self.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+            victim = f"{rows[0][0]} backends"
+        elif kind == "redis_restart":
+            pids = self.pids_matching(f"redis-server.*:{self.args.redis_port}")
+            for p in pids:
+                os.kill(p, signal.SIGKILL)
+            time.sleep(0.5)
+            self.services("start")  # starts what is not running: Redis
+            victim = f"redis {pids}"
+        return victim, time.monotonic()
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self):
+        duration = max(30.0, self.args.tasks * 1.2)
+        schedule = sorted((self.rng.uniform(3.0, duration), self.rng.choice(FAULT_KINDS))
+                          for _ in range(self.args.faults))
+        submits = sorted(self.rng.uniform(0.0, duration * 0.8) for _ in range(self.args.tasks))
+        actions = sorted(self.rng.uniform(2.0, duration) for _ in range(self.args.tasks // 5))
+        self.say(f"seed {self.args.seed}: {self.args.tasks} tasks, {len(schedule)} faults over "
+                 f"{duration:.0f} s:", ", ".join(f"{t:.1f}s {k}" for t, k in schedule))
+        sampler = threading.Thread(target=self.sampler, daemon=True)
+        sampler.start()
+        events = ([(t, "submit", i) for i, t in enumerate(submits)] +
+                  [(t, "action", None) for t in actions] +
+                  [(t, "fault", k) for t, k in schedule])
+        events.sort(key=lambda e: e[0])
+        t0 = time.monotonic()
+        for at, what, arg in events:
+            delay = at - (time.monotonic() - t0)
+            if delay > 0:
+                time.sleep(delay)
+            if what == "submit":
+                self.submit(arg)
+            elif what == "action":
+                self.user_action()
+            else:
+                victim, ended = self.inject(arg)
+                recovery = self.wait_healthy()
+                took = None if recovery is None else time.monotonic() - ended
+                self.faults.append({"kind": arg, "at": round(at, 1), "victim": victim,
+                                    "recovery_s": took})
+                self.say(f"fault {arg} ({victim}): healthy again after "
+                         f"{'never' if took is None else f'{took:.2f} s'}")
+            self.restart_haid_if_dead()
+        # Let everything finish: every acknowledged task must reach a final state.
+        deadline = time.monotonic() + self.args.drain_s
+        while time.monotonic() < deadline:
+            self.restart_haid_if_dead()
+            ids = ",".join(str(c) for c in self.acked) or "0"
+            open_rows = self.sql(f"SELECT count(*) FROM chains WHERE chain_id IN ({ids}) "
+                                 "AND final_state IS NULL")
+            if int(open_rows[0][0]) == 0:
+                break
+            time.sleep(1.0)
+        time.sleep(3.0)  # the reaper's slack, then the last samples
+        self.stop_sampling.set()
+        sampler.join()
+
+    # ------------------------------------------------------------------ checkers
+
+    def check(self):
+        violations = []
+        ids = ",".join(str(c) for c in self.acked) or "0"
+        # final: exactly one final state; no open attempt under a final chain.
+        finals = {int(c): (s or None) for c, s in
+                  self.sql(f"SELECT chain_id, coalesce(final_state, '') FROM chains "
+                           f"WHERE chain_id IN ({ids})")}
+        for chain in self.acked:
+            if finals.get(chain) is None:
+                violations.append(("final", f"chain {chain} has no final state"))
+        for chain, att, state in self.sql(
+                f"SELECT a.chain_id, a.attempt_id, a.state FROM attempts a JOIN chains c "
+                f"USING (chain_id) WHERE c.final_state IS NOT NULL AND a.state IN "
+                "('queued','scheduled','starting','running')"):
+            violations.append(("final", f"chain {chain} is final but attempt {att} is {state}"))
+        # gpus, from the pods' intervals (epoch seconds).
+        pods = self.sql("SELECT p.attempt_id, p.node, array_to_string(p.gpus, ','), "
+                        "extract(epoch FROM p.started_at), "
+                        "extract(epoch FROM coalesce(p.ended_at, now())) FROM pods p "
+                        "WHERE p.started_at IS NOT NULL")
+        by_gpu = collections.defaultdict(list)
+        for att, node, gpus, start, end in pods:
+            ids_ = [int(g) for g in gpus.split(",") if g] or list(range(GPUS_PER_NODE))
+            for g in ids_:
+                by_gpu[(node, g)].append((float(start), float(end), int(att)))
+        for key, spans in by_gpu.items():
+            spans.sort()
+            for (s1, e1, a1), (s2, e2, a2) in zip(spans, spans[1:]):
+                if a1 != a2 and s2 < e1 - 1e-3:
+                    violations.append(("gpus", f"{key} held by attempts {a1} and {a2} in the "
+                                               f"pods table ({e1 - s2:.2f} s overlap)"))
+        # gpus and orphans, from /proc.
+        ended = {int(a): float(e) for a, e in self.sql(
+            "SELECT attempt_id, extract(epoch FROM ended_at) FROM attempts "
+            "WHERE ended_at IS NOT NULL")}
+        reported = set()
+        for t, held, seen in self.samples:
+            for key, atts in held.items():
+                if len(atts) > 1 and (key, tuple(sorted(atts))) not in reported:
+                    reported.add((key, tuple(sorted(atts))))
+                    violations.append(("gpus", f"{key} used by processes of attempts "
+                                               f"{sorted(atts)} at {t:.1f}"))
+            for att in seen:
+                if att in ended and t > ended[att] + 2.0 and ("orphan", att) not in reported:
+                    reported.add(("orphan", att))
+                    violations.append(("orphans", f"attempt {att} has processes "
+                                                  f"{t - ended[att]:.1f} s after it ended "
+                                                  f"({self.cmdlines.get(att, '')})"))
+        _, still = self.scan_processes()
+        for att in sorted(still):
+            violations.append(("orphans", f"attempt {att} has processes after the run "
+                                          f"({self.cmdlines.get(att, '')})"))
+        # quota: nodes held per user and tier over time, from the attempts' intervals.
+        spans = self.sql("SELECT c.user_name, a.tier, c.nodes, "
+                         "extract(epoch FROM a.scheduled_at), "
+                         "extract(epoch FROM coalesce(a.ended_at, now())) "
+                         "FROM attempts a JOIN chains c USING (chain_id) "
+                         "WHERE a.scheduled_at IS NOT NULL")
+        quota_by_value = {TIER_VALUES[name]: q for name, q in QUOTA.items()}
+        edges = collections.defaultdict(list)
+        for user, tier, nodes, start, end in spans:
+            edges[(user, int(tier))] += [(float(start), int(nodes)), (float(end), -int(nodes))]
+        for (user, tier), points in edges.items():
+            held = 0
+            for _, d in sorted(points, key=lambda p: (p[0], p[1])):
+                held += d
+                if held > quota_by_value.get(tier, 0):
+                    violations.append(("quota", f"{user} held {held} nodes at tier {tier}"))
+                    break
+        # steps.
+        for chain, t in self.acked.items():
+            violations += self.check_steps(chain, t, finals.get(chain))
+        # cycles: A suspends B then B suspends A with no priority change in between.
+        seen_pairs = {}
+        for ev_id, chain, kind, detail in self.sql(
+                "SELECT event_id, chain_id, kind, coalesce(detail::text, '{}') FROM task_events "
+                "WHERE kind IN ('suspend_requested', 'priority_changed') ORDER BY event_id"):
+            d = json.loads(detail)
+            if kind == "priority_changed":
+                seen_pairs = {k: v for k, v in seen_pairs.items() if int(chain) not in k}
+                continue
+            pre = d.get("preemptor_chain_id")
+            if not pre:
+                continue
+            victim, pre = int(chain), int(pre)
+            if (victim, pre) in seen_pairs:
+                violations.append(("cycles", f"chains {pre} and {victim} preempted each other"))
+            seen_pairs[(pre, victim)] = int(ev_id)
+        # health.
+        for f in self.faults:
+            if f["recovery_s"] is None or f["recovery_s"] > 1.0:
+                violations.append(("health", f"{f['kind']} at {f['at']} s: /healthz after "
+                                             f"{f['recovery_s']} s"))
+        return violations
+
+    def check_steps(self, chain, task, final):
+        out = []
+        lines = []
+        rank_files = [f for f in os.listdir(self.state) if f.startswith(f"{chain}.r")]
+        for name in rank_files:
+            with open(os.path.join(self.state, name)) as f:
+                lines.append((name, [l.split() for l in f if l.strip()]))
+        last_ckpt = 0
+        for name, entries in lines:
+            current, expect = None, None
+            for kind, att, step in entries:
+                step = int(step)
+                if kind == "ckpt":
+                    last_ckpt = max(last_ckpt, step) if name.endswith(".r0.steps") else last_ckpt
+                elif kind == "start":
+                    current, expect = att, step + 1
+                    if name.endswith(".r0.steps") and step < last_ckpt:
+                        out.append(("steps", f"chain {chain} attempt {att} started at step "
+                                             f"{step}, behind its checkpoint {last_ckpt}"))
+                elif kind == "step":
+                    if att != current or step != expect:
+                        out.append(("steps", f"chain {chain} {name}: step {step} of attempt "
+                                             f"{att} out of order (expected {expect})"))
+                        break
+                    expect = step + 1
+                    if step > task["steps"]:
+                        out.append(("steps", f"chain {chain} ran past {task['steps']} steps"))
+                        break
+        if final == "succeeded":
+            r0 = [e for n, es in lines if n.endswith(".r0.steps") for e in es]
+            if not r0 or r0[-1][0] != "done" or int(r0[-1][2]) != task["steps"]:
+                out.append(("steps", f"chain {chain} succeeded without exactly "
+                                     f"{task['steps']} steps: {r0[-1] if r0 else 'no log'}"))
+        return out
+
+    def teardown(self):
+        try:
+            if self.haid and self.haid.poll() is None:
+                self.haid.terminate()
+                self.haid.wait(timeout=15)
+        except Exception:
+            self.haid.kill()
+        subprocess.run(["pkill", "-KILL", "-f", self.config], capture_output=True)
+        subprocess.run(["pkill", "-KILL", "-f", self.work], capture_output=True)
+        try:
+            self.services("stop")
+        except Exception:
+            pass
+        if not self.args.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--src", required=True)
+    ap.add_argument("--bin-dir", required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tasks", type=int, default=20)
+    ap.add_argument("--faults", type=int, default=10)
+    ap.add_argument("--nodes", type=int, default=4)
+    ap.add_argument("--drain-s", type=float, default=240.0)
+    ap.add_argument("--pg-port", type=int, default=int(os.environ.get("HAI_TEST_PG_PORT", 55433)) + 9)
+    ap.add_argument("--redis-port", type=int,
+                    default=int(os.environ.get("HAI_TEST_REDIS_PORT", 56380)) + 9)
+    ap.add_argument("--json", help="write the summary here")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    args.src = os.path.abspath(args.src)
+    args.bin_dir = os.path.abspath(args.bin_dir)
+    c = Campaign(args)
+    violations = []
+    try:
+        c.setup()
+        c.run()
+        violations = c.check()
+    finally:
+        finals = collections.Counter()
+        try:
+            ids = ",".join(str(x) for x in c.acked) or "0"
+            finals.update(s for (s,) in c.sql(
+                f"SELECT coalesce(final_state, 'open') FROM chains WHERE chain_id IN ({ids})"))
+        except Exception:
+            pass
+        c.teardown()
+    by_kind = collections.defaultdict(list)
+    for f in c.faults:
+        if f["recovery_s"] is not None:
+            by_kind[f["kind"]].append(f["recovery_s"])
+    summary = {
+        "seed": args.seed, "tasks_acknowledged": len(c.acked), "final_states": dict(finals),
+        "faults": collections.Counter(f["kind"] for f in c.faults),
+        "recovery_s": {k: {"p50": percentile(v, 50), "p99": percentile(v, 99)}
+                       for k, v in by_kind.items()},
+        "violations": [f"{k}: {m}" for k, m in violations],
+        "work_dir": c.work if args.keep else None,
+    }
+    print(json.dumps(summary, indent=2, default=str))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=2, default=str)
+    if violations:
+        print(f"FAILED: {len(violations)} violation(s); rerun with --seed {args.seed}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
