@@ -24,7 +24,7 @@ struct PodInfo {
   std::string node;
   std::vector<int> gpus;
   model::PodState state = model::PodState::kCreated;
-  std::optional<int64_t> pid;       // runtime id (local: process group id)
+  std::optional<int64_t> pid;  // runtime id (local: process group id)
   std::optional<int> exit_code;
   // The manager generation that recorded the intent to start the rank (pods.start_generation);
   // nullopt: no manager ever tried, so the rank cannot exist.
@@ -61,6 +61,10 @@ struct AttemptInfo {
   // `storage` table at claim time (manager/storage/resolve.h); rows that could not be used
   // are in storage_problems (also logged and written to task_events).
   int64_t user_uid = 0;
+  // The OS identity of the user's ranks (migration 0010): users.gid (else the uid) and
+  // users.supplementary_gids.
+  int64_t user_gid = 0;
+  std::vector<int64_t> user_supplementary_gids;
   std::vector<std::string> user_groups;
   std::vector<storage::Mount> mounts;
   std::vector<storage::StorageProblem> storage_problems;

@@ -86,6 +86,11 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   if (config.manager.runtime == "local") {
     absl::Status s = store.UpsertConfigNodes(config.nodes);
     if (!s.ok()) return Fail(s.ToString());
+    if (::geteuid() != 0) {
+      HAI_LOG(WARNING) << "haid is not root (uid " << ::geteuid() << "): local tasks run as uid "
+                       << ::geteuid() << ", not as their users, and can reach each other "
+                       << "(docs/security.md)";
+    }
   }
 
   const fs::path data_dir = fs::absolute(config.server.data_dir);

@@ -1,5 +1,6 @@
 #include "test/support/test_env.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,8 +22,9 @@ namespace {
 std::string RequireEnv(const char* name) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') {
-    Die(absl::StrCat(name, " is not set; run the tests through scripts/test.sh, which starts "
-                           "a private Postgres and Redis"));
+    Die(absl::StrCat(name,
+                     " is not set; run the tests through scripts/test.sh, which starts "
+                     "a private Postgres and Redis"));
   }
   return v;
 }
@@ -118,6 +120,9 @@ std::string BinDir() {
 std::string MakeTempDir(const std::string& prefix) {
   std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "XXXXXX")).string();
   if (mkdtemp(tmpl.data()) == nullptr) Die("mkdtemp failed");
+  // Readable by everyone: run as root, the manager runs tasks as their users' uids
+  // (docs/security.md), and their scripts live in here.
+  ::chmod(tmpl.c_str(), 0755);
   return tmpl;
 }
 

@@ -48,10 +48,10 @@ std::string Describe(const storage::Mount& m) {
                       ", storage row ", m.row_id);
 }
 
-absl::Status ApplyOne(const storage::Mount& m) {
+absl::Status ApplyOne(const storage::Mount& m, int64_t uid, int64_t gid) {
   if (m.type == "configmap" || m.type == "pvc") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "mount ", Describe(m), ": mount_type ", m.type, " needs the kubernetes runtime"));
+    return absl::FailedPreconditionError(absl::StrCat("mount ", Describe(m), ": mount_type ",
+                                                      m.type, " needs the kubernetes runtime"));
   }
   struct stat src {};
   if (::stat(m.host_path.c_str(), &src) != 0 && errno == ENOENT && m.type == "workspace") {
@@ -59,10 +59,16 @@ absl::Status ApplyOne(const storage::Mount& m) {
       return absl::FailedPreconditionError(
           absl::StrCat("mount ", Describe(m), ": workspace: ", s.message()));
     }
+    // A new workspace belongs to the rank's user; one that exists keeps its owner.
+    if (uid >= 0 &&
+        ::chown(m.host_path.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("mount ", Describe(m), ": workspace: chown: ", Errno(errno)));
+    }
   }
   if (::stat(m.host_path.c_str(), &src) != 0) {
-    return absl::NotFoundError(absl::StrCat("mount ", Describe(m), ": host path ", m.host_path,
-                                            ": ", Errno(errno)));
+    return absl::NotFoundError(
+        absl::StrCat("mount ", Describe(m), ": host path ", m.host_path, ": ", Errno(errno)));
   }
   // The mount point, created through any parent mount applied before this one.
   absl::Status point;
@@ -99,7 +105,8 @@ absl::Status ApplyOne(const storage::Mount& m) {
 
 }  // namespace
 
-absl::Status EnterMountNamespace(const std::vector<storage::Mount>& mounts) {
+absl::Status EnterMountNamespace(const std::vector<storage::Mount>& mounts, int64_t uid,
+                                 int64_t gid) {
   if (mounts.empty()) return absl::OkStatus();
   if (::geteuid() != 0) {
     return absl::FailedPreconditionError(
@@ -115,7 +122,7 @@ absl::Status EnterMountNamespace(const std::vector<storage::Mount>& mounts) {
         absl::StrCat("cannot make / a slave mount: ", Errno(errno)));
   }
   for (const storage::Mount& m : mounts) {
-    if (absl::Status s = ApplyOne(m); !s.ok()) return s;
+    if (absl::Status s = ApplyOne(m, uid, gid); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
