@@ -24,7 +24,7 @@ struct PodInfo {
   std::string node;
   std::vector<int> gpus;
   model::PodState state = model::PodState::kCreated;
-  std::optional<int64_t> pid;  // runtime id (local: process group id)
+  std::optional<int64_t> pid;       // runtime id (local: process group id)
   std::optional<int> exit_code;
   // The manager generation that recorded the intent to start the rank (pods.start_generation);
   // nullopt: no manager ever tried, so the rank cannot exist.

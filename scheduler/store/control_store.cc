@@ -164,11 +164,12 @@ absl::StatusOr<OpenAttempt> Store::AttemptForTaskToken(int64_t attempt_id,
                                                        const std::string& token_hash) {
   std::optional<OpenAttempt> found;
   absl::Status s = pool_->Read("task token", [&](pqxx::read_transaction& tx) {
-    auto r = tx.exec_params(absl::StrCat("SELECT ", kAttemptColumns, ", ", kChainColumns,
-                                         " FROM attempts a JOIN chains c USING (chain_id) "
-                                         "WHERE a.attempt_id = $1 AND a.task_token_hash = $2 "
-                                         "AND a.task_token_hash <> ''"),
-                            attempt_id, token_hash);
+    auto r = tx.exec_params(
+        absl::StrCat("SELECT ", kAttemptColumns, ", ", kChainColumns,
+                     " FROM attempts a JOIN chains c USING (chain_id) "
+                     "WHERE a.attempt_id = $1 AND a.task_token_hash = $2 "
+                     "AND a.task_token_hash <> ''"),
+        attempt_id, token_hash);
     if (!r.empty()) found = OpenAttempt{AttemptFromRow(r[0]), ChainFromRow(r[0])};
     return absl::OkStatus();
   });
@@ -197,7 +198,8 @@ absl::Status Store::MarkGoSuspend(int64_t attempt_id) {
 
 absl::Status Store::SetWholeLifeState(int64_t chain_id, int value) {
   return pool_->Write("whole_life_state", [&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params("UPDATE chains SET whole_life_state = $2 WHERE chain_id = $1", chain_id, value);
+    tx.exec_params("UPDATE chains SET whole_life_state = $2 WHERE chain_id = $1", chain_id,
+                   value);
     return absl::OkStatus();
   });
 }

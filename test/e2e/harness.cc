@@ -29,10 +29,8 @@ namespace hai::testing {
 std::string ShellQuote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
+    if (c == '\'') out += "'\\''";
+    else out += c;
   }
   return out + "'";
 }
@@ -96,7 +94,8 @@ Cluster::Cluster(int nodes, int gpus, const std::string& extra_toml,
       << scheduler_toml << "\n"
       << "[manager]\nbinary = \"" << BinDir() << "/hai-manager\"\nheartbeat_ms = 500\n";
   for (int i = 0; i < nodes; ++i) {
-    cfg << "[[nodes]]\nname = \"node-" << i << "\"\ngroup = \"default\"\ngpus = " << gpus << "\n";
+    cfg << "[[nodes]]\nname = \"node-" << i << "\"\ngroup = \"default\"\ngpus = " << gpus
+        << "\n";
   }
   cfg << extra_toml;
   cfg.close();
@@ -181,15 +180,16 @@ void Cluster::StopDaemon() {
   haid_pid_ = -1;
 }
 
-void Cluster::AddUser(const std::string& name, const std::string& token, const std::string& role) {
-  db_->Exec(absl::StrCat("INSERT INTO users (user_name, role, token_hash) VALUES ('", name, "', '",
-                         role, "', '", HashToken(token), "')"));
+void Cluster::AddUser(const std::string& name, const std::string& token,
+                      const std::string& role) {
+  db_->Exec(absl::StrCat("INSERT INTO users (user_name, role, token_hash) VALUES ('", name,
+                         "', '", role, "', '", HashToken(token), "')"));
   const std::string home = absl::StrCat(dir_, "/home-", name);
   RunCommand("mkdir -p " + ShellQuote(home));
   user_dirs_[name] = home;
-  auto r =
-      RunCommand(absl::StrCat(BinDir(), "/hai-cli init ", token, " --url 127.0.0.1:", grpc_port_),
-                 {{"HAI_CONFIG_DIR", home}});
+  auto r = RunCommand(absl::StrCat(BinDir(), "/hai-cli init ", token, " --url 127.0.0.1:",
+                                   grpc_port_),
+                      {{"HAI_CONFIG_DIR", home}});
   ASSERT_EQ(r.exit_code, 0) << r.output;
 }
 
@@ -202,8 +202,8 @@ CommandResult Cluster::Cli(const std::string& user, const std::string& args,
 
 int64_t Cluster::Submit(const std::string& user, const std::string& script,
                         const std::string& opts) {
-  auto r =
-      Cli(user, absl::StrCat("python ", script, " -- ", opts, " --name t", ++submits_, " --json"));
+  auto r = Cli(user, absl::StrCat("python ", script, " -- ", opts, " --name t", ++submits_,
+                                  " --json"));
   const size_t at = r.output.find("\"chain_id\"");
   if (r.exit_code != 0 || at == std::string::npos) {
     ADD_FAILURE() << "submit failed (exit " << r.exit_code << "): " << r.output;

@@ -65,6 +65,8 @@ class Cluster {
   TestDatabase& db() { return *db_; }
   const std::string& dir() const { return dir_; }
   const std::string& config_path() const { return config_path_; }
+  pid_t haid_pid() const { return haid_pid_; }
+  int http_port() const { return http_port_; }
   std::string DaemonLog() const;
 
  private:

@@ -22,9 +22,8 @@ namespace {
 std::string RequireEnv(const char* name) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') {
-    Die(absl::StrCat(name,
-                     " is not set; run the tests through scripts/test.sh, which starts "
-                     "a private Postgres and Redis"));
+    Die(absl::StrCat(name, " is not set; run the tests through scripts/test.sh, which starts "
+                           "a private Postgres and Redis"));
   }
   return v;
 }

@@ -50,8 +50,8 @@ std::string Describe(const storage::Mount& m) {
 
 absl::Status ApplyOne(const storage::Mount& m, int64_t uid, int64_t gid) {
   if (m.type == "configmap" || m.type == "pvc") {
-    return absl::FailedPreconditionError(absl::StrCat("mount ", Describe(m), ": mount_type ",
-                                                      m.type, " needs the kubernetes runtime"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "mount ", Describe(m), ": mount_type ", m.type, " needs the kubernetes runtime"));
   }
   struct stat src {};
   if (::stat(m.host_path.c_str(), &src) != 0 && errno == ENOENT && m.type == "workspace") {
@@ -67,8 +67,8 @@ absl::Status ApplyOne(const storage::Mount& m, int64_t uid, int64_t gid) {
     }
   }
   if (::stat(m.host_path.c_str(), &src) != 0) {
-    return absl::NotFoundError(
-        absl::StrCat("mount ", Describe(m), ": host path ", m.host_path, ": ", Errno(errno)));
+    return absl::NotFoundError(absl::StrCat("mount ", Describe(m), ": host path ", m.host_path,
+                                            ": ", Errno(errno)));
   }
   // The mount point, created through any parent mount applied before this one.
   absl::Status point;

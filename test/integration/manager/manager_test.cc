@@ -65,11 +65,13 @@ class ManagerTest : public ::testing::Test {
   std::string Config(int suspend_grace_s = 2) {
     const std::string path = dir_ + "/haid.toml";
     WriteFile(path, absl::StrCat("[server]\ndata_dir = \"", dir_, "/data\"\n",
-                                 "control_url = \"http://127.0.0.1:1\"\n", "[database]\nurl = \"",
-                                 db_->url(), "\"\n", "[redis]\nhost = \"127.0.0.1\"\nport = ",
-                                 RedisPort(), "\nprefix = \"", prefix_, "\"\n",
+                                 "control_url = \"http://127.0.0.1:1\"\n",
+                                 "[database]\nurl = \"", db_->url(), "\"\n",
+                                 "[redis]\nhost = \"127.0.0.1\"\nport = ", RedisPort(),
+                                 "\nprefix = \"", prefix_, "\"\n",
                                  "[scheduler]\nsuspend_grace_s = ", suspend_grace_s,
-                                 "\nkill_grace_s = 2\n", "[manager]\nheartbeat_ms = 200\n"));
+                                 "\nkill_grace_s = 2\n",
+                                 "[manager]\nheartbeat_ms = 200\n"));
     return path;
   }
 
@@ -79,15 +81,16 @@ class ManagerTest : public ::testing::Test {
                const std::vector<std::vector<int>>& gpus, const std::string& name) {
     chain_id_ = std::stoll(Query(absl::StrCat(
         "INSERT INTO chains (name, user_name, kind, node_group, priority, nodes, entrypoint, "
-        "args, workdir, env) VALUES ('",
-        name, "', 'alice', '", kind, "', 'default', 10, ", gpus.size(), ", '", entrypoint,
-        "', '[\"a1\", \"a 2\"]', '", dir_, "', '{\"MY_VAR\": \"hello\"}') RETURNING chain_id")));
+        "args, workdir, env) VALUES ('", name, "', 'alice', '", kind, "', 'default', 10, ",
+        gpus.size(), ", '", entrypoint, "', '[\"a1\", \"a 2\"]', '", dir_,
+        "', '{\"MY_VAR\": \"hello\"}') RETURNING chain_id")));
     const int64_t attempt = std::stoll(Query(absl::StrCat(
         "INSERT INTO attempts (chain_id, attempt_no, state, tier, scheduled_at) VALUES (",
         chain_id_, ", 1, 'scheduled', 10, now()) RETURNING attempt_id")));
     for (size_t rank = 0; rank < gpus.size(); ++rank) {
       db_->Exec(absl::StrCat("INSERT INTO pods (attempt_id, rank, node, gpus) VALUES (", attempt,
-                             ", ", rank, ", 'local', '{", absl::StrJoin(gpus[rank], ","), "}')"));
+                             ", ", rank, ", 'local', '{", absl::StrJoin(gpus[rank], ","),
+                             "}')"));
     }
     return attempt;
   }
@@ -107,7 +110,9 @@ class ManagerTest : public ::testing::Test {
   }
 
   // Waits for the manager to exit; returns its exit code (-1 on timeout).
-  int WaitManager(pid_t pid, absl::Duration timeout = kDeadline) { return WaitExit(pid, timeout); }
+  int WaitManager(pid_t pid, absl::Duration timeout = kDeadline) {
+    return WaitExit(pid, timeout);
+  }
 
   std::string State(int64_t attempt) {
     return Query(absl::StrCat("SELECT state FROM attempts WHERE attempt_id = ", attempt));
@@ -118,19 +123,18 @@ class ManagerTest : public ::testing::Test {
   }
   std::vector<int> Pids(int64_t attempt) {
     std::vector<int> out;
-    for (const std::string& p : Column(
-             absl::StrCat("SELECT pid FROM pods WHERE attempt_id = ", attempt, " ORDER BY rank"))) {
+    for (const std::string& p :
+         Column(absl::StrCat("SELECT pid FROM pods WHERE attempt_id = ", attempt,
+                             " ORDER BY rank"))) {
       out.push_back(std::stoi(p));
     }
     return out;
   }
   std::string RankLog(int attempt_no, int rank) {
-    return ReadFile(
-        absl::StrCat(dir_, "/data/logs/", chain_id_, "/", attempt_no, "/rank-", rank, ".log"));
+    return ReadFile(absl::StrCat(dir_, "/data/logs/", chain_id_, "/", attempt_no, "/rank-", rank,
+                                 ".log"));
   }
-  std::string ManagerLog(size_t i = 0) {
-    return ReadFile(absl::StrCat(dir_, "/manager-", i, ".log"));
-  }
+  std::string ManagerLog(size_t i = 0) { return ReadFile(absl::StrCat(dir_, "/manager-", i, ".log")); }
 
   void WaitRunning(int64_t attempt) {
     ASSERT_TRUE(WaitUntil([&] { return State(attempt) == "running" && AllPodsHavePids(attempt); }))
@@ -159,11 +163,10 @@ TEST_F(ManagerTest, TwoRanksSucceedWithTheirEnvironment) {
   // Both ranks ran with their own rank and GPUs and the chain's env/args; the attempt and
   // the chain succeeded.
   EXPECT_EQ(State(attempt), "succeeded");
-  EXPECT_EQ(Query(absl::StrCat("SELECT exit_code FROM attempts WHERE attempt_id = ", attempt)),
-            "0");
-  EXPECT_EQ(
-      Column(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ", attempt, " ORDER BY rank")),
-      (std::vector<std::string>{"succeeded", "succeeded"}));
+  EXPECT_EQ(Query(absl::StrCat("SELECT exit_code FROM attempts WHERE attempt_id = ", attempt)), "0");
+  EXPECT_EQ(Column(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ", attempt,
+                                " ORDER BY rank")),
+            (std::vector<std::string>{"succeeded", "succeeded"}));
   EXPECT_EQ(Query(absl::StrCat("SELECT final_state FROM chains WHERE chain_id = ", chain_id_)),
             "succeeded");
   const std::string log0 = RankLog(1, 0), log1 = RankLog(1, 1);
@@ -197,14 +200,13 @@ TEST_F(ManagerTest, FailingRankFailsTheAttemptAndKillsTheOthers) {
   ASSERT_EQ(WaitManager(m), 0) << ManagerLog();
 
   EXPECT_EQ(State(attempt), "failed");
-  EXPECT_EQ(Query(absl::StrCat("SELECT exit_code FROM attempts WHERE attempt_id = ", attempt)),
-            "3");
+  EXPECT_EQ(Query(absl::StrCat("SELECT exit_code FROM attempts WHERE attempt_id = ", attempt)), "3");
   EXPECT_EQ(Query(absl::StrCat("SELECT end_reason FROM attempts WHERE attempt_id = ", attempt)),
             "rank 1 exited with code 3");
   // Rank 0 ignored SIGTERM and was killed after the kill grace.
-  EXPECT_EQ(
-      Column(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ", attempt, " ORDER BY rank")),
-      (std::vector<std::string>{"stopped", "failed"}));
+  EXPECT_EQ(Column(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ", attempt,
+                                " ORDER BY rank")),
+            (std::vector<std::string>{"stopped", "failed"}));
   for (int pgid : Pids(attempt)) EXPECT_TRUE(GroupGone(pgid)) << pgid;
   EXPECT_EQ(Query(absl::StrCat("SELECT final_state FROM chains WHERE chain_id = ", chain_id_)),
             "failed");
@@ -220,12 +222,10 @@ TEST_F(ManagerTest, StopTerminatesEveryProcess) {
   WaitRunning(attempt);
   const std::vector<int> pgids = Pids(attempt);
 
-  db_->Exec(
-      absl::StrCat("UPDATE chains SET stop_requested = true WHERE chain_id = ", chain_id_,
-                   "; UPDATE attempts SET stop_requested_at = now() WHERE attempt_id = ", attempt,
-                   "; INSERT INTO task_events (chain_id, attempt_id, kind, actor) "
-                   "VALUES (",
-                   chain_id_, ", ", attempt, ", 'stop_requested', 'alice')"));
+  db_->Exec(absl::StrCat("UPDATE chains SET stop_requested = true WHERE chain_id = ", chain_id_,
+                         "; UPDATE attempts SET stop_requested_at = now() WHERE attempt_id = ",
+                         attempt, "; INSERT INTO task_events (chain_id, attempt_id, kind, actor) "
+                         "VALUES (", chain_id_, ", ", attempt, ", 'stop_requested', 'alice')"));
   {
     auto pub = RedisClient::Connect("127.0.0.1", RedisPort(), absl::Seconds(1));
     ASSERT_TRUE(pub.ok());
@@ -252,8 +252,7 @@ TEST_F(ManagerTest, SuspendWithoutGoSuspendIsKilledAfterGraceAndRequeued) {
   db_->Exec(absl::StrCat(
       "UPDATE chains SET whole_life_state = 7 WHERE chain_id = ", chain_id_,
       "; UPDATE attempts SET suspend_requested_at = now(), suspend_reason = 'preempted by 9' "
-      "WHERE attempt_id = ",
-      attempt));
+      "WHERE attempt_id = ", attempt));
   const absl::Time asked = absl::Now();
   ASSERT_EQ(WaitManager(m), 0) << ManagerLog();
   // The task never called go_suspend, so the manager waited out the grace.
@@ -268,8 +267,7 @@ TEST_F(ManagerTest, SuspendWithoutGoSuspendIsKilledAfterGraceAndRequeued) {
                                chain_id_, " AND attempt_no = 2")),
             "queued 10");
   EXPECT_EQ(Query(absl::StrCat("SELECT coalesce(final_state, 'open') || ' ' || whole_life_state "
-                               "FROM chains WHERE chain_id = ",
-                               chain_id_)),
+                               "FROM chains WHERE chain_id = ", chain_id_)),
             "open 7");
   // Suspended and requeued were written by one transaction.
   EXPECT_EQ(Query(absl::StrCat("SELECT count(DISTINCT xmin::text) FROM attempts WHERE chain_id = ",
@@ -285,11 +283,9 @@ TEST_F(ManagerTest, GoSuspendEndsTheAttemptWithoutWaitingForTheGrace) {
   const int64_t attempt = Seed("bash", script, {{0}}, "suspend-go");
   const pid_t m = StartManager(attempt, Config(/*suspend_grace_s=*/600));
   WaitRunning(attempt);
-  db_->Exec(
-      absl::StrCat("UPDATE attempts SET suspend_requested_at = now(), "
-                   "suspend_reason = 'preempted', go_suspend_at = now() "
-                   "WHERE attempt_id = ",
-                   attempt));
+  db_->Exec(absl::StrCat("UPDATE attempts SET suspend_requested_at = now(), "
+                         "suspend_reason = 'preempted', go_suspend_at = now() "
+                         "WHERE attempt_id = ", attempt));
   ASSERT_EQ(WaitManager(m, absl::Seconds(20)), 0) << ManagerLog();
   EXPECT_EQ(State(attempt), "suspended");
   EXPECT_EQ(Query(absl::StrCat("SELECT state FROM attempts WHERE chain_id = ", chain_id_,
@@ -299,12 +295,10 @@ TEST_F(ManagerTest, GoSuspendEndsTheAttemptWithoutWaitingForTheGrace) {
 
 TEST_F(ManagerTest, SecondManagerAdoptsRanksOfAKilledManager) {
   const std::string release = dir_ + "/release";
-  const std::string script =
-      Script(absl::StrCat("echo \"token=$HAI_TASK_TOKEN\"\n"
-                          "while [ ! -e '",
-                          release,
-                          "' ]; do sleep 0.05; done\n"
-                          "echo released\nexit 0\n"));
+  const std::string script = Script(absl::StrCat(
+      "echo \"token=$HAI_TASK_TOKEN\"\n"
+      "while [ ! -e '", release, "' ]; do sleep 0.05; done\n"
+      "echo released\nexit 0\n"));
   const int64_t attempt = Seed("bash", script, {{0}, {1}}, "adopt");
   const std::string config = Config();
   const pid_t first = StartManager(attempt, config);
@@ -326,9 +320,9 @@ TEST_F(ManagerTest, SecondManagerAdoptsRanksOfAKilledManager) {
   ASSERT_EQ(WaitManager(second), 0) << ManagerLog(1);
   EXPECT_EQ(State(attempt), "succeeded") << ManagerLog(1);
   EXPECT_EQ(Pids(attempt), pgids);  // adopted, not restarted
-  EXPECT_EQ(
-      Column(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ", attempt, " ORDER BY rank")),
-      (std::vector<std::string>{"succeeded", "succeeded"}));
+  EXPECT_EQ(Column(absl::StrCat("SELECT state FROM pods WHERE attempt_id = ", attempt,
+                                " ORDER BY rank")),
+            (std::vector<std::string>{"succeeded", "succeeded"}));
   EXPECT_NE(RankLog(1, 1).find("[out] released"), std::string::npos);
 }
 
@@ -374,8 +368,8 @@ TEST_F(ManagerTest, RankStartsOnceWhenItsManagerDiesBeforeRecordingIt) {
 
 TEST_F(ManagerTest, SigtermLeavesRanksRunningForTheNextManager) {
   const std::string release = dir_ + "/release";
-  const std::string script =
-      Script(absl::StrCat("while [ ! -e '", release, "' ]; do sleep 0.05; done\nexit 5\n"));
+  const std::string script = Script(absl::StrCat(
+      "while [ ! -e '", release, "' ]; do sleep 0.05; done\nexit 5\n"));
   const int64_t attempt = Seed("bash", script, {{0}}, "handover");
   const std::string config = Config();
   const pid_t first = StartManager(attempt, config);
@@ -396,8 +390,7 @@ TEST_F(ManagerTest, SigtermLeavesRanksRunningForTheNextManager) {
   ASSERT_EQ(WaitManager(second), 0) << ManagerLog(1);
   // The exit code of the adopted rank came through its exit file.
   EXPECT_EQ(State(attempt), "failed");
-  EXPECT_EQ(Query(absl::StrCat("SELECT exit_code FROM attempts WHERE attempt_id = ", attempt)),
-            "5");
+  EXPECT_EQ(Query(absl::StrCat("SELECT exit_code FROM attempts WHERE attempt_id = ", attempt)), "5");
 }
 
 TEST_F(ManagerTest, MissingEntrypointFailsWith127) {
@@ -417,9 +410,9 @@ TEST_F(ManagerTest, EndedAttemptIsLeftAlone) {
   db_->Exec(absl::StrCat("UPDATE attempts SET state = 'stopped' WHERE attempt_id = ", attempt));
   const pid_t m = StartManager(attempt, Config());
   ASSERT_EQ(WaitManager(m), 0) << ManagerLog();
-  EXPECT_EQ(
-      Query(absl::StrCat("SELECT manager_pid IS NULL FROM attempts WHERE attempt_id = ", attempt)),
-      "t");
+  EXPECT_EQ(Query(absl::StrCat("SELECT manager_pid IS NULL FROM attempts WHERE attempt_id = ",
+                               attempt)),
+            "t");
 }
 
 TEST_F(ManagerTest, BadArgumentsExit2) {

@@ -68,16 +68,17 @@ class StorageMountTest : public ::testing::Test {
 
   // Inserts a storage row; returns its id.
   std::string AddRow(const std::string& columns, const std::string& values) {
-    return Query(
-        absl::StrCat("INSERT INTO storage (", columns, ") VALUES (", values, ") RETURNING id"));
+    return Query(absl::StrCat("INSERT INTO storage (", columns, ") VALUES (", values,
+                              ") RETURNING id"));
   }
 
   std::string Config() {
     const std::string path = dir_ + "/haid.toml";
     WriteFile(path, absl::StrCat("[server]\ndata_dir = \"", dir_, "/data\"\n",
-                                 "control_url = \"http://127.0.0.1:1\"\n", "[database]\nurl = \"",
-                                 db_->url(), "\"\n", "[redis]\nhost = \"127.0.0.1\"\nport = ",
-                                 RedisPort(), "\nprefix = \"", prefix_, "\"\n",
+                                 "control_url = \"http://127.0.0.1:1\"\n",
+                                 "[database]\nurl = \"", db_->url(), "\"\n",
+                                 "[redis]\nhost = \"127.0.0.1\"\nport = ", RedisPort(),
+                                 "\nprefix = \"", prefix_, "\"\n",
                                  "[scheduler]\nsuspend_grace_s = 30\nkill_grace_s = 2\n",
                                  "[manager]\nheartbeat_ms = 200\n"));
     return path;
@@ -88,9 +89,8 @@ class StorageMountTest : public ::testing::Test {
     WriteFile(dir_ + "/" + name + ".sh", script);
     chain_id_ = std::stoll(Query(absl::StrCat(
         "INSERT INTO chains (name, user_name, kind, node_group, priority, nodes, entrypoint, "
-        "workdir) VALUES ('",
-        name, "', '", user, "', 'bash', 'default', 10, 1, '", dir_, "/", name, ".sh', '", dir_,
-        "') RETURNING chain_id")));
+        "workdir) VALUES ('", name, "', '", user, "', 'bash', 'default', 10, 1, '", dir_, "/",
+        name, ".sh', '", dir_, "') RETURNING chain_id")));
     const int64_t attempt = std::stoll(Query(absl::StrCat(
         "INSERT INTO attempts (chain_id, attempt_no, state, tier, scheduled_at) VALUES (",
         chain_id_, ", 1, 'scheduled', 10, now()) RETURNING attempt_id")));
@@ -141,45 +141,32 @@ TEST_F(StorageMountTest, DatasetReadOnlyOwnWorkspaceWritableOtherWorkspaceInvisi
       "host_path, mount_path, owner_kind, owner, read_only",
       absl::StrCat("'", host_, "/datasets/x', '", mnt_, "/datasets/x', 'group', 'lab', true"));
   // Everyone's own workspace, created on first use.
-  const std::string ws = AddRow("host_path, mount_path, mount_type",
-                                absl::StrCat("'", host_, "/ws/{user.user_name}', '", mnt_,
-                                             "/ws/{user.user_name}', 'workspace'"));
+  const std::string ws = AddRow(
+      "host_path, mount_path, mount_type",
+      absl::StrCat("'", host_, "/ws/{user.user_name}', '", mnt_,
+                   "/ws/{user.user_name}', 'workspace'"));
   // Rows that are not alice's: another group's and bob's own.
   AddRow("host_path, mount_path, owner_kind, owner",
          absl::StrCat("'", host_, "/ws/bob', '", mnt_, "/ws/bob', 'user', 'bob'"));
   AddRow("host_path, mount_path, owner_kind, owner",
          absl::StrCat("'", host_, "', '", mnt_, "/vision', 'group', 'vision'"));
   // An invalid row: reported, skipped, and the attempt still runs.
-  const std::string bad =
-      AddRow("host_path, mount_path, conditions",
-             absl::StrCat("'", host_, "', '", mnt_, "/bad', 'task.group = \"default\"'"));
+  const std::string bad = AddRow(
+      "host_path, mount_path, conditions",
+      absl::StrCat("'", host_, "', '", mnt_, "/bad', 'task.group = \"default\"'"));
 
   const std::string m = mnt_;
-  const int64_t attempt = Seed(
-      "alice",
-      absl::StrCat(
-          "cat '", m,
-          "/datasets/x/readme.txt'\n"
-          "echo from-alice > '",
-          m,
-          "/ws/alice/out.txt' && echo workspace-write-ok\n"
-          "if touch '",
-          m,
-          "/datasets/x/new.txt' 2>/dev/null; then echo dataset-write-ok; "
-          "else python3 -c 'import os,errno\n"
-          "try:\n  open(\"",
-          m,
-          "/datasets/x/new2.txt\", \"w\")\n"
-          "except OSError as e: print(\"dataset-write-errno\", errno.errorcode[e.errno])'; fi\n"
-          "touch '",
-          m,
-          "/datasets/x/new3.txt' 2>&1\n"
-          "if [ -e '",
-          m, "/ws/bob/secret.txt' ] || [ -e '", m,
-          "/vision' ]; "
-          "then echo other-visible; else echo other-invisible; fi\n"
-          "grep ' ",
-          m, "/' /proc/self/mountinfo | awk '{print \"mnt\", $5, $6}'\n"),
+  const int64_t attempt = Seed("alice", absl::StrCat(
+      "cat '", m, "/datasets/x/readme.txt'\n"
+      "echo from-alice > '", m, "/ws/alice/out.txt' && echo workspace-write-ok\n"
+      "if touch '", m, "/datasets/x/new.txt' 2>/dev/null; then echo dataset-write-ok; "
+      "else python3 -c 'import os,errno\n"
+      "try:\n  open(\"", m, "/datasets/x/new2.txt\", \"w\")\n"
+      "except OSError as e: print(\"dataset-write-errno\", errno.errorcode[e.errno])'; fi\n"
+      "touch '", m, "/datasets/x/new3.txt' 2>&1\n"
+      "if [ -e '", m, "/ws/bob/secret.txt' ] || [ -e '", m, "/vision' ]; "
+      "then echo other-visible; else echo other-invisible; fi\n"
+      "grep ' ", m, "/' /proc/self/mountinfo | awk '{print \"mnt\", $5, $6}'\n"),
       "mounts");
   const pid_t mgr = StartManager(attempt);
   ASSERT_EQ(WaitExit(mgr), 0) << ManagerLog();
@@ -196,7 +183,8 @@ TEST_F(StorageMountTest, DatasetReadOnlyOwnWorkspaceWritableOtherWorkspaceInvisi
   EXPECT_NE(log.find(absl::StrCat("[out] mnt ", m, "/datasets/x ro,nosuid,nodev")),
             std::string::npos)
       << log;
-  EXPECT_NE(log.find(absl::StrCat("[out] mnt ", m, "/ws/alice rw,nosuid,nodev")), std::string::npos)
+  EXPECT_NE(log.find(absl::StrCat("[out] mnt ", m, "/ws/alice rw,nosuid,nodev")),
+            std::string::npos)
       << log;
   EXPECT_EQ(log.find(absl::StrCat("mnt ", m, "/ws/bob")), std::string::npos) << log;
 
@@ -232,36 +220,29 @@ TEST_F(StorageMountTest, DatasetReadOnlyOwnWorkspaceWritableOtherWorkspaceInvisi
 TEST_F(StorageMountTest, RowAddedBySqlAppearsInTheNextAttempt) {
   WriteFile(host_ + "/extra/marker", "extra-mounted\n");
   const std::string m = mnt_;
-  const int64_t first = Seed("alice",
-                             absl::StrCat("cat '", m,
-                                          "/extra/marker' 2>/dev/null || echo no-extra\n"
-                                          "while true; do sleep 0.1; done\n"),
-                             "next-attempt");
+  const int64_t first = Seed("alice", absl::StrCat(
+      "cat '", m, "/extra/marker' 2>/dev/null || echo no-extra\n"
+      "while true; do sleep 0.1; done\n"),
+      "next-attempt");
   const pid_t mgr = StartManager(first);
   ASSERT_TRUE(WaitUntil([&] { return RankLog(1).find("no-extra") != std::string::npos; }))
       << RankLog(1) << ManagerLog();
   // The admin adds a row while the first attempt runs; it does not change running ranks.
-  const std::string row =
-      AddRow("host_path, mount_path, owner_kind, owner, read_only",
-             absl::StrCat("'", host_, "/extra', '", m, "/extra', 'user', 'alice', true"));
+  const std::string row = AddRow(
+      "host_path, mount_path, owner_kind, owner, read_only",
+      absl::StrCat("'", host_, "/extra', '", m, "/extra', 'user', 'alice', true"));
   // Suspend the first attempt: the manager requeues the chain as attempt 2.
-  db_->Exec(
-      absl::StrCat("UPDATE attempts SET suspend_requested_at = now(), "
-                   "go_suspend_at = now() WHERE attempt_id = ",
-                   first));
+  db_->Exec(absl::StrCat("UPDATE attempts SET suspend_requested_at = now(), "
+                         "go_suspend_at = now() WHERE attempt_id = ", first));
   ASSERT_EQ(WaitExit(mgr), 0) << ManagerLog();
   ASSERT_EQ(State(first), "suspended");
   EXPECT_EQ(StartingMounts(first).size(), 0u);
   const int64_t second = std::stoll(Query(absl::StrCat(
       "SELECT attempt_id FROM attempts WHERE chain_id = ", chain_id_, " AND attempt_no = 2")));
   // As haid's scheduler would: schedule it with a pods row.
-  db_->Exec(
-      absl::StrCat("UPDATE attempts SET state = 'scheduled', scheduled_at = now() "
-                   "WHERE attempt_id = ",
-                   second,
-                   "; INSERT INTO pods (attempt_id, rank, "
-                   "node) VALUES (",
-                   second, ", 0, 'local')"));
+  db_->Exec(absl::StrCat("UPDATE attempts SET state = 'scheduled', scheduled_at = now() "
+                         "WHERE attempt_id = ", second, "; INSERT INTO pods (attempt_id, rank, "
+                         "node) VALUES (", second, ", 0, 'local')"));
   const pid_t mgr2 = StartManager(second);
   ASSERT_TRUE(WaitUntil([&] { return RankLog(2).find("[out] ") != std::string::npos; }))
       << RankLog(2) << ManagerLog(1);
@@ -269,16 +250,16 @@ TEST_F(StorageMountTest, RowAddedBySqlAppearsInTheNextAttempt) {
   const nlohmann::json mounts = StartingMounts(second);
   ASSERT_EQ(mounts.size(), 1u) << mounts.dump();
   EXPECT_EQ(mounts[0]["row"].get<int64_t>(), std::stoll(row));
-  db_->Exec(
-      absl::StrCat("UPDATE chains SET stop_requested = true WHERE chain_id = ", chain_id_,
-                   "; UPDATE attempts SET stop_requested_at = now() WHERE attempt_id = ", second));
+  db_->Exec(absl::StrCat("UPDATE chains SET stop_requested = true WHERE chain_id = ", chain_id_,
+                         "; UPDATE attempts SET stop_requested_at = now() WHERE attempt_id = ",
+                         second));
   EXPECT_EQ(WaitExit(mgr2), 0) << ManagerLog(1);
   EXPECT_EQ(State(second), "stopped");
 }
 
 TEST_F(StorageMountTest, MissingHostPathFailsTheRankWith125) {
-  const std::string row =
-      AddRow("host_path, mount_path", absl::StrCat("'", host_, "/no/such/dir', '", mnt_, "/data'"));
+  const std::string row = AddRow("host_path, mount_path",
+                                 absl::StrCat("'", host_, "/no/such/dir', '", mnt_, "/data'"));
   const int64_t attempt = Seed("alice", "echo should-not-run\n", "missing-host");
   const pid_t mgr = StartManager(attempt);
   ASSERT_EQ(WaitExit(mgr), 0) << ManagerLog();
@@ -320,9 +301,9 @@ TEST_F(StorageMountTest, WithoutRootMountsAreRefused) {
   if (pid == 0) {
     if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(98);
     ::execl(bin.c_str(), bin.c_str(), "--rank-supervisor", "--log-file", log_path.c_str(),
-            "--exit-file", exit_path.c_str(), "--cwd", "/", "--required-file", "", "--mount", "ro",
-            "bind", "3", "/usr", "/tmp/hai-never-mounted", "--", "echo", "should-not-run",
-            static_cast<char*>(nullptr));
+            "--exit-file", exit_path.c_str(), "--cwd", "/", "--required-file", "",
+            "--mount", "ro", "bind", "3", "/usr", "/tmp/hai-never-mounted", "--", "echo",
+            "should-not-run", static_cast<char*>(nullptr));
     ::_exit(99);
   }
   ASSERT_EQ(WaitExit(pid), 0);
