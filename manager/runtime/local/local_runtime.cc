@@ -298,11 +298,16 @@ absl::Status LocalPodRuntime::Signal(int rank, PodSignal signal) {
   // supervisor before it could, so the command's group (its own session, see
   // rank_supervisor.h) gets it directly, after the supervisor's: a supervisor that saw its
   // command killed first would record it as killed by a signal hai did not send.
-  if (::kill(-it->second.pgid, sig) != 0 && errno != ESRCH) {
-    return absl::InternalError(
-        absl::StrCat("kill(-", it->second.pgid, "): ", std::strerror(errno)));
+  bool supervisor_gone = false;
+  if (::kill(-it->second.pgid, sig) != 0) {
+    if (errno != ESRCH) {
+      return absl::InternalError(
+          absl::StrCat("kill(-", it->second.pgid, "): ", std::strerror(errno)));
+    }
+    supervisor_gone = true;
   }
-  if (sig == SIGKILL) {
+  // With the supervisor gone (its command ended, stragglers remain) nobody forwards a SIGTERM.
+  if (sig == SIGKILL || supervisor_gone) {
     if (std::optional<pid_t> task = ReadPidFile(TaskPgidPath(it->second.exit_path));
         task.has_value() && ::kill(-*task, sig) != 0 && errno != ESRCH) {
       return absl::InternalError(absl::StrCat("kill(-", *task, "): ", std::strerror(errno)));
