@@ -266,8 +266,8 @@ absl::StatusOr<PodStatus> LocalPodRuntime::Poll(int rank) {
   // setsid(), no process group with its id exists yet, and the rank would read as lost.
   // The user command's own group counts too (stragglers after the supervisor exited).
   const std::optional<pid_t> task_group = ReadPidFile(TaskPgidPath(r.exit_path));
-  st.alive = r.our_child || ProcessGroupAlive(r.pgid) ||
-             (task_group.has_value() && ProcessGroupAlive(*task_group));
+  const bool supervisor_alive = r.our_child || ProcessGroupAlive(r.pgid);
+  st.alive = supervisor_alive || (task_group.has_value() && ProcessGroupAlive(*task_group));
   auto code = ReadExitFile(r.exit_path);
   if (!code.ok()) return code.status();
   if (code->has_value()) {
@@ -276,9 +276,11 @@ absl::StatusOr<PodStatus> LocalPodRuntime::Poll(int rank) {
     st.reason = ReadExitReason(r.exit_path);
     return st;
   }
-  // A group still alive without an exit file is running. Re-check the file after seeing the
-  // group gone: the supervisor writes it just before exiting.
-  if (st.alive) return st;
+  // A supervisor still alive without an exit file is running. Re-check the file after seeing
+  // it gone: the supervisor writes it just before exiting. A supervisor gone without one was
+  // killed (not by its task, which cannot signal it): the rank is lost, even while its
+  // orphaned command lives on (alive: the lifecycle terminates it).
+  if (supervisor_alive) return st;
   code = ReadExitFile(r.exit_path);
   if (code.ok() && code->has_value()) {
     st.phase = PodStatus::Phase::kExited;

@@ -55,6 +55,7 @@ class ManagerTest : public ::testing::Test {
     for (const std::string& pid : Column("SELECT pid FROM pods WHERE pid IS NOT NULL")) {
       ::kill(-std::stoi(pid), SIGKILL);
     }
+    KillTaskGroups(dir_);
     WaitUntil([] { return false; }, absl::Milliseconds(100));
   }
 

@@ -58,6 +58,7 @@ class StorageMountTest : public ::testing::Test {
     for (const std::string& pid : Column("SELECT pid FROM pods WHERE pid IS NOT NULL")) {
       ::kill(-std::stoi(pid), SIGKILL);
     }
+    KillTaskGroups(dir_);
     WaitUntil([] { return false; }, absl::Milliseconds(100));
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);

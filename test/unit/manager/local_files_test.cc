@@ -98,11 +98,10 @@ TEST(SupervisorArgsTest, IdentityAndEnvironmentDescriptor) {
   spec.gid = 20002;
   spec.supplementary_gids = {30, 31};
   // Without run_as the identity is not passed: the command runs as the supervisor.
-  auto plain = ParseSupervisorArgs(
-      [&] {
-        auto a = SupervisorArgv("/bin/hai-manager", spec);
-        return std::vector<std::string>(a.begin() + 2, a.end());
-      }());
+  auto plain = ParseSupervisorArgs([&] {
+    auto a = SupervisorArgv("/bin/hai-manager", spec);
+    return std::vector<std::string>(a.begin() + 2, a.end());
+  }());
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_EQ(plain->uid, -1);
   EXPECT_EQ(plain->env_fd, -1);
