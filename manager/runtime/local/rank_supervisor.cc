@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <optional>
 
 #include "absl/strings/numbers.h"
@@ -95,6 +97,23 @@ std::vector<std::string> ReadEnvironment(int fd) {
     env.emplace_back(kv);
   }
   return env;
+}
+
+// HOME, USER and LOGNAME of the account `uid` has on this host (NSS: passwd, LDAP), in
+// place of the ones inherited from haid's environment (root's). Without an account they stay.
+void UseAccountOf(uid_t uid, std::vector<std::string>* env) {
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return;
+  const std::map<std::string, std::string> account = {
+      {"HOME", pw.pw_dir}, {"USER", pw.pw_name}, {"LOGNAME", pw.pw_name}};
+  std::vector<std::string> out;
+  for (const std::string& kv : *env) {
+    if (account.count(kv.substr(0, kv.find('='))) == 0) out.push_back(kv);
+  }
+  for (const auto& [k, v] : account) out.push_back(absl::StrCat(k, "=", v));
+  *env = std::move(out);
 }
 
 std::string SignalName(int sig) {
@@ -272,6 +291,7 @@ int RunRankSupervisor(const SupervisorOptions& o) {
   if (own_env) env_strings = ReadEnvironment(o.env_fd);
   CloseInheritedFds();
   const bool drop = o.uid >= 0;
+  if (drop && own_env) UseAccountOf(static_cast<uid_t>(o.uid), &env_strings);
 
   // The log is the user's (0600), opened by us without following a link: a rank's log
   // directory is shared by the attempt's ranks.

@@ -173,6 +173,24 @@ TEST_F(LocalRuntimeTest, RankRunsAsItsUserWithoutPrivileges) {
   EXPECT_EQ(info.st_mode & 0777, 0600u);
 }
 
+// A uid with an account on the host gets its HOME, USER and LOGNAME, not haid's (root's).
+TEST_F(LocalRuntimeTest, RankOfAnAccountGetsItsHome) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  PodSpec spec = Spec();
+  spec.uid = 65534;  // nobody, in every passwd
+  spec.gid = 65534;
+  spec.env = {"PATH=/usr/bin:/bin", "HOME=/root", "USER=root", "KEEP=1"};
+  spec.argv = {"/bin/sh", "-c", "echo home=$HOME user=$USER logname=$LOGNAME keep=$KEEP"};
+  LocalPodRuntime runtime(Binary());
+  auto id = runtime.Start(spec);
+  ASSERT_TRUE(id.ok()) << id.status();
+  started_.push_back(static_cast<pid_t>(*id));
+  ASSERT_TRUE(WaitEnded(runtime));
+  const std::string log = ReadFile(spec.log_path);
+  EXPECT_NE(log.find("home=/nonexistent user=nobody logname=nobody keep=1"), std::string::npos)
+      << log;
+}
+
 // A root manager never runs a rank as root: a user without a uid is refused.
 TEST_F(LocalRuntimeTest, RankOfAUserWithoutUidIsRefusedAsRoot) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
