@@ -79,6 +79,8 @@ std::string Slurp(const std::string& path) {
 TEST(Hostile, TaskRunsAsItsUserAndCannotHarmOthers) {
   if (::geteuid() != 0) GTEST_SKIP() << "the hostile suite needs root (it runs tasks as uids)";
   Cluster cluster(2, 1);
+  // One lost rank marks a node unhealthy: a task that could make its rank "lost" would show.
+  cluster.SetSchedulerKey("node_lost_ranks_unhealthy", "1");
   const std::string dir = cluster.dir();
   cluster.AddUser("alice", "alice-token");
   cluster.AddUser("bob", "bob-token");
