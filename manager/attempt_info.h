@@ -61,6 +61,10 @@ struct AttemptInfo {
   // `storage` table at claim time (manager/storage/resolve.h); rows that could not be used
   // are in storage_problems (also logged and written to task_events).
   int64_t user_uid = 0;
+  // The OS identity of the user's ranks (migration 0010): users.gid (else the uid) and
+  // users.supplementary_gids.
+  int64_t user_gid = 0;
+  std::vector<int64_t> user_supplementary_gids;
   std::vector<std::string> user_groups;
   std::vector<storage::Mount> mounts;
   std::vector<storage::StorageProblem> storage_problems;

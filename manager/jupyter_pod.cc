@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include <httplib.h>
@@ -81,6 +83,9 @@ absl::StatusOr<std::unique_ptr<JupyterPod>> JupyterPod::Prepare(
   j.notebook_binary = options.notebook_binary;
   j.in_pod = options.in_pod;
   bool allow_root = ::geteuid() == 0;
+  const bool run_as_user = allow_root && !options.in_pod && info->user_uid > 0;
+  const uid_t uid = static_cast<uid_t>(info->user_uid);
+  const gid_t gid = static_cast<gid_t>(info->user_gid > 0 ? info->user_gid : info->user_uid);
   if (options.in_pod) {
     // Everything lives in the Pod: nothing of the container is on this machine.
     j.port = options.pod_port;
@@ -107,12 +112,28 @@ absl::StatusOr<std::unique_ptr<JupyterPod>> JupyterPod::Prepare(
     }
     // Only the owner may read the runtime files (kernel connection keys).
     std::filesystem::permissions(j.state_dir, std::filesystem::perms::owner_all, ec);
-    j.config_path = j.state_dir + "/" + kConfigFileName;
+    std::filesystem::permissions(j.workspace, std::filesystem::perms::owner_all, ec);
+    // In the run directory (root's), not in the user's state directory: written by root.
+    j.config_path = run_dir + "/" + kConfigFileName;
+    if (run_as_user) {
+      // The server runs as the user (the local runtime drops to users.uid when root): its
+      // directories are the user's. lchown: a link the user put there is not followed.
+      for (const std::string& d :
+           {j.workspace, j.state_dir, j.state_dir + "/runtime", j.state_dir + "/data",
+            j.state_dir + "/config", j.state_dir + "/ipython"}) {
+        if (::lchown(d.c_str(), uid, gid) != 0) {
+          return absl::InternalError(absl::StrCat("chown ", d, ": ", std::strerror(errno)));
+        }
+      }
+    }
   }
   auto config = JupyterNotebookConfig(j, {j.owner_token_hash, HashToken(task_token)}, allow_root);
   if (!config.ok()) return config.status();
   if (!options.in_pod) {
     if (absl::Status s = WriteFileAtomically(j.config_path, *config, 0600); !s.ok()) return s;
+    if (run_as_user && ::lchown(j.config_path.c_str(), uid, gid) != 0) {
+      return absl::InternalError(absl::StrCat("chown ", j.config_path, ": ", std::strerror(errno)));
+    }
   }
   info->jupyter = j;
   const bool shared =

@@ -297,6 +297,10 @@ absl::Status AttemptLifecycle::Prepare(const AttemptInfo& info, const std::strin
     spec.world_size = ctx.world_size;
     spec.master_port = port;
     spec.image = info.image;
+    // 0 when the user has no row: the local runtime refuses to run that as root.
+    spec.uid = info.user_uid;
+    spec.gid = info.user_gid > 0 ? info.user_gid : info.user_uid;
+    spec.supplementary_gids = info.user_supplementary_gids;
     if (jupyter_ != nullptr) jupyter_->ApplyTo(&spec);
     specs_[pod.rank] = std::move(spec);
   }

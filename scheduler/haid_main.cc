@@ -9,6 +9,7 @@
 // by main with sigwait.
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,6 +95,19 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   if (config.manager.runtime == "local") {
     absl::Status s = store.UpsertConfigNodes(config.nodes);
     if (!s.ok()) return Fail(s.ToString());
+    // The config holds the database URL: a task must not read it (docs/security.md).
+    struct stat config_stat {};
+    if (::geteuid() == 0 && ::stat(config_path.c_str(), &config_stat) == 0 &&
+        (config_stat.st_mode & 0077) != 0) {
+      HAI_LOG(WARNING) << config_path << " is readable by others (mode " << std::oct
+                       << (config_stat.st_mode & 0777) << std::dec
+                       << "): tasks could read the database URL; chmod 0600 it";
+    }
+    if (::geteuid() != 0) {
+      HAI_LOG(WARNING) << "haid is not root (uid " << ::geteuid() << "): local tasks run as uid "
+                       << ::geteuid() << ", not as their users, and can reach each other "
+                       << "(docs/security.md)";
+    }
   }
 
   const fs::path data_dir = fs::absolute(config.server.data_dir);

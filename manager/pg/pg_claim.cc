@@ -6,7 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/lifecycle/task_events.h"
 #include "common/log.h"
 #include "common/model/states.h"
@@ -26,8 +28,20 @@ std::string Str(std::string_view s) { return std::string(s); }
 // for this attempt (manager/storage/resolve.h). Read in the claim transaction, so the mounts
 // are those of the storage table as of the claim: an edit applies to the next attempt.
 void LoadMounts(pqxx::work& tx, AttemptInfo& a) {
-  auto uid = tx.exec_params("SELECT uid FROM users WHERE user_name = $1", a.user_name);
-  if (!uid.empty()) a.user_uid = uid[0]["uid"].as<int64_t>();
+  auto uid = tx.exec_params(
+      "SELECT uid, coalesce(gid, uid) AS gid, array_to_string(supplementary_gids, ',') AS sup "
+      "FROM users WHERE user_name = $1",
+      a.user_name);
+  a.user_supplementary_gids.clear();
+  if (!uid.empty()) {
+    a.user_uid = uid[0]["uid"].as<int64_t>();
+    a.user_gid = uid[0]["gid"].as<int64_t>();
+    for (absl::string_view g :
+         absl::StrSplit(uid[0]["sup"].as<std::string>(), ',', absl::SkipEmpty())) {
+      int64_t id = 0;
+      if (absl::SimpleAtoi(g, &id)) a.user_supplementary_gids.push_back(id);
+    }
+  }
   a.user_groups.clear();
   for (const auto& g : tx.exec_params(
            "SELECT group_name FROM user_group_members WHERE user_name = $1 ORDER BY group_name",

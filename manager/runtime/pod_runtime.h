@@ -68,6 +68,13 @@ struct PodSpec {
   int world_size = 1;
   int master_port = 0;
   std::string image;  // chains.image, else the train environment's image; "" = runtime default
+  // The OS identity the rank runs as (users.uid, users.gid, users.supplementary_gids). The
+  // local runtime, when the manager is root, runs the user command as this uid and refuses
+  // uid/gid 0; -1 = no identity asked for (the rank runs as the manager: for tests of a
+  // runtime alone; the lifecycle always sets it). docs/security.md.
+  int64_t uid = -1;
+  int64_t gid = -1;
+  std::vector<int64_t> supplementary_gids;
 };
 
 struct PodStatus {

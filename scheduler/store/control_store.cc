@@ -175,6 +175,11 @@ absl::StatusOr<OpenAttempt> Store::AttemptForTaskToken(int64_t attempt_id,
   });
   if (!s.ok()) return s;
   if (!found) return absl::PermissionDeniedError("task token does not match this task");
+  // A task token dies with its attempt: once the attempt ended, nothing it left behind (a
+  // straggler, a copied token) acts for the task any more.
+  if (!model::IsOpen(found->attempt.state)) {
+    return absl::UnauthenticatedError("task token expired: the task attempt has ended");
+  }
   return *std::move(found);
 }
 

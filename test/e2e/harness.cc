@@ -117,9 +117,18 @@ Cluster::~Cluster() {
     }
   } catch (const std::exception&) {
   }
+  // The user commands run in process groups of their own (rank_supervisor.h).
+  std::error_code ec;
+  for (const auto& attempt : std::filesystem::directory_iterator(dir_ + "/var/run", ec)) {
+    for (const auto& f : std::filesystem::directory_iterator(attempt.path(), ec)) {
+      if (f.path().extension() != ".pgid") continue;
+      std::ifstream in(f.path());
+      int pgid = 0;
+      if (in >> pgid && pgid > 1) kill(-pgid, SIGKILL);
+    }
+  }
   // Keep the directory (config, haid.log, rank logs) of a failed test for the post-mortem.
   if (!::testing::Test::HasFailure()) {
-    std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
 }

@@ -76,7 +76,8 @@ class Preemption : public ::testing::Test {
     cluster_->AddUser("bob", "bob-token");
     cluster_->StartDaemon();
     ckpt_dir_ = cluster_->dir() + "/ckpt";
-    RunCommand("mkdir -p " + ckpt_dir_);
+    // Writable by the tasks: run as root, haid runs them as their users' uids.
+    RunCommand("mkdir -p " + ckpt_dir_ + " && chmod 1777 " + ckpt_dir_);
   }
 
   int64_t Submit(const std::string& user, const std::string& args) {

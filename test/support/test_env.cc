@@ -1,5 +1,6 @@
 #include "test/support/test_env.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -118,6 +119,9 @@ std::string BinDir() {
 std::string MakeTempDir(const std::string& prefix) {
   std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "XXXXXX")).string();
   if (mkdtemp(tmpl.data()) == nullptr) Die("mkdtemp failed");
+  // Readable by everyone: run as root, the manager runs tasks as their users' uids
+  // (docs/security.md), and their scripts live in here.
+  ::chmod(tmpl.c_str(), 0755);
   return tmpl;
 }
 

@@ -16,8 +16,13 @@
 
 namespace hai::manager {
 
-absl::Status WriteExitFile(const std::string& path, int code) {
-  return WriteFileAtomically(path, absl::StrCat(code, "\n"), 0644);
+absl::Status WriteExitFile(const std::string& path, int code, const std::string& reason) {
+  std::string line = reason;
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return WriteFileAtomically(
+      path, absl::StrCat(code, "\n", line.empty() ? "" : absl::StrCat(line, "\n")), 0644);
 }
 
 absl::StatusOr<std::optional<int>> ReadExitFile(const std::string& path) {
@@ -29,11 +34,25 @@ absl::StatusOr<std::optional<int>> ReadExitFile(const std::string& path) {
   char buf[32];
   const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
   if (n < 0) return absl::InternalError(absl::StrCat("read ", path, ": ", std::strerror(errno)));
+  absl::string_view text(buf, static_cast<size_t>(n));
+  if (const size_t nl = text.find('\n'); nl != absl::string_view::npos) text = text.substr(0, nl);
   int code = 0;
-  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::string_view(buf, n)), &code)) {
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &code)) {
     return absl::DataLossError(absl::StrCat("malformed exit file ", path));
   }
   return std::optional<int>(code);
+}
+
+std::string ReadExitReason(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return "";
+  char buf[1024];
+  const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+  if (n <= 0) return "";
+  absl::string_view text(buf, static_cast<size_t>(n));
+  const size_t nl = text.find('\n');
+  if (nl == absl::string_view::npos) return "";
+  return std::string(absl::StripAsciiWhitespace(text.substr(nl + 1)));
 }
 
 }  // namespace hai::manager

@@ -11,8 +11,12 @@
 
 namespace hai::manager {
 
-absl::Status WriteExitFile(const std::string& path, int code);
+// `reason`, when given, is a second line: why the command ended, in words (e.g. it was killed
+// by a signal hai did not send); Poll reports it as PodStatus::reason.
+absl::Status WriteExitFile(const std::string& path, int code, const std::string& reason = "");
 // nullopt when the file does not exist (the rank has not ended, or never recorded it).
 absl::StatusOr<std::optional<int>> ReadExitFile(const std::string& path);
+// The reason line of an exit file; "" when there is none.
+std::string ReadExitReason(const std::string& path);
 
 }  // namespace hai::manager

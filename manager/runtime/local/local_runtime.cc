@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "manager/runtime/local/exit_file.h"
 #include "manager/runtime/local/rank_supervisor.h"
 #include "manager/runtime/local/unique_fd.h"
@@ -68,6 +70,43 @@ size_t FormatPid(long v, char* out) {
 // (it is between its link() and its execve()).
 constexpr absl::Duration kExecWait = absl::Seconds(2);
 
+// Whether ranks run as their users: only a root manager can switch uid. Said once per process
+// when it cannot.
+bool RunAsUsers() {
+  static const bool root = [] {
+    const bool r = ::geteuid() == 0;
+    if (!r) {
+      HAI_LOG(WARNING) << "the manager is not root (uid " << ::geteuid() << "): ranks run as uid "
+                       << ::geteuid() << ", not as their users (docs/security.md)";
+    }
+    return r;
+  }();
+  return root;
+}
+
+// The environment of the user command in an anonymous file, NUL-terminated strings; passed
+// to the supervisor as a descriptor so none of it is the supervisor's own environment.
+absl::StatusOr<UniqueFd> EnvironmentFile(const std::vector<std::string>& env) {
+  UniqueFd fd(::memfd_create("hai-rank-env", MFD_CLOEXEC));
+  if (!fd.valid()) return absl::InternalError(absl::StrCat("memfd_create: ", std::strerror(errno)));
+  std::string data;
+  for (const std::string& kv : env) {
+    data.append(kv);
+    data.push_back('\0');
+  }
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return absl::InternalError(absl::StrCat("write env: ", std::strerror(errno)));
+    off += static_cast<size_t>(n);
+  }
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) {
+    return absl::InternalError(absl::StrCat("lseek: ", std::strerror(errno)));
+  }
+  return fd;
+}
+
 bool IsSupervisorOf(pid_t pid, const std::string& exit_path) {
   const std::string cmd = Cmdline(pid);
   return cmd.find(kRankSupervisorFlag) != std::string::npos &&
@@ -99,9 +138,21 @@ absl::StatusOr<int64_t> LocalPodRuntime::Start(const PodSpec& spec) {
   }
   // Everything the child needs is prepared before fork: after it, only async-signal-safe
   // calls are allowed.
-  const std::vector<std::string> args = SupervisorArgv(self_, spec);
+  // As root, the user command runs as the rank's user; never as root. uid -1: the caller
+  // asks for no identity (tests of the runtime itself); the rank runs as the manager.
+  const bool run_as = spec.uid != -1 && RunAsUsers();
+  if (run_as && (spec.uid <= 0 || spec.gid <= 0)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("rank ", spec.rank, ": refusing to run as uid ", spec.uid, " gid ", spec.gid,
+                     " (the user needs users.uid/gid > 0, docs/security.md)"));
+  }
+  auto env_file = EnvironmentFile(spec.env);
+  if (!env_file.ok()) return env_file.status();
+  const int env_fd = env_file->get();
+  const std::vector<std::string> args = SupervisorArgv(self_, spec, run_as, env_fd);
   std::vector<char*> argv = CStrings(args);
-  std::vector<char*> envp = CStrings(spec.env);
+  const std::vector<std::string> supervisor_env = SupervisorEnvironment();
+  std::vector<char*> envp = CStrings(supervisor_env);
   // The child creates the pid file itself before it runs anything: written under a name of
   // its own, then link()ed to pid_path, which fails when the file exists. Of two Starts of
   // one rank (a manager, and the successor of one that died right after its fork) exactly one
@@ -146,6 +197,8 @@ absl::StatusOr<int64_t> LocalPodRuntime::Start(const PodSpec& spec) {
       ::unlink(tmp.data());
       if (linked != 0) fail(e);
     }
+    // The environment file is the one descriptor the supervisor inherits on purpose.
+    if (::fcntl(env_fd, F_SETFD, 0) != 0) fail(errno);
     ::execve(self_.c_str(), argv.data(), envp.data());
     fail(errno);
   }
@@ -211,21 +264,28 @@ absl::StatusOr<PodStatus> LocalPodRuntime::Poll(int rank) {
   PodStatus st;
   // Our unreaped child counts as alive by itself: right after fork, before the child's
   // setsid(), no process group with its id exists yet, and the rank would read as lost.
-  st.alive = r.our_child || ProcessGroupAlive(r.pgid);
+  // The user command's own group counts too (stragglers after the supervisor exited).
+  const std::optional<pid_t> task_group = ReadPidFile(TaskPgidPath(r.exit_path));
+  const bool supervisor_alive = r.our_child || ProcessGroupAlive(r.pgid);
+  st.alive = supervisor_alive || (task_group.has_value() && ProcessGroupAlive(*task_group));
   auto code = ReadExitFile(r.exit_path);
   if (!code.ok()) return code.status();
   if (code->has_value()) {
     st.phase = PodStatus::Phase::kExited;
     st.exit_code = **code;
+    st.reason = ReadExitReason(r.exit_path);
     return st;
   }
-  // A group still alive without an exit file is running. Re-check the file after seeing the
-  // group gone: the supervisor writes it just before exiting.
-  if (st.alive) return st;
+  // A supervisor still alive without an exit file is running. Re-check the file after seeing
+  // it gone: the supervisor writes it just before exiting. A supervisor gone without one was
+  // killed (not by its task, which cannot signal it): the rank is lost, even while its
+  // orphaned command lives on (alive: the lifecycle terminates it).
+  if (supervisor_alive) return st;
   code = ReadExitFile(r.exit_path);
   if (code.ok() && code->has_value()) {
     st.phase = PodStatus::Phase::kExited;
     st.exit_code = **code;
+    st.reason = ReadExitReason(r.exit_path);
     return st;
   }
   st.phase = PodStatus::Phase::kLost;
@@ -236,9 +296,24 @@ absl::Status LocalPodRuntime::Signal(int rank, PodSignal signal) {
   auto it = ranks_.find(rank);
   if (it == ranks_.end()) return absl::NotFoundError(absl::StrCat("unknown rank ", rank));
   const int sig = signal == PodSignal::kTerminate ? SIGTERM : SIGKILL;
-  if (::kill(-it->second.pgid, sig) != 0 && errno != ESRCH) {
-    return absl::InternalError(
-        absl::StrCat("kill(-", it->second.pgid, "): ", std::strerror(errno)));
+  // The supervisor forwards a SIGTERM to the user command's group. A SIGKILL ends the
+  // supervisor before it could, so the command's group (its own session, see
+  // rank_supervisor.h) gets it directly, after the supervisor's: a supervisor that saw its
+  // command killed first would record it as killed by a signal hai did not send.
+  bool supervisor_gone = false;
+  if (::kill(-it->second.pgid, sig) != 0) {
+    if (errno != ESRCH) {
+      return absl::InternalError(
+          absl::StrCat("kill(-", it->second.pgid, "): ", std::strerror(errno)));
+    }
+    supervisor_gone = true;
+  }
+  // With the supervisor gone (its command ended, stragglers remain) nobody forwards a SIGTERM.
+  if (sig == SIGKILL || supervisor_gone) {
+    if (std::optional<pid_t> task = ReadPidFile(TaskPgidPath(it->second.exit_path));
+        task.has_value() && ::kill(-*task, sig) != 0 && errno != ESRCH) {
+      return absl::InternalError(absl::StrCat("kill(-", *task, "): ", std::strerror(errno)));
+    }
   }
   return absl::OkStatus();
 }

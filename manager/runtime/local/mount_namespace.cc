@@ -48,7 +48,7 @@ std::string Describe(const storage::Mount& m) {
                       ", storage row ", m.row_id);
 }
 
-absl::Status ApplyOne(const storage::Mount& m) {
+absl::Status ApplyOne(const storage::Mount& m, int64_t uid, int64_t gid) {
   if (m.type == "configmap" || m.type == "pvc") {
     return absl::FailedPreconditionError(absl::StrCat(
         "mount ", Describe(m), ": mount_type ", m.type, " needs the kubernetes runtime"));
@@ -58,6 +58,12 @@ absl::Status ApplyOne(const storage::Mount& m) {
     if (absl::Status s = MakeDirs(m.host_path, 0700); !s.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat("mount ", Describe(m), ": workspace: ", s.message()));
+    }
+    // A new workspace belongs to the rank's user; one that exists keeps its owner.
+    if (uid >= 0 &&
+        ::chown(m.host_path.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("mount ", Describe(m), ": workspace: chown: ", Errno(errno)));
     }
   }
   if (::stat(m.host_path.c_str(), &src) != 0) {
@@ -99,7 +105,8 @@ absl::Status ApplyOne(const storage::Mount& m) {
 
 }  // namespace
 
-absl::Status EnterMountNamespace(const std::vector<storage::Mount>& mounts) {
+absl::Status EnterMountNamespace(const std::vector<storage::Mount>& mounts, int64_t uid,
+                                 int64_t gid) {
   if (mounts.empty()) return absl::OkStatus();
   if (::geteuid() != 0) {
     return absl::FailedPreconditionError(
@@ -115,7 +122,7 @@ absl::Status EnterMountNamespace(const std::vector<storage::Mount>& mounts) {
         absl::StrCat("cannot make / a slave mount: ", Errno(errno)));
   }
   for (const storage::Mount& m : mounts) {
-    if (absl::Status s = ApplyOne(m); !s.ok()) return s;
+    if (absl::Status s = ApplyOne(m, uid, gid); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

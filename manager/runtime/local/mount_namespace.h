@@ -5,7 +5,8 @@
 //   1. unshare(CLONE_NEWNS), then make "/" recursively a slave mount: mounts the host adds
 //      later still propagate in, nothing mounted here propagates out.
 //   2. For each mount, in order (sorted by mount_path, parents first):
-//      - type "workspace": a missing host directory is created (parents 0755, itself 0700);
+//      - type "workspace": a missing host directory is created (parents 0755, itself 0700,
+//        owned by the rank's user when the rank runs as one);
 //        type "bind": the host path must exist.
 //      - the mount point is created when missing (mkdir -p; an empty file when the host path
 //        is a file). This happens on the filesystem below, i.e. on the host for a top-level
@@ -19,10 +20,12 @@
 // rank fails the same way ("storage mounts need the manager to run as root"); without
 // mounts nothing here runs.
 //
-// This is isolation against mistakes, not a security boundary: local ranks run as the
-// manager's user, so a root rank could undo it.
+// With a root manager the user command runs as its user without capabilities (see
+// rank_supervisor.h), so it cannot remount or unmount any of this; with a non-root manager no
+// mounts are possible at all.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -35,6 +38,8 @@ inline constexpr int kMountFailedExitCode = 125;
 
 // Applies `mounts` to the calling process in a new private mount namespace (see above).
 // No-op for an empty list. FailedPrecondition when not root, else the first failure.
-absl::Status EnterMountNamespace(const std::vector<storage::Mount>& mounts);
+// `uid`/`gid` >= 0: workspace directories created here are chowned to them.
+absl::Status EnterMountNamespace(const std::vector<storage::Mount>& mounts, int64_t uid = -1,
+                                 int64_t gid = -1);
 
 }  // namespace hai::manager

@@ -51,6 +51,18 @@ int WaitExit(pid_t pid, absl::Duration timeout) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+void KillTaskGroups(const std::string& dir) {
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() < 10 || name.substr(name.size() - 10) != ".exit.pgid") continue;
+    std::ifstream in(it->path());
+    int pgid = 0;
+    if (in >> pgid && pgid > 1) ::kill(-pgid, SIGKILL);
+  }
+}
+
 bool GroupGone(int pgid) { return ::kill(-pgid, 0) != 0 && errno == ESRCH; }
 
 pid_t SpawnManager(const std::string& bin, int64_t attempt, const std::string& config,

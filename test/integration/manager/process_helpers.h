@@ -30,6 +30,9 @@ bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout = kDead
 int WaitExit(pid_t pid, absl::Duration timeout = kDeadline);
 // No process is left in the process group.
 bool GroupGone(int pgid);
+// SIGKILLs the process group of every user command recorded under `dir` (the supervisors'
+// `*.exit.pgid` files): the commands run in groups of their own, apart from pods.pid.
+void KillTaskGroups(const std::string& dir);
 // Forks `hai-manager --config CONFIG --attempt ID` (the binary at `bin`) with stdout and
 // stderr in `log_path`; returns its pid.
 pid_t SpawnManager(const std::string& bin, int64_t attempt, const std::string& config,

@@ -34,6 +34,18 @@ TEST(ExitFileTest, RoundTrip) {
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
 }
 
+TEST(ExitFileTest, ReasonIsASecondLine) {
+  const std::string path = TempDir() + "/rank-0.exit";
+  EXPECT_EQ(ReadExitReason(path), "");
+  ASSERT_TRUE(WriteExitFile(path, 137, "killed\nby itself").ok());
+  auto code = ReadExitFile(path);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(**code, 137);
+  EXPECT_EQ(ReadExitReason(path), "killed by itself");
+  ASSERT_TRUE(WriteExitFile(path, 0).ok());
+  EXPECT_EQ(ReadExitReason(path), "");
+}
+
 TEST(ExitFileTest, MalformedIsDataLoss) {
   const std::string path = TempDir() + "/rank-0.exit";
   std::ofstream(path) << "abc";
@@ -75,6 +87,36 @@ TEST(SupervisorArgsTest, RoundTripThroughArgv) {
   EXPECT_EQ(opts->required_file, "train.py");
   // A "--" inside the user command stays part of it.
   EXPECT_THAT(opts->argv, ElementsAre("python3", "train.py", "--", "--flag"));
+}
+
+TEST(SupervisorArgsTest, IdentityAndEnvironmentDescriptor) {
+  PodSpec spec;
+  spec.argv = {"true"};
+  spec.log_path = "/l";
+  spec.exit_path = "/e";
+  spec.uid = 20001;
+  spec.gid = 20002;
+  spec.supplementary_gids = {30, 31};
+  // Without run_as the identity is not passed: the command runs as the supervisor.
+  auto plain = ParseSupervisorArgs([&] {
+    auto a = SupervisorArgv("/bin/hai-manager", spec);
+    return std::vector<std::string>(a.begin() + 2, a.end());
+  }());
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->uid, -1);
+  EXPECT_EQ(plain->env_fd, -1);
+  std::vector<std::string> argv = SupervisorArgv("/bin/hai-manager", spec, true, 7);
+  auto opts = ParseSupervisorArgs({argv.begin() + 2, argv.end()});
+  ASSERT_TRUE(opts.ok()) << opts.status();
+  EXPECT_EQ(opts->uid, 20001);
+  EXPECT_EQ(opts->gid, 20002);
+  EXPECT_THAT(opts->groups, ElementsAre(30, 31));
+  EXPECT_EQ(opts->env_fd, 7);
+  EXPECT_THAT(opts->argv, ElementsAre("true"));
+  EXPECT_FALSE(ParseSupervisorArgs({"--run-as", "1", "--", "true"}).ok());
+  EXPECT_FALSE(ParseSupervisorArgs({"--run-as", "1:x", "--", "true"}).ok());
+  EXPECT_FALSE(ParseSupervisorArgs({"--run-as", "1:2:a", "--", "true"}).ok());
+  EXPECT_FALSE(ParseSupervisorArgs({"--env-fd", "-3", "--", "true"}).ok());
 }
 
 TEST(SupervisorArgsTest, RejectsMissingCommand) {
