@@ -1,9 +1,25 @@
 #include "scheduler/store/pool.h"
 
+#include <poll.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/pg.h"
 
 namespace hai::store {
+namespace {
+
+// Whether an idle connection was closed by the server. A pooled connection has no query in
+// flight and does not LISTEN, so anything readable on its socket is the server's goodbye:
+// pg_terminate_backend's FATAL message, or the EOF of a restart. Without this check every
+// pooled connection failed its next request once after such an event.
+bool ClosedByServer(const pqxx::connection& conn) {
+  const int fd = conn.sock();
+  if (fd < 0) return true;
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::Open(const std::string& url,
                                                                      int size,
@@ -35,7 +51,7 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> ConnectionPool::Acquire() {
       idle_.pop_back();
     }
   }
-  if (conn == nullptr || !conn->is_open()) {
+  if (conn == nullptr || !conn->is_open() || ClosedByServer(*conn)) {
     auto fresh = pg::Connect(url_);
     if (!fresh.ok()) {
       Release(nullptr);

@@ -14,6 +14,7 @@
 
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/pg.h"
@@ -30,6 +31,24 @@ absl::Status Select1(ConnectionPool& pool) {
     tx.exec("SELECT 1");
     return absl::OkStatus();
   });
+}
+
+// The fault campaign's finding: after pg_terminate_backend (or a Postgres restart) every
+// pooled connection failed its next request once ("not connected"), so a submit was refused
+// as if haid were down. A connection the server has closed is replaced before it is lent.
+TEST(PoolTest, AConnectionTheServerClosedIsReplacedBeforeUse) {
+  auto db = TestDatabase::Create();
+  auto pool = ConnectionPool::Open(db->url(), 2, absl::Seconds(1));
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  for (int round = 0; round < 3; ++round) {
+    auto admin = db->Connect();
+    pqxx::nontransaction tx(*admin);
+    tx.exec(
+        absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                     "current_database() AND pid <> pg_backend_pid()"));
+    absl::SleepFor(absl::Milliseconds(100));  // the FATAL message reaches the sockets
+    for (int i = 0; i < 4; ++i) EXPECT_TRUE(Select1(**pool).ok()) << round << " " << i;
+  }
 }
 
 TEST(PoolTest, WaitingForABusyPoolTimesOutWithUnavailable) {
