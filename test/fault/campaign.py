@@ -275,7 +275,7 @@ heartbeat_ms = 300
     # ------------------------------------------------------------------ faults
 
     def pids_matching(self, needle):
-        out = subprocess.run(["pgrep", "-f", needle], capture_output=True, text=True).stdout
+        out = subprocess.run(["pgrep", "-f", "--", needle], capture_output=True, text=True).stdout
         return sorted(int(p) for p in out.split())
 
     def is_task_process(self, pid):
@@ -289,9 +289,10 @@ heartbeat_ms = 300
     def pg(self, action):
         pg_bin = sorted(d for d in os.listdir("/usr/lib/postgresql"))[-1]
         ctl = f"/usr/lib/postgresql/{pg_bin}/bin/pg_ctl"
+        if action == "start":  # as scripts/services.sh starts it (log file, options)
+            self.services("start")
+            return
         cmd = [ctl, "-D", os.path.join(self.work, "services/pg"), "-w", "-m", "fast", action]
-        if action == "start":
-            cmd += ["-l", os.path.join(self.work, "services/pg.log")]
         if os.getuid() == 0:
             cmd = ["runuser", "-u", "postgres", "--"] + cmd
         subprocess.run(cmd, check=True, capture_output=True)
@@ -330,7 +331,8 @@ heartbeat_ms = 300
             except ProcessLookupError:
                 victim += " (already gone)"
         elif kind == "pg_restart":
-            self.pg("restart")
+            self.pg("stop")
+            self.pg("start")
         elif kind == "pg_outage":
             down = self.rng.choice([5, 20])
             victim = f"{down} s"
