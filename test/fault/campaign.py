@@ -50,7 +50,7 @@ QUOTA = {"LOW": 4, "NORMAL": 3, "HIGH": 2}  # nodes per user and tier (public ro
 TIER_VALUES = {"LOW": 0, "NORMAL": 10, "HIGH": 30}  # common/model/tier.h
 FAULT_KINDS = [
     "haid_kill", "haid_stop", "manager_kill", "rank_supervisor_kill", "task_kills_own_group",
-    "pg_restart", "pg_outage", "pg_terminate", "redis_restart",
+    "pg_restart", "pg_outage", "pg_terminate", "redis_restart", "disk_full",
 ]
 
 
@@ -83,6 +83,9 @@ class Campaign:
         self.stop_sampling = threading.Event()
         self.log_lines = []
         self.cmdlines = {}  # attempt -> the last process of it seen, for the report
+        # (Postgres epoch seconds, tier name, quota) of every quota edit, the initial rows first.
+        self.quota_history = []
+        self.disk = None  # the tmpfs under the data dir, when one could be mounted
 
     # ------------------------------------------------------------------ plumbing
 
@@ -172,9 +175,24 @@ heartbeat_ms = 300
             os.makedirs(home)
             rc, out = self.cli(u, "init", token, "--url", f"127.0.0.1:{self.grpc_port}")
             assert rc == 0, out
+        digest = hashlib.sha256(b"root-campaign-token").hexdigest()
+        self.sql(f"INSERT INTO users (user_name, role, token_hash) VALUES ('root', 'admin', '{digest}')")
+        os.makedirs(os.path.join(self.work, "home-root"))
+        rc, out = self.cli("root", "init", "root-campaign-token", "--url",
+                           f"127.0.0.1:{self.grpc_port}")
+        assert rc == 0, out
         for tier, q in QUOTA.items():
-            self.sql("INSERT INTO quota (owner_kind, owner, resource, quota) VALUES "
-                     f"('public', 'public', 'node-default-{tier}', {q})")
+            rows = self.sql("INSERT INTO quota (owner_kind, owner, resource, quota) VALUES "
+                            f"('public', 'public', 'node-default-{tier}', {q}) "
+                            "RETURNING extract(epoch FROM clock_timestamp())")
+            self.quota_history.append((0.0, tier, q))
+        # The data dir (logs, run files) on a small tmpfs of its own, so a full disk can be
+        # injected; without the privilege to mount, the disk_full fault is skipped.
+        var = os.path.join(self.work, "var")
+        os.makedirs(var)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", var],
+                          capture_output=True).returncode == 0:
+            self.disk = var
         self.start_haid()
         assert self.wait_healthy() is not None, "haid did not start"
 
@@ -272,6 +290,24 @@ heartbeat_ms = 300
             self.cli(user, "priority", str(chain), self.rng.choice(TIERS))
         self.say("user action:", action, chain)
 
+    def admin_action(self):
+        """A drain of a node (uncordoned a few seconds later) or a quota edit by plain SQL."""
+        if self.rng.random() < 0.5:
+            node = f"node-{self.rng.randrange(self.args.nodes)}"
+            self.cli("root", "admin", "node", "drain", node, "--reason", "campaign")
+            delay = self.rng.uniform(2.0, 6.0)
+            threading.Timer(delay, lambda: self.cli("root", "admin", "node", "uncordon",
+                                                    node)).start()
+            self.say("admin: drain", node, f"for {delay:.1f} s")
+        else:
+            tier = self.rng.choice(TIERS)
+            value = self.rng.randint(1, QUOTA[tier] + 1)
+            at = self.sql(f"UPDATE quota SET quota = {value} WHERE owner_kind = 'public' AND "
+                          f"resource = 'node-default-{tier}' "
+                          "RETURNING extract(epoch FROM clock_timestamp())")[0][0]
+            self.quota_history.append((float(at), tier, value))
+            self.say("admin: quota", tier, "=", value, "by SQL")
+
     # ------------------------------------------------------------------ faults
 
     def pids_matching(self, needle):
@@ -343,6 +379,21 @@ heartbeat_ms = 300
             rows = self.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                             "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
             victim = f"{rows[0][0]} backends"
+        elif kind == "disk_full":
+            if self.disk is None:
+                return "no tmpfs (not root?)", time.monotonic()
+            hold = self.rng.uniform(2.0, 6.0)
+            filler = os.path.join(self.disk, "filler")
+            with open(filler, "wb") as f:
+                try:
+                    while True:
+                        f.write(b"\0" * (1 << 20))
+                        f.flush()
+                except OSError:
+                    pass
+            victim = f"data dir full for {hold:.1f} s"
+            time.sleep(hold)
+            os.unlink(filler)
         elif kind == "redis_restart":
             pids = self.pids_matching(f"redis-server.*:{self.args.redis_port}")
             for p in pids:
@@ -360,12 +411,14 @@ heartbeat_ms = 300
                           for _ in range(self.args.faults))
         submits = sorted(self.rng.uniform(0.0, duration * 0.8) for _ in range(self.args.tasks))
         actions = sorted(self.rng.uniform(2.0, duration) for _ in range(self.args.tasks // 5))
+        admin = sorted(self.rng.uniform(2.0, duration) for _ in range(self.args.tasks // 10))
         self.say(f"seed {self.args.seed}: {self.args.tasks} tasks, {len(schedule)} faults over "
                  f"{duration:.0f} s:", ", ".join(f"{t:.1f}s {k}" for t, k in schedule))
         sampler = threading.Thread(target=self.sampler, daemon=True)
         sampler.start()
         events = ([(t, "submit", i) for i, t in enumerate(submits)] +
                   [(t, "action", None) for t in actions] +
+                  [(t, "admin", None) for t in admin] +
                   [(t, "fault", k) for t, k in schedule])
         events.sort(key=lambda e: e[0])
         t0 = time.monotonic()
@@ -377,6 +430,8 @@ heartbeat_ms = 300
                 self.submit(arg)
             elif what == "action":
                 self.user_action()
+            elif what == "admin":
+                self.admin_action()
             else:
                 victim, ended = self.inject(arg)
                 recovery = self.wait_healthy()
@@ -454,23 +509,59 @@ heartbeat_ms = 300
         for att in sorted(still):
             violations.append(("orphans", f"attempt {att} has processes after the run "
                                           f"({self.cmdlines.get(att, '')})"))
-        # quota: nodes held per user and tier over time, from the attempts' intervals.
-        spans = self.sql("SELECT c.user_name, a.tier, c.nodes, "
-                         "extract(epoch FROM a.scheduled_at), "
-                         "extract(epoch FROM coalesce(a.ended_at, now())) "
-                         "FROM attempts a JOIN chains c USING (chain_id) "
-                         "WHERE a.scheduled_at IS NOT NULL")
-        quota_by_value = {TIER_VALUES[name]: q for name, q in QUOTA.items()}
-        edges = collections.defaultdict(list)
-        for user, tier, nodes, start, end in spans:
-            edges[(user, int(tier))] += [(float(start), int(nodes)), (float(end), -int(nodes))]
-        for (user, tier), points in edges.items():
-            held = 0
-            for _, d in sorted(points, key=lambda p: (p[0], p[1])):
-                held += d
-                if held > quota_by_value.get(tier, 0):
-                    violations.append(("quota", f"{user} held {held} nodes at tier {tier}"))
-                    break
+        # quota, at every decision: when an attempt was scheduled, its user's nodes at its
+        # tier (its own included) were within the quota then in force. Tiers move with
+        # priority changes and demotions, so each attempt's tier over time comes from its
+        # events. An edit reaches haid by NOTIFY, so a decision within 1 s after an edit may
+        # still use the quota from before it.
+        # An attempt told to stop or suspend counts as freeing its nodes from that moment,
+        # as the scheduler counts it (scheduler/policy/decide.h).
+        info = {int(a): (u, int(n), float(s0), float(e0)) for a, u, n, s0, e0 in self.sql(
+            "SELECT a.attempt_id, c.user_name, c.nodes, extract(epoch FROM a.scheduled_at), "
+            "extract(epoch FROM least(coalesce(a.ended_at, now()), a.suspend_requested_at, "
+            "a.stop_requested_at)) FROM attempts a "
+            "JOIN chains c USING (chain_id) WHERE a.scheduled_at IS NOT NULL")}
+        timeline = collections.defaultdict(list)  # attempt -> [(time, tier)]
+        decisions = []
+        for at, att, kind, detail in self.sql(
+                "SELECT extract(epoch FROM at), attempt_id, kind, detail::text FROM task_events "
+                "WHERE kind IN ('scheduled', 'tier_changed', 'priority_changed') "
+                "AND attempt_id IS NOT NULL ORDER BY event_id"):
+            d = json.loads(detail)
+            tier = {"scheduled": d.get("tier"), "tier_changed": d.get("to"),
+                    "priority_changed": d.get("priority")}[kind]
+            if tier is None or int(tier) < 0:
+                continue
+            timeline[int(att)].append((float(at), int(tier)))
+            if kind == "scheduled":
+                decisions.append((float(at), int(att), int(tier)))
+
+        def tier_at(att, t):
+            tier = None
+            for at, value in timeline[att]:
+                if at <= t:
+                    tier = value
+            return tier
+
+        def quota_at(tier_name, t):
+            q = 0
+            for at, name, value in self.quota_history:
+                if name == tier_name and at <= t:
+                    q = value
+            return q
+
+        value_tier = {v: n for n, v in TIER_VALUES.items()}
+        for t, att, tier in decisions:
+            if att not in info or tier not in value_tier:
+                continue
+            user = info[att][0]
+            held = sum(n for b, (u, n, s0, e0) in info.items()
+                       if u == user and s0 <= t + 1e-3 and t < e0 and tier_at(b, t + 1e-3) == tier)
+            name = value_tier[tier]
+            allowed = max(quota_at(name, t), quota_at(name, t - 1.0))
+            if held > allowed:
+                violations.append(("quota", f"{user} held {held} nodes at {name} when attempt "
+                                            f"{att} was scheduled at {t:.1f} (quota {allowed})"))
         # steps.
         for chain, t in self.acked.items():
             violations += self.check_steps(chain, t, finals.get(chain))
@@ -541,6 +632,8 @@ heartbeat_ms = 300
             self.haid.kill()
         subprocess.run(["pkill", "-KILL", "-f", self.config], capture_output=True)
         subprocess.run(["pkill", "-KILL", "-f", self.work], capture_output=True)
+        if self.disk is not None:
+            subprocess.run(["umount", "-l", self.disk], capture_output=True)
         try:
             self.services("stop")
         except Exception:
