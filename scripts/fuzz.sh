@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/) in a separate clang build, build-fuzz, with the whole
 # tree instrumented (-fsanitize=fuzzer-no-link,address,undefined), then runs each target for
-# SECONDS_PER_TARGET on its committed seed corpus (fuzz/corpus/<target>/). Fails on the
+# SECONDS_PER_TARGET on its committed seed corpus (fuzz/corpus/<target>/) and dictionary
+# (fuzz/<target>.dict, when there is one). Fails on the
 # first crash, leak, sanitizer report, timeout or broken FUZZ_CHECK, and prints the
 # reproducer (the input as hex and the command that replays it). .ci/run calls it.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]    (default 10)
@@ -44,11 +45,13 @@ for t in $targets; do
   [ -d "$seeds" ] || { echo "fuzz: no seed corpus $seeds" >&2; exit 2; }
   mkdir -p "$work/$t"
   log="$work/$t.log"
+  dict=()
+  [ ! -f "fuzz/$t.dict" ] || dict=(-dict="fuzz/$t.dict")
   start=$(date +%s)
   # New inputs go to $work/$t (thrown away); the committed seeds are only read.
   if TMPDIR="$work" "$build/bin/$t" "$work/$t" "$seeds" -max_total_time="$seconds" \
        -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
-       -artifact_prefix="$artifacts/$t-" >"$log" 2>&1; then
+       -artifact_prefix="$artifacts/$t-" "${dict[@]}" >"$log" 2>&1; then
     stats=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
     cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1)
     echo "fuzz: $t ok ($(( $(date +%s) - start )) s, ${stats:-?} runs, ${cov:-cov: ?})"

@@ -35,9 +35,10 @@ inline Notification ParseNotification(absl::string_view channel, absl::string_vi
                                       : Notification::Kind::kAdminChanged;
     return n;
   }
-  if (absl::EndsWith(payload, ":deleted")) {
+  constexpr absl::string_view kDeleted = ":deleted";
+  if (absl::EndsWith(payload, kDeleted)) {
     int64_t id = 0;
-    if (absl::SimpleAtoi(payload.substr(0, payload.find(':')), &id) && id > 0) {
+    if (absl::SimpleAtoi(payload.substr(0, payload.size() - kDeleted.size()), &id) && id > 0) {
       n.kind = Notification::Kind::kAttemptDeleted;
       n.attempt_id = id;
     }
