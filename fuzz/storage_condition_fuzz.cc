@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "fuzz/fuzz_check.h"
 #include "manager/storage/condition.h"
 #include "manager/storage/fields.h"
@@ -25,6 +26,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The always-true condition prints as "true" (condition.h), which is not in the language;
   // it is written as "" (empty).
   absl::StatusOr<Condition> again = Condition::Parse(canonical == "true" ? "" : canonical);
+  // The canonical form parenthesises every group, so it may outgrow the limits on input
+  // (4096 bytes, 32 levels) that an accepted text kept; ToString only serves tests and logs.
+  if (!again.ok() && (absl::StrContains(again.status().message(), "longer than") ||
+                      absl::StrContains(again.status().message(), "nested parentheses"))) {
+    return 0;
+  }
   FUZZ_CHECK(again.ok(), "canonical form '%s' does not parse: %s", canonical.c_str(),
              again.status().ToString().c_str());
   FUZZ_CHECK(again->ToString() == canonical, "'%s' reprints as '%s'", canonical.c_str(),
