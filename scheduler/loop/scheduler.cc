@@ -154,14 +154,9 @@ void Scheduler::NoteChange(const std::string& channel, const std::string& payloa
       if (listener_connects_++ > 0) full_reload_ = true;
       admin_dirty_ = true;
       break;
-    case events::Notification::Kind::kAdminChanged:
-      admin_dirty_ = true;
-      break;
-    case events::Notification::Kind::kAttemptDeleted:
-      deleted_attempts_.insert(n.attempt_id);
-      break;
-    case events::Notification::Kind::kChanged:
-      break;
+    case events::Notification::Kind::kAdminChanged: admin_dirty_ = true; break;
+    case events::Notification::Kind::kAttemptDeleted: deleted_attempts_.insert(n.attempt_id); break;
+    case events::Notification::Kind::kChanged: break;
   }
   wake_ = true;
 }
