@@ -54,8 +54,7 @@ absl::Status ParseHaiOptions(std::vector<std::string> options, SubmitArgs& out) 
   int life_state = 0;
   std::string time_limit;
   CLI::Option* limit_opt = app.add_option("-t,--time-limit", time_limit)->take_last();
-  CLI::Option* nodes_opt =
-      app.add_option("-n,--nodes", nodes)->take_last();
+  CLI::Option* nodes_opt = app.add_option("-n,--nodes", nodes)->take_last();
   app.add_option("-g,--group", out.group)->take_last();
   CLI::Option* priority_opt = app.add_option("-p,--priority", priority)->take_last();
   app.add_option("-i,--image", out.image)->take_last();
@@ -118,8 +117,15 @@ absl::StatusOr<int64_t> ParseTimeLimit(absl::string_view text) {
   if (!rest.empty() && absl::ascii_isdigit(static_cast<unsigned char>(rest.back()))) {
     return UsageError(bad);  // "90": absl reads a bare 0 only, but say why for any number
   }
+  // absl reads "inf" and hours by the billion; bounded first, the sum below cannot overflow
+  // (found by fuzz/cli_args_fuzz.cc: "1dinf" overflowed int64). The server refuses more than
+  // 366 days too (scheduler/api/submit_validation.h, kMaxTimeLimitS).
+  constexpr int64_t kMaxDays = 366;
+  const std::string too_long = absl::StrCat("bad -t '", text, "': at most ", kMaxDays, "d");
+  if (more > absl::Hours(24 * kMaxDays)) return UsageError(too_long);
   const int64_t seconds = days * 86400 + absl::ToInt64Seconds(more);
   if (seconds <= 0) return UsageError(absl::StrCat("bad -t '", text, "': must be positive"));
+  if (seconds > kMaxDays * 86400) return UsageError(too_long);
   return seconds;
 }
 
@@ -169,8 +175,7 @@ absl::StatusOr<SubmitArgs> ParseSubmitArgs(const std::vector<std::string>& args)
 absl::StatusOr<std::filesystem::path> ResolveScript(absl::string_view script,
                                                     const std::filesystem::path& cwd) {
   const std::filesystem::path typed{std::string(script)};
-  const std::filesystem::path path =
-      (typed.is_absolute() ? typed : cwd / typed).lexically_normal();
+  const std::filesystem::path path = (typed.is_absolute() ? typed : cwd / typed).lexically_normal();
   std::error_code ec;
   const std::filesystem::file_status st = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(st)) {

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git clang-format  # clang-format: scripts/check-format.sh
   clang-14  # scripts/check-thread-safety.sh (clang -Wthread-safety on the lock annotations)
+  libclang-rt-14-dev llvm-14  # scripts/fuzz.sh, scripts/sanitize.sh: libFuzzer and the
+                              # sanitizer runtimes; llvm-symbolizer-14 for their reports
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libpqxx-dev libhiredis-dev libtomlplusplus-dev libabsl-dev libcli11-dev nlohmann-json3-dev
   libcpp-httplib-dev libcurl4-openssl-dev libssl-dev

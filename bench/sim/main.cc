@@ -16,6 +16,7 @@
 
 #include "bench/sim/generator.h"
 #include "bench/sim/metrics.h"
+#include "bench/sim/quota_file.h"
 #include "bench/sim/replay.h"
 #include "bench/sim/report.h"
 #include "bench/sim/tiers.h"
@@ -56,42 +57,6 @@ struct Args {
   bool plot = false;
   std::string python;
 };
-
-// Quota rows from a CSV `owner_kind,owner,resource,quota` (the `quota` table's columns),
-// resolved the way haid resolves them (policy::ResolveQuota). Every trace user is known
-// and belongs to no user group.
-absl::StatusOr<std::map<policy::QuotaKey, int64_t>> LoadQuota(const std::string& path,
-                                                              const std::vector<SimJob>& jobs) {
-  FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::vector<policy::QuotaRow> rows;
-  char buf[4096];
-  int line_no = 0;
-  while (std::fgets(buf, sizeof buf, f) != nullptr) {
-    ++line_no;
-    std::string line(buf);
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-    if (line.empty() || line_no == 1) continue;  // header
-    absl::StatusOr<std::vector<std::string>> cells = SplitCsvLine(line);
-    int64_t q = 0;
-    if (!cells.ok() || cells->size() < 4 || !absl::SimpleAtoi((*cells)[3], &q)) {
-      std::fclose(f);
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ":", line_no, ": expected owner_kind,owner,resource,quota (integer quota)"));
-    }
-    rows.push_back(
-        {.owner_kind = (*cells)[0], .owner = (*cells)[1], .resource = (*cells)[2], .quota = q});
-  }
-  std::fclose(f);
-  std::map<std::string, std::vector<std::string>> users;
-  for (const SimJob& j : jobs) users[j.user];
-  policy::ResolvedQuota resolved = policy::ResolveQuota(rows, users, absl::UnixEpoch());
-  if (!resolved.problems.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": row ", resolved.problems[0].row_index + 1, ": ", resolved.problems[0].message));
-  }
-  return resolved.quota;
-}
 
 absl::StatusOr<std::pair<policy::Tier, int64_t>> ParseTierSeconds(const std::string& text) {
   std::vector<std::string> kv = absl::StrSplit(text, '=');

@@ -11,11 +11,10 @@
 #include <memory>
 #include <utility>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "scheduler/events/notification.h"
 #include "scheduler/loop/snapshot_builder.h"
 #include "scheduler/policy/decide.h"
 #include "scheduler/policy/jupyter.h"
@@ -159,17 +158,18 @@ void Scheduler::Run() {
 }
 
 void Scheduler::NoteChange(const std::string& channel, const std::string& payload) {
+  const events::Notification n = events::ParseNotification(channel, payload);
   absl::MutexLock lock(&mu_);
-  if (channel == "hai_admin") {
-    admin_dirty_ = true;
-    // The listener says "reconnected" on every connect; after the first, notifications
-    // (an attempt's delete among them) may have been missed: reload everything.
-    if (payload == "reconnected" && listener_connects_++ > 0) full_reload_ = true;
-  } else if (absl::EndsWith(payload, ":deleted")) {
-    int64_t id = 0;
-    if (absl::SimpleAtoi(payload.substr(0, payload.find(':')), &id)) {
-      deleted_attempts_.insert(id);
-    }
+  switch (n.kind) {
+    case events::Notification::Kind::kReconnected:
+      // The listener says "reconnected" on every connect; after the first, notifications
+      // (an attempt's delete among them) may have been missed: reload everything.
+      if (listener_connects_++ > 0) full_reload_ = true;
+      admin_dirty_ = true;
+      break;
+    case events::Notification::Kind::kAdminChanged: admin_dirty_ = true; break;
+    case events::Notification::Kind::kAttemptDeleted: deleted_attempts_.insert(n.attempt_id); break;
+    case events::Notification::Kind::kChanged: break;
   }
   wake_ = true;
 }

@@ -62,9 +62,10 @@ TEST(ParseSubmitArgs, TrailingSeparatorMeansNoHaiOptions) {
 }
 
 TEST(ParseSubmitArgs, AllHaiOptions) {
-  auto args = ParseSubmitArgs({"run.sh", "--", "-n", "2", "-g", "a100", "-p", "30", "-i",
-                               "img:1", "-e", "A=1", "-e", "B=x=y", "--name", "exp1", "-f",
-                               "--environment", "torch2", "--life-state", "3", "--json"});
+  auto args = ParseSubmitArgs({"run.sh", "--",           "-n",     "2",     "-g", "a100",
+                               "-p",     "30",           "-i",     "img:1", "-e", "A=1",
+                               "-e",     "B=x=y",        "--name", "exp1",  "-f", "--environment",
+                               "torch2", "--life-state", "3",      "--json"});
   ASSERT_TRUE(args.ok()) << args.status();
   EXPECT_THAT(args->script_args, IsEmpty());
   EXPECT_EQ(args->nodes, 2);
@@ -147,6 +148,20 @@ TEST(ParseSubmitArgs, BadTimeLimits) {
   }
 }
 
+// Found by fuzz/cli_args_fuzz.cc: "1dinf" overflowed int64 (UBSan: signed integer overflow),
+// and "inf" or a huge number of hours was accepted as a limit of centuries.
+TEST(ParseTimeLimit, InfiniteAndHugeLimitsAreUsageErrors) {
+  for (const std::string bad :
+       {"1dinf", "inf", "366d1s", "2562047788015215h", "1d2562047788015h"}) {
+    auto s = ParseTimeLimit(bad);
+    ASSERT_FALSE(s.ok()) << bad << " -> " << *s;
+    EXPECT_TRUE(IsUsageError(s.status())) << bad;
+    EXPECT_THAT(s.status().message(), HasSubstr("at most 366d")) << bad;
+  }
+  EXPECT_EQ(ParseTimeLimit("366d").value_or(0), 366 * 86400);
+  EXPECT_EQ(ParseTimeLimit("365d24h").value_or(0), 366 * 86400);
+}
+
 TEST(ParseSubmitArgs, BadEnvMessageNamesTheValue) {
   auto args = ParseSubmitArgs({"t.py", "--", "-e", "FOO"});
   ASSERT_FALSE(args.ok());
@@ -170,8 +185,7 @@ TEST(DefaultTaskName, StripsDirectoryAndExtension) {
 class ResolveScriptTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hai_cli_test_" + std::to_string(::getpid()));
+    dir_ = std::filesystem::temp_directory_path() / ("hai_cli_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_ / "sub");
     std::ofstream(dir_ / "sub" / "train.py") << "print(1)\n";
   }
@@ -202,8 +216,7 @@ TEST_F(ResolveScriptTest, DirectoryIsNotAScript) {
 TEST(BuildSubmitRequest, FillsEveryField) {
   auto args = ParseSubmitArgs({"sub/train.py", "-x", "--", "-e", "K=V", "--gpus", "2", "-t", "3h"});
   ASSERT_TRUE(args.ok()) << args.status();
-  const hai::v1::SubmitRequest req =
-      BuildSubmitRequest(*args, "python", "/w/sub/train.py", "/w");
+  const hai::v1::SubmitRequest req = BuildSubmitRequest(*args, "python", "/w/sub/train.py", "/w");
   EXPECT_EQ(req.name(), "train");
   EXPECT_EQ(req.entrypoint(), "/w/sub/train.py");
   EXPECT_THAT(req.args(), ElementsAre("-x"));

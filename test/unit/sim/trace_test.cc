@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "bench/sim/quota_file.h"
 #include "bench/sim/tiers.h"
 #include "gtest/gtest.h"
 
@@ -153,6 +154,19 @@ TEST_F(TraceTest, SeededTierSharesAreStableAndNearTheirShare) {
   named[0].tier = "URGENT";
   EXPECT_EQ(AssignTiers(named, {.from_column = true}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// hai-sim's quota reader read lines through a 4 KiB buffer, so a longer row (a long user
+// name here) was read as two malformed rows; it reads whole lines now.
+TEST_F(TraceTest, QuotaRowsLongerThanFourKiB) {
+  const std::string user(5000, 'u');
+  const std::string path = Write("long_quota.csv", "owner_kind,owner,resource,quota\nuser," + user +
+                                                       ",node-default-NORMAL,4\n");
+  std::vector<SimJob> jobs(1);
+  jobs[0].user = user;
+  auto quota = LoadQuota(path, jobs);
+  ASSERT_TRUE(quota.ok()) << quota.status();
+  EXPECT_EQ(quota->at(policy::QuotaKey{user, "default", policy::Tier::kNormal}), 4);
 }
 
 }  // namespace
