@@ -441,7 +441,15 @@ heartbeat_ms = 300
                 self.say(f"fault {arg} ({victim}): healthy again after "
                          f"{'never' if took is None else f'{took:.2f} s'}")
             self.restart_haid_if_dead()
-        # Let everything finish: every acknowledged task must reach a final state.
+        # Undo the admin actions (a quota lowered below a task's size keeps it waiting, as it
+        # should), then let everything finish: every acknowledged task must reach a final state.
+        for tier, q in QUOTA.items():
+            at = self.sql(f"UPDATE quota SET quota = {q} WHERE owner_kind = 'public' AND "
+                          f"resource = 'node-default-{tier}' "
+                          "RETURNING extract(epoch FROM clock_timestamp())")[0][0]
+            self.quota_history.append((float(at), tier, q))
+        for i in range(self.args.nodes):
+            self.cli("root", "admin", "node", "uncordon", f"node-{i}")
         deadline = time.monotonic() + self.args.drain_s
         while time.monotonic() < deadline:
             self.restart_haid_if_dead()
@@ -464,9 +472,13 @@ heartbeat_ms = 300
         finals = {int(c): (s or None) for c, s in
                   self.sql(f"SELECT chain_id, coalesce(final_state, '') FROM chains "
                            f"WHERE chain_id IN ({ids})")}
+        waiting = {int(c): f"{st} ({why})" for c, st, why in self.sql(
+            "SELECT DISTINCT ON (chain_id) chain_id, state, end_reason FROM attempts "
+            f"WHERE chain_id IN ({ids}) ORDER BY chain_id, attempt_no DESC")}
         for chain in self.acked:
             if finals.get(chain) is None:
-                violations.append(("final", f"chain {chain} has no final state"))
+                violations.append(("final", f"chain {chain} has no final state; its last "
+                                            f"attempt is {waiting.get(chain)}; {self.acked[chain]}"))
         for chain, att, state in self.sql(
                 f"SELECT a.chain_id, a.attempt_id, a.state FROM attempts a JOIN chains c "
                 f"USING (chain_id) WHERE c.final_state IS NOT NULL AND a.state IN "
