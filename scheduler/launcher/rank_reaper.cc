@@ -28,7 +28,10 @@ int RankOfExitFile(const std::string& path, const AttemptRanks& a, const std::st
   p = p.lexically_normal();
   const fs::path dir = (fs::path(run_root) / std::to_string(a.attempt_id)).lexically_normal();
   if (p.parent_path() != dir) return -1;
-  std::string_view name = p.filename().native();
+  // filename() is a temporary: keep the string alive while `name` views it (ASan found the
+  // view dangling).
+  const std::string file = p.filename().native();
+  std::string_view name = file;
   constexpr std::string_view kPrefix = "rank-", kSuffix = ".exit";
   if (name.size() <= kPrefix.size() + kSuffix.size() || name.substr(0, kPrefix.size()) != kPrefix ||
       name.substr(name.size() - kSuffix.size()) != kSuffix) {

@@ -27,6 +27,18 @@
 #include "test/integration/manager/process_helpers.h"
 #include "test/support/test_env.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define HAI_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAI_ASAN 1
+#endif
+#endif
+#ifdef HAI_ASAN
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
 namespace hai::testing {
 namespace {
 
@@ -576,8 +588,12 @@ TEST_F(KubeManagerTest, EndlessLineIsCutAndManagerMemoryStaysFlat) {
   RecordProperty("manager_rss_before_kib", std::to_string(rss_before));
   RecordProperty("manager_rss_peak_kib", std::to_string(peak));
   ASSERT_GT(rss_before, 0);
-  EXPECT_LT(peak - rss_before, 20 * 1024)
-      << "manager VmRSS before " << rss_before << " KiB, peak " << peak << " KiB";
+  // Under AddressSanitizer (scripts/sanitize.sh builds the manager with it too) freed memory
+  // sits in ASan's quarantine, so RSS says nothing about what the reader keeps.
+  if (!kAddressSanitizer) {
+    EXPECT_LT(peak - rss_before, 20 * 1024)
+        << "manager VmRSS before " << rss_before << " KiB, peak " << peak << " KiB";
+  }
 
   // Every line of the rank log is bounded, and all 300 MB of the line arrived.
   std::ifstream in(path, std::ios::binary);
