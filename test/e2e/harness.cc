@@ -21,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
+#include "test/support/loopback.h"
 
 extern char** environ;
 
@@ -61,19 +62,7 @@ bool WaitFor(const std::function<bool()>& condition, int timeout_ms) {
   return condition();
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
+int FreePort() { return FreeLoopbackPort(); }
 
 Cluster::Cluster(int nodes, int gpus, const std::string& extra_toml,
                  const std::string& scheduler_toml) {

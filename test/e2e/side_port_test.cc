@@ -24,6 +24,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "test/e2e/harness.h"
+#include "test/support/loopback.h"
 
 namespace hai::testing {
 namespace {
@@ -40,19 +41,6 @@ long RssKiB(pid_t pid) {
   return -1;
 }
 
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 class SidePortTest : public ::testing::Test {
  protected:
   void SetUp() override { cluster_.StartDaemon(); }
@@ -62,7 +50,7 @@ class SidePortTest : public ::testing::Test {
 TEST_F(SidePortTest, UnauthenticatedGigabytePostGets413AndHaidMemoryStaysFlat) {
   const pid_t haid = cluster_.haid_pid();
   const long before = RssKiB(haid);
-  const int fd = Connect(cluster_.http_port());
+  const int fd = ConnectLoopback(cluster_.http_port());
   ASSERT_GE(fd, 0);
   constexpr size_t kTotal = size_t{1} << 30;
   const std::string head =
@@ -116,7 +104,7 @@ TEST_F(SidePortTest, HealthzAnswersWithinASecondWhile200SlowClientsHoldTheSidePo
   const int clients = env != nullptr ? std::atoi(env) : 200;
   std::vector<int> slow;
   for (int i = 0; i < clients; ++i) {
-    int fd = Connect(cluster_.http_port());
+    int fd = ConnectLoopback(cluster_.http_port());
     ASSERT_GE(fd, 0);
     // A request head that never ends: the client holds its connection.
     const std::string partial = "GET /v1/task/1/suspend HTTP/1.1\r\nHost: haid\r\n";

@@ -612,8 +612,8 @@ heartbeat_ms = 300
             current, expect = None, None
             for kind, att, step in entries:
                 step = int(step)
-                if kind == "ckpt":
-                    last_ckpt = max(last_ckpt, step) if name.endswith(".r0.steps") else last_ckpt
+                if kind == "ckpt":  # only rank 0 saves checkpoints
+                    last_ckpt = max(last_ckpt, step)
                 elif kind == "start":
                     current, expect = att, step + 1
                     if name.endswith(".r0.steps") and step < last_ckpt:

@@ -25,6 +25,7 @@
 #include "manager/runtime/kubernetes/pod_state.h"
 #include "test/integration/kubernetes/kube_double.h"
 #include "test/integration/manager/process_helpers.h"
+#include "test/support/loopback.h"
 #include "test/support/test_env.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -43,22 +44,6 @@ namespace hai::testing {
 namespace {
 
 constexpr char kToken[] = "double-token";
-
-// A free loopback TCP port (bound once and released).
-int FreeTcpPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 class KubeManagerTest : public ::testing::Test {
  protected:
@@ -508,7 +493,7 @@ TEST(KubeClientTlsTest, ClientCertificateAuthenticates) {
 // finds the ClusterIP Service again (409 on create, then read) and polls the server at its
 // cluster IP; the stop removes Pod, both Services and the config ConfigMap.
 TEST_F(KubeManagerTest, JupyterServiceIsAdoptedAfterARestartAndEverythingGoesAtTheEnd) {
-  const int port = FreeTcpPort();
+  const int port = ::hai::testing::FreeLoopbackPort();
   ASSERT_GT(port, 0);
   extra_kubernetes_ =
       absl::StrCat("jupyter_port = ", port, "\njupyter_workspace_host_path = \"", dir_, "/ws\"\n");

@@ -24,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "test/support/loopback.h"
 
 namespace hai::http {
 namespace {
@@ -61,19 +62,6 @@ TEST(ParseHeadTest, RefusesWhatItCannotBound) {
   EXPECT_EQ(ParseHead("GET / HTTP/2.0", 100, &h), 505);
   EXPECT_EQ(ParseHead("GET /", 100, &h), 400);
   EXPECT_EQ(ParseHead("GET / HTTP/1.1\r\nno colon", 100, &h), 400);
-}
-
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 void Send(int fd, const std::string& bytes) {
@@ -142,7 +130,7 @@ class ServerTest : public ::testing::Test {
     if (server_) server_->Stop();
   }
   int Open() {
-    int fd = Connect(server_->port());
+    int fd = ::hai::testing::ConnectLoopback(server_->port());
     EXPECT_GE(fd, 0);
     fds_.push_back(fd);
     return fd;
