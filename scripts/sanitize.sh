@@ -4,7 +4,9 @@
 #   scripts/sanitize.sh [asan] [CTEST ARGS...]   ASan+UBSan in build-asan: memory errors,
 #       leaks, undefined behaviour (-fno-sanitize-recover: the first report fails the test)
 #   scripts/sanitize.sh tsan [CTEST ARGS...]     TSan in build-tsan: data races of the
-#       threaded tests (the scheduling loop, the submit batcher, the manager's threads)
+#       threaded tests (the scheduling loop, the submit batcher, the manager's threads) and
+#       of haid itself (gRPC threads, the loop's Run, the listener, the HTTP side port) in
+#       three e2e tests that run a TSan-built haid, hai-manager and hai-cli
 # Only the test binaries and the programs they start (hai-manager, hai-sim) are built, not
 # the whole tree. Postgres and Redis come from scripts/services.sh as in scripts/test.sh.
 # Suppressions, each with its reason: scripts/sanitizers/. .ci/run calls the asan mode.
@@ -36,11 +38,12 @@ else
   clang++-14 -std=c++20 -fsanitize=thread -O1 -g -c scripts/sanitizers/tsan_absl_mutex.cc -o "$shim"
   link="-fsanitize=thread $shim"
   exclude='^(python_sdk_test|kube_validator_install|kube_manifests_schema|policy_bench_smoke)$'
-  labels=(unit integration)
+  labels=(unit integration e2e)
   # The tests whose code runs threads: the submit batcher (submit_batch_test, store_test),
   # the scheduling loop's units, the manager's lifecycle and store, the Kubernetes runtime's
-  # watch thread.
-  select=(-R '^(submit_batch_test|store_test|pg_attempt_store_test|kube_manager_test|scheduler_pass_test|manager_supervisor_test|manager_lifecycle_test|manager_integration_test)$')
+  # watch thread; and haid's own threads under load in the e2e tests of preemption (the
+  # loop, gRPC, LISTEN/NOTIFY, managers), fencing (supervision, relaunch) and the side port.
+  select=(-R '^(submit_batch_test|store_test|pg_attempt_store_test|kube_manager_test|scheduler_pass_test|manager_supervisor_test|manager_lifecycle_test|manager_integration_test|preemption_e2e_test|fencing_e2e_test|side_port_e2e_test)$')
 fi
 launcher=()
 if command -v ccache >/dev/null 2>&1; then
@@ -64,6 +67,8 @@ import json, os, re, sys
 build = os.path.realpath(sys.argv[1])
 selected = {t["name"] for t in json.load(sys.stdin)["tests"]}
 names = {"hai-manager"}
+if sys.argv[2] == "tsan":  # the e2e tests start these from HAI_BIN_DIR
+    names.update({"haid", "hai-cli"})
 for d, _, files in os.walk(build):
     if "CTestTestfile.cmake" not in files:
         continue
@@ -72,7 +77,7 @@ for d, _, files in os.walk(build):
         if m and m.group(1) in selected:
             names.update(re.findall(re.escape(build) + r"/bin/([A-Za-z0-9_.+-]+)", m.group(2)))
 print(" ".join(sorted(names)))
-' "$build")
+' "$build" "$mode")
 echo "sanitize ($mode): building $targets"
 # shellcheck disable=SC2086
 cmake --build "$build" -j"$(nproc)" --target $targets

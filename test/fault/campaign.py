@@ -2,13 +2,15 @@
 """Fault campaign (issue 16): a seeded schedule of faults against a churning workload on the
 embedded default, a recorded history, and checkers that read it (docs/reliability.md).
 
-One run: start a private Postgres and Redis, haid with NODES local nodes of 2 GPUs, three
-users with quotas; submit TASKS training tasks (test/fault/train_steps.py: count steps,
-checkpoint, honour the suspend notice or ignore it) of every shape (1 GPU, whole node, 2-node
-gangs) and tier, with user stops, suspends/resumes and priority changes among them; inject
-FAULTS faults at seeded times (SIGKILL and SIGSTOP/SIGCONT of haid, SIGKILL of managers and of
-rank supervisors, a task killing its own process group, Postgres restart, outage and
-pg_terminate_backend, Redis restart); wait until every acknowledged task has ended; then check:
+One run: start a private Postgres and Redis, haid with NODES local nodes of 2 GPUs and
+JUPYTER_NODES nodes of 1 GPU in a Jupyter group, three users with quotas; submit TASKS training
+tasks (test/fault/train_steps.py: count steps, checkpoint, honour the suspend notice or ignore
+it) of every shape (1 GPU, whole node, 2-node gangs) and tier, with user stops,
+suspends/resumes and priority changes among them, and open and stop Jupyter notebooks (real
+jupyter-notebook servers, with a GPU or none); inject FAULTS faults at seeded times (SIGKILL and
+SIGSTOP/SIGCONT of haid, of managers and of rank supervisors, a task killing its own process
+group, Postgres restart, outage and pg_terminate_backend, Redis restart, a full data dir);
+wait until every acknowledged task and notebook has ended; then check:
 
   final      every acknowledged submit reaches exactly one final state, no attempt left open
   gpus       no GPU is held by two attempts at any instant: from the pods' start/end intervals
@@ -25,6 +27,7 @@ victim of each fault is drawn by the same seeded generator among what runs at th
 Exit status 0 when no checker found a violation, 1 otherwise; a failing seed is printed.
 
 usage: campaign.py --src DIR --bin-dir DIR [--seed N] [--tasks N] [--faults N]
+                   [--nodes N] [--jupyter-nodes N] [--max-outage-s 5|20|60]
                    [--pg-port P] [--redis-port P] [--json FILE] [--keep]
 """
 import argparse
@@ -49,9 +52,13 @@ GPUS_PER_NODE = 2
 QUOTA = {"LOW": 4, "NORMAL": 3, "HIGH": 2}  # nodes per user and tier (public rows)
 TIER_VALUES = {"LOW": 0, "NORMAL": 10, "HIGH": 30}  # common/model/tier.h
 FAULT_KINDS = [
-    "haid_kill", "haid_stop", "manager_kill", "rank_supervisor_kill", "task_kills_own_group",
-    "pg_restart", "pg_outage", "pg_terminate", "redis_restart", "disk_full",
+    "haid_kill", "haid_stop", "manager_kill", "manager_stop", "rank_supervisor_kill",
+    "rank_supervisor_stop", "task_kills_own_group", "pg_restart", "pg_outage", "pg_terminate",
+    "redis_restart", "disk_full",
 ]
+# Jupyter containers: a node group of their own (1 GPU per node), each user may hold one
+# container of 1 CPU, 1 GiB and at most 1 GPU at a time.
+JUPYTER_QUOTA = {"containers": 1, "cpu": 1, "memory_gib": 1, "gpus": 1}
 
 
 def free_port():
@@ -78,6 +85,7 @@ class Campaign:
         self.haid_log = open(os.path.join(self.work, "haid.log"), "ab")
         self.lock = threading.Lock()
         self.acked = {}  # chain id -> {"user", "steps", "stopped"}
+        self.notebooks = {}  # chain id of an acknowledged Jupyter create -> {"user", "name"}
         self.samples = []  # (time, {(node, gpu): {attempt ids}}, {attempt ids seen})
         self.faults = []  # {"kind", "at", "victim", "recovery_s"}
         self.stop_sampling = threading.Event()
@@ -141,6 +149,8 @@ class Campaign:
                 self.pg_url = line.split("=", 1)[1].strip("'\"")
         nodes = "".join(f'[[nodes]]\nname = "node-{i}"\ngroup = "default"\ngpus = {GPUS_PER_NODE}\n'
                         for i in range(self.args.nodes))
+        nodes += "".join(f'[[nodes]]\nname = "jnode-{i}"\ngroup = "jupyter"\ngpus = 1\n'
+                         'jupyter = true\n' for i in range(self.args.jupyter_nodes))
         self.config = os.path.join(self.work, "haid.toml")
         with open(self.config, "w") as f:
             f.write(f"""[server]
@@ -164,6 +174,9 @@ node_lost_ranks_unhealthy = 0
 [manager]
 binary = "{self.bin}/hai-manager"
 heartbeat_ms = 300
+[jupyter]
+default_group = "jupyter"
+idle_timeout_s = 0
 {nodes}""")
         subprocess.run([os.path.join(self.bin, "haid"), "migrate", "--config", self.config],
                        check=True, capture_output=True)
@@ -186,6 +199,10 @@ heartbeat_ms = 300
                             f"('public', 'public', 'node-default-{tier}', {q}) "
                             "RETURNING extract(epoch FROM clock_timestamp())")
             self.quota_history.append((0.0, tier, q))
+        for u in USERS:
+            for what, q in JUPYTER_QUOTA.items():
+                self.sql("INSERT INTO quota (owner_kind, owner, resource, quota) VALUES "
+                         f"('user', '{u}', 'jupyter:jupyter:{what}', {q})")
         # The data dir (logs, run files) on a small tmpfs of its own, so a full disk can be
         # injected; without the privilege to mount, the disk_full fault is skipped.
         var = os.path.join(self.work, "var")
@@ -228,8 +245,8 @@ heartbeat_ms = 300
             node = env.get(b"HAI_NODE", b"").decode()
             gpus = env.get(b"CUDA_VISIBLE_DEVICES", b"").decode()
             ids = [int(g) for g in gpus.split(",") if g.strip().isdigit()]
-            if not ids:
-                ids = list(range(GPUS_PER_NODE))  # a whole node
+            if not ids and not node.startswith("jnode-"):
+                ids = list(range(GPUS_PER_NODE))  # a whole training node
             seen.add(int(attempt))
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -290,6 +307,43 @@ heartbeat_ms = 300
             self.cli(user, "priority", str(chain), self.rng.choice(TIERS))
         self.say("user action:", action, chain)
 
+    def jupyter_action(self, i):
+        """Opens a notebook (1 CPU, 1 GiB, a GPU or none) or stops one of the user's."""
+        user = self.rng.choice(USERS)
+        with self.lock:
+            mine = sorted(c for c, n in self.notebooks.items()
+                          if n["user"] == user and not n["stopped"])
+        if mine and self.rng.random() < 0.5:
+            chain = self.rng.choice(mine)
+            rc, out = self.cli(user, "jupyter", "stop", self.notebooks[chain]["name"])
+            if rc == 0:
+                with self.lock:
+                    self.notebooks[chain]["stopped"] = True
+            self.say("jupyter stop", chain, rc)
+            return
+        name = f"j{i}"
+        gpus = str(self.rng.choice([0, 1]))
+        rc, out = self.cli(user, "jupyter", "create", "--name", name, "--cpu", "1", "--memory",
+                           "1", "--gpus", gpus, "--no-wait", "--json")
+        if rc != 0:  # over the user's container quota: a typed refusal, nothing to check
+            self.say("jupyter create refused:", rc, out.strip()[:200])
+            return
+        doc = json.loads(out[out.index("{"):])
+        chain = int(doc.get("container", doc).get("chain_id"))
+        with self.lock:
+            self.notebooks[chain] = {"user": user, "name": name, "stopped": False}
+        self.say("jupyter create", chain, "gpus", gpus)
+
+    def stop_notebooks(self):
+        """Stops every notebook still open, so that the final checker can ask for an end."""
+        for chain, n in sorted(self.notebooks.items()):
+            if not n["stopped"]:
+                rc, out = self.cli(n["user"], "jupyter", "stop", n["name"])
+                if rc == 0:
+                    n["stopped"] = True
+                else:
+                    self.say("jupyter stop failed:", chain, out.strip()[:200])
+
     def admin_action(self):
         """A drain of a node (uncordoned a few seconds later) or a quota edit by plain SQL."""
         if self.rng.random() < 0.5:
@@ -348,9 +402,12 @@ heartbeat_ms = 300
             os.kill(self.haid.pid, signal.SIGSTOP)
             time.sleep(pause)
             os.kill(self.haid.pid, signal.SIGCONT)
-        elif kind in ("manager_kill", "rank_supervisor_kill", "task_kills_own_group"):
+        elif kind in ("manager_kill", "manager_stop", "rank_supervisor_kill",
+                      "rank_supervisor_stop", "task_kills_own_group"):
             needle = {"manager_kill": f"hai-manager.*{self.config}",
+                      "manager_stop": f"hai-manager.*{self.config}",
                       "rank_supervisor_kill": f"--exit-file {self.work}/var",
+                      "rank_supervisor_stop": f"--exit-file {self.work}/var",
                       "task_kills_own_group": "train_steps.py"}[kind]
             pids = self.pids_matching(needle)
             if kind == "task_kills_own_group":  # the training processes, not hai-cli's argv
@@ -362,6 +419,14 @@ heartbeat_ms = 300
             try:
                 if kind == "task_kills_own_group":
                     os.killpg(os.getpgid(pid), signal.SIGKILL)
+                elif kind.endswith("_stop"):
+                    # Paused past manager_timeout_s (3 s) a manager is given up on and
+                    # superseded: on SIGCONT its late writes must be refused (fencing).
+                    pause = self.rng.uniform(1.0, 6.0)
+                    victim += f" for {pause:.1f} s"
+                    os.kill(pid, signal.SIGSTOP)
+                    time.sleep(pause)
+                    os.kill(pid, signal.SIGCONT)
                 else:
                     os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -370,7 +435,7 @@ heartbeat_ms = 300
             self.pg("stop")
             self.pg("start")
         elif kind == "pg_outage":
-            down = self.rng.choice([5, 20])
+            down = self.rng.choice([o for o in (5, 20, 60) if o <= self.args.max_outage_s] or [5])
             victim = f"{down} s"
             self.pg("stop")
             time.sleep(down)
@@ -412,6 +477,9 @@ heartbeat_ms = 300
         submits = sorted(self.rng.uniform(0.0, duration * 0.8) for _ in range(self.args.tasks))
         actions = sorted(self.rng.uniform(2.0, duration) for _ in range(self.args.tasks // 5))
         admin = sorted(self.rng.uniform(2.0, duration) for _ in range(self.args.tasks // 10))
+        notebooks = sorted(self.rng.uniform(1.0, duration * 0.8)
+                           for _ in range(max(2, self.args.tasks // 6)
+                                          if self.args.jupyter_nodes else 0))
         self.say(f"seed {self.args.seed}: {self.args.tasks} tasks, {len(schedule)} faults over "
                  f"{duration:.0f} s:", ", ".join(f"{t:.1f}s {k}" for t, k in schedule))
         sampler = threading.Thread(target=self.sampler, daemon=True)
@@ -419,6 +487,7 @@ heartbeat_ms = 300
         events = ([(t, "submit", i) for i, t in enumerate(submits)] +
                   [(t, "action", None) for t in actions] +
                   [(t, "admin", None) for t in admin] +
+                  [(t, "jupyter", i) for i, t in enumerate(notebooks)] +
                   [(t, "fault", k) for t, k in schedule])
         events.sort(key=lambda e: e[0])
         t0 = time.monotonic()
@@ -432,6 +501,8 @@ heartbeat_ms = 300
                 self.user_action()
             elif what == "admin":
                 self.admin_action()
+            elif what == "jupyter":
+                self.jupyter_action(arg)
             else:
                 victim, ended = self.inject(arg)
                 recovery = self.wait_healthy()
@@ -453,7 +524,8 @@ heartbeat_ms = 300
         deadline = time.monotonic() + self.args.drain_s
         while time.monotonic() < deadline:
             self.restart_haid_if_dead()
-            ids = ",".join(str(c) for c in self.acked) or "0"
+            self.stop_notebooks()
+            ids = ",".join(str(c) for c in [*self.acked, *self.notebooks]) or "0"
             open_rows = self.sql(f"SELECT count(*) FROM chains WHERE chain_id IN ({ids}) "
                                  "AND final_state IS NULL")
             if int(open_rows[0][0]) == 0:
@@ -467,7 +539,7 @@ heartbeat_ms = 300
 
     def check(self):
         violations = []
-        ids = ",".join(str(c) for c in self.acked) or "0"
+        ids = ",".join(str(c) for c in [*self.acked, *self.notebooks]) or "0"
         # final: exactly one final state; no open attempt under a final chain.
         finals = {int(c): (s or None) for c, s in
                   self.sql(f"SELECT chain_id, coalesce(final_state, '') FROM chains "
@@ -475,10 +547,11 @@ heartbeat_ms = 300
         waiting = {int(c): f"{st} ({why})" for c, st, why in self.sql(
             "SELECT DISTINCT ON (chain_id) chain_id, state, end_reason FROM attempts "
             f"WHERE chain_id IN ({ids}) ORDER BY chain_id, attempt_no DESC")}
-        for chain in self.acked:
+        for chain in [*self.acked, *self.notebooks]:
             if finals.get(chain) is None:
+                what = self.acked.get(chain) or self.notebooks.get(chain)
                 violations.append(("final", f"chain {chain} has no final state; its last "
-                                            f"attempt is {waiting.get(chain)}; {self.acked[chain]}"))
+                                            f"attempt is {waiting.get(chain)}; {what}"))
         for chain, att, state in self.sql(
                 f"SELECT a.chain_id, a.attempt_id, a.state FROM attempts a JOIN chains c "
                 f"USING (chain_id) WHERE c.final_state IS NOT NULL AND a.state IN "
@@ -487,11 +560,14 @@ heartbeat_ms = 300
         # gpus, from the pods' intervals (epoch seconds).
         pods = self.sql("SELECT p.attempt_id, p.node, array_to_string(p.gpus, ','), "
                         "extract(epoch FROM p.started_at), "
-                        "extract(epoch FROM coalesce(p.ended_at, now())) FROM pods p "
+                        "extract(epoch FROM coalesce(p.ended_at, now())), c.kind FROM pods p "
+                        "JOIN attempts a USING (attempt_id) JOIN chains c USING (chain_id) "
                         "WHERE p.started_at IS NOT NULL")
         by_gpu = collections.defaultdict(list)
-        for att, node, gpus, start, end in pods:
-            ids_ = [int(g) for g in gpus.split(",") if g] or list(range(GPUS_PER_NODE))
+        for att, node, gpus, start, end, kind in pods:
+            ids_ = [int(g) for g in gpus.split(",") if g]
+            if not ids_ and kind != "jupyter":  # a whole training node; a notebook holds none
+                ids_ = list(range(GPUS_PER_NODE))
             for g in ids_:
                 by_gpu[(node, g)].append((float(start), float(end), int(att)))
         for key, spans in by_gpu.items():
@@ -532,7 +608,8 @@ heartbeat_ms = 300
             "SELECT a.attempt_id, c.user_name, c.nodes, extract(epoch FROM a.scheduled_at), "
             "extract(epoch FROM least(coalesce(a.ended_at, now()), a.suspend_requested_at, "
             "a.stop_requested_at)) FROM attempts a "
-            "JOIN chains c USING (chain_id) WHERE a.scheduled_at IS NOT NULL")}
+            "JOIN chains c USING (chain_id) WHERE a.scheduled_at IS NOT NULL "
+            "AND c.kind <> 'jupyter'")}
         timeline = collections.defaultdict(list)  # attempt -> [(time, tier)]
         decisions = []
         for at, att, kind, detail in self.sql(
@@ -669,6 +746,10 @@ def main():
     ap.add_argument("--tasks", type=int, default=20)
     ap.add_argument("--faults", type=int, default=10)
     ap.add_argument("--nodes", type=int, default=4)
+    ap.add_argument("--jupyter-nodes", type=int, default=2,
+                    help="nodes of the Jupyter group (0: no notebooks in the workload)")
+    ap.add_argument("--max-outage-s", type=int, default=20,
+                    help="longest Postgres outage drawn among 5, 20 and 60 s")
     ap.add_argument("--drain-s", type=float, default=240.0)
     ap.add_argument("--pg-port", type=int, default=int(os.environ.get("HAI_TEST_PG_PORT", 55433)) + 9)
     ap.add_argument("--redis-port", type=int,
@@ -686,8 +767,15 @@ def main():
         violations = c.check()
     finally:
         finals = collections.Counter()
+        served = None
         try:
-            ids = ",".join(str(x) for x in c.acked) or "0"
+            nb = ",".join(str(x) for x in c.notebooks) or "0"
+            served = int(c.sql(f"SELECT count(DISTINCT chain_id) FROM attempts WHERE chain_id "
+                               f"IN ({nb}) AND started_at IS NOT NULL")[0][0])
+        except Exception:
+            pass
+        try:
+            ids = ",".join(str(x) for x in [*c.acked, *c.notebooks]) or "0"
             finals.update(s for (s,) in c.sql(
                 f"SELECT coalesce(final_state, 'open') FROM chains WHERE chain_id IN ({ids})"))
         except Exception:
@@ -698,7 +786,9 @@ def main():
         if f["recovery_s"] is not None:
             by_kind[f["kind"]].append(f["recovery_s"])
     summary = {
-        "seed": args.seed, "tasks_acknowledged": len(c.acked), "final_states": dict(finals),
+        "seed": args.seed, "tasks_acknowledged": len(c.acked),
+        "notebooks_acknowledged": len(c.notebooks), "notebooks_served": served,
+        "final_states": dict(finals),
         "faults": collections.Counter(f["kind"] for f in c.faults),
         "recovery_s": {k: {"p50": percentile(v, 50), "p99": percentile(v, 99)}
                        for k, v in by_kind.items()},
