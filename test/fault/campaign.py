@@ -82,6 +82,7 @@ class Campaign:
         self.src = args.src
         self.grpc_port, self.http_port = free_port(), free_port()
         self.haid = None
+        self.config = None  # written by setup(); teardown must not trip over a failed setup
         self.haid_log = open(os.path.join(self.work, "haid.log"), "ab")
         self.lock = threading.Lock()
         self.acked = {}  # chain id -> {"user", "steps", "stopped"}
@@ -719,7 +720,8 @@ idle_timeout_s = 0
                 self.haid.wait(timeout=15)
         except Exception:
             self.haid.kill()
-        subprocess.run(["pkill", "-KILL", "-f", self.config], capture_output=True)
+        if self.config:
+            subprocess.run(["pkill", "-KILL", "-f", self.config], capture_output=True)
         subprocess.run(["pkill", "-KILL", "-f", self.work], capture_output=True)
         if self.disk is not None:
             subprocess.run(["umount", "-l", self.disk], capture_output=True)
