@@ -391,9 +391,9 @@ http::Response Dashboard::Task(const Caller& caller, int64_t chain_id) {
   nlohmann::json events = nlohmann::json::array();
   absl::Status read = store_.pool().Read("dashboard_events", [&](pqxx::read_transaction& tx) {
     for (const auto& row : tx.exec_params(
-             "SELECT * FROM (SELECT event_id, extract(epoch FROM at)::float8, "
-             "COALESCE(attempt_id, 0), kind, actor, detail::text FROM task_events "
-             "WHERE chain_id = $1 ORDER BY event_id DESC LIMIT $2) e ORDER BY 1",
+             "SELECT * FROM (SELECT t.event_id, extract(epoch FROM t.at)::float8, "
+             "COALESCE(t.attempt_id, 0), t.kind, t.actor, t.detail::text FROM task_events t "
+             "WHERE t.chain_id = $1 ORDER BY t.event_id DESC LIMIT $2) e ORDER BY 1",
              chain_id, kMaxEvents)) {
       events.push_back({{"event_id", std::to_string(row[0].as<int64_t>())},
                         {"at_unix", row[1].as<double>()},

@@ -90,7 +90,7 @@ void EventHub::Run() {
                              ",\"at_ms\":", absl::ToUnixMillis(now), "}\n\n"));
       dirty_ = admin_changed_ = attempts_changed_ = false;
       last_sent = now;
-      if (!pass_after.has_value()) pass_after = now;
+      pass_after = now;  // the pass to announce is one that finished after this change
     } else if (dirty_) {
       // Too soon after the last event: wait out the gap (the change stays noted).
       mu_.AwaitWithTimeout(absl::Condition(&stopping_), kMinEventGap - (now - last_sent));

@@ -41,7 +41,7 @@ TEST(DashboardBrowser, SignInPreemptionTimelineAuthorizationAndEscaping) {
   Cluster cluster(2, 1, "");
   cluster.AddUser("alice", "alice-token-dash");
   cluster.AddUser("bob", "bob-token-dash");
-  cluster.AddUser("root", "admin-token-dash", "admin");
+  cluster.AddUser("boss", "admin-token-dash", "admin");
   cluster.StartDaemon();
   const std::string low_py = cluster.WriteScript("low.py", kLowScript);
   const std::string quick = cluster.WriteScript(

@@ -119,7 +119,8 @@ async function main() {
     await bob.waitForSelector('#page-error');
     check((await bob.$eval('#page-error', (e) => e.dataset.code)) === 'PERMISSION_DENIED',
       "bob gets PERMISSION_DENIED for alice's task");
-    check(!(await bob.content()).includes('<script>'), "none of alice's log reached bob's page");
+    check(!(await bob.$eval('#view', (v) => v.textContent)).includes("alert('log')"),
+      "none of alice's log reached bob's page");
     await shot(bob, '4-bob-denied');
 
     // Cross-site request forgery: bob's (non-admin) refusal aside, a cookie-carrying request
