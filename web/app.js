@@ -405,10 +405,9 @@ async function usageView() {
       table([d.by, 'allocated', 'lost to preemption', 'idle', 'unavailable'],
         d.rows.map((r) => [r.key, f(r.gpu_hours_allocated), f(r.gpu_hours_lost_to_preemption), f(r.gpu_hours_idle), f(r.gpu_hours_unavailable)]))];
   } catch (e) {
-    if (e.status === 401) throw e;
     body = el('p', { class: 'error', id: 'usage-error' }, e.status === 404
       ? 'Usage accounting is not available on this haid (GET /api/v1/usage answered 404).'
-      : 'Usage: ' + e.message);
+      : 'Usage: ' + e.message + ' (HTTP ' + e.status + ')');
   }
   return el('div', { id: 'usage' }, el('h1', {}, 'Usage'), form, body);
 }

@@ -214,14 +214,10 @@ http::Response Dashboard::Route(const http::Request& req) {
 
   // Who calls: a bearer token (scripts), else the session cookie (the page).
   Caller caller;
-  caller.token = BearerToken(req.Header("authorization"));
-  if (caller.token.empty()) {
-    std::optional<std::string> token =
-        sessions_.Token(CookieValue(req.Header("cookie"), kSessionCookie), absl::Now());
-    if (!token.has_value()) return Error(401, "UNAUTHENTICATED", "sign in first");
-    caller.token = *token;
-    caller.by_cookie = true;
-  }
+  caller.by_cookie = BearerToken(req.Header("authorization")).empty();
+  std::optional<std::string> token = TokenOf(req);
+  if (!token.has_value()) return Error(401, "UNAUTHENTICATED", "sign in first");
+  caller.token = *std::move(token);
   if (!get && caller.by_cookie) {
     // Cross-site request forgery: a form or a simple request from another site can neither
     // set this header nor forge Origin; SameSite=Strict keeps the cookie off them as well.
@@ -261,6 +257,12 @@ http::Response Dashboard::Route(const http::Request& req) {
     return SetNodeState(caller, parts[1], req);
   }
   return Error(404, "NOT_FOUND", "no such endpoint");
+}
+
+std::optional<std::string> Dashboard::TokenOf(const http::Request& req) {
+  std::string bearer = BearerToken(req.Header("authorization"));
+  if (!bearer.empty()) return bearer;
+  return sessions_.Token(CookieValue(req.Header("cookie"), kSessionCookie), absl::Now());
 }
 
 http::Response Dashboard::SignIn(const http::Request& req) {

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "scheduler/http/event_hub.h"
@@ -50,6 +51,10 @@ class Dashboard {
   // True for the paths this serves (the page, its assets, /api/v1/ except what others own).
   static bool Serves(const std::string& path);
   http::Response Handle(const http::Request& request);
+  // The token a request acts with: its "Authorization: Bearer" token, else its session
+  // cookie's; nullopt when neither. For other /api/v1/ handlers (usage) to accept the page's
+  // session; the token is then authenticated as any other.
+  std::optional<std::string> TokenOf(const http::Request& request);
 
  private:
   struct Caller;
