@@ -47,7 +47,7 @@ function tierName(t) {
 function when(ts) {
   if (!ts) return '';
   const d = typeof ts === 'number' ? new Date(ts * 1000) : new Date(ts);
-  return isNaN(d) ? '' : d.toLocaleString();
+  return isNaN(d) || d.getTime() <= 0 ? '' : d.toLocaleString();  // unset timestamps read as 1970
 }
 function taskLink(id, label) { return el('a', { href: '#/task/' + id, 'data-chain': id }, label); }
 

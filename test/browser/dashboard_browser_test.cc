@@ -69,7 +69,7 @@ TEST(DashboardBrowser, SignInPreemptionTimelineAuthorizationAndEscaping) {
   const CommandResult test = RunCommand(
       absl::StrCat(HAI_NODE, " ", HAI_SOURCE_DIR, "/test/browser/dashboard_test.js 2>&1"),
       {{"NODE_PATH", std::string(HAI_NODE_MODULES)},
-       {"HAI_URL", absl::StrCat("http://127.0.0.1:", cluster.http_port())},
+       {"HAI_DASH_URL", absl::StrCat("http://127.0.0.1:", cluster.http_port())},
        {"HAI_ALICE_TOKEN", "alice-token-dash"},
        {"HAI_BOB_TOKEN", "bob-token-dash"},
        {"HAI_ADMIN_TOKEN", "admin-token-dash"},

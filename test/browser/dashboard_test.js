@@ -2,7 +2,7 @@
 // puppeteer-core against a real haid that dashboard_browser_test.cc started. Exits non-zero
 // on the first failed check; screenshots go to $HAI_ARTIFACTS.
 //
-// Env (from the launcher): HAI_URL, HAI_ALICE_TOKEN, HAI_BOB_TOKEN, HAI_ADMIN_TOKEN,
+// Env (from the launcher): HAI_DASH_URL, HAI_ALICE_TOKEN, HAI_BOB_TOKEN, HAI_ADMIN_TOKEN,
 // HAI_LOW_CHAIN (alice's LOW task, running on every GPU, named with markup, logging
 // "<script>"), HAI_SUBMIT_HIGH (a shell command that submits bob's HIGH task and prints
 // its JSON), HAI_ARTIFACTS, CHROMIUM (default /usr/bin/chromium).
@@ -15,7 +15,7 @@ const env = (k) => {
   if (!process.env[k]) throw new Error('missing env ' + k);
   return process.env[k];
 };
-const URL_ = env('HAI_URL');
+const URL_ = env('HAI_DASH_URL');
 const ART = env('HAI_ARTIFACTS');
 const LOW = env('HAI_LOW_CHAIN');
 const NAME = '<img src=x onerror=alert(1)>';
