@@ -45,7 +45,7 @@ TEST(DashboardBrowser, SignInPreemptionTimelineAuthorizationAndEscaping) {
   cluster.StartDaemon();
   const std::string low_py = cluster.WriteScript("low.py", kLowScript);
   const std::string quick = cluster.WriteScript(
-      "quick.py", "import time\nprint('high priority work', flush=True)\ntime.sleep(4)\n");
+      "quick.py", "import time\nprint('high priority work', flush=True)\ntime.sleep(6)\n");
   // An argument of markup is valid user input; the name is set by SQL below (submit only
   // takes plain names, but names written by admins' SQL are not checked).
   auto r = cluster.Cli("alice", absl::StrCat("python ", low_py,

@@ -92,6 +92,13 @@ async function main() {
     check(owners.includes(high), `a GPU changed owner to the HIGH task (owners now: ${owners.join(',')})`);
     await shot(alice, '2-map-high-preempted-low');
 
+    // While the HIGH task runs, the LOW one waits in the queue with a typed reason.
+    await alice.goto(URL_ + '/#/queue', { waitUntil: 'networkidle0' });
+    await alice.waitForSelector(`#queue a[data-chain="${LOW}"]`, { timeout: 10000 });
+    const row = await alice.$eval(`#queue a[data-chain="${LOW}"]`, (a) => a.closest('tr').textContent);
+    check(row.includes(NAME) && /[A-Z_]{6,}/.test(row), 'the queue shows the LOW task literally with a typed reason: ' + row);
+    await shot(alice, '2b-queue-low-waiting');
+
     // The LOW task's timeline shows the suspension (naming its preemptor) and, once the HIGH
     // task is done, the resume in a new attempt.
     await alice.goto(URL_ + '/#/task/' + LOW, { waitUntil: 'networkidle0' });
