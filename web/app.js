@@ -157,8 +157,9 @@ async function render() {
     content = el('p', { class: 'error', id: 'page-error', 'data-code': e.code || '' },
       (e.status === 403 ? 'Not allowed: ' : 'Error: ') + e.message);
   }
-  view.replaceChildren(content);
+  if (view.firstChild !== content || view.childNodes.length !== 1) view.replaceChildren(content);
   window.haiRendered = { route, at: Date.now(), seq: window.haiLastEvent && window.haiLastEvent.seq };
+  window.haiRenders = (window.haiRenders || 0) + 1;
 }
 
 // ---- cluster map
@@ -224,11 +225,36 @@ async function mapView() {
     el('div', { class: 'nodes' }, g.nodes.map(nodeBox))));
   const training = sorted.filter((g) => !g.jupyter);
   const jupyter = sorted.filter((g) => g.jupyter);
-  return el('div', { id: 'map' },
+  // A live update usually changes a few nodes of thousands: when the layout (nodes, order,
+  // role) is the same, only the nodes whose data changed are rebuilt, in place.
+  const layout = JSON.stringify([sorted.map((g) => [g.name, g.jupyter, g.nodes.map((n) => n.name)]),
+    state.me && state.me.role]);
+  const prev = state.map;
+  const current = document.getElementById('map');
+  if (prev && prev.layout === layout && current && prev.root === current) {
+    const keys = new Map();
+    for (const n of data.nodes) {
+      const key = JSON.stringify(n);
+      keys.set(n.name, key);
+      if (prev.keys.get(n.name) !== key) {
+        const old = prev.elements.get(n.name);
+        const fresh = nodeBox(n);
+        old.replaceWith(fresh);
+        prev.elements.set(n.name, fresh);
+      }
+    }
+    prev.keys = keys;
+    return current;
+  }
+  const root = el('div', { id: 'map' },
     el('h1', {}, 'Cluster'),
     el('p', { class: 'legend' }, 'Tiers: ', TIERS.map((t) => el('span', { class: 'tier-' + t }, t))),
     el('div', { class: 'groups' }, section(training)),
     jupyter.length ? [el('h2', {}, 'Jupyter node groups'), el('div', { class: 'groups' }, section(jupyter))] : null);
+  const elements = new Map();
+  for (const e of root.querySelectorAll('.node')) elements.set(e.dataset.node, e);
+  state.map = { layout, root, elements, keys: new Map(data.nodes.map((n) => [n.name, JSON.stringify(n)])) };
+  return root;
 }
 
 // ---- queue

@@ -53,6 +53,8 @@ async function main() {
       }, { polling: 'mutation', timeout: 30000 }, node, target);
       samples.push(Date.now() - t0);
     }
+    const seen = await page.evaluate(() => ({ events: window.haiLastEvent && window.haiLastEvent.seq, renders: window.haiRenders }));
+    console.log(`page: ${seen.events} events received, ${seen.renders} renders`);
     samples.sort((a, b) => a - b);
     calls.sort((a, b) => a - b);
     console.log(`state change -> shown in the browser, ${samples.length} changes: ` +
