@@ -23,6 +23,7 @@
 #include <grpcpp/resource_quota.h>
 #include <CLI/CLI.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/config.h"
 #include "common/db_url.h"
@@ -35,7 +36,6 @@
 #include "scheduler/events/pg_listener.h"
 #include "scheduler/events/redis_notifier.h"
 #include "scheduler/http/http_server.h"
-#include "absl/strings/str_cat.h"
 #include "scheduler/launcher/launcher.h"
 #include "scheduler/loop/jupyter_pass.h"
 #include "scheduler/loop/scheduler.h"

@@ -43,11 +43,11 @@ void Generate(Cluster& c, const Options& o) {
       "UPDATE quota SET quota = 1000000;"
       "INSERT INTO hosts (node, node_group, gpus, state, origin) "
       "VALUES ('node-0', 'default', 8, 'cordoned', 'config')");
-  c.db().Exec(absl::StrCat(
-      "INSERT INTO hosts (node, node_group, gpus, room, switch) "
-      "SELECT 'n' || lpad(i::text, 6, '0'), 'default', 8, 'room' || (i / 256), "
-      "'sw' || (i / 32) FROM generate_series(0, ",
-      o.nodes - 1, ") i"));
+  c.db().Exec(
+      absl::StrCat("INSERT INTO hosts (node, node_group, gpus, room, switch) "
+                   "SELECT 'n' || lpad(i::text, 6, '0'), 'default', 8, 'room' || (i / 256), "
+                   "'sw' || (i / 32) FROM generate_series(0, ",
+                   o.nodes - 1, ") i"));
   if (o.running > 0) {
     c.db().Exec(absl::StrCat(
         "INSERT INTO chains (name, user_name, node_group, priority, nodes, entrypoint, "
@@ -90,7 +90,8 @@ int Run(const Options& o) {
   cluster.StartDaemon();
   if (::testing::Test::HasFailure()) return 1;
   std::printf("%ld nodes (%ld held by running tasks), %ld queued tasks\n",
-              static_cast<long>(o.nodes), static_cast<long>(o.running), static_cast<long>(o.queued));
+              static_cast<long>(o.nodes), static_cast<long>(o.running),
+              static_cast<long>(o.queued));
   std::fflush(stdout);
   const CommandResult r = RunCommand(
       absl::StrCat("node ", HAI_SOURCE_DIR, "/bench/live/dashboard_latency.js 2>&1"),

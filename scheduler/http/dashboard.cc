@@ -51,8 +51,8 @@ void AddSecurityHeaders(http::Response* r) {
 }
 
 http::Response Json(int status, const nlohmann::json& body) {
-  return {status, "application/json", body.dump(-1, ' ', false,
-                                                nlohmann::json::error_handler_t::replace)};
+  return {status, "application/json",
+          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
 // Errors name their gRPC-style code, so scripts can tell them apart without the message.
@@ -118,8 +118,8 @@ std::string UrlDecode(absl::string_view in) {
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '+') {
       out.push_back(' ');
-    } else if (in[i] == '%' && i + 2 < in.size() &&
-               absl::ascii_isxdigit(in[i + 1]) && absl::ascii_isxdigit(in[i + 2])) {
+    } else if (in[i] == '%' && i + 2 < in.size() && absl::ascii_isxdigit(in[i + 1]) &&
+               absl::ascii_isxdigit(in[i + 2])) {
       out.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
       i += 2;
     } else {
@@ -277,16 +277,15 @@ http::Response Dashboard::SignIn(const http::Request& req) {
   }
   Caller caller{body["token"].get<std::string>(), false};
   hai::v1::WhoAmIResponse who;
-  grpc::Status s = hai::v1::UserService::NewStub(channel_)->WhoAmI(
-      caller.Context().get(), hai::v1::WhoAmIRequest(), &who);
+  grpc::Status s = hai::v1::UserService::NewStub(channel_)->WhoAmI(caller.Context().get(),
+                                                                   hai::v1::WhoAmIRequest(), &who);
   if (!s.ok()) return Error(s);
   const std::string id = sessions_.Create(caller.token, absl::Now());
   http::Response r = Json(200, ToJson(who));
-  r.headers.emplace_back(
-      "Set-Cookie",
-      absl::StrCat(kSessionCookie, "=", id, "; Path=/; HttpOnly; SameSite=Strict; Max-Age=",
-                   absl::ToInt64Seconds(options_.session_ttl),
-                   options_.secure_cookie ? "; Secure" : ""));
+  r.headers.emplace_back("Set-Cookie", absl::StrCat(kSessionCookie, "=", id,
+                                                    "; Path=/; HttpOnly; SameSite=Strict; Max-Age=",
+                                                    absl::ToInt64Seconds(options_.session_ttl),
+                                                    options_.secure_cookie ? "; Secure" : ""));
   return r;
 }
 
@@ -311,11 +310,11 @@ http::Response Dashboard::Nodes(const Caller& caller) {
   // adds the GPUs, task name, user and tier of each (the queue shows those to every user).
   std::map<std::string, nlohmann::json> holders;
   absl::Status read = store_.pool().Read("dashboard_holders", [&](pqxx::read_transaction& tx) {
-    for (const auto& row : tx.exec(
-             "SELECT p.node, array_to_string(p.gpus, ','), a.chain_id, a.attempt_id, a.tier, "
-             "a.state, c.name, c.user_name, p.rank FROM pods p JOIN attempts a USING "
-             "(attempt_id) JOIN chains c USING (chain_id) WHERE a.state IN ('scheduled', "
-             "'starting', 'running') ORDER BY p.node, p.rank")) {
+    for (const auto& row :
+         tx.exec("SELECT p.node, array_to_string(p.gpus, ','), a.chain_id, a.attempt_id, a.tier, "
+                 "a.state, c.name, c.user_name, p.rank FROM pods p JOIN attempts a USING "
+                 "(attempt_id) JOIN chains c USING (chain_id) WHERE a.state IN ('scheduled', "
+                 "'starting', 'running') ORDER BY p.node, p.rank")) {
       nlohmann::json h;
       h["gpus"] = nlohmann::json::array();
       for (absl::string_view g : absl::StrSplit(row[1].as<std::string>(), ',', absl::SkipEmpty())) {
@@ -397,13 +396,13 @@ http::Response Dashboard::Task(const Caller& caller, int64_t chain_id) {
              "COALESCE(t.attempt_id, 0), t.kind, t.actor, t.detail::text FROM task_events t "
              "WHERE t.chain_id = $1 ORDER BY t.event_id DESC LIMIT $2) e ORDER BY 1",
              chain_id, kMaxEvents)) {
-      events.push_back({{"event_id", std::to_string(row[0].as<int64_t>())},
-                        {"at_unix", row[1].as<double>()},
-                        {"attempt_id", std::to_string(row[2].as<int64_t>())},
-                        {"kind", row[3].as<std::string>()},
-                        {"actor", row[4].as<std::string>()},
-                        {"detail", nlohmann::json::parse(row[5].as<std::string>(), nullptr,
-                                                         false)}});
+      events.push_back(
+          {{"event_id", std::to_string(row[0].as<int64_t>())},
+           {"at_unix", row[1].as<double>()},
+           {"attempt_id", std::to_string(row[2].as<int64_t>())},
+           {"kind", row[3].as<std::string>()},
+           {"actor", row[4].as<std::string>()},
+           {"detail", nlohmann::json::parse(row[5].as<std::string>(), nullptr, false)}});
     }
     return absl::OkStatus();
   });
@@ -425,14 +424,16 @@ http::Response Dashboard::Logs(const Caller& caller, int64_t chain_id, const htt
                        ? resp.task().attempts(resp.task().attempts_size() - 1).attempt_no()
                        : 0;
   int64_t from = -1;
-  if (auto it = q.find("rank"); it != q.end() && (!absl::SimpleAtoi(it->second, &rank) || rank < 0)) {
+  if (auto it = q.find("rank");
+      it != q.end() && (!absl::SimpleAtoi(it->second, &rank) || rank < 0)) {
     return Error(400, "INVALID_ARGUMENT", "rank must be a number >= 0");
   }
-  if (auto it = q.find("attempt"); it != q.end() &&
-                                   (!absl::SimpleAtoi(it->second, &attempt_no) || attempt_no < 0)) {
+  if (auto it = q.find("attempt");
+      it != q.end() && (!absl::SimpleAtoi(it->second, &attempt_no) || attempt_no < 0)) {
     return Error(400, "INVALID_ARGUMENT", "attempt must be a number >= 0");
   }
-  if (auto it = q.find("from"); it != q.end() && (!absl::SimpleAtoi(it->second, &from) || from < 0)) {
+  if (auto it = q.find("from");
+      it != q.end() && (!absl::SimpleAtoi(it->second, &from) || from < 0)) {
     return Error(400, "INVALID_ARGUMENT", "from must be a byte offset >= 0");
   }
   api::LogFollower follower(options_.log_dir, chain_id, rank, 64 * 1024);
@@ -458,8 +459,8 @@ http::Response Dashboard::Logs(const Caller& caller, int64_t chain_id, const htt
 
 http::Response Dashboard::Users(const Caller& caller) {
   hai::v1::WhoAmIResponse who;
-  grpc::Status s = hai::v1::UserService::NewStub(channel_)->WhoAmI(
-      caller.Context().get(), hai::v1::WhoAmIRequest(), &who);
+  grpc::Status s = hai::v1::UserService::NewStub(channel_)->WhoAmI(caller.Context().get(),
+                                                                   hai::v1::WhoAmIRequest(), &who);
   if (!s.ok()) return Error(s);
   nlohmann::json out = {{"me", ToJson(who)}};
   if (who.role() != "admin") return Json(200, out);
@@ -501,10 +502,11 @@ http::Response Dashboard::Users(const Caller& caller) {
   }
   nlohmann::json groups = nlohmann::json::array();
   for (const auto& [key, used] : group_use) {
-    groups.push_back({{"group", key.first},
-                      {"tier", key.second},
-                      {"tier_name", std::string(model::TierName(static_cast<model::Tier>(key.second)))},
-                      {"used_nodes", used}});
+    groups.push_back(
+        {{"group", key.first},
+         {"tier", key.second},
+         {"tier_name", std::string(model::TierName(static_cast<model::Tier>(key.second)))},
+         {"used_nodes", used}});
   }
   out["users"] = std::move(list);
   out["group_use"] = std::move(groups);
@@ -543,15 +545,15 @@ http::Response Dashboard::SetNodeState(const Caller& caller, const std::string& 
   request.set_reason(body.value("reason", ""));
   hai::v1::NodeStateResponse resp;
   grpc::Status s = hai::v1::AdminService::NewStub(channel_)->NodeSetState(caller.Context().get(),
-                                                                           request, &resp);
+                                                                          request, &resp);
   return s.ok() ? Json(200, ToJson(resp)) : Error(s);
 }
 
 http::Response Dashboard::Events(const Caller& caller) {
   // Authenticated like every read, then held open by the side port's event thread.
   hai::v1::WhoAmIResponse who;
-  grpc::Status s = hai::v1::UserService::NewStub(channel_)->WhoAmI(
-      caller.Context().get(), hai::v1::WhoAmIRequest(), &who);
+  grpc::Status s = hai::v1::UserService::NewStub(channel_)->WhoAmI(caller.Context().get(),
+                                                                   hai::v1::WhoAmIRequest(), &who);
   if (!s.ok()) return Error(s);
   absl::StatusOr<std::shared_ptr<http::EventStream>> stream = hub_.Open();
   if (!stream.ok()) {

@@ -33,9 +33,9 @@ void EventHub::Stop() {
 
 absl::StatusOr<std::shared_ptr<http::EventStream>> EventHub::Open() {
   absl::MutexLock lock(&mu_);
-  streams_.erase(std::remove_if(streams_.begin(), streams_.end(),
-                                [](const auto& s) { return s->closed(); }),
-                 streams_.end());
+  streams_.erase(
+      std::remove_if(streams_.begin(), streams_.end(), [](const auto& s) { return s->closed(); }),
+      streams_.end());
   if (static_cast<int>(streams_.size()) >= max_streams_) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "too many live dashboard streams (server.http_max_event_streams = ", max_streams_, ")"));

@@ -115,12 +115,13 @@ int ParseHead(absl::string_view head, size_t max_body, Head* out) {
 
 std::string Serialize(const Response& response, bool keep_alive, bool head_only) {
   std::string extra;
-  for (const auto& [name, value] : response.headers) absl::StrAppend(&extra, "\r\n", name, ": ", value);
+  for (const auto& [name, value] : response.headers)
+    absl::StrAppend(&extra, "\r\n", name, ": ", value);
   if (response.stream != nullptr) {
     // An event stream: no length, the body lasts until the connection closes.
     return absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
-                        "\r\nContent-Type: ", response.content_type,
-                        "\r\nCache-Control: no-store", extra, "\r\nConnection: close\r\n\r\n");
+                        "\r\nContent-Type: ", response.content_type, "\r\nCache-Control: no-store",
+                        extra, "\r\nConnection: close\r\n\r\n");
   }
   return absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
                       "\r\nContent-Type: ", response.content_type,

@@ -63,9 +63,9 @@ TEST(DashboardBrowser, SignInPreemptionTimelineAuthorizationAndEscaping) {
 
   const std::string artifacts = std::string(HAI_BINARY_DIR) + "/artifacts";
   RunCommand("rm -rf " + Quote(artifacts) + " && mkdir -p " + Quote(artifacts));
-  const std::string submit_high =
-      absl::StrCat("cd ", Quote(cluster.dir()), " && HAI_CONFIG_DIR=", Quote(cluster.dir() + "/home-bob"),
-                   " ", BinDir(), "/hai-cli python ", quick, " -- -n 1 -p HIGH --name high --json");
+  const std::string submit_high = absl::StrCat(
+      "cd ", Quote(cluster.dir()), " && HAI_CONFIG_DIR=", Quote(cluster.dir() + "/home-bob"), " ",
+      BinDir(), "/hai-cli python ", quick, " -- -n 1 -p HIGH --name high --json");
   const CommandResult test = RunCommand(
       absl::StrCat(HAI_NODE, " ", HAI_SOURCE_DIR, "/test/browser/dashboard_test.js 2>&1"),
       {{"NODE_PATH", std::string(HAI_NODE_MODULES)},

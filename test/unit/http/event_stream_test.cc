@@ -147,7 +147,8 @@ TEST(EventHubTest, RefusesStreamsPastItsBoundAndCoalescesChanges) {
   hub.Start();
   StreamServer s([&] {
     auto st = hub.Open();
-    if (!st.ok()) return http::Response{503, "application/json", "{\"code\":\"RESOURCE_EXHAUSTED\"}"};
+    if (!st.ok())
+      return http::Response{503, "application/json", "{\"code\":\"RESOURCE_EXHAUSTED\"}"};
     http::Response r{200, "text/event-stream", ""};
     r.stream = *st;
     return r;
