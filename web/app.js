@@ -109,7 +109,10 @@ function connectEvents() {
     refresh();
   };
   source.addEventListener('change', onChange);
-  source.addEventListener('pass', onChange);
+  // A pass publishes queue positions and pending reasons; the map does not show them.
+  source.addEventListener('pass', (ev) => {
+    if (!/^#?\/?(map)?$/.test(location.hash)) onChange(ev);
+  });
   source.addEventListener('error', () => {
     live.textContent = source.readyState === EventSource.CLOSED ? 'polling' : 'reconnecting';
     live.className = 'live';
