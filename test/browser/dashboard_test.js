@@ -82,7 +82,12 @@ async function main() {
 
     // bob's HIGH task preempts it: the GPUs change owner on the open page (server-sent
     // events; the page does not poll while its stream is up).
-    const out = execSync(env('HAI_SUBMIT_HIGH'), { encoding: 'utf8' });
+    let out;
+    try {
+      out = execSync(env('HAI_SUBMIT_HIGH') + ' 2>&1', { encoding: 'utf8' });
+    } catch (e) {
+      throw new Error('submitting the HIGH task failed: ' + e.stdout);
+    }
     const t0 = Date.now();
     const high = String(JSON.parse(out.slice(out.indexOf('{'))).chain_id || JSON.parse(out.slice(out.indexOf('{'))).task.chain_id);
     await alice.waitForFunction((h) => [...document.querySelectorAll('.gpu')].some((c) => c.dataset.chain === h),
