@@ -10,8 +10,10 @@
 // services over loopback, so what a user may see or do is decided by the same handlers as
 // for hai-cli. What the gRPC API has no call for is read here after a gRPC call has
 // authorized it: a task's events (after TaskService.Get of that task), its rank logs (the
-// same LogFollower as StreamLogs, bounded to a tail), and which task holds each GPU (beside
-// ClusterService.ListNodes, which already tells every user the chains on each node).
+// same LogFollower as StreamLogs, bounded to a tail), and the nodes with the task holding each
+// GPU (after UserService.WhoAmI: ClusterService.ListNodes needs only authentication, and
+// already tells every user the chains on each node; read here because ListNodes loads every
+// open attempt, queued ones included, where the map needs only those holding GPUs).
 //
 // A state-changing call made with the session cookie must carry "X-Hai-Request: 1" and, when
 // the browser sends one, an Origin equal to the page's own (cross-site forms can set
