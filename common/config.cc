@@ -213,6 +213,7 @@ absl::Status ReadServer(Section& s, ServerConfig* c) {
   HAI_CFG(s.Duration("http_idle_timeout_s", absl::Seconds(1), false, &c->http_idle_timeout));
   HAI_CFG(s.Integer("http_max_connections", &c->http_max_connections, 1, 1000000));
   HAI_CFG(s.Integer("http_workers", &c->http_workers, 1, 1024));
+  HAI_CFG(s.Integer("http_max_event_streams", &c->http_max_event_streams, 0, 100000));
   return s.Finish();
 }
 

@@ -30,6 +30,9 @@ struct ServerConfig {
   absl::Duration http_idle_timeout = absl::Seconds(60);
   int http_max_connections = 1024;
   int http_workers = 8;
+  // Live dashboard pages (server-sent events, scheduler/http/event_hub.h) open at once; past
+  // it a page's stream is refused with 503 RESOURCE_EXHAUSTED.
+  int http_max_event_streams = 64;
 };
 
 // Bounds of the gRPC API ([grpc]): handler threads, keepalive, log streaming and the

@@ -23,6 +23,7 @@
 #include <grpcpp/resource_quota.h>
 #include <CLI/CLI.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/config.h"
 #include "common/db_url.h"
@@ -128,11 +129,15 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   hai::Scheduler scheduler(store, config, launcher, notifier, metrics);
   hai::JupyterPass jupyter_pass(store, config, launcher, notifier);
   scheduler.SetJupyterStep(&jupyter_pass);
+  // Live dashboard pages hear of every change from the same notifications as the loop.
+  hai::EventHub events(config.server.http_max_event_streams,
+                       [&scheduler] { return scheduler.views().LastPassAt(); });
   hai::PgListener listener(db_url, [&](const std::string& channel, const std::string& payload) {
     // users, groups or memberships may have changed (or the
     // listener reconnected): authenticate from the table again.
     if (channel == "hai_admin") hai::api::InvalidateAuthCache();
     scheduler.NoteChange(channel, payload);
+    events.Note(channel);
   });
 
   hai::api::ServiceDeps deps{&store,   &scheduler, &scheduler.views(),          &notifier,
@@ -200,6 +205,15 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   http_options.workers = config.server.http_workers;
   hai::HttpServer http(store, scheduler.views(), notifier, metrics, config.scheduler.tick,
                        http_options);
+  // The dashboard calls haid's own gRPC API as each signed-in user (dashboard.h), on the
+  // port gRPC bound; a wildcard listen address is reached over loopback.
+  std::string grpc_host = config.server.grpc_listen.substr(0, config.server.grpc_listen.rfind(':'));
+  if (grpc_host.empty() || grpc_host == "0.0.0.0" || grpc_host == "*") grpc_host = "127.0.0.1";
+  if (grpc_host == "[::]" || grpc_host == "::") grpc_host = "[::1]";
+  hai::Dashboard dashboard({absl::StrCat(grpc_host, ":", bound_port), (data_dir / "logs").string()},
+                           store, scheduler.views(), events);
+  http.SetDashboard(&dashboard);
+  events.Start();
   absl::Status http_ok = http.Start(config.server.http_listen);
   if (!http_ok.ok()) {
     server->Shutdown();
@@ -217,6 +231,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   HAI_LOG(INFO) << "signal " << sig << ": shutting down (running tasks keep running)";
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   http.Stop();
+  events.Stop();
   listener.Stop();
   scheduler.Stop();
   return 0;

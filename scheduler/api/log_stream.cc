@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -112,6 +113,17 @@ bool LogFollower::Read(int attempt_no, bool final_read,
                        << " is not a regular file of its own (symlink, link or special "
                        << "file): not read";
       continue;
+    }
+    if (tail_bytes_ > 0 && offsets_.find({attempt_no, rank}) == offsets_.end() &&
+        st.st_size > tail_bytes_) {
+      // A tail: start after the first line end past size - tail_bytes_ (within a line's
+      // worth; a longer line is shown from where the tail begins).
+      int64_t start = st.st_size - tail_bytes_;
+      char probe[4096];
+      const ssize_t n = ::pread(file.get(), probe, sizeof(probe), start);
+      const void* nl = n > 0 ? std::memchr(probe, '\n', static_cast<size_t>(n)) : nullptr;
+      if (nl != nullptr) start += static_cast<const char*>(nl) - probe + 1;
+      offsets_[{attempt_no, rank}] = start;
     }
     if (!ReadFile(file.get(), attempt_no, rank, final_read, sink)) return false;
   }

@@ -45,6 +45,17 @@ class LogFollower {
   // Rank files that are not regular files, or are reached through a symlink, are skipped.
   bool Read(int attempt_no, bool final_read, const std::function<bool(LogPiece&&)>& sink);
 
+  // Reading a rank file not read before starts at most `bytes` before its end, at the first
+  // whole line there (the dashboard's bounded tail); 0 (the default): from its start.
+  void SetTail(int64_t bytes) { tail_bytes_ = bytes; }
+  // Where reading (attempt, rank) goes on from: a byte offset a caller remembered.
+  void StartAt(int attempt_no, int rank, int64_t offset) { offsets_[{attempt_no, rank}] = offset; }
+  // Bytes of (attempt, rank) consumed so far (0 when none).
+  int64_t Offset(int attempt_no, int rank) const {
+    auto it = offsets_.find({attempt_no, rank});
+    return it == offsets_.end() ? 0 : it->second;
+  }
+
  private:
   // Streams one open rank file from its offset; false when `sink` stopped.
   bool ReadFile(int fd, int attempt_no, int rank, bool final_read,
@@ -56,6 +67,7 @@ class LogFollower {
   size_t chunk_bytes_;
   std::string buffer_;                              // one chunk, reused
   std::map<std::pair<int, int>, int64_t> offsets_;  // (attempt, rank) -> bytes consumed
+  int64_t tail_bytes_ = 0;
 };
 
 // Where a chunk of `size` bytes may end without splitting a UTF-8 character: `size`, or the

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -113,15 +114,68 @@ int ParseHead(absl::string_view head, size_t max_body, Head* out) {
 }
 
 std::string Serialize(const Response& response, bool keep_alive, bool head_only) {
+  std::string extra;
+  for (const auto& [name, value] : response.headers)
+    absl::StrAppend(&extra, "\r\n", name, ": ", value);
+  if (response.stream != nullptr) {
+    // An event stream: no length, the body lasts until the connection closes.
+    return absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
+                        "\r\nContent-Type: ", response.content_type, "\r\nCache-Control: no-store",
+                        extra, "\r\nConnection: close\r\n\r\n");
+  }
   return absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
                       "\r\nContent-Type: ", response.content_type,
-                      "\r\nContent-Length: ", response.body.size(),
+                      "\r\nContent-Length: ", response.body.size(), extra,
                       keep_alive ? "" : "\r\nConnection: close", "\r\n\r\n",
                       head_only ? absl::string_view() : absl::string_view(response.body));
 }
 
+bool EventStream::Send(absl::string_view bytes) {
+  std::function<void()> wake;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return false;
+    const bool was_empty = pending_.empty();
+    if (pending_.size() + bytes.size() > kMaxStreamBacklog) {
+      // The event thread has not taken what is queued: the client is stuck. Drop it.
+      closed_ = true;
+      pending_.clear();
+      if (attached_) wake = wake_;
+    } else {
+      pending_.append(bytes.data(), bytes.size());
+      if (was_empty && attached_) wake = wake_;
+    }
+  }
+  if (wake) wake();
+  return true;
+}
+
+bool EventStream::closed() const {
+  absl::MutexLock lock(&mu_);
+  return closed_;
+}
+
+void EventStream::Attach(std::function<void()> wake) {
+  absl::MutexLock lock(&mu_);
+  attached_ = true;
+  wake_ = std::move(wake);
+}
+
+void EventStream::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  attached_ = false;
+  wake_ = nullptr;
+  pending_.clear();
+}
+
+std::string EventStream::Take() {
+  absl::MutexLock lock(&mu_);
+  return std::exchange(pending_, std::string());
+}
+
 struct Server::Conn {
-  enum class State { kHead, kBody, kBusy, kWrite, kLinger };
+  enum class State { kHead, kBody, kBusy, kWrite, kLinger, kStream };
   uint64_t id = 0;
   int fd = -1;
   State state = State::kHead;
@@ -138,6 +192,7 @@ struct Server::Conn {
   uint32_t events = 0;
   bool registered = false;  // added to the epoll set
   int64_t requests = 0;     // dispatched on this connection
+  std::shared_ptr<EventStream> stream;  // kStream
 };
 
 bool Server::Queue::Push(Job job) {
@@ -255,7 +310,8 @@ void Server::Work(Queue* queue) {
     {
       absl::MutexLock lock(&done_mu_);
       done_.push_back({job.conn_id, job.keep_alive,
-                       Serialize(response, job.keep_alive, job.request.method == "HEAD")});
+                       Serialize(response, job.keep_alive, job.request.method == "HEAD"),
+                       std::move(response.stream)});
     }
     uint64_t one = 1;
     (void)!write(wake_fd_, &one, sizeof(one));
@@ -277,6 +333,7 @@ void Server::Loop() {
         uint64_t v;
         (void)!read(wake_fd_, &v, sizeof(v));
         DrainDone();
+        FlushStreams();
         continue;
       }
       auto it = conns_.find(id);
@@ -289,6 +346,12 @@ void Server::Loop() {
         if (ev & (EPOLLHUP | EPOLLERR)) Close(id);
       } else if (c.state == Conn::State::kWrite) {
         if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) OnWritable(c);
+      } else if (c.state == Conn::State::kStream) {
+        if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+          OnReadable(c);  // drops input; closes on EOF
+          if (conns_.find(id) == conns_.end()) continue;
+        }
+        if (ev & EPOLLOUT) OnWritable(c);
       } else if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
         OnReadable(c);
       }
@@ -299,7 +362,10 @@ void Server::Loop() {
       next_sweep = now + absl::Milliseconds(100);
     }
   }
-  for (auto& [id, c] : conns_) close(c->fd);
+  for (auto& [id, c] : conns_) {
+    if (c->stream != nullptr) c->stream->Close();
+    close(c->fd);
+  }
   conns_.clear();
 }
 
@@ -370,6 +436,7 @@ void Server::Close(uint64_t id) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
+  if (it->second->stream != nullptr) it->second->stream->Close();
   close(it->second->fd);
   conns_.erase(it);
 }
@@ -377,10 +444,12 @@ void Server::Close(uint64_t id) {
 void Server::OnReadable(Conn& c) {
   char buf[16384];
   const uint64_t id = c.id;
-  if (c.state == Conn::State::kLinger) {
+  if (c.state == Conn::State::kLinger || c.state == Conn::State::kStream) {
+    const bool stream = c.state == Conn::State::kStream;
     while (true) {
       ssize_t n = read(c.fd, buf, sizeof(buf));
       if (n > 0) {
+        if (stream) continue;  // a stream's client has nothing to say: drop it
         c.lingered += static_cast<size_t>(n);
         if (c.lingered > kLingerBytes) return Close(id);
         continue;
@@ -510,10 +579,14 @@ void Server::OnWritable(Conn& c) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return Watch(c, EPOLLOUT);
+    if (n < 0 && errno == EAGAIN) {
+      return Watch(c, c.state == Conn::State::kStream ? EPOLLIN | EPOLLOUT : EPOLLOUT);
+    }
     return Close(id);
   }
   c.out.clear();
+  c.out_off = 0;
+  if (c.state == Conn::State::kStream) return Watch(c, EPOLLIN);
   if (c.keep_alive) return BeginIdle(c);
   if (!c.linger) return Close(id);
   shutdown(c.fd, SHUT_WR);
@@ -543,8 +616,62 @@ void Server::DrainDone() {
   }
   for (Done& d : done) {
     auto it = conns_.find(d.conn_id);
-    if (it == conns_.end()) continue;  // dropped meanwhile
+    if (it == conns_.end()) {
+      if (d.stream != nullptr) d.stream->Close();  // the client left before its stream began
+      continue;
+    }
+    if (d.stream != nullptr) {
+      AttachStream(*it->second, std::move(d.stream));
+      it = conns_.find(d.conn_id);
+      if (it == conns_.end()) continue;
+      Conn& c = *it->second;
+      c.out = std::move(d.bytes);
+      c.out.append(c.stream->Take());  // sent before the stream was attached
+      c.out_off = 0;
+      OnWritable(c);
+      continue;
+    }
     StartWrite(*it->second, std::move(d.bytes), d.keep_alive, false);
+  }
+}
+
+void Server::AttachStream(Conn& c, std::shared_ptr<EventStream> stream) {
+  c.state = Conn::State::kStream;
+  c.stream = std::move(stream);
+  const uint64_t id = c.id;
+  c.stream->Attach([this, id] {
+    {
+      absl::MutexLock lock(&done_mu_);
+      streams_ready_.push_back(id);
+    }
+    uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof(one));
+  });
+}
+
+void Server::FlushStreams() {
+  std::vector<uint64_t> ready;
+  {
+    absl::MutexLock lock(&done_mu_);
+    ready.swap(streams_ready_);
+  }
+  for (uint64_t id : ready) {
+    auto it = conns_.find(id);
+    if (it == conns_.end() || it->second->state != Conn::State::kStream) continue;
+    Conn& c = *it->second;
+    if (c.stream->closed()) {
+      Close(id);  // dropped by its sender (backlog past kMaxStreamBacklog)
+      continue;
+    }
+    c.out.erase(0, c.out_off);
+    c.out_off = 0;
+    c.out.append(c.stream->Take());
+    if (c.out.size() > kMaxStreamBacklog) {
+      ++timed_out_;  // the client reads too slowly
+      Close(id);
+      continue;
+    }
+    OnWritable(c);
   }
 }
 
@@ -559,7 +686,8 @@ void Server::Sweep() {
   const absl::Time now = absl::Now();
   std::vector<uint64_t> expired;
   for (auto& [id, c] : conns_) {
-    if (c->state == Conn::State::kBusy) continue;  // bounded by the handler itself
+    // Busy: bounded by the handler itself; streams are bounded by whoever opens them.
+    if (c->state == Conn::State::kBusy || c->state == Conn::State::kStream) continue;
     if (now >= c->deadline) expired.push_back(id);
   }
   for (uint64_t id : expired) {

@@ -14,6 +14,13 @@
 //     an unfinished request (or idle) is dropped to make room, so a flood cannot lock the
 //     probes out.
 // Keep-alive is HTTP/1.1's default (HTTP/1.0 with "Connection: keep-alive").
+//
+// A handler may answer with an event stream (Response::stream, server-sent events): the head
+// is written without a Content-Length and the connection then stays open, carrying whatever
+// is sent on the stream, until either side closes it. A stream is not read from (input is
+// drained and dropped), never times out, and is not evicted; whoever opens streams bounds
+// their number. A stream whose client reads too slowly (more than kMaxStreamBacklog bytes
+// unsent) is closed.
 #pragma once
 
 #include <sys/types.h>
@@ -46,10 +53,41 @@ struct Request {
   std::string Header(const std::string& lower_name) const;
 };
 
+// The sending side of a server-sent-events response (thread-safe). Created by a handler,
+// attached to its connection by the server; Send queues bytes for the connection's event
+// thread to write.
+class EventStream {
+ public:
+  // Queues `bytes`; false once the connection is closed (drop the stream then).
+  bool Send(absl::string_view bytes) ABSL_LOCKS_EXCLUDED(mu_);
+  bool closed() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  friend class Server;
+  // Server side: set on attach (`wake` tells the event thread there is something to send),
+  // cleared when the connection closes.
+  void Attach(std::function<void()> wake) ABSL_LOCKS_EXCLUDED(mu_);
+  void Close() ABSL_LOCKS_EXCLUDED(mu_);
+  std::string Take() ABSL_LOCKS_EXCLUDED(mu_);
+
+  mutable absl::Mutex mu_;
+  std::string pending_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool attached_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> wake_ ABSL_GUARDED_BY(mu_);
+};
+
+// Past this many bytes unsent to a stream's client, the stream is closed.
+inline constexpr size_t kMaxStreamBacklog = 1 << 20;
+
 struct Response {
   int status = 200;
   std::string content_type = "text/plain";
   std::string body;
+  // Extra headers (name, value), written as given: security headers, Set-Cookie.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Set: an event stream (body ignored); the connection stays open for it.
+  std::shared_ptr<EventStream> stream;
 };
 
 // A parsed request head (request line and headers, without the blank line that ends it).
@@ -117,6 +155,7 @@ class Server {
     uint64_t conn_id = 0;
     bool keep_alive = true;
     std::string bytes;
+    std::shared_ptr<EventStream> stream;  // set: the connection becomes this stream's
   };
   class Queue {
    public:
@@ -148,6 +187,8 @@ class Server {
   void Close(uint64_t id);
   void Sweep();
   void DrainDone();
+  void AttachStream(Conn& c, std::shared_ptr<EventStream> stream);
+  void FlushStreams();
 
   const ServerOptions options_;
   const std::function<Lane(const Request&)> lane_of_;
@@ -169,6 +210,7 @@ class Server {
 
   absl::Mutex done_mu_;
   std::vector<Done> done_ ABSL_GUARDED_BY(done_mu_);
+  std::vector<uint64_t> streams_ready_ ABSL_GUARDED_BY(done_mu_);  // conns with bytes to send
 
   std::atomic<int64_t> accepted_{0}, too_large_{0}, timed_out_{0}, evicted_{0}, overloaded_{0};
 };

@@ -94,6 +94,7 @@ http::Response HttpServer::Handle(const http::Request& req) {
       return TaskControl(req, id, std::string(rest.substr(slash + 1)));
     }
   }
+  if (dashboard_ != nullptr && Dashboard::Serves(req.path)) return dashboard_->Handle(req);
   return Json(404, {{"error", "no such endpoint"}});
 }
 

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "scheduler/events/notifier.h"
+#include "scheduler/http/dashboard.h"
 #include "scheduler/http/http_core.h"
 #include "scheduler/loop/published_views.h"
 #include "scheduler/metrics.h"
@@ -40,6 +41,9 @@ class HttpServer {
   // Which lane a request runs on: the probes apart from task control.
   static http::Lane LaneOf(const http::Request& request);
 
+  // Serves the web dashboard and its JSON API too (set before Start; may stay unset).
+  void SetDashboard(Dashboard* dashboard) { dashboard_ = dashboard; }
+
  private:
   http::Response Handle(const http::Request& request);
   http::Response Readyz();
@@ -51,6 +55,7 @@ class HttpServer {
   Metrics& metrics_;
   absl::Duration tick_;
   std::unique_ptr<http::Server> server_;
+  Dashboard* dashboard_ = nullptr;
 };
 
 }  // namespace hai

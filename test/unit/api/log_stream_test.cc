@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace hai::api {
@@ -69,6 +70,31 @@ TEST_F(LogFollowerTest, LargeLogComesInBoundedWholeLinePieces) {
   EXPECT_TRUE(ReadAll(f, false, 4096).empty());
   Append(0, "more\n");
   EXPECT_EQ(Join(ReadAll(f, false, 4096)), "more\n");
+}
+
+TEST_F(LogFollowerTest, TailStartsAtALineNearTheEndAndResumesFromAGivenOffset) {
+  std::string log;
+  for (int i = 0; i < 1000; ++i) log += absl::StrCat("line ", i, "\n");
+  Append(0, log);
+  LogFollower f(root_.string(), 7, 0, 4096);
+  f.SetTail(100);
+  const std::string tail = Join(ReadAll(f, false, 4096));
+  // At most the last 100 bytes, from the start of a line, up to the end.
+  EXPECT_LE(tail.size(), 100u);
+  EXPECT_GT(tail.size(), 80u);
+  EXPECT_TRUE(absl::StartsWith(tail, "line ")) << tail;
+  EXPECT_TRUE(absl::EndsWith(log, tail));
+  EXPECT_EQ(f.Offset(1, 0), static_cast<int64_t>(log.size()));
+  // A second follower goes on from an offset the first reported (the page's next poll).
+  Append(0, "next\n");
+  LogFollower g(root_.string(), 7, 0, 4096);
+  g.SetTail(100);
+  g.StartAt(1, 0, f.Offset(1, 0));
+  EXPECT_EQ(Join(ReadAll(g, false, 4096)), "next\n");
+  // A log shorter than the tail is read whole.
+  LogFollower h(root_.string(), 7, 0, 4096);
+  h.SetTail(1 << 20);
+  EXPECT_EQ(Join(ReadAll(h, false, 4096)), log + "next\n");
 }
 
 TEST_F(LogFollowerTest, PartialLineWaitsUntilTheFinalRead) {

@@ -241,6 +241,7 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
   EXPECT_EQ(shipped->server.http_idle_timeout, d.server.http_idle_timeout);
   EXPECT_EQ(shipped->server.http_max_connections, d.server.http_max_connections);
   EXPECT_EQ(shipped->server.http_workers, d.server.http_workers);
+  EXPECT_EQ(shipped->server.http_max_event_streams, d.server.http_max_event_streams);
   EXPECT_EQ(shipped->database.pool_wait_timeout, d.database.pool_wait_timeout);
   EXPECT_EQ(shipped->database.connect_timeout, d.database.connect_timeout);
   EXPECT_EQ(shipped->database.statement_timeout, d.database.statement_timeout);
@@ -331,6 +332,7 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
                           "http_idle_timeout_s",
                           "http_max_connections",
                           "http_workers",
+                          "http_max_event_streams",
                           "pool_wait_timeout_ms",
                           "connect_timeout_s",
                           "statement_timeout_ms",
