@@ -35,7 +35,15 @@ else
   # Debian's libabsl is not TSan-instrumented: tell TSan about absl::Mutex (see the file).
   mkdir -p "$build"
   shim=$(cd "$build" && pwd)/tsan_absl_mutex.o
-  clang++-14 -std=c++20 -fsanitize=thread -O1 -g -c scripts/sanitizers/tsan_absl_mutex.cc -o "$shim"
+  # -fno-exceptions: the shim is linked into C programs too (CMake's compiler check), which
+  # have no C++ personality routine.
+  clang++-14 -std=c++20 -fsanitize=thread -fno-exceptions -O1 -g -c scripts/sanitizers/tsan_absl_mutex.cc -o "$shim.new"
+  # CMake does not know the programs depend on the shim: a changed shim relinks them all.
+  if ! cmp -s "$shim.new" "$shim"; then
+    mv "$shim.new" "$shim"
+    rm -f "$build"/bin/*
+  fi
+  rm -f "$shim.new"
   link="-fsanitize=thread $shim"
   exclude='^(python_sdk_test|kube_validator_install|kube_manifests_schema|policy_bench_smoke)$'
   labels=(unit integration e2e)
@@ -43,6 +51,9 @@ else
   # the scheduling loop's units, the manager's lifecycle and store, the Kubernetes runtime's
   # watch thread; and haid's own threads under load in the e2e tests of preemption (the
   # loop, gRPC, LISTEN/NOTIFY, managers), fencing (supervision, relaunch) and the side port.
+  # The 300 MB log line of kube_manager_test's memory case takes longer than its 120 s wait
+  # through TSan's instrumentation; the normal and ASan builds run it.
+  export GTEST_FILTER='-KubeManagerTest.EndlessLineIsCutAndManagerMemoryStaysFlat'
   select=(-R '^(submit_batch_test|store_test|pg_attempt_store_test|kube_manager_test|scheduler_pass_test|manager_supervisor_test|manager_lifecycle_test|manager_integration_test|preemption_e2e_test|fencing_e2e_test|side_port_e2e_test)$')
 fi
 launcher=()
