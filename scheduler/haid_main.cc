@@ -4,8 +4,9 @@
 // Threads (named in one place, here): main (start-up, then waits for SIGTERM/SIGINT),
 // hai-scheduler (the loop: the only thread that decides), hai-pg-listen (LISTEN/NOTIFY ->
 // wake-ups), hai-http (the side port's event thread; answers /healthz) with hai-http-probe
-// (/readyz, /metrics) and hai-http-task (task control, server.http_workers), and gRPC's threads
-// (handlers: persist, wake the loop, reply). Signals are blocked in every thread and taken
+// (/readyz, /metrics) and hai-http-task (task control, server.http_workers), hai-slurm-sync
+// (runtime slurm: hosts follow Slurm's nodes), and gRPC's threads (handlers: persist, wake the
+// loop, reply). Signals are blocked in every thread and taken
 // by main with sigwait.
 #include <signal.h>
 #include <sys/resource.h>

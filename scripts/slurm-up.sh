@@ -87,6 +87,9 @@ case "$cmd" in
       echo "SlurmdParameters=config_overrides"
       echo "KillWait=5"
       echo "MinJobAge=600"
+      # Job ids far from small pids: a test helper that mistook one for a process group id
+      # must not signal init or a session leader.
+      echo "FirstJobId=100000"
       echo "SlurmctldTimeout=30"
       echo "SlurmdTimeout=30"
       echo "InactiveLimit=0"

@@ -2,6 +2,7 @@
 #include "manager/runtime/slurm/slurm_runtime.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -159,11 +160,27 @@ std::vector<std::string> SlurmPodRuntime::JobEnvironment(const PodSpec& spec) {
   if (auto it = nodes_.find(master_addr); it != nodes_.end() && !it->second.addr.empty()) {
     master_addr = it->second.addr;
   }
+  // HOME, USER and LOGNAME of the task's account, in place of the manager's (root's), as the
+  // local runtime's supervisor does when it drops privileges.
+  std::map<std::string, std::string> account;
+  if (opt_.run_as_users && spec.uid > 0) {
+    passwd pw{};
+    passwd* found = nullptr;
+    std::vector<char> buf(16384);
+    if (::getpwuid_r(static_cast<uid_t>(spec.uid), &pw, buf.data(), buf.size(), &found) == 0 &&
+        found != nullptr) {
+      account = {{"HOME", pw.pw_dir}, {"USER", pw.pw_name}, {"LOGNAME", pw.pw_name}};
+    }
+  }
   std::vector<std::string> env;
   for (const std::string& kv : spec.env) {
-    if (kv.rfind("CUDA_VISIBLE_DEVICES=", 0) == 0 || kv.rfind("MASTER_ADDR=", 0) == 0) continue;
+    const std::string name = kv.substr(0, kv.find('='));
+    if (name == "CUDA_VISIBLE_DEVICES" || name == "MASTER_ADDR" || account.count(name) > 0) {
+      continue;
+    }
     env.push_back(kv);
   }
+  for (const auto& [k, v] : account) env.push_back(k + "=" + v);
   env.push_back("MASTER_ADDR=" + master_addr);
   return env;
 }
