@@ -12,8 +12,8 @@
 
 namespace hai::slurm {
 
-JobState ParseJobState(std::string_view name) {
-  static const std::pair<std::string_view, JobState> kNames[] = {
+JobState ParseJobState(absl::string_view name) {
+  static const std::pair<absl::string_view, JobState> kNames[] = {
       {"PENDING", JobState::kPending},       {"CONFIGURING", JobState::kConfiguring},
       {"RUNNING", JobState::kRunning},       {"SUSPENDED", JobState::kSuspended},
       {"COMPLETING", JobState::kCompleting}, {"COMPLETED", JobState::kCompleted},
@@ -24,7 +24,7 @@ JobState ParseJobState(std::string_view name) {
       {"REQUEUED", JobState::kRequeued},
   };
   // squeue may decorate a state ("CANCELLED by 0" in some outputs): the first word counts.
-  const std::string_view word = name.substr(0, name.find(' '));
+  const absl::string_view word = name.substr(0, name.find(' '));
   for (const auto& [n, s] : kNames) {
     if (word == n) return s;
   }
@@ -57,10 +57,10 @@ bool IsNodeLoss(JobState s) {
          s == JobState::kRequeued;
 }
 
-absl::StatusOr<std::vector<JobRow>> ParseJobRows(std::string_view out) {
+absl::StatusOr<std::vector<JobRow>> ParseJobRows(absl::string_view out) {
   std::vector<JobRow> rows;
-  for (std::string_view line : absl::StrSplit(out, '\n', absl::SkipWhitespace())) {
-    std::vector<std::string_view> f = absl::StrSplit(line, absl::MaxSplits('|', 4));
+  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipWhitespace())) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, absl::MaxSplits('|', 4));
     JobRow r;
     if (f.size() != 5 || !absl::SimpleAtoi(f[0], &r.id) || r.id <= 0) {
       return absl::DataLossError(absl::StrCat("unexpected squeue line: '", line, "'"));
@@ -69,14 +69,14 @@ absl::StatusOr<std::vector<JobRow>> ParseJobRows(std::string_view out) {
     r.state_name = std::string(f[2]);
     r.state = ParseJobState(f[2]);
     r.node = f[3] == "(null)" ? "" : std::string(f[3]);
-    const std::string_view reason = absl::StripAsciiWhitespace(f[4]);
+    const absl::string_view reason = absl::StripAsciiWhitespace(f[4]);
     r.reason = reason == "None" ? "" : std::string(reason);
     rows.push_back(std::move(r));
   }
   return rows;
 }
 
-NodeHealth ParseNodeState(std::string_view state) {
+NodeHealth ParseNodeState(absl::string_view state) {
   const std::string s = absl::AsciiStrToLower(state);
   if (absl::StrContains(s, "drain")) return NodeHealth::kDrain;
   // '*': the node does not respond to slurmctld.
@@ -87,7 +87,7 @@ NodeHealth ParseNodeState(std::string_view state) {
   return NodeHealth::kUp;
 }
 
-std::string_view Name(NodeHealth h) {
+absl::string_view Name(NodeHealth h) {
   switch (h) {
     case NodeHealth::kUp: return "up";
     case NodeHealth::kDrain: return "drained";
@@ -96,14 +96,14 @@ std::string_view Name(NodeHealth h) {
   return "?";
 }
 
-int GpuCount(std::string_view gres) {
+int GpuCount(absl::string_view gres) {
   int total = 0;
   // Entries are comma-separated at the top level; "(IDX:0,2)" holds commas of its own.
   int depth = 0;
   size_t start = 0;
-  auto entry = [&](std::string_view e) {
+  auto entry = [&](absl::string_view e) {
     e = e.substr(0, e.find('('));
-    std::vector<std::string_view> parts = absl::StrSplit(e, ':');
+    std::vector<absl::string_view> parts = absl::StrSplit(e, ':');
     if (parts.size() < 2 || parts[0] != "gpu") return;
     int n = 0;
     if (absl::SimpleAtoi(parts.back(), &n) && n > 0) total += n;
@@ -119,10 +119,10 @@ int GpuCount(std::string_view gres) {
   return total;
 }
 
-absl::StatusOr<std::vector<NodeRow>> ParseNodeRows(std::string_view out) {
+absl::StatusOr<std::vector<NodeRow>> ParseNodeRows(absl::string_view out) {
   std::vector<NodeRow> rows;
-  for (std::string_view line : absl::StrSplit(out, '\n', absl::SkipWhitespace())) {
-    std::vector<std::string_view> f = absl::StrSplit(line, absl::MaxSplits('|', 5));
+  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipWhitespace())) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, absl::MaxSplits('|', 5));
     if (f.size() != 6 || f[0].empty()) {
       return absl::DataLossError(absl::StrCat("unexpected sinfo line: '", line, "'"));
     }
@@ -133,15 +133,15 @@ absl::StatusOr<std::vector<NodeRow>> ParseNodeRows(std::string_view out) {
     r.addr = std::string(absl::StripAsciiWhitespace(f[2]));
     r.gpus = GpuCount(absl::StripAsciiWhitespace(f[3]));
     r.gpus_used = GpuCount(absl::StripAsciiWhitespace(f[4]));
-    const std::string_view reason = absl::StripAsciiWhitespace(f[5]);
+    const absl::string_view reason = absl::StripAsciiWhitespace(f[5]);
     r.reason = reason == "none" ? "" : std::string(reason);
     rows.push_back(std::move(r));
   }
   return rows;
 }
 
-absl::StatusOr<int64_t> ParseSubmitOutput(std::string_view out) {
-  std::string_view s = absl::StripAsciiWhitespace(out);
+absl::StatusOr<int64_t> ParseSubmitOutput(absl::string_view out) {
+  absl::string_view s = absl::StripAsciiWhitespace(out);
   s = s.substr(0, s.find(';'));
   int64_t id = 0;
   if (!absl::SimpleAtoi(s, &id) || id <= 0) {
@@ -150,10 +150,10 @@ absl::StatusOr<int64_t> ParseSubmitOutput(std::string_view out) {
   return id;
 }
 
-std::optional<int> ParseExitCode(std::string_view line) {
-  for (std::string_view field : absl::StrSplit(line, ' ', absl::SkipWhitespace())) {
+std::optional<int> ParseExitCode(absl::string_view line) {
+  for (absl::string_view field : absl::StrSplit(line, ' ', absl::SkipWhitespace())) {
     if (!absl::ConsumePrefix(&field, "ExitCode=")) continue;
-    std::vector<std::string_view> p = absl::StrSplit(field, ':');
+    std::vector<absl::string_view> p = absl::StrSplit(field, ':');
     int code = 0, sig = 0;
     if (p.size() != 2 || !absl::SimpleAtoi(p[0], &code) || !absl::SimpleAtoi(p[1], &sig)) {
       return std::nullopt;

@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace hai::slurm {
 
@@ -34,7 +34,7 @@ enum class JobState {
 };
 
 // "RUNNING" -> kRunning ...; unknown names -> kOther.
-JobState ParseJobState(std::string_view name);
+JobState ParseJobState(absl::string_view name);
 // No process of the job is left (the job reached a final state).
 bool IsJobFinished(JobState s);
 // The batch script has been started on the node.
@@ -52,7 +52,7 @@ struct JobRow {
   std::string reason;      // "" for None
 };
 inline constexpr char kJobFormat[] = "%i|%j|%T|%N|%r";
-absl::StatusOr<std::vector<JobRow>> ParseJobRows(std::string_view out);
+absl::StatusOr<std::vector<JobRow>> ParseJobRows(absl::string_view out);
 
 enum class NodeHealth {
   kUp,     // usable (idle, allocated, mixed, ...)
@@ -60,8 +60,8 @@ enum class NodeHealth {
   kDown,   // down, failing or not responding
 };
 // sinfo's long state ("idle", "draining", "down*", "mixed+drain", ...).
-NodeHealth ParseNodeState(std::string_view state);
-std::string_view Name(NodeHealth h);
+NodeHealth ParseNodeState(absl::string_view state);
+absl::string_view Name(NodeHealth h);
 
 // sinfo -h -N -O "NodeList:|,StateLong:|,NodeAddr:|,Gres:|,GresUsed:|,Reason:" (reason last).
 struct NodeRow {
@@ -75,16 +75,16 @@ struct NodeRow {
 };
 inline constexpr char kNodeFormat[] =
     "NodeList:|,StateLong:|,NodeAddr:|,Gres:|,GresUsed:|,Reason:";
-absl::StatusOr<std::vector<NodeRow>> ParseNodeRows(std::string_view out);
+absl::StatusOr<std::vector<NodeRow>> ParseNodeRows(absl::string_view out);
 
 // The gpu count of a GRES string: "gpu:2", "gpu:a100:4(S:0-1)", "gpu:tesla:2(IDX:0-1),mps:100",
 // "(null)" -> 0.
-int GpuCount(std::string_view gres);
+int GpuCount(absl::string_view gres);
 
 // `sbatch --parsable`: "<id>" or "<id>;<cluster>".
-absl::StatusOr<int64_t> ParseSubmitOutput(std::string_view out);
+absl::StatusOr<int64_t> ParseSubmitOutput(absl::string_view out);
 
 // The exit code of `scontrol show job -o <id>` ("ExitCode=2:0" -> 2; "0:9" -> 128+9).
-std::optional<int> ParseExitCode(std::string_view scontrol_line);
+std::optional<int> ParseExitCode(absl::string_view scontrol_line);
 
 }  // namespace hai::slurm

@@ -85,7 +85,9 @@ void NodeSync::Start(absl::Duration interval) {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
       lock.unlock();
-      if (auto r = SyncOnce(); !r.ok()) HAI_LOG(WARNING) << "slurm sync: " << r.status();
+      if (auto r = SyncOnce(); !r.ok()) {
+        HAI_LOG(WARNING) << "slurm sync: " << r.status();
+      }
       lock.lock();
       cv_.wait_for(lock, absl::ToChronoMilliseconds(interval), [this] { return stop_; });
     }

@@ -6,7 +6,7 @@
 //   - a node hai marked so itself (its reason starts with "slurm: ") becomes `ready` again
 //     once Slurm has it back in service. An admin's own cordon/drain/offline is never touched.
 //   - with slurm.import_group set, a Slurm node hai has no host for is added to that group
-//     (origin 'discovered', its GPU count from the node's GRES).
+//     (as an admin's AddNode would: origin 'sql'; its GPU count from the node's GRES).
 // Tasks running on a node that leaves service are not ended here: their managers see the node
 // in the same sinfo output and report the rank lost, which requeues the attempt
 // (manager/runtime/slurm/rank_state.h). PlanNodeSync is pure (test/unit/slurm/).
