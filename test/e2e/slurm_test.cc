@@ -98,7 +98,9 @@ class SlurmRuntime : public ::testing::Test {
   static void TearDownTestSuite() {
     if (g_slurm_dir.empty()) return;
     RunCommand(absl::StrCat(HAI_SOURCE_DIR, "/scripts/slurm-up.sh stop ", g_slurm_dir));
-    if (!::testing::Test::HasFailure()) RunCommand("rm -rf " + g_slurm_dir);
+    if (::testing::UnitTest::GetInstance()->failed_test_count() == 0) {
+      RunCommand("rm -rf " + g_slurm_dir);
+    }
   }
 
   void SetUp() override {
@@ -112,12 +114,12 @@ class SlurmRuntime : public ::testing::Test {
     // Jobs of this case end with it. pods.pid holds Slurm job ids, not process groups: the
     // harness's cleanup must not kill(-id) them.
     std::string ids = Slurm("squeue -h -o %i -n " + JobNames()).output;
-    for (const std::string& id : absl::StrSplit(ids, '\n', absl::SkipWhitespace())) {
-      Slurm("scancel " + id);
+    for (absl::string_view id : absl::StrSplit(ids, '\n', absl::SkipWhitespace())) {
+      Slurm(absl::StrCat("scancel ", id));
     }
     cluster_->StopDaemon();
     cluster_->db().Exec("UPDATE pods SET pid = NULL");
-    for (const std::string& node : {"node-0", "node-1", "node-2"}) {
+    for (const char* node : {"node-0", "node-1", "node-2"}) {
       Slurm(absl::StrCat("scontrol update nodename=", node, " state=resume"));
     }
     cluster_.reset();
@@ -222,7 +224,7 @@ TEST_F(SlurmRuntime, TwoRankTaskRunsAsSlurmJobsPinnedToItsNodesAndItsLogsStream)
       "print('RANK=%s WORLD_SIZE=%s node=%s uid=%d master=%s' % (os.environ['RANK'], "
       "os.environ['WORLD_SIZE'], os.environ.get('SLURMD_NODENAME'), os.getuid(), "
       "os.environ['MASTER_ADDR']), flush=True)\n"
-      "time.sleep(2)\n"
+      "time.sleep(4)\n"
       "print('rank %s done' % os.environ['RANK'], flush=True)\n");
   const int64_t chain = cluster_->Submit("alice", script, "-n 2");
   ASSERT_TRUE(WaitFor([&] { return AttemptStates(chain) == std::vector<std::string>{"running"}; },
@@ -236,11 +238,12 @@ TEST_F(SlurmRuntime, TwoRankTaskRunsAsSlurmJobsPinnedToItsNodesAndItsLogsStream)
         return pods.size() == 2 && pods[0].second > 0 && pods[1].second > 0;
       },
       10000));
-  // Each rank is a Slurm job named after the attempt and rank, on the node hai placed it on.
+  // Each rank is a Slurm job named after the attempt and rank, on the node hai placed it on
+  // (Slurm names the node once the job runs).
   for (const auto& [rank, pod] : pods) {
-    const std::string job = Job(pod.second);
-    EXPECT_THAT(job, HasSubstr(absl::StrCat("|", pod.first, "|", prefix_, "-", attempt, "-", rank)))
-        << Diagnose();
+    const std::string want = absl::StrCat("|", pod.first, "|", prefix_, "-", attempt, "-", rank);
+    EXPECT_TRUE(WaitFor([&] { return Job(pod.second).find(want) != std::string::npos; }, 15000))
+        << Job(pod.second) << " lacks " << want << "\n" << Diagnose();
   }
   // The task token travels in the job's environment, never in its script or argv.
   std::ifstream token_file(absl::StrCat(cluster_->dir(), "/var/run/", attempt, "/token"));
