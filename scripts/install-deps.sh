@@ -16,7 +16,8 @@ packages=(
   libyaml-cpp-dev openssl nodejs  # Kubernetes runtime (kubeconfig), its tests (TLS, schema)
   python3-matplotlib  # hai-sim --plot (bench/sim/plot.py)
   jupyter-notebook python3-ipykernel  # Jupyter dev containers (docs/jupyter.md) and their e2e test
-  slurmctld slurmd munge slurm-client  # the Slurm runtime's e2e test: a real Slurm (docs/slurm.md)
+  slurmctld slurmd munge slurm-client iproute2  # the Slurm runtime's e2e test: a real Slurm
+                                                 # (docs/slurm.md); ss for scripts/slurm-up.sh
 )
 # npm (the Kubernetes manifest validation installs kubernetes-models with it): Debian's
 # package, unless the installed Node.js distribution already bundles it.

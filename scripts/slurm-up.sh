@@ -34,6 +34,20 @@ stop_pidfile() {
   rm -f "$f"
 }
 
+# Slurm binds its ports without SO_REUSEADDR: a socket left in TIME_WAIT on the port (a
+# previous run's, or any connection that got it as an ephemeral port) makes the bind fail for
+# up to a minute. Wait for the port to be clear instead of failing.
+wait_port_free() {
+  local port=$1
+  for _ in $(seq 130); do
+    [ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] && return 0
+    sleep 0.5
+  done
+  echo "slurm-up.sh: port $port still in use after 65 s:" >&2
+  ss -tanp "( sport = :$port )" >&2 || true
+  return 1
+}
+
 case "$cmd" in
   start)
     [ "$(id -u)" = 0 ] || { echo "slurm-up.sh: must run as root (slurmd starts jobs as their users)" >&2; exit 1; }
@@ -105,6 +119,7 @@ case "$cmd" in
     : >"$data/cgroup.conf"
     export SLURM_CONF="$conf"
     if ! { [ -f "$data/slurmctld.pid" ] && kill -0 "$(cat "$data/slurmctld.pid")" 2>/dev/null; }; then
+      wait_port_free "$ctld_port"
       /usr/sbin/slurmctld -i -f "$conf" \
         || { echo "slurm-up.sh: slurmctld failed:" >&2; tail -n 20 "$data/log/slurmctld.log" >&2; exit 1; }
     fi
@@ -112,6 +127,7 @@ case "$cmd" in
       pidf="$data/slurmd-node-$i.pid"
       if ! { [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; }; then
         mkdir -p "$data/spool-node-$i"
+        wait_port_free $((slurmd_base + i))
         /usr/sbin/slurmd -f "$conf" -N "node-$i" \
           || { echo "slurm-up.sh: slurmd node-$i failed:" >&2; tail -n 20 "$data/log/slurmd-node-$i.log" >&2; exit 1; }
       fi

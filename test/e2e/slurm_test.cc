@@ -200,10 +200,13 @@ class SlurmRuntime : public ::testing::Test {
     }
     return step;
   }
-  std::string Train(int steps, const std::string& opts, bool listen) {
+  // Submits the trainer for `steps` with hai-cli options `opts`.
+  int64_t SubmitTrain(const std::string& user, int steps, const std::string& opts, bool listen) {
     const std::string train = cluster_->WriteScript("train.py", kTrainScript);
-    return absl::StrCat(train, " ", steps, " -- ", opts, " -e PYTHONPATH=", HAI_SOURCE_DIR,
-                        "/python -e CKPT_DIR=", ckpt_, " -e LISTEN=", listen ? 1 : 0);
+    return cluster_->Submit(user, absl::StrCat(train, " ", steps),
+                            absl::StrCat(opts, " -e PYTHONPATH=", HAI_SOURCE_DIR,
+                                         "/python -e CKPT_DIR=", ckpt_, " -e LISTEN=",
+                                         listen ? 1 : 0));
   }
   std::string Diagnose() {
     return absl::StrCat(cluster_->DaemonLog(), "\n--- squeue\n",
@@ -271,7 +274,7 @@ TEST_F(SlurmRuntime, TwoRankTaskRunsAsSlurmJobsPinnedToItsNodesAndItsLogsStream)
 TEST_F(SlurmRuntime, LowTaskIsSuspendedByHighCheckpointsAndResumesToTheExactStep) {
   Start(2, 1);
   const int total = 60;
-  const int64_t low = cluster_->Submit("alice", Train(total, "", true), "-n 2 -p LOW");
+  const int64_t low = SubmitTrain("alice", total, "-n 2 -p LOW", true);
   ASSERT_TRUE(WaitFor([&] { return Checkpoint(0) >= 10 && Checkpoint(1) >= 10; }, 30000))
       << Diagnose();
   const int64_t first = LatestAttempt(low);
@@ -337,7 +340,7 @@ TEST_F(SlurmRuntime, StopEndsTheSlurmJobs) {
 TEST_F(SlurmRuntime, ManagerKilledMidRunIsReplacedAndAdoptsTheSlurmJobs) {
   Start(2, 1, "manager_timeout_s = 3");
   const int total = 80;
-  const int64_t chain = cluster_->Submit("alice", Train(total, "", false), "-n 2");
+  const int64_t chain = SubmitTrain("alice", total, "-n 2", false);
   ASSERT_TRUE(WaitFor([&] { return Checkpoint(0) >= 10; }, 30000)) << Diagnose();
   const int64_t attempt = LatestAttempt(chain);
   const auto pods = Pods(attempt);
@@ -367,13 +370,17 @@ TEST_F(SlurmRuntime, ManagerKilledMidRunIsReplacedAndAdoptsTheSlurmJobs) {
   EXPECT_EQ(Pods(attempt), pods);  // the same Slurm jobs
   EXPECT_EQ(Checkpoint(0), total);
   EXPECT_EQ(Checkpoint(1), total);
-  EXPECT_THAT(cluster_->DaemonLog(), HasSubstr("adopted rank 1"));
+  // The replacement manager says so in the attempt's manager log.
+  std::ifstream manager_log(absl::StrCat(cluster_->dir(), "/var/managers/", attempt, ".log"));
+  std::stringstream log;
+  log << manager_log.rdbuf();
+  EXPECT_THAT(log.str(), HasSubstr(absl::StrCat("adopted rank 1 (pid ", pods.at(1).second, ")")));
 }
 
 TEST_F(SlurmRuntime, NodeDrainedInSlurmRequeuesTheTaskThereAndIsCordonedInHai) {
   Start(3, 1);
   const int total = 100;
-  const int64_t chain = cluster_->Submit("alice", Train(total, "", false), "-n 2");
+  const int64_t chain = SubmitTrain("alice", total, "-n 2", false);
   ASSERT_TRUE(WaitFor([&] { return Checkpoint(0) >= 10 && Checkpoint(1) >= 10; }, 30000))
       << Diagnose();
   const int64_t first = LatestAttempt(chain);
