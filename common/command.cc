@@ -115,8 +115,8 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
     }
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
-      failure = absl::DeadlineExceededError(absl::StrCat(
-          argv[0], " did not finish within ", absl::FormatDuration(options.timeout)));
+      failure = absl::DeadlineExceededError(
+          absl::StrCat(argv[0], " did not finish within ", absl::FormatDuration(options.timeout)));
       break;
     }
     const int r = ::poll(fds, n, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
@@ -140,8 +140,8 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
       if (got > 0) {
         sinks[i]->append(buf, static_cast<size_t>(got));
         if (sinks[i]->size() > options.max_output_bytes) {
-          failure = absl::ResourceExhaustedError(absl::StrCat(
-              argv[0], " wrote more than ", options.max_output_bytes, " bytes"));
+          failure = absl::ResourceExhaustedError(
+              absl::StrCat(argv[0], " wrote more than ", options.max_output_bytes, " bytes"));
         }
       } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
         owners[i]->Close();
@@ -158,8 +158,8 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
       return result;
     }
     if (absl::Now() >= deadline) {
-      failure = absl::DeadlineExceededError(absl::StrCat(
-          argv[0], " did not finish within ", absl::FormatDuration(options.timeout)));
+      failure = absl::DeadlineExceededError(
+          absl::StrCat(argv[0], " did not finish within ", absl::FormatDuration(options.timeout)));
       break;
     }
     absl::SleepFor(absl::Milliseconds(5));

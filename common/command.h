@@ -21,8 +21,8 @@ struct CommandOptions {
   absl::Duration timeout = absl::Seconds(10);
   // The complete environment ("K=V"); the command gets nothing else.
   std::vector<std::string> env;
-  std::string stdin_data;                  // written to the command's stdin, then closed
-  size_t max_output_bytes = 16 << 20;      // stdout and stderr each
+  std::string stdin_data;              // written to the command's stdin, then closed
+  size_t max_output_bytes = 16 << 20;  // stdout and stderr each
 };
 
 struct CommandResult {

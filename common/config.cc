@@ -371,15 +371,14 @@ absl::Status ReadSlurm(Section& s, SlurmConfig* c) {
                ch == '-' || ch == '_' || ch == '.';
       });
   if (!name_ok) {
-    return KeyError(s.Key("job_name_prefix"),
-                    absl::StrCat("must be 1-32 of A-Z a-z 0-9 - _ . (got \"", c->job_name_prefix,
-                                 "\")"));
+    return KeyError(
+        s.Key("job_name_prefix"),
+        absl::StrCat("must be 1-32 of A-Z a-z 0-9 - _ . (got \"", c->job_name_prefix, "\")"));
   }
   HAI_CFG(s.StringList("extra_sbatch_args", &c->extra_sbatch_args));
   HAI_CFG(s.String("supervisor_binary", &c->supervisor_binary));
   HAI_CFG(s.Duration("command_timeout_ms", absl::Milliseconds(1), false, &c->command_timeout));
-  HAI_CFG(s.Duration("node_sync_interval_ms", absl::Milliseconds(1), true,
-                     &c->node_sync_interval));
+  HAI_CFG(s.Duration("node_sync_interval_ms", absl::Milliseconds(1), true, &c->node_sync_interval));
   HAI_CFG(s.String("import_group", &c->import_group));
   return s.Finish();
 }

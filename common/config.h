@@ -121,7 +121,7 @@ struct SlurmConfig {
   std::string partition;   // sbatch --partition; "" = the cluster's default partition
   std::string account;     // sbatch --account; "" = the submitting user's default account
   std::string qos;         // sbatch --qos; "" = default
-  std::string job_name_prefix = "hai";  // jobs are named <prefix>-<attempt>-<rank>
+  std::string job_name_prefix = "hai";         // jobs are named <prefix>-<attempt>-<rank>
   std::vector<std::string> extra_sbatch_args;  // appended to every sbatch (site options)
   // hai-manager on the nodes (the job runs it as the rank supervisor); "" = this manager's own
   // path, which then must exist on every node (a shared install).

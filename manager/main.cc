@@ -169,9 +169,10 @@ int main(int argc, char** argv) {
       hai::manager::ControlUrl(config->server.control_url, config->server.http_listen);
   // Task pods run on other machines: a loopback control URL would leave in-task code
   // (receive_suspend_command, go_suspend) talking to itself.
-  if ((OnKubernetes(*config) || OnSlurm(*config)) && (opt.control_url.find("://127.") != std::string::npos ||
-                                opt.control_url.find("://localhost") != std::string::npos ||
-                                opt.control_url.find("://0.0.0.0") != std::string::npos)) {
+  if ((OnKubernetes(*config) || OnSlurm(*config)) &&
+      (opt.control_url.find("://127.") != std::string::npos ||
+       opt.control_url.find("://localhost") != std::string::npos ||
+       opt.control_url.find("://0.0.0.0") != std::string::npos)) {
     HAI_LOG(WARNING) << "task pods get HAI_CONTROL_URL=" << opt.control_url
                      << ", which they cannot reach; set server.control_url (docs/deploy.md)";
   }

@@ -239,9 +239,8 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
     slurm_cli = std::make_unique<hai::slurm::SlurmCli>(hai::slurm::CliOptions{
         config.slurm.bin_dir, config.slurm.slurm_conf, config.slurm.command_timeout});
     slurm_store = std::make_unique<StoreNodeSync>(store);
-    slurm_sync = std::make_unique<hai::slurm::NodeSync>(*slurm_cli, *slurm_store,
-                                                        config.slurm.import_group,
-                                                        [&scheduler] { scheduler.Wake(); });
+    slurm_sync = std::make_unique<hai::slurm::NodeSync>(
+        *slurm_cli, *slurm_store, config.slurm.import_group, [&scheduler] { scheduler.Wake(); });
     slurm_sync->Start(config.slurm.node_sync_interval);
   }
   HAI_LOG(INFO) << "haid serving gRPC on " << config.server.grpc_listen << ", HTTP on "

@@ -41,10 +41,8 @@ bool IsJobFinished(JobState s) {
     case JobState::kPreempted:
     case JobState::kBootFail:
     case JobState::kDeadline:
-    case JobState::kOutOfMemory:
-      return true;
-    default:
-      return false;
+    case JobState::kOutOfMemory: return true;
+    default: return false;
   }
 }
 

@@ -18,8 +18,8 @@ enum class JobState {
   kPending,
   kConfiguring,  // nodes booting/being set up: allocated, not running the script yet
   kRunning,
-  kSuspended,    // suspended by Slurm (an admin's `scontrol suspend`): its processes exist
-  kCompleting,   // ended; Slurm still cleans up (processes may remain)
+  kSuspended,   // suspended by Slurm (an admin's `scontrol suspend`): its processes exist
+  kCompleting,  // ended; Slurm still cleans up (processes may remain)
   kCompleted,
   kCancelled,
   kFailed,
@@ -29,8 +29,8 @@ enum class JobState {
   kBootFail,
   kDeadline,
   kOutOfMemory,
-  kRequeued,     // Slurm requeued it (hai submits --no-requeue; an admin's doing)
-  kOther,        // any other state Slurm may report (signaling, resizing, held, ...)
+  kRequeued,  // Slurm requeued it (hai submits --no-requeue; an admin's doing)
+  kOther,     // any other state Slurm may report (signaling, resizing, held, ...)
 };
 
 // "RUNNING" -> kRunning ...; unknown names -> kOther.
@@ -73,8 +73,7 @@ struct NodeRow {
   int gpus_used = 0;  // GRES gpu count allocated (hai's jobs and everybody else's)
   std::string reason;
 };
-inline constexpr char kNodeFormat[] =
-    "NodeList:|,StateLong:|,NodeAddr:|,Gres:|,GresUsed:|,Reason:";
+inline constexpr char kNodeFormat[] = "NodeList:|,StateLong:|,NodeAddr:|,Gres:|,GresUsed:|,Reason:";
 absl::StatusOr<std::vector<NodeRow>> ParseNodeRows(absl::string_view out);
 
 // The gpu count of a GRES string: "gpu:2", "gpu:a100:4(S:0-1)", "gpu:tesla:2(IDX:0-1),mps:100",

@@ -1,9 +1,9 @@
 // PodRuntime: the seam between the attempt lifecycle (which knows Postgres, the stop and
 // suspend protocol and the end-of-attempt rules) and whatever actually runs a rank. The local
 // runtime runs each rank as a process group on this host; the Kubernetes runtime one Pod per
-// rank; the Slurm runtime one batch job per rank. Both must survive a manager restart: Start() returns an id that the lifecycle
-// records in pods.pid, and a new manager Adopt()s the rank by that id instead of starting a
-// duplicate.
+// rank; the Slurm runtime one batch job per rank. Both must survive a manager restart: Start()
+// returns an id that the lifecycle records in pods.pid, and a new manager Adopt()s the rank by that
+// id instead of starting a duplicate.
 #pragma once
 
 #include <cstdint>

@@ -39,8 +39,8 @@ SyncPlan PlanNodeSync(const std::vector<HostView>& hosts, const std::vector<Node
       }
       continue;
     }
-    const model::NodeState want = n.health == NodeHealth::kDrain ? model::NodeState::kCordoned
-                                                                 : model::NodeState::kUnhealthy;
+    const model::NodeState want =
+        n.health == NodeHealth::kDrain ? model::NodeState::kCordoned : model::NodeState::kUnhealthy;
     std::string reason = absl::StrCat(kSyncReasonPrefix, n.state,
                                       n.reason.empty() ? "" : absl::StrCat(": ", n.reason));
     if (h.state != want || h.reason != reason) {

@@ -66,7 +66,9 @@ class NodeSync {
  public:
   NodeSync(SlurmCli& cli, NodeSyncStore& store, std::string import_group,
            std::function<void()> on_change)
-      : cli_(cli), store_(store), import_group_(std::move(import_group)),
+      : cli_(cli),
+        store_(store),
+        import_group_(std::move(import_group)),
         on_change_(std::move(on_change)) {}
   ~NodeSync() { Stop(); }
 

@@ -67,8 +67,8 @@ save(step)
 print("done %d steps" % step, flush=True)
 )PY";
 
-std::string g_slurm_dir;      // the suite's Slurm (slurm.conf, logs)
-std::string g_slurm_error;    // why Slurm could not be started ("" = it runs)
+std::string g_slurm_dir;    // the suite's Slurm (slurm.conf, logs)
+std::string g_slurm_error;  // why Slurm could not be started ("" = it runs)
 int g_cases = 0;
 
 std::string SlurmConf() { return g_slurm_dir + "/slurm.conf"; }
@@ -147,7 +147,8 @@ class SlurmRuntime : public ::testing::Test {
   std::string JobNames() const {
     std::string names;
     for (int a = 1; a <= 20; ++a) {
-      for (int r = 0; r < 3; ++r) absl::StrAppend(&names, names.empty() ? "" : ",", prefix_, "-", a, "-", r);
+      for (int r = 0; r < 3; ++r)
+        absl::StrAppend(&names, names.empty() ? "" : ",", prefix_, "-", a, "-", r);
     }
     return names;
   }
@@ -195,18 +196,18 @@ class SlurmRuntime : public ::testing::Test {
     const size_t colon = s.find(':');
     int step = -1;
     if (colon != std::string::npos) {
-      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(s.substr(colon + 1, s.find('}') - colon - 1)),
-                             &step);
+      (void)absl::SimpleAtoi(
+          absl::StripAsciiWhitespace(s.substr(colon + 1, s.find('}') - colon - 1)), &step);
     }
     return step;
   }
   // Submits the trainer for `steps` with hai-cli options `opts`.
   int64_t SubmitTrain(const std::string& user, int steps, const std::string& opts, bool listen) {
     const std::string train = cluster_->WriteScript("train.py", kTrainScript);
-    return cluster_->Submit(user, absl::StrCat(train, " ", steps),
-                            absl::StrCat(opts, " -e PYTHONPATH=", HAI_SOURCE_DIR,
-                                         "/python -e CKPT_DIR=", ckpt_, " -e LISTEN=",
-                                         listen ? 1 : 0));
+    return cluster_->Submit(
+        user, absl::StrCat(train, " ", steps),
+        absl::StrCat(opts, " -e PYTHONPATH=", HAI_SOURCE_DIR, "/python -e CKPT_DIR=", ckpt_,
+                     " -e LISTEN=", listen ? 1 : 0));
   }
   std::string Diagnose() {
     return absl::StrCat(cluster_->DaemonLog(), "\n--- squeue\n",
@@ -230,8 +231,8 @@ TEST_F(SlurmRuntime, TwoRankTaskRunsAsSlurmJobsPinnedToItsNodesAndItsLogsStream)
       "time.sleep(4)\n"
       "print('rank %s done' % os.environ['RANK'], flush=True)\n");
   const int64_t chain = cluster_->Submit("alice", script, "-n 2");
-  ASSERT_TRUE(WaitFor([&] { return AttemptStates(chain) == std::vector<std::string>{"running"}; },
-                      20000))
+  ASSERT_TRUE(
+      WaitFor([&] { return AttemptStates(chain) == std::vector<std::string>{"running"}; }, 20000))
       << Diagnose();
   const int64_t attempt = LatestAttempt(chain);
   auto pods = Pods(attempt);
@@ -246,7 +247,8 @@ TEST_F(SlurmRuntime, TwoRankTaskRunsAsSlurmJobsPinnedToItsNodesAndItsLogsStream)
   for (const auto& [rank, pod] : pods) {
     const std::string want = absl::StrCat("|", pod.first, "|", prefix_, "-", attempt, "-", rank);
     EXPECT_TRUE(WaitFor([&] { return Job(pod.second).find(want) != std::string::npos; }, 15000))
-        << Job(pod.second) << " lacks " << want << "\n" << Diagnose();
+        << Job(pod.second) << " lacks " << want << "\n"
+        << Diagnose();
   }
   // The task token travels in the job's environment, never in its script or argv.
   std::ifstream token_file(absl::StrCat(cluster_->dir(), "/var/run/", attempt, "/token"));
@@ -287,12 +289,13 @@ TEST_F(SlurmRuntime, LowTaskIsSuspendedByHighCheckpointsAndResumesToTheExactStep
   ASSERT_TRUE(WaitFor([&] { return cluster_->CurrentState(high) == "running"; }, 30000))
       << Diagnose();
   EXPECT_EQ(AttemptStates(low)[0], "suspended");
-  EXPECT_THAT(cluster_->db().Query(absl::StrCat(
-                  "SELECT end_reason FROM attempts WHERE attempt_id = ", first)),
+  EXPECT_THAT(cluster_->db().Query(
+                  absl::StrCat("SELECT end_reason FROM attempts WHERE attempt_id = ", first)),
               HasSubstr("go_suspend"));
   // The suspended ranks' Slurm jobs are over.
   for (const auto& [rank, pod] : low_pods) {
-    EXPECT_TRUE(WaitFor([&] { return Job(pod.second).find("RUNNING") == std::string::npos; }, 10000))
+    EXPECT_TRUE(
+        WaitFor([&] { return Job(pod.second).find("RUNNING") == std::string::npos; }, 10000))
         << Job(pod.second);
   }
   ASSERT_TRUE(WaitFor([&] { return cluster_->CurrentState(high) == "succeeded"; }, 30000))
@@ -311,8 +314,8 @@ TEST_F(SlurmRuntime, LowTaskIsSuspendedByHighCheckpointsAndResumesToTheExactStep
 
 TEST_F(SlurmRuntime, StopEndsTheSlurmJobs) {
   Start(2, 1);
-  const std::string sleeper =
-      cluster_->WriteScript("sleep.py", "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n");
+  const std::string sleeper = cluster_->WriteScript(
+      "sleep.py", "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n");
   const int64_t chain = cluster_->Submit("alice", sleeper, "-n 2");
   ASSERT_TRUE(WaitFor([&] { return cluster_->CurrentState(chain) == "running"; }, 20000))
       << Diagnose();
@@ -354,19 +357,19 @@ TEST_F(SlurmRuntime, ManagerKilledMidRunIsReplacedAndAdoptsTheSlurmJobs) {
   ASSERT_TRUE(WaitFor(
       [&] {
         int pid = 0;
-        (void)absl::SimpleAtoi(cluster_->db().Query(absl::StrCat(
-                                   "SELECT manager_pid FROM attempts WHERE attempt_id = ",
-                                   attempt)),
-                               &pid);
+        (void)absl::SimpleAtoi(
+            cluster_->db().Query(
+                absl::StrCat("SELECT manager_pid FROM attempts WHERE attempt_id = ", attempt)),
+            &pid);
         return pid > 0 && pid != manager;
       },
       20000))
       << Diagnose();
   ASSERT_TRUE(WaitFor([&] { return cluster_->CurrentState(chain) == "succeeded"; }, 60000))
       << Diagnose();
-  EXPECT_EQ(cluster_->db().Query(absl::StrCat("SELECT count(*) FROM attempts WHERE chain_id = ",
-                                              chain)),
-            "1");  // adopted, not rerun
+  EXPECT_EQ(
+      cluster_->db().Query(absl::StrCat("SELECT count(*) FROM attempts WHERE chain_id = ", chain)),
+      "1");                        // adopted, not rerun
   EXPECT_EQ(Pods(attempt), pods);  // the same Slurm jobs
   EXPECT_EQ(Checkpoint(0), total);
   EXPECT_EQ(Checkpoint(1), total);
@@ -399,8 +402,9 @@ TEST_F(SlurmRuntime, NodeDrainedInSlurmRequeuesTheTaskThereAndIsCordonedInHai) {
   // ...hai's host follows Slurm's node...
   EXPECT_TRUE(WaitFor(
       [&] {
-        return cluster_->db().Query("SELECT state || ' ' || state_reason FROM hosts WHERE node = '" +
-                                    drained + "'")
+        return cluster_->db()
+                   .Query("SELECT state || ' ' || state_reason FROM hosts WHERE node = '" +
+                          drained + "'")
                    .find("cordoned slurm: drain") == 0;
       },
       10000))

@@ -14,8 +14,8 @@ namespace hai::manager::slurm_rt {
 
 struct RankFacts {
   int64_t job_id = 0;
-  std::string node;                       // the node hai pinned the rank to
-  std::optional<hai::slurm::JobRow> job;  // nullopt: Slurm no longer knows the job
+  std::string node;                             // the node hai pinned the rank to
+  std::optional<hai::slurm::JobRow> job;        // nullopt: Slurm no longer knows the job
   std::optional<hai::slurm::NodeRow> node_row;  // nullopt: not reported (unknown node)
   // The rank supervisor's exit file (the task's own exit status): the truth when present.
   std::optional<int> exit_code;

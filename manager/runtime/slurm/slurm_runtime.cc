@@ -79,15 +79,10 @@ absl::StatusOr<Submission> BuildSubmission(const SlurmRuntimeOptions& opt, const
   }
   Submission s;
   s.args = {absl::StrCat("--job-name=", JobName(opt.job_name_prefix, attempt_id, spec.rank)),
-            "--nodelist=" + spec.node,
-            "--nodes=1",
-            "--ntasks=1",
+            "--nodelist=" + spec.node, "--nodes=1", "--ntasks=1",
             // hai decides whether a rank runs again (a requeue is a new attempt and new job).
-            "--no-requeue",
-            "--export-file=" + env_file,
-            "--output=" + rank_dir + "/slurm.out",
-            "--open-mode=append",
-            "--chdir=" + rank_dir};
+            "--no-requeue", "--export-file=" + env_file, "--output=" + rank_dir + "/slurm.out",
+            "--open-mode=append", "--chdir=" + rank_dir};
   // A GPU group shared by several ranks (Jupyter sharing groups) is not Slurm's to bind:
   // those ranks request no GRES and the GPUs stay as hai's bookkeeping says.
   if (!spec.gpus.empty() && !spec.gpus_shared) {
@@ -130,13 +125,13 @@ absl::Status SlurmPodRuntime::PrepareFiles(const PodSpec& spec, const std::strin
   if (::lstat(rank_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return absl::FailedPreconditionError(rank_dir + " is not a directory");
   }
-  if (chown_to_user && ::chown(rank_dir.c_str(), static_cast<uid_t>(spec.uid),
-                               static_cast<gid_t>(spec.gid)) != 0) {
+  if (chown_to_user &&
+      ::chown(rank_dir.c_str(), static_cast<uid_t>(spec.uid), static_cast<gid_t>(spec.gid)) != 0) {
     return Errno("chown " + rank_dir);
   }
   // The supervisor runs as the user and appends to the log; haid reads it as root.
-  const int fd = ::open(spec.log_path.c_str(),
-                        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  const int fd =
+      ::open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return Errno("open " + spec.log_path);
   absl::Status s;
   if (chown_to_user &&
@@ -201,19 +196,20 @@ absl::StatusOr<int64_t> SlurmPodRuntime::Start(const PodSpec& spec) {
     refreshed_ = absl::InfinitePast();
     return newest->id;
   }
-  const std::string env_file = absl::StrCat(
-      std::filesystem::path(spec.exit_path).parent_path().string(), "/rank-", spec.rank,
-      ".slurm-env");
+  const std::string env_file =
+      absl::StrCat(std::filesystem::path(spec.exit_path).parent_path().string(), "/rank-",
+                   spec.rank, ".slurm-env");
   auto sub = BuildSubmission(opt_, spec, attempt_id_, rank_dir, env_file);
   if (!sub.ok()) return sub.status();
   if (absl::Status s = PrepareFiles(spec, rank_dir); !s.ok()) return s;
   // The environment (the task token among it) in a root-only file that sbatch reads as we
   // submit and that is removed right after: never in argv.
   std::string data;
-  for (const std::string& kv : JobEnvironment(spec)) absl::StrAppend(&data, kv, std::string(1, '\0'));
+  for (const std::string& kv : JobEnvironment(spec))
+    absl::StrAppend(&data, kv, std::string(1, '\0'));
   ::unlink(env_file.c_str());
-  const int fd = ::open(env_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                        0600);
+  const int fd =
+      ::open(env_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return Errno("open " + env_file);
   const bool written = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
   ::close(fd);
@@ -246,8 +242,8 @@ absl::Status SlurmPodRuntime::Adopt(int rank, int64_t id, const PodSpec& spec) {
     if (!code.ok() || !code->has_value()) return job.status();
   } else if (!job.ok()) {
     // slurmctld unreachable: the job may well run. Polls tell once Slurm answers.
-    HAI_LOG(WARNING) << "rank " << rank << ": cannot check Slurm job " << id << " yet: "
-                     << job.status();
+    HAI_LOG(WARNING) << "rank " << rank << ": cannot check Slurm job " << id
+                     << " yet: " << job.status();
   }
   ranks_[rank] = Rank{id, name, spec.node, rank_dir, std::nullopt};
   refreshed_ = absl::InfinitePast();

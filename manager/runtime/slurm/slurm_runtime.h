@@ -94,7 +94,7 @@ class SlurmPodRuntime : public PodRuntime {
   const int64_t attempt_id_;
   const SlurmRuntimeOptions opt_;
   std::map<int, Rank> ranks_;
-  std::map<std::string, hai::slurm::JobRow> jobs_;   // by job name, from the last Refresh
+  std::map<std::string, hai::slurm::JobRow> jobs_;    // by job name, from the last Refresh
   std::map<std::string, hai::slurm::NodeRow> nodes_;  // by node name
   absl::Time refreshed_ = absl::InfinitePast();
   std::string service_node_;  // rank 0's node, for ServiceHost

@@ -19,13 +19,12 @@ NodeRow Node(const std::string& name, const std::string& state, const std::strin
 }
 
 TEST(SlurmNodeSync, DrainCordonsDownMarksUnhealthyWithSlurmsReason) {
-  const std::vector<HostView> hosts = {{"a", NodeState::kReady, ""},
-                                       {"b", NodeState::kReady, ""},
-                                       {"c", NodeState::kReady, ""}};
-  SyncPlan plan = PlanNodeSync(
-      hosts, {Node("a", "draining", "disk check"), Node("b", "down*", "Not responding"),
-              Node("c", "idle")},
-      "");
+  const std::vector<HostView> hosts = {
+      {"a", NodeState::kReady, ""}, {"b", NodeState::kReady, ""}, {"c", NodeState::kReady, ""}};
+  SyncPlan plan = PlanNodeSync(hosts,
+                               {Node("a", "draining", "disk check"),
+                                Node("b", "down*", "Not responding"), Node("c", "idle")},
+                               "");
   ASSERT_EQ(plan.changes.size(), 2u);
   EXPECT_EQ(plan.changes[0].node, "a");
   EXPECT_EQ(plan.changes[0].state, NodeState::kCordoned);
@@ -40,13 +39,13 @@ TEST(SlurmNodeSync, OnlyItsOwnMarksAreUndoneAndAnAdminsStand) {
   const std::vector<HostView> hosts = {
       {"a", NodeState::kCordoned, "slurm: drained: disk check"},  // ours: back to ready
       {"b", NodeState::kCordoned, "admin: rack move"},            // an admin's: kept
-      {"c", NodeState::kOffline, ""},                              // kept even when Slurm drains
+      {"c", NodeState::kOffline, ""},                             // kept even when Slurm drains
       {"d", NodeState::kCordoned, "slurm: draining: x"},          // ours: reason follows
   };
-  SyncPlan plan = PlanNodeSync(hosts,
-                               {Node("a", "idle"), Node("b", "idle"), Node("c", "drained", "y"),
-                                Node("d", "drained", "x")},
-                               "");
+  SyncPlan plan = PlanNodeSync(
+      hosts,
+      {Node("a", "idle"), Node("b", "idle"), Node("c", "drained", "y"), Node("d", "drained", "x")},
+      "");
   ASSERT_EQ(plan.changes.size(), 2u);
   EXPECT_EQ(plan.changes[0].node, "a");
   EXPECT_EQ(plan.changes[0].state, NodeState::kReady);

@@ -10,11 +10,11 @@
 namespace hai::manager::slurm_rt {
 namespace {
 
+using hai::slurm::JobState;
+using hai::slurm::NodeHealth;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using hai::slurm::JobState;
-using hai::slurm::NodeHealth;
 
 RankFacts Facts(JobState state, const std::string& name = "RUNNING") {
   RankFacts f;
@@ -60,9 +60,9 @@ TEST(SlurmRankState, TheExitFileIsTheTasksExitCode) {
 }
 
 TEST(SlurmRankState, NodeFailuresAreLostRanks) {
-  for (auto [state, name] : {std::pair{JobState::kNodeFail, "NODE_FAIL"},
-                             std::pair{JobState::kBootFail, "BOOT_FAIL"},
-                             std::pair{JobState::kPreempted, "PREEMPTED"}}) {
+  for (auto [state, name] :
+       {std::pair{JobState::kNodeFail, "NODE_FAIL"}, std::pair{JobState::kBootFail, "BOOT_FAIL"},
+        std::pair{JobState::kPreempted, "PREEMPTED"}}) {
     PodStatus st = MapRank(Facts(state, name));
     EXPECT_EQ(st.phase, PodStatus::Phase::kLost) << name;
     EXPECT_FALSE(st.alive);
@@ -157,7 +157,7 @@ TEST(SlurmSubmission, PinsTheNodeAsksGresRunsAsTheUserAndKeepsTheEnvironmentOutO
   EXPECT_THAT(sub->script, Not(HasSubstr("secret-token")));
   EXPECT_THAT(sub->script, HasSubstr("exec '/opt/hai/bin/hai-manager' '--rank-supervisor'"));
   EXPECT_THAT(sub->script, HasSubstr("'--exit-file' '/var/hai/run/9/rank-1.slurm/exit'"));
-  EXPECT_THAT(sub->script, HasSubstr("'it'\\''s'"));  // quoted for sh
+  EXPECT_THAT(sub->script, HasSubstr("'it'\\''s'"));     // quoted for sh
   EXPECT_THAT(sub->script, Not(HasSubstr("--run-as")));  // Slurm switched users already
 }
 
