@@ -291,7 +291,7 @@ absl::Status ReadScheduler(Section& s, SchedulerConfig* c) {
 
 absl::Status ReadManager(Section& s, ManagerConfig* c) {
   HAI_CFG(s.String("binary", &c->binary));
-  HAI_CFG(s.OneOf("runtime", {"local", "kubernetes"}, &c->runtime));
+  HAI_CFG(s.OneOf("runtime", {"local", "kubernetes", "slurm"}, &c->runtime));
   HAI_CFG(s.Duration("heartbeat_ms", absl::Milliseconds(1), false, &c->heartbeat));
   return s.Finish();
 }
@@ -353,6 +353,34 @@ absl::Status ReadKubernetes(Section& s, KubernetesConfig* c) {
     return KeyError(s.Key("jupyter_workspace_host_path"),
                     "must be an absolute path (or set jupyter_workspace_pvc)");
   }
+  return s.Finish();
+}
+
+absl::Status ReadSlurm(Section& s, SlurmConfig* c) {
+  HAI_CFG(s.String("bin_dir", &c->bin_dir));
+  HAI_CFG(s.String("slurm_conf", &c->slurm_conf));
+  HAI_CFG(s.String("partition", &c->partition));
+  HAI_CFG(s.String("account", &c->account));
+  HAI_CFG(s.String("qos", &c->qos));
+  HAI_CFG(s.String("job_name_prefix", &c->job_name_prefix));
+  // The prefix is part of every job name hai looks its ranks up by (squeue --name, a comma
+  // list): a comma or space would split it.
+  const bool name_ok =
+      !c->job_name_prefix.empty() && c->job_name_prefix.size() <= 32 &&
+      std::all_of(c->job_name_prefix.begin(), c->job_name_prefix.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '-' || ch == '_' || ch == '.';
+      });
+  if (!name_ok) {
+    return KeyError(
+        s.Key("job_name_prefix"),
+        absl::StrCat("must be 1-32 of A-Z a-z 0-9 - _ . (got \"", c->job_name_prefix, "\")"));
+  }
+  HAI_CFG(s.StringList("extra_sbatch_args", &c->extra_sbatch_args));
+  HAI_CFG(s.String("supervisor_binary", &c->supervisor_binary));
+  HAI_CFG(s.Duration("command_timeout_ms", absl::Milliseconds(1), false, &c->command_timeout));
+  HAI_CFG(s.Duration("node_sync_interval_ms", absl::Milliseconds(1), true, &c->node_sync_interval));
+  HAI_CFG(s.String("import_group", &c->import_group));
   return s.Finish();
 }
 
@@ -427,6 +455,7 @@ absl::Status Apply(const toml::table& table, Config* config) {
       {"manager", [&](Section& s) { return ReadManager(s, &config->manager); }},
       {"jupyter", [&](Section& s) { return ReadJupyter(s, &config->jupyter); }},
       {"kubernetes", [&](Section& s) { return ReadKubernetes(s, &config->kubernetes); }},
+      {"slurm", [&](Section& s) { return ReadSlurm(s, &config->slurm); }},
   };
   std::set<std::string> known = {"nodes"};
   for (const Entry& e : sections) {

@@ -88,7 +88,7 @@ struct SchedulerConfig {
 
 struct ManagerConfig {
   std::string binary;                           // hai-manager path; "" = next to haid
-  std::string runtime = "local";                // local|kubernetes
+  std::string runtime = "local";                // local|kubernetes|slurm
   absl::Duration heartbeat = absl::Seconds(2);  // manager heartbeat and DB poll interval
 };
 
@@ -114,6 +114,27 @@ struct KubernetesConfig {
   int jupyter_port = 8888;
   std::string jupyter_workspace_pvc;
   std::string jupyter_workspace_host_path = "/var/lib/hai/workspaces";
+};
+
+// The Slurm runtime (manager.runtime = "slurm"); see docs/slurm.md. hai's nodes are Slurm's
+// nodes by name; each rank is one batch job pinned to its node.
+struct SlurmConfig {
+  std::string bin_dir;     // where sbatch, squeue, sinfo, scancel, scontrol are; "" = PATH
+  std::string slurm_conf;  // SLURM_CONF for those commands; "" = Slurm's default
+  std::string partition;   // sbatch --partition; "" = the cluster's default partition
+  std::string account;     // sbatch --account; "" = the submitting user's default account
+  std::string qos;         // sbatch --qos; "" = default
+  std::string job_name_prefix = "hai";         // jobs are named <prefix>-<attempt>-<rank>
+  std::vector<std::string> extra_sbatch_args;  // appended to every sbatch (site options)
+  // hai-manager on the nodes (the job runs it as the rank supervisor); "" = this manager's own
+  // path, which then must exist on every node (a shared install).
+  std::string supervisor_binary;
+  absl::Duration command_timeout = absl::Seconds(20);  // one Slurm command
+  // haid follows Slurm's nodes this often (DOWN/DRAIN -> unhealthy/cordoned); 0 = never.
+  absl::Duration node_sync_interval = absl::Seconds(5);
+  // Slurm nodes hai has no host for are added to this node group; "" = no import (hosts come
+  // from [[nodes]] or SQL, named like Slurm's nodes).
+  std::string import_group;
 };
 
 // Jupyter dev containers (docs/jupyter.md): defaults of `hai-cli jupyter create`, idle
@@ -153,6 +174,7 @@ struct Config {
   SchedulerConfig scheduler;
   ManagerConfig manager;
   KubernetesConfig kubernetes;
+  SlurmConfig slurm;
   JupyterConfig jupyter;
   std::vector<LocalNodeConfig> nodes;  // [[nodes]] tables
 };

@@ -276,6 +276,10 @@ absl::Status AttemptLifecycle::Prepare(const AttemptInfo& info, const std::strin
   ctx.control_url = opt_.control_url;
   ctx.task_token = token;
   ctx.log_dir = log_dir;
+  std::string master_node;
+  for (const PodInfo& pod : info.pods) {
+    if (pod.rank == 0) master_node = pod.node;
+  }
   for (const PodInfo& pod : info.pods) {
     PodSpec spec;
     spec.rank = pod.rank;
@@ -296,6 +300,7 @@ absl::Status AttemptLifecycle::Prepare(const AttemptInfo& info, const std::strin
     spec.task_name = info.chain_name;
     spec.world_size = ctx.world_size;
     spec.master_port = port;
+    spec.master_node = master_node;
     spec.image = info.image;
     // 0 when the user has no row: the local runtime refuses to run that as root.
     spec.uid = info.user_uid;

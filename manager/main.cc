@@ -27,6 +27,7 @@
 #include "manager/runtime/kubernetes/kube_runtime.h"
 #include "manager/runtime/local/local_runtime.h"
 #include "manager/runtime/local/rank_supervisor.h"
+#include "manager/runtime/slurm/slurm_runtime.h"
 
 extern char** environ;
 
@@ -47,13 +48,31 @@ std::string SelfBinary() {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
-// manager.runtime is "local" or "kubernetes" (the config loader refuses anything else).
+// manager.runtime is "local", "kubernetes" or "slurm" (the config loader refuses anything else).
 bool OnKubernetes(const hai::Config& config) { return config.manager.runtime == "kubernetes"; }
+bool OnSlurm(const hai::Config& config) { return config.manager.runtime == "slurm"; }
 
 // The runtime manager.runtime names. Kubernetes: the endpoint comes from the kubeconfig, or
 // the in-cluster service account when kubernetes.kubeconfig is empty.
 absl::StatusOr<std::unique_ptr<hai::manager::PodRuntime>> MakeRuntime(const hai::Config& config,
                                                                       int64_t attempt_id) {
+  if (OnSlurm(config)) {
+    namespace slurm_rt = hai::manager::slurm_rt;
+    const hai::SlurmConfig& c = config.slurm;
+    slurm_rt::SlurmRuntimeOptions opt;
+    opt.supervisor_binary = c.supervisor_binary.empty() ? SelfBinary() : c.supervisor_binary;
+    opt.job_name_prefix = c.job_name_prefix;
+    opt.partition = c.partition;
+    opt.account = c.account;
+    opt.qos = c.qos;
+    opt.extra_sbatch_args = c.extra_sbatch_args;
+    // Only root may submit as another user (sbatch --uid); otherwise jobs are the manager's.
+    opt.run_as_users = ::geteuid() == 0;
+    return std::make_unique<slurm_rt::SlurmPodRuntime>(
+        std::make_unique<hai::slurm::SlurmCli>(
+            hai::slurm::CliOptions{c.bin_dir, c.slurm_conf, c.command_timeout}),
+        attempt_id, std::move(opt));
+  }
   if (!OnKubernetes(config)) {
     return std::make_unique<hai::manager::LocalPodRuntime>(SelfBinary());
   }
@@ -150,16 +169,18 @@ int main(int argc, char** argv) {
       hai::manager::ControlUrl(config->server.control_url, config->server.http_listen);
   // Task pods run on other machines: a loopback control URL would leave in-task code
   // (receive_suspend_command, go_suspend) talking to itself.
-  if (OnKubernetes(*config) && (opt.control_url.find("://127.") != std::string::npos ||
-                                opt.control_url.find("://localhost") != std::string::npos ||
-                                opt.control_url.find("://0.0.0.0") != std::string::npos)) {
+  if ((OnKubernetes(*config) || OnSlurm(*config)) &&
+      (opt.control_url.find("://127.") != std::string::npos ||
+       opt.control_url.find("://localhost") != std::string::npos ||
+       opt.control_url.find("://0.0.0.0") != std::string::npos)) {
     HAI_LOG(WARNING) << "task pods get HAI_CONTROL_URL=" << opt.control_url
                      << ", which they cannot reach; set server.control_url (docs/deploy.md)";
   }
   opt.heartbeat = config->manager.heartbeat;
   opt.suspend_grace = config->scheduler.suspend_grace;
   opt.kill_grace = config->scheduler.kill_grace;
-  // Local ranks inherit PATH, HOME, ... from the manager; a container gets them from its image.
+  // Local and Slurm ranks inherit PATH, HOME, ... from the manager (Slurm nodes share the
+  // software tree); a container gets them from its image.
   if (!OnKubernetes(*config)) {
     for (char** e = environ; *e != nullptr; ++e) opt.manager_environ.emplace_back(*e);
   }

@@ -4,8 +4,9 @@
 // Threads (named in one place, here): main (start-up, then waits for SIGTERM/SIGINT),
 // hai-scheduler (the loop: the only thread that decides), hai-pg-listen (LISTEN/NOTIFY ->
 // wake-ups), hai-http (the side port's event thread; answers /healthz) with hai-http-probe
-// (/readyz, /metrics) and hai-http-task (task control, server.http_workers), and gRPC's threads
-// (handlers: persist, wake the loop, reply). Signals are blocked in every thread and taken
+// (/readyz, /metrics) and hai-http-task (task control, server.http_workers), hai-slurm-sync
+// (runtime slurm: hosts follow Slurm's nodes), and gRPC's threads (handlers: persist, wake the
+// loop, reply). Signals are blocked in every thread and taken
 // by main with sigwait.
 #include <signal.h>
 #include <sys/resource.h>
@@ -40,11 +41,32 @@
 #include "scheduler/loop/jupyter_pass.h"
 #include "scheduler/loop/scheduler.h"
 #include "scheduler/metrics.h"
+#include "scheduler/slurm/node_sync.h"
 #include "scheduler/store/store.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+
+// The Slurm node sync's view of the hosts table.
+class StoreNodeSync : public hai::slurm::NodeSyncStore {
+ public:
+  explicit StoreNodeSync(hai::store::Store& store) : store_(store) {}
+  absl::StatusOr<std::vector<hai::slurm::HostView>> Hosts() override {
+    auto rows = store_.LoadHosts();
+    if (!rows.ok()) return rows.status();
+    std::vector<hai::slurm::HostView> out;
+    for (const auto& r : *rows) out.push_back({r.node.name, r.node.state, r.state_reason});
+    return out;
+  }
+  absl::Status SetState(const hai::slurm::NodeChange& c) override {
+    return store_.SetNodeState(c.node, c.state, c.reason).status();
+  }
+  absl::Status Import(const hai::policy::Node& node) override { return store_.AddNode(node); }
+
+ private:
+  hai::store::Store& store_;
+};
 
 int Fail(const std::string& what) {
   std::fprintf(stderr, "haid: %s\n", what.c_str());
@@ -93,7 +115,8 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
     }
   }
   hai::store::Store store(*std::move(pool));
-  if (config.manager.runtime == "local") {
+  // Slurm: [[nodes]] name Slurm's nodes (or slurm.import_group imports them).
+  if (config.manager.runtime == "local" || config.manager.runtime == "slurm") {
     absl::Status s = store.UpsertConfigNodes(config.nodes);
     if (!s.ok()) return Fail(s.ToString());
     // The config holds the database URL: a task must not read it (docs/security.md).
@@ -222,6 +245,18 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   scheduler.Start();
   listener.Start();
   scheduler.Wake();
+  // hai's hosts follow Slurm's nodes (scheduler/slurm/node_sync.h).
+  std::unique_ptr<hai::slurm::SlurmCli> slurm_cli;
+  std::unique_ptr<StoreNodeSync> slurm_store;
+  std::unique_ptr<hai::slurm::NodeSync> slurm_sync;
+  if (config.manager.runtime == "slurm" && config.slurm.node_sync_interval > absl::ZeroDuration()) {
+    slurm_cli = std::make_unique<hai::slurm::SlurmCli>(hai::slurm::CliOptions{
+        config.slurm.bin_dir, config.slurm.slurm_conf, config.slurm.command_timeout});
+    slurm_store = std::make_unique<StoreNodeSync>(store);
+    slurm_sync = std::make_unique<hai::slurm::NodeSync>(
+        *slurm_cli, *slurm_store, config.slurm.import_group, [&scheduler] { scheduler.Wake(); });
+    slurm_sync->Start(config.slurm.node_sync_interval);
+  }
   HAI_LOG(INFO) << "haid serving gRPC on " << config.server.grpc_listen << ", HTTP on "
                 << config.server.http_listen << ", " << config.nodes.size()
                 << " configured node(s), data in " << data_dir.string();
@@ -233,6 +268,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   http.Stop();
   events.Stop();
   listener.Stop();
+  if (slurm_sync != nullptr) slurm_sync->Stop();
   scheduler.Stop();
   return 0;
 }

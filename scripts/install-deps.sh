@@ -17,6 +17,8 @@ packages=(
   python3-matplotlib  # hai-sim --plot (bench/sim/plot.py)
   jupyter-notebook python3-ipykernel  # Jupyter dev containers (docs/jupyter.md) and their e2e test
   chromium  # the dashboard's browser test (test/browser: puppeteer-core drives it headless)
+  slurmctld slurmd munge slurm-client iproute2  # the Slurm runtime's e2e test: a real Slurm
+                                                 # (docs/slurm.md); ss for scripts/slurm-up.sh
 )
 # npm (the Kubernetes manifest validation installs kubernetes-models with it): Debian's
 # package, unless the installed Node.js distribution already bundles it.

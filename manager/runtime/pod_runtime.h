@@ -1,9 +1,9 @@
 // PodRuntime: the seam between the attempt lifecycle (which knows Postgres, the stop and
 // suspend protocol and the end-of-attempt rules) and whatever actually runs a rank. The local
-// runtime runs each rank as a process group on this host; a Kubernetes runtime will run one
-// Pod per rank. Both must survive a manager restart: Start() returns an id that the lifecycle
-// records in pods.pid, and a new manager Adopt()s the rank by that id instead of starting a
-// duplicate.
+// runtime runs each rank as a process group on this host; the Kubernetes runtime one Pod per
+// rank; the Slurm runtime one batch job per rank. Both must survive a manager restart: Start()
+// returns an id that the lifecycle records in pods.pid, and a new manager Adopt()s the rank by that
+// id instead of starting a duplicate.
 #pragma once
 
 #include <cstdint>
@@ -67,6 +67,7 @@ struct PodSpec {
   std::string task_name;
   int world_size = 1;
   int master_port = 0;
+  std::string master_node;  // rank 0's node: the Slurm runtime sets MASTER_ADDR to its address
   std::string image;  // chains.image, else the train environment's image; "" = runtime default
   // The OS identity the rank runs as (users.uid, users.gid, users.supplementary_gids). The
   // local runtime, when the manager is root, runs the user command as this uid and refuses

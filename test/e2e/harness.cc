@@ -212,6 +212,11 @@ void Cluster::SetSchedulerKey(const std::string& key, const std::string& value) 
                           ShellQuote(config_path_)));
 }
 
+void Cluster::SetManagerKey(const std::string& key, const std::string& value) {
+  RunCommand(absl::StrCat("sed -i 's/^heartbeat_ms = .*/&\\n", key, " = ", value, "/' ",
+                          ShellQuote(config_path_)));
+}
+
 std::string Cluster::WriteScript(const std::string& name, const std::string& body) {
   const std::string path = dir_ + "/" + name;
   std::ofstream f(path);

@@ -58,6 +58,8 @@ class Cluster {
   std::string CurrentState(int64_t chain_id);
   // Adds `key = value` to the [scheduler] table of the config (before StartDaemon).
   void SetSchedulerKey(const std::string& key, const std::string& value);
+  // Adds `key = value` to the [manager] table of the config (before StartDaemon).
+  void SetManagerKey(const std::string& key, const std::string& value);
 
   // Writes an executable script into the work dir; returns its absolute path.
   std::string WriteScript(const std::string& name, const std::string& body);

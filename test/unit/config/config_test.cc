@@ -135,6 +135,11 @@ TEST(ConfigTest, EachMistakeIsRejectedNamingTheKey) {
        "kubernetes.image_pull_timeout_s: must be a positive number of seconds"},
       {"[kubernetes]\nmax_retries = -1\n", "kubernetes.max_retries: must be an integer between"},
       {"[kubernetes]\ngpu_resource = \"\"\n", "kubernetes.gpu_resource: must not be empty"},
+      {"[manager]\nruntime = \"lsf\"\n",
+       "manager.runtime: must be one of kubernetes, local, slurm"},
+      {"[slurm]\njob_name_prefix = \"a,b\"\n", "slurm.job_name_prefix: must be 1-32 of"},
+      {"[slurm]\ncommand_timeout_ms = 0\n", "slurm.command_timeout_ms"},
+      {"[slurm]\nsbatch = 1\n", "slurm.sbatch"},
       {"[kubernetes]\ngpu_resource = \"gpu\"\n",
        "kubernetes.gpu_resource: must be an extended resource name like nvidia.com/gpu"},
       {"[kubernetes]\nrdma_resource = \"rdma/hca x\"\n", "kubernetes.rdma_resource: must be"},
@@ -289,6 +294,18 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
   EXPECT_EQ(k.jupyter_port, d.kubernetes.jupyter_port);
   EXPECT_EQ(k.jupyter_workspace_pvc, d.kubernetes.jupyter_workspace_pvc);
   EXPECT_EQ(k.jupyter_workspace_host_path, d.kubernetes.jupyter_workspace_host_path);
+  const SlurmConfig& sl = shipped->slurm;
+  EXPECT_EQ(sl.bin_dir, d.slurm.bin_dir);
+  EXPECT_EQ(sl.slurm_conf, d.slurm.slurm_conf);
+  EXPECT_EQ(sl.partition, d.slurm.partition);
+  EXPECT_EQ(sl.account, d.slurm.account);
+  EXPECT_EQ(sl.qos, d.slurm.qos);
+  EXPECT_EQ(sl.job_name_prefix, d.slurm.job_name_prefix);
+  EXPECT_EQ(sl.extra_sbatch_args, d.slurm.extra_sbatch_args);
+  EXPECT_EQ(sl.supervisor_binary, d.slurm.supervisor_binary);
+  EXPECT_EQ(sl.command_timeout, d.slurm.command_timeout);
+  EXPECT_EQ(sl.node_sync_interval, d.slurm.node_sync_interval);
+  EXPECT_EQ(sl.import_group, d.slurm.import_group);
   const JupyterConfig& j = shipped->jupyter;
   EXPECT_EQ(j.default_group, d.jupyter.default_group);
   EXPECT_EQ(j.default_cpu_millis, d.jupyter.default_cpu_millis);
