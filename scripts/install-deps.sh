@@ -16,6 +16,7 @@ packages=(
   libyaml-cpp-dev openssl nodejs  # Kubernetes runtime (kubeconfig), its tests (TLS, schema)
   python3-matplotlib  # hai-sim --plot (bench/sim/plot.py)
   jupyter-notebook python3-ipykernel  # Jupyter dev containers (docs/jupyter.md) and their e2e test
+  prometheus  # promtool: deploy/monitoring rules, their unit tests, haid's /metrics (monitoring_test)
 )
 # npm (the Kubernetes manifest validation installs kubernetes-models with it): Debian's
 # package, unless the installed Node.js distribution already bundles it.
