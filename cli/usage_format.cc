@@ -56,9 +56,10 @@ absl::StatusOr<absl::Time> ParseUsageTime(const std::string& text, absl::Time no
   if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) return t;
   absl::StatusOr<absl::Duration> ago = ParseAgo(text);
   if (ago.ok()) return now - *ago;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "'", text, "' is not a time: use RFC 3339 (2026-12-01T00:00:00Z), a date (2026-12-01), "
-      "'now', or a duration ago (7d, 36h, 90m)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", text,
+                   "' is not a time: use RFC 3339 (2026-12-01T00:00:00Z), a date (2026-12-01), "
+                   "'now', or a duration ago (7d, 36h, 90m)"));
 }
 
 std::string RenderUsageTable(const hai::v1::UsageResponse& r) {
@@ -71,15 +72,15 @@ std::string RenderUsageTable(const hai::v1::UsageResponse& r) {
       r.by(), r.own_rows_only() ? " (your own rows)" : "");
   size_t width = std::max<size_t>(3, r.by().size());
   for (const auto& row : r.rows()) width = std::max(width, row.key().size());
-  absl::StrAppend(&out, absl::StrFormat("%-*s %12s %12s %12s %12s\n", width, r.by(),
-                                        "ALLOCATED", "LOST(PREEMPT)", "IDLE", "UNAVAILABLE"));
+  absl::StrAppend(&out, absl::StrFormat("%-*s %12s %12s %12s %12s\n", width, r.by(), "ALLOCATED",
+                                        "LOST(PREEMPT)", "IDLE", "UNAVAILABLE"));
   double a = 0, l = 0, i = 0, u = 0;
   for (const auto& row : r.rows()) {
-    absl::StrAppend(&out, absl::StrFormat("%-*s %12s %12s %12s %12s\n", width, row.key(),
-                                          Hours(row.gpu_hours_allocated()),
-                                          Hours(row.gpu_hours_lost_to_preemption()),
-                                          Hours(row.gpu_hours_idle()),
-                                          Hours(row.gpu_hours_unavailable())));
+    absl::StrAppend(
+        &out,
+        absl::StrFormat("%-*s %12s %12s %12s %12s\n", width, row.key(),
+                        Hours(row.gpu_hours_allocated()), Hours(row.gpu_hours_lost_to_preemption()),
+                        Hours(row.gpu_hours_idle()), Hours(row.gpu_hours_unavailable())));
     a += row.gpu_hours_allocated();
     l += row.gpu_hours_lost_to_preemption();
     i += row.gpu_hours_idle();
@@ -91,9 +92,9 @@ std::string RenderUsageTable(const hai::v1::UsageResponse& r) {
 }
 
 std::string RenderUsageCsv(const hai::v1::UsageResponse& r) {
-  std::string out = absl::StrCat(
-      r.by(), ",gpu_hours_allocated,gpu_hours_lost_to_preemption,gpu_hours_idle,"
-              "gpu_hours_unavailable\r\n");
+  std::string out = absl::StrCat(r.by(),
+                                 ",gpu_hours_allocated,gpu_hours_lost_to_preemption,gpu_hours_idle,"
+                                 "gpu_hours_unavailable\r\n");
   for (const auto& row : r.rows()) {
     absl::StrAppend(&out, CsvField(row.key()), ",",
                     absl::StrFormat("%.6f,%.6f,%.6f,%.6f", row.gpu_hours_allocated(),

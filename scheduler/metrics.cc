@@ -38,8 +38,7 @@ void Histogram::Observe(absl::Duration d) {
   ++count_;
 }
 
-void Histogram::Render(std::string* out, const std::string& name,
-                       const std::string& labels) const {
+void Histogram::Render(std::string* out, const std::string& name, const std::string& labels) const {
   // Observe may run meanwhile: the buckets are read first and the count is taken as at
   // least their sum, so +Inf is never below a finite bucket.
   int64_t cumulative = 0;
@@ -85,8 +84,7 @@ std::string Metrics::Render() const {
       static_cast<double>(last_refresh_rows.load()));
   Add(&out, "hai_scheduler_pass_seconds_total", "counter", "Total time spent in passes.",
       pass_micros_total.load() / 1e6);
-  Head(&out, "hai_scheduler_pass_duration_seconds", "histogram",
-       "Duration of scheduling passes.");
+  Head(&out, "hai_scheduler_pass_duration_seconds", "histogram", "Duration of scheduling passes.");
   pass_seconds.Render(&out, "hai_scheduler_pass_duration_seconds", "");
   Add(&out, "hai_attempts_started_total", "counter", "Attempts scheduled onto nodes.",
       attempts_started.load());
@@ -97,8 +95,7 @@ std::string Metrics::Render() const {
        "Suspensions the scheduling core decided, by kind: preemption (for a higher tier) or "
        "over_quota.");
   absl::StrAppend(&out, "hai_preemptions_total{kind=\"preemption\"} ", preemptions.load(), "\n",
-                  "hai_preemptions_total{kind=\"over_quota\"} ", over_quota_suspends.load(),
-                  "\n");
+                  "hai_preemptions_total{kind=\"over_quota\"} ", over_quota_suspends.load(), "\n");
   Head(&out, "hai_suspend_notice_to_suspended_seconds", "histogram",
        "From an attempt's suspend notice to its end.");
   suspend_latency_seconds.Render(&out, "hai_suspend_notice_to_suspended_seconds", "");
@@ -106,13 +103,15 @@ std::string Metrics::Render() const {
        "Attempts from queued to placed on nodes, by tier.");
   for (model::Tier t : model::kTiersDescending) {
     queue_delay_seconds[model::TierIndex(t)]->Render(
-        &out, "hai_queueing_delay_seconds", absl::StrCat("tier=\"", std::string(model::TierName(t)), "\""));
+        &out, "hai_queueing_delay_seconds",
+        absl::StrCat("tier=\"", std::string(model::TierName(t)), "\""));
   }
   Head(&out, "hai_submit_to_running_seconds", "histogram",
        "Attempts from queued to every rank running, by tier.");
   for (model::Tier t : model::kTiersDescending) {
     submit_to_running_seconds[model::TierIndex(t)]->Render(
-        &out, "hai_submit_to_running_seconds", absl::StrCat("tier=\"", std::string(model::TierName(t)), "\""));
+        &out, "hai_submit_to_running_seconds",
+        absl::StrCat("tier=\"", std::string(model::TierName(t)), "\""));
   }
   Add(&out, "hai_stale_decisions_total", "counter",
       "Decisions refused by their guard because the state changed meanwhile.",

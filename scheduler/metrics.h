@@ -49,7 +49,7 @@ struct Metrics {
   std::atomic<int64_t> last_pass_unix_micros{0};  // when the last pass ended (haid's clock)
   std::atomic<int64_t> attempts_started{0};
   std::atomic<int64_t> suspends_requested{0};
-  std::atomic<int64_t> preemptions{0};         // of which for a higher-tier task
+  std::atomic<int64_t> preemptions{0};          // of which for a higher-tier task
   std::atomic<int64_t> over_quota_suspends{0};  // of which for an owner over a lowered quota
   std::atomic<int64_t> stale_decisions{0};
   std::atomic<int64_t> managers_launched{0};

@@ -71,7 +71,7 @@ absl::StatusOr<UsageParams> ParseUsageQuery(const std::string& query) {
     absl::StatusOr<std::string> value =
         Unescape(eq == absl::string_view::npos ? "" : part.substr(eq + 1));
     if (!value.ok()) return value.status();
-    bool* seen = name == "since" ? &seen_since
+    bool* seen = name == "since"   ? &seen_since
                  : name == "until" ? &seen_until
                  : name == "by"    ? &seen_by
                                    : nullptr;
@@ -93,8 +93,7 @@ absl::StatusOr<UsageParams> ParseUsageQuery(const std::string& query) {
 
 http::Response UsageEndpoint(store::Store& store, const http::Request& req) {
   if (req.method != "GET") return Error(absl::InvalidArgumentError("usage is GET only"));
-  absl::StatusOr<store::User> user =
-      api::AuthenticateHeader(req.Header("authorization"), store);
+  absl::StatusOr<store::User> user = api::AuthenticateHeader(req.Header("authorization"), store);
   if (!user.ok()) return Error(user.status());
   absl::StatusOr<UsageParams> params = ParseUsageQuery(req.query);
   if (!params.ok()) return Error(params.status());

@@ -20,7 +20,7 @@ http::Response UsageEndpoint(store::Store& store, const http::Request& request);
 
 // The window and grouping of a query string; InvalidArgument naming the bad parameter.
 struct UsageParams {
-  absl::Time since = absl::InfinitePast();   // absent: 7 days before until
+  absl::Time since = absl::InfinitePast();    // absent: 7 days before until
   absl::Time until = absl::InfiniteFuture();  // absent: now
   std::string by = "user";
 };

@@ -19,7 +19,7 @@ void AttemptTimings::Observe(const OpenAttemptCache& open, absl::Time now) {
       s.placed = true;
       if (training && tier && *a.scheduled_at >= since_) {
         metrics_.queue_delay_seconds[model::TierIndex(*tier)]->Observe(*a.scheduled_at -
-                                                                        a.queued_at);
+                                                                       a.queued_at);
       }
     }
     if (!s.running && a.started_at.has_value()) {

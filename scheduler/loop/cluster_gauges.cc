@@ -65,8 +65,8 @@ std::string RenderClusterGauges(const ClusterGaugeInput& in) {
        "GPUs held by training attempts (scheduled, starting, running) at the last pass.");
   for (const auto& [k, n] : gpus) {
     const auto& [g, tier, user] = k;
-    absl::StrAppend(&out, "hai_gpus_allocated{group=\"", Esc(g), "\",tier=\"", tier,
-                    "\",user=\"", Esc(user), "\"} ", n, "\n");
+    absl::StrAppend(&out, "hai_gpus_allocated{group=\"", Esc(g), "\",tier=\"", tier, "\",user=\"",
+                    Esc(user), "\"} ", n, "\n");
   }
 
   std::map<std::tuple<std::string, std::string, std::string>, int64_t> queued;
@@ -79,8 +79,8 @@ std::string RenderClusterGauges(const ClusterGaugeInput& in) {
   Head(&out, "hai_queued_tasks", "Waiting training tasks at the last pass, by pending reason.");
   for (const auto& [k, n] : queued) {
     const auto& [g, tier, reason] = k;
-    absl::StrAppend(&out, "hai_queued_tasks{group=\"", Esc(g), "\",tier=\"", tier,
-                    "\",reason=\"", reason, "\"} ", n, "\n");
+    absl::StrAppend(&out, "hai_queued_tasks{group=\"", Esc(g), "\",tier=\"", tier, "\",reason=\"",
+                    reason, "\"} ", n, "\n");
   }
 
   // Every state of every group, zeros included, so alerts can compare without absent().

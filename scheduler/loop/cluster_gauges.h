@@ -21,7 +21,7 @@ namespace hai {
 
 struct ClusterGaugeInput {
   const std::vector<store::HostRow>& hosts;
-  const policy::Snapshot& snapshot;            // running: training attempts holding nodes
+  const policy::Snapshot& snapshot;             // running: training attempts holding nodes
   const std::vector<policy::Pending>& pending;  // indexes snapshot.queued
   const OpenAttemptMap& open;                   // for the Jupyter containers
   int top_users = 20;

@@ -299,11 +299,12 @@ void Scheduler::Publish(policy::Plan& plan, policy::ResolvedQuota resolved, absl
   const policy::Snapshot& snapshot = snapshot_.snapshot();
   auto pending = std::make_shared<PendingTable>();
   pending->Reserve(plan.pending.size());
-  metrics_.SetClusterGauges(RenderClusterGauges({.hosts = hosts_,
-                                                 .snapshot = snapshot,
-                                                 .pending = plan.pending,
-                                                 .open = open_.attempts(),
-                                                 .top_users = config_.scheduler.metrics_top_users}));
+  metrics_.SetClusterGauges(
+      RenderClusterGauges({.hosts = hosts_,
+                           .snapshot = snapshot,
+                           .pending = plan.pending,
+                           .open = open_.attempts(),
+                           .top_users = config_.scheduler.metrics_top_users}));
   for (policy::Pending& p : plan.pending) {  // the plan is spent: its entries move
     const size_t i = p.queued_index;
     pending->Add(std::move(p), snapshot.queued[i], snapshot_.QueuedName(i));

@@ -57,16 +57,25 @@ usage::History UsageStore::LoadHistory(pqxx::transaction_base& tx, Micros from, 
   const Micros end = std::min(to, now);
   // Each node's last record at or before `from`, then every record inside the window: a
   // record holds until the node's next one (the last: until `end`).
-  const pqxx::result log = tx.exec_params(
-      absl::StrCat("SELECT node, t, state, node_group, gpus FROM ("
-                   " (SELECT DISTINCT ON (node) node, ", Us("at"), " AS t, id, state, node_group,"
-                   "  gpus FROM host_state_log WHERE at <= ", kFrom, ""
-                   "  ORDER BY node, at DESC, id DESC)"
-                   " UNION ALL"
-                   " (SELECT node, ", Us("at"), ", id, state, node_group, gpus FROM host_state_log"
-                   "  WHERE at > ", kFrom, ""
-                   "  AND at < ", kTo, ")) r ORDER BY node, t, id"),
-      from, end);
+  const pqxx::result log =
+      tx.exec_params(absl::StrCat("SELECT node, t, state, node_group, gpus FROM ("
+                                  " (SELECT DISTINCT ON (node) node, ",
+                                  Us("at"),
+                                  " AS t, id, state, node_group,"
+                                  "  gpus FROM host_state_log WHERE at <= ",
+                                  kFrom,
+                                  ""
+                                  "  ORDER BY node, at DESC, id DESC)"
+                                  " UNION ALL"
+                                  " (SELECT node, ",
+                                  Us("at"),
+                                  ", id, state, node_group, gpus FROM host_state_log"
+                                  "  WHERE at > ",
+                                  kFrom,
+                                  ""
+                                  "  AND at < ",
+                                  kTo, ")) r ORDER BY node, t, id"),
+                     from, end);
   for (pqxx::result::size_type i = 0; i < log.size(); ++i) {
     const auto& r = log[i];
     const std::string node = r[0].as<std::string>();
@@ -76,13 +85,13 @@ usage::History UsageStore::LoadHistory(pqxx::transaction_base& tx, Micros from, 
     const std::string state = r[2].as<std::string>();
     const int32_t n = node_of(node);
     if (state == "removed" || span_to <= span_from) continue;
-    h.nodes[n].spans.push_back(
-        {.from = span_from,
-         .to = span_to,
-         .gpus = r[4].as<int>(),
-         .availability =
-             state == "ready" ? usage::Availability::kReady : usage::Availability::kUnavailable,
-         .node_group = group_of(r[3].as<std::string>())});
+    h.nodes[n].spans.push_back({.from = span_from,
+                                .to = span_to,
+                                .gpus = r[4].as<int>(),
+                                .availability = state == "ready"
+                                                    ? usage::Availability::kReady
+                                                    : usage::Availability::kUnavailable,
+                                .node_group = group_of(r[3].as<std::string>())});
   }
   // Every rank of every attempt whose held span overlaps the window (attempts_held_span).
   const pqxx::result holds = tx.exec_params(
@@ -100,14 +109,16 @@ usage::History UsageStore::LoadHistory(pqxx::transaction_base& tx, Micros from, 
           "  AND prev.attempt_no = a.attempt_no - 1 "
           "LEFT JOIN primary_group pg ON pg.user_name = c.user_name "
           "WHERE a.scheduled_at IS NOT NULL AND hai_held_span(a.scheduled_at, a.ended_at) && "
-          "tstzrange(", kFrom, ", ", kTo, ")"),
+          "tstzrange(",
+          kFrom, ", ", kTo, ")"),
       from, end);
   h.holds.reserve(holds.size());
   for (const auto& r : holds) {
     usage::RankHold hold;
     hold.node = node_of(r[0].as<std::string>());
     hold.gpus = static_cast<uint64_t>(r[1].as<int64_t>());
-    const auto key = std::make_tuple(r[2].as<std::string>(), r[3].as<std::string>(), r[4].as<int>());
+    const auto key =
+        std::make_tuple(r[2].as<std::string>(), r[3].as<std::string>(), r[4].as<int>());
     auto [it, added] = owner_index.emplace(key, static_cast<int32_t>(h.owners.size()));
     if (added) h.owners.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key)});
     hold.owner = it->second;
@@ -153,21 +164,20 @@ absl::StatusOr<int64_t> UsageStore::FillRollups(Micros from, Micros to) {
       int pending = 0;
       auto flush = [&] {
         if (pending == 0) return;
-        tx.exec(absl::StrCat(
-            "INSERT INTO usage_hourly (hour, node_group, user_name, user_group, tier, "
-            "allocated_us, lost_us, idle_us, unavailable_us) VALUES ",
-            values));
+        tx.exec(
+            absl::StrCat("INSERT INTO usage_hourly (hour, node_group, user_name, user_group, tier, "
+                         "allocated_us, lost_us, idle_us, unavailable_us) VALUES ",
+                         values));
         values.clear();
         pending = 0;
       };
       for (int64_t b = 0; b < static_cast<int64_t>(j - i); ++b) {
         for (const usage::LedgerRow& r : usage::ToLedger(*a, h, b)) {
-          absl::StrAppend(&values, pending == 0 ? "" : ", ",
-                          "(timestamptz 'epoch' + ", run_from + b * kHour,
-                          " * interval '1 microsecond', ", tx.quote(r.node_group), ", ",
-                          tx.quote(r.user), ", ", tx.quote(r.group), ", ", r.tier, ", ",
-                          r.figures.allocated, ", ", r.figures.lost_to_preemption, ", ",
-                          r.figures.idle, ", ", r.figures.unavailable, ")");
+          absl::StrAppend(
+              &values, pending == 0 ? "" : ", ", "(timestamptz 'epoch' + ", run_from + b * kHour,
+              " * interval '1 microsecond', ", tx.quote(r.node_group), ", ", tx.quote(r.user), ", ",
+              tx.quote(r.group), ", ", r.tier, ", ", r.figures.allocated, ", ",
+              r.figures.lost_to_preemption, ", ", r.figures.idle, ", ", r.figures.unavailable, ")");
           if (++pending == 1000) flush();
         }
       }
@@ -210,11 +220,14 @@ absl::StatusOr<UsageReport> UsageStore::Report(Micros since, Micros until,
       for (const auto& r : tx.exec_params(
                absl::StrCat("SELECT node_group, user_name, user_group, tier, sum(allocated_us),"
                             " sum(lost_us), sum(idle_us), sum(unavailable_us) FROM usage_hourly"
-                            " WHERE hour >= ", kFrom, " AND hour < ", kTo,
-                            " GROUP BY 1, 2, 3, 4"),
+                            " WHERE hour >= ",
+                            kFrom, " AND hour < ", kTo, " GROUP BY 1, 2, 3, 4"),
                rolled_from, rolled_to)) {
-        usage::LedgerRow row{r[0].as<std::string>(), r[1].as<std::string>(),
-                             r[2].as<std::string>(), r[3].as<int>(), {}};
+        usage::LedgerRow row{r[0].as<std::string>(),
+                             r[1].as<std::string>(),
+                             r[2].as<std::string>(),
+                             r[3].as<int>(),
+                             {}};
         row.figures = {r[4].as<int64_t>(), r[5].as<int64_t>(), r[6].as<int64_t>(),
                        r[7].as<int64_t>()};
         report.ledger.push_back(std::move(row));
@@ -234,8 +247,7 @@ absl::StatusOr<UsageReport> UsageStore::Report(Micros since, Micros until,
   });
   if (!s.ok()) return s;
   if (only_user.has_value()) {
-    std::erase_if(report.ledger,
-                  [&](const usage::LedgerRow& r) { return r.user != *only_user; });
+    std::erase_if(report.ledger, [&](const usage::LedgerRow& r) { return r.user != *only_user; });
   }
   return report;
 }

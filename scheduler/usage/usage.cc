@@ -14,7 +14,9 @@ namespace {
 class Accumulator {
  public:
   Accumulator(const Window& w, Accounting* out)
-      : since_(w.since), until_(w.until), bucket_(w.bucket > 0 ? w.bucket : w.until - w.since),
+      : since_(w.since),
+        until_(w.until),
+        bucket_(w.bucket > 0 ? w.bucket : w.until - w.since),
         out_(out) {}
 
   // Adds `gpus` GPUs over [from, to) (already inside the window) to the cell of

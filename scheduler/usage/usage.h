@@ -58,12 +58,12 @@ struct Owner {
 
 // One rank of one attempt: the GPUs it held on one node.
 struct RankHold {
-  int32_t node = 0;    // index into History::nodes
-  int32_t owner = 0;   // index into History::owners
-  uint64_t gpus = 0;   // bit g set: GPU index g (hosts.gpus is at most 64)
-  Micros start = 0;    // the attempt was placed (scheduled_at)
-  Micros end = 0;      // the attempt ended (or "now" for one still holding)
-  Micros running = 0;  // every rank ran (started_at); end when it never did
+  int32_t node = 0;       // index into History::nodes
+  int32_t owner = 0;      // index into History::owners
+  uint64_t gpus = 0;      // bit g set: GPU index g (hosts.gpus is at most 64)
+  Micros start = 0;       // the attempt was placed (scheduled_at)
+  Micros end = 0;         // the attempt ended (or "now" for one still holding)
+  Micros running = 0;     // every rank ran (started_at); end when it never did
   Micros grace_from = 0;  // preemption notice; end when there was none
   bool restart = false;   // follows a preempted attempt of the same chain
 };

@@ -56,8 +56,8 @@ TEST(Monitoring, MetricsLintCleanAndUsageAnswers) {
   const std::string docs((std::istreambuf_iterator<char>(doc)), {});
   const std::regex name("`(hai_[a-z_]+)`");
   int listed = 0;
-  for (auto it = std::sregex_iterator(docs.begin(), docs.end(), name);
-       it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(docs.begin(), docs.end(), name); it != std::sregex_iterator();
+       ++it) {
     ++listed;
     EXPECT_THAT(text, HasSubstr("# TYPE " + (*it)[1].str() + " ")) << (*it)[1].str();
   }
@@ -74,8 +74,8 @@ TEST(Monitoring, MetricsLintCleanAndUsageAnswers) {
   std::set<std::string> keys;
   for (const auto& row : body["rows"]) {
     keys.insert(row["key"].get<std::string>());
-    for (const char* f : {"gpu_hours_allocated", "gpu_hours_lost_to_preemption",
-                          "gpu_hours_idle", "gpu_hours_unavailable"}) {
+    for (const char* f : {"gpu_hours_allocated", "gpu_hours_lost_to_preemption", "gpu_hours_idle",
+                          "gpu_hours_unavailable"}) {
       EXPECT_TRUE(row[f].is_number()) << f;
     }
     if (row["key"] == "alice") EXPECT_GT(row["gpu_hours_allocated"].get<double>(), 0);

@@ -43,17 +43,18 @@ class UsageStoreTest : public ::testing::Test {
   int64_t Chain(const std::string& user, int priority) {
     return std::stoll(db_->Query(absl::StrCat(
         "INSERT INTO chains (name, user_name, node_group, priority, nodes, entrypoint) VALUES "
-        "('t', '", user, "', 'default', ", priority, ", 1, '/x') RETURNING chain_id")));
+        "('t', '",
+        user, "', 'default', ", priority, ", 1, '/x') RETURNING chain_id")));
   }
   void Attempt(int64_t chain, int no, const std::string& state, int tier, int64_t sched,
                int64_t started, int64_t ended, const std::string& gpus, int64_t notice = 0,
                int64_t preemptor = 0) {
     const std::string id = db_->Query(absl::StrCat(
         "INSERT INTO attempts (chain_id, attempt_no, state, tier, scheduled_at, started_at, "
-        "ended_at, suspend_requested_at, preemptor_chain_id) VALUES (", chain, ", ", no, ", '",
-        state, "', ", tier, ", ", Ts(sched), ", ", Ts(started), ", ", Ts(ended), ", ",
-        notice != 0 ? Ts(notice) : "NULL", ", ", preemptor != 0 ? absl::StrCat(preemptor) : "NULL",
-        ") RETURNING attempt_id"));
+        "ended_at, suspend_requested_at, preemptor_chain_id) VALUES (",
+        chain, ", ", no, ", '", state, "', ", tier, ", ", Ts(sched), ", ", Ts(started), ", ",
+        Ts(ended), ", ", notice != 0 ? Ts(notice) : "NULL", ", ",
+        preemptor != 0 ? absl::StrCat(preemptor) : "NULL", ") RETURNING attempt_id"));
     db_->Exec(absl::StrCat("INSERT INTO pods (attempt_id, rank, node, gpus) VALUES (", id,
                            ", 0, 'gpu-1', '", gpus, "')"));
   }
@@ -72,16 +73,17 @@ TEST_F(UsageStoreTest, HostTriggerRecordsEveryStateChange) {
   EXPECT_EQ(db_->Column("SELECT node || ':' || state || ':' || gpus || ':' || reason "
                         "FROM host_state_log ORDER BY id"),
             (std::vector<std::string>{"n1:ready:4:", "n1:cordoned:4:fan", "n1:cordoned:8:fan 2",
-                                      "n1:removed:0:", "n2:cordoned:8:fan 2",
-                                      "n2:removed:0:"}));
+                                      "n1:removed:0:", "n2:cordoned:8:fan 2", "n2:removed:0:"}));
 }
 
 TEST_F(UsageStoreTest, ReportMatchesTheHandComputedHistory) {
   const int64_t t0 = T0();
   db_->Exec("INSERT INTO hosts (node, node_group, gpus) VALUES ('gpu-1', 'default', 8)");
   db_->Exec(absl::StrCat("UPDATE host_state_log SET at = ", Ts(t0)));
-  db_->Exec(absl::StrCat("INSERT INTO host_state_log (node, at, state, node_group, gpus) "
-                         "VALUES ('gpu-1', ", Ts(t0 + 8 * kHour), ", 'cordoned', 'default', 8)"));
+  db_->Exec(
+      absl::StrCat("INSERT INTO host_state_log (node, at, state, node_group, gpus) "
+                   "VALUES ('gpu-1', ",
+                   Ts(t0 + 8 * kHour), ", 'cordoned', 'default', 8)"));
   const int64_t alice = Chain("alice", 0);
   const int64_t bob = Chain("bob", 30);
   // alice LOW holds 8 GPUs [0h, 4h), preempted by bob with notice at 3h.
@@ -125,8 +127,7 @@ TEST_F(UsageStoreTest, ReportMatchesTheHandComputedHistory) {
   EXPECT_EQ(mine[0].figures.allocated, 8 * kHour / 2 + 8 * kHour / 2);
   EXPECT_EQ(mine[0].figures.lost_to_preemption, 8 * kHour);
 
-  EXPECT_EQ(store.Report(t0, t0, std::nullopt).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.Report(t0, t0, std::nullopt).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

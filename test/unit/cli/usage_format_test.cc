@@ -14,8 +14,7 @@ TEST(UsageFormat, ParsesTimesAndDurationsAgo) {
   EXPECT_EQ(*ParseUsageTime("2026-12-01T00:00:00Z", now), absl::FromUnixSeconds(1796083200));
   EXPECT_EQ(*ParseUsageTime("2026-12-01", now), absl::FromUnixSeconds(1796083200));
   for (const char* bad : {"", "7", "d", "7x", "yesterday", "2026-13-01", "99999999999d"}) {
-    EXPECT_EQ(ParseUsageTime(bad, now).status().code(), absl::StatusCode::kInvalidArgument)
-        << bad;
+    EXPECT_EQ(ParseUsageTime(bad, now).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }
 

@@ -43,8 +43,8 @@ policy::Task Running(const std::string& user, int gpus, policy::Tier tier = poli
 TEST(ClusterGauges, TopUsersAndOtherGroupsAreBounded) {
   std::vector<store::HostRow> hosts(2);
   hosts[0].node = {.name = "n1", .group = "default", .gpus = 8};
-  hosts[1].node = {.name = "n2", .group = "default", .gpus = 8,
-                   .state = policy::NodeState::kCordoned};
+  hosts[1].node = {
+      .name = "n2", .group = "default", .gpus = 8, .state = policy::NodeState::kCordoned};
   policy::Snapshot snap;
   snap.running = {Running("alice", 4), Running("bob", 2), Running("carol", 1),
                   Running("dave", 1, policy::Tier::kHigh)};
@@ -58,15 +58,20 @@ TEST(ClusterGauges, TopUsersAndOtherGroupsAreBounded) {
   OpenAttemptMap open;
   const std::string text = RenderClusterGauges(
       {.hosts = hosts, .snapshot = snap, .pending = pending, .open = open, .top_users = 2});
-  EXPECT_THAT(text, HasSubstr("hai_gpus_allocated{group=\"default\",tier=\"LOW\",user=\"alice\"} 4\n"));
-  EXPECT_THAT(text, HasSubstr("hai_gpus_allocated{group=\"default\",tier=\"LOW\",user=\"bob\"} 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("hai_gpus_allocated{group=\"default\",tier=\"LOW\",user=\"alice\"} 4\n"));
+  EXPECT_THAT(text,
+              HasSubstr("hai_gpus_allocated{group=\"default\",tier=\"LOW\",user=\"bob\"} 2\n"));
   // carol and dave are past the top 2: summed per group and tier as "other".
-  EXPECT_THAT(text, HasSubstr("hai_gpus_allocated{group=\"default\",tier=\"LOW\",user=\"other\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("hai_gpus_allocated{group=\"default\",tier=\"HIGH\",user=\"other\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("hai_gpus_allocated{group=\"default\",tier=\"LOW\",user=\"other\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("hai_gpus_allocated{group=\"default\",tier=\"HIGH\",user=\"other\"} 1\n"));
   EXPECT_THAT(text, Not(HasSubstr("carol")));
   EXPECT_THAT(text, Not(HasSubstr("typo-group")));
-  EXPECT_THAT(text, HasSubstr(
-      "hai_queued_tasks{group=\"other\",tier=\"NORMAL\",reason=\"NO_SUCH_GROUP\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("hai_queued_tasks{group=\"other\",tier=\"NORMAL\",reason=\"NO_SUCH_GROUP\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("hai_nodes{group=\"default\",state=\"cordoned\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("hai_nodes{group=\"default\",state=\"unhealthy\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("hai_node_gpus{group=\"default\",state=\"ready\"} 8\n"));

@@ -21,12 +21,12 @@ History RandomHistory(std::mt19937_64& rng) {
     Micros t = pick(-10, 20);
     while (t < 70) {
       const Micros to = t + pick(1, 25);
-      node.spans.push_back({.from = t,
-                            .to = to,
-                            .gpus = pick(0, 4),
-                            .availability = pick(0, 2) == 0 ? Availability::kUnavailable
-                                                            : Availability::kReady,
-                            .node_group = pick(0, 1)});
+      node.spans.push_back(
+          {.from = t,
+           .to = to,
+           .gpus = pick(0, 4),
+           .availability = pick(0, 2) == 0 ? Availability::kUnavailable : Availability::kReady,
+           .node_group = pick(0, 1)});
       t = to + (pick(0, 3) == 0 ? pick(1, 5) : 0);  // sometimes a gap: the node was gone
     }
     h.nodes.push_back(std::move(node));

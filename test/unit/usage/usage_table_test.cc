@@ -28,15 +28,30 @@ TEST(UsageTable, PreemptedVictimGraceAndRestart) {
   History h = OneNode();
   // alice's LOW attempt holds all 8 GPUs from 0h to 4h; bob's HIGH notice at 3h, so the
   // last hour is grace: 8 GPU-hours lost.
-  h.holds.push_back({.node = 0, .owner = 0, .gpus = 0xff, .start = 0, .end = 4 * kHour,
-                     .running = 0, .grace_from = 3 * kHour});
+  h.holds.push_back({.node = 0,
+                     .owner = 0,
+                     .gpus = 0xff,
+                     .start = 0,
+                     .end = 4 * kHour,
+                     .running = 0,
+                     .grace_from = 3 * kHour});
   // bob holds GPUs 0-3 from 4h to 6h.
-  h.holds.push_back({.node = 0, .owner = 1, .gpus = 0x0f, .start = 4 * kHour,
-                     .end = 6 * kHour, .running = 4 * kHour, .grace_from = 6 * kHour});
+  h.holds.push_back({.node = 0,
+                     .owner = 1,
+                     .gpus = 0x0f,
+                     .start = 4 * kHour,
+                     .end = 6 * kHour,
+                     .running = 4 * kHour,
+                     .grace_from = 6 * kHour});
   // alice's resumed attempt: placed at 6h, running at 7h (restart: 8 GPU-hours lost), ends
   // at 9h, one hour into the cordon (allocated wins over the state).
-  h.holds.push_back({.node = 0, .owner = 0, .gpus = 0xff, .start = 6 * kHour,
-                     .end = 9 * kHour, .running = 7 * kHour, .grace_from = 9 * kHour,
+  h.holds.push_back({.node = 0,
+                     .owner = 0,
+                     .gpus = 0xff,
+                     .start = 6 * kHour,
+                     .end = 9 * kHour,
+                     .running = 7 * kHour,
+                     .grace_from = 9 * kHour,
                      .restart = true});
   auto a = Account(h, {.since = 0, .until = 10 * kHour});
   ASSERT_TRUE(a.ok()) << a.status();
@@ -61,14 +76,18 @@ TEST(UsageTable, PreemptedVictimGraceAndRestart) {
   EXPECT_EQ(tiers[2].key, "LOW");
   const std::vector<Row> ng = Group(ToLedger(*a, h), GroupBy::kNodeGroup);
   ASSERT_EQ(ng.size(), 1u);
-  EXPECT_EQ(ng[0].figures.allocated + ng[0].figures.idle + ng[0].figures.unavailable,
-            80 * kHour);
+  EXPECT_EQ(ng[0].figures.allocated + ng[0].figures.idle + ng[0].figures.unavailable, 80 * kHour);
 }
 
 TEST(UsageTable, HourlyBucketsSplitASpanExactly) {
   History h = OneNode();
-  h.holds.push_back({.node = 0, .owner = 1, .gpus = 0x1, .start = kHour / 2,
-                     .end = 2 * kHour, .running = 0, .grace_from = 2 * kHour});
+  h.holds.push_back({.node = 0,
+                     .owner = 1,
+                     .gpus = 0x1,
+                     .start = kHour / 2,
+                     .end = 2 * kHour,
+                     .running = 0,
+                     .grace_from = 2 * kHour});
   auto a = Account(h, {.since = 0, .until = 2 * kHour, .bucket = kHour});
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->cells.at(CellKey{0, 1, 0}).allocated, kHour / 2);
