@@ -34,6 +34,7 @@ void AddLogsCommand(CLI::App& app, CommandSet& set);      // logs
 void AddClusterCommands(CLI::App& app, CommandSet& set);  // list, queue, nodes, whoami
 void AddAdminCommands(CLI::App& app, CommandSet& set);    // admin user|quota|node|check
 void AddJupyterCommands(CLI::App& app, CommandSet& set);  // jupyter create|list|url|stop
+void AddUsageCommand(CLI::App& app, CommandSet& set);     // usage
 
 // Adds `--json` to a subcommand (it is also accepted before the subcommand word).
 void AddJsonFlag(CLI::App* sub, CommandSet& set);

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   AddClusterCommands(app, set);
   AddAdminCommands(app, set);
   AddJupyterCommands(app, set);
+  AddUsageCommand(app, set);
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
     if (sub->get_footer().empty()) sub->footer(std::string(kExitCodeHelp));
   }

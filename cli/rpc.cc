@@ -16,7 +16,8 @@ Connection::Connection(ClientConfig config, absl::Duration timeout)
       cluster_(hai::v1::ClusterService::NewStub(channel_)),
       users_(hai::v1::UserService::NewStub(channel_)),
       admin_(hai::v1::AdminService::NewStub(channel_)),
-      jupyter_(hai::v1::JupyterService::NewStub(channel_)) {}
+      jupyter_(hai::v1::JupyterService::NewStub(channel_)),
+      usage_(hai::v1::UsageService::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> Connection::NewContext(bool deadline) const {
   auto ctx = std::make_unique<grpc::ClientContext>();

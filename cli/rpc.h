@@ -14,6 +14,7 @@
 #include "hai/v1/cluster.grpc.pb.h"
 #include "hai/v1/jupyter.grpc.pb.h"
 #include "hai/v1/task.grpc.pb.h"
+#include "hai/v1/usage.grpc.pb.h"
 #include "hai/v1/user.grpc.pb.h"
 
 namespace hai::cli {
@@ -36,6 +37,7 @@ class Connection {
   hai::v1::UserService::Stub& users() { return *users_; }
   hai::v1::AdminService::Stub& admin() { return *admin_; }
   hai::v1::JupyterService::Stub& jupyter() { return *jupyter_; }
+  hai::v1::UsageService::Stub& usage() { return *usage_; }
 
  private:
   ClientConfig config_;
@@ -46,6 +48,7 @@ class Connection {
   std::unique_ptr<hai::v1::UserService::Stub> users_;
   std::unique_ptr<hai::v1::AdminService::Stub> admin_;
   std::unique_ptr<hai::v1::JupyterService::Stub> jupyter_;
+  std::unique_ptr<hai::v1::UsageService::Stub> usage_;
 };
 
 }  // namespace hai::cli

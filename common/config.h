@@ -76,6 +76,7 @@ struct SchedulerConfig {
   bool preemption = true;                       // suspend lower tiers for higher ones
   bool suspend_over_quota = false;              // lowered quota: suspend the youngest over it
   int node_lost_ranks_unhealthy = 3;            // lost ranks (10 min) that make a node unhealthy; 0 = off
+  int metrics_top_users = 20;                   // users labelled on /metrics; the rest are "other"
   absl::Duration above_normal_demote_after = absl::Minutes(30);
   absl::Duration min_runtime = absl::ZeroDuration();  // victims younger than this are protected
   // Per victim tier (tier name -> minimum runtime), overriding min_runtime for that tier;

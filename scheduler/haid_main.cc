@@ -34,6 +34,7 @@
 #include "scheduler/api/auth.h"
 #include "scheduler/api/jupyter_service.h"
 #include "scheduler/api/services.h"
+#include "scheduler/api/usage_service.h"
 #include "scheduler/events/pg_listener.h"
 #include "scheduler/events/redis_notifier.h"
 #include "scheduler/http/http_server.h"
@@ -170,6 +171,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   hai::api::UserServiceImpl users(deps);
   hai::api::AdminServiceImpl admin(deps);
   hai::api::JupyterServiceImpl jupyter(deps, &jupyter_pass);
+  hai::api::UsageServiceImpl usage(deps);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -181,6 +183,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   builder.RegisterService(&users);
   builder.RegisterService(&admin);
   builder.RegisterService(&jupyter);
+  builder.RegisterService(&usage);
   // The sync server keeps at most MAX_POLLERS idle threads (default 2) and exits the rest;
   // a submit blocks its thread until its group commit is done, so each finished statement
   // freed a crowd of threads that then exited and were created again for the next calls

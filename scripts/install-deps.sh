@@ -19,6 +19,7 @@ packages=(
   chromium  # the dashboard's browser test (test/browser: puppeteer-core drives it headless)
   slurmctld slurmd munge slurm-client iproute2  # the Slurm runtime's e2e test: a real Slurm
                                                  # (docs/slurm.md); ss for scripts/slurm-up.sh
+  prometheus  # promtool: deploy/monitoring rules, their unit tests, haid's /metrics (monitoring_test)
 )
 # npm (the Kubernetes manifest validation installs kubernetes-models with it): Debian's
 # package, unless the installed Node.js distribution already bundles it.

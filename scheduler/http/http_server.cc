@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "common/auth.h"
 #include "common/log.h"
+#include "scheduler/http/usage_endpoint.h"
 
 namespace hai {
 namespace {
@@ -83,6 +84,7 @@ http::Response HttpServer::Handle(const http::Request& req) {
     }
     return {200, "text/plain; version=0.0.4", std::move(text)};
   }
+  if (req.path == kUsagePath) return UsageEndpoint(store_, req);
   if (absl::StartsWith(req.path, kTaskPrefix)) {
     // /v1/task/<attempt>/<what>
     absl::string_view rest = absl::string_view(req.path).substr(kTaskPrefix.size());

@@ -34,6 +34,7 @@ void ManagerSupervisor::Supervise(OpenAttemptCache& open, absl::Time now) {
   std::vector<int64_t> due;
   for (int64_t id : open.holding()) {
     if (processes_.HasLiveChild(id)) {
+      not_alive_.erase(id);
       recheck_at_.erase(id);  // read it as soon as our child is gone
     } else if (Due(id, now)) {
       due.push_back(id);
@@ -74,6 +75,7 @@ void ManagerSupervisor::SuperviseOne(const store::OpenAttempt& o, const store::M
                       .this_host = opt_.this_host},
                      [this](const RecordedManager& m) { return processes_.Identify(m); });
     if (verdict == ManagerVerdict::kAlive) {
+      not_alive_.erase(a.attempt_id);
       // Not silent for long enough yet: look again when it could be. Re-read each pass
       // while silence does not count or the process could not be identified.
       if (silence_counts && l.silence < opt_.manager_timeout) {
@@ -93,6 +95,7 @@ void ManagerSupervisor::SuperviseOne(const store::OpenAttempt& o, const store::M
     alive = true;  // relaunched recently, not registered yet
   }
   if (alive) return;
+  not_alive_.insert(a.attempt_id);
   int& restarts = restarts_[a.attempt_id];
   if (l.pid.has_value()) ++metrics_.managers_lost;
   if (restarts >= opt_.max_restarts) {
@@ -141,6 +144,12 @@ void ManagerSupervisor::ForgetEnded(const OpenAttemptCache& open) {
   for (auto it = restarts_.begin(); it != restarts_.end();) {
     it = open.holding().count(it->first) > 0 ? std::next(it) : restarts_.erase(it);
   }
+  for (auto it = not_alive_.begin(); it != not_alive_.end();) {
+    it = open.holding().count(*it) > 0 ? std::next(it) : not_alive_.erase(it);
+  }
+  metrics_.managers_not_alive = static_cast<int64_t>(not_alive_.size());
+  metrics_.managers_alive =
+      static_cast<int64_t>(open.holding().size()) - static_cast<int64_t>(not_alive_.size());
 }
 
 }  // namespace hai

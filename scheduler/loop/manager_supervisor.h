@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,9 @@ class ManagerSupervisor {
   Metrics& metrics_;
   SupervisionOptions opt_;
   std::map<int64_t, int> restarts_;            // attempt -> relaunches so far
+  // Attempts whose manager was last found gone or hung (until it is seen alive): the
+  // managers gauge of /metrics.
+  std::set<int64_t> not_alive_;
   std::map<int64_t, absl::Time> launched_at_;  // attempt -> our last relaunch (haid's clock)
   std::map<int64_t, absl::Time> recheck_at_;   // attempt -> next re-read (haid's clock)
   // Since when haid has read Postgres without a failure (haid's clock); unset after one.

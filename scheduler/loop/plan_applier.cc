@@ -41,6 +41,8 @@ void PlanApplier::Suspend(const policy::SuspendDecision& d, const OpenAttemptMap
     return;
   }
   ++metrics_.suspends_requested;
+  ++(d.kind == policy::SuspendKind::kOverQuota ? metrics_.over_quota_suspends
+                                               : metrics_.preemptions);
   HAI_LOG(INFO) << "suspending attempt " << d.victim_attempt_id << " for attempt "
                 << d.preemptor_attempt_id << ": " << d.reason;
   notifier_.NotifyManager(d.victim_attempt_id, "suspend");

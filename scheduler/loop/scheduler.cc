@@ -1,4 +1,5 @@
 #include "scheduler/loop/scheduler.h"
+#include "scheduler/loop/cluster_gauges.h"
 
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -104,7 +105,8 @@ Scheduler::Scheduler(store::LoopStore& store, const Config& config, ManagerProce
       reaper_(MakeRankReaper(config)),
       supervisor_(store, processes, *reaper_, metrics,
                   SupervisionOptions{.manager_timeout = config.scheduler.manager_timeout,
-                                     .this_host = ThisHost()}) {}
+                                     .this_host = ThisHost()}),
+      timings_(metrics, absl::Now()) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -268,6 +270,7 @@ void Scheduler::RunPass() {
   if (node_health_.Check()) Wake();  // the next pass sees the node as unusable
   phases.Mark("health");
   supervisor_.Supervise(open_, start);
+  timings_.Observe(open_, absl::Now());
   if (supervisor_.TakeHostsChanged()) {
     // Nodes were cordoned as their attempt's GPUs were freed: reload hosts before placing
     // anything (the hosts NOTIFY may arrive after the next pass's read of the attempts).
@@ -287,6 +290,8 @@ void Scheduler::RunPass() {
   }
   metrics_.last_pass_micros = micros;
   metrics_.pass_micros_total += micros;
+  metrics_.pass_seconds.Observe(absl::Microseconds(micros));
+  metrics_.last_pass_unix_micros = absl::ToUnixMicros(absl::Now());
   ++metrics_.scheduler_passes;
 }
 
@@ -294,6 +299,12 @@ void Scheduler::Publish(policy::Plan& plan, policy::ResolvedQuota resolved, absl
   const policy::Snapshot& snapshot = snapshot_.snapshot();
   auto pending = std::make_shared<PendingTable>();
   pending->Reserve(plan.pending.size());
+  metrics_.SetClusterGauges(
+      RenderClusterGauges({.hosts = hosts_,
+                           .snapshot = snapshot,
+                           .pending = plan.pending,
+                           .open = open_.attempts(),
+                           .top_users = config_.scheduler.metrics_top_users}));
   for (policy::Pending& p : plan.pending) {  // the plan is spent: its entries move
     const size_t i = p.queued_index;
     pending->Add(std::move(p), snapshot.queued[i], snapshot_.QueuedName(i));

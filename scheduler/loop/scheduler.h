@@ -25,6 +25,7 @@
 #include "scheduler/events/notifier.h"
 #include "scheduler/launcher/manager_processes.h"
 #include "scheduler/launcher/rank_reaper.h"
+#include "scheduler/loop/attempt_timings.h"
 #include "scheduler/loop/jupyter_step.h"
 #include "scheduler/loop/live_snapshot.h"
 #include "scheduler/loop/manager_supervisor.h"
@@ -85,6 +86,7 @@ class Scheduler final : public PassTrigger {
   // or (other runtimes) none, reporting their nodes to be cordoned.
   std::unique_ptr<RankReaper> reaper_;
   ManagerSupervisor supervisor_;
+  AttemptTimings timings_;  // latency histograms of /metrics
   PublishedViews views_;
   JupyterStep* jupyter_ = nullptr;
 

@@ -1,0 +1,126 @@
+// Usage accounting at a year's scale (issue 19): 1,000 nodes x 8 GPUs in 4 node groups, 200
+// users, 1,000,000 attempts (1-8 GPUs or 1-4 whole nodes, 10 min to 12 h, 5% preempted with a
+// restart) spread over 365 days, node state changes every few weeks.
+//   BM_ReportFromRollups: the answer for the whole year from hourly rollups (8,760 hours x the
+//     ledger rows of each hour) plus the exact computation of both partial edge hours: what a
+//     report costs once its hours are rolled up (the daemon keeps them in usage_hourly).
+//   BM_ExactWindow/<days>: the exact computation over a window of that many days (no rollups).
+//   BM_RollupYear: computing every hourly rollup of the year in one pass (done once).
+// In memory: the Postgres reads are not included (bench/README.md says what they add).
+#include <random>
+
+#include <benchmark/benchmark.h>
+
+#include "scheduler/usage/usage.h"
+
+namespace hai::usage {
+namespace {
+
+constexpr Micros kHour = int64_t{3600} * 1000000;
+constexpr Micros kYear = 365 * 24 * kHour;
+
+const History& Year() {
+  static const History h = [] {
+    History h;
+    std::mt19937_64 rng(19);
+    auto pick = [&](int64_t lo, int64_t hi) {
+      return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+    };
+    h.node_groups = {"a", "b", "c", "d"};
+    for (int u = 0; u < 50; ++u) {
+      for (int tier : {0, 10, 30}) {
+        h.owners.push_back({"user" + std::to_string(u), "group" + std::to_string(u % 10), tier});
+      }
+    }
+    for (int n = 0; n < 1000; ++n) {
+      NodeHistory node{.name = "node" + std::to_string(n)};
+      Micros t = 0;
+      while (t < kYear) {
+        const Micros to = std::min(kYear, t + pick(7 * 24, 60 * 24) * kHour);
+        node.spans.push_back({.from = t, .to = to, .gpus = 8,
+                              .availability = node.spans.size() % 2 == 0
+                                                  ? Availability::kReady
+                                                  : Availability::kUnavailable,
+                              .node_group = n % 4});
+        t = to;
+        if (node.spans.back().availability == Availability::kUnavailable) continue;
+        // Unavailable spells are short: a day.
+        const Micros down = std::min(kYear, t + 24 * kHour);
+        if (t < down) {
+          node.spans.push_back({.from = t, .to = down, .gpus = 8,
+                                .availability = Availability::kUnavailable, .node_group = n % 4});
+        }
+        t = down;
+      }
+      h.nodes.push_back(std::move(node));
+    }
+    for (int a = 0; a < 1000000; ++a) {
+      const Micros start = pick(0, kYear - kHour);
+      const Micros end = std::min(kYear, start + pick(10, 720) * 60 * 1000000);
+      const int32_t owner = static_cast<int32_t>(pick(0, h.owners.size() - 1));
+      const bool preempted = pick(0, 19) == 0;
+      const int ranks = pick(0, 3) == 0 ? static_cast<int>(pick(1, 4)) : 1;
+      const uint64_t gpus = ranks > 1 ? 0xff : (uint64_t{1} << pick(1, 8)) - 1;
+      const int32_t first = static_cast<int32_t>(pick(0, 999));
+      for (int r = 0; r < ranks; ++r) {
+        h.holds.push_back({.node = (first + r) % 1000, .owner = owner, .gpus = gpus,
+                           .start = start, .end = end, .running = start + (end - start) / 20,
+                           .grace_from = preempted ? end - 60 * 1000000 : end,
+                           .restart = pick(0, 19) == 0});
+      }
+    }
+    return h;
+  }();
+  return h;
+}
+
+void BM_ExactWindow(benchmark::State& state) {
+  const History& h = Year();
+  const Micros len = state.range(0) * 24 * kHour;
+  for (auto _ : state) {
+    auto a = Account(h, {.since = kYear - len, .until = kYear});
+    benchmark::DoNotOptimize(a);
+  }
+}
+BENCHMARK(BM_ExactWindow)->Arg(1)->Arg(7)->Arg(365)->Unit(benchmark::kMillisecond);
+
+void BM_RollupYear(benchmark::State& state) {
+  const History& h = Year();
+  for (auto _ : state) {
+    auto a = Account(h, {.since = 0, .until = kYear, .bucket = kHour});
+    benchmark::DoNotOptimize(a);
+  }
+}
+BENCHMARK(BM_RollupYear)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+void BM_ReportFromRollups(benchmark::State& state) {
+  const History& h = Year();
+  // The rolled-up ledger: every hour's rows, as usage_hourly holds them.
+  static const std::vector<LedgerRow> hourly = [&] {
+    auto a = Account(h, {.since = 0, .until = kYear, .bucket = kHour});
+    std::vector<LedgerRow> rows;
+    for (int64_t b = 0; b < kYear / kHour; ++b) {
+      for (LedgerRow& r : ToLedger(*a, h, b)) rows.push_back(std::move(r));
+    }
+    return rows;
+  }();
+  state.counters["rollup_rows"] = static_cast<double>(hourly.size());
+  for (auto _ : state) {
+    // Whole hours 1 .. 8759 from the rollups (the SUM ... GROUP BY), edges exactly.
+    // Stands for usage_hourly's SUM ... GROUP BY over the whole hours.
+    benchmark::DoNotOptimize(Group(hourly, GroupBy::kUser));
+    std::vector<LedgerRow> ledger;
+    for (const auto& [from, to] :
+         {std::pair{kHour / 2, kHour}, std::pair{kYear - kHour, kYear - kHour / 2}}) {
+      auto a = Account(h, {.since = from, .until = to});
+      for (LedgerRow& r : ToLedger(*a, h)) ledger.push_back(std::move(r));
+    }
+    benchmark::DoNotOptimize(Group(ledger, GroupBy::kUser));
+  }
+}
+BENCHMARK(BM_ReportFromRollups)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace hai::usage
+
+BENCHMARK_MAIN();
