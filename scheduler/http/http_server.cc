@@ -84,7 +84,16 @@ http::Response HttpServer::Handle(const http::Request& req) {
     }
     return {200, "text/plain; version=0.0.4", std::move(text)};
   }
-  if (req.path == kUsagePath) return UsageEndpoint(store_, req);
+  if (req.path == kUsagePath) {
+    // The dashboard's usage page sends its session cookie; scripts send a Bearer header.
+    std::string authorization = req.Header("authorization");
+    if (authorization.empty() && dashboard_ != nullptr) {
+      if (std::optional<std::string> token = dashboard_->TokenOf(req)) {
+        authorization = absl::StrCat("Bearer ", *token);
+      }
+    }
+    return UsageEndpoint(store_, req, authorization);
+  }
   if (absl::StartsWith(req.path, kTaskPrefix)) {
     // /v1/task/<attempt>/<what>
     absl::string_view rest = absl::string_view(req.path).substr(kTaskPrefix.size());

@@ -91,9 +91,10 @@ absl::StatusOr<UsageParams> ParseUsageQuery(const std::string& query) {
   return p;
 }
 
-http::Response UsageEndpoint(store::Store& store, const http::Request& req) {
+http::Response UsageEndpoint(store::Store& store, const http::Request& req,
+                             const std::string& authorization) {
   if (req.method != "GET") return Error(absl::InvalidArgumentError("usage is GET only"));
-  absl::StatusOr<store::User> user = api::AuthenticateHeader(req.Header("authorization"), store);
+  absl::StatusOr<store::User> user = api::AuthenticateHeader(authorization, store);
   if (!user.ok()) return Error(user.status());
   absl::StatusOr<UsageParams> params = ParseUsageQuery(req.query);
   if (!params.ok()) return Error(params.status());

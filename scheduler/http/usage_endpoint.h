@@ -16,7 +16,10 @@ namespace hai {
 
 inline constexpr const char* kUsagePath = "/api/v1/usage";
 
-http::Response UsageEndpoint(store::Store& store, const http::Request& request);
+// `authorization` is the "Bearer <token>" value to authenticate: the request's header, or
+// the dashboard session's token (the page signs in with a cookie, never a header).
+http::Response UsageEndpoint(store::Store& store, const http::Request& request,
+                             const std::string& authorization);
 
 // The window and grouping of a query string; InvalidArgument naming the bad parameter.
 struct UsageParams {
