@@ -338,6 +338,7 @@ absl::Status ReadKubernetes(Section& s, KubernetesConfig* c) {
   HAI_CFG(s.OneOf("image_pull_policy", {"Always", "IfNotPresent", "Never"},
                   &c->image_pull_policy));
   HAI_CFG(s.String("service_account", &c->service_account));
+  HAI_CFG(s.Bool("read_only_root_filesystem", &c->read_only_root_filesystem));
   HAI_CFG(s.Duration("image_pull_timeout_s", absl::Seconds(1), false, &c->image_pull_timeout));
   HAI_CFG(s.Duration("unschedulable_timeout_s", absl::Seconds(1), false,
                      &c->unschedulable_timeout));

@@ -99,6 +99,7 @@ struct KubernetesConfig {
   std::string default_image;                  // image when neither chain nor environment names one
   std::string image_pull_policy = "IfNotPresent";  // Always|IfNotPresent|Never
   std::string service_account;                // pods' service account; "" = none mounted
+  bool read_only_root_filesystem = false;     // task containers' / read-only (+ a /tmp emptyDir)
   absl::Duration image_pull_timeout = absl::Minutes(5);      // image errors this long fail a rank
   absl::Duration unschedulable_timeout = absl::Minutes(3);   // Unschedulable this long: rank lost
   absl::Duration request_timeout = absl::Seconds(10);        // one API request (not watches)

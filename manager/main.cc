@@ -72,6 +72,7 @@ absl::StatusOr<std::unique_ptr<hai::manager::PodRuntime>> MakeRuntime(const hai:
   opt.manifest.default_image = k.default_image;
   opt.manifest.image_pull_policy = k.image_pull_policy;
   opt.manifest.service_account = k.service_account;
+  opt.manifest.read_only_root_filesystem = k.read_only_root_filesystem;
   opt.manifest.termination_grace = config.scheduler.kill_grace;
   opt.timeouts.image_pull = k.image_pull_timeout;
   opt.timeouts.unschedulable = k.unschedulable_timeout;
