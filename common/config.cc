@@ -270,6 +270,7 @@ absl::Status ReadScheduler(Section& s, SchedulerConfig* c) {
   HAI_CFG(s.Bool("preemption", &c->preemption));
   HAI_CFG(s.Bool("suspend_over_quota", &c->suspend_over_quota));
   HAI_CFG(s.Integer("node_lost_ranks_unhealthy", &c->node_lost_ranks_unhealthy, 0, 1000));
+  HAI_CFG(s.Integer("max_self_requeues", &c->max_self_requeues, 0, 1000));
   HAI_CFG(s.Duration("above_normal_demote_after_s", absl::Seconds(1), true,
                      &c->above_normal_demote_after));
   HAI_CFG(s.Duration("min_runtime_s", absl::Seconds(1), true, &c->min_runtime));

@@ -73,6 +73,9 @@ struct SchedulerConfig {
   bool preemption = true;                       // suspend lower tiers for higher ones
   bool suspend_over_quota = false;              // lowered quota: suspend the youngest over it
   int node_lost_ranks_unhealthy = 3;            // lost ranks (10 min) that make a node unhealthy; 0 = off
+  // Requeues per chain for ranks that ended themselves (a SIGKILL hai did not send: their own
+  // process group, their own OOM); the next such end fails the chain. 0 = fail at once.
+  int max_self_requeues = 3;
   absl::Duration above_normal_demote_after = absl::Minutes(30);
   absl::Duration min_runtime = absl::ZeroDuration();  // victims younger than this are protected
   // Per victim tier (tier name -> minimum runtime), overriding min_runtime for that tier;

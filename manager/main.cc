@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
   opt.heartbeat = config->manager.heartbeat;
   opt.suspend_grace = config->scheduler.suspend_grace;
   opt.kill_grace = config->scheduler.kill_grace;
+  opt.max_self_requeues = config->scheduler.max_self_requeues;
   // Local ranks inherit PATH, HOME, ... from the manager; a container gets them from its image.
   if (!OnKubernetes(*config)) {
     for (char** e = environ; *e != nullptr; ++e) opt.manager_environ.emplace_back(*e);
