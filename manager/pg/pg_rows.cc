@@ -110,7 +110,6 @@ JupyterPodInfo ReadJupyter(const pqxx::row& r) {
   info.cpu_millis = r["cpu_millis"].as<int64_t>();
   info.memory_mib = r["memory_mib"].as<int64_t>();
   info.gpus = r["gpus"].as<int>();
-  info.owner_token_hash = Text(r, "owner_token_hash");
   return info;
 }
 
