@@ -426,14 +426,14 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
                                             failed->exit_code, InParentheses(failed->reason));
       if (self_requeues_ < opt_.max_self_requeues) {
         BeginTerminate({AttemptState::kSuspended, std::nullopt,
-                        absl::StrCat(what, "; requeued (self-inflicted end ",
-                                     self_requeues_ + 1, " of at most ", opt_.max_self_requeues,
-                                     " in this chain)"),
+                        absl::StrCat(what, "; requeued (self-inflicted end ", self_requeues_ + 1,
+                                     " of at most ", opt_.max_self_requeues, " in this chain)"),
                         /*self_inflicted=*/true});
       } else {
         BeginTerminate({AttemptState::kFailed, failed->exit_code,
-                        absl::StrCat(what, "; failed: the chain's self-inflicted ends reached "
-                                           "scheduler.max_self_requeues = ",
+                        absl::StrCat(what,
+                                     "; failed: the chain's self-inflicted ends reached "
+                                     "scheduler.max_self_requeues = ",
                                      opt_.max_self_requeues)});
       }
     } else if (failed != nullptr && !suspend_due) {

@@ -159,9 +159,9 @@ TEST(Hostile, TaskRunsAsItsUserAndCannotHarmOthers) {
                 "SELECT string_agg(state, ',' ORDER BY attempt_no) FROM attempts WHERE chain_id = ",
                 alice)),
             "suspended,suspended,failed");
-  EXPECT_EQ(cluster.db().Query(
-                absl::StrCat("SELECT self_requeues FROM chains WHERE chain_id = ", alice)),
-            "2");
+  EXPECT_EQ(
+      cluster.db().Query(absl::StrCat("SELECT self_requeues FROM chains WHERE chain_id = ", alice)),
+      "2");
   const std::string first_reason = cluster.db().Query(absl::StrCat(
       "SELECT end_reason FROM attempts WHERE chain_id = ", alice, " ORDER BY attempt_no LIMIT 1"));
   EXPECT_NE(first_reason.find("killed its own process group"), std::string::npos) << first_reason;

@@ -298,8 +298,8 @@ TEST_F(JupyterE2E, RotatedOrDisabledOwnerIsLockedOutWithinASecond) {
       if (res && res->status == 403) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now() - start)
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start)
         .count();
   };
 

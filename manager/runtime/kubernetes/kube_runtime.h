@@ -13,7 +13,7 @@
 //           SIGKILL when it ends), kKill with a 1 s grace. A uid precondition makes sure a
 //           same-named Pod of someone else is never deleted.
 //   ServiceHost  the serving Service's cluster IP (retried each call until known).
-//   Release deletes the Services, the ConfigMap, the token Secret and any Pod of the attempt still there.
+//   Release deletes the Services, the ConfigMap, the token Secret and any Pod still there.
 // Threads: one watch thread (list, then watch from the list's resourceVersion; re-list on
 // 410 Gone or a broken stream) and one log thread per rank that follows the pod log API into
 // the rank's log file (resuming after the last line already written). Both only update the

@@ -244,11 +244,10 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
       {"command", command},     {"env", env},     {"volumeMounts", mounts}};
   // The task's code is untrusted: no way back to root inside the container (no setuid gain,
   // no capabilities), and the runtime's default syscall filter (pod level, below).
-  container["securityContext"] = {
-      {"allowPrivilegeEscalation", false},
-      {"privileged", false},
-      {"capabilities", {{"drop", nlohmann::json::array({"ALL"})}}},
-      {"readOnlyRootFilesystem", options.read_only_root_filesystem}};
+  container["securityContext"] = {{"allowPrivilegeEscalation", false},
+                                  {"privileged", false},
+                                  {"capabilities", {{"drop", nlohmann::json::array({"ALL"})}}},
+                                  {"readOnlyRootFilesystem", options.read_only_root_filesystem}};
   if (!limits.empty()) container["resources"] = {{"limits", limits}, {"requests", limits}};
   if (absl::StartsWith(spec.cwd, "/")) container["workingDir"] = spec.cwd;
   if (spec.container_port > 0) {
@@ -352,8 +351,8 @@ absl::StatusOr<nlohmann::json> TokenSecretManifest(const PodSpec& spec,
   nlohmann::json annotations = Annotations(spec);
   annotations.erase("hai.io/node");
   annotations.erase("hai.io/gpus");
-  nlohmann::json secret = CoreV1Object("Secret", TokenSecretName(spec.attempt_id), options,
-                                       Labels(spec), annotations);
+  nlohmann::json secret =
+      CoreV1Object("Secret", TokenSecretName(spec.attempt_id), options, Labels(spec), annotations);
   secret["type"] = "Opaque";
   // `data` (base64), not stringData: the API server returns data, so a successor manager can
   // compare what it would create with what exists.

@@ -28,11 +28,10 @@ absl::Status WriteExitFile(const std::string& path, int code, const std::string&
   }
   // The flag needs the reason line before it (an empty reason cannot hold its place).
   if (self_inflicted && line.empty()) line = "killed by a signal hai did not send";
-  return WriteFileAtomically(
-      path,
-      absl::StrCat(code, "\n", line.empty() ? "" : absl::StrCat(line, "\n"),
-                   self_inflicted ? absl::StrCat(kSelfInflicted, "\n") : ""),
-      0644);
+  return WriteFileAtomically(path,
+                             absl::StrCat(code, "\n", line.empty() ? "" : absl::StrCat(line, "\n"),
+                                          self_inflicted ? absl::StrCat(kSelfInflicted, "\n") : ""),
+                             0644);
 }
 
 absl::StatusOr<std::optional<int>> ReadExitFile(const std::string& path) {

@@ -59,8 +59,9 @@ TEST(PodStateTest, TerminatedContainerGivesItsExitCode) {
 // A SIGKILL hai did not send (hai kills only by deleting the Pod) is the task's own doing:
 // OOMKilled, or exit 137 without a deletionTimestamp. Not while hai deletes the Pod.
 TEST(PodStateTest, KilledWithoutADeleteIsSelfInflicted) {
-  PodStatus st = MapPod(Pod("Failed", {{"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}}}}),
-                        true, kT0, kT0, Timeouts());
+  PodStatus st =
+      MapPod(Pod("Failed", {{"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}}}}), true,
+             kT0, kT0, Timeouts());
   EXPECT_TRUE(st.self_inflicted);
   st = MapPod(Pod("Failed", {{"terminated", {{"exitCode", 137}, {"reason", "Error"}}}}), true, kT0,
               kT0, Timeouts());
