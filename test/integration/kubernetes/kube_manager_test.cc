@@ -352,7 +352,7 @@ TEST_F(KubeManagerTest, RestartedManagerAdoptsThePodsInsteadOfDuplicatingThem) {
   ::kill(first, SIGKILL);
   ASSERT_EQ(WaitExit(first), 128 + SIGKILL);
   // The Pods keep running without a manager.
-  EXPECT_EQ(double_->Objects().size(), 3u);  // 2 pods + the service
+  EXPECT_EQ(double_->Objects().size(), 4u);  // 2 pods, the service, the token Secret
 
   const pid_t second = StartManager(attempt, config);
   ASSERT_TRUE(WaitUntil([&] { return ManagerLogs().find("adopted rank 1") != std::string::npos; }))
