@@ -261,8 +261,12 @@ TEST_F(KubeE2ETest, JupyterContainerIsAPodWithItsServiceAndStopRemovesThem) {
   // Re-create: a new Pod over the same workspace.
   r = cluster_->Cli("alice", "jupyter create --name nb --cpu 1 --memory 2 --json");
   ASSERT_EQ(r.exit_code, 0) << r.output << ManagerLogs();
+  // A new container, a new access token (the old one is refused).
+  const std::string url2 = JsonOf(r)["url"].get<std::string>();
+  const std::string token2 = url2.substr(url2.find("?token=") + 7);
+  EXPECT_NE(token2, token);
   httplib::Client again("127.0.0.1", jupyter_port_);
-  auto listing = again.Get("/api/contents", auth);
+  auto listing = again.Get("/api/contents", {{"Authorization", "token " + token2}});
   ASSERT_TRUE(listing);
   EXPECT_THAT(listing->body, HasSubstr("hello.txt"));
   r = cluster_->Cli("alice", "jupyter stop nb --wait");
