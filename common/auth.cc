@@ -1,5 +1,7 @@
 #include "common/auth.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -8,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
 namespace hai {
@@ -18,6 +21,16 @@ std::string HashToken(std::string_view token) {
   // Debian's abseil has its own string_view type, distinct from std::string_view.
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+}
+
+std::string JupyterAccessToken(int64_t chain_id, std::string_view owner_token) {
+  const std::string message = absl::StrCat("hai-jupyter-access:v1:", chain_id);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), owner_token.data(), static_cast<int>(owner_token.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &size);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), static_cast<size_t>(size)));
 }
 
 std::string NewToken() {

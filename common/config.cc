@@ -272,6 +272,7 @@ absl::Status ReadScheduler(Section& s, SchedulerConfig* c) {
   HAI_CFG(s.Bool("suspend_over_quota", &c->suspend_over_quota));
   HAI_CFG(s.Integer("node_lost_ranks_unhealthy", &c->node_lost_ranks_unhealthy, 0, 1000));
   HAI_CFG(s.Integer("metrics_top_users", &c->metrics_top_users, 0, 1000));
+  HAI_CFG(s.Integer("max_self_requeues", &c->max_self_requeues, 0, 1000));
   HAI_CFG(s.Duration("above_normal_demote_after_s", absl::Seconds(1), true,
                      &c->above_normal_demote_after));
   HAI_CFG(s.Duration("min_runtime_s", absl::Seconds(1), true, &c->min_runtime));
@@ -340,6 +341,7 @@ absl::Status ReadKubernetes(Section& s, KubernetesConfig* c) {
   HAI_CFG(s.OneOf("image_pull_policy", {"Always", "IfNotPresent", "Never"},
                   &c->image_pull_policy));
   HAI_CFG(s.String("service_account", &c->service_account));
+  HAI_CFG(s.Bool("read_only_root_filesystem", &c->read_only_root_filesystem));
   HAI_CFG(s.Duration("image_pull_timeout_s", absl::Seconds(1), false, &c->image_pull_timeout));
   HAI_CFG(s.Duration("unschedulable_timeout_s", absl::Seconds(1), false,
                      &c->unschedulable_timeout));

@@ -77,6 +77,9 @@ struct SchedulerConfig {
   bool suspend_over_quota = false;              // lowered quota: suspend the youngest over it
   int node_lost_ranks_unhealthy = 3;            // lost ranks (10 min) that make a node unhealthy; 0 = off
   int metrics_top_users = 20;                   // users labelled on /metrics; the rest are "other"
+  // Requeues per chain for ranks that ended themselves (a SIGKILL hai did not send: their own
+  // process group, their own OOM); the next such end fails the chain. 0 = fail at once.
+  int max_self_requeues = 3;
   absl::Duration above_normal_demote_after = absl::Minutes(30);
   absl::Duration min_runtime = absl::ZeroDuration();  // victims younger than this are protected
   // Per victim tier (tier name -> minimum runtime), overriding min_runtime for that tier;
@@ -103,6 +106,7 @@ struct KubernetesConfig {
   std::string default_image;                  // image when neither chain nor environment names one
   std::string image_pull_policy = "IfNotPresent";  // Always|IfNotPresent|Never
   std::string service_account;                // pods' service account; "" = none mounted
+  bool read_only_root_filesystem = false;     // task containers' / read-only (+ a /tmp emptyDir)
   absl::Duration image_pull_timeout = absl::Minutes(5);      // image errors this long fail a rank
   absl::Duration unschedulable_timeout = absl::Minutes(3);   // Unschedulable this long: rank lost
   absl::Duration request_timeout = absl::Seconds(10);        // one API request (not watches)

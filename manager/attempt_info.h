@@ -49,6 +49,8 @@ struct AttemptInfo {
   std::string workdir;
   EnvList chain_env;
   int whole_life_state = 0;
+  // chains.self_requeues: requeues so far because the task ended itself (migration 0011).
+  int self_requeues = 0;
   // From train_environments (chain.environment); defaults when the chain names none.
   std::string python = "python3";
   EnvList train_env;

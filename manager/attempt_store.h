@@ -68,6 +68,9 @@ struct AttemptOutcome {
   model::AttemptState state = model::AttemptState::kFailed;  // an ended state
   std::optional<int> exit_code;
   std::string end_reason;
+  // A suspension because the task ended itself: the store adds it to chains.self_requeues
+  // when the chain is requeued (lifecycle::Ending::self_inflicted).
+  bool self_inflicted = false;
 };
 
 class AttemptStore {

@@ -13,7 +13,6 @@ struct JupyterPodInfo {
   int64_t cpu_millis = 0;
   int64_t memory_mib = 0;
   int gpus = 0;
-  std::string owner_token_hash;  // users.token_hash of the container's owner
   // Filled by the manager (JupyterPod::Prepare) before the rank starts:
   std::string notebook_binary = "jupyter-notebook";
   int port = 0;             // the server's port: a free loopback port (local), fixed (Pod)

@@ -127,7 +127,7 @@ absl::StatusOr<std::unique_ptr<JupyterPod>> JupyterPod::Prepare(
       }
     }
   }
-  auto config = JupyterNotebookConfig(j, {j.owner_token_hash, HashToken(task_token)}, allow_root);
+  auto config = JupyterNotebookConfig(j, HashToken(task_token), allow_root);
   if (!config.ok()) return config.status();
   if (!options.in_pod) {
     if (absl::Status s = WriteFileAtomically(j.config_path, *config, 0600); !s.ok()) return s;

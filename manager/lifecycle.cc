@@ -65,6 +65,7 @@ int AttemptLifecycle::Run() {
     return 0;
   }
   const AttemptInfo& info = claim->info;
+  self_requeues_ = info.self_requeues;
   if (info.state != AttemptState::kScheduled && info.task_token_hash != HashToken(*token)) {
     // Adoption without the original token: ranks started from now on get a new one; the
     // adopted ranks lose in-task control (they keep running).
@@ -336,6 +337,7 @@ void AttemptLifecycle::PollRanks() {
       r.exited = true;
       r.exit_code = st->exit_code;
       r.reason = st->reason;
+      r.self_inflicted = st->self_inflicted;
       r.exited_before_terminate = !terminating_.has_value();
       HAI_LOG(INFO) << "rank " << rank << " exited with code " << r.exit_code
                     << (r.reason.empty() ? "" : ": ") << r.reason;
@@ -420,6 +422,25 @@ std::optional<AttemptOutcome> AttemptLifecycle::Decide(const ControlState& ctl) 
       BeginTerminate({AttemptState::kSuspended, std::nullopt,
                       absl::StrCat("rank ", failed_rank, " was lost on node ", failed->node,
                                    InParentheses(failed->reason), "; requeued")});
+    } else if (failed != nullptr && failed->self_inflicted && !suspend_due) {
+      // The task killed itself (its own process group, its own OOM). Not the node's fault, so
+      // the pods row says failed and node health never sees it; requeued like a loss (memory
+      // pressure may be transient) but only max_self_requeues times per chain, so a task
+      // cannot loop forever.
+      const std::string what = absl::StrCat("rank ", failed_rank, " exited with code ",
+                                            failed->exit_code, InParentheses(failed->reason));
+      if (self_requeues_ < opt_.max_self_requeues) {
+        BeginTerminate({AttemptState::kSuspended, std::nullopt,
+                        absl::StrCat(what, "; requeued (self-inflicted end ", self_requeues_ + 1,
+                                     " of at most ", opt_.max_self_requeues, " in this chain)"),
+                        /*self_inflicted=*/true});
+      } else {
+        BeginTerminate({AttemptState::kFailed, failed->exit_code,
+                        absl::StrCat(what,
+                                     "; failed: the chain's self-inflicted ends reached "
+                                     "scheduler.max_self_requeues = ",
+                                     opt_.max_self_requeues)});
+      }
     } else if (failed != nullptr && !suspend_due) {
       // Once the suspension is due, a non-zero exit is part of it (the task's own shutdown
       // after go_suspend, or the SIGTERM of a manager replaced while terminating), so the

@@ -54,6 +54,9 @@ struct LifecycleOptions {
   // anywhere by the manager (hai-manager sets it from HAI_TEST_MANAGER_EXIT_AFTER_START to
   // die there).
   std::function<void(int rank)> after_rank_start;
+  // scheduler.max_self_requeues: how often a chain is requeued for ranks that ended
+  // themselves (PodStatus::self_inflicted) before such an end fails it; 0 = never requeued.
+  int max_self_requeues = 3;
 };
 
 // Paths of one attempt under data_dir. The log path is what haid's log streaming reads.
@@ -84,6 +87,7 @@ class AttemptLifecycle {
     bool lost = false;
     int exit_code = 0;
     std::string reason;     // the runtime's explanation of the exit or loss, if any
+    bool self_inflicted = false;  // PodStatus::self_inflicted: the task ended itself
     bool waiting = false;   // pods row says 'starting': the command has not started yet
     bool gone = false;      // no process of the rank is left
     bool recorded = false;  // pods row written
@@ -124,6 +128,7 @@ class AttemptLifecycle {
   std::unique_ptr<JupyterPod> jupyter_;  // kind 'jupyter' only
   absl::Time kill_at_ = absl::InfiniteFuture();
   bool superseded_ = false;  // a write was refused: another manager owns the attempt
+  int self_requeues_ = 0;    // chains.self_requeues at claim time
 };
 
 }  // namespace hai::manager

@@ -91,6 +91,7 @@ absl::StatusOr<std::unique_ptr<hai::manager::PodRuntime>> MakeRuntime(const hai:
   opt.manifest.default_image = k.default_image;
   opt.manifest.image_pull_policy = k.image_pull_policy;
   opt.manifest.service_account = k.service_account;
+  opt.manifest.read_only_root_filesystem = k.read_only_root_filesystem;
   opt.manifest.termination_grace = config.scheduler.kill_grace;
   opt.timeouts.image_pull = k.image_pull_timeout;
   opt.timeouts.unschedulable = k.unschedulable_timeout;
@@ -179,6 +180,7 @@ int main(int argc, char** argv) {
   opt.heartbeat = config->manager.heartbeat;
   opt.suspend_grace = config->scheduler.suspend_grace;
   opt.kill_grace = config->scheduler.kill_grace;
+  opt.max_self_requeues = config->scheduler.max_self_requeues;
   // Local and Slurm ranks inherit PATH, HOME, ... from the manager (Slurm nodes share the
   // software tree); a container gets them from its image.
   if (!OnKubernetes(*config)) {

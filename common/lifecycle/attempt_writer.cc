@@ -70,6 +70,10 @@ absl::StatusOr<Ended> EndAttempt(pqxx::work& tx, int64_t attempt_id, const Endin
     out.chain_closed = true;
   } else if (!chain_hold) {
     out.requeued = RequeueChain(tx, out.chain_id, attempt_id, ending.actor);
+    if (ending.self_inflicted) {
+      tx.exec_params("UPDATE chains SET self_requeues = self_requeues + 1 WHERE chain_id = $1",
+                     out.chain_id);
+    }
   }
   return out;
 }

@@ -26,6 +26,10 @@ struct Ending {
   // What the attempt's live pods become: kStopped when their processes are known gone (the
   // manager stopped them), kLost when nobody can tell (haid gave up on the manager).
   model::PodState live_pods_become = model::PodState::kStopped;
+  // A suspension because the task ended itself (killed by a signal hai did not send): when
+  // the chain is requeued, chains.self_requeues counts it (the manager fails the chain
+  // instead once that reaches scheduler.max_self_requeues).
+  bool self_inflicted = false;
 };
 
 // What EndAttempt wrote.

@@ -215,7 +215,8 @@ absl::StatusOr<model::AttemptState> PgAttemptStore::Finish(const AttemptOutcome&
                                        {.state = outcome.state,
                                         .exit_code = outcome.exit_code,
                                         .reason = outcome.end_reason,
-                                        .actor = kActor});
+                                        .actor = kActor,
+                                        .self_inflicted = outcome.self_inflicted});
     if (!ended.ok()) return ended.status();
     written = ended->state;
     return absl::OkStatus();

@@ -105,6 +105,7 @@ absl::Status PgAttemptStore::ClaimIn(pqxx::work& tx, const std::string& token_ha
       "SELECT a.attempt_id, a.chain_id, a.attempt_no, a.tier, a.state, a.task_token_hash, "
       "c.name AS chain_name, c.user_name, c.kind, c.node_group, c.entrypoint, "
       "c.args::text AS args, c.workdir, c.env::text AS chain_env, c.whole_life_state, "
+      "c.self_requeues, "
       "coalesce(e.python, 'python3') AS python, "
       "coalesce(e.env, '{}'::jsonb)::text AS train_env, "
       "CASE WHEN c.image <> '' THEN c.image ELSE coalesce(e.image, '') END AS image "

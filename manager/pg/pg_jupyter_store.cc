@@ -15,9 +15,8 @@ absl::StatusOr<JupyterPodInfo> PgAttemptStore::LoadJupyter() {
   std::optional<JupyterPodInfo> info;
   absl::Status s = pg::InTransaction(*conn_, "load jupyter", [&](pqxx::work& tx) {
     auto r = tx.exec_params(
-        "SELECT j.cpu_millis, j.memory_mib, j.gpus, u.token_hash AS owner_token_hash "
-        "FROM jupyter_containers j JOIN chains c USING (chain_id) "
-        "JOIN users u ON u.user_name = c.user_name WHERE j.chain_id = $1",
+        "SELECT j.cpu_millis, j.memory_mib, j.gpus FROM jupyter_containers j "
+        "WHERE j.chain_id = $1",
         chain_id_);
     if (!r.empty()) info = pg_rows::ReadJupyter(r[0]);
     return absl::OkStatus();

@@ -62,6 +62,7 @@ void ReadAttempt(const pqxx::row& r, AttemptInfo* a) {
   a->workdir = Text(r, "workdir");
   a->chain_env = ParseEnvObject(Text(r, "chain_env"));
   a->whole_life_state = r["whole_life_state"].as<int>();
+  a->self_requeues = r["self_requeues"].as<int>();
   a->python = Text(r, "python");
   a->train_env = ParseEnvObject(Text(r, "train_env"));
   a->image = Text(r, "image");
@@ -109,7 +110,6 @@ JupyterPodInfo ReadJupyter(const pqxx::row& r) {
   info.cpu_millis = r["cpu_millis"].as<int64_t>();
   info.memory_mib = r["memory_mib"].as<int64_t>();
   info.gpus = r["gpus"].as<int>();
-  info.owner_token_hash = Text(r, "owner_token_hash");
   return info;
 }
 

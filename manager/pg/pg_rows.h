@@ -23,7 +23,7 @@ storage::StorageRow ReadStorage(const pqxx::row& r);
 // state, stop_requested, suspend_requested, suspend_reason, go_suspend,
 // seconds_since_suspend_request.
 ControlState ReadControl(const pqxx::row& r);
-// cpu_millis, memory_mib, gpus, owner_token_hash.
+// cpu_millis, memory_mib, gpus.
 JupyterPodInfo ReadJupyter(const pqxx::row& r);
 
 }  // namespace hai::manager::pg_rows

@@ -93,6 +93,11 @@ struct PodStatus {
   // Why the rank ended when the runtime knows more than the exit code (e.g. "image could
   // not be pulled"); "" otherwise. Shown in the attempt's end reason.
   std::string reason;
+  // The task ended itself, not the node or hai: killed by a SIGKILL hai did not send (its own
+  // process group, `kill -9 0`, or the kernel's OOM killer; Kubernetes: OOMKilled or exit 137
+  // without a delete). The lifecycle requeues such a rank up to the chain's cap
+  // (scheduler.max_self_requeues) and it never counts against the node (docs/security.md).
+  bool self_inflicted = false;
   // Whether the user command has started. False while the runtime still prepares the rank
   // (Kubernetes: the Pod is being scheduled or its image pulled); the pods row then reads
   // 'starting' instead of 'running'. The local runtime starts the command at once.

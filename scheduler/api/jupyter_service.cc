@@ -37,8 +37,8 @@ void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
 }
 
-// The caller's bearer token (already authenticated): the owner's URL carries it, because
-// the container's server accepts exactly the owner's API token.
+// The caller's bearer token (already authenticated): the container's access token is
+// derived from it (common/auth.h JupyterAccessToken).
 std::string CallerToken(const grpc::ServerContext& context) {
   const auto& md = context.client_metadata();
   auto it = md.find("authorization");
@@ -278,7 +278,19 @@ grpc::Status JupyterServiceImpl::Url(grpc::ServerContext* context,
         "; try again shortly")));
   }
   std::string url = BaseUrl(*c);
-  if (c->chain.row.user == user.name) absl::StrAppend(&url, "?token=", CallerToken(*context));
+  if (c->chain.row.user == user.name) {
+    // The container's own token, never the owner's API token: derived from the caller's
+    // current token, so a URL issued before a rotation stops working (its hash is replaced
+    // here, and the server asks haid about every request).
+    const std::string caller = CallerToken(*context);
+    const std::string access = JupyterAccessToken(c->chain.row.chain_id, caller);
+    if (absl::Status s =
+            jstore_.SetAccessToken(c->chain.row.chain_id, HashToken(access), HashToken(caller));
+        !s.ok()) {
+      return ToGrpc(s);
+    }
+    absl::StrAppend(&url, "?token=", access);
+  }
   resp->set_url(url);
   return grpc::Status::OK;
 }

@@ -130,7 +130,8 @@ http::Response HttpServer::TaskControl(const http::Request& req, int64_t id,
   const bool post = req.method == "POST";
   const bool put = req.method == "PUT";
   const bool known = (what == "suspend" && get) || (what == "go_suspend" && post) ||
-                     (what == "whole_life_state" && (get || post || put));
+                     (what == "whole_life_state" && (get || post || put)) ||
+                     (what == "jupyter_access" && post);
   if (!known) return Json(404, {{"error", "no such endpoint"}});
   // The task token authorizes the attempt named in the path.
   std::string token = BearerToken(req.Header("authorization"));
@@ -144,6 +145,17 @@ http::Response HttpServer::TaskControl(const http::Request& req, int64_t id,
     std::string reason = a->attempt.suspend_reason;
     if (a->attempt.stop_requested_at.has_value() && reason.empty()) reason = "stop requested";
     return Json(200, {{"suspend", suspend}, {"reason", reason}});
+  }
+  if (what == "jupyter_access") {
+    // The container's notebook server asks about each request it gets (caching a yes for
+    // under a second): the answer follows the owner's current users row.
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("token_sha256") || !body["token_sha256"].is_string()) {
+      return Error(absl::InvalidArgumentError("body must be {\"token_sha256\": \"<hex>\"}"));
+    }
+    absl::Status s = store_.CheckJupyterAccess(id, body["token_sha256"].get<std::string>());
+    if (!s.ok()) return Error(s);
+    return Json(200, {{"ok", true}});
   }
   if (what == "go_suspend") {
     absl::Status s = store_.MarkGoSuspend(id);

@@ -1,8 +1,10 @@
 // haid's HTTP side port: /healthz (process up), /readyz (Postgres reachable and the scheduler
 // passing), /metrics (Prometheus text), and task control for in-task code
 // (python/hai): GET  /v1/task/<attempt>/suspend, POST /v1/task/<attempt>/go_suspend,
-// GET|PUT /v1/task/<attempt>/whole_life_state, authenticated by the attempt's task token
-// ("Authorization: Bearer $HAI_TASK_TOKEN"). Served by http::Server (http_core.h): bodies
+// GET|PUT /v1/task/<attempt>/whole_life_state, and for a Jupyter container's server
+// POST /v1/task/<attempt>/jupyter_access {"token_sha256": ...} (200, or 403 with why: the
+// owner's current users row decides, Store::CheckJupyterAccess); all authenticated by the
+// attempt's task token ("Authorization: Bearer $HAI_TASK_TOKEN"). Served by http::Server (http_core.h): bodies
 // are capped before auth (413), probes run on their own thread apart from task control, slow
 // clients are dropped, and connections are kept alive for the SDK's polls.
 #pragma once

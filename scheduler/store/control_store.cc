@@ -183,6 +183,39 @@ absl::StatusOr<OpenAttempt> Store::AttemptForTaskToken(int64_t attempt_id,
   return *std::move(found);
 }
 
+absl::Status Store::CheckJupyterAccess(int64_t attempt_id, const std::string& access_token_hash) {
+  std::optional<absl::Status> verdict;
+  absl::Status s = pool_->Read("jupyter access", [&](pqxx::read_transaction& tx) {
+    auto r = tx.exec_params(
+        "SELECT j.access_token_hash, j.owner_token_hash, u.token_hash, u.active "
+        "FROM attempts a JOIN chains c USING (chain_id) "
+        "JOIN jupyter_containers j USING (chain_id) "
+        "JOIN users u ON u.user_name = c.user_name WHERE a.attempt_id = $1",
+        attempt_id);
+    if (r.empty()) {
+      verdict = absl::PermissionDeniedError("not a Jupyter container");
+      return absl::OkStatus();
+    }
+    const std::string access = r[0][0].as<std::string>();
+    const std::string derived_from = r[0][1].as<std::string>();
+    const std::string owner_now = r[0][2].as<std::string>();
+    if (access.empty() || access != access_token_hash) {
+      verdict = absl::PermissionDeniedError("not this container's access token");
+    } else if (!r[0][3].as<bool>()) {
+      verdict = absl::PermissionDeniedError("the container's owner is disabled");
+    } else if (owner_now != derived_from) {
+      verdict = absl::PermissionDeniedError(
+          "the owner's API token was rotated since this URL was issued: ask `hai-cli jupyter "
+          "url` for a new one");
+    } else {
+      verdict = absl::OkStatus();
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return *verdict;
+}
+
 absl::Status Store::MarkGoSuspend(int64_t attempt_id) {
   return pool_->Write("go_suspend", [&](pqxx::work& tx) -> absl::Status {
     auto r =

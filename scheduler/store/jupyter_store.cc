@@ -189,6 +189,17 @@ absl::Status JupyterStore::TouchApi(int64_t chain_id) {
   });
 }
 
+absl::Status JupyterStore::SetAccessToken(int64_t chain_id, const std::string& access_token_hash,
+                                          const std::string& owner_token_hash) {
+  return pool_.Write("jupyter access token", [&](pqxx::work& tx) -> absl::Status {
+    tx.exec_params(
+        "UPDATE jupyter_containers SET access_token_hash = $2, owner_token_hash = $3 "
+        "WHERE chain_id = $1 AND (access_token_hash, owner_token_hash) IS DISTINCT FROM ($2, $3)",
+        chain_id, access_token_hash, owner_token_hash);
+    return absl::OkStatus();
+  });
+}
+
 absl::Status JupyterStore::MarkCulled(int64_t chain_id, int64_t attempt_id,
                                       const std::string& reason) {
   return pool_.Write("cull jupyter", [&](pqxx::work& tx) -> absl::Status {

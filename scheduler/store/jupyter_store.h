@@ -85,6 +85,11 @@ class JupyterStore {
 
   // Records a JupyterService request about the container (it counts as activity).
   absl::Status TouchApi(int64_t chain_id);
+  // Makes `access_token_hash` the container's access token, derived from the owner's API
+  // token hashing to `owner_token_hash` (a no-op when it already is; a different one replaces
+  // it, so a URL from before a rotation stops working).
+  absl::Status SetAccessToken(int64_t chain_id, const std::string& access_token_hash,
+                              const std::string& owner_token_hash);
   // Marks the container culled (before its stop is requested) with a task_events row.
   absl::Status MarkCulled(int64_t chain_id, int64_t attempt_id, const std::string& reason);
 

@@ -123,6 +123,11 @@ class Store final : public LoopStore {
                                                   const std::string& token_hash);
   absl::Status MarkGoSuspend(int64_t attempt_id);
   absl::Status SetWholeLifeState(int64_t chain_id, int value);
+  // Whether a Jupyter container's server (attempt `attempt_id`) may let in the holder of the
+  // access token hashing to `access_token_hash`, by the current rows: OK when it is the
+  // container's token and its owner is active and still has the API token it was derived
+  // from; PermissionDenied saying which is not so (docs/security.md).
+  absl::Status CheckJupyterAccess(int64_t attempt_id, const std::string& access_token_hash);
 
   ConnectionPool& pool() { return *pool_; }
 

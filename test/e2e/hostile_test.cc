@@ -3,9 +3,11 @@
 // 20002; no passwd entries needed). Alice's task prints its uid, then tries to read bob's
 // task token file, haid's config, bob's rank log and bob's workspace, to write into and
 // remount its read-only dataset, and to SIGKILL its supervisor, its manager, haid and bob's
-// rank; then it kills its own process group (`kill -9 0`). Its chain fails with that reason
-// (it is not a lost rank), every node stays ready, bob's task runs on untouched, and alice's
-// task token stops working with the attempt.
+// rank; then it kills its own process group (`kill -9 0`), in every attempt of its chain. That
+// is a self-inflicted end, not a lost rank: the chain is requeued scheduler.max_self_requeues
+// times (2 here) and then fails with the reason, every node stays ready (node health counts
+// only losses the task did not cause), bob's task runs on untouched, and alice's task token
+// stops working with its attempt.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -81,6 +83,7 @@ TEST(Hostile, TaskRunsAsItsUserAndCannotHarmOthers) {
   Cluster cluster(2, 1);
   // One lost rank marks a node unhealthy: a task that could make its rank "lost" would show.
   cluster.SetSchedulerKey("node_lost_ranks_unhealthy", "1");
+  cluster.SetSchedulerKey("max_self_requeues", "2");
   const std::string dir = cluster.dir();
   cluster.AddUser("alice", "alice-token");
   cluster.AddUser("bob", "bob-token");
@@ -132,8 +135,8 @@ TEST(Hostile, TaskRunsAsItsUserAndCannotHarmOthers) {
   const int64_t alice = cluster.Submit("alice", cluster.WriteScript("attack.py", script), "");
   ASSERT_GT(alice, 0);
 
-  // Alice's chain fails: its own doing, a failed rank, not a lost one.
-  ASSERT_TRUE(WaitFor([&] { return cluster.CurrentState(alice) == "failed"; }, 30000))
+  // Alice's chain is requeued twice, then fails: its own doing, failed ranks, never lost ones.
+  ASSERT_TRUE(WaitFor([&] { return cluster.CurrentState(alice) == "failed"; }, 60000))
       << "state " << cluster.CurrentState(alice) << "\n"
       << Slurp(absl::StrCat(dir, "/var/logs/", alice, "/0/rank-0.log")) << cluster.DaemonLog();
   const std::string log = Slurp(absl::StrCat(dir, "/var/logs/", alice, "/0/rank-0.log"));
@@ -152,13 +155,26 @@ TEST(Hostile, TaskRunsAsItsUserAndCannotHarmOthers) {
                                                                                    << log;
   }
   EXPECT_NE(log.find("[out] done"), std::string::npos) << log;
+  EXPECT_EQ(cluster.db().Query(absl::StrCat(
+                "SELECT string_agg(state, ',' ORDER BY attempt_no) FROM attempts WHERE chain_id = ",
+                alice)),
+            "suspended,suspended,failed");
   EXPECT_EQ(
-      cluster.db().Query(absl::StrCat("SELECT count(*) FROM attempts WHERE chain_id = ", alice)),
-      "1")
-      << "requeued";
-  const std::string reason =
-      cluster.db().Query(absl::StrCat("SELECT end_reason FROM attempts WHERE chain_id = ", alice));
-  EXPECT_NE(reason.find("killed its own process group"), std::string::npos) << reason;
+      cluster.db().Query(absl::StrCat("SELECT self_requeues FROM chains WHERE chain_id = ", alice)),
+      "2");
+  const std::string first_reason = cluster.db().Query(absl::StrCat(
+      "SELECT end_reason FROM attempts WHERE chain_id = ", alice, " ORDER BY attempt_no LIMIT 1"));
+  EXPECT_NE(first_reason.find("killed its own process group"), std::string::npos) << first_reason;
+  EXPECT_NE(first_reason.find("requeued (self-inflicted end 1 of at most 2"), std::string::npos)
+      << first_reason;
+  const std::string reason = cluster.db().Query(absl::StrCat(
+      "SELECT end_reason FROM attempts WHERE chain_id = ", alice, " AND state = 'failed'"));
+  EXPECT_NE(reason.find("reached scheduler.max_self_requeues = 2"), std::string::npos) << reason;
+  // No pod of alice's was ever 'lost'.
+  EXPECT_EQ(cluster.db().Query(absl::StrCat("SELECT count(*) FROM pods p JOIN attempts a USING "
+                                            "(attempt_id) WHERE a.chain_id = ",
+                                            alice, " AND p.state = 'lost'")),
+            "0");
 
   // Every node ready; bob's task untouched.
   EXPECT_EQ(cluster.db().Query("SELECT count(*) FROM hosts WHERE state <> 'ready'"), "0")
@@ -176,8 +192,8 @@ TEST(Hostile, TaskRunsAsItsUserAndCannotHarmOthers) {
   ASSERT_NE(at, std::string::npos) << log;
   const size_t start = at + std::string("[out] token ").size();
   const std::string token = log.substr(start, log.find('\n', start) - start);
-  const std::string alice_attempt =
-      cluster.db().Query(absl::StrCat("SELECT attempt_id FROM attempts WHERE chain_id = ", alice));
+  const std::string alice_attempt = cluster.db().Query(absl::StrCat(
+      "SELECT attempt_id FROM attempts WHERE chain_id = ", alice, " ORDER BY attempt_no LIMIT 1"));
   httplib::Client http("127.0.0.1", cluster.http_port());
   auto res = http.Get(absl::StrCat("/v1/task/", alice_attempt, "/suspend"),
                       {{"Authorization", "Bearer " + token}});

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -65,10 +66,11 @@ int64_t AsInt(const nlohmann::json& v) {
   return v.is_string() ? std::stoll(v.get<std::string>()) : v.get<int64_t>();
 }
 
-// "http://127.0.0.1:PORT/?token=T" -> port, path+query.
+// "http://127.0.0.1:PORT/?token=T" -> port, path+query, token.
 struct ParsedUrl {
   int port = 0;
   std::string path;
+  std::string token;
 };
 ParsedUrl ParseUrl(const std::string& url) {
   ParsedUrl p;
@@ -77,6 +79,7 @@ ParsedUrl ParseUrl(const std::string& url) {
   const size_t slash = url.find('/', prefix.size());
   p.port = std::stoi(url.substr(prefix.size(), slash - prefix.size()));
   p.path = slash == std::string::npos ? "/" : url.substr(slash);
+  if (const size_t t = url.find("?token="); t != std::string::npos) p.token = url.substr(t + 7);
   return p;
 }
 
@@ -141,11 +144,13 @@ TEST_F(JupyterE2E, NotebookServesKernelsAndWorkspaceThenStopsAndKeepsTheWorkspac
   nlohmann::json created = Json(r);
   const std::string url = created["url"].get<std::string>();
   const int64_t chain = AsInt(created["container"]["chain_id"]);
-  EXPECT_THAT(url, HasSubstr("?token=alice-token"));
   EXPECT_EQ(created["container"]["node"].get<std::string>().rfind("jup-", 0), 0u)
       << "a container lands on a jupyter node";
   ParsedUrl u = ParseUrl(url);
   ASSERT_GT(u.port, 0) << url;
+  // The URL carries the container's own token, never the owner's API token.
+  ASSERT_EQ(u.token.size(), 64u) << url;
+  EXPECT_THAT(url, Not(HasSubstr("alice-token")));
 
   // The URL with the token opens the real notebook server.
   httplib::Client http("127.0.0.1", u.port);
@@ -158,13 +163,16 @@ TEST_F(JupyterE2E, NotebookServesKernelsAndWorkspaceThenStopsAndKeepsTheWorkspac
   auto denied = anon.Get("/api/contents");
   ASSERT_TRUE(denied);
   EXPECT_EQ(denied->status, 403);
-  // Another user's token is refused too.
+  // Another user's token is refused too, and so is the owner's API token itself.
   auto wrong = anon.Get("/api/contents", {{"Authorization", "token bob-token"}});
   ASSERT_TRUE(wrong);
   EXPECT_EQ(wrong->status, 403);
+  auto api_token = anon.Get("/api/contents", {{"Authorization", "token alice-token"}});
+  ASSERT_TRUE(api_token);
+  EXPECT_EQ(api_token->status, 403);
 
   // A kernel through the REST API, and the workspace through /api/contents.
-  const httplib::Headers auth = {{"Authorization", "token alice-token"}};
+  const httplib::Headers auth = {{"Authorization", "token " + u.token}};
   auto kernel = http.Post("/api/kernels", auth, "{\"name\": \"python3\"}", "application/json");
   ASSERT_TRUE(kernel);
   ASSERT_EQ(kernel->status, 201) << kernel->body;
@@ -192,6 +200,7 @@ TEST_F(JupyterE2E, NotebookServesKernelsAndWorkspaceThenStopsAndKeepsTheWorkspac
   std::string rank_log((std::istreambuf_iterator<char>(log_file)), {});
   EXPECT_THAT(rank_log, HasSubstr("token=[hidden]")) << log_path;
   EXPECT_THAT(rank_log, Not(HasSubstr("alice-token")));
+  EXPECT_THAT(rank_log, Not(HasSubstr(u.token)));
 
   // The container is one of the user's tasks: `hai-cli list` shows it as kind jupyter.
   r = c().Cli("alice", "list --json");
@@ -243,11 +252,85 @@ TEST_F(JupyterE2E, NotebookServesKernelsAndWorkspaceThenStopsAndKeepsTheWorkspac
   ASSERT_EQ(r.exit_code, 0) << r.output;
   ParsedUrl again = ParseUrl(Json(r)["url"].get<std::string>());
   httplib::Client http2("127.0.0.1", again.port);
-  auto listing2 = http2.Get("/api/contents", auth);
+  // A new container, a new token; the old one does not open it.
+  EXPECT_NE(again.token, u.token);
+  auto old_token = http2.Get("/api/contents", auth);
+  ASSERT_TRUE(old_token);
+  EXPECT_EQ(old_token->status, 403);
+  auto listing2 = http2.Get("/api/contents", {{"Authorization", "token " + again.token}});
   ASSERT_TRUE(listing2);
   EXPECT_THAT(listing2->body, HasSubstr("hello.txt"));
   r = c().Cli("alice", "jupyter stop nb --wait");
   EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+// The notebook follows its owner's current users row (docs/security.md): rotating the owner's
+// API token, or disabling the owner, locks a running notebook within a second, for the
+// token in the URL and for the login cookie it set alike; the URL asked for with the new
+// token works again.
+TEST_F(JupyterE2E, RotatedOrDisabledOwnerIsLockedOutWithinASecond) {
+  CommandResult r = c().Cli("dave", "jupyter create --name locked --cpu 1 --memory 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const ParsedUrl u = ParseUrl(Json(r)["url"].get<std::string>());
+  ASSERT_GT(u.port, 0) << r.output;
+  httplib::Client http("127.0.0.1", u.port);
+  const httplib::Headers by_token = {{"Authorization", "token " + u.token}};
+  auto ok = http.Get("/api/contents", by_token);
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  // The ?token= request sets the login cookie a browser would keep.
+  auto login = http.Get(absl::StrCat("/api/contents?token=", u.token).c_str());
+  ASSERT_TRUE(login);
+  ASSERT_EQ(login->status, 200);
+  std::string cookie = login->get_header_value("Set-Cookie");
+  cookie = cookie.substr(0, cookie.find(';'));
+  ASSERT_FALSE(cookie.empty());
+  const httplib::Headers by_cookie = {{"Cookie", cookie}};
+  auto with_cookie = http.Get("/api/contents", by_cookie);
+  ASSERT_TRUE(with_cookie);
+  ASSERT_EQ(with_cookie->status, 200);
+
+  // Milliseconds from now until a request with `headers` is refused (403), at most 5 s.
+  auto ms_until_refused = [&](const httplib::Headers& headers) {
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+      auto res = http.Get("/api/contents", headers);
+      if (res && res->status == 403) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start)
+        .count();
+  };
+
+  // The admin rotates dave's token (by SQL, as an admin may).
+  c().db().Exec(
+      "UPDATE users SET token_hash = encode(sha256('dave-token-2'), 'hex') "
+      "WHERE user_name = 'dave'");
+  EXPECT_LE(ms_until_refused(by_token), 1000);
+  EXPECT_LE(ms_until_refused(by_cookie), 1000);
+  // The URL asked for with the new token opens it; the old token stays refused.
+  r = c().Cli("dave", "jupyter url locked", {{"HAI_TOKEN", "dave-token-2"}});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const ParsedUrl renewed = ParseUrl(r.output.substr(0, r.output.find('\n')));
+  ASSERT_EQ(renewed.token.size(), 64u) << r.output;
+  EXPECT_NE(renewed.token, u.token);
+  const httplib::Headers by_new_token = {{"Authorization", "token " + renewed.token}};
+  auto reopened = http.Get("/api/contents", by_new_token);
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(reopened->status, 200);
+  auto old = http.Get("/api/contents", by_token);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->status, 403);
+
+  // Disabling dave locks it too.
+  c().db().Exec("UPDATE users SET active = false WHERE user_name = 'dave'");
+  EXPECT_LE(ms_until_refused(by_new_token), 1000);
+
+  c().db().Exec(
+      "UPDATE users SET active = true, token_hash = encode(sha256('dave-token'), 'hex') "
+      "WHERE user_name = 'dave'");
+  ExpectOk(c().Cli("dave", "jupyter stop locked --wait"));
 }
 
 TEST_F(JupyterE2E, QuotaLimitsAreEnforcedAndNamed) {
@@ -387,13 +470,14 @@ TEST_F(JupyterE2E, IdleContainersAreCulledUnlessKeptAliveOrInUse) {
   const int64_t busy_chain = AsInt(Json(busy)["container"]["chain_id"]);
   // "busy" is used through the notebook's own API the whole time: the server's
   // last_activity, reported by its manager, keeps it alive (haid sees no request for it).
-  httplib::Client busy_http("127.0.0.1", ParseUrl(Json(busy)["url"].get<std::string>()).port);
+  const ParsedUrl busy_url = ParseUrl(Json(busy)["url"].get<std::string>());
+  httplib::Client busy_http("127.0.0.1", busy_url.port);
   // Use it every 0.5 s for twice the idle timeout (the condition never turns true).
   auto last_use = std::chrono::steady_clock::now() - std::chrono::seconds(1);
   WaitFor(
       [&] {
         if (std::chrono::steady_clock::now() - last_use > std::chrono::milliseconds(500)) {
-          auto r = busy_http.Get("/api/contents", {{"Authorization", "token carol-token"}});
+          auto r = busy_http.Get("/api/contents", {{"Authorization", "token " + busy_url.token}});
           EXPECT_TRUE(r && r->status == 200);
           last_use = std::chrono::steady_clock::now();
         }

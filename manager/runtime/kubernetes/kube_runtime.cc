@@ -118,6 +118,33 @@ absl::Status KubernetesPodRuntime::EnsureFiles(const PodSpec& spec) {
   return absl::OkStatus();
 }
 
+absl::Status KubernetesPodRuntime::EnsureTokenSecret(const PodSpec& spec) {
+  if (token_ready_) return absl::OkStatus();
+  auto secret = TokenSecretManifest(spec, opt_.manifest);
+  if (absl::IsNotFound(secret.status())) return absl::OkStatus();  // no token to hand over
+  if (!secret.ok()) return secret.status();
+  auto created = client_->Call("POST", NamespacePath("secrets"), &*secret);
+  if (!created.ok() && absl::IsAlreadyExists(created.status())) {
+    // Left by this attempt's previous manager: kept when it holds this token, replaced when the
+    // token was re-issued (a Pod about to start must get the token whose hash is stored).
+    const std::string path =
+        absl::StrCat(NamespacePath("secrets"), "/", TokenSecretName(spec.attempt_id));
+    auto existing = client_->Call("GET", path);
+    if (!existing.ok()) return existing.status();
+    if (Label(*existing, kLabelAttempt) == absl::StrCat(spec.attempt_id) &&
+        existing->value("data", nlohmann::json::object()) == (*secret)["data"]) {
+      token_ready_ = true;
+      return absl::OkStatus();
+    }
+    auto deleted = client_->Call("DELETE", path);
+    if (!deleted.ok() && !absl::IsNotFound(deleted.status())) return deleted.status();
+    created = client_->Call("POST", NamespacePath("secrets"), &*secret);
+  }
+  if (!created.ok()) return created.status();
+  token_ready_ = true;
+  return absl::OkStatus();
+}
+
 absl::Status KubernetesPodRuntime::EnsureJupyterService(const PodSpec& spec) {
   if (spec.container_port <= 0) return absl::OkStatus();
   if (!serving_spec_.has_value()) serving_spec_ = spec;
@@ -183,6 +210,7 @@ void KubernetesPodRuntime::Track(int rank, const nlohmann::json& pod, const std:
 absl::StatusOr<int64_t> KubernetesPodRuntime::Start(const PodSpec& spec) {
   auto manifest = PodManifest(spec, opt_.manifest);
   if (!manifest.ok()) return manifest.status();
+  if (absl::Status s = EnsureTokenSecret(spec); !s.ok()) return s;
   if (absl::Status s = EnsureFiles(spec); !s.ok()) return s;
   if (absl::Status s = EnsureService(spec); !s.ok()) return s;
   if (absl::Status s = EnsureJupyterService(spec); !s.ok()) return s;
@@ -297,7 +325,10 @@ absl::Status KubernetesPodRuntime::Release() {
   const std::pair<const char*, std::string> objects[] = {
       {"services", ServiceName(attempt_id_)},
       {"services", JupyterServiceName(attempt_id_)},
-      {"configmaps", FilesConfigMapName(attempt_id_)}};
+      {"configmaps", FilesConfigMapName(attempt_id_)},
+      // The task token dies with its attempt (haid refuses it once the attempt ended); its
+      // Secret goes with the attempt's other objects.
+      {"secrets", TokenSecretName(attempt_id_)}};
   for (const auto& [kind, name] : objects) {
     auto deleted = client_->Call("DELETE", absl::StrCat(NamespacePath(kind), "/", name));
     if (!deleted.ok() && !absl::IsNotFound(deleted.status()) && result.ok()) {

@@ -1,6 +1,7 @@
 // KubernetesPodRuntime: runs each rank as a Pod (manifests.h) through the REST API
 // (kube_client.h).
-//   Start   creates the attempt's files ConfigMap (spec.files), headless Service and, for a
+//   Start   creates the attempt's task-token Secret (the Pods read HAI_TASK_TOKEN from it),
+//           files ConfigMap (spec.files), headless Service and, for a
 //           serving rank, ClusterIP Service (each once), then the rank's Pod; a Pod that
 //           already exists with this attempt's and rank's labels is adopted, never duplicated,
 //           and so are the other objects (409: the existing one is read, a ConfigMap with
@@ -12,7 +13,7 @@
 //           SIGKILL when it ends), kKill with a 1 s grace. A uid precondition makes sure a
 //           same-named Pod of someone else is never deleted.
 //   ServiceHost  the serving Service's cluster IP (retried each call until known).
-//   Release deletes the Services, the ConfigMap and any Pod of the attempt still there.
+//   Release deletes the Services, the ConfigMap, the token Secret and any Pod still there.
 // Threads: one watch thread (list, then watch from the list's resourceVersion; re-list on
 // 410 Gone or a broken stream) and one log thread per rank that follows the pod log API into
 // the rank's log file (resuming after the last line already written). Both only update the
@@ -79,6 +80,8 @@ class KubernetesPodRuntime : public PodRuntime {
   std::string NamespacePath(const char* kind) const;
   absl::Status EnsureService(const PodSpec& spec);
   absl::Status EnsureFiles(const PodSpec& spec);
+  // Creates the attempt's token Secret (or keeps/replaces the one a predecessor left).
+  absl::Status EnsureTokenSecret(const PodSpec& spec);
   // Creates (or reads) a serving rank's ClusterIP Service and records its cluster IP.
   absl::Status EnsureJupyterService(const PodSpec& spec);
   // Records `pod` for `rank` and starts the log and watch threads as needed.
@@ -100,6 +103,7 @@ class KubernetesPodRuntime : public PodRuntime {
   const KubeRuntimeOptions opt_;
   bool service_ready_ = false;  // lifecycle thread only, like the next three
   bool files_ready_ = false;
+  bool token_ready_ = false;
   std::optional<PodSpec> serving_spec_;  // the serving rank's spec (container_port > 0)
   std::string service_host_;             // its Service's cluster IP once known
 

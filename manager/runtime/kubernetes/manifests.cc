@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -101,6 +102,15 @@ nlohmann::json CoreV1Object(const char* kind, const std::string& name,
                           {"annotations", std::move(annotations)}}}};
 }
 
+// The task token, from spec.env; "" when it has none.
+std::string TaskToken(const PodSpec& spec) {
+  const std::string prefix = absl::StrCat(kTaskTokenEnv, "=");
+  for (const std::string& kv : spec.env) {
+    if (absl::StartsWith(kv, prefix)) return kv.substr(prefix.size());
+  }
+  return "";
+}
+
 nlohmann::json ServicePort(const char* name, int port) {
   return {{"name", name}, {"port", port}, {"targetPort", port}, {"protocol", "TCP"}};
 }
@@ -119,6 +129,10 @@ std::string JupyterServiceName(int64_t attempt_id) {
 
 std::string FilesConfigMapName(int64_t attempt_id) {
   return absl::StrCat("hai-", attempt_id, "-files");
+}
+
+std::string TokenSecretName(int64_t attempt_id) {
+  return absl::StrCat("hai-", attempt_id, "-token");
 }
 
 std::string AttemptSelector(int64_t attempt_id) {
@@ -154,6 +168,11 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
         "no container image: the task, its environment and kubernetes.default_image name none");
   }
   if (spec.argv.empty()) return absl::InvalidArgumentError("empty command");
+  // As on the local runtime, a task never runs as root (users.uid/gid 0 are refused).
+  if (spec.uid == 0 || spec.gid == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "user ", spec.user, " has uid or gid 0: a task never runs as root (docs/security.md)"));
+  }
 
   nlohmann::json env = nlohmann::json::array();
   for (const std::string& kv : spec.env) {
@@ -161,6 +180,15 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
     if (eq == std::string::npos) continue;
     const std::string name = kv.substr(0, eq);
     if (name == "CUDA_VISIBLE_DEVICES" || name == "NVIDIA_VISIBLE_DEVICES") continue;
+    if (name == kTaskTokenEnv) {
+      // Anyone who may read Pods (kubectl get pod -o yaml) must not see the token: it lives in
+      // the attempt's Secret, which the kubelet resolves when the container starts.
+      env.push_back({{"name", name},
+                     {"valueFrom",
+                      {{"secretKeyRef",
+                        {{"name", TokenSecretName(spec.attempt_id)}, {"key", kTokenSecretKey}}}}}});
+      continue;
+    }
     const std::string value = name == "MASTER_ADDR"
                                   ? MasterAddress(spec.attempt_id, options.namespace_)
                                   : kv.substr(eq + 1);
@@ -205,10 +233,21 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
     volumes.push_back({{"name", "hai-scratch"}, {"emptyDir", nlohmann::json::object()}});
     mounts.push_back({{"name", "hai-scratch"}, {"mountPath", spec.scratch_dir}});
   }
+  if (options.read_only_root_filesystem) {
+    // Programs expect a writable /tmp; it is the only writable place besides the volumes.
+    volumes.push_back({{"name", "hai-tmp"}, {"emptyDir", nlohmann::json::object()}});
+    mounts.push_back({{"name", "hai-tmp"}, {"mountPath", "/tmp"}});
+  }
 
   nlohmann::json container = {
       {"name", kContainerName}, {"image", image}, {"imagePullPolicy", options.image_pull_policy},
       {"command", command},     {"env", env},     {"volumeMounts", mounts}};
+  // The task's code is untrusted: no way back to root inside the container (no setuid gain,
+  // no capabilities), and the runtime's default syscall filter (pod level, below).
+  container["securityContext"] = {{"allowPrivilegeEscalation", false},
+                                  {"privileged", false},
+                                  {"capabilities", {{"drop", nlohmann::json::array({"ALL"})}}},
+                                  {"readOnlyRootFilesystem", options.read_only_root_filesystem}};
   if (!limits.empty()) container["resources"] = {{"limits", limits}, {"requests", limits}};
   if (absl::StartsWith(spec.cwd, "/")) container["workingDir"] = spec.cwd;
   if (spec.container_port > 0) {
@@ -237,6 +276,18 @@ absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOp
       {"containers", nlohmann::json::array({container})},
       {"volumes", volumes}};
   if (!options.service_account.empty()) pod_spec["serviceAccountName"] = options.service_account;
+  // The rank runs as its user (users.uid/gid/supplementary_gids), whatever USER the image
+  // names; runAsNonRoot makes the kubelet refuse to start it as root in any case.
+  nlohmann::json security = {{"runAsNonRoot", true},
+                             {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+  if (spec.uid > 0) {
+    security["runAsUser"] = spec.uid;
+    security["runAsGroup"] = spec.gid > 0 ? spec.gid : spec.uid;
+    if (!spec.supplementary_gids.empty()) {
+      security["supplementalGroups"] = spec.supplementary_gids;
+    }
+  }
+  pod_spec["securityContext"] = std::move(security);
   if (!spec.gpus.empty()) {
     // GPU nodes are commonly tainted with the GPU resource name so that only GPU pods land.
     pod_spec["tolerations"] = nlohmann::json::array(
@@ -291,6 +342,23 @@ absl::StatusOr<nlohmann::json> JupyterServiceManifest(const PodSpec& spec,
        {{kLabelAttempt, absl::StrCat(spec.attempt_id)}, {kLabelRank, absl::StrCat(spec.rank)}}},
       {"ports", nlohmann::json::array({ServicePort("jupyter", spec.container_port)})}};
   return svc;
+}
+
+absl::StatusOr<nlohmann::json> TokenSecretManifest(const PodSpec& spec,
+                                                   const ManifestOptions& options) {
+  const std::string token = TaskToken(spec);
+  if (token.empty()) return absl::NotFoundError("the rank has no task token");
+  nlohmann::json annotations = Annotations(spec);
+  annotations.erase("hai.io/node");
+  annotations.erase("hai.io/gpus");
+  nlohmann::json secret =
+      CoreV1Object("Secret", TokenSecretName(spec.attempt_id), options, Labels(spec), annotations);
+  secret["type"] = "Opaque";
+  // `data` (base64), not stringData: the API server returns data, so a successor manager can
+  // compare what it would create with what exists.
+  secret["data"] = {{kTokenSecretKey, absl::Base64Escape(token)}};
+  secret["immutable"] = true;
+  return secret;
 }
 
 absl::StatusOr<nlohmann::json> FilesConfigMapManifest(const PodSpec& spec,

@@ -25,6 +25,9 @@ struct ManifestOptions {
   std::string default_image;
   std::string image_pull_policy = "IfNotPresent";
   std::string service_account;  // "" = no service account token in the pod
+  // The container's root filesystem is read-only (kubernetes.read_only_root_filesystem); the
+  // rank then gets a writable emptyDir at /tmp. Its volumes stay as declared.
+  bool read_only_root_filesystem = false;
   // terminationGracePeriodSeconds: SIGTERM -> SIGKILL, the same kill grace as the local runtime.
   absl::Duration termination_grace = absl::Seconds(10);
 };
@@ -44,6 +47,11 @@ std::string ServiceName(int64_t attempt_id);
 std::string JupyterServiceName(int64_t attempt_id);
 // "hai-<attempt>-files": the ConfigMap holding spec.files.
 std::string FilesConfigMapName(int64_t attempt_id);
+// "hai-<attempt>-token": the Secret holding the attempt's task token.
+std::string TokenSecretName(int64_t attempt_id);
+// The Secret's key, and the environment variable the ranks read it as.
+inline constexpr char kTokenSecretKey[] = "token";
+inline constexpr char kTaskTokenEnv[] = "HAI_TASK_TOKEN";
 // "hai.io/attempt=<id>": every object of one attempt.
 std::string AttemptSelector(int64_t attempt_id);
 // The DNS name of rank 0 through the attempt's headless Service.
@@ -53,8 +61,14 @@ std::string MasterAddress(int64_t attempt_id, const std::string& ns);
 std::string LabelValue(std::string_view raw);
 
 // The Pod of one rank. InvalidArgument when it cannot be built (no image anywhere, no
-// command). Environment: spec.env with MASTER_ADDR pointing at rank 0's DNS name and without
-// CUDA_VISIBLE_DEVICES (the device plugin exposes the granted GPUs, renumbered from 0).
+// command, uid or gid 0). Environment: spec.env with MASTER_ADDR pointing at rank 0's DNS
+// name, without CUDA_VISIBLE_DEVICES (the device plugin exposes the granted GPUs, renumbered
+// from 0), and HAI_TASK_TOKEN read from the attempt's token Secret (secretKeyRef), never a
+// literal value in the Pod object. Security context (docs/security.md): runAsUser/runAsGroup/
+// supplementalGroups from spec.uid/gid/supplementary_gids (uid -1: left to the image),
+// runAsNonRoot, the RuntimeDefault seccomp profile, no privilege escalation, every
+// capability dropped, and optionally a read-only root filesystem.
+
 absl::StatusOr<nlohmann::json> PodManifest(const PodSpec& spec, const ManifestOptions& options);
 
 // The attempt's headless Service (selects every rank; publishes not-ready addresses so rank 0
@@ -65,6 +79,11 @@ absl::StatusOr<nlohmann::json> ServiceManifest(const PodSpec& spec, const Manife
 // port -> containerPort, named "jupyter". InvalidArgument without a valid port.
 absl::StatusOr<nlohmann::json> JupyterServiceManifest(const PodSpec& spec,
                                                       const ManifestOptions& options);
+
+// The attempt's token Secret (HAI_TASK_TOKEN of spec.env under kTokenSecretKey). NotFound
+// when spec.env has no task token (then the Pod references none either).
+absl::StatusOr<nlohmann::json> TokenSecretManifest(const PodSpec& spec,
+                                                   const ManifestOptions& options);
 
 // The ConfigMap of spec.files (one key per file). InvalidArgument when there are none or a
 // name is not a valid ConfigMap key.

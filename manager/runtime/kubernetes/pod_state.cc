@@ -84,6 +84,11 @@ PodStatus MapPod(const nlohmann::json& pod, bool present, absl::Time waiting_sin
     const auto code = t->find("exitCode");
     st.exit_code = code != t->end() && code->is_number_integer() ? code->get<int>() : 1;
     if (Str(*t, "reason") == "OOMKilled") st.reason = "killed: out of memory (OOMKilled)";
+    // A SIGKILL hai did not send: hai only kills by deleting the Pod, which sets
+    // deletionTimestamp; without it the container killed itself or hit its memory limit.
+    const bool deleting = pod.contains("metadata") && pod["metadata"].is_object() &&
+                          pod["metadata"].contains("deletionTimestamp");
+    st.self_inflicted = !deleting && (Str(*t, "reason") == "OOMKilled" || st.exit_code == 137);
     return st;
   }
   const std::string phase =

@@ -16,13 +16,22 @@
 
 namespace hai::manager {
 
-absl::Status WriteExitFile(const std::string& path, int code, const std::string& reason) {
+namespace {
+constexpr absl::string_view kSelfInflicted = "self-inflicted";
+}  // namespace
+
+absl::Status WriteExitFile(const std::string& path, int code, const std::string& reason,
+                           bool self_inflicted) {
   std::string line = reason;
   for (char& c : line) {
     if (c == '\n' || c == '\r') c = ' ';
   }
-  return WriteFileAtomically(
-      path, absl::StrCat(code, "\n", line.empty() ? "" : absl::StrCat(line, "\n")), 0644);
+  // The flag needs the reason line before it (an empty reason cannot hold its place).
+  if (self_inflicted && line.empty()) line = "killed by a signal hai did not send";
+  return WriteFileAtomically(path,
+                             absl::StrCat(code, "\n", line.empty() ? "" : absl::StrCat(line, "\n"),
+                                          self_inflicted ? absl::StrCat(kSelfInflicted, "\n") : ""),
+                             0644);
 }
 
 absl::StatusOr<std::optional<int>> ReadExitFile(const std::string& path) {
@@ -52,7 +61,24 @@ std::string ReadExitReason(const std::string& path) {
   absl::string_view text(buf, static_cast<size_t>(n));
   const size_t nl = text.find('\n');
   if (nl == absl::string_view::npos) return "";
-  return std::string(absl::StripAsciiWhitespace(text.substr(nl + 1)));
+  text = text.substr(nl + 1);
+  return std::string(absl::StripAsciiWhitespace(text.substr(0, text.find('\n'))));
+}
+
+bool ReadExitSelfInflicted(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return false;
+  char buf[1024];
+  const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+  if (n <= 0) return false;
+  absl::string_view text(buf, static_cast<size_t>(n));
+  // code, reason, flag: the third line.
+  for (int skip = 0; skip < 2; ++skip) {
+    const size_t nl = text.find('\n');
+    if (nl == absl::string_view::npos) return false;
+    text = text.substr(nl + 1);
+  }
+  return absl::StripAsciiWhitespace(text.substr(0, text.find('\n'))) == kSelfInflicted;
 }
 
 }  // namespace hai::manager

@@ -274,6 +274,7 @@ absl::StatusOr<PodStatus> LocalPodRuntime::Poll(int rank) {
     st.phase = PodStatus::Phase::kExited;
     st.exit_code = **code;
     st.reason = ReadExitReason(r.exit_path);
+    st.self_inflicted = ReadExitSelfInflicted(r.exit_path);
     return st;
   }
   // A supervisor still alive without an exit file is running. Re-check the file after seeing
@@ -286,6 +287,7 @@ absl::StatusOr<PodStatus> LocalPodRuntime::Poll(int rank) {
     st.phase = PodStatus::Phase::kExited;
     st.exit_code = **code;
     st.reason = ReadExitReason(r.exit_path);
+    st.self_inflicted = ReadExitSelfInflicted(r.exit_path);
     return st;
   }
   st.phase = PodStatus::Phase::kLost;

@@ -499,6 +499,11 @@ int RunRankSupervisor(const SupervisorOptions& o) {
     for (const std::string& line : s->splitter.Flush()) log.Line(s->kind, line);
   }
   std::string reason = start_failure;
+  bool self_inflicted = false;
+  if (reason.empty() && WIFSIGNALED(status_of_command) && !forwarded &&
+      WTERMSIG(status_of_command) == SIGKILL) {
+    self_inflicted = true;
+  }
   if (reason.empty() && WIFSIGNALED(status_of_command) && !forwarded) {
     // Not a signal hai sent (the runtime's SIGKILL ends the supervisor too): the task's own
     // doing, e.g. `kill -9 0`, or the kernel's (out of memory).
@@ -508,7 +513,7 @@ int RunRankSupervisor(const SupervisorOptions& o) {
                           "the kernel killed it, e.g. out of memory)");
     log.Line(LogStream::kErr, absl::StrCat("hai: ", reason));
   }
-  if (!WriteExitFile(o.exit_path, *code, reason).ok()) return 1;
+  if (!WriteExitFile(o.exit_path, *code, reason, self_inflicted).ok()) return 1;
   return 0;
 }
 

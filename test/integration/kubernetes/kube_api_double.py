@@ -2,7 +2,7 @@
 """A stand-in for a Kubernetes API server, for hai's tests (stdlib only).
 
 It implements the endpoints the Kubernetes runtime uses, with Kubernetes semantics:
-  pods, services and configmaps in namespaces: create (201, 409 AlreadyExists; a Service
+  pods, services, configmaps and secrets in namespaces: create (201, 409 AlreadyExists; a Service
   that is not headless gets spec.clusterIP, --cluster-ip, 127.0.0.1 by default, so what
   the runtime polls there reaches the local process), get (404), list with
   labelSelector (equality terms) and a resourceVersion, watch (ADDED/MODIFIED/DELETED and
@@ -25,6 +25,7 @@ optional. Test controls under /_double/: inject failures, expire watches, read t
 Prints "port N" on stdout once listening (on --port, 0 = a free loopback port).
 """
 import argparse
+import base64
 import copy
 import datetime
 import json
@@ -220,6 +221,20 @@ def start_container(ns, name, pod):
     argv = [rewrite(a, paths) for a in list(c.get("command", [])) + list(c.get("args", []))]
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     for e in c.get("env", []):
+        ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+        if ref is not None:
+            # As the kubelet: the Secret's key at container start; missing -> the container
+            # cannot be created.
+            secret = STATE["objects"].get(("secrets", ns, ref["name"]))
+            data = (secret or {}).get("data") or {}
+            if ref["key"] not in data:
+                set_pod_status(pod, phase="Pending", containerStatuses=container_status(pod, {
+                    "waiting": {"reason": "CreateContainerConfigError",
+                                "message": 'secret "%s" not found' % ref["name"]}}))
+                bump("pods", ns, "MODIFIED", pod)
+                return
+            env[e["name"]] = base64.b64decode(data[ref["key"]]).decode()
+            continue
         env[e["name"]] = rewrite(e.get("value", ""), paths)
     try:
         proc = subprocess.Popen(argv, env=env, cwd=rewrite(c.get("workingDir") or "/", paths),
@@ -320,7 +335,7 @@ def graceful_delete(ns, name, grace):
 # ------------------------------------------------------------------------------ HTTP
 
 ROUTE = re.compile(
-    r"^/api/v1/namespaces/([^/]+)/(pods|services|configmaps)(?:/([^/]+))?(?:/(log))?$")
+    r"^/api/v1/namespaces/([^/]+)/(pods|services|configmaps|secrets)(?:/([^/]+))?(?:/(log))?$")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -406,7 +421,7 @@ class Handler(BaseHTTPRequestHandler):
                 items = [o for (k, n, _), o in sorted(STATE["objects"].items())
                          if k == kind and n == ns and matches(o, query.get("labelSelector"))]
                 list_kind = {"pods": "PodList", "services": "ServiceList",
-                             "configmaps": "ConfigMapList"}[kind]
+                             "configmaps": "ConfigMapList", "secrets": "SecretList"}[kind]
                 return self.reply(200, {"kind": list_kind,
                                         "apiVersion": "v1",
                                         "metadata": {"resourceVersion": str(STATE["rv"])},
@@ -447,7 +462,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.fail(409, "Conflict", "Precondition failed: UID in precondition: "
                                  "%s, UID in object meta: %s" % (want_uid, obj["metadata"]["uid"]))
             out = copy.deepcopy(obj)
-            if kind in ("services", "configmaps"):
+            if kind in ("services", "configmaps", "secrets"):
                 STATE["objects"].pop((kind, ns, name))
                 bump(kind, ns, "DELETED", obj)
                 return self.reply(200, out)

@@ -143,7 +143,11 @@ TEST_F(KubeE2ETest, JupyterContainerIsAPodWithItsServiceAndStopRemovesThem) {
                                         " ORDER BY attempt_no DESC LIMIT 1"));
   // The URL is the Service's cluster IP (the double assigns 127.0.0.1) and the server's port.
   const std::string base = absl::StrCat("http://127.0.0.1:", jupyter_port_, "/");
-  EXPECT_EQ(url, base + "?token=alice-token");
+  // With the container's own token (64 hex digits), never alice's API token.
+  ASSERT_EQ(url.rfind(base + "?token=", 0), 0u) << url;
+  const std::string token = url.substr(url.find("?token=") + 7);
+  EXPECT_EQ(token.size(), 64u) << url;
+  EXPECT_NE(token, "alice-token");
   EXPECT_EQ(cluster_->db().Query(absl::StrCat(
                 "SELECT host || ':' || port FROM jupyter_containers WHERE chain_id = ", chain)),
             absl::StrCat("127.0.0.1:", jupyter_port_));
@@ -207,17 +211,21 @@ TEST_F(KubeE2ETest, JupyterContainerIsAPodWithItsServiceAndStopRemovesThem) {
     EXPECT_EQ(pod["metadata"]["labels"][k], v) << k;
   }
 
-  // The real notebook server the double started answers the URL with the owner's token.
+  // The real notebook server the double started answers the URL with the container's token
+  // (asking haid's side port, with the task token the Pod read from its Secret).
   httplib::Client http("127.0.0.1", jupyter_port_);
   http.set_follow_location(true);
-  auto page = http.Get("/?token=alice-token");
+  auto page = http.Get(absl::StrCat("/?token=", token).c_str());
   ASSERT_TRUE(page) << "no answer from " << url;
   EXPECT_EQ(page->status, 200) << page->body.substr(0, 300);
   httplib::Client anon("127.0.0.1", jupyter_port_);
   auto denied = anon.Get("/api/contents");
   ASSERT_TRUE(denied);
   EXPECT_EQ(denied->status, 403);
-  const httplib::Headers auth = {{"Authorization", "token alice-token"}};
+  auto api_token = anon.Get("/api/contents", {{"Authorization", "token alice-token"}});
+  ASSERT_TRUE(api_token);
+  EXPECT_EQ(api_token->status, 403);
+  const httplib::Headers auth = {{"Authorization", "token " + token}};
   auto kernel = http.Post("/api/kernels", auth, "{\"name\": \"python3\"}", "application/json");
   ASSERT_TRUE(kernel);
   EXPECT_EQ(kernel->status, 201) << kernel->body;
@@ -253,8 +261,12 @@ TEST_F(KubeE2ETest, JupyterContainerIsAPodWithItsServiceAndStopRemovesThem) {
   // Re-create: a new Pod over the same workspace.
   r = cluster_->Cli("alice", "jupyter create --name nb --cpu 1 --memory 2 --json");
   ASSERT_EQ(r.exit_code, 0) << r.output << ManagerLogs();
+  // A new container, a new access token (the old one is refused).
+  const std::string url2 = JsonOf(r)["url"].get<std::string>();
+  const std::string token2 = url2.substr(url2.find("?token=") + 7);
+  EXPECT_NE(token2, token);
   httplib::Client again("127.0.0.1", jupyter_port_);
-  auto listing = again.Get("/api/contents", auth);
+  auto listing = again.Get("/api/contents", {{"Authorization", "token " + token2}});
   ASSERT_TRUE(listing);
   EXPECT_THAT(listing->body, HasSubstr("hello.txt"));
   r = cluster_->Cli("alice", "jupyter stop nb --wait");

@@ -220,6 +220,40 @@ TEST_F(KubeManagerTest, TwoRanksRunAsPodsOnTheirNodesAndSucceed) {
     EXPECT_EQ(pod["spec"]["terminationGracePeriodSeconds"], 2);
   }
   EXPECT_EQ(double_->RequestsMatching("POST", "/namespaces/hai-test/services$").size(), 1u);
+
+  // Each Pod runs as alice's uid/gid without privileges, and reads the task token from the
+  // attempt's Secret (created once, before the Pods): the token is in no Pod object.
+  const std::string uid = Query("SELECT uid FROM users WHERE user_name = 'alice'");
+  const auto secrets = double_->RequestsMatching("POST", "/namespaces/hai-test/secrets$");
+  ASSERT_EQ(secrets.size(), 1u);
+  const nlohmann::json& secret = secrets[0]["body"];
+  EXPECT_EQ(secret["metadata"]["name"], absl::StrCat("hai-", attempt, "-token"));
+  const std::string encoded = secret["data"]["token"].get<std::string>();
+  for (const auto& create : creates) {
+    const nlohmann::json& pod = create["body"];
+    EXPECT_EQ(pod["spec"]["securityContext"]["runAsUser"].dump(), uid);
+    EXPECT_EQ(pod["spec"]["securityContext"]["runAsNonRoot"], true);
+    EXPECT_EQ(pod["spec"]["containers"][0]["securityContext"]["capabilities"]["drop"],
+              nlohmann::json::array({"ALL"}));
+    EXPECT_EQ(pod.dump().find(encoded), std::string::npos);
+    bool from_secret = false;
+    for (const nlohmann::json& e : pod["spec"]["containers"][0]["env"]) {
+      if (e["name"] != "HAI_TASK_TOKEN") continue;
+      EXPECT_FALSE(e.contains("value")) << e.dump();
+      from_secret = e["valueFrom"]["secretKeyRef"]["name"] == secret["metadata"]["name"];
+    }
+    EXPECT_TRUE(from_secret) << pod.dump(1);
+  }
+  // The Secret exists before any Pod that references it.
+  const nlohmann::json requests = double_->Requests();
+  size_t first_secret = requests.size(), first_pod = requests.size();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (requests[i]["method"] != "POST") continue;
+    const std::string path = requests[i]["path"];
+    if (absl::EndsWith(path, "/secrets")) first_secret = std::min(first_secret, i);
+    if (absl::EndsWith(path, "/pods")) first_pod = std::min(first_pod, i);
+  }
+  EXPECT_LT(first_secret, first_pod);
   // pods.pid holds the id derived from each Pod's uid.
   EXPECT_EQ(
       Query(absl::StrCat("SELECT count(*) FROM pods WHERE attempt_id = ", attempt, " AND pid > 0")),
@@ -318,7 +352,7 @@ TEST_F(KubeManagerTest, RestartedManagerAdoptsThePodsInsteadOfDuplicatingThem) {
   ::kill(first, SIGKILL);
   ASSERT_EQ(WaitExit(first), 128 + SIGKILL);
   // The Pods keep running without a manager.
-  EXPECT_EQ(double_->Objects().size(), 3u);  // 2 pods + the service
+  EXPECT_EQ(double_->Objects().size(), 4u);  // 2 pods, the service, the token Secret
 
   const pid_t second = StartManager(attempt, config);
   ASSERT_TRUE(WaitUntil([&] { return ManagerLogs().find("adopted rank 1") != std::string::npos; }))
@@ -506,7 +540,8 @@ TEST_F(KubeManagerTest, JupyterServiceIsAdoptedAfterARestartAndEverythingGoesAtT
   const std::string serving = absl::StrCat("127.0.0.1:", port, ":true");
   const pid_t first = StartManager(attempt, config);
   ASSERT_TRUE(WaitUntil([&] { return Query(ready_sql) == serving; })) << ManagerLogs();
-  EXPECT_EQ(double_->Objects().size(), 4u) << double_->Objects().dump(1);  // pod, 2 svc, cm
+  // pod, 2 svc, cm, token secret
+  EXPECT_EQ(double_->Objects().size(), 5u) << double_->Objects().dump(1);
   ::kill(first, SIGKILL);
   ASSERT_EQ(WaitExit(first), 128 + SIGKILL);
 

@@ -1,6 +1,7 @@
 // hai-k8s-dump-manifests DIR: writes every kind of manifest the Kubernetes runtime generates
 // (ranks with and without GPUs, RDMA, service account, mounts; the headless Service; a
-// Jupyter container's Pod, ClusterIP Service and ConfigMap) as JSON
+// Jupyter container's Pod, ClusterIP Service and ConfigMap; the task token's Secret; a
+// read-only root filesystem) as JSON
 // files into DIR, for the schema validation test (validate_manifests.js, kubernetes-models).
 #include <fstream>
 #include <iostream>
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   full.service_account = "trainer";
   full.image_pull_policy = "Always";
   full.termination_grace = absl::Milliseconds(2500);
+  full.read_only_root_filesystem = true;
   ok &= write("pod-rdma-sa", kube::PodManifest(hai::testing::SampleSpec(1), full));
   auto serving = hai::testing::SampleSpec(0);
   serving.container_port = 8888;
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
   ok &= write("pod-jupyter-shared-gpus-pvc", kube::PodManifest(shared, opt));
   ok &= write("service-jupyter", kube::JupyterServiceManifest(jupyter, opt));
   ok &= write("configmap-jupyter-files", kube::FilesConfigMapManifest(jupyter, opt));
+  ok &= write("secret-task-token", kube::TokenSecretManifest(hai::testing::SampleSpec(0), opt));
   std::cout << written << " manifests written to " << dir << "\n";
   return ok ? 0 : 1;
 }

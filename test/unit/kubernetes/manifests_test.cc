@@ -18,6 +18,7 @@ using manager::kube::JupyterServiceManifest;
 using manager::kube::LabelValue;
 using manager::kube::PodManifest;
 using manager::kube::ServiceManifest;
+using manager::kube::TokenSecretManifest;
 using nlohmann::json;
 
 std::string Env(const json& pod, const std::string& name) {
@@ -321,6 +322,103 @@ TEST(ManifestsTest, LabelValuesAreSanitized) {
   EXPECT_EQ(LabelValue(""), "");
   EXPECT_EQ(LabelValue(std::string(100, 'x')).size(), 63u);
   EXPECT_EQ(LabelValue("用户"), "");  // nothing of it fits a label; the annotation keeps it
+}
+
+}  // namespace
+}  // namespace hai::testing
+
+namespace hai::testing {
+namespace {
+
+using nlohmann::json;
+
+// The rank runs as its user, never as root, with nothing to escalate to (docs/security.md).
+TEST(ManifestsTest, PodRunsAsItsUserWithoutPrivileges) {
+  auto pod = manager::kube::PodManifest(SampleSpec(0), SampleOptions());
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  const json& sec = (*pod)["spec"]["securityContext"];
+  EXPECT_EQ(sec["runAsUser"], 21034);
+  EXPECT_EQ(sec["runAsGroup"], 2000);
+  EXPECT_EQ(sec["supplementalGroups"], json::array({3001, 3002}));
+  EXPECT_EQ(sec["runAsNonRoot"], true);
+  EXPECT_EQ(sec["seccompProfile"]["type"], "RuntimeDefault");
+  const json& c = (*pod)["spec"]["containers"][0]["securityContext"];
+  EXPECT_EQ(c["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(c["privileged"], false);
+  EXPECT_EQ(c["capabilities"]["drop"], json::array({"ALL"}));
+  // Read-only root is an option, off by default.
+  EXPECT_EQ(c["readOnlyRootFilesystem"], false);
+
+  // No gid: the group of the same number, like the local runtime; no extra groups listed.
+  auto spec = SampleSpec(0);
+  spec.gid = -1;
+  spec.supplementary_gids.clear();
+  auto own_group = manager::kube::PodManifest(spec, SampleOptions());
+  ASSERT_TRUE(own_group.ok());
+  EXPECT_EQ((*own_group)["spec"]["securityContext"]["runAsGroup"], 21034);
+  EXPECT_FALSE((*own_group)["spec"]["securityContext"].contains("supplementalGroups"));
+}
+
+TEST(ManifestsTest, RootIdentityIsRefused) {
+  auto spec = SampleSpec(0);
+  spec.uid = 0;
+  auto pod = manager::kube::PodManifest(spec, SampleOptions());
+  EXPECT_EQ(pod.status().code(), absl::StatusCode::kInvalidArgument);
+  spec.uid = 21034;
+  spec.gid = 0;
+  EXPECT_EQ(manager::kube::PodManifest(spec, SampleOptions()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ManifestsTest, ReadOnlyRootFilesystemKeepsTmpWritable) {
+  auto opt = SampleOptions();
+  opt.read_only_root_filesystem = true;
+  auto pod = manager::kube::PodManifest(SampleSpec(0), opt);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  const json& c = (*pod)["spec"]["containers"][0];
+  EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], true);
+  bool tmp = false;
+  for (const json& m : c["volumeMounts"]) {
+    if (m["mountPath"] == "/tmp") tmp = m["name"] == "hai-tmp";
+  }
+  EXPECT_TRUE(tmp) << c["volumeMounts"].dump();
+  bool empty_dir = false;
+  for (const json& v : (*pod)["spec"]["volumes"]) {
+    if (v["name"] == "hai-tmp") empty_dir = v.contains("emptyDir");
+  }
+  EXPECT_TRUE(empty_dir);
+}
+
+// The token is never a literal in the Pod (anyone who may read Pods would see it): the
+// container reads it from the attempt's Secret, which holds exactly that token.
+TEST(ManifestsTest, TaskTokenComesFromTheAttemptsSecret) {
+  auto pod = manager::kube::PodManifest(SampleSpec(0), SampleOptions());
+  ASSERT_TRUE(pod.ok());
+  EXPECT_EQ(pod->dump().find(kSampleTaskToken), std::string::npos) << pod->dump(1);
+  json token_env;
+  for (const json& e : (*pod)["spec"]["containers"][0]["env"]) {
+    if (e["name"] == "HAI_TASK_TOKEN") token_env = e;
+  }
+  ASSERT_TRUE(token_env.is_object());
+  EXPECT_FALSE(token_env.contains("value"));
+  EXPECT_EQ(token_env["valueFrom"]["secretKeyRef"]["name"], "hai-42-token");
+  EXPECT_EQ(token_env["valueFrom"]["secretKeyRef"]["key"], "token");
+
+  auto secret = manager::kube::TokenSecretManifest(SampleSpec(0), SampleOptions());
+  ASSERT_TRUE(secret.ok()) << secret.status();
+  EXPECT_EQ((*secret)["kind"], "Secret");
+  EXPECT_EQ((*secret)["metadata"]["name"], "hai-42-token");
+  EXPECT_EQ((*secret)["metadata"]["namespace"], "hai-tasks");
+  EXPECT_EQ((*secret)["metadata"]["labels"]["hai.io/attempt"], "42");
+  EXPECT_EQ((*secret)["type"], "Opaque");
+  // base64 of "t0k3n-of-attempt-42"
+  EXPECT_EQ((*secret)["data"]["token"], "dDBrM24tb2YtYXR0ZW1wdC00Mg==");
+
+  // A rank without a token gets no Secret.
+  auto spec = SampleSpec(0);
+  spec.env.clear();
+  EXPECT_EQ(manager::kube::TokenSecretManifest(spec, SampleOptions()).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -56,6 +56,24 @@ TEST(PodStateTest, TerminatedContainerGivesItsExitCode) {
   EXPECT_EQ(MapPod(Pod("Succeeded"), true, kT0, kT0, Timeouts()).phase, PodStatus::Phase::kExited);
 }
 
+// A SIGKILL hai did not send (hai kills only by deleting the Pod) is the task's own doing:
+// OOMKilled, or exit 137 without a deletionTimestamp. Not while hai deletes the Pod.
+TEST(PodStateTest, KilledWithoutADeleteIsSelfInflicted) {
+  PodStatus st =
+      MapPod(Pod("Failed", {{"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}}}}), true,
+             kT0, kT0, Timeouts());
+  EXPECT_TRUE(st.self_inflicted);
+  st = MapPod(Pod("Failed", {{"terminated", {{"exitCode", 137}, {"reason", "Error"}}}}), true, kT0,
+              kT0, Timeouts());
+  EXPECT_TRUE(st.self_inflicted);
+  json deleting = Pod("Failed", {{"terminated", {{"exitCode", 137}, {"reason", "Error"}}}});
+  deleting["metadata"]["deletionTimestamp"] = "2026-12-06T00:00:00Z";
+  EXPECT_FALSE(MapPod(deleting, true, kT0, kT0, Timeouts()).self_inflicted);
+  EXPECT_FALSE(MapPod(Pod("Failed", {{"terminated", {{"exitCode", 3}, {"reason", "Error"}}}}), true,
+                      kT0, kT0, Timeouts())
+                   .self_inflicted);
+}
+
 TEST(PodStateTest, EvictedOrDeletedPodIsLost) {
   json evicted = Pod("Failed");
   evicted["status"]["reason"] = "Evicted";

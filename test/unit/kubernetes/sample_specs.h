@@ -7,6 +7,8 @@
 
 namespace hai::testing {
 
+inline constexpr char kSampleTaskToken[] = "t0k3n-of-attempt-42";
+
 // Rank `rank` of a 2-node, 4-GPU-per-node attempt 42 with two storage mounts.
 inline manager::PodSpec SampleSpec(int rank = 0) {
   manager::PodSpec s;
@@ -14,9 +16,13 @@ inline manager::PodSpec SampleSpec(int rank = 0) {
   s.node = rank == 0 ? "gpu-node-01" : "gpu-node-02";
   s.gpus = {0, 1, 2, 3};
   s.argv = {"python3", "train.py", "--lr", "0.1"};
-  s.env = {"CUDA_VISIBLE_DEVICES=0,1,2,3", "HAI_TASK_ID=42",
-           "MASTER_ADDR=127.0.0.1",        "MASTER_PORT=29500",
-           "RANK=" + std::to_string(rank), "WORLD_SIZE=2"};
+  s.env = {"CUDA_VISIBLE_DEVICES=0,1,2,3",
+           "HAI_TASK_ID=42",
+           std::string("HAI_TASK_TOKEN=") + kSampleTaskToken,
+           "MASTER_ADDR=127.0.0.1",
+           "MASTER_PORT=29500",
+           "RANK=" + std::to_string(rank),
+           "WORLD_SIZE=2"};
   s.cwd = "/weka/alice/project";
   s.required_file = "train.py";
   s.log_path = "/tmp/rank.log";
@@ -30,6 +36,9 @@ inline manager::PodSpec SampleSpec(int rank = 0) {
   s.world_size = 2;
   s.master_port = 29500;
   s.image = "registry.example/train:cu121";
+  s.uid = 21034;
+  s.gid = 2000;
+  s.supplementary_gids = {3001, 3002};
   return s;
 }
 
@@ -61,6 +70,7 @@ inline manager::PodSpec SampleJupyterSpec() {
   s.world_size = 1;
   s.master_port = 29501;
   s.image = "registry.example/notebook:6";
+  s.uid = 21034;
   return s;
 }
 

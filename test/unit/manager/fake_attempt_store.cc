@@ -187,6 +187,7 @@ absl::StatusOr<AttemptState> FakeAttemptStore::Finish(const AttemptOutcome& outc
   if (written.state == AttemptState::kSuspended && !chain_hold) {
     requeued = true;
     events.push_back("requeued");
+    if (written.self_inflicted) ++attempt.self_requeues;  // chains.self_requeues
   }
   finish = written;
   return written.state;

@@ -103,6 +103,12 @@ class FakePodRuntime : public PodRuntime {
     Exit(rank, code);
     ranks.at(rank).status.alive = true;
   }
+  // The rank's command is killed by a SIGKILL hai did not send (`kill -9 0`, its own OOM).
+  void KillItself(int rank) {
+    Exit(rank, 137);
+    ranks.at(rank).status.self_inflicted = true;
+    ranks.at(rank).status.reason = "the task was killed by SIGKILL that hai did not send";
+  }
   // The rank vanishes without an exit status (its node died, or someone killed it).
   void Lose(int rank, const std::string& reason) {
     PodStatus& s = ranks.at(rank).status;

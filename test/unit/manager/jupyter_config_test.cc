@@ -1,5 +1,5 @@
-// The generated notebook config: what it binds, where it roots, which token hashes it
-// accepts, and that nothing but validated values reaches the Python source.
+// The generated notebook config: what it binds, where it roots, how it asks haid about each
+// request, and that nothing but validated values reaches the Python source.
 #include "manager/jupyter_config.h"
 #include "manager/jupyter_pod.h"
 
@@ -22,15 +22,21 @@ JupyterPodInfo Info() {
   return j;
 }
 
-TEST(JupyterConfigTest, LoopbackPortRootAndAcceptedHashes) {
-  auto text = JupyterNotebookConfig(Info(), {kHashA, kHashB}, /*allow_root=*/true);
+TEST(JupyterConfigTest, LoopbackPortRootAndAccessCheckedWithHaid) {
+  auto text = JupyterNotebookConfig(Info(), kHashB, /*allow_root=*/true);
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.ip = '127.0.0.1'\n"));
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.port = 8899\n"));
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.port_retries = 0\n"));
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.notebook_dir = \"/data/workspaces/alice\"\n"));
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.allow_root = True\n"));
-  EXPECT_THAT(*text, HasSubstr("_HAI_ACCEPTED = (\"" + kHashA + "\", \"" + kHashB + "\",)"));
+  // The task token's hash opens /api/status only (the manager's probe); everything else asks
+  // haid's jupyter_access endpoint, trusting a yes for half a second.
+  EXPECT_THAT(*text, HasSubstr("_HAI_PROBE = \"" + kHashB + "\"\n"));
+  EXPECT_THAT(*text, HasSubstr("_HAI_TTL = 0.5\n"));
+  EXPECT_THAT(*text, HasSubstr("'/jupyter_access'"));
+  EXPECT_THAT(*text, HasSubstr("os.environ.get('HAI_TASK_TOKEN', '')"));
+  EXPECT_THAT(*text, HasSubstr("ProxyHandler({})"));
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.login_handler_class = HaiLoginHandler"));
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.tornado_settings = {'log_function': _hai_log}"));
   // Jupyter's own plaintext token is off: only hashes are written.
@@ -40,20 +46,20 @@ TEST(JupyterConfigTest, LoopbackPortRootAndAcceptedHashes) {
 TEST(JupyterConfigTest, PathsAreQuotedAsPythonStrings) {
   JupyterPodInfo j = Info();
   j.workspace = "/data/x\"; import os; os.system('boom') #";
-  auto text = JupyterNotebookConfig(j, {kHashA}, false);
+  auto text = JupyterNotebookConfig(j, kHashA, false);
   ASSERT_TRUE(text.ok());
   EXPECT_THAT(*text, HasSubstr(R"(c.NotebookApp.notebook_dir = "/data/x\"; import os;)"));
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.allow_root = False\n"));
 }
 
 TEST(JupyterConfigTest, BadValuesAreRefused) {
-  EXPECT_FALSE(JupyterNotebookConfig(Info(), {}, false).ok());
-  EXPECT_FALSE(JupyterNotebookConfig(Info(), {"not-a-hash"}, false).ok());
-  EXPECT_FALSE(JupyterNotebookConfig(Info(), {std::string(64, 'A')}, false).ok());
+  EXPECT_FALSE(JupyterNotebookConfig(Info(), "", false).ok());
+  EXPECT_FALSE(JupyterNotebookConfig(Info(), "not-a-hash", false).ok());
+  EXPECT_FALSE(JupyterNotebookConfig(Info(), std::string(64, 'A'), false).ok());
   JupyterPodInfo j = Info();
   j.port = 0;
-  EXPECT_FALSE(JupyterNotebookConfig(j, {kHashA}, false).ok());
-  auto ok = JupyterNotebookConfig(Info(), {kHashA}, false);
+  EXPECT_FALSE(JupyterNotebookConfig(j, kHashA, false).ok());
+  auto ok = JupyterNotebookConfig(Info(), kHashA, false);
   ASSERT_TRUE(ok.ok());
   EXPECT_THAT(*ok, Not(HasSubstr("not-a-hash")));
 }
@@ -75,7 +81,7 @@ TEST(JupyterConfigTest, InAPodTheServerListensEverywhereAndHoldsNoPath) {
   JupyterPodInfo j = Info();
   j.in_pod = true;
   j.workspace = kPodWorkspace;
-  auto text = JupyterNotebookConfig(j, {kHashA}, true);
+  auto text = JupyterNotebookConfig(j, kHashA, true);
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.ip = '0.0.0.0'\n"));
   EXPECT_THAT(*text, HasSubstr("c.NotebookApp.allow_remote_access = True\n"));
@@ -83,7 +89,7 @@ TEST(JupyterConfigTest, InAPodTheServerListensEverywhereAndHoldsNoPath) {
   // The root is the container's working directory (the workspace volume).
   EXPECT_THAT(*text, Not(HasSubstr("notebook_dir")));
   EXPECT_THAT(*text, Not(HasSubstr("/hai/")));
-  auto local = JupyterNotebookConfig(Info(), {kHashA}, true);
+  auto local = JupyterNotebookConfig(Info(), kHashA, true);
   ASSERT_TRUE(local.ok());
   EXPECT_THAT(*local, Not(HasSubstr("allow_remote_access")));
 }

@@ -48,8 +48,7 @@ TEST_F(JupyterLifecycleTest, WithoutItsContainerRowTheAttemptFails) {
 }
 
 TEST_F(JupyterLifecycleTest, ReportsAddressThenReadinessAndStopsOnRequest) {
-  store_.jupyter = JupyterPodInfo{
-      .cpu_millis = 2000, .memory_mib = 4096, .gpus = 1, .owner_token_hash = std::string(64, 'a')};
+  store_.jupyter = JupyterPodInfo{.cpu_millis = 2000, .memory_mib = 4096, .gpus = 1};
   clock_.At(absl::Seconds(3), [&] { runtime_.service_host = "10.0.0.5"; });
   clock_.At(absl::Seconds(7), [&] { answer_ = R"({"last_activity": "2026-01-02T03:04:05Z"})"; });
   clock_.At(absl::Seconds(11), [&] { store_.stop_requested = true; });

@@ -96,6 +96,50 @@ TEST_F(LifecycleTest, LostRankSuspendsAndRequeues) {
   EXPECT_THAT(runtime_.SignalsOf(0), ElementsAre(PodSignal::kTerminate));
 }
 
+// A rank that killed itself (its own `kill -9 0`, its own OOM) is the task's doing: the chain
+// is requeued while its count of such ends is under scheduler.max_self_requeues, the pods
+// row says 'failed' (never 'lost': node health does not count it), and the count grows.
+TEST_F(LifecycleTest, SelfInflictedEndRequeuesUnderTheCapAndIsNotALoss) {
+  options_.max_self_requeues = 2;
+  store_.attempt.self_requeues = 1;
+  clock_.At(absl::Seconds(5), [&] { runtime_.KillItself(1); });
+  EXPECT_EQ(Run(), 0);
+  EXPECT_EQ(State(), AttemptState::kSuspended);
+  EXPECT_TRUE(store_.requeued);
+  EXPECT_TRUE(store_.finish->self_inflicted);
+  EXPECT_EQ(store_.attempt.self_requeues, 2);
+  EXPECT_EQ(store_.finish->end_reason,
+            "rank 1 exited with code 137 (the task was killed by SIGKILL that hai did not send); "
+            "requeued (self-inflicted end 2 of at most 2 in this chain)");
+  EXPECT_EQ(PodState(1), PodState::kFailed);
+  EXPECT_EQ(PodExitCode(1), 137);
+  EXPECT_EQ(PodState(0), PodState::kStopped);
+}
+
+// At the cap the next self-inflicted end fails the chain with the reason.
+TEST_F(LifecycleTest, SelfInflictedEndAtTheCapFailsTheChain) {
+  options_.max_self_requeues = 2;
+  store_.attempt.self_requeues = 2;
+  clock_.At(absl::Seconds(5), [&] { runtime_.KillItself(0); });
+  EXPECT_EQ(Run(), 0);
+  EXPECT_EQ(State(), AttemptState::kFailed);
+  EXPECT_FALSE(store_.requeued);
+  EXPECT_EQ(store_.finish->exit_code, 137);
+  EXPECT_EQ(store_.finish->end_reason,
+            "rank 0 exited with code 137 (the task was killed by SIGKILL that hai did not send); "
+            "failed: the chain's self-inflicted ends reached scheduler.max_self_requeues = 2");
+  EXPECT_EQ(PodState(0), PodState::kFailed);
+}
+
+// 0 = never requeued: the first self-inflicted end fails.
+TEST_F(LifecycleTest, SelfInflictedEndWithCapZeroFailsAtOnce) {
+  options_.max_self_requeues = 0;
+  clock_.At(absl::Seconds(5), [&] { runtime_.KillItself(0); });
+  EXPECT_EQ(Run(), 0);
+  EXPECT_EQ(State(), AttemptState::kFailed);
+  EXPECT_EQ(store_.attempt.self_requeues, 0);
+}
+
 TEST_F(LifecycleTest, LostRankOfAHeldChainIsNotRequeued) {
   store_.chain_hold = true;
   clock_.At(absl::Seconds(5), [&] { runtime_.Lose(0, ""); });

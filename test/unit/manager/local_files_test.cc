@@ -46,6 +46,23 @@ TEST(ExitFileTest, ReasonIsASecondLine) {
   EXPECT_EQ(ReadExitReason(path), "");
 }
 
+// A command killed by a SIGKILL hai did not send says so on a third line; other ends do not.
+TEST(ExitFileTest, SelfInflictedIsAThirdLine) {
+  const std::string path = TempDir() + "/rank-0.exit";
+  EXPECT_FALSE(ReadExitSelfInflicted(path));
+  ASSERT_TRUE(WriteExitFile(path, 137, "killed by SIGKILL", /*self_inflicted=*/true).ok());
+  EXPECT_TRUE(ReadExitSelfInflicted(path));
+  EXPECT_EQ(ReadExitReason(path), "killed by SIGKILL");
+  EXPECT_EQ(**ReadExitFile(path), 137);
+  // Without a reason the flag still has its line.
+  ASSERT_TRUE(WriteExitFile(path, 137, "", true).ok());
+  EXPECT_TRUE(ReadExitSelfInflicted(path));
+  ASSERT_TRUE(WriteExitFile(path, 137, "stopped").ok());
+  EXPECT_FALSE(ReadExitSelfInflicted(path));
+  ASSERT_TRUE(WriteExitFile(path, 0).ok());
+  EXPECT_FALSE(ReadExitSelfInflicted(path));
+}
+
 TEST(ExitFileTest, MalformedIsDataLoss) {
   const std::string path = TempDir() + "/rank-0.exit";
   std::ofstream(path) << "abc";
