@@ -17,14 +17,16 @@ absl::StatusOr<JupyterPodInfo> PgAttemptStore::LoadJupyter() {
     auto r = tx.exec_params(
         "SELECT j.cpu_millis, j.memory_mib, j.gpus, u.token_hash AS owner_token_hash "
         "FROM jupyter_containers j JOIN chains c USING (chain_id) "
-        "JOIN users u ON u.user_name = c.user_name WHERE j.chain_id = $1",
-        chain_id_);
+        "JOIN users u ON u.user_name = c.user_name "
+        "WHERE j.chain_id = (SELECT chain_id FROM attempts WHERE attempt_id = $1)",
+        attempt_id_);
     if (!r.empty()) info = pg_rows::ReadJupyter(r[0]);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
   if (!info.has_value()) {
-    return absl::NotFoundError(absl::StrCat("chain ", chain_id_, " has no container row"));
+    return absl::NotFoundError(
+        absl::StrCat("the chain of attempt ", attempt_id_, " has no container row"));
   }
   return *std::move(info);
 }

@@ -89,7 +89,7 @@ class KubeManagerTest : public ::testing::Test {
                      "\"\n", "[redis]\nhost = \"127.0.0.1\"\nport = ", RedisPort(), "\nprefix = \"",
                      prefix_, "\"\n", "[scheduler]\nsuspend_grace_s = ", suspend_grace_s,
                      "\nkill_grace_s = 2\n",
-                     "[manager]\nheartbeat_ms = 200\nruntime = \"kubernetes\"\n",
+                     "[manager]\nheartbeat_ms = 200\nruntime = \"kubernetes\"\nstore = \"postgres\"\n",
                      "[kubernetes]\nkubeconfig = \"", kubeconfig, "\"\n",
                      "namespace = \"hai-test\"\n", "default_image = \"registry.local/train:1\"\n",
                      "image_pull_timeout_s = 1\nunschedulable_timeout_s = 1\n",

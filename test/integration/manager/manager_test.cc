@@ -72,7 +72,7 @@ class ManagerTest : public ::testing::Test {
                                  "\nprefix = \"", prefix_, "\"\n",
                                  "[scheduler]\nsuspend_grace_s = ", suspend_grace_s,
                                  "\nkill_grace_s = 2\n",
-                                 "[manager]\nheartbeat_ms = 200\n"));
+                                 "[manager]\nheartbeat_ms = 200\nstore = \"postgres\"\n"));
     return path;
   }
 

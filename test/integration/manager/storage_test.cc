@@ -81,7 +81,7 @@ class StorageMountTest : public ::testing::Test {
                                  "[redis]\nhost = \"127.0.0.1\"\nport = ", RedisPort(),
                                  "\nprefix = \"", prefix_, "\"\n",
                                  "[scheduler]\nsuspend_grace_s = 30\nkill_grace_s = 2\n",
-                                 "[manager]\nheartbeat_ms = 200\n"));
+                                 "[manager]\nheartbeat_ms = 200\nstore = \"postgres\"\n"));
     return path;
   }
 
