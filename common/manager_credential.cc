@@ -18,7 +18,7 @@ std::string ManagerCredential(std::string_view key_hex, int64_t attempt_id) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), key_hex.data(), static_cast<int>(key_hex.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len);
-  return absl::BytesToHexString(std::string_view(reinterpret_cast<const char*>(mac), len));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
 bool VerifyManagerCredential(std::string_view key_hex, int64_t attempt_id,

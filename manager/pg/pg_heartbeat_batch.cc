@@ -10,13 +10,14 @@ namespace hai::manager {
 
 absl::StatusOr<std::vector<absl::StatusOr<ControlState>>> HeartbeatBatch(
     pqxx::connection& conn, const std::vector<HeartbeatKey>& keys) {
-  std::vector<int64_t> ids, gens;
-  ids.reserve(keys.size());
-  gens.reserve(keys.size());
-  for (const HeartbeatKey& k : keys) {
-    ids.push_back(k.attempt_id);
-    gens.push_back(k.generation);
+  // Array literals ("{1,2,3}"): this libpqxx binds no std::vector parameters.
+  std::string ids = "{", gens = "{";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    absl::StrAppend(&ids, i == 0 ? "" : ",", keys[i].attempt_id);
+    absl::StrAppend(&gens, i == 0 ? "" : ",", keys[i].generation);
   }
+  ids += "}";
+  gens += "}";
   std::map<std::pair<int64_t, int64_t>, ControlState> beaten;
   std::map<int64_t, int64_t> current;  // attempt -> its generation now
   absl::Status s = pg::InTransaction(conn, "heartbeat batch", [&](pqxx::work& tx) {
@@ -43,7 +44,7 @@ absl::StatusOr<std::vector<absl::StatusOr<ControlState>>> HeartbeatBatch(
     if (beaten.size() < keys.size()) {
       // Some pair matched no row: a later claim superseded that manager (or no such attempt).
       for (const auto& r : tx.exec_params(
-               "SELECT attempt_id, manager_generation FROM attempts WHERE attempt_id = ANY($1)",
+               "SELECT attempt_id, manager_generation FROM attempts WHERE attempt_id = ANY($1::bigint[])",
                ids)) {
         current[r[0].as<int64_t>()] = r[1].as<int64_t>();
       }

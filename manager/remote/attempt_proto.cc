@@ -171,7 +171,7 @@ absl::Status FromGrpc(const grpc::Status& s, const grpc::ClientContext& context,
     const auto& trailers = context.GetServerTrailingMetadata();
     if (auto it = trailers.find(kSupersededTrailer); it != trailers.end()) {
       int64_t current = 0;
-      if (absl::SimpleAtoi(std::string_view(it->second.data(), it->second.size()), &current)) {
+      if (absl::SimpleAtoi(std::string(it->second.data(), it->second.size()), &current)) {
         return ManagerSuperseded(mine, current);
       }
     }
