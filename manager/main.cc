@@ -27,8 +27,8 @@
 #include "manager/control_hints.h"
 #include "manager/lifecycle.h"
 #include "manager/pg/pg_attempt_store.h"
-#include "manager/remote/remote_attempt_store.h"
 #include "manager/pod_env.h"
+#include "manager/remote/remote_attempt_store.h"
 #include "manager/runtime/kubernetes/kube_runtime.h"
 #include "manager/runtime/local/local_runtime.h"
 #include "manager/runtime/local/rank_supervisor.h"
@@ -195,8 +195,8 @@ int main(int argc, char** argv) {
                                                                hai::RealClock());
   } else {
     // connect/statement timeouts and TCP keepalives from [database] (common/db_url.h).
-    auto pg =
-        hai::manager::PgAttemptStore::Connect(hai::RuntimeDatabaseUrl(config->database), attempt_id, me);
+    auto pg = hai::manager::PgAttemptStore::Connect(hai::RuntimeDatabaseUrl(config->database),
+                                                    attempt_id, me);
     if (!pg.ok()) {
       HAI_LOG(ERROR) << pg.status();
       return 1;

@@ -221,14 +221,14 @@ int Run(const Options& opt) {
   int64_t last = -1;
   auto progress = Clock::now();
   const bool all_running = WaitFor(
-      [&] {
-        const int64_t n = Count(cluster, running_sql);
-        if (n != last) progress = Clock::now();
-        last = n;
-        // Give up once nothing moved for 5 minutes.
-        return n >= opt.tasks || Seconds(progress) > 300;
-      },
-      3600 * 1000) &&
+                               [&] {
+                                 const int64_t n = Count(cluster, running_sql);
+                                 if (n != last) progress = Clock::now();
+                                 last = n;
+                                 // Give up once nothing moved for 5 minutes.
+                                 return n >= opt.tasks || Seconds(progress) > 300;
+                               },
+                               3600 * 1000) &&
                            last >= opt.tasks;
   const double all_running_s = Seconds(t0);
   const std::vector<double> start_passes = take_passes();
@@ -240,10 +240,11 @@ int Run(const Options& opt) {
   std::this_thread::sleep_for(std::chrono::seconds(10));
   const auto mem = MeasureMemory(haid, cluster.config_path());
   for (const auto& [kind, v] : mem) {
-    std::printf("%-16s %5d processes  RSS %8.1f MiB (%.2f each)  PSS %8.1f MiB (%.2f each)  "
-                "threads %d\n",
-                kind.c_str(), v.processes, v.rss_mib, v.rss_mib / v.processes, v.pss_mib,
-                v.pss_mib / v.processes, v.threads);
+    std::printf(
+        "%-16s %5d processes  RSS %8.1f MiB (%.2f each)  PSS %8.1f MiB (%.2f each)  "
+        "threads %d\n",
+        kind.c_str(), v.processes, v.rss_mib, v.rss_mib / v.processes, v.pss_mib,
+        v.pss_mib / v.processes, v.threads);
   }
   const std::vector<double> steady_passes = take_passes();
   std::printf("passes while starting: %zu, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
@@ -259,9 +260,9 @@ int Run(const Options& opt) {
   }
   const bool wave_running = WaitFor(
       [&] {
-        return Count(cluster, "SELECT count(*) FROM attempts a JOIN chains c USING (chain_id) "
-                              "WHERE c.name LIKE 'h%' AND a.state IN ('running','succeeded')") >=
-               opt.high;
+        return Count(cluster,
+                     "SELECT count(*) FROM attempts a JOIN chains c USING (chain_id) "
+                     "WHERE c.name LIKE 'h%' AND a.state IN ('running','succeeded')") >= opt.high;
       },
       1800 * 1000);
   std::printf("wave: %d HIGH %s running after %.1f s\n", opt.high, wave_running ? "all" : "NOT all",
@@ -277,18 +278,20 @@ int Run(const Options& opt) {
     double x = 0;
     if (absl::SimpleAtod(v, &x)) suspend_s.push_back(x);
   }
-  std::printf("suspended %zu: notice -> suspended p50 %.2f s, p99 %.2f s, max %.2f s "
-              "(grace 5 s)\n",
-              suspend_s.size(), Percentile(suspend_s, 0.5), Percentile(suspend_s, 0.99),
-              Percentile(suspend_s, 1.0));
+  std::printf(
+      "suspended %zu: notice -> suspended p50 %.2f s, p99 %.2f s, max %.2f s "
+      "(grace 5 s)\n",
+      suspend_s.size(), Percentile(suspend_s, 0.5), Percentile(suspend_s, 0.99),
+      Percentile(suspend_s, 1.0));
 
   // ---- everything to its end
   hai::testing::RunCommand("touch " + marker);
   const auto e0 = Clock::now();
   const bool all_final = WaitFor(
       [&] {
-        return Count(cluster, "SELECT count(*) FROM chains WHERE state NOT IN "
-                              "('succeeded','failed','stopped')") == 0;
+        return Count(cluster,
+                     "SELECT count(*) FROM chains WHERE state NOT IN "
+                     "('succeeded','failed','stopped')") == 0;
       },
       3600 * 1000);
   std::printf("all chains %s %.1f s after the marker\n", all_final ? "final" : "NOT final",
@@ -306,9 +309,9 @@ int Run(const Options& opt) {
            "SELECT state || ' ' || count(*) FROM attempts GROUP BY state ORDER BY state")) {
     std::printf("attempts %s\n", row.c_str());
   }
-  for (const std::string& row : cluster.db().Column(
-           "SELECT attempt_id || ': ' || coalesce(end_reason, '') FROM attempts "
-           "WHERE state = 'failed' LIMIT 20")) {
+  for (const std::string& row :
+       cluster.db().Column("SELECT attempt_id || ': ' || coalesce(end_reason, '') FROM attempts "
+                           "WHERE state = 'failed' LIMIT 20")) {
     std::printf("failed attempt %s\n", row.c_str());
   }
   return all_running && wave_running && all_final ? 0 : 1;

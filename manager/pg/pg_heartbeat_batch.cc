@@ -43,9 +43,9 @@ absl::StatusOr<std::vector<absl::StatusOr<ControlState>>> HeartbeatBatch(
     }
     if (beaten.size() < keys.size()) {
       // Some pair matched no row: a later claim superseded that manager (or no such attempt).
-      for (const auto& r : tx.exec_params(
-               "SELECT attempt_id, manager_generation FROM attempts WHERE attempt_id = ANY($1::bigint[])",
-               ids)) {
+      for (const auto& r : tx.exec_params("SELECT attempt_id, manager_generation FROM attempts "
+                                          "WHERE attempt_id = ANY($1::bigint[])",
+                                          ids)) {
         current[r[0].as<int64_t>()] = r[1].as<int64_t>();
       }
     }

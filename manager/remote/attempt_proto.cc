@@ -16,8 +16,7 @@ absl::StatusOr<T> Parse(std::optional<T> v, const std::string& what, const std::
   return *v;
 }
 
-void EnvToProto(const EnvList& env,
-                google::protobuf::RepeatedPtrField<v1::ManagerEnv>* out) {
+void EnvToProto(const EnvList& env, google::protobuf::RepeatedPtrField<v1::ManagerEnv>* out) {
   for (const auto& [k, v] : env) {
     v1::ManagerEnv* e = out->Add();
     e->set_name(k);

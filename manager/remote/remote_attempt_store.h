@@ -67,9 +67,9 @@ class RemoteAttemptStore : public AttemptStore {
   // Runs `rpc(stub, context)` against the current endpoint; a call that finds no haid moves
   // on to the next endpoint and, when `retry`, is repeated with backoff for up to retry_for
   // (otherwise each endpoint is tried once).
-  absl::Status Call(const char* what, bool retry,
-                    const std::function<grpc::Status(v1::ManagerService::Stub&,
-                                                     grpc::ClientContext&)>& rpc);
+  absl::Status Call(
+      const char* what, bool retry,
+      const std::function<grpc::Status(v1::ManagerService::Stub&, grpc::ClientContext&)>& rpc);
   absl::Status Write(v1::ManagerWrite& write, bool retry = true);
   v1::ManagerService::Stub& StubAt(size_t i);
 

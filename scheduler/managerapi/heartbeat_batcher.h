@@ -24,9 +24,8 @@ namespace hai::managerapi {
 class HeartbeatBatcher {
  public:
   // One result per key, in order; an error status: none was written.
-  using BatchFn =
-      std::function<absl::StatusOr<std::vector<absl::StatusOr<manager::ControlState>>>(
-          const std::vector<manager::HeartbeatKey>&)>;
+  using BatchFn = std::function<absl::StatusOr<std::vector<absl::StatusOr<manager::ControlState>>>(
+      const std::vector<manager::HeartbeatKey>&)>;
 
   HeartbeatBatcher(BatchFn batch, absl::Duration interval, size_t max_batch);
   ~HeartbeatBatcher();  // fails what still waits with Unavailable, joins the thread

@@ -75,43 +75,37 @@ grpc::Status ManagerServiceImpl::Write(grpc::ServerContext* ctx, const v1::Manag
     }
   }
   if (req->write_case() == v1::ManagerWrite::WRITE_NOT_SET) return Invalid("empty write");
-  return RunAs(ctx, req->attempt_id(), req->generation(),
-               [&](manager::AttemptStore& store) -> absl::Status {
-                 switch (req->write_case()) {
-                   case v1::ManagerWrite::kSetTokenHash:
-                     return store.SetTokenHash(req->set_token_hash());
-                   case v1::ManagerWrite::kPodStartIntended:
-                     return store.PodStartIntended(req->pod_start_intended());
-                   case v1::ManagerWrite::kPodStarted:
-                     return store.PodStarted(req->pod_started().rank(),
-                                             req->pod_started().runtime_id(),
-                                             req->pod_started().waiting());
-                   case v1::ManagerWrite::kPodWaiting:
-                     return store.PodWaiting(req->pod_waiting().rank(),
-                                             req->pod_waiting().waiting());
-                   case v1::ManagerWrite::kAttemptRunning:
-                     return store.AttemptRunning();
-                   case v1::ManagerWrite::kPodEnded: {
-                     std::optional<int> code;
-                     if (req->pod_ended().has_exit_code()) code = req->pod_ended().exit_code();
-                     return store.PodEnded(req->pod_ended().rank(), *ended_state, code);
-                   }
-                   case v1::ManagerWrite::kJupyterAddress:
-                     return store.ReportJupyterAddress(req->jupyter_address().host(),
-                                                       req->jupyter_address().port());
-                   case v1::ManagerWrite::kJupyterStatus: {
-                     std::optional<absl::Time> activity;
-                     if (req->jupyter_status().has_activity_unix_micros()) {
-                       activity =
-                           absl::FromUnixMicros(req->jupyter_status().activity_unix_micros());
-                     }
-                     return store.ReportJupyterStatus(activity);
-                   }
-                   case v1::ManagerWrite::WRITE_NOT_SET:
-                     break;
-                 }
-                 return absl::InvalidArgumentError("empty write");
-               });
+  return RunAs(
+      ctx, req->attempt_id(), req->generation(), [&](manager::AttemptStore& store) -> absl::Status {
+        switch (req->write_case()) {
+          case v1::ManagerWrite::kSetTokenHash: return store.SetTokenHash(req->set_token_hash());
+          case v1::ManagerWrite::kPodStartIntended:
+            return store.PodStartIntended(req->pod_start_intended());
+          case v1::ManagerWrite::kPodStarted:
+            return store.PodStarted(req->pod_started().rank(), req->pod_started().runtime_id(),
+                                    req->pod_started().waiting());
+          case v1::ManagerWrite::kPodWaiting:
+            return store.PodWaiting(req->pod_waiting().rank(), req->pod_waiting().waiting());
+          case v1::ManagerWrite::kAttemptRunning: return store.AttemptRunning();
+          case v1::ManagerWrite::kPodEnded: {
+            std::optional<int> code;
+            if (req->pod_ended().has_exit_code()) code = req->pod_ended().exit_code();
+            return store.PodEnded(req->pod_ended().rank(), *ended_state, code);
+          }
+          case v1::ManagerWrite::kJupyterAddress:
+            return store.ReportJupyterAddress(req->jupyter_address().host(),
+                                              req->jupyter_address().port());
+          case v1::ManagerWrite::kJupyterStatus: {
+            std::optional<absl::Time> activity;
+            if (req->jupyter_status().has_activity_unix_micros()) {
+              activity = absl::FromUnixMicros(req->jupyter_status().activity_unix_micros());
+            }
+            return store.ReportJupyterStatus(activity);
+          }
+          case v1::ManagerWrite::WRITE_NOT_SET: break;
+        }
+        return absl::InvalidArgumentError("empty write");
+      });
 }
 
 grpc::Status ManagerServiceImpl::Finish(grpc::ServerContext* ctx, const v1::FinishRequest* req,

@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/lifecycle/attempt_writer.h"
-#include "test/support/test_env.h"
 #include "test/integration/manager/pg_store_harness.h"
+#include "test/support/test_env.h"
 
 namespace hai::manager::testing {
 namespace {

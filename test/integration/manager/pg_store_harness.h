@@ -32,7 +32,7 @@ inline const ManagerIdentity kMe{4242, "test-host", 987654};
 
 // Seeds a chain (open names must be unique per user) and a 'scheduled' attempt with pods.
 inline int64_t SeedAttempt(int ranks, const std::string& chain_columns = "",
-                    const std::string& chain_values = "") {
+                           const std::string& chain_values = "") {
   static int n = 0;
   const std::string chain = Db().Query(absl::StrCat(
       "INSERT INTO chains (name, user_name, kind, node_group, priority, nodes, entrypoint",

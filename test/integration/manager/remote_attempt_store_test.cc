@@ -49,8 +49,8 @@ Api& TheApi() {
     auto key = managerapi::LoadOrCreateManagerKey(*a->pool);
     EXPECT_TRUE(key.ok()) << key.status();
     a->key = *key;
-    a->stores = std::make_unique<managerapi::PgManagerStores>(*a->pool, absl::Milliseconds(20),
-                                                              5000);
+    a->stores =
+        std::make_unique<managerapi::PgManagerStores>(*a->pool, absl::Milliseconds(20), 5000);
     a->service = std::make_unique<managerapi::ManagerServiceImpl>(*a->stores, a->key);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &a->port);
@@ -67,8 +67,7 @@ std::unique_ptr<RemoteAttemptStore> RemoteStore(int64_t attempt, ManagerIdentity
   o.credential = ManagerCredential(TheApi().key, attempt);
   o.call_timeout = absl::Seconds(10);
   o.retry_for = absl::Seconds(10);
-  return std::make_unique<RemoteAttemptStore>(attempt, std::move(me), std::move(o),
-                                              RealClock());
+  return std::make_unique<RemoteAttemptStore>(attempt, std::move(me), std::move(o), RealClock());
 }
 
 class RemotePgHarness : public PgHarness {
@@ -97,8 +96,8 @@ TEST(RemoteAttemptStoreTest, ClaimThroughTheApiCarriesTheAttemptAndRecordsTheMan
   Db().Exec(
       "INSERT INTO train_environments (env_name, image, python, env) VALUES "
       "('torch', 'img:env', '/opt/py', '{\"FROM_ENV\": \"1\", \"N\": 4}') ON CONFLICT DO NOTHING");
-  const int64_t attempt =
-      SeedAttempt(2, ", args, env, environment", ", '[\"a1\", \"a 2\"]', '{\"V\": \"x\"}', 'torch'");
+  const int64_t attempt = SeedAttempt(2, ", args, env, environment",
+                                      ", '[\"a1\", \"a 2\"]', '{\"V\": \"x\"}', 'torch'");
   auto store = RemoteStore(attempt);
   auto claim = store->Claim(std::string(64, 'b'));
   ASSERT_TRUE(claim.ok()) << claim.status();
@@ -143,8 +142,8 @@ TEST(RemoteAttemptStoreTest, ManyManagersShareHeartbeatStatementsAndNoConnection
     managers.push_back(RemoteStore(attempt, {kMe.pid + i, "test-host", i}));
     ASSERT_TRUE(managers.back()->Claim(std::string(64, 'b')).ok());
   }
-  const std::string connections = absl::StrCat(
-      "SELECT count(*) FROM pg_stat_activity WHERE datname = '", Db().name(), "'");
+  const std::string connections =
+      absl::StrCat("SELECT count(*) FROM pg_stat_activity WHERE datname = '", Db().name(), "'");
   const int64_t before = Count(connections);
   const int64_t statements_before = TheApi().stores->batcher().statements();
   std::atomic<int64_t> peak{0};
@@ -185,9 +184,10 @@ TEST(RemoteAttemptStoreTest, ABatchFencesEachManagerAlone) {
   // A successor claims b.
   auto successor = RemoteStore(b, {kMe.pid + 100, "other-host"});
   ASSERT_TRUE(successor->Claim(std::string(64, 'c')).ok());
-  Db().Exec(absl::StrCat("UPDATE attempts SET manager_heartbeat_at = '2000-01-01' "
-                         "WHERE attempt_id IN (",
-                         a, ", ", b, ")"));
+  Db().Exec(
+      absl::StrCat("UPDATE attempts SET manager_heartbeat_at = '2000-01-01' "
+                   "WHERE attempt_id IN (",
+                   a, ", ", b, ")"));
   auto conn = Db().Connect();
   auto results = HeartbeatBatch(*conn, {{a, ca->generation}, {b, cb->generation}});
   ASSERT_TRUE(results.ok()) << results.status();

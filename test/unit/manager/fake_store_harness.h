@@ -54,7 +54,7 @@ class FakeHarness : public StoreHarness {
     return other;
   }
 
- FakeAttemptStore& fake() { return store_; }
+  FakeAttemptStore& fake() { return store_; }
   FakeClock& clock() { return clock_; }
 
  private:

@@ -35,8 +35,7 @@ const ManagerIdentity kMe{4242, "test-host", 987654};
 // haid's gRPC server with the manager API only, on a loopback port (0: any free one).
 class ApiServer {
  public:
-  ApiServer(managerapi::ManagerStores& stores, int port)
-      : service_(stores, kKey) {
+  ApiServer(managerapi::ManagerStores& stores, int port) : service_(stores, kKey) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(absl::StrCat("127.0.0.1:", port), grpc::InsecureServerCredentials(),
                              &port_);
@@ -69,8 +68,7 @@ class RemoteFakeHarness : public FakeHarness {
   RemoteFakeHarness() : stores_(fake()), server_(stores_, 0) {}
   AttemptStore& Seed(int ranks) override {
     SeedRows(ranks);
-    remote_ = std::make_unique<RemoteAttemptStore>(42, kMe, Options({server_.endpoint()}),
-                                                   clock());
+    remote_ = std::make_unique<RemoteAttemptStore>(42, kMe, Options({server_.endpoint()}), clock());
     return *remote_;
   }
 
@@ -151,9 +149,9 @@ TEST_F(ManagerApiTest, AWriteRidesOutAHaidRestartInsteadOfFailing) {
   std::unique_ptr<ApiServer> server;
   // haid is down when the manager claims; it comes back while the store backs off (the
   // store's waits run on the fake clock, which starts the server at 3 s).
-  harness_.clock().At(absl::Seconds(3), [&] { server = std::make_unique<ApiServer>(stores_, port); });
-  RemoteAttemptStore store(42, kMe, Options({absl::StrCat("127.0.0.1:", port)}),
-                           harness_.clock());
+  harness_.clock().At(absl::Seconds(3),
+                      [&] { server = std::make_unique<ApiServer>(stores_, port); });
+  RemoteAttemptStore store(42, kMe, Options({absl::StrCat("127.0.0.1:", port)}), harness_.clock());
   auto claim = store.Claim(std::string(64, 'b'));
   ASSERT_TRUE(claim.ok()) << claim.status();
   EXPECT_GE(harness_.clock().Elapsed(), absl::Seconds(3));
@@ -172,8 +170,7 @@ TEST_F(ManagerApiTest, AWriteGivesUpAfterRetryFor) {
 
 TEST_F(ManagerApiTest, AHeartbeatDoesNotWaitForAMissingHaid) {
   const int port = hai::testing::FreeLoopbackPort();
-  RemoteAttemptStore store(42, kMe, Options({absl::StrCat("127.0.0.1:", port)}),
-                           harness_.clock());
+  RemoteAttemptStore store(42, kMe, Options({absl::StrCat("127.0.0.1:", port)}), harness_.clock());
   // The lifecycle rides a failed beat out itself (ranks keep running, it beats again).
   EXPECT_EQ(store.Heartbeat().status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(harness_.clock().Elapsed(), absl::ZeroDuration());
