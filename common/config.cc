@@ -238,6 +238,7 @@ absl::Status ReadDatabase(Section& s, DatabaseConfig* c) {
   HAI_CFG(s.String("url", &c->url));
   if (c->url.empty()) return KeyError(s.Key("url"), "must not be empty");
   HAI_CFG(s.Integer("pool_size", &c->pool_size, 1, 256));
+  HAI_CFG(s.Integer("manager_pool_size", &c->manager_pool_size, 1, 256));
   HAI_CFG(s.Duration("pool_wait_timeout_ms", absl::Milliseconds(1), false, &c->pool_wait_timeout));
   HAI_CFG(s.Duration("connect_timeout_s", absl::Seconds(1), false, &c->connect_timeout));
   HAI_CFG(s.Duration("statement_timeout_ms", absl::Milliseconds(1), true, &c->statement_timeout));
@@ -295,6 +296,11 @@ absl::Status ReadManager(Section& s, ManagerConfig* c) {
   HAI_CFG(s.String("binary", &c->binary));
   HAI_CFG(s.OneOf("runtime", {"local", "kubernetes", "slurm"}, &c->runtime));
   HAI_CFG(s.Duration("heartbeat_ms", absl::Milliseconds(1), false, &c->heartbeat));
+  HAI_CFG(s.OneOf("store", {"haid", "postgres"}, &c->store));
+  HAI_CFG(s.StringList("haid_endpoints", &c->haid_endpoints));
+  HAI_CFG(s.Duration("rpc_timeout_ms", absl::Milliseconds(1), false, &c->rpc_timeout));
+  HAI_CFG(s.Duration("retry_s", absl::Seconds(1), false, &c->retry));
+  HAI_CFG(s.Duration("heartbeat_batch_ms", absl::Milliseconds(1), true, &c->heartbeat_batch));
   return s.Finish();
 }
 

@@ -50,6 +50,10 @@ struct GrpcConfig {
 struct DatabaseConfig {
   std::string url = "postgresql://hai@127.0.0.1:5433/hai";  // libpq connection URI
   int pool_size = 4;                                        // connections used by haid
+  // Connections of the manager API (managers' claims, writes and batched heartbeats), apart
+  // from pool_size so thousands of managers cannot starve the API and the loop. haid's total
+  // is pool_size + manager_pool_size + 1 (LISTEN), whatever the number of running tasks.
+  int manager_pool_size = 4;
   // A call waiting longer than this for a free pool connection fails with Unavailable.
   absl::Duration pool_wait_timeout = absl::Seconds(5);
   // libpq options of haid's and the managers' runtime connections (not of `haid migrate`):
@@ -94,6 +98,16 @@ struct ManagerConfig {
   std::string binary;                           // hai-manager path; "" = next to haid
   std::string runtime = "local";                // local|kubernetes|slurm
   absl::Duration heartbeat = absl::Seconds(2);  // manager heartbeat and DB poll interval
+  // How the manager reaches its attempt's rows: "haid" (the manager API on haid's gRPC port;
+  // no Postgres connection per manager) or "postgres" (its own connection, as before).
+  std::string store = "haid";
+  // haid replicas a manager calls, in order ("host:port"); empty = server.grpc_listen (a
+  // wildcard host becomes loopback).
+  std::vector<std::string> haid_endpoints;
+  absl::Duration rpc_timeout = absl::Seconds(10);  // one manager API call
+  absl::Duration retry = absl::Minutes(5);         // a call keeps retrying a missing haid this long
+  // haid: heartbeats of all managers are written together, one statement per this interval.
+  absl::Duration heartbeat_batch = absl::Milliseconds(100);
 };
 
 // The Kubernetes runtime (manager.runtime = "kubernetes"); see docs/deploy.md.

@@ -46,10 +46,25 @@ inline bool IsSuperseded(const absl::Status& s) {
   return s.GetPayload(kSupersededPayload).has_value();
 }
 
+// Who this manager is, as recorded in attempts.manager_pid/manager_host/manager_start_time.
+struct ManagerIdentity {
+  int pid = 0;
+  std::string host;
+  // Field 22 of /proc/self/stat (common/proc.h): with the pid, what haid checks before it
+  // trusts or kills the recorded manager. nullopt when unreadable (recorded as NULL).
+  std::optional<int64_t> start_time;
+};
+
 struct ClaimResult {
   bool ended = false;      // the attempt already ended (or is not placed): nothing to do
   AttemptInfo info;        // info.state is the state before the claim
   int64_t generation = 0;  // the manager generation this claim got (0 when ended)
+};
+
+// One manager's heartbeat as haid's manager API batches them (manager/pg/pg_heartbeat_batch.h).
+struct HeartbeatKey {
+  int64_t attempt_id = 0;
+  int64_t generation = 0;
 };
 
 // The control columns as of one heartbeat.

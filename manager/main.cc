@@ -1,10 +1,14 @@
 // hai-manager: drives one attempt (see lifecycle.h). Launched by haid as
-//   hai-manager --config F [--config-override F] --attempt ID
+//   hai-manager --config F [--config-override F] --attempt ID [--credential-fd N]
+// With manager.store = "haid" it reads and writes its attempt through haid's manager API
+// (RemoteAttemptStore), authenticated by the credential haid wrote to fd N; with "postgres"
+// through a connection of its own (PgAttemptStore).
 // and re-executed by the local runtime as `hai-manager --rank-supervisor ...` to lead a rank.
 // Exit codes: 0 the attempt ended or was handed over, 1 it could not be driven, 2 bad usage.
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <csignal>
 #include <cstdlib>
@@ -24,6 +28,7 @@
 #include "manager/lifecycle.h"
 #include "manager/pg/pg_attempt_store.h"
 #include "manager/pod_env.h"
+#include "manager/remote/remote_attempt_store.h"
 #include "manager/runtime/kubernetes/kube_runtime.h"
 #include "manager/runtime/local/local_runtime.h"
 #include "manager/runtime/local/rank_supervisor.h"
@@ -38,7 +43,8 @@ void OnTerminate(int) { g_shutdown = 1; }
 
 int Usage(const std::string& why) {
   HAI_LOG(ERROR) << why
-                 << "\nusage: hai-manager --config FILE [--config-override FILE] --attempt ID";
+                 << "\nusage: hai-manager --config FILE [--config-override FILE] --attempt ID "
+                    "[--credential-fd N]";
   return 2;
 }
 
@@ -105,6 +111,40 @@ std::string HostName() {
   return buf;
 }
 
+// Reads the credential haid wrote to `fd` and closes it, so no rank inherits it.
+absl::StatusOr<std::string> ReadCredential(int fd) {
+  std::string cred;
+  char buf[256];
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return absl::InvalidArgumentError(absl::StrCat("cannot read credential fd ", fd));
+    }
+    if (n == 0) break;
+    cred.append(buf, static_cast<size_t>(n));
+    if (cred.size() > 4096) break;
+  }
+  ::close(fd);
+  if (cred.empty() || cred.size() > 4096) {
+    return absl::InvalidArgumentError(absl::StrCat("no credential on fd ", fd));
+  }
+  return cred;
+}
+
+// manager.haid_endpoints, or haid's own gRPC address (a wildcard host means loopback here).
+std::vector<std::string> HaidEndpoints(const hai::Config& config) {
+  if (!config.manager.haid_endpoints.empty()) return config.manager.haid_endpoints;
+  std::string listen = config.server.grpc_listen;
+  for (const char* any : {"0.0.0.0:", "[::]:", "*:"}) {
+    if (listen.rfind(any, 0) == 0) {
+      listen = absl::StrCat("127.0.0.1:", listen.substr(std::string(any).size()));
+    }
+  }
+  return {listen};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -118,6 +158,7 @@ int main(int argc, char** argv) {
 
   std::string config_path, override_path;
   int64_t attempt_id = 0;
+  int credential_fd = -1;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (i + 1 >= args.size()) return Usage(absl::StrCat("missing value for ", a));
@@ -129,6 +170,10 @@ int main(int argc, char** argv) {
     } else if (a == "--attempt") {
       if (!absl::SimpleAtoi(v, &attempt_id) || attempt_id <= 0) {
         return Usage(absl::StrCat("bad attempt id '", v, "'"));
+      }
+    } else if (a == "--credential-fd") {
+      if (!absl::SimpleAtoi(v, &credential_fd) || credential_fd < 0) {
+        return Usage(absl::StrCat("bad credential fd '", v, "'"));
       }
     } else {
       return Usage(absl::StrCat("unknown flag ", a));
@@ -149,13 +194,34 @@ int main(int argc, char** argv) {
   ::sigaction(SIGINT, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  // connect/statement timeouts and TCP keepalives from [database] (common/db_url.h).
-  auto store = hai::manager::PgAttemptStore::Connect(
-      hai::RuntimeDatabaseUrl(config->database), attempt_id,
-      {static_cast<int>(::getpid()), HostName(), hai::proc::SelfStartTime()});
-  if (!store.ok()) {
-    HAI_LOG(ERROR) << store.status();
-    return 1;
+  std::string credential;
+  if (credential_fd >= 0) {
+    auto cred = ReadCredential(credential_fd);
+    if (!cred.ok()) return Usage(std::string(cred.status().message()));
+    credential = *std::move(cred);
+  }
+  const hai::manager::ManagerIdentity me{static_cast<int>(::getpid()), HostName(),
+                                         hai::proc::SelfStartTime()};
+  std::unique_ptr<hai::manager::AttemptStore> store;
+  if (config->manager.store == "haid") {
+    if (credential.empty()) return Usage("manager.store = \"haid\" needs --credential-fd");
+    hai::manager::RemoteStoreOptions ro;
+    ro.endpoints = HaidEndpoints(*config);
+    ro.credential = credential;
+    ro.call_timeout = config->manager.rpc_timeout;
+    ro.retry_for = config->manager.retry;
+    ro.shutdown_requested = [] { return g_shutdown != 0; };
+    store = std::make_unique<hai::manager::RemoteAttemptStore>(attempt_id, me, std::move(ro),
+                                                               hai::RealClock());
+  } else {
+    // connect/statement timeouts and TCP keepalives from [database] (common/db_url.h).
+    auto pg = hai::manager::PgAttemptStore::Connect(hai::RuntimeDatabaseUrl(config->database),
+                                                    attempt_id, me);
+    if (!pg.ok()) {
+      HAI_LOG(ERROR) << pg.status();
+      return 1;
+    }
+    store = *std::move(pg);
   }
   auto runtime = MakeRuntime(*config, attempt_id);
   if (!runtime.ok()) {
@@ -204,7 +270,7 @@ int main(int argc, char** argv) {
   opt.jupyter.workspace_pvc = config->kubernetes.jupyter_workspace_pvc;
   opt.jupyter.workspace_host_path = config->kubernetes.jupyter_workspace_host_path;
 
-  hai::manager::AttemptLifecycle lifecycle(attempt_id, **store, **runtime, hints, hai::RealClock(),
+  hai::manager::AttemptLifecycle lifecycle(attempt_id, *store, **runtime, hints, hai::RealClock(),
                                            std::move(opt));
   return lifecycle.Run();
 }

@@ -41,6 +41,7 @@
 #include "scheduler/launcher/launcher.h"
 #include "scheduler/loop/jupyter_pass.h"
 #include "scheduler/loop/scheduler.h"
+#include "scheduler/managerapi/manager_api.h"
 #include "scheduler/metrics.h"
 #include "scheduler/slurm/node_sync.h"
 #include "scheduler/store/store.h"
@@ -145,11 +146,16 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
     return Fail("hai-manager not found or not executable at " + manager + " (set manager.binary)");
   }
 
+  // Managers read and write their attempts through haid (docs/architecture.md).
+  auto manager_api = hai::managerapi::ManagerApi::Open(config, db_url);
+  if (!manager_api.ok()) return Fail(manager_api.status().ToString());
   hai::Metrics metrics;
   hai::RedisNotifier notifier(config.redis.host, config.redis.port, config.redis.prefix);
-  hai::Launcher launcher({manager, fs::absolute(config_path).string(),
-                          override_path.empty() ? "" : fs::absolute(override_path).string(),
-                          (data_dir / "managers").string()});
+  hai::Launcher launcher(
+      {manager, fs::absolute(config_path).string(),
+       override_path.empty() ? "" : fs::absolute(override_path).string(),
+       (data_dir / "managers").string(),
+       config.manager.store == "haid" ? (*manager_api)->credentials() : nullptr});
   hai::Scheduler scheduler(store, config, launcher, notifier, metrics);
   hai::JupyterPass jupyter_pass(store, config, launcher, notifier);
   scheduler.SetJupyterStep(&jupyter_pass);
@@ -184,6 +190,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   builder.RegisterService(&admin);
   builder.RegisterService(&jupyter);
   builder.RegisterService(&usage);
+  builder.RegisterService(&(*manager_api)->service());
   // The sync server keeps at most MAX_POLLERS idle threads (default 2) and exits the rest;
   // a submit blocks its thread until its group commit is done, so each finished statement
   // freed a crowd of threads that then exited and were created again for the next calls

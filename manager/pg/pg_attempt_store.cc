@@ -51,11 +51,22 @@ absl::StatusOr<std::unique_ptr<PgAttemptStore>> PgAttemptStore::Connect(const st
       new PgAttemptStore(std::move(conn).value(), url, attempt_id, std::move(me)));
 }
 
+std::unique_ptr<PgAttemptStore> PgAttemptStore::Borrowing(pqxx::connection& conn,
+                                                          int64_t attempt_id, ManagerIdentity me,
+                                                          int64_t generation) {
+  std::unique_ptr<PgAttemptStore> store(new PgAttemptStore(nullptr, "", attempt_id, std::move(me)));
+  store->conn_ = &conn;
+  store->generation_ = generation;
+  return store;
+}
+
 absl::Status PgAttemptStore::Reconnect() {
   if (conn_ != nullptr && conn_->is_open()) return absl::OkStatus();
+  if (owned_ == nullptr) return absl::UnavailableError("borrowed database connection is closed");
   auto conn = pg::Connect(url_);
   if (!conn.ok()) return conn.status();
-  conn_ = std::move(conn).value();
+  owned_ = std::move(conn).value();
+  conn_ = owned_.get();
   return absl::OkStatus();
 }
 
@@ -68,10 +79,11 @@ absl::Status PgAttemptStore::Superseded(pqxx::work& tx) {
 
 absl::Status PgAttemptStore::LockAsOwner(pqxx::work& tx) {
   pg::LockChainOfAttempt(tx, attempt_id_);
-  auto r =
-      tx.exec_params("SELECT manager_generation FROM attempts WHERE attempt_id = $1", attempt_id_);
+  auto r = tx.exec_params("SELECT manager_generation, chain_id FROM attempts WHERE attempt_id = $1",
+                          attempt_id_);
   if (r.empty()) return absl::NotFoundError(absl::StrCat("no attempt ", attempt_id_));
   const int64_t current = r[0][0].as<int64_t>();
+  chain_id_ = r[0][1].as<int64_t>();
   if (current != generation_) return ManagerSuperseded(generation_, current);
   return absl::OkStatus();
 }

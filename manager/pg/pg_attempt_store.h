@@ -21,20 +21,19 @@
 
 namespace hai::manager {
 
-// Who this manager is, as recorded in attempts.manager_pid/manager_host/manager_start_time.
-struct ManagerIdentity {
-  int pid = 0;
-  std::string host;
-  // Field 22 of /proc/self/stat (common/proc.h): with the pid, what haid checks before it
-  // trusts or kills the recorded manager. nullopt when unreadable (recorded as NULL).
-  std::optional<int64_t> start_time;
-};
-
 class PgAttemptStore : public AttemptStore {
  public:
   static absl::StatusOr<std::unique_ptr<PgAttemptStore>> Connect(const std::string& url,
                                                                  int64_t attempt_id,
                                                                  ManagerIdentity me);
+  // A store for one call of the manager API (scheduler/managerapi): it runs on `conn`, a
+  // connection haid borrowed from its pool for the call, and acts as the manager `me` that
+  // holds `generation` (-1 before its claim). Nothing outlives the call; the fencing is the
+  // same as in the manager's own store.
+  static std::unique_ptr<PgAttemptStore> Borrowing(pqxx::connection& conn, int64_t attempt_id,
+                                                   ManagerIdentity me, int64_t generation);
+  // The generation this store's claim got (or it was given); -1 when none.
+  int64_t generation() const { return generation_; }
 
   absl::StatusOr<ClaimResult> Claim(const std::string& token_hash) override;
   absl::Status SetTokenHash(const std::string& token_hash) override;
@@ -55,20 +54,26 @@ class PgAttemptStore : public AttemptStore {
  private:
   PgAttemptStore(std::unique_ptr<pqxx::connection> conn, std::string url, int64_t attempt_id,
                  ManagerIdentity me)
-      : conn_(std::move(conn)), url_(std::move(url)), attempt_id_(attempt_id), me_(std::move(me)) {}
+      : owned_(std::move(conn)),
+        conn_(owned_.get()),
+        url_(std::move(url)),
+        attempt_id_(attempt_id),
+        me_(std::move(me)) {}
   absl::Status Reconnect();
   // Claim's transaction (pg_claim.cc).
   absl::Status ClaimIn(pqxx::work& tx, const std::string& token_hash, ClaimResult* result);
   // The chain lock (pg::LockChainOfAttempt, which every claim takes first), then the
-  // attempt's generation: ManagerSuperseded unless it is still this manager's. Writes that
+  // attempt's generation: ManagerSuperseded unless it is still this manager's. Also learns
+  // the chain id (a borrowed store has not seen the claim). Writes that
   // touch more than the attempt row begin with it.
   absl::Status LockAsOwner(pqxx::work& tx);
   // ManagerSuperseded with the generation the row carries now (a conditioned UPDATE of the
   // attempt row found none of ours).
   absl::Status Superseded(pqxx::work& tx);
 
-  std::unique_ptr<pqxx::connection> conn_;
-  std::string url_;
+  std::unique_ptr<pqxx::connection> owned_;  // null when borrowed (Borrowing)
+  pqxx::connection* conn_;
+  std::string url_;  // "" when borrowed: the lender reconnects
   int64_t attempt_id_;
   int64_t chain_id_ = 0;  // known once claimed
   ManagerIdentity me_;

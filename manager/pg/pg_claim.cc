@@ -88,6 +88,7 @@ void RecordStorageProblems(pqxx::work& tx, const AttemptInfo& a) {
 }  // namespace
 
 absl::StatusOr<ClaimResult> PgAttemptStore::Claim(const std::string& token_hash) {
+  if (absl::Status c = Reconnect(); !c.ok()) return c;
   ClaimResult result;
   absl::Status s = pg::InTransaction(
       *conn_, "claim attempt", [&](pqxx::work& tx) { return ClaimIn(tx, token_hash, &result); });

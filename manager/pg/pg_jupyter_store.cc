@@ -16,14 +16,15 @@ absl::StatusOr<JupyterPodInfo> PgAttemptStore::LoadJupyter() {
   absl::Status s = pg::InTransaction(*conn_, "load jupyter", [&](pqxx::work& tx) {
     auto r = tx.exec_params(
         "SELECT j.cpu_millis, j.memory_mib, j.gpus FROM jupyter_containers j "
-        "WHERE j.chain_id = $1",
-        chain_id_);
+        "WHERE j.chain_id = (SELECT chain_id FROM attempts WHERE attempt_id = $1)",
+        attempt_id_);
     if (!r.empty()) info = pg_rows::ReadJupyter(r[0]);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
   if (!info.has_value()) {
-    return absl::NotFoundError(absl::StrCat("chain ", chain_id_, " has no container row"));
+    return absl::NotFoundError(
+        absl::StrCat("the chain of attempt ", attempt_id_, " has no container row"));
   }
   return *std::move(info);
 }

@@ -39,6 +39,25 @@ absl::StatusOr<pid_t> Launcher::Launch(int64_t attempt_id) {
   }
   args.push_back("--attempt");
   args.push_back(std::to_string(attempt_id));
+  // The credential goes through a pipe: written whole before the spawn (far below the pipe's
+  // capacity), so the child reads it and EOF without haid waiting on it. O_CLOEXEC: only this
+  // child gets it, as fd 3.
+  int cred_pipe[2] = {-1, -1};
+  if (options_.credential) {
+    if (::pipe2(cred_pipe, O_CLOEXEC) != 0) {
+      return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+    }
+    const std::string cred = options_.credential(attempt_id);
+    const bool written =
+        ::write(cred_pipe[1], cred.data(), cred.size()) == static_cast<ssize_t>(cred.size());
+    ::close(cred_pipe[1]);
+    if (!written) {
+      ::close(cred_pipe[0]);
+      return absl::InternalError("cannot write the manager credential to its pipe");
+    }
+    args.push_back("--credential-fd");
+    args.push_back("3");
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -48,6 +67,7 @@ absl::StatusOr<pid_t> Launcher::Launch(int64_t attempt_id) {
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  if (cred_pipe[0] >= 0) posix_spawn_file_actions_adddup2(&actions, cred_pipe[0], 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Own session: survives haid, and haid's terminal/process-group signals never reach it.
@@ -63,6 +83,7 @@ absl::StatusOr<pid_t> Launcher::Launch(int64_t attempt_id) {
   int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
+  if (cred_pipe[0] >= 0) ::close(cred_pipe[0]);
   if (rc != 0) {
     return absl::InternalError(
         absl::StrCat("cannot start ", options_.manager_binary, ": ", std::strerror(rc)));

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ struct LauncherOptions {
   std::string config_path;     // passed as --config
   std::string override_path;   // passed as --config-override when non-empty
   std::string log_dir;         // <data_dir>/managers: one log file per attempt
+  // The attempt's manager API credential (common/manager_credential.h), handed to the manager
+  // on a pipe it reads as fd 3 (`--credential-fd 3`): never in argv or the environment, which
+  // other processes of the same user can read. Unset: no credential (manager.store=postgres).
+  std::function<std::string(int64_t attempt_id)> credential;
 };
 
 class Launcher final : public ManagerProcesses {

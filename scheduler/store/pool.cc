@@ -80,6 +80,20 @@ absl::Status ConnectionPool::Write(const std::string& what,
   return s;
 }
 
+absl::Status ConnectionPool::WithConnection(
+    const std::string& what, const std::function<absl::Status(pqxx::connection&)>& fn) {
+  auto conn = Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::Status s;
+  try {
+    s = fn(**conn);
+  } catch (const std::exception& e) {
+    s = pg::FromException(e, what);
+  }
+  Release(std::move(*conn));
+  return s;
+}
+
 template <typename Tx>
 absl::Status ConnectionPool::RunIn(const std::string& what,
                                    const std::function<absl::Status(Tx&)>& fn) {

@@ -42,6 +42,11 @@ class ConnectionPool {
   absl::Status ReadSnapshot(const std::string& what,
                             const std::function<absl::Status(SnapshotTransaction&)>& fn);
 
+  // Lends a connection to fn, which runs its own transactions on it (the manager API runs
+  // PgAttemptStore's on it, scheduler/managerapi). Exceptions become Status.
+  absl::Status WithConnection(const std::string& what,
+                              const std::function<absl::Status(pqxx::connection&)>& fn);
+
   // Registers a prepared statement on every connection, present and future (libpqxx
   // prepares it on a connection's first use). Hot statements skip Postgres' parse and plan,
   // which was most of its CPU per submit.

@@ -84,16 +84,16 @@ class KubeManagerTest : public ::testing::Test {
     const std::string path = dir_ + "/haid-" + kubeconfig_token + ".toml";
     WriteFile(
         path,
-        absl::StrCat("[server]\ndata_dir = \"", dir_, "/data\"\n",
-                     "control_url = \"http://127.0.0.1:1\"\n", "[database]\nurl = \"", db_->url(),
-                     "\"\n", "[redis]\nhost = \"127.0.0.1\"\nport = ", RedisPort(), "\nprefix = \"",
-                     prefix_, "\"\n", "[scheduler]\nsuspend_grace_s = ", suspend_grace_s,
-                     "\nkill_grace_s = 2\n",
-                     "[manager]\nheartbeat_ms = 200\nruntime = \"kubernetes\"\n",
-                     "[kubernetes]\nkubeconfig = \"", kubeconfig, "\"\n",
-                     "namespace = \"hai-test\"\n", "default_image = \"registry.local/train:1\"\n",
-                     "image_pull_timeout_s = 1\nunschedulable_timeout_s = 1\n",
-                     "request_timeout_ms = 3000\nmax_retries = 3\n", extra_kubernetes_));
+        absl::StrCat(
+            "[server]\ndata_dir = \"", dir_, "/data\"\n", "control_url = \"http://127.0.0.1:1\"\n",
+            "[database]\nurl = \"", db_->url(), "\"\n",
+            "[redis]\nhost = \"127.0.0.1\"\nport = ", RedisPort(), "\nprefix = \"", prefix_, "\"\n",
+            "[scheduler]\nsuspend_grace_s = ", suspend_grace_s, "\nkill_grace_s = 2\n",
+            "[manager]\nheartbeat_ms = 200\nruntime = \"kubernetes\"\nstore = \"postgres\"\n",
+            "[kubernetes]\nkubeconfig = \"", kubeconfig, "\"\n", "namespace = \"hai-test\"\n",
+            "default_image = \"registry.local/train:1\"\n",
+            "image_pull_timeout_s = 1\nunschedulable_timeout_s = 1\n",
+            "request_timeout_ms = 3000\nmax_retries = 3\n", extra_kubernetes_));
     return path;
   }
   static std::string kKindToken() { return kToken; }

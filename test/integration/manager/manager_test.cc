@@ -65,14 +65,13 @@ class ManagerTest : public ::testing::Test {
   // Writes the config used by every manager of this test.
   std::string Config(int suspend_grace_s = 2) {
     const std::string path = dir_ + "/haid.toml";
-    WriteFile(path, absl::StrCat("[server]\ndata_dir = \"", dir_, "/data\"\n",
-                                 "control_url = \"http://127.0.0.1:1\"\n",
-                                 "[database]\nurl = \"", db_->url(), "\"\n",
-                                 "[redis]\nhost = \"127.0.0.1\"\nport = ", RedisPort(),
-                                 "\nprefix = \"", prefix_, "\"\n",
-                                 "[scheduler]\nsuspend_grace_s = ", suspend_grace_s,
-                                 "\nkill_grace_s = 2\n",
-                                 "[manager]\nheartbeat_ms = 200\n"));
+    WriteFile(path,
+              absl::StrCat(
+                  "[server]\ndata_dir = \"", dir_, "/data\"\n",
+                  "control_url = \"http://127.0.0.1:1\"\n", "[database]\nurl = \"", db_->url(),
+                  "\"\n", "[redis]\nhost = \"127.0.0.1\"\nport = ", RedisPort(), "\nprefix = \"",
+                  prefix_, "\"\n", "[scheduler]\nsuspend_grace_s = ", suspend_grace_s,
+                  "\nkill_grace_s = 2\n", "[manager]\nheartbeat_ms = 200\nstore = \"postgres\"\n"));
     return path;
   }
 

@@ -76,12 +76,11 @@ class StorageMountTest : public ::testing::Test {
   std::string Config() {
     const std::string path = dir_ + "/haid.toml";
     WriteFile(path, absl::StrCat("[server]\ndata_dir = \"", dir_, "/data\"\n",
-                                 "control_url = \"http://127.0.0.1:1\"\n",
-                                 "[database]\nurl = \"", db_->url(), "\"\n",
-                                 "[redis]\nhost = \"127.0.0.1\"\nport = ", RedisPort(),
-                                 "\nprefix = \"", prefix_, "\"\n",
+                                 "control_url = \"http://127.0.0.1:1\"\n", "[database]\nurl = \"",
+                                 db_->url(), "\"\n", "[redis]\nhost = \"127.0.0.1\"\nport = ",
+                                 RedisPort(), "\nprefix = \"", prefix_, "\"\n",
                                  "[scheduler]\nsuspend_grace_s = 30\nkill_grace_s = 2\n",
-                                 "[manager]\nheartbeat_ms = 200\n"));
+                                 "[manager]\nheartbeat_ms = 200\nstore = \"postgres\"\n"));
     return path;
   }
 
