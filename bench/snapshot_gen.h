@@ -17,6 +17,9 @@ struct GenParams {
   double preempt_fraction = 0.5;  // share of the queue at tiers above most running work
   bool only_low_running = false;  // every running task LOW (preemption-heavy case)
   double free_fraction = 0.05;    // nodes left free
+  // Share of running and queued tasks given a time limit (1-24 h; a running task may be
+  // past it), drawn from a second stream so the snapshot is otherwise the same.
+  double limit_fraction = 0;
   uint32_t seed = 1;
 };
 
@@ -25,7 +28,8 @@ struct GenParams {
 // with 1-4 GPU tasks; the mix is chosen so about `running` tasks result. Running work is
 // mostly LOW..NORMAL; `preempt_fraction` of the queue is HIGH..EXTREME_HIGH (they can only
 // start by preemption), the rest LOW..ABOVE_NORMAL or AUTO. Quotas: every user has 4-64
-// nodes per tier and group.
+// nodes per tier and group. With `limit_fraction`, tier heads reserve by the limits, tasks
+// with limits backfill onto reserved nodes and overruns may be suspended for a head.
 policy::Snapshot Generate(const GenParams& p);
 
 // Policy config used by the benchmarks: preemption on, 10 min minimum runtime.
