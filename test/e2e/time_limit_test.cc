@@ -164,6 +164,7 @@ TEST_F(TimeLimit, OnlyATaskEndingBeforeTheGangCanStartIsBackfilledOntoItsNode) {
   const int64_t limited = cluster_->Submit("alice", nap2, "-n 1 -t 20s");
   ASSERT_TRUE(WaitFor([&] { return cluster_->CurrentState(limited) != "queued"; }, 10000))
       << cluster_->DaemonLog();
+  EXPECT_EQ(cluster_->CurrentState(gang), "queued");  // it started ahead of the gang
   EXPECT_NE(NodesOf(limited), NodesOf(first));
   EXPECT_EQ(cluster_->CurrentState(unlimited), "queued");
 
