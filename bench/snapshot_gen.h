@@ -28,8 +28,7 @@ struct GenParams {
 // with 1-4 GPU tasks; the mix is chosen so about `running` tasks result. Running work is
 // mostly LOW..NORMAL; `preempt_fraction` of the queue is HIGH..EXTREME_HIGH (they can only
 // start by preemption), the rest LOW..ABOVE_NORMAL or AUTO. Quotas: every user has 4-64
-// nodes per tier and group. With `limit_fraction`, tier heads reserve by the limits, tasks
-// with limits backfill onto reserved nodes and overruns may be suspended for a head.
+// nodes per tier and group.
 policy::Snapshot Generate(const GenParams& p);
 
 // Policy config used by the benchmarks: preemption on, 10 min minimum runtime.

@@ -81,10 +81,10 @@ class TimeLimit : public ::testing::Test {
     return s.empty() ? -1 : std::stod(s);
   }
   std::string NodesOf(int64_t chain_id) {
-    return cluster_->db().Query(absl::StrCat(
-        "SELECT string_agg(DISTINCT p.node, ',' ORDER BY p.node) FROM pods p "
-        "JOIN attempts a USING (attempt_id) WHERE a.chain_id = ",
-        chain_id));
+    return cluster_->db().Query(
+        absl::StrCat("SELECT string_agg(DISTINCT p.node, ',' ORDER BY p.node) FROM pods p "
+                     "JOIN attempts a USING (attempt_id) WHERE a.chain_id = ",
+                     chain_id));
   }
   std::string QueueReason(const std::string& user, int64_t chain_id) {
     auto q = cluster_->Cli(user, "queue --json");
@@ -108,13 +108,11 @@ TEST_F(TimeLimit, OverrunIsSuspendedForAGangNotKilledAndResumesFromItsCheckpoint
   const std::string train = cluster_->WriteScript("train.py", kTrainScript);
   const std::string nap = cluster_->WriteScript("nap.py", "import time\ntime.sleep(2)\n");
   const int total = 80;  // 8 s of work against a 2 s limit
-  const int64_t limited =
-      cluster_->Submit("alice", absl::StrCat(train, " ", total),
-                       absl::StrCat("-n 1 -t 2s -e PYTHONPATH=", HAI_SOURCE_DIR,
-                                    "/python -e CKPT_DIR=", ckpt_dir_));
+  const int64_t limited = cluster_->Submit(
+      "alice", absl::StrCat(train, " ", total),
+      absl::StrCat("-n 1 -t 2s -e PYTHONPATH=", HAI_SOURCE_DIR, "/python -e CKPT_DIR=", ckpt_dir_));
   // Past its limit, with nobody needing its node, it is not touched: no kill at the limit.
-  ASSERT_TRUE(WaitFor([&] { return RunningFor(limited) >= 3.5; }, 20000))
-      << cluster_->DaemonLog();
+  ASSERT_TRUE(WaitFor([&] { return RunningFor(limited) >= 3.5; }, 20000)) << cluster_->DaemonLog();
   EXPECT_THAT(AttemptStates(limited), ElementsAre("running"));
   auto status = cluster_->Cli("alice", absl::StrCat("status ", limited));
   EXPECT_THAT(status.output, HasSubstr("time limit")) << status.output;
@@ -127,12 +125,12 @@ TEST_F(TimeLimit, OverrunIsSuspendedForAGangNotKilledAndResumesFromItsCheckpoint
       << ::testing::PrintToString(AttemptStates(limited)) << cluster_->DaemonLog();
   EXPECT_EQ(NodesOf(gang), "node-0,node-1");
   EXPECT_THAT(AttemptStates(limited), ElementsAre("suspended", "queued"));
-  EXPECT_EQ(cluster_->db().Query(absl::StrCat(
-                "SELECT count(*) FROM task_events WHERE chain_id = ", limited,
-                " AND kind = 'suspend_requested' AND detail->>'reason' LIKE "
-                "'ran past its time limit of 2s on nodes reserved for task %' AND "
-                "(detail->>'preemptor_chain_id')::bigint = ",
-                gang)),
+  EXPECT_EQ(cluster_->db().Query(
+                absl::StrCat("SELECT count(*) FROM task_events WHERE chain_id = ", limited,
+                             " AND kind = 'suspend_requested' AND detail->>'reason' LIKE "
+                             "'ran past its time limit of 2s on nodes reserved for task %' AND "
+                             "(detail->>'preemptor_chain_id')::bigint = ",
+                             gang)),
             "1");
 
   // The gang ends; the task resumes from its checkpoint and finishes the exact count.
@@ -156,8 +154,8 @@ TEST_F(TimeLimit, OnlyATaskEndingBeforeTheGangCanStartIsBackfilledOntoItsNode) {
   const int64_t gang = cluster_->Submit("bob", nap2, "-n 2");
   // No limit: it might outlive the gang's start, so it may not take the held node.
   const int64_t unlimited = cluster_->Submit("alice", nap2, "-n 1");
-  ASSERT_TRUE(WaitFor([&] { return QueueReason("alice", unlimited) == "BLOCKED_BY_RESERVATION"; },
-                      10000))
+  ASSERT_TRUE(
+      WaitFor([&] { return QueueReason("alice", unlimited) == "BLOCKED_BY_RESERVATION"; }, 10000))
       << cluster_->Cli("alice", "queue").output << cluster_->DaemonLog();
   EXPECT_EQ(cluster_->CurrentState(gang), "queued");
   // A 20 s limit ends before the gang's start (the first task's limit end): it backfills.
