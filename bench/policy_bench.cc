@@ -84,6 +84,24 @@ BENCHMARK(BM_DecidePreemptionHeavy)
     ->Args({5000, 50000, 20000})
     ->Unit(benchmark::kMillisecond);
 
+// Time limits (issue 21): half the running and queued tasks have one, so tier heads reserve
+// with a known start, limited tasks try EASY backfill onto reserved nodes and overruns on a
+// head's nodes are suspended for it.
+void BM_DecideWithLimits(benchmark::State& state) {
+  GenParams p;
+  p.nodes = static_cast<int>(state.range(0));
+  p.queued = static_cast<int>(state.range(1));
+  p.running = static_cast<int>(state.range(2));
+  p.users = 1000;
+  p.limit_fraction = 0.5;
+  RunDecide(state, p);
+}
+BENCHMARK(BM_DecideWithLimits)
+    ->Args({352, 1000, 400})
+    ->Args({5000, 50000, 4000})
+    ->Args({5000, 50000, 20000})
+    ->Unit(benchmark::kMillisecond);
+
 }  // namespace
 }  // namespace hai::bench
 

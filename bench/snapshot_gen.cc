@@ -142,6 +142,16 @@ Snapshot Generate(const GenParams& p) {
     t.first_submit = now - absl::Seconds(uni(0, 86400));
     s.queued.push_back(std::move(t));
   }
+
+  if (p.limit_fraction > 0) {
+    std::mt19937 lrng(p.seed ^ 0x9e3779b9u);
+    auto limit = [&](Task& t) {
+      if (std::uniform_real_distribution<double>(0, 1)(lrng) < p.limit_fraction)
+        t.time_limit = absl::Hours(std::uniform_int_distribution<int>(1, 24)(lrng));
+    };
+    for (Task& t : s.running) limit(t);
+    for (Task& t : s.queued) limit(t);
+  }
   return s;
 }
 

@@ -17,6 +17,9 @@ struct GenParams {
   double preempt_fraction = 0.5;  // share of the queue at tiers above most running work
   bool only_low_running = false;  // every running task LOW (preemption-heavy case)
   double free_fraction = 0.05;    // nodes left free
+  // Share of running and queued tasks given a time limit (1-24 h; a running task may be
+  // past it), drawn from a second stream so the snapshot is otherwise the same.
+  double limit_fraction = 0;
   uint32_t seed = 1;
 };
 
