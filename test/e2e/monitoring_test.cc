@@ -78,8 +78,12 @@ TEST(Monitoring, MetricsLintCleanAndUsageAnswers) {
                           "gpu_hours_unavailable"}) {
       EXPECT_TRUE(row[f].is_number()) << f;
     }
-    if (row["key"] == "alice") EXPECT_GT(row["gpu_hours_allocated"].get<double>(), 0);
-    if (row["key"] == "(unallocated)") EXPECT_GT(row["gpu_hours_idle"].get<double>(), 0);
+    if (row["key"] == "alice") {
+      EXPECT_GT(row["gpu_hours_allocated"].get<double>(), 0);
+    }
+    if (row["key"] == "(unallocated)") {
+      EXPECT_GT(row["gpu_hours_idle"].get<double>(), 0);
+    }
   }
   EXPECT_EQ(keys, (std::set<std::string>{"(unallocated)", "alice"}));
   EXPECT_EQ(client.Get("/api/v1/usage")->status, 401);
