@@ -37,7 +37,9 @@ const History& Year() {
       Micros t = 0;
       while (t < kYear) {
         const Micros to = std::min(kYear, t + pick(7 * 24, 60 * 24) * kHour);
-        node.spans.push_back({.from = t, .to = to, .gpus = 8,
+        node.spans.push_back({.from = t,
+                              .to = to,
+                              .gpus = 8,
                               .availability = node.spans.size() % 2 == 0
                                                   ? Availability::kReady
                                                   : Availability::kUnavailable,
@@ -47,8 +49,11 @@ const History& Year() {
         // Unavailable spells are short: a day.
         const Micros down = std::min(kYear, t + 24 * kHour);
         if (t < down) {
-          node.spans.push_back({.from = t, .to = down, .gpus = 8,
-                                .availability = Availability::kUnavailable, .node_group = n % 4});
+          node.spans.push_back({.from = t,
+                                .to = down,
+                                .gpus = 8,
+                                .availability = Availability::kUnavailable,
+                                .node_group = n % 4});
         }
         t = down;
       }
@@ -63,8 +68,12 @@ const History& Year() {
       const uint64_t gpus = ranks > 1 ? 0xff : (uint64_t{1} << pick(1, 8)) - 1;
       const int32_t first = static_cast<int32_t>(pick(0, 999));
       for (int r = 0; r < ranks; ++r) {
-        h.holds.push_back({.node = (first + r) % 1000, .owner = owner, .gpus = gpus,
-                           .start = start, .end = end, .running = start + (end - start) / 20,
+        h.holds.push_back({.node = (first + r) % 1000,
+                           .owner = owner,
+                           .gpus = gpus,
+                           .start = start,
+                           .end = end,
+                           .running = start + (end - start) / 20,
                            .grace_from = preempted ? end - 60 * 1000000 : end,
                            .restart = pick(0, 19) == 0});
       }

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <utility>
 #include <vector>
 

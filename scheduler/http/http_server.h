@@ -4,9 +4,9 @@
 // GET|PUT /v1/task/<attempt>/whole_life_state, and for a Jupyter container's server
 // POST /v1/task/<attempt>/jupyter_access {"token_sha256": ...} (200, or 403 with why: the
 // owner's current users row decides, Store::CheckJupyterAccess); all authenticated by the
-// attempt's task token ("Authorization: Bearer $HAI_TASK_TOKEN"). Served by http::Server (http_core.h): bodies
-// are capped before auth (413), probes run on their own thread apart from task control, slow
-// clients are dropped, and connections are kept alive for the SDK's polls.
+// attempt's task token ("Authorization: Bearer $HAI_TASK_TOKEN"). Served by http::Server
+// (http_core.h): bodies are capped before auth (413), probes run on their own thread apart from
+// task control, slow clients are dropped, and connections are kept alive for the SDK's polls.
 #pragma once
 
 #include <memory>

@@ -155,8 +155,7 @@ void absl::Mutex::ReaderLockWhen(const absl::Condition& cond) {
   WaitFor(this, kRead, cond, absl::InfiniteFuture());
 }
 
-bool absl::Mutex::ReaderLockWhenWithTimeout(const absl::Condition& cond,
-                                            absl::Duration timeout) {
+bool absl::Mutex::ReaderLockWhenWithTimeout(const absl::Condition& cond, absl::Duration timeout) {
   ::Lock(this, kRead);
   return WaitFor(this, kRead, cond, absl::Now() + timeout);
 }
