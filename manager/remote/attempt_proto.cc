@@ -48,6 +48,7 @@ void ToProto(const AttemptInfo& a, v1::ManagerAttemptInfo* out) {
   out->set_workdir(a.workdir);
   EnvToProto(a.chain_env, out->mutable_chain_env());
   out->set_whole_life_state(a.whole_life_state);
+  out->set_self_requeues(a.self_requeues);
   out->set_python(a.python);
   EnvToProto(a.train_env, out->mutable_train_env());
   out->set_image(a.image);
@@ -101,6 +102,7 @@ absl::StatusOr<AttemptInfo> FromProto(const v1::ManagerAttemptInfo& p) {
   a.workdir = p.workdir();
   a.chain_env = EnvFromProto(p.chain_env());
   a.whole_life_state = p.whole_life_state();
+  a.self_requeues = p.self_requeues();
   a.python = p.python();
   a.train_env = EnvFromProto(p.train_env());
   a.image = p.image();

@@ -174,6 +174,7 @@ absl::StatusOr<model::AttemptState> RemoteAttemptStore::Finish(const AttemptOutc
   req.set_state(std::string(model::Name(outcome.state)));
   if (outcome.exit_code.has_value()) req.set_exit_code(*outcome.exit_code);
   req.set_end_reason(outcome.end_reason);
+  req.set_self_inflicted(outcome.self_inflicted);
   v1::FinishReply reply;
   absl::Status s = Call("finish", true, [&](auto& stub, grpc::ClientContext& ctx) {
     return stub.Finish(&ctx, req, &reply);

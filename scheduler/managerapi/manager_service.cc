@@ -115,6 +115,7 @@ grpc::Status ManagerServiceImpl::Finish(grpc::ServerContext* ctx, const v1::Fini
     return Invalid(absl::StrCat("'", req->state(), "' is not an ended attempt state"));
   }
   manager::AttemptOutcome outcome{.state = *state, .end_reason = req->end_reason()};
+  outcome.self_inflicted = req->self_inflicted();
   if (req->has_exit_code()) outcome.exit_code = req->exit_code();
   return RunAs(ctx, req->attempt_id(), req->generation(), [&](manager::AttemptStore& store) {
     auto written = store.Finish(outcome);

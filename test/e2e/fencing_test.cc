@@ -228,7 +228,7 @@ TEST(Fencing, AnAttemptFailedForLostManagersHasItsRanksEndedBeforeItsGpusAreFree
   ASSERT_TRUE(GroupExists(rank));
   // Every manager haid starts for the attempt dies at once: after 3 relaunches haid fails it.
   const std::string kill_managers =
-      absl::StrCat("pkill -KILL -f -- '", c.config_path(), ".* --attempt ", attempt, "$'");
+      absl::StrCat("pkill -KILL -f -- '", c.config_path(), ".* --attempt ", attempt, "( |$)'");
   ASSERT_TRUE(WaitFor(
       [&] {
         RunCommand(kill_managers);

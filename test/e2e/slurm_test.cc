@@ -86,7 +86,9 @@ class SlurmRuntime : public ::testing::Test {
       return;
     }
     g_slurm_dir = MakeTempDir("hai-slurm-");
-    int port = 56817;
+    // Below the kernel's ephemeral range (32768-60999): Slurm binds without SO_REUSEADDR, so
+    // a port some client connection happened to use (even one in TIME_WAIT) cannot be had.
+    int port = 26817;
     if (const char* p = std::getenv("HAI_TEST_SLURM_PORT"); p != nullptr) {
       (void)absl::SimpleAtoi(p, &port);
     }
