@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/model/states.h"
 
 namespace hai::store {
 namespace {
@@ -85,13 +86,14 @@ usage::History UsageStore::LoadHistory(pqxx::transaction_base& tx, Micros from, 
     const std::string state = r[2].as<std::string>();
     const int32_t n = node_of(node);
     if (state == "removed" || span_to <= span_from) continue;
-    h.nodes[n].spans.push_back({.from = span_from,
-                                .to = span_to,
-                                .gpus = r[4].as<int>(),
-                                .availability = state == "ready"
-                                                    ? usage::Availability::kReady
-                                                    : usage::Availability::kUnavailable,
-                                .node_group = group_of(r[3].as<std::string>())});
+    h.nodes[n].spans.push_back(
+        {.from = span_from,
+         .to = span_to,
+         .gpus = r[4].as<int>(),
+         .availability = model::ParseNodeState(state) == model::NodeState::kReady
+                             ? usage::Availability::kReady
+                             : usage::Availability::kUnavailable,
+         .node_group = group_of(r[3].as<std::string>())});
   }
   // Every rank of every attempt whose held span overlaps the window (attempts_held_span).
   const pqxx::result holds = tx.exec_params(
