@@ -72,8 +72,10 @@ struct Piece {
 absl::StatusOr<Accounting> Account(const History& h, const Window& w) {
   if (absl::Status s = Check(h, w); !s.ok()) return s;
   Accounting out;
-  out.per_node.resize(h.nodes.size());
-  out.capacity_per_node.resize(h.nodes.size());
+  // Built whole rather than resize()d: GCC 12 at -O3 misreads resize() on a freshly
+  // default-constructed member as a memset of 2^64 bytes (-Wstringop-overflow).
+  out.per_node = std::vector<Figures>(h.nodes.size());
+  out.capacity_per_node = std::vector<int64_t>(h.nodes.size(), 0);
   Accumulator acc(w, &out);
 
   // Holds per node, sorted by start (then by address, so ties are deterministic).
