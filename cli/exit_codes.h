@@ -22,7 +22,7 @@ enum ExitCode : int {
   kExitAuth = 3,         // UNAUTHENTICATED, PERMISSION_DENIED
   kExitNotFound = 4,     // NOT_FOUND
   kExitRejected = 5,     // INVALID_ARGUMENT, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, ALREADY_EXISTS
-  kExitUnreachable = 6,  // UNAVAILABLE, DEADLINE_EXCEEDED
+  kExitUnreachable = 6,  // UNAVAILABLE, DEADLINE_EXCEEDED: unreachable, or TLS untrusted
   kExitStopped = 130,    // `logs -f` / `-f`: the followed task was stopped
 };
 
@@ -30,10 +30,12 @@ enum ExitCode : int {
 inline constexpr char kExitCodeHelp[] =
     "Exit codes: 0 ok; 2 usage or bad local input; 3 not authenticated / permission denied;\n"
     "4 task or object not found; 5 rejected by haid (invalid argument, precondition, quota, name in use);\n"
-    "6 cannot reach haid (unavailable, deadline exceeded); 1 anything else.\n"
+    "6 cannot reach haid (unavailable, deadline exceeded) or cannot trust it (TLS certificate\n"
+    "not verified by the CA file or system store); 1 anything else.\n"
     "With -f (follow) the code is the task's: 0 succeeded, its exit code (1 if none) when\n"
     "failed, 130 when stopped.\n"
-    "Config: ~/.hai/config.toml (or $HAI_CONFIG_DIR/config.toml); $HAI_URL, $HAI_TOKEN override.";
+    "Config: ~/.hai/config.toml (or $HAI_CONFIG_DIR/config.toml); $HAI_URL, $HAI_TOKEN,\n"
+    "$HAI_CA_FILE override.";
 
 // An InvalidArgument status marked as a local usage error (exit code 2).
 absl::Status UsageError(absl::string_view message);

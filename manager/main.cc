@@ -143,11 +143,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   hai::manager::RedisHints hints(config->redis.host, config->redis.port, config->redis.prefix,
-                                 attempt_id);
+                                 attempt_id, config->redis.password);
   hai::manager::LifecycleOptions opt;
   opt.data_dir = std::filesystem::absolute(config->server.data_dir).lexically_normal().string();
-  opt.control_url =
-      hai::manager::ControlUrl(config->server.control_url, config->server.http_listen);
+  opt.control_url = hai::manager::ControlUrl(config->server.control_url,
+                                             config->server.http_listen, config->tls.enabled());
+  opt.ca_file = config->tls.ca_file;
   // Task pods run on other machines: a loopback control URL would leave in-task code
   // (receive_suspend_command, go_suspend) talking to itself.
   if (OnKubernetes(*config) && (opt.control_url.find("://127.") != std::string::npos ||

@@ -15,7 +15,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -23,6 +25,8 @@
 #include <grpcpp/resource_quota.h>
 #include <CLI/CLI.hpp>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/config.h"
 #include "common/db_url.h"
@@ -58,6 +62,30 @@ int RunMigrate(const hai::Config& config) {
   std::printf("haid migrate: applied %d migration(s); schema version %d\n", result->applied,
               result->current_version);
   return 0;
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read TLS ", what, " ", path));
+  }
+  return text.str();
+}
+
+// [tls] -> the gRPC listener's credentials: TLS with the configured certificate, else
+// plaintext (CheckTransport has already refused plaintext off loopback unless allowed).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
+    const hai::TlsConfig& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  auto cert = ReadPem(tls.cert_file, "certificate");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadPem(tls.key_file, "key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(options);
 }
 
 std::string ManagerBinary(const hai::Config& config) {
@@ -121,7 +149,8 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   }
 
   hai::Metrics metrics;
-  hai::RedisNotifier notifier(config.redis.host, config.redis.port, config.redis.prefix);
+  hai::RedisNotifier notifier(config.redis.host, config.redis.port, config.redis.prefix,
+                              config.redis.password);
   hai::Launcher launcher({manager, fs::absolute(config_path).string(),
                           override_path.empty() ? "" : fs::absolute(override_path).string(),
                           (data_dir / "managers").string()});
@@ -146,8 +175,9 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(config.server.grpc_listen, grpc::InsecureServerCredentials(),
-                           &bound_port);
+  auto grpc_credentials = GrpcServerCredentials(config.tls);
+  if (!grpc_credentials.ok()) return Fail(grpc_credentials.status().ToString());
+  builder.AddListeningPort(config.server.grpc_listen, *grpc_credentials, &bound_port);
   builder.RegisterService(&tasks);
   builder.RegisterService(&cluster);
   builder.RegisterService(&users);
@@ -198,6 +228,8 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
                      << " (raise ulimit -n for more)";
   }
   http_options.workers = config.server.http_workers;
+  http_options.tls_cert_file = config.tls.cert_file;
+  http_options.tls_key_file = config.tls.key_file;
   hai::HttpServer http(store, scheduler.views(), notifier, metrics, config.scheduler.tick,
                        http_options);
   absl::Status http_ok = http.Start(config.server.http_listen);
@@ -208,8 +240,10 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   scheduler.Start();
   listener.Start();
   scheduler.Wake();
-  HAI_LOG(INFO) << "haid serving gRPC on " << config.server.grpc_listen << ", HTTP on "
-                << config.server.http_listen << ", " << config.nodes.size()
+  const char* transport = config.tls.enabled() ? " (TLS)" : " (plaintext)";
+  HAI_LOG(INFO) << "haid serving gRPC on " << config.server.grpc_listen << transport
+                << ", HTTP on " << config.server.http_listen << transport << ", "
+                << config.nodes.size()
                 << " configured node(s), data in " << data_dir.string();
 
   int sig = 0;
@@ -250,5 +284,15 @@ int main(int argc, char** argv) {
   if (hai::ParseLogLevel(config->server.log_level, &level)) hai::SetLogLevel(level);
   hai::SetLogProgramName("haid");
   if (migrate->parsed()) return RunMigrate(*config);
+  if (absl::Status s = hai::CheckTransport(*config); !s.ok()) {
+    std::fprintf(stderr, "haid: invalid configuration: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  if (!config->tls.enabled() &&
+      !(hai::IsLoopbackListen(config->server.grpc_listen) &&
+        hai::IsLoopbackListen(config->server.http_listen))) {
+    HAI_LOG(WARNING) << "tls.allow_plaintext: serving plaintext off loopback; bearer tokens "
+                     << "cross the network in clear (docs/security.md)";
+  }
   return RunDaemon(*config, config_path, override_path);
 }
