@@ -85,8 +85,8 @@ absl::StatusOr<ClientConfig> ReadConfigFile(const std::filesystem::path& path) {
     for (const auto& [key, node] : table) {
       const std::string k(key.str());
       if (k != "url" && k != "token" && k != "ca_file") {
-        return UsageError(absl::StrCat(path.string(), ": unknown key '", k,
-                                       "' (expected url, token, ca_file)"));
+        return UsageError(
+            absl::StrCat(path.string(), ": unknown key '", k, "' (expected url, token, ca_file)"));
       }
       const std::optional<std::string> value = node.value<std::string>();
       if (!value.has_value()) {

@@ -1,8 +1,9 @@
 // Where hai-cli finds haid and the user's token: ~/.hai/config.toml (or
 // $HAI_CONFIG_DIR/config.toml), written by `hai-cli init` with mode 0600, overridden per call by
 // $HAI_URL / $HAI_TOKEN / $HAI_CA_FILE so CI jobs and tests need no file. TLS is on when the
-// URL is https:// or a CA file is named; the CA file, else the system store, verifies haid. The environment is passed in as a
-// value (ConfigEnv) so tests never touch the real home directory or process environment.
+// URL is https:// or a CA file is named; the CA file, else the system store, verifies haid. The
+// environment is passed in as a value (ConfigEnv) so tests never touch the real home directory or
+// process environment.
 #pragma once
 
 #include <filesystem>

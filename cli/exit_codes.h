@@ -22,14 +22,16 @@ enum ExitCode : int {
   kExitAuth = 3,         // UNAUTHENTICATED, PERMISSION_DENIED
   kExitNotFound = 4,     // NOT_FOUND
   kExitRejected = 5,     // INVALID_ARGUMENT, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, ALREADY_EXISTS
-  kExitUnreachable = 6,  // UNAVAILABLE, DEADLINE_EXCEEDED: unreachable, or TLS untrusted
+  kExitUnreachable = 6,  // UNAVAILABLE, DEADLINE_EXCEEDED
   kExitStopped = 130,    // `logs -f` / `-f`: the followed task was stopped
 };
 
-// Help footer listing the codes above; shown by every command's --help.
+// Help footer listing the codes above; shown by every command's --help. 6 covers an untrusted
+// TLS certificate too: to a script, haid is then as unusable as when it is down.
 inline constexpr char kExitCodeHelp[] =
     "Exit codes: 0 ok; 2 usage or bad local input; 3 not authenticated / permission denied;\n"
-    "4 task or object not found; 5 rejected by haid (invalid argument, precondition, quota, name in use);\n"
+    "4 task or object not found; 5 rejected by haid (invalid argument, precondition, quota, name "
+    "in use);\n"
     "6 cannot reach haid (unavailable, deadline exceeded) or cannot trust it (TLS certificate\n"
     "not verified by the CA file or system store); 1 anything else.\n"
     "With -f (follow) the code is the task's: 0 succeeded, its exit code (1 if none) when\n"

@@ -54,24 +54,23 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentialsFor(
 
 std::string TransportHint(const ClientConfig& config, absl::string_view message) {
   if (config.tls) {
-    const std::string trust = config.ca_file.empty()
-                                  ? std::string("the system store")
-                                  : absl::StrCat("the CA file ", config.ca_file);
-    if (Mentions(message, {"WRONG_VERSION_NUMBER", "packet length too long",
-                           "record layer failure"})) {
+    const std::string trust = config.ca_file.empty() ? std::string("the system store")
+                                                     : absl::StrCat("the CA file ", config.ca_file);
+    if (Mentions(message,
+                 {"WRONG_VERSION_NUMBER", "packet length too long", "record layer failure"})) {
       return "haid does not speak TLS at this address (drop https:// and the CA file, or "
              "configure [tls] on haid)";
     }
-    if (Mentions(message, {"CERTIFICATE_VERIFY_FAILED", "certificate verify failed",
-                           "self signed", "self-signed", "unable to get local issuer",
-                           "peer name", "hostname", "handshake", "ssl", "tls"})) {
+    if (Mentions(message, {"CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "self signed",
+                           "self-signed", "unable to get local issuer", "peer name", "hostname",
+                           "handshake", "ssl", "tls"})) {
       return absl::StrCat("haid's TLS certificate is not trusted: it does not verify against ",
                           trust, " for this host name");
     }
     return "";
   }
-  if (Mentions(message, {"Socket closed", "Connection reset", "connection closed",
-                         "EOF", "unexpected"})) {
+  if (Mentions(message,
+               {"Socket closed", "Connection reset", "connection closed", "EOF", "unexpected"})) {
     return "if haid serves TLS, use an https:// URL or --ca-file";
   }
   return "";

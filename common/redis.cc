@@ -60,8 +60,8 @@ absl::StatusOr<RedisConnection> RedisConnection::Connect(const std::string& host
     return conn.ContextError("set redis timeout");
   }
   if (!password.empty()) {
-    ReplyPtr r(static_cast<redisReply*>(
-        redisCommand(ctx, "AUTH %b", password.data(), password.size())));
+    ReplyPtr r(
+        static_cast<redisReply*>(redisCommand(ctx, "AUTH %b", password.data(), password.size())));
     if (r == nullptr) return conn.ContextError(absl::StrCat("redis AUTH at ", host, ":", port));
     if (r->type == REDIS_REPLY_ERROR) {
       // WRONGPASS, or "ERR AUTH ... called without any password configured".
@@ -94,8 +94,7 @@ absl::Status RedisConnection::ContextError(const std::string& what) const {
 
 // ------------------------------------------------------------------ RedisClient
 
-absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Connect(const std::string& host,
-                                                                  int port,
+absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Connect(const std::string& host, int port,
                                                                   absl::Duration timeout,
                                                                   const std::string& password) {
   auto conn = RedisConnection::Connect(host, port, timeout, password);

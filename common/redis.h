@@ -47,8 +47,7 @@ class RedisConnection {
 // A request/response connection: publishing and simple commands.
 class RedisClient {
  public:
-  static absl::StatusOr<std::unique_ptr<RedisClient>> Connect(const std::string& host,
-                                                              int port,
+  static absl::StatusOr<std::unique_ptr<RedisClient>> Connect(const std::string& host, int port,
                                                               absl::Duration timeout,
                                                               const std::string& password = "");
   // PUBLISH; returns the number of subscribers that received the message.
@@ -71,8 +70,9 @@ struct RedisMessage {
 // leaves the connection usable (a hiredis read timeout would poison the context).
 class RedisSubscriber {
  public:
-  static absl::StatusOr<std::unique_ptr<RedisSubscriber>> Connect(
-      const std::string& host, int port, absl::Duration timeout, const std::string& password = "");
+  static absl::StatusOr<std::unique_ptr<RedisSubscriber>> Connect(const std::string& host, int port,
+                                                                  absl::Duration timeout,
+                                                                  const std::string& password = "");
   // SUBSCRIBE to one channel; returns once the server confirmed it, so a message published
   // after Subscribe() returns is guaranteed to be delivered.
   absl::Status Subscribe(const std::string& channel);

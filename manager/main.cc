@@ -146,8 +146,8 @@ int main(int argc, char** argv) {
                                  attempt_id, config->redis.password);
   hai::manager::LifecycleOptions opt;
   opt.data_dir = std::filesystem::absolute(config->server.data_dir).lexically_normal().string();
-  opt.control_url = hai::manager::ControlUrl(config->server.control_url,
-                                             config->server.http_listen, config->tls.enabled());
+  opt.control_url = hai::manager::ControlUrl(config->server.control_url, config->server.http_listen,
+                                             config->tls.enabled());
   opt.ca_file = config->tls.ca_file;
   // Task pods run on other machines: a loopback control URL would leave in-task code
   // (receive_suspend_command, go_suspend) talking to itself.

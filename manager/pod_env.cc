@@ -135,8 +135,7 @@ std::string ResolvedEntrypoint(const AttemptInfo& attempt) {
   return slash == std::string::npos ? attempt.entrypoint : attempt.entrypoint.substr(slash + 1);
 }
 
-std::string ControlUrl(const std::string& control_url, const std::string& http_listen,
-                       bool tls) {
+std::string ControlUrl(const std::string& control_url, const std::string& http_listen, bool tls) {
   if (!control_url.empty()) return control_url;
   return absl::StrCat(tls ? "https://" : "http://", http_listen);
 }

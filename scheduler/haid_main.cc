@@ -241,9 +241,8 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   listener.Start();
   scheduler.Wake();
   const char* transport = config.tls.enabled() ? " (TLS)" : " (plaintext)";
-  HAI_LOG(INFO) << "haid serving gRPC on " << config.server.grpc_listen << transport
-                << ", HTTP on " << config.server.http_listen << transport << ", "
-                << config.nodes.size()
+  HAI_LOG(INFO) << "haid serving gRPC on " << config.server.grpc_listen << transport << ", HTTP on "
+                << config.server.http_listen << transport << ", " << config.nodes.size()
                 << " configured node(s), data in " << data_dir.string();
 
   int sig = 0;
@@ -288,9 +287,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "haid: invalid configuration: %s\n", std::string(s.message()).c_str());
     return 2;
   }
-  if (!config->tls.enabled() &&
-      !(hai::IsLoopbackListen(config->server.grpc_listen) &&
-        hai::IsLoopbackListen(config->server.http_listen))) {
+  if (!config->tls.enabled() && !(hai::IsLoopbackListen(config->server.grpc_listen) &&
+                                  hai::IsLoopbackListen(config->server.http_listen))) {
     HAI_LOG(WARNING) << "tls.allow_plaintext: serving plaintext off loopback; bearer tokens "
                      << "cross the network in clear (docs/security.md)";
   }

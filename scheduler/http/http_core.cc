@@ -285,8 +285,8 @@ void Server::Stop() {
 }
 
 Server::Stats Server::stats() const {
-  return {accepted_.load(), too_large_.load(), timed_out_.load(), evicted_.load(),
-          overloaded_.load(), tls_failed_.load()};
+  return {accepted_.load(), too_large_.load(),  timed_out_.load(),
+          evicted_.load(),  overloaded_.load(), tls_failed_.load()};
 }
 
 void Server::Work(Queue* queue) {

@@ -189,10 +189,10 @@ void Cluster::AddUser(const std::string& name, const std::string& token,
   const std::string home = absl::StrCat(dir_, "/home-", name);
   RunCommand("mkdir -p " + ShellQuote(home));
   user_dirs_[name] = home;
-  auto r = RunCommand(absl::StrCat(BinDir(), "/hai-cli init ", token, " --url 127.0.0.1:",
-                                   grpc_port_,
-                                   tls_ca_.empty() ? "" : " --ca-file " + ShellQuote(tls_ca_)),
-                      {{"HAI_CONFIG_DIR", home}});
+  auto r =
+      RunCommand(absl::StrCat(BinDir(), "/hai-cli init ", token, " --url 127.0.0.1:", grpc_port_,
+                              tls_ca_.empty() ? "" : " --ca-file " + ShellQuote(tls_ca_)),
+                 {{"HAI_CONFIG_DIR", home}});
   ASSERT_EQ(r.exit_code, 0) << r.output;
 }
 

@@ -69,13 +69,13 @@ class TlsTest : public ::testing::Test {
 TEST_F(TlsTest, CliWithTheRightCaSubmitsAndReadsStatusAndTheTaskUsesTheSdkOverTls) {
   // The task calls haid's side port through the SDK: HAI_CONTROL_URL is https:// and
   // HAI_CA_FILE names the configured CA.
-  const std::string script = cluster_.WriteScript(
-      "sdk_tls.py",
-      "import os, hai\n"
-      "print('control', os.environ['HAI_CONTROL_URL'], flush=True)\n"
-      "print('life', hai.get_whole_life_state(), flush=True)\n");
-  const int64_t chain = cluster_.Submit(
-      "alice", script, absl::StrCat("-e PYTHONPATH=", HAI_SOURCE_DIR, "/python"));
+  const std::string script =
+      cluster_.WriteScript("sdk_tls.py",
+                           "import os, hai\n"
+                           "print('control', os.environ['HAI_CONTROL_URL'], flush=True)\n"
+                           "print('life', hai.get_whole_life_state(), flush=True)\n");
+  const int64_t chain =
+      cluster_.Submit("alice", script, absl::StrCat("-e PYTHONPATH=", HAI_SOURCE_DIR, "/python"));
   ASSERT_GT(chain, 0);
   CommandResult status = cluster_.Cli("alice", absl::StrCat("status ", chain));
   EXPECT_EQ(status.exit_code, 0) << status.output;
@@ -84,8 +84,8 @@ TEST_F(TlsTest, CliWithTheRightCaSubmitsAndReadsStatusAndTheTaskUsesTheSdkOverTl
       << cluster_.Cli("alice", absl::StrCat("logs ", chain)).output;
   CommandResult logs = cluster_.Cli("alice", absl::StrCat("logs ", chain));
   EXPECT_EQ(logs.exit_code, 0) << logs.output;
-  EXPECT_THAT(logs.output, HasSubstr(absl::StrCat("control https://127.0.0.1:",
-                                                  cluster_.http_port())));
+  EXPECT_THAT(logs.output,
+              HasSubstr(absl::StrCat("control https://127.0.0.1:", cluster_.http_port())));
   EXPECT_THAT(logs.output, HasSubstr("life 0"));
 }
 
@@ -137,14 +137,15 @@ TEST_F(TlsTest, SidePortServesProbesAndMetricsOverTls) {
 TEST_F(TlsTest, SdkVerifiesTheSidePortWithItsCaFile) {
   // A real task token is not needed to see the transport: a bogus one reaches haid's
   // handler (401) only through a verified TLS connection.
-  const std::string sdk = absl::StrCat(
-      "PYTHONPATH=", HAI_SOURCE_DIR, "/python python3 -c '",
-      "from hai.client import TaskControl, HaiError\n"
-      "try:\n"
-      "    TaskControl(\"", SideUrl("https", ""), "\", 1, \"bogus\", ca_file=\"CA\")"
-      ".get_whole_life_state()\n"
-      "except HaiError as e:\n"
-      "    print(e)\n'");
+  const std::string sdk = absl::StrCat("PYTHONPATH=", HAI_SOURCE_DIR, "/python python3 -c '",
+                                       "from hai.client import TaskControl, HaiError\n"
+                                       "try:\n"
+                                       "    TaskControl(\"",
+                                       SideUrl("https", ""),
+                                       "\", 1, \"bogus\", ca_file=\"CA\")"
+                                       ".get_whole_life_state()\n"
+                                       "except HaiError as e:\n"
+                                       "    print(e)\n'");
   auto with_ca = [&](const std::string& ca) {
     std::string cmd = sdk;
     cmd.replace(cmd.find("\"CA\""), 4, "\"" + ca + "\"");

@@ -30,9 +30,19 @@ class RedisAuthTest : public ::testing::Test {
   void SetUp() override {
     port_ = testing::FreeLoopbackPort();
     dir_ = testing::MakeTempDir("hai-redis-auth-");
-    std::vector<std::string> args = {"redis-server", "--port", std::to_string(port_),
-                                     "--bind", "127.0.0.1", "--requirepass", kPassword,
-                                     "--save", "", "--appendonly", "no", "--dir", dir_};
+    std::vector<std::string> args = {"redis-server",
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--requirepass",
+                                     kPassword,
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--dir",
+                                     dir_};
     pid_ = fork();
     if (pid_ == 0) {
       std::vector<char*> argv;

@@ -170,12 +170,14 @@ TEST(TransportHint, NamesTheCauseOfATlsFailure) {
   ClientConfig tls;
   tls.tls = true;
   tls.ca_file = "/tmp/ca.crt";
-  EXPECT_THAT(TransportHint(tls, "failed to connect to all addresses; last error: UNKNOWN: "
-                                 "Ssl handshake failed: SSL_ERROR_SSL: error:1000007d:SSL "
-                                 "routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED"),
+  EXPECT_THAT(TransportHint(tls,
+                            "failed to connect to all addresses; last error: UNKNOWN: "
+                            "Ssl handshake failed: SSL_ERROR_SSL: error:1000007d:SSL "
+                            "routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED"),
               HasSubstr("not trusted: it does not verify against the CA file /tmp/ca.crt"));
-  EXPECT_THAT(TransportHint(tls, "Ssl handshake failed: error:100000f7:SSL "
-                                 "routines:OPENSSL_internal:WRONG_VERSION_NUMBER"),
+  EXPECT_THAT(TransportHint(tls,
+                            "Ssl handshake failed: error:100000f7:SSL "
+                            "routines:OPENSSL_internal:WRONG_VERSION_NUMBER"),
               HasSubstr("does not speak TLS"));
   EXPECT_EQ(TransportHint(tls, "Connection refused"), "");
   EXPECT_EQ(TransportHint(ClientConfig{}, "Connection refused"), "");

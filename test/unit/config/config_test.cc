@@ -453,8 +453,8 @@ TEST(ConfigTest, LoopbackListenAddresses) {
   for (const char* yes : {"127.0.0.1:1", "127.8.9.10:1", "[::1]:1", "::1:1", "localhost:1"}) {
     EXPECT_TRUE(IsLoopbackListen(yes)) << yes;
   }
-  for (const char* no : {"0.0.0.0:1", "[::]:1", "10.0.0.1:1", "haid.lab:1", ":1",
-                         "128.0.0.1:1", "127.0.0.1.evil.com:1"}) {
+  for (const char* no : {"0.0.0.0:1", "[::]:1", "10.0.0.1:1", "haid.lab:1", ":1", "128.0.0.1:1",
+                         "127.0.0.1.evil.com:1"}) {
     EXPECT_FALSE(IsLoopbackListen(no)) << no;
   }
 }
@@ -468,8 +468,8 @@ TEST(ConfigTest, RedisPasswordInlineOrFromAFile) {
   c = ParseConfig("[redis]\npassword_file = \"" + file + "\"\n", "t.toml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->redis.password, "from-file");
-  auto both = ParseConfig("[redis]\npassword = \"a\"\npassword_file = \"" + file + "\"\n",
-                          "t.toml");
+  auto both =
+      ParseConfig("[redis]\npassword = \"a\"\npassword_file = \"" + file + "\"\n", "t.toml");
   EXPECT_FALSE(both.ok());
   auto missing = ParseConfig("[redis]\npassword_file = \"/nonexistent/pw\"\n", "t.toml");
   ASSERT_FALSE(missing.ok());
