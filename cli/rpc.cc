@@ -6,6 +6,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/exit_codes.h"
@@ -26,8 +27,10 @@ bool ReadFile(const std::string& path, std::string* out) {
 }
 
 bool Mentions(absl::string_view message, std::initializer_list<absl::string_view> words) {
+  // Debian's abseil has no StrContainsIgnoreCase.
+  const std::string lower = absl::AsciiStrToLower(message);
   for (absl::string_view w : words) {
-    if (absl::StrContainsIgnoreCase(message, w)) return true;
+    if (absl::StrContains(lower, absl::AsciiStrToLower(w))) return true;
   }
   return false;
 }
