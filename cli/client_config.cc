@@ -44,6 +44,7 @@ ConfigEnv ConfigEnvFromProcess() {
   env.config_dir = GetEnv("HAI_CONFIG_DIR");
   env.url = GetEnv("HAI_URL");
   env.token = GetEnv("HAI_TOKEN");
+  env.ca_file = GetEnv("HAI_CA_FILE");
   return env;
 }
 
@@ -57,10 +58,7 @@ absl::StatusOr<std::filesystem::path> ConfigPath(const ConfigEnv& env) {
 
 absl::StatusOr<std::string> NormalizeUrl(absl::string_view url) {
   absl::string_view u = absl::StripAsciiWhitespace(url);
-  if (absl::StartsWith(u, "https://")) {
-    return UsageError("https:// is not supported: haid speaks plaintext gRPC (use HOST:PORT)");
-  }
-  for (absl::string_view scheme : {"http://", "grpc://", "dns:///"}) {
+  for (absl::string_view scheme : {"https://", "http://", "grpc://", "dns:///"}) {
     if (absl::ConsumePrefix(&u, scheme)) break;
   }
   while (absl::ConsumeSuffix(&u, "/")) {
@@ -70,6 +68,10 @@ absl::StatusOr<std::string> NormalizeUrl(absl::string_view url) {
     return UsageError(absl::StrCat("bad url '", url, "': expected HOST:PORT"));
   }
   return std::string(u);
+}
+
+bool IsTlsUrl(absl::string_view url) {
+  return absl::StartsWith(absl::StripAsciiWhitespace(url), "https://");
 }
 
 absl::StatusOr<ClientConfig> ReadConfigFile(const std::filesystem::path& path) {
@@ -82,15 +84,15 @@ absl::StatusOr<ClientConfig> ReadConfigFile(const std::filesystem::path& path) {
     const toml::table table = toml::parse_file(path.string());
     for (const auto& [key, node] : table) {
       const std::string k(key.str());
-      if (k != "url" && k != "token") {
-        return UsageError(absl::StrCat(path.string(), ": unknown key '", k,
-                                       "' (expected url, token)"));
+      if (k != "url" && k != "token" && k != "ca_file") {
+        return UsageError(
+            absl::StrCat(path.string(), ": unknown key '", k, "' (expected url, token, ca_file)"));
       }
       const std::optional<std::string> value = node.value<std::string>();
       if (!value.has_value()) {
         return UsageError(absl::StrCat(path.string(), ": '", k, "' must be a string"));
       }
-      (k == "url" ? config.url : config.token) = *value;
+      (k == "url" ? config.url : k == "token" ? config.token : config.ca_file) = *value;
     }
   } catch (const toml::parse_error& e) {
     std::ostringstream where;
@@ -113,9 +115,10 @@ absl::Status WriteConfigFile(const std::filesystem::path& path, const ClientConf
     // The directory holds a secret; nobody else needs to list it.
     ::chmod(dir.c_str(), 0700);
   }
+  toml::table table{{"url", config.url}, {"token", config.token}};
+  if (!config.ca_file.empty()) table.insert("ca_file", config.ca_file);
   std::ostringstream text;
-  text << "# hai-cli configuration, written by `hai-cli init`.\n"
-       << toml::table{{"url", config.url}, {"token", config.token}} << "\n";
+  text << "# hai-cli configuration, written by `hai-cli init`.\n" << table << "\n";
   const std::string body = text.str();
 
   // Create the temp file with 0600 from the start: a chmod afterwards would leave a window
@@ -165,6 +168,8 @@ absl::StatusOr<ClientConfig> LoadClientConfig(const ConfigEnv& env) {
   }
   if (!env.url.empty()) config.url = env.url;
   if (!env.token.empty()) config.token = env.token;
+  if (!env.ca_file.empty()) config.ca_file = env.ca_file;
+  config.tls = IsTlsUrl(config.url) || !config.ca_file.empty();
   if (config.url.empty()) {
     return UsageError(
         "not configured: run `hai-cli init TOKEN --url HOST:PORT` or set $HAI_URL");

@@ -20,6 +20,7 @@ namespace hai::cli {
 struct GlobalOptions {
   bool json = false;           // machine-readable output
   double timeout_seconds = 10;  // deadline of every non-streaming call
+  std::string ca_file;          // --ca-file: verify haid over TLS with this CA
 };
 
 struct CommandSet {

@@ -17,8 +17,14 @@ void AddJsonFlag(CLI::App* sub, CommandSet& set) {
 absl::StatusOr<std::unique_ptr<Connection>> Connect(const GlobalOptions& globals) {
   absl::StatusOr<ClientConfig> config = LoadClientConfig(ConfigEnvFromProcess());
   if (!config.ok()) return config.status();
-  return std::make_unique<Connection>(*std::move(config),
-                                      absl::Seconds(globals.timeout_seconds));
+  if (!globals.ca_file.empty()) {
+    config->ca_file = globals.ca_file;
+    config->tls = true;
+  }
+  auto credentials = ChannelCredentialsFor(*config);
+  if (!credentials.ok()) return credentials.status();
+  return std::make_unique<Connection>(*std::move(config), absl::Seconds(globals.timeout_seconds),
+                                      *std::move(credentials));
 }
 
 absl::StatusOr<hai::v1::Task> GetTask(Connection& conn, const std::string& task) {

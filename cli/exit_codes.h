@@ -26,14 +26,18 @@ enum ExitCode : int {
   kExitStopped = 130,    // `logs -f` / `-f`: the followed task was stopped
 };
 
-// Help footer listing the codes above; shown by every command's --help.
+// Help footer listing the codes above; shown by every command's --help. 6 covers an untrusted
+// TLS certificate too: to a script, haid is then as unusable as when it is down.
 inline constexpr char kExitCodeHelp[] =
     "Exit codes: 0 ok; 2 usage or bad local input; 3 not authenticated / permission denied;\n"
-    "4 task or object not found; 5 rejected by haid (invalid argument, precondition, quota, name in use);\n"
-    "6 cannot reach haid (unavailable, deadline exceeded); 1 anything else.\n"
+    "4 task or object not found; 5 rejected by haid (invalid argument, precondition, quota, name "
+    "in use);\n"
+    "6 cannot reach haid (unavailable, deadline exceeded) or cannot trust it (TLS certificate\n"
+    "not verified by the CA file or system store); 1 anything else.\n"
     "With -f (follow) the code is the task's: 0 succeeded, its exit code (1 if none) when\n"
     "failed, 130 when stopped.\n"
-    "Config: ~/.hai/config.toml (or $HAI_CONFIG_DIR/config.toml); $HAI_URL, $HAI_TOKEN override.";
+    "Config: ~/.hai/config.toml (or $HAI_CONFIG_DIR/config.toml); $HAI_URL, $HAI_TOKEN,\n"
+    "$HAI_CA_FILE override.";
 
 // An InvalidArgument status marked as a local usage error (exit code 2).
 absl::Status UsageError(absl::string_view message);

@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", set.globals.timeout_seconds,
                  "deadline of each call in seconds (default 10; log following has none)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--ca-file", set.globals.ca_file,
+                 "verify haid over TLS with this CA certificate (PEM); overrides $HAI_CA_FILE "
+                 "and the config's ca_file");
 
   AddConfigCommands(app, set);
   AddSubmitCommands(app, set);

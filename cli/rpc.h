@@ -1,12 +1,14 @@
-// A connection to haid: the plaintext channel, the three service stubs, and per-call contexts
-// carrying `authorization: Bearer <token>` and the deadline. Keeps gRPC details out of the
-// command code, which deals in absl::Status.
+// A connection to haid: the channel (TLS or plaintext, client_config.h), the service stubs,
+// and per-call contexts carrying `authorization: Bearer <token>` and the deadline. Keeps gRPC
+// details out of the command code, which deals in absl::Status.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/client_config.h"
 #include "grpcpp/grpcpp.h"
@@ -19,16 +21,29 @@
 
 namespace hai::cli {
 
+// The channel credentials of `config`: plaintext, or TLS verified against config.ca_file or
+// else the system store ($SSL_CERT_FILE, else Debian's /etc/ssl/certs/ca-certificates.crt,
+// else gRPC's own roots). An unreadable CA file is a usage error.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentialsFor(
+    const ClientConfig& config);
+
+// What an UNAVAILABLE call means for the transport of `config`, from gRPC's message: a TLS
+// verification failure ("haid's certificate is not trusted by <CA>"), a TLS client talking
+// to a plaintext haid or the reverse; "" when the message names no such cause.
+std::string TransportHint(const ClientConfig& config, absl::string_view grpc_message);
+
 class Connection {
  public:
   // Creates the channel lazily (gRPC connects on the first call), so this cannot fail; an
-  // unreachable server shows up as UNAVAILABLE on the call.
-  Connection(ClientConfig config, absl::Duration timeout);
+  // unreachable or untrusted server shows up as UNAVAILABLE on the call.
+  Connection(ClientConfig config, absl::Duration timeout,
+             std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   // A context for one call; `deadline` false is for `logs -f`, which may last days.
   std::unique_ptr<grpc::ClientContext> NewContext(bool deadline = true) const;
 
-  // The server's status as absl::Status, naming the URL when haid cannot be reached.
+  // The server's status as absl::Status, naming the URL (and a TLS cause, TransportHint)
+  // when haid cannot be reached.
   absl::Status Check(const grpc::Status& status) const;
 
   const std::string& url() const { return config_.url; }

@@ -2,8 +2,11 @@
 // rejects whatever is left, so a typo ("tick_msec") stops haid instead of being ignored.
 #include "common/config.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -254,6 +257,33 @@ absl::Status ReadRedis(Section& s, RedisConfig* c) {
   HAI_CFG(s.Integer("port", &c->port, 1, 65535));
   HAI_CFG(s.String("prefix", &c->prefix));
   if (c->prefix.empty()) return KeyError(s.Key("prefix"), "must not be empty");
+  // An override naming one of the two replaces the other.
+  std::string password, password_file;
+  HAI_CFG(s.String("password", &password));
+  HAI_CFG(s.String("password_file", &password_file));
+  if (!password.empty() && !password_file.empty()) {
+    return KeyError(s.Key("password_file"), "set either password or password_file, not both");
+  }
+  if (!password.empty()) {
+    c->password = password;
+    c->password_file.clear();
+  }
+  if (!password_file.empty()) {
+    c->password_file = password_file;
+    c->password.clear();
+  }
+  return s.Finish();
+}
+
+absl::Status ReadTls(Section& s, TlsConfig* c) {
+  HAI_CFG(s.String("cert_file", &c->cert_file));
+  HAI_CFG(s.String("key_file", &c->key_file));
+  if (c->cert_file.empty() != c->key_file.empty()) {
+    return KeyError(s.Key(c->cert_file.empty() ? "cert_file" : "key_file"),
+                    "cert_file and key_file go together");
+  }
+  HAI_CFG(s.Bool("allow_plaintext", &c->allow_plaintext));
+  HAI_CFG(s.String("ca_file", &c->ca_file));
   return s.Finish();
 }
 
@@ -460,6 +490,7 @@ absl::Status Apply(const toml::table& table, Config* config) {
       {"grpc", [&](Section& s) { return ReadGrpc(s, &config->grpc); }},
       {"database", [&](Section& s) { return ReadDatabase(s, &config->database); }},
       {"redis", [&](Section& s) { return ReadRedis(s, &config->redis); }},
+      {"tls", [&](Section& s) { return ReadTls(s, &config->tls); }},
       {"scheduler", [&](Section& s) { return ReadScheduler(s, &config->scheduler); }},
       {"manager", [&](Section& s) { return ReadManager(s, &config->manager); }},
       {"jupyter", [&](Section& s) { return ReadJupyter(s, &config->jupyter); }},
@@ -504,6 +535,20 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// redis.password_file -> redis.password (its first line), once everything is applied.
+absl::Status ResolveRedisPassword(RedisConfig* c) {
+  if (c->password_file.empty()) return absl::OkStatus();
+  std::ifstream in(c->password_file);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    return KeyError("redis.password_file", absl::StrCat("cannot read ", c->password_file));
+  }
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) return KeyError("redis.password_file", c->password_file + " is empty");
+  c->password = line;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Config> ParseConfig(const std::string& toml_text, const std::string& source_name) {
@@ -511,6 +556,7 @@ absl::StatusOr<Config> ParseConfig(const std::string& toml_text, const std::stri
   if (!table.ok()) return table.status();
   Config config;
   HAI_CFG(Apply(*table, &config));
+  HAI_CFG(ResolveRedisPassword(&config.redis));
   return config;
 }
 
@@ -524,7 +570,39 @@ absl::StatusOr<Config> LoadConfig(const std::string& path, const std::string& ov
   absl::StatusOr<toml::table> table = ParseToml(*extra, override_path);
   if (!table.ok()) return table.status();
   HAI_CFG(Apply(*table, &*config));
+  HAI_CFG(ResolveRedisPassword(&config->redis));
   return config;
+}
+
+bool IsLoopbackListen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon == std::string::npos ? listen.size() : colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8, written as a dotted quad.
+  in_addr v4{};
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
+std::string ManagerSocketPath(const Config& config) {
+  return (std::filesystem::absolute(config.server.data_dir) / "haid.sock")
+      .lexically_normal()
+      .string();
+}
+
+absl::Status CheckTransport(const Config& config) {
+  if (config.tls.enabled() || config.tls.allow_plaintext) return absl::OkStatus();
+  for (const std::string* listen : {&config.server.grpc_listen, &config.server.http_listen}) {
+    if (!IsLoopbackListen(*listen)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "plaintext listener on non-loopback address ", *listen,
+          ": bearer tokens would cross the network in clear. Set [tls] cert_file and key_file, "
+          "or tls.allow_plaintext = true to accept that (docs/security.md)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace hai

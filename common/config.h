@@ -69,6 +69,26 @@ struct RedisConfig {
   std::string host = "127.0.0.1";
   int port = 6380;
   std::string prefix = "hai";  // prefix of every channel and key
+  // AUTH after connecting when non-empty (redis-server `requirepass`); a wrong one is an
+  // Unauthenticated error. `password_file` (its first line) is read at load time instead,
+  // for a mounted Secret; naming both is an error.
+  std::string password;
+  std::string password_file;
+};
+
+// TLS of haid's two listeners, gRPC (server.grpc_listen) and the HTTP side port
+// (server.http_listen) ([tls]). With cert_file and key_file (PEM) both serve TLS only; without,
+// both are plaintext, which haid accepts only on loopback addresses unless allow_plaintext is
+// set (tokens, admin ones included, would cross the network in clear). Read once at start.
+struct TlsConfig {
+  std::string cert_file;         // server certificate chain, PEM; "" = plaintext
+  std::string key_file;          // its private key, PEM
+  bool allow_plaintext = false;  // plaintext on a non-loopback listen address: opt-in
+  // The CA (PEM) that signed cert_file, handed to ranks as HAI_CA_FILE so in-task code (the
+  // Python SDK) verifies the side port with it; "" = they use the system store. A path on
+  // the task's machine: readable by every user (a CA certificate is public).
+  std::string ca_file;
+  bool enabled() const { return !cert_file.empty(); }
 };
 
 struct SchedulerConfig {
@@ -190,6 +210,7 @@ struct Config {
   GrpcConfig grpc;
   DatabaseConfig database;
   RedisConfig redis;
+  TlsConfig tls;
   SchedulerConfig scheduler;
   ManagerConfig manager;
   KubernetesConfig kubernetes;
@@ -197,6 +218,18 @@ struct Config {
   JupyterConfig jupyter;
   std::vector<LocalNodeConfig> nodes;  // [[nodes]] tables
 };
+
+// Whether `listen` (host:port, host possibly [bracketed]) binds only a loopback address:
+// 127.0.0.0/8, ::1 or localhost. "0.0.0.0", "[::]" and names are not.
+bool IsLoopbackListen(const std::string& listen);
+
+// haid's transport rule: without [tls] certificates, every listen address must be loopback
+// unless tls.allow_plaintext is set; FailedPrecondition naming the address otherwise.
+absl::Status CheckTransport(const Config& config);
+
+// The unix socket haid serves its gRPC API on for local managers when TLS is on
+// (<data_dir>/haid.sock, absolute): managers spawned beside haid need no certificate names.
+std::string ManagerSocketPath(const Config& config);
 
 // Parses TOML text. Errors are InvalidArgument and name the key, e.g.
 // "config key scheduler.tick_ms: must be a positive integer (got -5)".

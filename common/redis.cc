@@ -31,6 +31,15 @@ std::string ReplyString(const redisReply* r) {
   return std::string(r->str, r->len);
 }
 
+// An error reply: Unauthenticated for NOAUTH (the server wants a password that was not
+// given), Internal for the rest.
+absl::Status ReplyError(const char* what, const redisReply* r) {
+  const std::string text = ReplyString(r);
+  const std::string message = absl::StrCat(what, ": ", text);
+  if (text.rfind("NOAUTH", 0) == 0) return absl::UnauthenticatedError(message);
+  return absl::InternalError(message);
+}
+
 // Timeout used while waiting for SUBSCRIBE confirmations.
 constexpr absl::Duration kConfirmTimeout = absl::Seconds(5);
 
@@ -39,7 +48,8 @@ constexpr absl::Duration kConfirmTimeout = absl::Seconds(5);
 // ------------------------------------------------------------------ RedisConnection
 
 absl::StatusOr<RedisConnection> RedisConnection::Connect(const std::string& host, int port,
-                                                         absl::Duration timeout) {
+                                                         absl::Duration timeout,
+                                                         const std::string& password) {
   redisContext* ctx = redisConnectWithTimeout(host.c_str(), port, TimeoutOf(timeout));
   if (ctx == nullptr) return absl::ResourceExhaustedError("cannot allocate redis context");
   RedisConnection conn(ctx);
@@ -48,6 +58,16 @@ absl::StatusOr<RedisConnection> RedisConnection::Connect(const std::string& host
   }
   if (redisSetTimeout(ctx, TimeoutOf(timeout)) != REDIS_OK) {
     return conn.ContextError("set redis timeout");
+  }
+  if (!password.empty()) {
+    ReplyPtr r(
+        static_cast<redisReply*>(redisCommand(ctx, "AUTH %b", password.data(), password.size())));
+    if (r == nullptr) return conn.ContextError(absl::StrCat("redis AUTH at ", host, ":", port));
+    if (r->type == REDIS_REPLY_ERROR) {
+      // WRONGPASS, or "ERR AUTH ... called without any password configured".
+      return absl::UnauthenticatedError(
+          absl::StrCat("redis AUTH at ", host, ":", port, ": ", ReplyString(r.get())));
+    }
   }
   return conn;
 }
@@ -74,10 +94,10 @@ absl::Status RedisConnection::ContextError(const std::string& what) const {
 
 // ------------------------------------------------------------------ RedisClient
 
-absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Connect(const std::string& host,
-                                                                  int port,
-                                                                  absl::Duration timeout) {
-  auto conn = RedisConnection::Connect(host, port, timeout);
+absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Connect(const std::string& host, int port,
+                                                                  absl::Duration timeout,
+                                                                  const std::string& password) {
+  auto conn = RedisConnection::Connect(host, port, timeout, password);
   if (!conn.ok()) return conn.status();
   return std::unique_ptr<RedisClient>(new RedisClient(std::move(conn).value()));
 }
@@ -88,9 +108,7 @@ absl::StatusOr<int64_t> RedisClient::Publish(const std::string& channel,
                                                    channel.data(), channel.size(),
                                                    message.data(), message.size())));
   if (r == nullptr) return conn_.ContextError("redis PUBLISH");
-  if (r->type == REDIS_REPLY_ERROR) {
-    return absl::InternalError(absl::StrCat("redis PUBLISH: ", ReplyString(r.get())));
-  }
+  if (r->type == REDIS_REPLY_ERROR) return ReplyError("redis PUBLISH", r.get());
   if (r->type != REDIS_REPLY_INTEGER) return absl::InternalError("redis PUBLISH: bad reply");
   return static_cast<int64_t>(r->integer);
 }
@@ -98,17 +116,15 @@ absl::StatusOr<int64_t> RedisClient::Publish(const std::string& channel,
 absl::Status RedisClient::Ping() {
   ReplyPtr r(static_cast<redisReply*>(redisCommand(conn_.get(), "PING")));
   if (r == nullptr) return conn_.ContextError("redis PING");
-  if (r->type == REDIS_REPLY_ERROR) {
-    return absl::InternalError(absl::StrCat("redis PING: ", ReplyString(r.get())));
-  }
+  if (r->type == REDIS_REPLY_ERROR) return ReplyError("redis PING", r.get());
   return absl::OkStatus();
 }
 
 // ------------------------------------------------------------------ RedisSubscriber
 
 absl::StatusOr<std::unique_ptr<RedisSubscriber>> RedisSubscriber::Connect(
-    const std::string& host, int port, absl::Duration timeout) {
-  auto conn = RedisConnection::Connect(host, port, timeout);
+    const std::string& host, int port, absl::Duration timeout, const std::string& password) {
+  auto conn = RedisConnection::Connect(host, port, timeout, password);
   if (!conn.ok()) return conn.status();
   return std::unique_ptr<RedisSubscriber>(new RedisSubscriber(std::move(conn).value()));
 }
@@ -150,9 +166,7 @@ absl::Status RedisSubscriber::Subscribe(const std::string& channel) {
     if (!s.ok()) return s;
     ReplyPtr r(static_cast<redisReply*>(raw));
     if (r == nullptr) return absl::DeadlineExceededError("redis SUBSCRIBE: no confirmation");
-    if (r->type == REDIS_REPLY_ERROR) {
-      return absl::InternalError(absl::StrCat("redis SUBSCRIBE: ", ReplyString(r.get())));
-    }
+    if (r->type == REDIS_REPLY_ERROR) return ReplyError("redis SUBSCRIBE", r.get());
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) continue;
     const std::string kind = ReplyString(r->element[0]);
     if (kind == "subscribe" && ReplyString(r->element[1]) == channel) return absl::OkStatus();

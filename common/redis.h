@@ -22,9 +22,13 @@ namespace hai {
 // Owns a hiredis context; frees it on destruction.
 class RedisConnection {
  public:
-  // Connects with `timeout` bounding the TCP connect and every later command.
+  // Connects with `timeout` bounding the TCP connect and every later command, then sends
+  // AUTH when `password` is non-empty. A refused password (or one missing where the server
+  // requires it) is Unauthenticated, apart from Unavailable for a server that cannot be
+  // reached: retrying does not fix a wrong password.
   static absl::StatusOr<RedisConnection> Connect(const std::string& host, int port,
-                                                 absl::Duration timeout);
+                                                 absl::Duration timeout,
+                                                 const std::string& password = "");
   RedisConnection(RedisConnection&& other) noexcept;
   RedisConnection& operator=(RedisConnection&& other) noexcept;
   RedisConnection(const RedisConnection&) = delete;
@@ -43,9 +47,9 @@ class RedisConnection {
 // A request/response connection: publishing and simple commands.
 class RedisClient {
  public:
-  static absl::StatusOr<std::unique_ptr<RedisClient>> Connect(const std::string& host,
-                                                              int port,
-                                                              absl::Duration timeout);
+  static absl::StatusOr<std::unique_ptr<RedisClient>> Connect(const std::string& host, int port,
+                                                              absl::Duration timeout,
+                                                              const std::string& password = "");
   // PUBLISH; returns the number of subscribers that received the message.
   absl::StatusOr<int64_t> Publish(const std::string& channel, const std::string& message);
   // PING, for health checks.
@@ -66,9 +70,9 @@ struct RedisMessage {
 // leaves the connection usable (a hiredis read timeout would poison the context).
 class RedisSubscriber {
  public:
-  static absl::StatusOr<std::unique_ptr<RedisSubscriber>> Connect(const std::string& host,
-                                                                  int port,
-                                                                  absl::Duration timeout);
+  static absl::StatusOr<std::unique_ptr<RedisSubscriber>> Connect(const std::string& host, int port,
+                                                                  absl::Duration timeout,
+                                                                  const std::string& password = "");
   // SUBSCRIBE to one channel; returns once the server confirmed it, so a message published
   // after Subscribe() returns is guaranteed to be delivered.
   absl::Status Subscribe(const std::string& channel);

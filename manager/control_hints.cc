@@ -11,8 +11,13 @@ constexpr absl::Duration kConnectTimeout = absl::Seconds(1);
 constexpr absl::Duration kRetryEvery = absl::Seconds(5);
 }  // namespace
 
-RedisHints::RedisHints(std::string host, int port, std::string prefix, int64_t attempt_id)
-    : host_(std::move(host)), port_(port), prefix_(std::move(prefix)), attempt_id_(attempt_id) {}
+RedisHints::RedisHints(std::string host, int port, std::string prefix, int64_t attempt_id,
+                       std::string password)
+    : host_(std::move(host)),
+      port_(port),
+      prefix_(std::move(prefix)),
+      attempt_id_(attempt_id),
+      password_(std::move(password)) {}
 
 bool RedisHints::MayRetry() {
   const absl::Time now = absl::Now();
@@ -24,7 +29,7 @@ bool RedisHints::MayRetry() {
 void RedisHints::Wait(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   if (sub_ == nullptr && MayRetry()) {
-    auto sub = RedisSubscriber::Connect(host_, port_, kConnectTimeout);
+    auto sub = RedisSubscriber::Connect(host_, port_, kConnectTimeout, password_);
     if (sub.ok()) {
       absl::Status s = (*sub)->Subscribe(absl::StrCat(prefix_, ":control:", attempt_id_));
       if (s.ok()) {

@@ -15,7 +15,9 @@ namespace hai::manager {
 
 class RedisHints : public Hints {
  public:
-  RedisHints(std::string host, int port, std::string prefix, int64_t attempt_id);
+  // `password`: AUTH after connecting when non-empty ([redis] password).
+  RedisHints(std::string host, int port, std::string prefix, int64_t attempt_id,
+             std::string password = "");
   void Wait(absl::Duration timeout) override;
 
  private:
@@ -25,6 +27,7 @@ class RedisHints : public Hints {
   int port_;
   std::string prefix_;
   int64_t attempt_id_;
+  std::string password_;
   std::unique_ptr<RedisSubscriber> sub_;
   absl::Time next_retry_ = absl::InfinitePast();
 };

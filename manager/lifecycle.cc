@@ -275,6 +275,7 @@ absl::Status AttemptLifecycle::Prepare(const AttemptInfo& info, const std::strin
   ctx.world_size = static_cast<int>(info.pods.size());
   ctx.master_port = port;
   ctx.control_url = opt_.control_url;
+  ctx.ca_file = opt_.ca_file;
   ctx.task_token = token;
   ctx.log_dir = log_dir;
   std::string master_node;

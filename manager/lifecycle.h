@@ -44,6 +44,7 @@ namespace hai::manager {
 struct LifecycleOptions {
   std::string data_dir;     // absolute server.data_dir
   std::string control_url;  // HAI_CONTROL_URL
+  std::string ca_file;      // HAI_CA_FILE
   absl::Duration heartbeat = absl::Seconds(2);
   absl::Duration suspend_grace = absl::Seconds(30);
   absl::Duration kill_grace = absl::Seconds(10);

@@ -13,7 +13,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -133,9 +135,11 @@ absl::StatusOr<std::string> ReadCredential(int fd) {
   return cred;
 }
 
-// manager.haid_endpoints, or haid's own gRPC address (a wildcard host means loopback here).
+// manager.haid_endpoints, or haid's own gRPC address (a wildcard host means loopback here),
+// or with TLS haid's unix socket (hai::ManagerSocketPath).
 std::vector<std::string> HaidEndpoints(const hai::Config& config) {
   if (!config.manager.haid_endpoints.empty()) return config.manager.haid_endpoints;
+  if (config.tls.enabled()) return {"unix:" + hai::ManagerSocketPath(config)};
   std::string listen = config.server.grpc_listen;
   for (const char* any : {"0.0.0.0:", "[::]:", "*:"}) {
     if (listen.rfind(any, 0) == 0) {
@@ -207,6 +211,14 @@ int main(int argc, char** argv) {
     if (credential.empty()) return Usage("manager.store = \"haid\" needs --credential-fd");
     hai::manager::RemoteStoreOptions ro;
     ro.endpoints = HaidEndpoints(*config);
+    ro.tls = config->tls.enabled();
+    if (!config->tls.ca_file.empty()) {
+      std::ifstream in(config->tls.ca_file);
+      std::stringstream pem;
+      pem << in.rdbuf();
+      if (!in || pem.str().empty()) return Usage("cannot read tls.ca_file " + config->tls.ca_file);
+      ro.ca_pem = pem.str();
+    }
     ro.credential = credential;
     ro.call_timeout = config->manager.rpc_timeout;
     ro.retry_for = config->manager.retry;
@@ -229,11 +241,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   hai::manager::RedisHints hints(config->redis.host, config->redis.port, config->redis.prefix,
-                                 attempt_id);
+                                 attempt_id, config->redis.password);
   hai::manager::LifecycleOptions opt;
   opt.data_dir = std::filesystem::absolute(config->server.data_dir).lexically_normal().string();
-  opt.control_url =
-      hai::manager::ControlUrl(config->server.control_url, config->server.http_listen);
+  opt.control_url = hai::manager::ControlUrl(config->server.control_url, config->server.http_listen,
+                                             config->tls.enabled());
+  opt.ca_file = config->tls.ca_file;
   // Task pods run on other machines: a loopback control URL would leave in-task code
   // (receive_suspend_command, go_suspend) talking to itself.
   if ((OnKubernetes(*config) || OnSlurm(*config)) &&

@@ -76,6 +76,7 @@ std::vector<std::string> BuildPodEnv(const AttemptInfo& attempt, const PodInfo& 
   env["HAI_GROUP"] = attempt.node_group;
   env["HAI_WHOLE_LIFE_STATE"] = absl::StrCat(attempt.whole_life_state);
   env["HAI_CONTROL_URL"] = ctx.control_url;
+  if (!ctx.ca_file.empty()) env["HAI_CA_FILE"] = ctx.ca_file;
   env["HAI_TASK_TOKEN"] = ctx.task_token;
   env["HAI_LOG_DIR"] = ctx.log_dir;
   env["PYTHONUNBUFFERED"] = "1";
@@ -134,9 +135,9 @@ std::string ResolvedEntrypoint(const AttemptInfo& attempt) {
   return slash == std::string::npos ? attempt.entrypoint : attempt.entrypoint.substr(slash + 1);
 }
 
-std::string ControlUrl(const std::string& control_url, const std::string& http_listen) {
+std::string ControlUrl(const std::string& control_url, const std::string& http_listen, bool tls) {
   if (!control_url.empty()) return control_url;
-  return absl::StrCat("http://", http_listen);
+  return absl::StrCat(tls ? "https://" : "http://", http_listen);
 }
 
 }  // namespace hai::manager

@@ -16,6 +16,7 @@ struct PodEnvContext {
   int world_size = 1;
   int master_port = 0;
   std::string control_url;  // HAI_CONTROL_URL
+  std::string ca_file;      // HAI_CA_FILE (tls.ca_file): unset when empty
   std::string task_token;   // HAI_TASK_TOKEN (plaintext; only its hash is stored)
   std::string log_dir;      // HAI_LOG_DIR
 };
@@ -44,7 +45,9 @@ std::string PodWorkdir(const AttemptInfo& attempt);
 // The entrypoint as a path valid from PodWorkdir() (relative entrypoints are relative to it).
 std::string ResolvedEntrypoint(const AttemptInfo& attempt);
 
-// HAI_CONTROL_URL: server.control_url, or "http://" + server.http_listen when that is empty.
-std::string ControlUrl(const std::string& control_url, const std::string& http_listen);
+// HAI_CONTROL_URL: server.control_url, or "http://" + server.http_listen when that is empty
+// ("https://" when the side port serves TLS).
+std::string ControlUrl(const std::string& control_url, const std::string& http_listen,
+                       bool tls = false);
 
 }  // namespace hai::manager

@@ -16,7 +16,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -24,6 +26,7 @@
 #include <grpcpp/resource_quota.h>
 #include <CLI/CLI.hpp>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/config.h"
@@ -83,6 +86,30 @@ int RunMigrate(const hai::Config& config) {
   std::printf("haid migrate: applied %d migration(s); schema version %d\n", result->applied,
               result->current_version);
   return 0;
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read TLS ", what, " ", path));
+  }
+  return text.str();
+}
+
+// [tls] -> the gRPC listener's credentials: TLS with the configured certificate, else
+// plaintext (CheckTransport has already refused plaintext off loopback unless allowed).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
+    const hai::TlsConfig& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  auto cert = ReadPem(tls.cert_file, "certificate");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadPem(tls.key_file, "key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(options);
 }
 
 std::string ManagerBinary(const hai::Config& config) {
@@ -150,7 +177,8 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   auto manager_api = hai::managerapi::ManagerApi::Open(config, db_url);
   if (!manager_api.ok()) return Fail(manager_api.status().ToString());
   hai::Metrics metrics;
-  hai::RedisNotifier notifier(config.redis.host, config.redis.port, config.redis.prefix);
+  hai::RedisNotifier notifier(config.redis.host, config.redis.port, config.redis.prefix,
+                              config.redis.password);
   hai::Launcher launcher(
       {manager, fs::absolute(config_path).string(),
        override_path.empty() ? "" : fs::absolute(override_path).string(),
@@ -182,8 +210,20 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(config.server.grpc_listen, grpc::InsecureServerCredentials(),
-                           &bound_port);
+  auto grpc_credentials = GrpcServerCredentials(config.tls);
+  if (!grpc_credentials.ok()) return Fail(grpc_credentials.status().ToString());
+  builder.AddListeningPort(config.server.grpc_listen, *grpc_credentials, &bound_port);
+  // With TLS, local managers reach haid on a unix socket only root (haid's user) may open:
+  // no certificate names to match for loopback, and nothing crosses a network.
+  const std::string manager_socket = hai::ManagerSocketPath(config);
+  if (config.tls.enabled()) {
+    if (manager_socket.size() > 100) {
+      return Fail("data_dir is too long for the managers' socket " + manager_socket +
+                  " (at most 100 characters)");
+    }
+    fs::remove(manager_socket, ec);
+    builder.AddListeningPort("unix:" + manager_socket, grpc::InsecureServerCredentials());
+  }
   builder.RegisterService(&tasks);
   builder.RegisterService(&cluster);
   builder.RegisterService(&users);
@@ -221,6 +261,8 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   if (server == nullptr || bound_port == 0) {
     return Fail("cannot listen for gRPC on " + config.server.grpc_listen);
   }
+  // The socket's file takes the umask; only haid's user may connect (connect needs write).
+  if (config.tls.enabled()) fs::permissions(manager_socket, fs::perms::owner_read | fs::perms::owner_write, ec);
   hai::http::ServerOptions http_options;
   http_options.max_body_bytes = static_cast<size_t>(config.server.http_max_body_bytes);
   http_options.request_timeout = config.server.http_request_timeout;
@@ -236,15 +278,16 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
                      << " (raise ulimit -n for more)";
   }
   http_options.workers = config.server.http_workers;
+  http_options.tls_cert_file = config.tls.cert_file;
+  http_options.tls_key_file = config.tls.key_file;
   hai::HttpServer http(store, scheduler.views(), notifier, metrics, config.scheduler.tick,
                        http_options);
-  // The dashboard calls haid's own gRPC API as each signed-in user (dashboard.h), on the
-  // port gRPC bound; a wildcard listen address is reached over loopback.
-  std::string grpc_host = config.server.grpc_listen.substr(0, config.server.grpc_listen.rfind(':'));
-  if (grpc_host.empty() || grpc_host == "0.0.0.0" || grpc_host == "*") grpc_host = "127.0.0.1";
-  if (grpc_host == "[::]" || grpc_host == "::") grpc_host = "[::1]";
-  hai::Dashboard dashboard({absl::StrCat(grpc_host, ":", bound_port), (data_dir / "logs").string()},
-                           store, scheduler.views(), events);
+  // The dashboard calls haid's own gRPC API as each signed-in user (dashboard.h), in-process.
+  hai::DashboardOptions dashboard_options;
+  dashboard_options.channel = server->InProcessChannel(grpc::ChannelArguments());
+  dashboard_options.log_dir = (data_dir / "logs").string();
+  dashboard_options.secure_cookie = config.tls.enabled();
+  hai::Dashboard dashboard(std::move(dashboard_options), store, scheduler.views(), events);
   http.SetDashboard(&dashboard);
   events.Start();
   absl::Status http_ok = http.Start(config.server.http_listen);
@@ -267,8 +310,9 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
         *slurm_cli, *slurm_store, config.slurm.import_group, [&scheduler] { scheduler.Wake(); });
     slurm_sync->Start(config.slurm.node_sync_interval);
   }
-  HAI_LOG(INFO) << "haid serving gRPC on " << config.server.grpc_listen << ", HTTP on "
-                << config.server.http_listen << ", " << config.nodes.size()
+  const char* transport = config.tls.enabled() ? " (TLS)" : " (plaintext)";
+  HAI_LOG(INFO) << "haid serving gRPC on " << config.server.grpc_listen << transport << ", HTTP on "
+                << config.server.http_listen << transport << ", " << config.nodes.size()
                 << " configured node(s), data in " << data_dir.string();
 
   int sig = 0;
@@ -311,5 +355,14 @@ int main(int argc, char** argv) {
   if (hai::ParseLogLevel(config->server.log_level, &level)) hai::SetLogLevel(level);
   hai::SetLogProgramName("haid");
   if (migrate->parsed()) return RunMigrate(*config);
+  if (absl::Status s = hai::CheckTransport(*config); !s.ok()) {
+    std::fprintf(stderr, "haid: invalid configuration: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  if (!config->tls.enabled() && !(hai::IsLoopbackListen(config->server.grpc_listen) &&
+                                  hai::IsLoopbackListen(config->server.http_listen))) {
+    HAI_LOG(WARNING) << "tls.allow_plaintext: serving plaintext off loopback; bearer tokens "
+                     << "cross the network in clear (docs/security.md)";
+  }
   return RunDaemon(*config, config_path, override_path);
 }

@@ -18,7 +18,8 @@ bool NoHaid(grpc::StatusCode code) {
 
 }  // namespace
 
-std::shared_ptr<grpc::Channel> MakeManagerChannel(const std::string& endpoint) {
+std::shared_ptr<grpc::Channel> MakeManagerChannel(const std::string& endpoint, bool tls,
+                                                  const std::string& ca_pem) {
   grpc::ChannelArguments args;
   // The store retries itself, across endpoints; gRPC's own retry buffers are not needed.
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
@@ -32,7 +33,12 @@ std::shared_ptr<grpc::Channel> MakeManagerChannel(const std::string& endpoint) {
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   // Its own subchannel: a channel made after a failure starts without the old one's backoff.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+  if (!tls || endpoint.rfind("unix:", 0) == 0) {
+    return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca_pem;  // "" = gRPC's default roots
+  return grpc::CreateCustomChannel(endpoint, grpc::SslCredentials(ssl), args);
 }
 
 RemoteAttemptStore::RemoteAttemptStore(int64_t attempt_id, ManagerIdentity me,
@@ -43,7 +49,7 @@ RemoteAttemptStore::RemoteAttemptStore(int64_t attempt_id, ManagerIdentity me,
 
 v1::ManagerService::Stub& RemoteAttemptStore::StubAt(size_t i) {
   if (stubs_[i] == nullptr) {
-    stubs_[i] = v1::ManagerService::NewStub(MakeManagerChannel(opt_.endpoints[i]));
+    stubs_[i] = v1::ManagerService::NewStub(MakeManagerChannel(opt_.endpoints[i], opt_.tls, opt_.ca_pem));
   }
   return *stubs_[i];
 }

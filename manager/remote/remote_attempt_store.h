@@ -29,7 +29,11 @@
 namespace hai::manager {
 
 struct RemoteStoreOptions {
-  std::vector<std::string> endpoints;  // host:port of haid replicas, tried in order
+  std::vector<std::string> endpoints;  // host:port (or unix:PATH) of haid replicas, in order
+  // TLS to host:port endpoints (haid's [tls] on): verified against ca_pem, else the system's
+  // roots. unix: endpoints are local sockets only root reaches: plaintext there.
+  bool tls = false;
+  std::string ca_pem;
   std::string credential;              // the attempt's manager credential
   absl::Duration call_timeout = absl::Seconds(10);
   absl::Duration retry_for = absl::Minutes(5);  // how long a call keeps retrying a missing haid
@@ -39,7 +43,8 @@ struct RemoteStoreOptions {
 };
 
 // The channel to one haid endpoint, with the arguments that keep an idle manager small.
-std::shared_ptr<grpc::Channel> MakeManagerChannel(const std::string& endpoint);
+std::shared_ptr<grpc::Channel> MakeManagerChannel(const std::string& endpoint, bool tls,
+                                                  const std::string& ca_pem);
 
 class RemoteAttemptStore : public AttemptStore {
  public:

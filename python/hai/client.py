@@ -3,6 +3,7 @@
 import http.client
 import json
 import os
+import ssl
 import sys
 import threading
 import urllib.parse
@@ -16,15 +17,19 @@ class TaskControl:
     """Client for one attempt's task-control endpoints.
 
     ``control_url``, ``attempt_id`` and ``token`` default to the pod environment
-    (``HAI_CONTROL_URL``, ``HAI_ATTEMPT_ID``, ``HAI_TASK_TOKEN``).
+    (``HAI_CONTROL_URL``, ``HAI_ATTEMPT_ID``, ``HAI_TASK_TOKEN``). An ``https://`` control URL
+    is verified against ``ca_file`` (default ``HAI_CA_FILE``, set by hai from haid's
+    ``tls.ca_file``), else against the system store; an untrusted certificate is a HaiError.
     """
 
-    def __init__(self, control_url=None, attempt_id=None, token=None, timeout=5.0):
+    def __init__(self, control_url=None, attempt_id=None, token=None, timeout=5.0,
+                 ca_file=None):
         env = os.environ
         self.control_url = (control_url or env.get("HAI_CONTROL_URL", "")).rstrip("/")
         self.attempt_id = str(attempt_id or env.get("HAI_ATTEMPT_ID") or env.get("HAI_TASK_ID", ""))
         self.token = token or env.get("HAI_TASK_TOKEN", "")
         self.timeout = timeout
+        self.ca_file = ca_file or env.get("HAI_CA_FILE") or None
         self._suspend_seen = False
         self._warned = False
         # One keep-alive connection for every call (haid keeps it open between polls for
@@ -41,9 +46,13 @@ class TaskControl:
             parts = urllib.parse.urlsplit(self.control_url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise HaiError("bad HAI_CONTROL_URL %r" % self.control_url)
-            cls = http.client.HTTPSConnection if parts.scheme == "https" else \
-                http.client.HTTPConnection
-            self._conn = cls(parts.hostname, parts.port, timeout=self.timeout)
+            if parts.scheme == "https":
+                context = ssl.create_default_context(cafile=self.ca_file)
+                self._conn = http.client.HTTPSConnection(parts.hostname, parts.port,
+                                                         timeout=self.timeout, context=context)
+            else:
+                self._conn = http.client.HTTPConnection(parts.hostname, parts.port,
+                                                        timeout=self.timeout)
             self._prefix = parts.path.rstrip("/")
         return self._conn
 

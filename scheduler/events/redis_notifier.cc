@@ -1,36 +1,33 @@
 #include "scheduler/events/redis_notifier.h"
 
-#include <hiredis/hiredis.h>
-
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 
 namespace hai {
+namespace {
+constexpr absl::Duration kTimeout = absl::Milliseconds(300);
+}  // namespace
 
-RedisNotifier::RedisNotifier(std::string host, int port, std::string prefix)
-    : host_(std::move(host)), port_(port), prefix_(std::move(prefix)) {}
+RedisNotifier::RedisNotifier(std::string host, int port, std::string prefix, std::string password)
+    : host_(std::move(host)),
+      port_(port),
+      prefix_(std::move(prefix)),
+      password_(std::move(password)) {}
 
-RedisNotifier::~RedisNotifier() {
-  if (ctx_ != nullptr) redisFree(ctx_);
-}
+RedisNotifier::~RedisNotifier() = default;
 
 bool RedisNotifier::EnsureConnected() {
-  if (ctx_ != nullptr && ctx_->err == 0) return true;
-  if (ctx_ != nullptr) redisFree(ctx_);
-  timeval timeout{0, 300000};
-  ctx_ = redisConnectWithTimeout(host_.c_str(), port_, timeout);
-  if (ctx_ == nullptr || ctx_->err != 0) {
+  if (client_ != nullptr) return true;
+  auto client = RedisClient::Connect(host_, port_, kTimeout, password_);
+  if (!client.ok()) {
     if (!warned_) {
-      HAI_LOG(WARNING) << "Redis " << host_ << ":" << port_ << " unreachable ("
-                       << (ctx_ ? ctx_->errstr : "no memory")
+      HAI_LOG(WARNING) << "Redis " << host_ << ":" << port_ << " unusable (" << client.status()
                        << "); managers will see requests on their next Postgres poll";
       warned_ = true;
     }
-    if (ctx_ != nullptr) redisFree(ctx_);
-    ctx_ = nullptr;
     return false;
   }
-  redisSetTimeout(ctx_, timeout);
+  client_ = std::move(client).value();
   warned_ = false;
   return true;
 }
@@ -39,10 +36,8 @@ void RedisNotifier::NotifyManager(int64_t attempt_id, const std::string& command
   absl::MutexLock lock(&mu_);
   if (!EnsureConnected()) return;
   const std::string channel = absl::StrCat(prefix_, ":control:", attempt_id);
-  auto* reply = static_cast<redisReply*>(
-      redisCommand(ctx_, "PUBLISH %b %b", channel.data(), channel.size(), command.data(),
-                   command.size()));
-  if (reply != nullptr) freeReplyObject(reply);
+  // Any failure drops the connection; the next hint reconnects (and Postgres stays the truth).
+  if (!client_->Publish(channel, command).ok()) client_.reset();
 }
 
 }  // namespace hai

@@ -3,19 +3,20 @@
 // on their next Postgres poll. Thread-safe (a mutex around one connection).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/redis.h"
 #include "scheduler/events/notifier.h"
-
-struct redisContext;
 
 namespace hai {
 
 class RedisNotifier : public Notifier {
  public:
-  RedisNotifier(std::string host, int port, std::string prefix);
+  // `password`: AUTH after each connect when non-empty ([redis] password).
+  RedisNotifier(std::string host, int port, std::string prefix, std::string password = "");
   ~RedisNotifier() override;
   void NotifyManager(int64_t attempt_id, const std::string& command) override;
 
@@ -24,8 +25,9 @@ class RedisNotifier : public Notifier {
   std::string host_;
   int port_;
   std::string prefix_;
+  std::string password_;
   absl::Mutex mu_;
-  redisContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::unique_ptr<RedisClient> client_ ABSL_GUARDED_BY(mu_);
   bool warned_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -177,7 +177,7 @@ Dashboard::Dashboard(DashboardOptions options, store::Store& store, const Publis
       views_(views),
       hub_(hub),
       sessions_(options_.session_ttl),
-      channel_(grpc::CreateChannel(options_.grpc_target, grpc::InsecureChannelCredentials())) {}
+      channel_(options_.channel) {}
 
 Dashboard::~Dashboard() = default;
 

@@ -38,7 +38,9 @@ class Channel;
 namespace hai {
 
 struct DashboardOptions {
-  std::string grpc_target;  // haid's own gRPC address, e.g. 127.0.0.1:50051
+  // haid's own gRPC API, in-process (grpc::Server::InProcessChannel): no socket, so no TLS
+  // and no listen address to reach.
+  std::shared_ptr<grpc::Channel> channel;
   std::string log_dir;      // <data_dir>/logs
   absl::Duration session_ttl = absl::Hours(12);
   bool secure_cookie = false;  // add Secure (set when served behind TLS)

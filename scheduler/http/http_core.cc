@@ -11,11 +11,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -33,6 +37,39 @@ constexpr uint64_t kWakeId = 2;
 // a reset; then it is closed.
 constexpr absl::Duration kLinger = absl::Seconds(1);
 constexpr size_t kLingerBytes = 8 << 20;
+// The first byte of every TLS connection: a handshake record.
+constexpr unsigned char kTlsHandshakeRecord = 0x16;
+
+std::string TlsError() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown TLS error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  return buf;
+}
+
+absl::StatusOr<SSL_CTX*> LoadTls(const std::string& cert_file, const std::string& key_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return absl::InternalError("SSL_CTX_new: " + TlsError());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  // A send may stop part way (EAGAIN) and resume from a later offset of the same buffer.
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  std::string why;
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    why = absl::StrCat("cannot load TLS certificate ", cert_file, ": ", TlsError());
+  } else if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    why = absl::StrCat("cannot load TLS key ", key_file, ": ", TlsError());
+  } else if (SSL_CTX_check_private_key(ctx) != 1) {
+    why = absl::StrCat("TLS key ", key_file, " does not match ", cert_file);
+  }
+  if (!why.empty()) {
+    SSL_CTX_free(ctx);
+    return absl::InvalidArgumentError(why);
+  }
+  return ctx;
+}
 
 const char* Reason(int status) {
   switch (status) {
@@ -175,9 +212,10 @@ std::string EventStream::Take() {
 }
 
 struct Server::Conn {
-  enum class State { kHead, kBody, kBusy, kWrite, kLinger, kStream };
+  enum class State { kHandshake, kHead, kBody, kBusy, kWrite, kLinger, kStream };
   uint64_t id = 0;
   int fd = -1;
+  SSL* ssl = nullptr;  // TLS on: created once the first byte shows a TLS client
   State state = State::kHead;
   std::string in;                // received, not yet consumed
   Head head;                     // the request whose body is being read
@@ -223,9 +261,17 @@ Server::Server(ServerOptions options, std::function<Lane(const Request&)> lane_o
       probe_queue_(64),
       control_queue_(static_cast<size_t>(options.workers) * options.queue_per_worker) {}
 
-Server::~Server() { Stop(); }
+Server::~Server() {
+  Stop();
+  if (tls_ != nullptr) SSL_CTX_free(tls_);
+}
 
 absl::Status Server::Start(const std::string& host, int port) {
+  if (!options_.tls_cert_file.empty() && tls_ == nullptr) {
+    absl::StatusOr<SSL_CTX*> ctx = LoadTls(options_.tls_cert_file, options_.tls_key_file);
+    if (!ctx.ok()) return ctx.status();
+    tls_ = *ctx;
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -294,8 +340,8 @@ void Server::Stop() {
 }
 
 Server::Stats Server::stats() const {
-  return {accepted_.load(), too_large_.load(), timed_out_.load(), evicted_.load(),
-          overloaded_.load()};
+  return {accepted_.load(), too_large_.load(),  timed_out_.load(),
+          evicted_.load(),  overloaded_.load(), tls_failed_.load()};
 }
 
 void Server::Work(Queue* queue) {
@@ -340,7 +386,9 @@ void Server::Loop() {
       if (it == conns_.end()) continue;
       Conn& c = *it->second;
       const uint32_t ev = events[i].events;
-      if (c.state == Conn::State::kBusy) {
+      if (c.state == Conn::State::kHandshake) {
+        OnHandshake(c);
+      } else if (c.state == Conn::State::kBusy) {
         // Only hang-ups and errors are reported while a request is answered: the client is
         // gone, and its answer is dropped.
         if (ev & (EPOLLHUP | EPOLLERR)) Close(id);
@@ -364,6 +412,7 @@ void Server::Loop() {
   }
   for (auto& [id, c] : conns_) {
     if (c->stream != nullptr) c->stream->Close();
+    if (c->ssl != nullptr) SSL_free(c->ssl);
     close(c->fd);
   }
   conns_.clear();
@@ -375,7 +424,7 @@ bool Server::EvictOldestUnfinished() {
   Conn* victim = nullptr;
   for (auto& [id, c] : conns_) {
     if (c->state != Conn::State::kHead && c->state != Conn::State::kBody &&
-        c->state != Conn::State::kLinger) {
+        c->state != Conn::State::kLinger && c->state != Conn::State::kHandshake) {
       continue;
     }
     if (victim == nullptr || c->since < victim->since) victim = c.get();
@@ -416,6 +465,7 @@ void Server::Accept() {
     c->since = absl::Now();
     // A new connection's first request must arrive within request_timeout.
     c->deadline = c->since + options_.request_timeout;
+    if (tls_ != nullptr) c->state = Conn::State::kHandshake;
     Conn& ref = *c;
     conns_.emplace(c->id, std::move(c));
     Watch(ref, EPOLLIN);
@@ -437,8 +487,77 @@ void Server::Close(uint64_t id) {
   if (it == conns_.end()) return;
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
   if (it->second->stream != nullptr) it->second->stream->Close();
+  if (it->second->ssl != nullptr) SSL_free(it->second->ssl);
   close(it->second->fd);
   conns_.erase(it);
+}
+
+void Server::OnHandshake(Conn& c) {
+  const uint64_t id = c.id;
+  if (c.ssl == nullptr) {
+    unsigned char first = 0;
+    const ssize_t n = recv(c.fd, &first, 1, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) return Close(id);
+    if (first != kTlsHandshakeRecord) {
+      // Plain HTTP (or anything else) on the TLS port: say so in plaintext, then close.
+      ++tls_failed_;
+      c.state = Conn::State::kHead;
+      return Refuse(c, 400, "this port speaks TLS: use https://");
+    }
+    c.ssl = SSL_new(tls_);
+    if (c.ssl == nullptr || SSL_set_fd(c.ssl, c.fd) != 1) {
+      ++tls_failed_;
+      return Close(id);
+    }
+    SSL_set_accept_state(c.ssl);
+  }
+  const int r = SSL_do_handshake(c.ssl);
+  if (r == 1) {
+    c.state = Conn::State::kHead;
+    Watch(c, EPOLLIN);
+    return OnReadable(c);  // the first request may have come with the handshake's end
+  }
+  switch (SSL_get_error(c.ssl, r)) {
+    case SSL_ERROR_WANT_READ: return Watch(c, EPOLLIN);
+    case SSL_ERROR_WANT_WRITE: return Watch(c, EPOLLOUT);
+    default:
+      // e.g. the client rejected our certificate (an alert), or spoke garbage.
+      ERR_clear_error();
+      ++tls_failed_;
+      return Close(id);
+  }
+}
+
+ssize_t Server::Recv(Conn& c, char* buf, size_t n) {
+  if (c.ssl == nullptr) return read(c.fd, buf, n);
+  const int r = SSL_read(c.ssl, buf, static_cast<int>(std::min<size_t>(n, INT32_MAX)));
+  if (r > 0) return r;
+  const int err = SSL_get_error(c.ssl, r);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    // TLS 1.3 post-handshake messages need no write we would wait for: a reply waits for
+    // the client's next bytes like any other read.
+    errno = EAGAIN;
+    return -1;
+  }
+  ERR_clear_error();
+  if (err == SSL_ERROR_ZERO_RETURN) return 0;  // close_notify
+  errno = ECONNRESET;
+  return -1;
+}
+
+ssize_t Server::Send(Conn& c, const char* buf, size_t n) {
+  if (c.ssl == nullptr) return send(c.fd, buf, n, MSG_NOSIGNAL);
+  const int r = SSL_write(c.ssl, buf, static_cast<int>(std::min<size_t>(n, INT32_MAX)));
+  if (r > 0) return r;
+  const int err = SSL_get_error(c.ssl, r);
+  if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+    errno = EAGAIN;
+    return -1;
+  }
+  ERR_clear_error();
+  errno = ECONNRESET;
+  return -1;
 }
 
 void Server::OnReadable(Conn& c) {
@@ -447,7 +566,9 @@ void Server::OnReadable(Conn& c) {
   if (c.state == Conn::State::kLinger || c.state == Conn::State::kStream) {
     const bool stream = c.state == Conn::State::kStream;
     while (true) {
-      ssize_t n = read(c.fd, buf, sizeof(buf));
+      // A lingering TLS connection was shut down: its bytes are dropped undecrypted. A
+      // stream's are decrypted (and dropped), so TLS sees the client's close_notify.
+      ssize_t n = stream ? Recv(c, buf, sizeof(buf)) : read(c.fd, buf, sizeof(buf));
       if (n > 0) {
         if (stream) continue;  // a stream's client has nothing to say: drop it
         c.lingered += static_cast<size_t>(n);
@@ -464,7 +585,7 @@ void Server::OnReadable(Conn& c) {
   const size_t cap = options_.max_head_bytes + options_.max_body_bytes + 4;
   while (c.in.size() < cap) {
     const size_t want = std::min(sizeof(buf), cap - c.in.size());
-    ssize_t n = read(c.fd, buf, want);
+    ssize_t n = Recv(c, buf, want);
     if (n > 0) {
       c.in.append(buf, static_cast<size_t>(n));
       continue;
@@ -514,8 +635,9 @@ void Server::Process(Conn& c) {
     if (expects_continue && c.head.content_length > c.in.size()) {
       // The client waits for this before sending a body it was told fits (a body over the
       // limit got its 413 above, and is never sent).
+      // Best effort on a fresh socket whose send buffer is empty (as before TLS).
       static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      (void)!send(c.fd, kContinue, sizeof(kContinue) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)!Send(c, kContinue, sizeof(kContinue) - 1);
     }
   }
   if (c.state == Conn::State::kBody) {
@@ -573,7 +695,7 @@ void Server::StartWrite(Conn& c, std::string bytes, bool keep_alive, bool linger
 void Server::OnWritable(Conn& c) {
   const uint64_t id = c.id;
   while (c.out_off < c.out.size()) {
-    ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+    ssize_t n = Send(c, c.out.data() + c.out_off, c.out.size() - c.out_off);
     if (n > 0) {
       c.out_off += static_cast<size_t>(n);
       continue;
@@ -589,6 +711,8 @@ void Server::OnWritable(Conn& c) {
   if (c.state == Conn::State::kStream) return Watch(c, EPOLLIN);
   if (c.keep_alive) return BeginIdle(c);
   if (!c.linger) return Close(id);
+  // TLS: close_notify first; the drain below discards the client's bytes undecrypted.
+  if (c.ssl != nullptr) SSL_shutdown(c.ssl);
   shutdown(c.fd, SHUT_WR);
   c.state = Conn::State::kLinger;
   c.in.clear();
@@ -605,6 +729,8 @@ void Server::BeginIdle(Conn& c) {
   c.since = absl::Now();
   c.deadline = c.since + options_.idle_timeout;
   Watch(c, EPOLLIN);
+  // Decrypted bytes TLS holds are invisible to epoll: read them now.
+  if (c.ssl != nullptr && SSL_pending(c.ssl) > 0) return OnReadable(c);
   if (!c.in.empty()) Process(c);  // a pipelined request
 }
 

@@ -21,6 +21,12 @@
 // drained and dropped), never times out, and is not evicted; whoever opens streams bounds
 // their number. A stream whose client reads too slowly (more than kMaxStreamBacklog bytes
 // unsent) is closed.
+//
+// TLS (ServerOptions::tls_cert_file/tls_key_file): every connection is TLS, handshaken
+// without blocking on the event thread (a new connection's handshake counts against
+// request_timeout like its first request). A client that speaks plain HTTP to the TLS port
+// gets a plaintext 400 saying so, instead of a reset. The handshake's signature costs the
+// event thread about a millisecond per new connection; clients keep connections alive.
 #pragma once
 
 #include <sys/types.h>
@@ -40,6 +46,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+
+struct ssl_ctx_st;
+struct ssl_st;
 
 namespace hai::http {
 
@@ -114,6 +123,9 @@ struct ServerOptions {
   int max_connections = 1024;
   int workers = 8;            // task-control threads
   int queue_per_worker = 16;  // task-control requests waiting per thread before 503
+  // PEM certificate chain and private key: serve TLS only. Both empty: plaintext.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // kInline: answered on the event thread itself (must never block: /healthz); kProbe: the
@@ -129,7 +141,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds host:port (port 0: any) and starts the threads; Unavailable when it cannot bind.
+  // Binds host:port (port 0: any) and starts the threads; Unavailable when it cannot bind,
+  // InvalidArgument when the TLS certificate or key cannot be loaded.
   absl::Status Start(const std::string& host, int port);
   int port() const { return port_; }
   void Stop();
@@ -141,6 +154,7 @@ class Server {
     int64_t timed_out = 0;   // closed for a slow request or write
     int64_t evicted = 0;     // dropped past max_connections
     int64_t overloaded = 0;  // 503: task-control queue full
+    int64_t tls_failed = 0;  // TLS handshake failed (e.g. the client does not trust us)
   };
   Stats stats() const;
 
@@ -176,7 +190,11 @@ class Server {
   void Work(Queue* queue);
   void Accept();
   bool EvictOldestUnfinished();  // false when every connection is busy
+  void OnHandshake(Conn& c);
   void OnReadable(Conn& c);
+  // read/send through TLS when it is on; -1 with errno EAGAIN when TLS wants more I/O.
+  ssize_t Recv(Conn& c, char* buf, size_t n);
+  ssize_t Send(Conn& c, const char* buf, size_t n);
   void Process(Conn& c);
   void Dispatch(Conn& c, Head head);
   void Refuse(Conn& c, int status, const std::string& why);
@@ -197,6 +215,7 @@ class Server {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: a response is ready, or Stop
   int port_ = 0;
+  ssl_ctx_st* tls_ = nullptr;  // set by Start when TLS is configured
   std::atomic<bool> stopping_{false};
   std::thread loop_;
   std::vector<std::thread> workers_;
@@ -212,7 +231,8 @@ class Server {
   std::vector<Done> done_ ABSL_GUARDED_BY(done_mu_);
   std::vector<uint64_t> streams_ready_ ABSL_GUARDED_BY(done_mu_);  // conns with bytes to send
 
-  std::atomic<int64_t> accepted_{0}, too_large_{0}, timed_out_{0}, evicted_{0}, overloaded_{0};
+  std::atomic<int64_t> accepted_{0}, too_large_{0}, timed_out_{0}, evicted_{0}, overloaded_{0},
+      tls_failed_{0};
 };
 
 }  // namespace hai::http

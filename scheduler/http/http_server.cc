@@ -69,15 +69,14 @@ http::Response HttpServer::Handle(const http::Request& req) {
     std::string text = metrics_.Render();
     // The side port's own bounds at work.
     const http::Server::Stats st = server_->stats();
-    const std::pair<const char*, int64_t> counters[] = {{"accepted", st.accepted},
-                                                        {"too_large", st.too_large},
-                                                        {"timed_out", st.timed_out},
-                                                        {"evicted", st.evicted},
-                                                        {"overloaded", st.overloaded}};
+    const std::pair<const char*, int64_t> counters[] = {
+        {"accepted", st.accepted}, {"too_large", st.too_large},   {"timed_out", st.timed_out},
+        {"evicted", st.evicted},   {"overloaded", st.overloaded}, {"tls_failed", st.tls_failed}};
     absl::StrAppend(&text,
                     "# HELP hai_http_side_port_events_total Side-port events: connections "
                     "accepted; refused as too large (413/431); closed as too slow; dropped past "
-                    "http_max_connections; answered 503 with the task-control queue full\n"
+                    "http_max_connections; answered 503 with the task-control queue full; TLS "
+                    "handshakes failed (plain HTTP or an untrusting client on the TLS port)\n"
                     "# TYPE hai_http_side_port_events_total counter\n");
     for (const auto& [what, n] : counters) {
       absl::StrAppend(&text, "hai_http_side_port_events_total{event=\"", what, "\"} ", n, "\n");

@@ -38,6 +38,9 @@ TEST(DeployConfig, ComposeConfigPointsAtComposeServices) {
   EXPECT_EQ(c->database.url, "postgresql://hai@postgres:5432/hai");
   EXPECT_EQ(c->redis.host, "redis");
   EXPECT_EQ(c->server.grpc_listen, "0.0.0.0:7611");
+  // Plaintext off loopback by explicit opt-in (ports published on the host's loopback).
+  EXPECT_TRUE(c->tls.allow_plaintext);
+  EXPECT_TRUE(CheckTransport(*c).ok()) << CheckTransport(*c);
 }
 
 // deploy/k8s: the ConfigMap's haid.toml plus the Secret's override.toml is a valid config for
@@ -57,6 +60,13 @@ TEST(DeployConfig, KubernetesConfigMapAndSecretMakeAClusterConfig) {
   EXPECT_EQ(c->database.url, "postgresql://hai:change-me@hai-postgres.hai.svc:5432/hai");
   EXPECT_EQ(c->redis.host, "hai-redis.hai.svc");
   EXPECT_EQ(c->server.http_listen, "0.0.0.0:7612");  // the probes' port
+  // TLS from the Secret 30-haid.yaml mounts; task pods are told https://.
+  EXPECT_TRUE(c->tls.enabled());
+  EXPECT_FALSE(c->tls.allow_plaintext);
+  EXPECT_EQ(c->tls.cert_file, "/etc/hai/tls/tls.crt");
+  EXPECT_TRUE(CheckTransport(*c).ok()) << CheckTransport(*c);
+  EXPECT_EQ(c->server.control_url.rfind("https://", 0), 0u) << c->server.control_url;
+  EXPECT_EQ(c->redis.password, secret["stringData"]["redis-password"].as<std::string>());
   EXPECT_TRUE(c->nodes.empty());  // nodes come from `hosts` rows, named as in Kubernetes
 }
 

@@ -122,6 +122,14 @@ Cluster::~Cluster() {
   }
 }
 
+void Cluster::EnableTls(const std::string& cert_file, const std::string& key_file,
+                        const std::string& ca_file) {
+  std::ofstream cfg(config_path_, std::ios::app);
+  cfg << "\n[tls]\ncert_file = \"" << cert_file << "\"\nkey_file = \"" << key_file
+      << "\"\nca_file = \"" << ca_file << "\"\n";
+  tls_ca_ = ca_file;
+}
+
 void Cluster::StartDaemon() {
   ASSERT_LT(haid_pid_, 0) << "haid already running";
   const std::string haid = BinDir() + "/haid";
@@ -143,6 +151,11 @@ void Cluster::StartDaemon() {
         if (waitpid(haid_pid_, &status, WNOHANG) == haid_pid_) {
           haid_pid_ = -1;
           return true;  // exited: reported below
+        }
+        if (!tls_ca_.empty()) {
+          return RunCommand(absl::StrCat("curl -sf --cacert ", ShellQuote(tls_ca_),
+                                         " https://127.0.0.1:", http_port_, "/readyz"))
+                     .exit_code == 0;
         }
         auto res = client.Get("/readyz");
         return res && res->status == 200;
@@ -176,9 +189,10 @@ void Cluster::AddUser(const std::string& name, const std::string& token,
   const std::string home = absl::StrCat(dir_, "/home-", name);
   RunCommand("mkdir -p " + ShellQuote(home));
   user_dirs_[name] = home;
-  auto r = RunCommand(absl::StrCat(BinDir(), "/hai-cli init ", token, " --url 127.0.0.1:",
-                                   grpc_port_),
-                      {{"HAI_CONFIG_DIR", home}});
+  auto r =
+      RunCommand(absl::StrCat(BinDir(), "/hai-cli init ", token, " --url 127.0.0.1:", grpc_port_,
+                              tls_ca_.empty() ? "" : " --ca-file " + ShellQuote(tls_ca_)),
+                 {{"HAI_CONFIG_DIR", home}});
   ASSERT_EQ(r.exit_code, 0) << r.output;
 }
 

@@ -38,6 +38,12 @@ class Cluster {
           const std::string& scheduler_toml = "");
   ~Cluster();
 
+  // Serves gRPC and the side port with TLS ([tls] cert_file/key_file/ca_file appended to the
+  // config; before StartDaemon and AddUser): readiness is checked over https with `ca_file`,
+  // and users' hai-cli configs name it.
+  void EnableTls(const std::string& cert_file, const std::string& key_file,
+                 const std::string& ca_file);
+
   // Starts haid and waits until /readyz answers 200 (fails the test otherwise).
   void StartDaemon();
   // SIGKILLs haid (its managers keep running: they are in their own sessions).
@@ -69,6 +75,7 @@ class Cluster {
   const std::string& config_path() const { return config_path_; }
   pid_t haid_pid() const { return haid_pid_; }  // -1 when not running
   int http_port() const { return http_port_; }  // haid's side port
+  int grpc_port() const { return grpc_port_; }
   std::string DaemonLog() const;
 
  private:
@@ -78,6 +85,7 @@ class Cluster {
   int grpc_port_ = 0;
   int http_port_ = 0;
   pid_t haid_pid_ = -1;
+  std::string tls_ca_;  // EnableTls: the CA hai-cli and the readiness probe verify with
   std::map<std::string, std::string> user_dirs_;
   int submits_ = 0;
 };

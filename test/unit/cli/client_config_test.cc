@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli/exit_codes.h"
+#include "cli/rpc.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -127,8 +128,63 @@ TEST(NormalizeUrl, AcceptsHostPortAndStripsSchemes) {
   EXPECT_EQ(*NormalizeUrl("[::1]:7611"), "[::1]:7611");
 }
 
+TEST(NormalizeUrl, HttpsIsStrippedAndMeansTls) {
+  EXPECT_EQ(*NormalizeUrl("https://haid.lab:7611/"), "haid.lab:7611");
+  EXPECT_TRUE(IsTlsUrl(" https://haid.lab:7611"));
+  EXPECT_FALSE(IsTlsUrl("http://haid.lab:7611"));
+  EXPECT_FALSE(IsTlsUrl("haid.lab:7611"));
+}
+
+TEST_F(ClientConfigTest, TlsFromHttpsUrlOrCaFile) {
+  // https:// in the file: TLS against the system store.
+  WriteRaw("url = \"https://h:1\"\ntoken = \"t\"\n");
+  auto config = LoadClientConfig({.config_dir = dir_.string()});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->url, "h:1");
+  EXPECT_TRUE(config->tls);
+  EXPECT_EQ(config->ca_file, "");
+  // A CA file (here from $HAI_CA_FILE) turns TLS on for a bare HOST:PORT too.
+  WriteRaw("url = \"h:1\"\ntoken = \"t\"\n");
+  config = LoadClientConfig({.config_dir = dir_.string()});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->tls);
+  config = LoadClientConfig({.config_dir = dir_.string(), .ca_file = "/etc/hai/ca.crt"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->tls);
+  EXPECT_EQ(config->ca_file, "/etc/hai/ca.crt");
+}
+
+TEST_F(ClientConfigTest, CaFileRoundTripsThroughTheFile) {
+  ClientConfig written;
+  written.url = "https://h:1";
+  written.token = "t";
+  written.ca_file = "/etc/hai/ca.crt";
+  ASSERT_TRUE(WriteConfigFile(dir_ / "config.toml", written).ok());
+  auto read = ReadConfigFile(dir_ / "config.toml");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->url, "https://h:1");
+  EXPECT_EQ(read->ca_file, "/etc/hai/ca.crt");
+}
+
+TEST(TransportHint, NamesTheCauseOfATlsFailure) {
+  ClientConfig tls;
+  tls.tls = true;
+  tls.ca_file = "/tmp/ca.crt";
+  EXPECT_THAT(TransportHint(tls,
+                            "failed to connect to all addresses; last error: UNKNOWN: "
+                            "Ssl handshake failed: SSL_ERROR_SSL: error:1000007d:SSL "
+                            "routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED"),
+              HasSubstr("not trusted: it does not verify against the CA file /tmp/ca.crt"));
+  EXPECT_THAT(TransportHint(tls,
+                            "Ssl handshake failed: error:100000f7:SSL "
+                            "routines:OPENSSL_internal:WRONG_VERSION_NUMBER"),
+              HasSubstr("does not speak TLS"));
+  EXPECT_EQ(TransportHint(tls, "Connection refused"), "");
+  EXPECT_EQ(TransportHint(ClientConfig{}, "Connection refused"), "");
+}
+
 TEST(NormalizeUrl, RejectsWhatWouldHideATypo) {
-  for (const char* bad : {"", "localhost", "h:", ":7611", "https://h:1"}) {
+  for (const char* bad : {"", "localhost", "h:", ":7611", "https://h"}) {
     auto url = NormalizeUrl(bad);
     EXPECT_FALSE(url.ok()) << bad;
     EXPECT_TRUE(IsUsageError(url.status())) << bad;

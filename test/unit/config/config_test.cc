@@ -256,6 +256,11 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
   EXPECT_EQ(shipped->redis.host, d.redis.host);
   EXPECT_EQ(shipped->redis.port, d.redis.port);
   EXPECT_EQ(shipped->redis.prefix, d.redis.prefix);
+  EXPECT_EQ(shipped->redis.password, d.redis.password);
+  EXPECT_EQ(shipped->tls.cert_file, d.tls.cert_file);
+  EXPECT_EQ(shipped->tls.key_file, d.tls.key_file);
+  EXPECT_EQ(shipped->tls.allow_plaintext, d.tls.allow_plaintext);
+  EXPECT_EQ(shipped->tls.ca_file, d.tls.ca_file);
   const SchedulerConfig& s = shipped->scheduler;
   EXPECT_EQ(s.tick, d.scheduler.tick);
   EXPECT_EQ(s.default_group, d.scheduler.default_group);
@@ -360,6 +365,13 @@ TEST(ConfigTest, ShippedDefaultListsEveryKeyWithItsDefault) {
                           "host",
                           "port",
                           "prefix",
+                          "password",
+                          "password_file",
+                          "[tls]",
+                          "cert_file",
+                          "key_file",
+                          "allow_plaintext",
+                          "ca_file",
                           "tick_ms",
                           "default_group",
                           "default_priority",
@@ -428,6 +440,65 @@ TEST(ConfigTest, ShippedOverrideExampleApplies) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->server.log_level, "debug");
   EXPECT_EQ(c->nodes.size(), 2u);
+}
+
+TEST(ConfigTest, TlsSectionAndTransportRule) {
+  auto c = ParseConfig(R"([server]
+grpc_listen = "0.0.0.0:7611"
+http_listen = "[::]:7612"
+[tls]
+cert_file = "/etc/hai/tls/tls.crt"
+key_file = "/etc/hai/tls/tls.key"
+ca_file = "/etc/hai/tls/ca.crt"
+)",
+                       "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->tls.enabled());
+  EXPECT_EQ(c->tls.ca_file, "/etc/hai/tls/ca.crt");
+  EXPECT_TRUE(CheckTransport(*c).ok());  // TLS: any address
+  // Without TLS: off loopback is refused, naming the address and the way out.
+  c->tls = TlsConfig{};
+  absl::Status s = CheckTransport(*c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("0.0.0.0:7611"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("allow_plaintext"));
+  c->tls.allow_plaintext = true;
+  EXPECT_TRUE(CheckTransport(*c).ok());
+  // The defaults listen on loopback: plaintext is fine.
+  EXPECT_TRUE(CheckTransport(Config{}).ok());
+  // A certificate without its key (or the reverse) names the missing key.
+  auto half = ParseConfig("[tls]\ncert_file = \"/x.crt\"\n", "t.toml");
+  ASSERT_FALSE(half.ok());
+  EXPECT_THAT(std::string(half.status().message()), HasSubstr("tls.key_file"));
+  EXPECT_FALSE(ParseConfig("[tls]\nallow_plaintext = \"yes\"\n", "t.toml").ok());
+  EXPECT_FALSE(ParseConfig("[tls]\ncertfile = \"/x\"\n", "t.toml").ok());
+}
+
+TEST(ConfigTest, LoopbackListenAddresses) {
+  for (const char* yes : {"127.0.0.1:1", "127.8.9.10:1", "[::1]:1", "::1:1", "localhost:1"}) {
+    EXPECT_TRUE(IsLoopbackListen(yes)) << yes;
+  }
+  for (const char* no : {"0.0.0.0:1", "[::]:1", "10.0.0.1:1", "haid.lab:1", ":1", "128.0.0.1:1",
+                         "127.0.0.1.evil.com:1"}) {
+    EXPECT_FALSE(IsLoopbackListen(no)) << no;
+  }
+}
+
+TEST(ConfigTest, RedisPasswordInlineOrFromAFile) {
+  auto c = ParseConfig("[redis]\npassword = \"pw\"\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->redis.password, "pw");
+  const std::string file = ::testing::TempDir() + "/redis-password";
+  std::ofstream(file) << "from-file\n";
+  c = ParseConfig("[redis]\npassword_file = \"" + file + "\"\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->redis.password, "from-file");
+  auto both =
+      ParseConfig("[redis]\npassword = \"a\"\npassword_file = \"" + file + "\"\n", "t.toml");
+  EXPECT_FALSE(both.ok());
+  auto missing = ParseConfig("[redis]\npassword_file = \"/nonexistent/pw\"\n", "t.toml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("redis.password_file"));
 }
 
 TEST(ConfigTest, MissingFileIsNotFound) {

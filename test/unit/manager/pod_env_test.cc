@@ -152,6 +152,7 @@ TEST(PodWorkdirTest, WorkdirOrTheEntrypointsDirectory) {
 TEST(ControlUrlTest, ExplicitUrlOrHttpListen) {
   EXPECT_EQ(ControlUrl("https://hai.example/", "0.0.0.0:7612"), "https://hai.example/");
   EXPECT_EQ(ControlUrl("", "127.0.0.1:7612"), "http://127.0.0.1:7612");
+  EXPECT_EQ(ControlUrl("", "10.0.0.5:7612", /*tls=*/true), "https://10.0.0.5:7612");
 }
 
 }  // namespace
