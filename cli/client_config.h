@@ -31,7 +31,8 @@ ConfigEnv ConfigEnvFromProcess();
 absl::StatusOr<std::filesystem::path> ConfigPath(const ConfigEnv& env);
 
 // "http://h:1/" -> "h:1". gRPC wants a bare target; people paste URLs. Rejects empty values
-// and values without a port, since a default port would silently hide a typo.
+// and values without a port, since a default port would silently hide a typo. A comma list
+// (several haid replicas) is normalized endpoint by endpoint: "h:1,http://g:2/" -> "h:1,g:2".
 absl::StatusOr<std::string> NormalizeUrl(absl::string_view url);
 
 // Reads a config file; NotFound when it does not exist; unknown keys are rejected so that a

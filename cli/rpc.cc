@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "cli/endpoints.h"
 #include "cli/exit_codes.h"
 
 namespace hai::cli {
@@ -11,7 +12,7 @@ namespace hai::cli {
 Connection::Connection(ClientConfig config, absl::Duration timeout)
     : config_(std::move(config)),
       timeout_(timeout),
-      channel_(grpc::CreateChannel(config_.url, grpc::InsecureChannelCredentials())),
+      channel_(grpc::CreateChannel(ChannelTarget(config_.url), grpc::InsecureChannelCredentials())),
       tasks_(hai::v1::TaskService::NewStub(channel_)),
       cluster_(hai::v1::ClusterService::NewStub(channel_)),
       users_(hai::v1::UserService::NewStub(channel_)),

@@ -285,6 +285,14 @@ absl::Status ReadScheduler(Section& s, SchedulerConfig* c) {
   HAI_CFG(s.Duration("suspend_grace_s", absl::Seconds(1), true, &c->suspend_grace));
   HAI_CFG(s.Duration("kill_grace_s", absl::Seconds(1), true, &c->kill_grace));
   HAI_CFG(s.Duration("manager_timeout_s", absl::Seconds(1), false, &c->manager_timeout));
+  HAI_CFG(s.Duration("leader_lease_ms", absl::Milliseconds(1), false, &c->leader_lease));
+  HAI_CFG(s.Duration("leader_poll_ms", absl::Milliseconds(1), false, &c->leader_poll));
+  if (c->leader_lease < absl::Milliseconds(300)) {
+    return KeyError(s.Key("leader_lease_ms"), "must be at least 300 (renewed every third of it)");
+  }
+  if (c->leader_poll * 2 > c->leader_lease) {
+    return KeyError(s.Key("leader_poll_ms"), "must be at most half of leader_lease_ms");
+  }
   return s.Finish();
 }
 

@@ -38,6 +38,8 @@ TEST(DeployConfig, ComposeConfigPointsAtComposeServices) {
   EXPECT_EQ(c->database.url, "postgresql://hai@postgres:5432/hai");
   EXPECT_EQ(c->redis.host, "redis");
   EXPECT_EQ(c->server.grpc_listen, "0.0.0.0:7611");
+  // Two replicas (docker-compose.yml): ranks reach either one's task-control endpoints.
+  EXPECT_EQ(c->server.control_url, "http://haid:7612,http://haid-standby:7612");
 }
 
 // deploy/k8s: the ConfigMap's haid.toml plus the Secret's override.toml is a valid config for
