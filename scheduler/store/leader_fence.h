@@ -32,7 +32,7 @@ inline absl::Status LeaderSupersededError(int64_t mine, int64_t current) {
 
 // The epoch that superseded the writer's, when `s` is a LeaderSupersededError.
 inline std::optional<int64_t> SupersedingEpoch(const absl::Status& s) {
-  std::optional<absl::Cord> p = s.GetPayload(kLeaderSupersededUrl);
+  auto p = s.GetPayload(kLeaderSupersededUrl);
   int64_t epoch = 0;
   if (!p.has_value() || !absl::SimpleAtoi(std::string(*p), &epoch)) return std::nullopt;
   return epoch;
