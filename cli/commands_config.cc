@@ -44,8 +44,10 @@ void AddConfigCommands(CLI::App& app, CommandSet& set) {
   CLI::App* sub = app.add_subcommand(
       "init", "save the haid address and your token to ~/.hai/config.toml (mode 0600)");
   sub->add_option("TOKEN", args->token, "your API token")->required();
-  sub->add_option("--url", args->url, "haid gRPC address, HOST:PORT; several replicas: a comma list or a DNS name with "
-                  "several addresses (tried in order)")->required();
+  sub->add_option("--url", args->url,
+                  "haid gRPC address, HOST:PORT; several replicas: a comma list or a DNS name with "
+                  "several addresses (tried in order)")
+      ->required();
   sub->callback([&set, args] { set.action = [args] { return RunInit(*args); }; });
 }
 

@@ -3,8 +3,8 @@
 //
 // Threads (named in one place, here): main (start-up, then waits for SIGTERM/SIGINT),
 // hai-scheduler (the loop: the only thread that decides, and only while this replica leads),
-// hai-elector (leader election on a Postgres connection of its own), hai-pg-listen (LISTEN/NOTIFY ->
-// wake-ups), hai-http (the side port's event thread; answers /healthz) with hai-http-probe
+// hai-elector (leader election on a Postgres connection of its own), hai-pg-listen (LISTEN/NOTIFY
+// -> wake-ups), hai-http (the side port's event thread; answers /healthz) with hai-http-probe
 // (/readyz, /metrics) and hai-http-task (task control, server.http_workers), and gRPC's threads
 // (handlers: persist, wake the loop, reply). Signals are blocked in every thread and taken
 // by main with sigwait.
@@ -16,9 +16,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <string>
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -133,19 +133,18 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   // Every replica runs the election; the loop acts only while this one leads (docs/deploy.md).
   char host[256] = {};
   if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "localhost");
-  hai::LeaderElector elector(
-      {.url = db_url,
-       .name = std::string(host) + ":" + std::to_string(::getpid()),
-       .lease = config.scheduler.leader_lease,
-       .poll = config.scheduler.leader_poll},
-      [&](int64_t epoch) {
-        const bool leading = epoch != 0;
-        if ((metrics.leader.exchange(leading ? 1 : 0) != 0) != leading) {
-          ++metrics.leader_transitions;
-        }
-        metrics.leader_epoch = leading ? epoch : elector.SeenEpoch();
-        scheduler.Wake();
-      });
+  hai::LeaderElector elector({.url = db_url,
+                              .name = std::string(host) + ":" + std::to_string(::getpid()),
+                              .lease = config.scheduler.leader_lease,
+                              .poll = config.scheduler.leader_poll},
+                             [&](int64_t epoch) {
+                               const bool leading = epoch != 0;
+                               if ((metrics.leader.exchange(leading ? 1 : 0) != 0) != leading) {
+                                 ++metrics.leader_transitions;
+                               }
+                               metrics.leader_epoch = leading ? epoch : elector.SeenEpoch();
+                               scheduler.Wake();
+                             });
   scheduler.SetLeadership(&elector);
   if (const char* pause = std::getenv("HAI_TEST_PAUSE_BEFORE_APPLY_MS"); pause != nullptr) {
     scheduler.SetPauseBeforeApply(absl::Milliseconds(std::atoi(pause)));

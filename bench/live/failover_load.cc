@@ -57,8 +57,7 @@ double Percentile(std::vector<double> v, double p) {
 }
 
 double NowUnix() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 double Metric(Cluster& c, int replica, const std::string& name) {
@@ -119,8 +118,8 @@ class Bench {
       Round r;
       ok = FailOver(kill, &r);
       (kill ? kills : handovers).push_back(r);
-      std::fprintf(stderr, "%s %d: pass %.1f ms, first start %.1f ms\n",
-                   kill ? "kill" : "handover", k, r.to_pass_ms, r.to_start_ms);
+      std::fprintf(stderr, "%s %d: pass %.1f ms, first start %.1f ms\n", kill ? "kill" : "handover",
+                   k, r.to_pass_ms, r.to_start_ms);
     }
     stop_ = true;
     churn.join();
@@ -166,10 +165,12 @@ class Bench {
     auto conn = cluster_->db().Connect();
     while (!stop_) {
       pqxx::nontransaction tx(*conn);
-      const int64_t n = tx.exec1(
-          "SELECT count(*) FROM (SELECT p.node, g FROM pods p JOIN attempts a USING "
-          "(attempt_id), unnest(p.gpus) g WHERE a.state IN ('scheduled', 'starting', "
-          "'running') GROUP BY 1, 2 HAVING count(*) > 1) d")[0].as<int64_t>();
+      const int64_t n =
+          tx.exec1(
+                "SELECT count(*) FROM (SELECT p.node, g FROM pods p JOIN attempts a USING "
+                "(attempt_id), unnest(p.gpus) g WHERE a.state IN ('scheduled', 'starting', "
+                "'running') GROUP BY 1, 2 HAVING count(*) > 1) d")[0]
+              .as<int64_t>();
       ++samples_;
       if (n != 0) ++double_placed_;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -222,8 +223,7 @@ class Bench {
         [&] {
           const double p = Metric(c, standby, "hai_leader_passes_total");
           if (p > passes_before && p >= 0) {
-            r->to_pass_ms =
-                std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+            r->to_pass_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
             return true;
           }
           return false;
@@ -283,8 +283,8 @@ class Bench {
     expect("tasks lost (submitted but not in the database)",
            c.db().Query("SELECT count(*) FROM chains"), absl::StrCat(submitted_.load() + 1));
     expect("training attempt",
-           c.db().Query(absl::StrCat("SELECT max(attempt_id) FROM attempts WHERE chain_id = ",
-                                     training_)),
+           c.db().Query(
+               absl::StrCat("SELECT max(attempt_id) FROM attempts WHERE chain_id = ", training_)),
            training_attempt_);
     expect("training rank processes", RankPids(), training_pids_);
     expect("training state", c.CurrentState(training_), "running");
@@ -300,9 +300,8 @@ class Bench {
     std::printf(
         "%-20s n=%3zu  to first pass: p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms | "
         "to first start: p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms\n",
-        what, rounds.size(), Percentile(pass, 0.5), Percentile(pass, 0.99),
-        Percentile(pass, 1.0), Percentile(start, 0.5), Percentile(start, 0.99),
-        Percentile(start, 1.0));
+        what, rounds.size(), Percentile(pass, 0.5), Percentile(pass, 0.99), Percentile(pass, 1.0),
+        Percentile(start, 0.5), Percentile(start, 0.99), Percentile(start, 1.0));
   }
 
   const Options o_;

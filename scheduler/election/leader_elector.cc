@@ -184,8 +184,8 @@ bool LeaderElector::TryAcquire(pqxx::connection& conn) {
           "SELECT pid FROM pg_locks WHERE relation = 'leader_lease'::regclass "
           "AND pid <> pg_backend_pid() AND granted");
       for (const auto& b : blockers) {
-        HAI_LOG(WARNING) << "ending an old leader's write in flight (backend "
-                         << b[0].as<int>() << ") to take over";
+        HAI_LOG(WARNING) << "ending an old leader's write in flight (backend " << b[0].as<int>()
+                         << ") to take over";
         tx.exec_params("SELECT pg_terminate_backend($1)", b[0].as<int>());
       }
     }

@@ -39,8 +39,8 @@
 namespace hai {
 
 struct ElectorOptions {
-  std::string url;       // a runtime database URL (statement and connect timeouts set)
-  std::string name;      // this replica in the lease row and logs: "<host>:<pid>"
+  std::string url;   // a runtime database URL (statement and connect timeouts set)
+  std::string name;  // this replica in the lease row and logs: "<host>:<pid>"
   absl::Duration lease = absl::Seconds(3);
   absl::Duration poll = absl::Milliseconds(200);
 };

@@ -300,8 +300,7 @@ void Scheduler::RunPass() {
   }
   if (pause_before_apply_ > absl::ZeroDuration() && !plan.starts.empty()) {
     HAI_LOG(INFO) << "test hook: pausing " << absl::FormatDuration(pause_before_apply_)
-                  << " before applying " << plan.starts.size() << " start(s) with epoch "
-                  << epoch;
+                  << " before applying " << plan.starts.size() << " start(s) with epoch " << epoch;
     absl::SleepFor(pause_before_apply_);
   }
 

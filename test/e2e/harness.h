@@ -70,10 +70,10 @@ class Cluster {
   int replicas() const { return static_cast<int>(replicas_.size()) + 1; }
   // Starts replica i with `env` added; waits until /readyz answers 200 when `wait`.
   void StartReplica(int i, const std::map<std::string, std::string>& env = {}, bool wait = true);
-  void KillReplica(int i);          // SIGKILL and reap
-  void StopReplica(int i);          // SIGTERM and wait
+  void KillReplica(int i);  // SIGKILL and reap
+  void StopReplica(int i);  // SIGTERM and wait
   void SignalReplica(int i, int sig);
-  pid_t replica_pid(int i) const;   // -1 when not running
+  pid_t replica_pid(int i) const;  // -1 when not running
   int replica_http_port(int i) const;
   std::string ReplicaLog(int i) const;
   // GET /readyz of replica i: "ready leader epoch N", "ready standby epoch N", "" if down.

@@ -52,9 +52,10 @@ class StandbyTest : public ::testing::Test {
   }
   // The epoch recorded on the chain's `scheduled` events, comma-separated in order.
   std::string ScheduledEpochs(int64_t chain) {
-    return Q(absl::StrCat("SELECT coalesce(string_agg(detail->>'epoch', ',' ORDER BY event_id), '') "
-                          "FROM task_events WHERE chain_id = ",
-                          chain, " AND kind = 'scheduled'"));
+    return Q(
+        absl::StrCat("SELECT coalesce(string_agg(detail->>'epoch', ',' ORDER BY event_id), '') "
+                     "FROM task_events WHERE chain_id = ",
+                     chain, " AND kind = 'scheduled'"));
   }
 
   std::unique_ptr<Cluster> cluster_;
@@ -64,18 +65,20 @@ TEST_F(StandbyTest, KilledLeaderIsReplacedTrainingKeepsRunningAndQueuedHighWorkS
   // Training is protected by its minimum run time, so the HIGH task cannot preempt it and
   // waits for the third node, which a short NORMAL task holds until the test releases it.
   ASSERT_NO_FATAL_FAILURE(Start(3, absl::StrCat(kLease, "min_runtime_s = 3600\n")));
-  const std::string train = cluster_->WriteScript(
-      "train.py", "import time\nwhile True:\n    time.sleep(0.2)\n");
+  const std::string train =
+      cluster_->WriteScript("train.py", "import time\nwhile True:\n    time.sleep(0.2)\n");
   const std::string release = cluster_->dir() + "/release";
   const std::string blocker = cluster_->WriteScript(
       "blocker.py", absl::StrCat("import os, time\nwhile not os.path.exists('", release,
                                  "'):\n    time.sleep(0.1)\n"));
   const int64_t training = cluster_->Submit("alice", train, "-n 2 -p LOW");
   const int64_t blocking = cluster_->Submit("alice", blocker, "-n 1 -p NORMAL");
-  ASSERT_TRUE(WaitFor([&] {
-    return cluster_->CurrentState(training) == "running" &&
-           cluster_->CurrentState(blocking) == "running";
-  }, 20000));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return cluster_->CurrentState(training) == "running" &&
+               cluster_->CurrentState(blocking) == "running";
+      },
+      20000));
   const std::string attempt = AttemptOf(training);
   const std::string rank_pids = Q(absl::StrCat(
       "SELECT string_agg(pid::text, ',' ORDER BY rank) FROM pods WHERE attempt_id = ", attempt));
@@ -101,7 +104,8 @@ TEST_F(StandbyTest, KilledLeaderIsReplacedTrainingKeepsRunningAndQueuedHighWorkS
   EXPECT_EQ(AttemptOf(training), attempt);
   EXPECT_EQ(Q(absl::StrCat("SELECT count(*) FROM attempts WHERE chain_id = ", training)), "1");
   EXPECT_EQ(Q(absl::StrCat("SELECT string_agg(pid::text, ',' ORDER BY rank) FROM pods "
-                           "WHERE attempt_id = ", attempt)),
+                           "WHERE attempt_id = ",
+                           attempt)),
             rank_pids);
   EXPECT_EQ(cluster_->CurrentState(training), "running");
   // Nothing lost: every chain is accounted for, none failed or was requeued.
@@ -124,9 +128,10 @@ TEST_F(StandbyTest, PausedLeadersLateWriteIsRefusedAndItBecomesAStandby) {
   ASSERT_NO_FATAL_FAILURE(Start(1, kLease, {{"HAI_TEST_PAUSE_BEFORE_APPLY_MS", "2000"}}));
   const std::string nap = cluster_->WriteScript("nap.py", "import time\ntime.sleep(600)\n");
   const int64_t task = cluster_->Submit("alice", nap, "-n 1");
-  ASSERT_TRUE(WaitFor([&] {
-    return cluster_->ReplicaLog(0).find("test hook: pausing") != std::string::npos;
-  }, 10000)) << cluster_->ReplicaLog(0);
+  ASSERT_TRUE(WaitFor(
+      [&] { return cluster_->ReplicaLog(0).find("test hook: pausing") != std::string::npos; },
+      10000))
+      << cluster_->ReplicaLog(0);
   cluster_->SignalReplica(0, SIGSTOP);
   const int64_t old_epoch = Epoch();
 
@@ -143,16 +148,18 @@ TEST_F(StandbyTest, PausedLeadersLateWriteIsRefusedAndItBecomesAStandby) {
   // Its pending start is written with the old epoch and refused by Postgres.
   const std::string refused =
       absl::StrCat("leader epoch ", old_epoch, " superseded by ", old_epoch + 1);
-  ASSERT_TRUE(WaitFor([&] {
-    return cluster_->ReplicaLog(0).find("refused write (schedule): " + refused) !=
-           std::string::npos;
-  }, 10000)) << cluster_->ReplicaLog(0);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return cluster_->ReplicaLog(0).find("refused write (schedule): " + refused) !=
+               std::string::npos;
+      },
+      10000))
+      << cluster_->ReplicaLog(0);
   EXPECT_TRUE(WaitFor([&] { return Role(0) == "standby"; }, 5000)) << cluster_->Readyz(0);
   EXPECT_EQ(Role(1), "leader");
   // The rows: placed once, by the new epoch, with one pod.
   EXPECT_EQ(ScheduledEpochs(task), absl::StrCat(old_epoch + 1));
-  EXPECT_EQ(Q(absl::StrCat("SELECT count(*) FROM pods WHERE attempt_id = ", AttemptOf(task))),
-            "1");
+  EXPECT_EQ(Q(absl::StrCat("SELECT count(*) FROM pods WHERE attempt_id = ", AttemptOf(task))), "1");
   EXPECT_EQ(Q(absl::StrCat("SELECT count(*) FROM attempts WHERE chain_id = ", task)), "1");
   EXPECT_EQ(Epoch(), old_epoch + 1);
   EXPECT_EQ(cluster_->CurrentState(task), "running");
@@ -165,9 +172,12 @@ TEST_F(StandbyTest, AfterEverySessionIsDroppedExactlyOneReplicaLeads) {
   cluster_->db().Exec(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
       "WHERE datname = current_database() AND pid <> pg_backend_pid()");
-  ASSERT_TRUE(WaitFor([&] { return Epoch() > before && !Role(0).empty() && !Role(1).empty() &&
-                                   (Role(0) == "leader") != (Role(1) == "leader"); },
-                      10000))
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Epoch() > before && !Role(0).empty() && !Role(1).empty() &&
+               (Role(0) == "leader") != (Role(1) == "leader");
+      },
+      10000))
       << cluster_->ReplicaLog(0) << cluster_->ReplicaLog(1);
   // And it stays so (no flapping), and the leader schedules.
   std::this_thread::sleep_for(std::chrono::seconds(2));

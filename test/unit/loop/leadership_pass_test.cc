@@ -51,7 +51,7 @@ class LeadershipPassTest : public ::testing::Test {
 
 TEST_F(LeadershipPassTest, AStandbyPublishesTheQueueButActsOnNothing) {
   store_.Put(Queued(1, 10, /*nodes=*/3));  // never fits: a pending reason to publish
-  store_.Put(Queued(2));                    // would start
+  store_.Put(Queued(2));                   // would start
   scheduler_->RunPass();
   EXPECT_TRUE(store_.writes.empty());
   EXPECT_TRUE(processes_.launched.empty());
