@@ -182,8 +182,10 @@ TEST_F(StandbyTest, AfterEverySessionIsDroppedExactlyOneReplicaLeads) {
   // And it stays so (no flapping), and the leader schedules.
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_NE(Role(0) == "leader", Role(1) == "leader");
+  // pg_locks spans the server: count only this database's lock (tests run side by side).
   EXPECT_EQ(Q("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 18 "
-              "AND granted"),
+              "AND granted AND database = (SELECT oid FROM pg_database "
+              "WHERE datname = current_database())"),
             "1");
   const std::string ok = cluster_->WriteScript("ok.py", "print('ok')\n");
   const int64_t task = cluster_->Submit("alice", ok, "-n 1");
