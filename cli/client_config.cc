@@ -11,10 +11,13 @@
 #include <cstring>
 #include <sstream>
 #include <system_error>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "cli/exit_codes.h"
 #include "toml++/toml.h"
@@ -57,6 +60,16 @@ absl::StatusOr<std::filesystem::path> ConfigPath(const ConfigEnv& env) {
 }
 
 absl::StatusOr<std::string> NormalizeUrl(absl::string_view url) {
+  // Several replicas (cli/endpoints.h): each endpoint of a comma list is normalized alone.
+  if (url.find(',') != absl::string_view::npos) {
+    std::vector<std::string> parts;
+    for (absl::string_view part : absl::StrSplit(url, ',')) {
+      absl::StatusOr<std::string> one = NormalizeUrl(part);
+      if (!one.ok()) return one.status();
+      parts.push_back(*std::move(one));
+    }
+    return absl::StrJoin(parts, ",");
+  }
   absl::string_view u = absl::StripAsciiWhitespace(url);
   for (absl::string_view scheme : {"https://", "http://", "grpc://", "dns:///"}) {
     if (absl::ConsumePrefix(&u, scheme)) break;

@@ -37,7 +37,8 @@ absl::StatusOr<std::filesystem::path> ConfigPath(const ConfigEnv& env);
 
 // "http://h:1/" -> "h:1" (also https://, which IsTlsUrl tells apart). gRPC wants a bare
 // target; people paste URLs. Rejects empty values and values without a port, since a default
-// port would silently hide a typo.
+// port would silently hide a typo. A comma list (several haid replicas) is normalized endpoint
+// by endpoint: "h:1,http://g:2/" -> "h:1,g:2".
 absl::StatusOr<std::string> NormalizeUrl(absl::string_view url);
 bool IsTlsUrl(absl::string_view url);  // "https://..."
 

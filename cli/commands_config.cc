@@ -59,7 +59,8 @@ void AddConfigCommands(CLI::App& app, CommandSet& set) {
       "init", "save the haid address and your token to ~/.hai/config.toml (mode 0600)");
   sub->add_option("TOKEN", args->token, "your API token")->required();
   sub->add_option("--url", args->url,
-                  "haid gRPC address, HOST:PORT (https://HOST:PORT: TLS, system CAs)")
+                  "haid gRPC address, HOST:PORT (https://HOST:PORT: TLS, system CAs); several "
+                  "replicas: a comma list or a DNS name with several addresses (tried in order)")
       ->required();
   sub->add_option("--ca-file", args->ca_file,
                   "haid serves TLS: verify it with this CA certificate (PEM), saved as ca_file");

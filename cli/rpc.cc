@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "cli/endpoints.h"
 #include "cli/exit_codes.h"
 
 namespace hai::cli {
@@ -33,6 +34,16 @@ bool Mentions(absl::string_view message, std::initializer_list<absl::string_view
     if (absl::StrContains(lower, absl::AsciiStrToLower(w))) return true;
   }
   return false;
+}
+
+// A list of replicas becomes one ipv4:/ipv6: target (endpoints.h), whose addresses carry no
+// name: TLS then verifies haid's certificate against the first endpoint's host name, so
+// replicas share a certificate naming it (docs/deploy.md).
+grpc::ChannelArguments ChannelArgumentsFor(const ClientConfig& config) {
+  grpc::ChannelArguments args;
+  const std::string name = TlsNameForList(config.url);
+  if (config.tls && !name.empty()) args.SetSslTargetNameOverride(name);
+  return args;
 }
 
 }  // namespace
@@ -83,7 +94,8 @@ Connection::Connection(ClientConfig config, absl::Duration timeout,
                        std::shared_ptr<grpc::ChannelCredentials> credentials)
     : config_(std::move(config)),
       timeout_(timeout),
-      channel_(grpc::CreateChannel(config_.url, std::move(credentials))),
+      channel_(grpc::CreateCustomChannel(ChannelTarget(config_.url), std::move(credentials),
+                                         ChannelArgumentsFor(config_))),
       tasks_(hai::v1::TaskService::NewStub(channel_)),
       cluster_(hai::v1::ClusterService::NewStub(channel_)),
       users_(hai::v1::UserService::NewStub(channel_)),

@@ -3,9 +3,11 @@
 #include "common/config.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -319,6 +321,14 @@ absl::Status ReadScheduler(Section& s, SchedulerConfig* c) {
   HAI_CFG(s.Duration("suspend_grace_s", absl::Seconds(1), true, &c->suspend_grace));
   HAI_CFG(s.Duration("kill_grace_s", absl::Seconds(1), true, &c->kill_grace));
   HAI_CFG(s.Duration("manager_timeout_s", absl::Seconds(1), false, &c->manager_timeout));
+  HAI_CFG(s.Duration("leader_lease_ms", absl::Milliseconds(1), false, &c->leader_lease));
+  HAI_CFG(s.Duration("leader_poll_ms", absl::Milliseconds(1), false, &c->leader_poll));
+  if (c->leader_lease < absl::Milliseconds(300)) {
+    return KeyError(s.Key("leader_lease_ms"), "must be at least 300 (renewed every third of it)");
+  }
+  if (c->leader_poll * 2 > c->leader_lease) {
+    return KeyError(s.Key("leader_poll_ms"), "must be at most half of leader_lease_ms");
+  }
   return s.Finish();
 }
 
@@ -587,7 +597,14 @@ bool IsLoopbackListen(const std::string& listen) {
 }
 
 std::string ManagerSocketPath(const Config& config) {
-  return (std::filesystem::absolute(config.server.data_dir) / "haid.sock")
+  // Named for the host: replicas may share data_dir (a volume both mount), and a unix socket
+  // only reaches processes on the host that bound it.
+  char host[65] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+    std::snprintf(host, sizeof(host), "localhost");
+  }
+  return (std::filesystem::absolute(config.server.data_dir) /
+          absl::StrCat("haid-", absl::string_view(host).substr(0, 32), ".sock"))
       .lexically_normal()
       .string();
 }

@@ -112,6 +112,12 @@ struct SchedulerConfig {
   absl::Duration suspend_grace = absl::Seconds(30);   // notice -> SIGTERM if no go_suspend()
   absl::Duration kill_grace = absl::Seconds(10);      // SIGTERM -> SIGKILL
   absl::Duration manager_timeout = absl::Seconds(15); // heartbeat age after which a manager is lost
+  // Leader election (scheduler/election/): a leader that cannot renew its lease for this long
+  // is replaced by a standby (a crashed one at once: its session's advisory lock goes away).
+  absl::Duration leader_lease = absl::Seconds(3);
+  // How long a standby's blocking advisory-lock request waits before it looks at the lease
+  // row again (a released lock is granted at once; this bounds noticing a hung leader).
+  absl::Duration leader_poll = absl::Milliseconds(200);
 };
 
 struct ManagerConfig {
@@ -228,7 +234,8 @@ bool IsLoopbackListen(const std::string& listen);
 absl::Status CheckTransport(const Config& config);
 
 // The unix socket haid serves its gRPC API on for local managers when TLS is on
-// (<data_dir>/haid.sock, absolute): managers spawned beside haid need no certificate names.
+// (<data_dir>/haid-<host>.sock, absolute): managers spawned beside haid need no certificate
+// names.
 std::string ManagerSocketPath(const Config& config);
 
 // Parses TOML text. Errors are InvalidArgument and name the key, e.g.

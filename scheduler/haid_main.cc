@@ -2,8 +2,9 @@
 // applies pending schema migrations and exits.
 //
 // Threads (named in one place, here): main (start-up, then waits for SIGTERM/SIGINT),
-// hai-scheduler (the loop: the only thread that decides), hai-pg-listen (LISTEN/NOTIFY ->
-// wake-ups), hai-http (the side port's event thread; answers /healthz) with hai-http-probe
+// hai-scheduler (the loop: the only thread that decides, and only while this replica leads),
+// hai-elector (leader election on a Postgres connection of its own), hai-pg-listen (LISTEN/NOTIFY
+// -> wake-ups), hai-http (the side port's event thread; answers /healthz) with hai-http-probe
 // (/readyz, /metrics) and hai-http-task (task control, server.http_workers), hai-slurm-sync
 // (runtime slurm: hosts follow Slurm's nodes), and gRPC's threads (handlers: persist, wake the
 // loop, reply). Signals are blocked in every thread and taken
@@ -15,10 +16,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <string>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -38,6 +41,7 @@
 #include "scheduler/api/jupyter_service.h"
 #include "scheduler/api/services.h"
 #include "scheduler/api/usage_service.h"
+#include "scheduler/election/leader_elector.h"
 #include "scheduler/events/pg_listener.h"
 #include "scheduler/events/redis_notifier.h"
 #include "scheduler/http/http_server.h"
@@ -185,6 +189,25 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
        (data_dir / "managers").string(),
        config.manager.store == "haid" ? (*manager_api)->credentials() : nullptr});
   hai::Scheduler scheduler(store, config, launcher, notifier, metrics);
+  // Every replica runs the election; the loop acts only while this one leads (docs/deploy.md).
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "localhost");
+  hai::LeaderElector elector({.url = db_url,
+                              .name = std::string(host) + ":" + std::to_string(::getpid()),
+                              .lease = config.scheduler.leader_lease,
+                              .poll = config.scheduler.leader_poll},
+                             [&](int64_t epoch) {
+                               const bool leading = epoch != 0;
+                               if ((metrics.leader.exchange(leading ? 1 : 0) != 0) != leading) {
+                                 ++metrics.leader_transitions;
+                               }
+                               metrics.leader_epoch = leading ? epoch : elector.SeenEpoch();
+                               scheduler.Wake();
+                             });
+  scheduler.SetLeadership(&elector);
+  if (const char* pause = std::getenv("HAI_TEST_PAUSE_BEFORE_APPLY_MS"); pause != nullptr) {
+    scheduler.SetPauseBeforeApply(absl::Milliseconds(std::atoi(pause)));
+  }
   hai::JupyterPass jupyter_pass(store, config, launcher, notifier);
   scheduler.SetJupyterStep(&jupyter_pass);
   // Live dashboard pages hear of every change from the same notifications as the loop.
@@ -295,6 +318,7 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
     server->Shutdown();
     return Fail(http_ok.ToString());
   }
+  elector.Start();
   scheduler.Start();
   listener.Start();
   scheduler.Wake();
@@ -318,12 +342,15 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   int sig = 0;
   sigwait(&signals, &sig);
   HAI_LOG(INFO) << "signal " << sig << ": shutting down (running tasks keep running)";
+  // Hand over first: the pass in progress ends, then the lease and lock are released and a
+  // standby takes over while this replica still drains its API calls.
+  scheduler.Stop();
+  elector.Handover();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   http.Stop();
   events.Stop();
   listener.Stop();
   if (slurm_sync != nullptr) slurm_sync->Stop();
-  scheduler.Stop();
   return 0;
 }
 

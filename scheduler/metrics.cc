@@ -133,6 +133,18 @@ std::string Metrics::Render() const {
       running_attempts.load());
   Add(&out, "hai_quota_problems", "gauge", "Invalid quota rows ignored at the last pass.",
       quota_problems.load());
+  Add(&out, "hai_leader", "gauge", "1 while this replica is the leader (schedules), 0 standby.",
+      leader.load());
+  Add(&out, "hai_leader_epoch", "gauge",
+      "Leader epoch this replica leads with (standby: the latest it saw).", leader_epoch.load());
+  Add(&out, "hai_leader_transitions_total", "counter",
+      "Times this replica became leader or stood down.", leader_transitions.load());
+  Add(&out, "hai_leader_fenced_writes_total", "counter",
+      "Scheduler writes Postgres refused because a later leader epoch was elected.",
+      fenced_writes.load());
+  Add(&out, "hai_leader_passes_total", "counter",
+      "Scheduling passes completed as leader (a standby's passes only publish views).",
+      leader_passes.load());
   absl::MutexLock lock(&mu_);
   out += cluster_gauges_;
   return out;

@@ -61,6 +61,13 @@ struct Metrics {
   std::atomic<int64_t> queued_attempts{0};
   std::atomic<int64_t> running_attempts{0};
   std::atomic<int64_t> quota_problems{0};
+  // Leader election (scheduler/election/leader_elector.h): 1 while this replica leads; the
+  // epoch it leads with, or while a standby the latest it saw.
+  std::atomic<int64_t> leader{0};
+  std::atomic<int64_t> leader_epoch{0};
+  std::atomic<int64_t> leader_transitions{0};  // became leader or stood down
+  std::atomic<int64_t> fenced_writes{0};       // scheduler writes refused for a later epoch
+  std::atomic<int64_t> leader_passes{0};       // passes completed as leader (acting on them)
 
   Histogram pass_seconds;
   // Per tier (model::TierIndex): queued -> placed, and queued -> every rank running, of each

@@ -25,7 +25,12 @@ class TaskControl:
     def __init__(self, control_url=None, attempt_id=None, token=None, timeout=5.0,
                  ca_file=None):
         env = os.environ
-        self.control_url = (control_url or env.get("HAI_CONTROL_URL", "")).rstrip("/")
+        self.control_url = (control_url or env.get("HAI_CONTROL_URL", "")).strip()
+        # Several haid replicas (docs/deploy.md, high availability): a comma list, tried in
+        # order from the one that answered last. (A DNS name with several addresses needs no
+        # list: the connection tries each address.)
+        self._urls = [u.strip().rstrip("/") for u in self.control_url.split(",") if u.strip()]
+        self._at = 0
         self.attempt_id = str(attempt_id or env.get("HAI_ATTEMPT_ID") or env.get("HAI_TASK_ID", ""))
         self.token = token or env.get("HAI_TASK_TOKEN", "")
         self.timeout = timeout
@@ -43,9 +48,10 @@ class TaskControl:
 
     def _connection(self):
         if self._conn is None:
-            parts = urllib.parse.urlsplit(self.control_url)
+            url = self._urls[self._at] if self._urls else ""
+            parts = urllib.parse.urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise HaiError("bad HAI_CONTROL_URL %r" % self.control_url)
+                raise HaiError("bad HAI_CONTROL_URL %r" % url)
             if parts.scheme == "https":
                 context = ssl.create_default_context(cafile=self.ca_file)
                 self._conn = http.client.HTTPSConnection(parts.hostname, parts.port,
@@ -75,6 +81,18 @@ class TaskControl:
             self._close()
         return resp.status, payload
 
+    def _exchange_once_more(self, method, path, data, headers):
+        reused = self._conn is not None
+        try:
+            return self._exchange(method, path, data, headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError,
+                BrokenPipeError, http.client.BadStatusLine):
+            # haid closed the idle connection (or restarted): once more on a new one.
+            self._close()
+            if not reused:
+                raise
+            return self._exchange(method, path, data, headers)
+
     def _call(self, method, what, body=None):
         if not self.configured:
             raise HaiError(
@@ -86,20 +104,17 @@ class TaskControl:
         if data is not None:
             headers["Content-Type"] = "application/json"
         with self._lock:
-            try:
-                reused = self._conn is not None
+            # Each replica once, starting with the one that answered last: any of them serves
+            # these endpoints (they read and write Postgres), so a dead one costs one connect.
+            for tried in range(max(1, len(self._urls))):
                 try:
-                    status, payload = self._exchange(method, path, data, headers)
-                except (http.client.RemoteDisconnected, ConnectionResetError,
-                        BrokenPipeError, http.client.BadStatusLine):
-                    # haid closed the idle connection (or restarted): once more on a new one.
+                    status, payload = self._exchange_once_more(method, path, data, headers)
+                    break
+                except (OSError, http.client.HTTPException) as e:
                     self._close()
-                    if not reused:
-                        raise
-                    status, payload = self._exchange(method, path, data, headers)
-            except (OSError, http.client.HTTPException) as e:
-                self._close()
-                raise HaiError("%s %s: %s" % (method, what, e)) from None
+                    if tried + 1 >= len(self._urls):
+                        raise HaiError("%s %s: %s" % (method, what, e)) from None
+                    self._at = (self._at + 1) % len(self._urls)
         text = payload.decode(errors="replace")
         if status >= 400:
             detail = text.strip()

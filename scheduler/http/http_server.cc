@@ -120,7 +120,11 @@ http::Response HttpServer::Readyz() {
             absl::StrCat(db.ok() ? "" : std::string(db.message()),
                          passing ? "" : " scheduler has not passed recently", "\n")};
   }
-  return {200, "text/plain", "ready\n"};
+  // Every replica serves the API, so a standby is ready too; the body says which role it has
+  // (docs/deploy.md): "ready leader epoch 4" or "ready standby epoch 4".
+  return {200, "text/plain",
+          absl::StrCat("ready ", metrics_.leader.load() != 0 ? "leader" : "standby", " epoch ",
+                       metrics_.leader_epoch.load(), "\n")};
 }
 
 http::Response HttpServer::TaskControl(const http::Request& req, int64_t id,

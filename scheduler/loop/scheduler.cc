@@ -20,6 +20,7 @@
 #include "scheduler/policy/decide.h"
 #include "scheduler/policy/jupyter.h"
 #include "scheduler/policy/tier.h"
+#include "scheduler/store/leader_fence.h"
 
 namespace hai {
 namespace {
@@ -113,6 +114,19 @@ Scheduler::~Scheduler() { Stop(); }
 void Scheduler::SetJupyterStep(JupyterStep* step) {
   jupyter_ = step;
   views_.SetJupyterSource(step);
+}
+
+void Scheduler::SetLeadership(Leadership* leadership) { leadership_ = leadership; }
+
+bool Scheduler::Superseded(int64_t epoch, const char* during) {
+  const int64_t newer = store_.SupersededBy();
+  if (newer == 0) return false;
+  ++metrics_.fenced_writes;
+  const std::string why = absl::StrCat("a write (", during, ") was refused: leader epoch ", epoch,
+                                       " superseded by ", newer);
+  HAI_LOG(WARNING) << why << "; stepping down to standby";
+  if (leadership_ != nullptr) leadership_->StepDown(epoch, newer, why);
+  return true;
 }
 
 void Scheduler::Start() {
@@ -232,6 +246,25 @@ bool Scheduler::ReloadAdminTables(absl::Time now) {
 void Scheduler::RunPass() {
   const absl::Time start = absl::Now();
   PassPhases phases;
+  // The epoch is read once: everything this pass writes carries it, even if leadership is
+  // lost meanwhile (then Postgres refuses the writes, which is the point).
+  const int64_t epoch = leadership_ == nullptr ? store::kUnfenced : leadership_->Epoch();
+  const bool leading = epoch != 0;
+  store_.FenceWrites(epoch);
+  if (epoch != last_epoch_) {
+    if (leading && epoch != store::kUnfenced) {
+      HAI_LOG(INFO) << "leading with epoch " << epoch << ": scheduling";
+      // Managers the previous leader launched are not our children: judged like after a
+      // restart (by identity and heartbeat). Re-read everything once, in case this replica's
+      // copy missed a notification while it stood by.
+      absl::MutexLock lock(&mu_);
+      full_reload_ = true;
+      admin_dirty_ = true;
+    } else if (!leading) {
+      HAI_LOG(INFO) << "standby: serving the API, not scheduling";
+    }
+    last_epoch_ = epoch;
+  }
   // Reap first: a manager commits its attempt's final state before it exits, so the load
   // below already shows those attempts as ended.
   for (const ManagerExit& e : processes_.Reap()) {
@@ -243,7 +276,7 @@ void Scheduler::RunPass() {
   metrics_.last_load_micros = absl::ToInt64Microseconds(absl::Now() - start);
   // A chain stopped while its suspended attempt was being requeued: end it now.
   for (int64_t id : open_.stop_queued()) {
-    (void)store_.RequestStop(open.at(id).chain.chain_id, "scheduler");
+    if (leading) (void)store_.RequestStop(open.at(id).chain.chain_id, "scheduler");
   }
   phases.Mark("load");
 
@@ -258,6 +291,21 @@ void Scheduler::RunPass() {
   metrics_.last_decide_micros = absl::ToInt64Microseconds(absl::Now() - decide_start);
   phases.Mark("decide");
 
+  if (!leading) {
+    // A standby publishes what the leader decides from the same rows (the core is a pure
+    // function of them), so `queue` and pending reasons are as fresh on every replica.
+    preemption_holds_ = HoldsOf(plan);
+    Publish(plan, std::move(resolved), start);
+    metrics_.last_pass_micros = absl::ToInt64Microseconds(absl::Now() - start);
+    ++metrics_.scheduler_passes;
+    return;
+  }
+  if (pause_before_apply_ > absl::ZeroDuration() && !plan.starts.empty()) {
+    HAI_LOG(INFO) << "test hook: pausing " << absl::FormatDuration(pause_before_apply_)
+                  << " before applying " << plan.starts.size() << " start(s) with epoch " << epoch;
+    absl::SleepFor(pause_before_apply_);
+  }
+
   const AppliedPlan applied = applier_.Apply(plan, open);
   // Memory disagreed with Postgres about these attempts: read them again even if no change
   // is recorded for them (e.g. their rows were deleted).
@@ -265,11 +313,22 @@ void Scheduler::RunPass() {
   for (int64_t id : applied.started) supervisor_.StartManager(id);
   preemption_holds_ = HoldsOf(plan);
   phases.Mark("apply");
+  if (Superseded(epoch, "applying the plan")) return;
   if (jupyter_ != nullptr) jupyter_->Run(hosts_, start);
   phases.Mark("jupyter");
+  if (Superseded(epoch, "the Jupyter pass")) return;
   if (node_health_.Check()) Wake();  // the next pass sees the node as unusable
   phases.Mark("health");
+  if (Superseded(epoch, "node health")) return;
+  // Signalling or launching managers is not a database write Postgres could refuse: make
+  // sure the epoch is still current first (a paused ex-leader resumes here at the latest).
+  if (epoch != store::kUnfenced && !store_.VerifyEpoch().ok()) {
+    // Superseded (this steps down) or Postgres unreachable: no process is touched this pass.
+    Superseded(epoch, "supervision");
+    return;
+  }
   supervisor_.Supervise(open_, start);
+  if (Superseded(epoch, "supervision")) return;
   timings_.Observe(open_, absl::Now());
   if (supervisor_.TakeHostsChanged()) {
     // Nodes were cordoned as their attempt's GPUs were freed: reload hosts before placing
@@ -293,6 +352,7 @@ void Scheduler::RunPass() {
   metrics_.pass_seconds.Observe(absl::Microseconds(micros));
   metrics_.last_pass_unix_micros = absl::ToUnixMicros(absl::Now());
   ++metrics_.scheduler_passes;
+  ++metrics_.leader_passes;
 }
 
 void Scheduler::Publish(policy::Plan& plan, policy::ResolvedQuota resolved, absl::Time start) {

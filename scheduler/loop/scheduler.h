@@ -8,6 +8,11 @@
 //   NodeHealth         nodes that keep losing ranks become unhealthy; their tasks are suspended
 //   ManagerSupervisor  every attempt holding nodes has a live manager, or gets one
 //   PublishedViews     pending reasons, queue, quota and nodes for the API and HTTP readers
+// With leader election (Leadership, scheduler/election/) only the leader acts: a standby's
+// pass loads and decides the same way but applies nothing, so its published views (pending
+// reasons, queue positions) are those of the same state, and its memory is warm when it takes
+// over. A leader's writes carry its epoch (store::EpochFence); the first one Postgres refuses
+// for a later epoch ends the pass and makes this replica step down.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +32,7 @@
 #include "scheduler/launcher/rank_reaper.h"
 #include "scheduler/loop/attempt_timings.h"
 #include "scheduler/loop/jupyter_step.h"
+#include "scheduler/loop/leadership.h"
 #include "scheduler/loop/live_snapshot.h"
 #include "scheduler/loop/manager_supervisor.h"
 #include "scheduler/loop/node_health.h"
@@ -48,6 +54,13 @@ class Scheduler final : public PassTrigger {
 
   // Runs `step` (not owned) in every pass after the training plan; set before Start().
   void SetJupyterStep(JupyterStep* step);
+  // Acts only while `leadership` (not owned) says this replica leads, with its writes fenced
+  // by the epoch; set before Start(). Without it the loop always acts, unfenced.
+  void SetLeadership(Leadership* leadership);
+  // Test hook (haid: env HAI_TEST_PAUSE_BEFORE_APPLY_MS): a leader pass that has starts to
+  // apply waits this long between deciding and applying, so a test can pause the process
+  // with a decision in flight and show its late write refused.
+  void SetPauseBeforeApply(absl::Duration pause) { pause_before_apply_ = pause; }
   void Start();
   void Stop();
   // Requests a pass soon; calls coalesce.
@@ -73,6 +86,9 @@ class Scheduler final : public PassTrigger {
   bool RefreshState(absl::Time now);
   bool ReloadAdminTables(absl::Time now);
   void Publish(policy::Plan& plan, policy::ResolvedQuota resolved, absl::Time start);
+  // After a unit acted: when the store refused a write for a later epoch, steps down and
+  // returns true (the pass ends there).
+  bool Superseded(int64_t epoch, const char* during);
 
   store::LoopStore& store_;
   const Config& config_;
@@ -89,6 +105,9 @@ class Scheduler final : public PassTrigger {
   AttemptTimings timings_;  // latency histograms of /metrics
   PublishedViews views_;
   JupyterStep* jupyter_ = nullptr;
+  Leadership* leadership_ = nullptr;
+  absl::Duration pause_before_apply_ = absl::ZeroDuration();
+  int64_t last_epoch_ = 0;  // scheduler thread: the epoch of the previous pass (0: standby)
 
   mutable absl::Mutex mu_;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;

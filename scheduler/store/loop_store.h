@@ -76,11 +76,30 @@ class NodeHealthRecords {
                                       const std::string& reason, const std::string& actor) = 0;
 };
 
+// The leader epoch the scheduler's writes carry (leader_fence.h). The loop sets it at the
+// start of every pass; each write of PlanWrites, SupervisionRecords and NodeHealthRecords
+// then checks, in its own transaction, that the epoch is still current, and is refused with
+// LeaderSuperseded when it is not. After the first refusal every later write of the pass is
+// refused without asking Postgres again.
+class EpochFence {
+ public:
+  virtual ~EpochFence() = default;
+  // kUnfenced: no check; 0: a standby (every fenced write refused); else the leader's epoch.
+  // Clears what SupersededBy reported.
+  virtual void FenceWrites(int64_t epoch) = 0;
+  // The later epoch a write of this fence was refused for, 0 when none was.
+  virtual int64_t SupersededBy() const = 0;
+  // Reads whether the fenced epoch is still current, recording a refusal like a write does
+  // (before acting on processes, which Postgres cannot fence). Unavailable when unreachable.
+  virtual absl::Status VerifyEpoch() = 0;
+};
+
 // Everything the loop uses, for the Scheduler that wires the units together.
 class LoopStore : public LoopReads,
                   public PlanWrites,
                   public SupervisionRecords,
-                  public NodeHealthRecords {
+                  public NodeHealthRecords,
+                  public EpochFence {
  public:
   // A chain stopped while its suspended attempt was being requeued: end it.
   virtual absl::StatusOr<StopOutcome> RequestStop(int64_t chain_id, const std::string& actor) = 0;

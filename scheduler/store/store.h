@@ -3,7 +3,9 @@
 // stale decision fails alone (FailedPrecondition) instead of overwriting a newer one.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,6 +17,7 @@
 #include "common/config.h"
 #include "scheduler/policy/quota.h"
 #include "scheduler/policy/types.h"
+#include "scheduler/store/leader_fence.h"
 #include "scheduler/store/loop_store.h"
 #include "scheduler/store/pool.h"
 #include "scheduler/store/rows.h"
@@ -129,9 +132,23 @@ class Store final : public LoopStore {
   // from; PermissionDenied saying which is not so (docs/security.md).
   absl::Status CheckJupyterAccess(int64_t attempt_id, const std::string& access_token_hash);
 
+  // ---- leader fencing (loop_store.h EpochFence, leader_fence.h)
+  void FenceWrites(int64_t epoch) override;
+  int64_t SupersededBy() const override { return superseded_by_.load(); }
+  absl::Status VerifyEpoch() override;
+
   ConnectionPool& pool() { return *pool_; }
 
  private:
+  // pool_->Write with the leader check first in the transaction: the lease row read FOR
+  // SHARE (so no take-over commits between the check and this write's commit) must still
+  // carry the fenced epoch. A refusal is logged, remembered (SupersededBy) and returned as
+  // LeaderSuperseded; later fenced writes are refused without a round trip.
+  absl::Status FencedWrite(const std::string& what,
+                           const std::function<absl::Status(pqxx::work&)>& fn);
+  // The check itself, inside `tx`; the epoch it checked in *epoch (kUnfenced: none).
+  absl::Status CheckFence(pqxx::work& tx, const std::string& what, int64_t* epoch);
+
   // The two statements behind CreateChain: one chain, or several (one result each).
   absl::StatusOr<Chain> CreateChainAlone(const NewChain& c, int initial_tier);
   absl::StatusOr<std::vector<absl::StatusOr<Chain>>> CreateChainBatch(
@@ -139,6 +156,8 @@ class Store final : public LoopStore {
 
   std::unique_ptr<ConnectionPool> pool_;
   std::unique_ptr<SubmitBatcher> submits_;
+  std::atomic<int64_t> fence_epoch_{kUnfenced};
+  std::atomic<int64_t> superseded_by_{0};
 };
 
 }  // namespace hai::store

@@ -315,7 +315,7 @@ absl::StatusOr<std::vector<OpenAttempt>> Store::LoadOpenAttempts() {
 
 absl::Status Store::ScheduleAttempt(int64_t attempt_id, int tier,
                                     const std::vector<policy::RankPlacement>& placement) {
-  return pool_->Write("schedule", [&](pqxx::work& tx) -> absl::Status {
+  return FencedWrite("schedule", [&](pqxx::work& tx) -> absl::Status {
     pg::LockChainOfAttempt(tx, attempt_id);
     auto r = tx.exec_params(
         "UPDATE attempts SET state = 'scheduled', tier = $2, scheduled_at = clock_timestamp() "
@@ -333,15 +333,17 @@ absl::Status Store::ScheduleAttempt(int64_t attempt_id, int tier,
           ArrayLiteral(placement[rank].gpus));
       nodes.push_back({{"node", placement[rank].node}, {"gpus", placement[rank].gpus}});
     }
-    AddEvent(tx, r[0][0].as<int64_t>(), attempt_id, "scheduled", "scheduler",
-             nlohmann::json{{"tier", tier}, {"placement", nodes}});
+    nlohmann::json detail{{"tier", tier}, {"placement", nodes}};
+    // The leader that placed it (docs/deploy.md: which replica did what after a fail-over).
+    if (const int64_t epoch = fence_epoch_.load(); epoch != kUnfenced) detail["epoch"] = epoch;
+    AddEvent(tx, r[0][0].as<int64_t>(), attempt_id, "scheduled", "scheduler", detail);
     return absl::OkStatus();
   });
 }
 
 absl::Status Store::RequestSuspend(int64_t attempt_id, int64_t preemptor_chain_id,
                                    const std::string& reason, const std::string& actor) {
-  return pool_->Write("request suspend", [&](pqxx::work& tx) -> absl::Status {
+  return FencedWrite("request suspend", [&](pqxx::work& tx) -> absl::Status {
     pg::LockChainOfAttempt(tx, attempt_id);
     auto r = tx.exec_params(
         "UPDATE attempts SET suspend_requested_at = coalesce(suspend_requested_at, "
@@ -368,7 +370,7 @@ absl::Status Store::RequestSuspend(int64_t attempt_id, int64_t preemptor_chain_i
 
 absl::Status Store::SetAttemptTier(int64_t attempt_id, int from_tier, int to_tier,
                                    const std::string& why) {
-  return pool_->Write("set tier", [&](pqxx::work& tx) -> absl::Status {
+  return FencedWrite("set tier", [&](pqxx::work& tx) -> absl::Status {
     pg::LockChainOfAttempt(tx, attempt_id);
     auto r = tx.exec_params(
         "UPDATE attempts SET tier = $3 WHERE attempt_id = $1 AND tier = $2 "
@@ -385,7 +387,7 @@ absl::Status Store::SetAttemptTier(int64_t attempt_id, int from_tier, int to_tie
 absl::Status Store::FailAttempt(int64_t attempt_id, const std::string& reason,
                                 const std::vector<std::string>& cordon,
                                 const std::string& cordon_reason) {
-  return pool_->Write("fail attempt", [&](pqxx::work& tx) -> absl::Status {
+  return FencedWrite("fail attempt", [&](pqxx::work& tx) -> absl::Status {
     // haid ended the ranks it could (rank_reaper.h), but nobody recorded how they ended, so
     // their pods end `lost`.
     auto ended = lifecycle::EndAttempt(tx, attempt_id,

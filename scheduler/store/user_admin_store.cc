@@ -135,7 +135,7 @@ absl::StatusOr<std::vector<int64_t>> Store::SetNodeState(const std::string& node
 absl::StatusOr<std::map<std::string, std::vector<int64_t>>> Store::MarkUnhealthyNodes(
     int threshold) {
   std::map<std::string, std::vector<int64_t>> marked;
-  absl::Status s = pool_->Write("node health", [&](pqxx::work& tx) -> absl::Status {
+  absl::Status s = FencedWrite("node health", [&](pqxx::work& tx) -> absl::Status {
     auto bad = tx.exec_params(
         "SELECT h.node, count(*) FROM hosts h JOIN pods p ON p.node = h.node "
         "WHERE p.state = 'lost' AND p.ended_at > h.updated_at "

@@ -41,6 +41,8 @@ TEST(DeployConfig, ComposeConfigPointsAtComposeServices) {
   // Plaintext off loopback by explicit opt-in (ports published on the host's loopback).
   EXPECT_TRUE(c->tls.allow_plaintext);
   EXPECT_TRUE(CheckTransport(*c).ok()) << CheckTransport(*c);
+  // Two replicas (docker-compose.yml): ranks reach either one's task-control endpoints.
+  EXPECT_EQ(c->server.control_url, "http://haid:7612,http://haid-standby:7612");
 }
 
 // deploy/k8s: the ConfigMap's haid.toml plus the Secret's override.toml is a valid config for

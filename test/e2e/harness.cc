@@ -95,6 +95,7 @@ Cluster::Cluster(int nodes, int gpus, const std::string& extra_toml,
 }
 
 Cluster::~Cluster() {
+  for (int i = 1; i < replicas(); ++i) StopReplica(i);
   StopDaemon();
   // Stop whatever the test left running (managers and ranks of this cluster only).
   RunCommand(absl::StrCat("pkill -KILL -f ", ShellQuote(config_path_)));
@@ -132,36 +133,142 @@ void Cluster::EnableTls(const std::string& cert_file, const std::string& key_fil
 
 void Cluster::StartDaemon() {
   ASSERT_LT(haid_pid_, 0) << "haid already running";
+  haid_pid_ = SpawnDaemon({"--config", config_path_}, dir_ + "/haid.log", http_port_, {}, true);
+  ASSERT_GT(haid_pid_, 0) << "haid did not become ready:\n" << DaemonLog();
+}
+
+pid_t Cluster::SpawnDaemon(const std::vector<std::string>& extra, const std::string& log,
+                           int http_port, const std::map<std::string, std::string>& env,
+                           bool wait) {
   const std::string haid = BinDir() + "/haid";
-  const std::string log = dir_ + "/haid.log";
-  std::vector<std::string> args = {haid, "--config", config_path_};
+  std::vector<std::string> args = {haid};
+  args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  envp.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  ASSERT_EQ(posix_spawn(&haid_pid_, haid.c_str(), &actions, nullptr, argv.data(), environ), 0);
+  pid_t pid = -1;
+  const int spawned = posix_spawn(&pid, haid.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
-  httplib::Client client("127.0.0.1", http_port_);
+  if (spawned != 0) return -1;
+  if (!wait) return pid;
+  httplib::Client client("127.0.0.1", http_port);
   bool ready = WaitFor(
       [&] {
         int status = 0;
-        if (waitpid(haid_pid_, &status, WNOHANG) == haid_pid_) {
-          haid_pid_ = -1;
-          return true;  // exited: reported below
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+          pid = -1;
+          return true;  // exited: reported by the caller
         }
         if (!tls_ca_.empty()) {
           return RunCommand(absl::StrCat("curl -sf --cacert ", ShellQuote(tls_ca_),
-                                         " https://127.0.0.1:", http_port_, "/readyz"))
+                                         " https://127.0.0.1:", http_port, "/readyz"))
                      .exit_code == 0;
         }
         auto res = client.Get("/readyz");
         return res && res->status == 200;
       },
       20000);
-  ASSERT_TRUE(ready && haid_pid_ > 0) << "haid did not become ready:\n" << DaemonLog();
+  if (!ready && pid > 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+  return pid;
+}
+
+void Cluster::AddReplicas(int n) {
+  for (int i = 0; i < n; ++i) {
+    Replica r;
+    r.grpc_port = FreePort();
+    r.http_port = FreePort();
+    r.override_path = absl::StrCat(dir_, "/haid-", replicas_.size() + 1, ".toml");
+    std::ofstream o(r.override_path);
+    o << "[server]\ngrpc_listen = \"127.0.0.1:" << r.grpc_port << "\"\n"
+      << "http_listen = \"127.0.0.1:" << r.http_port << "\"\n";
+    replicas_.push_back(r);
+  }
+}
+
+void Cluster::StartReplica(int i, const std::map<std::string, std::string>& env, bool wait) {
+  if (i == 0) {
+    ASSERT_LT(haid_pid_, 0) << "haid already running";
+    haid_pid_ = SpawnDaemon({"--config", config_path_}, dir_ + "/haid.log", http_port_, env, wait);
+    ASSERT_GT(haid_pid_, 0) << "haid did not become ready:\n" << DaemonLog();
+    return;
+  }
+  Replica& r = replicas_.at(i - 1);
+  ASSERT_LT(r.pid, 0) << "replica " << i << " already running";
+  r.pid = SpawnDaemon({"--config", config_path_, "--config-override", r.override_path},
+                      absl::StrCat(dir_, "/haid-", i, ".log"), r.http_port, env, wait);
+  ASSERT_GT(r.pid, 0) << "replica " << i << " did not become ready:\n" << ReplicaLog(i);
+}
+
+pid_t Cluster::replica_pid(int i) const { return i == 0 ? haid_pid_ : replicas_.at(i - 1).pid; }
+
+int Cluster::replica_http_port(int i) const {
+  return i == 0 ? http_port_ : replicas_.at(i - 1).http_port;
+}
+
+void Cluster::SignalReplica(int i, int sig) {
+  if (replica_pid(i) > 0) kill(replica_pid(i), sig);
+}
+
+void Cluster::KillReplica(int i) {
+  if (i == 0) return KillDaemon();
+  Replica& r = replicas_.at(i - 1);
+  if (r.pid <= 0) return;
+  kill(r.pid, SIGKILL);
+  waitpid(r.pid, nullptr, 0);
+  r.pid = -1;
+}
+
+void Cluster::StopReplica(int i) {
+  if (i == 0) return StopDaemon();
+  Replica& r = replicas_.at(i - 1);
+  if (r.pid <= 0) return;
+  kill(r.pid, SIGCONT);  // a paused replica must run to exit
+  kill(r.pid, SIGTERM);
+  int status = 0;
+  if (!WaitFor([&] { return waitpid(r.pid, &status, WNOHANG) == r.pid; }, 10000)) {
+    kill(r.pid, SIGKILL);
+    waitpid(r.pid, nullptr, 0);
+  }
+  r.pid = -1;
+}
+
+std::string Cluster::ReplicaLog(int i) const {
+  if (i == 0) return DaemonLog();
+  std::ifstream f(absl::StrCat(dir_, "/haid-", i, ".log"));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string Cluster::Readyz(int i) const {
+  httplib::Client client("127.0.0.1", replica_http_port(i));
+  client.set_connection_timeout(1);
+  client.set_read_timeout(2);
+  auto res = client.Get("/readyz");
+  if (!res || res->status != 200) return "";
+  std::string body = res->body;
+  while (!body.empty() && body.back() == '\n') body.pop_back();
+  return body;
+}
+
+std::string Cluster::Endpoints() const {
+  std::string out = absl::StrCat("127.0.0.1:", grpc_port_);
+  for (const Replica& r : replicas_) absl::StrAppend(&out, ",127.0.0.1:", r.grpc_port);
+  return out;
 }
 
 void Cluster::KillDaemon() {
@@ -173,6 +280,7 @@ void Cluster::KillDaemon() {
 
 void Cluster::StopDaemon() {
   if (haid_pid_ <= 0) return;
+  kill(haid_pid_, SIGCONT);  // a paused daemon must run to exit
   kill(haid_pid_, SIGTERM);
   int status = 0;
   if (!WaitFor([&] { return waitpid(haid_pid_, &status, WNOHANG) == haid_pid_; }, 10000)) {
@@ -189,10 +297,9 @@ void Cluster::AddUser(const std::string& name, const std::string& token,
   const std::string home = absl::StrCat(dir_, "/home-", name);
   RunCommand("mkdir -p " + ShellQuote(home));
   user_dirs_[name] = home;
-  auto r =
-      RunCommand(absl::StrCat(BinDir(), "/hai-cli init ", token, " --url 127.0.0.1:", grpc_port_,
-                              tls_ca_.empty() ? "" : " --ca-file " + ShellQuote(tls_ca_)),
-                 {{"HAI_CONFIG_DIR", home}});
+  auto r = RunCommand(absl::StrCat(BinDir(), "/hai-cli init ", token, " --url ", Endpoints(),
+                                   tls_ca_.empty() ? "" : " --ca-file " + ShellQuote(tls_ca_)),
+                      {{"HAI_CONFIG_DIR", home}});
   ASSERT_EQ(r.exit_code, 0) << r.output;
 }
 

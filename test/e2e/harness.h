@@ -70,6 +70,25 @@ class Cluster {
   // Writes an executable script into the work dir; returns its absolute path.
   std::string WriteScript(const std::string& name, const std::string& body);
 
+  // High availability (issue 18): `n` more haid replicas on the same config and database,
+  // each with its own ports (a --config-override file) and log (haid-<i>.log). Call before
+  // AddUser: users' hai-cli configs then list every replica (Endpoints()). Replica 0 is the
+  // daemon of StartDaemon/KillDaemon/StopDaemon.
+  void AddReplicas(int n);
+  int replicas() const { return static_cast<int>(replicas_.size()) + 1; }
+  // Starts replica i with `env` added; waits until /readyz answers 200 when `wait`.
+  void StartReplica(int i, const std::map<std::string, std::string>& env = {}, bool wait = true);
+  void KillReplica(int i);  // SIGKILL and reap
+  void StopReplica(int i);  // SIGTERM and wait
+  void SignalReplica(int i, int sig);
+  pid_t replica_pid(int i) const;  // -1 when not running
+  int replica_http_port(int i) const;
+  std::string ReplicaLog(int i) const;
+  // GET /readyz of replica i: "ready leader epoch N", "ready standby epoch N", "" if down.
+  std::string Readyz(int i) const;
+  // Every replica's gRPC address, comma-separated (hai-cli's list form).
+  std::string Endpoints() const;
+
   TestDatabase& db() { return *db_; }
   const std::string& dir() const { return dir_; }
   const std::string& config_path() const { return config_path_; }
@@ -87,6 +106,16 @@ class Cluster {
   pid_t haid_pid_ = -1;
   std::string tls_ca_;  // EnableTls: the CA hai-cli and the readiness probe verify with
   std::map<std::string, std::string> user_dirs_;
+  struct Replica {
+    int grpc_port = 0;
+    int http_port = 0;
+    std::string override_path;
+    pid_t pid = -1;
+  };
+  std::vector<Replica> replicas_;  // replicas 1..n
+  // Spawns haid with `args` and `env` added, output to `log`; waits for /readyz on `http_port`.
+  pid_t SpawnDaemon(const std::vector<std::string>& args, const std::string& log, int http_port,
+                    const std::map<std::string, std::string>& env, bool wait);
   int submits_ = 0;
 };
 

@@ -169,6 +169,24 @@ class SdkTest(unittest.TestCase):
         with self.assertRaises(HaiError):
             down.get_whole_life_state()
 
+    def test_fails_over_to_the_next_replica_and_stays_there(self):
+        # A dead replica first in HAI_CONTROL_URL (nothing listens on port 1): the call goes
+        # to the next one, and later calls start there instead of paying the dead connect.
+        control = TaskControl("http://127.0.0.1:1, %s/" % self.url, ATTEMPT, TOKEN, timeout=0.5)
+        try:
+            self.assertEqual(control.get_whole_life_state(), 7)
+            self.assertFalse(control.receive_suspend_command())
+            self.assertEqual(FakeHaid.state["connections"], 1)
+            self.assertEqual(len(FakeHaid.state["calls"]), 2)
+        finally:
+            control.close()
+
+    def test_every_replica_down_raises(self):
+        down = TaskControl("http://127.0.0.1:1,http://127.0.0.1:2", ATTEMPT, TOKEN, timeout=0.5)
+        with self.assertRaises(HaiError):
+            down.get_whole_life_state()
+        self.assertFalse(down.receive_suspend_command())
+
     def test_not_under_hai_is_a_clear_error(self):
         with self.assertRaises(HaiError) as ctx:
             TaskControl("", "", "").go_suspend()

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "cli/endpoints.h"
 #include "cli/exit_codes.h"
 #include "cli/rpc.h"
 #include "gmock/gmock.h"
@@ -189,6 +190,27 @@ TEST(NormalizeUrl, RejectsWhatWouldHideATypo) {
     EXPECT_FALSE(url.ok()) << bad;
     EXPECT_TRUE(IsUsageError(url.status())) << bad;
   }
+}
+
+TEST(NormalizeUrl, ListsOfReplicasAreNormalizedEndpointByEndpoint) {
+  EXPECT_EQ(*NormalizeUrl("h:1, http://g:2/"), "h:1,g:2");
+  for (const char* bad : {"h:1,", "h:1,g", ",h:1"}) {
+    auto url = NormalizeUrl(bad);
+    EXPECT_FALSE(url.ok()) << bad;
+    EXPECT_TRUE(IsUsageError(url.status())) << bad;
+  }
+}
+
+TEST(ChannelTarget, OneEndpointIsLeftToGrpcsResolver) {
+  EXPECT_EQ(ChannelTarget("localhost:7611"), "localhost:7611");
+}
+
+TEST(ChannelTarget, AListBecomesEveryAddressInOrder) {
+  // pick_first over this target tries 127.0.0.1:1 and, refused, 127.0.0.2:2.
+  EXPECT_EQ(ChannelTarget("127.0.0.1:1,127.0.0.2:2"), "ipv4:127.0.0.1:1,127.0.0.2:2");
+  EXPECT_EQ(ChannelTarget("[::1]:3,[::1]:4"), "ipv6:[::1]:3,[::1]:4");
+  // A name that does not resolve is skipped, not fatal.
+  EXPECT_EQ(ChannelTarget("no-such-host.invalid:1,127.0.0.1:5"), "ipv4:127.0.0.1:5");
 }
 
 }  // namespace

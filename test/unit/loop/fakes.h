@@ -16,6 +16,7 @@
 #include "scheduler/events/notifier.h"
 #include "scheduler/launcher/manager_processes.h"
 #include "scheduler/launcher/rank_reaper.h"
+#include "scheduler/store/leader_fence.h"
 #include "scheduler/store/loop_store.h"
 
 namespace hai::testing {
@@ -55,6 +56,9 @@ class FakeLoopStore final : public store::LoopStore {
   int host_loads = 0;
   std::vector<int64_t> last_recheck;
   absl::Time now = absl::FromUnixSeconds(1800000000);
+  // The leader_lease row's epoch; a fenced write under another epoch is refused.
+  int64_t lease_epoch = 1;
+  int refused_writes = 0;
 
   // Writes an attempt as another writer (a submit, a manager) would: a change to be read.
   void Put(store::OpenAttempt o) {
@@ -107,6 +111,7 @@ class FakeLoopStore final : public store::LoopStore {
 
   absl::Status ScheduleAttempt(int64_t attempt_id, int tier,
                                const std::vector<policy::RankPlacement>& placement) override {
+    if (absl::Status f = Fence(); !f.ok()) return f;
     store::OpenAttempt* o = Writable(attempt_id);
     if (o == nullptr || o->attempt.state != model::AttemptState::kQueued) {
       return absl::FailedPreconditionError(absl::StrCat("attempt ", attempt_id, " not queued"));
@@ -129,6 +134,7 @@ class FakeLoopStore final : public store::LoopStore {
   }
   absl::Status RequestSuspend(int64_t attempt_id, int64_t preemptor_chain_id,
                               const std::string& reason, const std::string& actor) override {
+    if (absl::Status f = Fence(); !f.ok()) return f;
     store::OpenAttempt* o = Writable(attempt_id);
     if (o == nullptr || !model::HoldsNodes(o->attempt.state)) {
       return absl::FailedPreconditionError(absl::StrCat("attempt ", attempt_id, " not running"));
@@ -142,6 +148,7 @@ class FakeLoopStore final : public store::LoopStore {
   }
   absl::Status SetAttemptTier(int64_t attempt_id, int from_tier, int to_tier,
                               const std::string&) override {
+    if (absl::Status f = Fence(); !f.ok()) return f;
     store::OpenAttempt* o = Writable(attempt_id);
     if (o == nullptr || o->attempt.tier != from_tier) {
       return absl::FailedPreconditionError(absl::StrCat("attempt ", attempt_id, " tier moved"));
@@ -178,6 +185,7 @@ class FakeLoopStore final : public store::LoopStore {
   absl::Status FailAttempt(int64_t attempt_id, const std::string& reason,
                            const std::vector<std::string>& cordon,
                            const std::string& cordon_reason) override {
+    if (absl::Status f = Fence(); !f.ok()) return f;
     if (Writable(attempt_id) == nullptr) return absl::FailedPreconditionError("not open");
     failed.emplace_back(attempt_id, reason);
     for (const std::string& n : cordon) cordoned[n] = cordon_reason;
@@ -187,6 +195,7 @@ class FakeLoopStore final : public store::LoopStore {
   }
   absl::StatusOr<std::map<std::string, std::vector<int64_t>>> MarkUnhealthyNodes(int) override {
     if (unreachable) return Down();
+    if (absl::Status f = Fence(); !f.ok()) return f;
     ++mark_unhealthy_calls;
     return std::exchange(unhealthy_next, {});
   }
@@ -196,7 +205,26 @@ class FakeLoopStore final : public store::LoopStore {
     return store::StopOutcome::kStopRequested;
   }
 
+  void FenceWrites(int64_t epoch) override {
+    fence_ = epoch;
+    superseded_by_ = 0;
+  }
+  int64_t SupersededBy() const override { return superseded_by_; }
+  absl::Status VerifyEpoch() override {
+    if (unreachable) return Down();
+    return Fence();
+  }
+  int64_t fenced_epoch() const { return fence_; }
+
  private:
+  // The leader check of a fenced write, as Store::CheckFence makes it.
+  absl::Status Fence() {
+    if (fence_ == store::kUnfenced) return absl::OkStatus();
+    if (fence_ != 0 && fence_ == lease_epoch && superseded_by_ == 0) return absl::OkStatus();
+    ++refused_writes;
+    superseded_by_ = lease_epoch;
+    return store::LeaderSupersededError(fence_, lease_epoch);
+  }
   static absl::Status Down() { return absl::UnavailableError("postgres is down"); }
   // The attempt a guarded write may touch; null when it is gone, stale or Postgres is down.
   store::OpenAttempt* Writable(int64_t attempt_id) {
@@ -206,6 +234,8 @@ class FakeLoopStore final : public store::LoopStore {
   }
   void Touch(int64_t attempt_id) { written_[attempt_id] = ++version_; }
 
+  int64_t fence_ = store::kUnfenced;
+  int64_t superseded_by_ = 0;
   uint64_t version_ = 0;
   std::map<int64_t, uint64_t> written_;  // attempt -> version of its last write
 };
