@@ -197,6 +197,11 @@ void Cluster::AddReplicas(int n) {
       << "http_listen = \"127.0.0.1:" << r.http_port << "\"\n";
     replicas_.push_back(r);
   }
+  // Every replica serves the manager API: a manager whose haid died reports to the next
+  // (docs/deploy.md), as an HA deployment lists them.
+  std::string endpoints = absl::StrCat("[\"127.0.0.1:", grpc_port_, "\"");
+  for (const Replica& r : replicas_) absl::StrAppend(&endpoints, ", \"127.0.0.1:", r.grpc_port, "\"");
+  SetManagerKey("haid_endpoints", endpoints + "]");
 }
 
 void Cluster::StartReplica(int i, const std::map<std::string, std::string>& env, bool wait) {

@@ -141,8 +141,9 @@ TEST_F(StandbyTest, PausedLeadersLateWriteIsRefusedAndItBecomesAStandby) {
   EXPECT_NE(cluster_->ReplicaLog(1).find("has not renewed its lease"), std::string::npos);
   ASSERT_TRUE(WaitFor([&] { return cluster_->CurrentState(task) == "running"; }, 15000))
       << cluster_->ReplicaLog(1);
-  // Paused well past its lease (the 30 s, shortened with the lease).
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  // Paused for 30 s (the figure; 30 leases): long enough for the new leader to have
+  // run many passes and for the old one's clock to jump when it resumes.
+  std::this_thread::sleep_for(std::chrono::seconds(30));
   cluster_->SignalReplica(0, SIGCONT);
 
   // Its pending start is written with the old epoch and refused by Postgres.
