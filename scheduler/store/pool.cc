@@ -26,11 +26,9 @@ absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::Open(const std::
                                                                      absl::Duration wait_timeout) {
   std::unique_ptr<ConnectionPool> pool(new ConnectionPool(url, wait_timeout));
   absl::MutexLock lock(&pool->mu_);
-  for (int i = 0; i < size; ++i) {
-    auto conn = pg::Connect(url);
-    if (!conn.ok()) return conn.status();
-    pool->idle_.push_back(std::move(*conn));
-  }
+  auto conn = pg::Connect(url);
+  if (!conn.ok()) return conn.status();
+  pool->idle_.push_back(std::move(*conn));
   pool->slots_ = size;
   pool->size_ = size;
   return pool;

@@ -20,7 +20,9 @@ namespace hai::store {
 
 class ConnectionPool {
  public:
-  // Opens `size` connections up front; Unavailable if the first cannot be opened. A call
+  // Opens one connection up front (Unavailable if it cannot be opened: a wrong URL fails at
+  // start) and the other `size - 1` when first needed, so a restarting haid answers /healthz
+  // without waiting for a pool's worth of Postgres backends to fork. A call
   // that finds every connection borrowed waits at most `wait_timeout` for one, then fails
   // with Unavailable (gRPC UNAVAILABLE, HTTP 503) instead of queueing without limit.
   static absl::StatusOr<std::unique_ptr<ConnectionPool>> Open(
