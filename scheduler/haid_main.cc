@@ -342,10 +342,13 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
   int sig = 0;
   sigwait(&signals, &sig);
   HAI_LOG(INFO) << "signal " << sig << ": shutting down (running tasks keep running)";
-  // Hand over first: the pass in progress ends, then the lease and lock are released and a
-  // standby takes over while this replica still drains its API calls.
-  scheduler.Stop();
+  // Hand over first, without waiting for the pass in progress: the lease and lock are
+  // released and a standby takes over while this replica drains its API calls. The pass in
+  // progress may still write until the standby's epoch is in; after that Postgres refuses its
+  // writes (the fence), so one epoch writes at a time as after a crash.
+  scheduler.RequestStop();
   elector.Handover();
+  scheduler.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   http.Stop();
   events.Stop();

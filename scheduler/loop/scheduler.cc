@@ -133,11 +133,13 @@ void Scheduler::Start() {
   thread_ = std::thread([this] { Run(); });
 }
 
+void Scheduler::RequestStop() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+}
+
 void Scheduler::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
+  RequestStop();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -160,7 +162,11 @@ void Scheduler::Run() {
       // over a long queue would take a whole core from the API threads. After a pass of d,
       // the next starts no sooner than min(d, kMaxPacing) later; wakes meanwhile coalesce
       // into it. Idle, a pass takes about a millisecond, so nothing waits noticeably.
-      const absl::Duration pause = std::min(last_pass, kMaxPacing);
+      absl::Duration pause = std::min(last_pass, kMaxPacing);
+      // A replica just elected passes at once: the hand-over's latency is its first pass.
+      if (leadership_ != nullptr && leadership_->Epoch() != last_epoch_) {
+        pause = absl::ZeroDuration();
+      }
       if (pause > absl::ZeroDuration()) {
         mu_.AwaitWithTimeout(absl::Condition(this, &Scheduler::Stopping), pause);
         if (stopping_) return;

@@ -62,6 +62,9 @@ class Scheduler final : public PassTrigger {
   // with a decision in flight and show its late write refused.
   void SetPauseBeforeApply(absl::Duration pause) { pause_before_apply_ = pause; }
   void Start();
+  // No pass starts after this; the one in progress (if any) runs on. Does not wait.
+  void RequestStop();
+  // RequestStop, then waits for the pass in progress to end.
   void Stop();
   // Requests a pass soon; calls coalesce.
   void Wake() override;
