@@ -51,8 +51,9 @@ double Ms(Clock::time_point since) {
 
 void Generate(Cluster& c, const Options& o) {
   const auto t0 = Clock::now();
-  // Every 20th chain has two attempts (preempted, then restarted): chains x 21/20 = attempts.
-  const int64_t chains = o.attempts * 20 / 21;
+  // Every 20th chain has two attempts (preempted, then restarted), exactly A attempts in all.
+  const int64_t preempted = o.attempts / 21;
+  const int64_t chains = o.attempts - preempted;
   c.db().Exec(
       "ALTER TABLE attempts DISABLE TRIGGER attempts_notify_insert;"
       "ALTER TABLE hosts DISABLE TRIGGER hosts_state_log;"
@@ -93,7 +94,8 @@ void Generate(Cluster& c, const Options& o) {
       "CASE WHEN random() < 0.25 THEN 2 + floor(random() * 3)::int ELSE 1 END AS ranks, "
       "1 + floor(random() * 8)::int AS k, floor(random() * ",
       o.nodes,
-      ")::int AS node0, i % 20 = 0 AS preempted FROM generate_series(0, ", chains - 1,
+      ")::int AS node0, i % 20 = 0 AND i / 20 < ", preempted,
+      " AS preempted FROM generate_series(0, ", chains - 1,
       ") i;"
       "INSERT INTO chains (chain_id, name, user_name, node_group, priority, nodes, "
       "gpus_per_node, entrypoint, first_submit_at, final_state, finished_at) "
