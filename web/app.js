@@ -141,7 +141,8 @@ async function refresh() {
 async function render() {
   const view = document.getElementById('view');
   const route = location.hash.replace(/^#\/?/, '') || 'map';
-  const [page, arg] = route.split('/');
+  // A page's parameters follow a '?' (the usage form: #/usage?since=..&until=..&by=..).
+  const [page, arg] = route.split('?')[0].split('/');
   for (const a of document.querySelectorAll('#nav a')) {
     a.classList.toggle('active', a.getAttribute('href') === '#/' + page);
   }
@@ -429,10 +430,15 @@ async function usageView() {
   let body;
   try {
     const d = await api('/api/v1/usage?' + new URLSearchParams({ since, until, by }));
-    const f = (x) => Number(x || 0).toFixed(2);
-    body = [el('p', {}, 'From ' + d.since + ' to ' + d.until + ', by ' + d.by + ' (GPU-hours)'),
-      table([d.by, 'allocated', 'lost to preemption', 'idle', 'unavailable'],
-        d.rows.map((r) => [r.key, f(r.gpu_hours_allocated), f(r.gpu_hours_lost_to_preemption), f(r.gpu_hours_idle), f(r.gpu_hours_unavailable)]))];
+    // Three decimals: a GPU-hour's thousandth is 3.6 GPU-seconds, so short windows still read.
+    const f = (x) => Number(x || 0).toFixed(3);
+    const fields = ['gpu_hours_allocated', 'gpu_hours_lost_to_preemption', 'gpu_hours_idle', 'gpu_hours_unavailable'];
+    body = [el('p', { id: 'usage-window', 'data-since': d.since, 'data-until': d.until },
+      'From ' + d.since + ' to ' + d.until + ', by ' + d.by + ' (GPU-hours)'),
+    el('table', { id: 'usage-rows' },
+      el('tr', {}, [d.by, 'allocated', 'lost to preemption', 'idle', 'unavailable'].map((h) => el('th', {}, h))),
+      d.rows.map((r) => el('tr', { 'data-key': r.key }, el('td', {}, r.key),
+        fields.map((k) => el('td', { 'data-field': k }, f(r[k]))))))];
   } catch (e) {
     body = el('p', { class: 'error', id: 'usage-error' }, e.status === 404
       ? 'Usage accounting is not available on this haid (GET /api/v1/usage answered 404).'

@@ -29,6 +29,45 @@ Micros CeilHour(Micros t) {
   const Micros f = FloorHour(t);
   return f == t ? t : f + UsageStore::kHour;
 }
+Micros FloorDay(Micros t) {
+  Micros r = t % UsageStore::kDay;
+  if (r < 0) r += UsageStore::kDay;
+  return t - r;
+}
+Micros CeilDay(Micros t) {
+  const Micros f = FloorDay(t);
+  return f == t ? t : f + UsageStore::kDay;
+}
+
+// A timestamptz literal of exact microseconds since the epoch.
+std::string At(Micros t) {
+  return absl::StrCat("(timestamptz 'epoch' + ", t, " * interval '1 microsecond')");
+}
+
+// UTC midnight of a timestamptz column ('24 hours', not '1 day': a day interval follows the
+// session's time zone across daylight saving changes).
+std::string DayOf(const std::string& column) {
+  return absl::StrCat("date_bin('24 hours', ", column, ", timestamptz 'epoch')");
+}
+
+// The days overlapping [from, to) whose 24 hours are all rolled up and that are not rolled
+// up themselves: recorded in usage_days_done, their hours summed into usage_daily.
+void FillDays(pqxx::work& tx, Micros from, Micros to) {
+  const Micros first = FloorDay(from), last = CeilDay(to);
+  if (first >= last) return;
+  tx.exec(absl::StrCat(
+      "WITH new_days AS (INSERT INTO usage_days_done SELECT d FROM generate_series(", At(first),
+      ", ", At(last - UsageStore::kDay),
+      ", interval '24 hours') d WHERE NOT EXISTS (SELECT 1 FROM usage_days_done x "
+      "WHERE x.day = d) AND (SELECT count(*) FROM usage_hours_done h WHERE h.hour >= d AND "
+      "h.hour < d + interval '24 hours') = 24 RETURNING day) "
+      "INSERT INTO usage_daily SELECT ",
+      DayOf("hour"),
+      " AS d, node_group, user_name, user_group, tier, sum(allocated_us), sum(lost_us), "
+      "sum(idle_us), sum(unavailable_us) FROM usage_hourly WHERE hour >= ",
+      At(first), " AND hour < ", At(last), " AND ", DayOf("hour"),
+      " IN (SELECT day FROM new_days) GROUP BY d, node_group, user_name, user_group, tier"));
+}
 
 Micros Now(pqxx::transaction_base& tx) {
   return tx.exec1(absl::StrCat("SELECT ", Us("now()")))[0].as<int64_t>();
@@ -152,10 +191,23 @@ absl::StatusOr<int64_t> UsageStore::FillRollups(Micros from, Micros to) {
              first, last)) {
       missing.push_back(r[0].as<int64_t>());
     }
-    // Contiguous runs of missing hours: one history load and one pass each.
+    // A recomputed hour's day (rolled up before its hour was deleted) is summed again.
+    std::string days;
+    for (size_t i = 0; i < missing.size(); ++i) {
+      if (i == 0 || FloorDay(missing[i]) != FloorDay(missing[i - 1])) {
+        absl::StrAppend(&days, days.empty() ? "" : ", ", At(FloorDay(missing[i])));
+      }
+    }
+    if (!days.empty()) {
+      tx.exec(absl::StrCat("DELETE FROM usage_daily WHERE day IN (", days,
+                           "); DELETE FROM usage_days_done WHERE day IN (", days, ")"));
+    }
+    // Contiguous runs of missing hours, at most a week each (bounded reads and memory when a
+    // long history is rolled up the first time): one history load and one pass each.
+    constexpr size_t kMaxRun = 7 * 24;
     for (size_t i = 0; i < missing.size();) {
       size_t j = i + 1;
-      while (j < missing.size() && missing[j] == missing[j - 1] + kHour) ++j;
+      while (j < missing.size() && j - i < kMaxRun && missing[j] == missing[j - 1] + kHour) ++j;
       const Micros run_from = missing[i];
       const Micros run_to = missing[j - 1] + kHour;
       const usage::History h = LoadHistory(tx, run_from, run_to, run_to);
@@ -175,20 +227,27 @@ absl::StatusOr<int64_t> UsageStore::FillRollups(Micros from, Micros to) {
       };
       for (int64_t b = 0; b < static_cast<int64_t>(j - i); ++b) {
         for (const usage::LedgerRow& r : usage::ToLedger(*a, h, b)) {
-          absl::StrAppend(
-              &values, pending == 0 ? "" : ", ", "(timestamptz 'epoch' + ", run_from + b * kHour,
-              " * interval '1 microsecond', ", tx.quote(r.node_group), ", ", tx.quote(r.user), ", ",
-              tx.quote(r.group), ", ", r.tier, ", ", r.figures.allocated, ", ",
-              r.figures.lost_to_preemption, ", ", r.figures.idle, ", ", r.figures.unavailable, ")");
+          absl::StrAppend(&values, pending == 0 ? "" : ", ", "(", At(run_from + b * kHour), ", ",
+                          tx.quote(r.node_group), ", ", tx.quote(r.user), ", ", tx.quote(r.group),
+                          ", ", r.tier, ", ", r.figures.allocated, ", ",
+                          r.figures.lost_to_preemption, ", ", r.figures.idle, ", ",
+                          r.figures.unavailable, ")");
           if (++pending == 1000) flush();
         }
       }
       flush();
       i = j;
     }
-    for (Micros hour : missing) {
-      tx.exec_params(absl::StrCat("INSERT INTO usage_hours_done VALUES (", kFrom, ")"), hour);
+    for (size_t i = 0; i < missing.size(); i += 1000) {
+      std::string hours;
+      for (size_t k = i; k < std::min(missing.size(), i + 1000); ++k) {
+        absl::StrAppend(&hours, k == i ? "(" : ", (", At(missing[k]), ")");
+      }
+      tx.exec(absl::StrCat("INSERT INTO usage_hours_done VALUES ", hours));
     }
+    // Days are summed from their hours (also when no hour was missing here: a day whose
+    // hours two reports filled is complete only after the second).
+    FillDays(tx, first, last);
     computed = static_cast<int64_t>(missing.size());
     return absl::OkStatus();
   });
@@ -207,7 +266,7 @@ absl::StatusOr<UsageReport> UsageStore::Report(Micros since, Micros until,
     const Micros end = std::min(until, now);
     report.since = since;
     report.until = end;
-    // Whole hours that are rolled up answer from usage_hourly; the rest (the edges, and the
+    // Whole hours that are rolled up answer from the rollups; the rest (the edges, and the
     // hours too recent to roll up) is computed exactly from the history.
     Micros rolled_from = CeilHour(since), rolled_to = rolled_from;
     for (const auto& r : tx.exec_params(
@@ -219,12 +278,38 @@ absl::StatusOr<UsageReport> UsageStore::Report(Micros since, Micros until,
       rolled_to += kHour;
     }
     if (rolled_to > rolled_from) {
-      for (const auto& r : tx.exec_params(
-               absl::StrCat("SELECT node_group, user_name, user_group, tier, sum(allocated_us),"
-                            " sum(lost_us), sum(idle_us), sum(unavailable_us) FROM usage_hourly"
-                            " WHERE hour >= ",
-                            kFrom, " AND hour < ", kTo, " GROUP BY 1, 2, 3, 4"),
-               rolled_from, rolled_to)) {
+      // The rolled-up days inside the run answer from usage_daily (365 rows per owner and
+      // node group for a year, not 8,760), the run's other hours from usage_hourly.
+      std::vector<std::pair<Micros, Micros>> hour_ranges;
+      Micros cursor = rolled_from;
+      const Micros days_from = CeilDay(rolled_from), days_to = FloorDay(rolled_to);
+      if (days_from < days_to) {
+        for (const auto& r : tx.exec(absl::StrCat("SELECT ", Us("day"),
+                                                  " FROM usage_days_done WHERE day >= ",
+                                                  At(days_from), " AND day < ", At(days_to),
+                                                  " ORDER BY day"))) {
+          const Micros day = r[0].as<int64_t>();
+          if (cursor < day) hour_ranges.emplace_back(cursor, day);
+          cursor = day + kDay;
+        }
+      }
+      if (cursor < rolled_to) hour_ranges.emplace_back(cursor, rolled_to);
+      std::string hours = "false";
+      for (const auto& [from, to] : hour_ranges) {
+        absl::StrAppend(&hours, " OR (hour >= ", At(from), " AND hour < ", At(to), ")");
+      }
+      for (const auto& r : tx.exec(absl::StrCat(
+               "SELECT node_group, user_name, user_group, tier, sum(allocated_us), sum(lost_us),"
+               " sum(idle_us), sum(unavailable_us) FROM ("
+               " SELECT node_group, user_name, user_group, tier, allocated_us, lost_us, idle_us,"
+               "  unavailable_us FROM usage_daily WHERE day >= ",
+               At(days_from), " AND day < ", At(days_to),
+               "  AND day IN (SELECT day FROM usage_days_done WHERE day >= ", At(days_from),
+               "   AND day < ", At(days_to),
+               ") UNION ALL"
+               " SELECT node_group, user_name, user_group, tier, allocated_us, lost_us, idle_us,"
+               "  unavailable_us FROM usage_hourly WHERE ",
+               hours, ") r GROUP BY 1, 2, 3, 4"))) {
         usage::LedgerRow row{r[0].as<std::string>(),
                              r[1].as<std::string>(),
                              r[2].as<std::string>(),
