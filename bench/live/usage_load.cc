@@ -21,7 +21,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -198,8 +200,9 @@ int Run(const Options& o) {
                 absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()).c_str(), Ms(c0) / 1000);
     std::fflush(stdout);
   }
-  std::printf("rollups of the year: %.1f s (once); usage_hourly %s rows\n", Ms(fill0) / 1000,
-              cluster.db().Query("SELECT count(*) FROM usage_hourly").c_str());
+  std::printf("rollups of the year: %.1f s (once); usage_hourly %s rows, usage_daily %s rows\n",
+              Ms(fill0) / 1000, cluster.db().Query("SELECT count(*) FROM usage_hourly").c_str(),
+              cluster.db().Query("SELECT count(*) FROM usage_daily").c_str());
   std::fflush(stdout);
 
   // 2. Reports of the whole year.
@@ -254,6 +257,12 @@ int Run(const Options& o) {
     const Summary s = Summarize(v);
     std::printf("%-36s n=%zu p50 %.0f ms  p90 %.0f ms  p99 %.0f ms  max %.0f ms\n", name,
                 v.size(), s.p50, s.p90, s.p99, s.max);
+  }
+  // For looking into the data set (EXPLAIN, psql) before it is dropped.
+  if (const char* hold = std::getenv("HAI_USAGE_LOAD_HOLD_S"); hold != nullptr) {
+    std::printf("holding the database %s for %s s\n", cluster.db().url().c_str(), hold);
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(std::atoi(hold)));
   }
   return 0;
 }

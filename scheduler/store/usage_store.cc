@@ -1,6 +1,8 @@
 #include "scheduler/store/usage_store.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -29,14 +31,15 @@ Micros CeilHour(Micros t) {
   const Micros f = FloorHour(t);
   return f == t ? t : f + UsageStore::kHour;
 }
-Micros FloorDay(Micros t) {
-  Micros r = t % UsageStore::kDay;
-  if (r < 0) r += UsageStore::kDay;
+// Periods of `len` microseconds aligned on the epoch (days, and weeks from a Thursday).
+Micros Floor(Micros t, Micros len) {
+  Micros r = t % len;
+  if (r < 0) r += len;
   return t - r;
 }
-Micros CeilDay(Micros t) {
-  const Micros f = FloorDay(t);
-  return f == t ? t : f + UsageStore::kDay;
+Micros Ceil(Micros t, Micros len) {
+  const Micros f = Floor(t, len);
+  return f == t ? t : f + len;
 }
 
 // A timestamptz literal of exact microseconds since the epoch.
@@ -44,29 +47,44 @@ std::string At(Micros t) {
   return absl::StrCat("(timestamptz 'epoch' + ", t, " * interval '1 microsecond')");
 }
 
-// UTC midnight of a timestamptz column ('24 hours', not '1 day': a day interval follows the
-// session's time zone across daylight saving changes).
-std::string DayOf(const std::string& column) {
-  return absl::StrCat("date_bin('24 hours', ", column, ", timestamptz 'epoch')");
-}
+// The rollup periods (usage_rollups.span, in hours), longest first, and what each is summed
+// from: a day from its 24 hours (usage_hourly), a week from its 7 days.
+constexpr int kDaySpan = 24, kWeekSpan = 168;
+constexpr int kSpans[] = {kWeekSpan, kDaySpan};
 
-// The days overlapping [from, to) whose 24 hours are all rolled up and that are not rolled
-// up themselves: recorded in usage_days_done, their hours summed into usage_daily.
-void FillDays(pqxx::work& tx, Micros from, Micros to) {
-  const Micros first = FloorDay(from), last = CeilDay(to);
+// The periods of `span` hours overlapping [from, to) whose parts are all rolled up and that
+// are not rolled up themselves: recorded in usage_rollups_done and summed from their parts.
+void FillPeriods(pqxx::work& tx, int span, Micros from, Micros to) {
+  const Micros len = span * UsageStore::kHour;
+  const Micros first = Floor(from, len), last = Ceil(to, len);
   if (first >= last) return;
+  const bool of_hours = span == kDaySpan;
+  const std::string parts_done =
+      of_hours ? "(SELECT count(*) FROM usage_hours_done h WHERE h.hour >= d AND h.hour < d + "
+                 "interval '24 hours') = 24"
+               : "(SELECT count(*) FROM usage_rollups_done h WHERE h.span = 24 AND h.start >= d "
+                 "AND h.start < d + interval '168 hours') = 7";
+  std::vector<Micros> added;
+  for (const auto& r : tx.exec(absl::StrCat(
+           "INSERT INTO usage_rollups_done SELECT ", span, ", d FROM generate_series(", At(first),
+           ", ", At(last - len), ", interval '", span,
+           " hours') d WHERE NOT EXISTS (SELECT 1 FROM usage_rollups_done x WHERE x.span = ", span,
+           " AND x.start = d) AND ", parts_done, " RETURNING ", Us("start")))) {
+    added.push_back(r[0].as<int64_t>());
+  }
+  if (added.empty()) return;
+  std::sort(added.begin(), added.end());
+  std::string starts;
+  for (Micros t : added) absl::StrAppend(&starts, starts.empty() ? "" : ", ", At(t));
+  const std::string t = of_hours ? "hour" : "start";
+  const std::string bin = absl::StrCat("date_bin('", span, " hours', ", t, ", timestamptz 'epoch')");
   tx.exec(absl::StrCat(
-      "WITH new_days AS (INSERT INTO usage_days_done SELECT d FROM generate_series(", At(first),
-      ", ", At(last - UsageStore::kDay),
-      ", interval '24 hours') d WHERE NOT EXISTS (SELECT 1 FROM usage_days_done x "
-      "WHERE x.day = d) AND (SELECT count(*) FROM usage_hours_done h WHERE h.hour >= d AND "
-      "h.hour < d + interval '24 hours') = 24 RETURNING day) "
-      "INSERT INTO usage_daily SELECT ",
-      DayOf("hour"),
-      " AS d, node_group, user_name, user_group, tier, sum(allocated_us), sum(lost_us), "
-      "sum(idle_us), sum(unavailable_us) FROM usage_hourly WHERE hour >= ",
-      At(first), " AND hour < ", At(last), " AND ", DayOf("hour"),
-      " IN (SELECT day FROM new_days) GROUP BY d, node_group, user_name, user_group, tier"));
+      "INSERT INTO usage_rollups SELECT ", span, ", ", bin,
+      " AS p, node_group, user_name, user_group, tier, sum(allocated_us), sum(lost_us), "
+      "sum(idle_us), sum(unavailable_us) FROM ",
+      of_hours ? "usage_hourly WHERE " : "usage_rollups WHERE span = 24 AND ", t, " >= ",
+      At(added.front()), " AND ", t, " < ", At(added.back() + len), " AND ", bin, " IN (", starts,
+      ") GROUP BY p, node_group, user_name, user_group, tier"));
 }
 
 Micros Now(pqxx::transaction_base& tx) {
@@ -145,13 +163,20 @@ usage::History UsageStore::LoadHistory(pqxx::transaction_base& tx, Micros from, 
           Us("coalesce(a.started_at, a.ended_at, now())"), ", ",
           Us("CASE WHEN a.preemptor_chain_id IS NOT NULL THEN a.suspend_requested_at END"),
           ", coalesce(prev.state = 'suspended' AND prev.preemptor_chain_id IS NOT NULL, false) "
-          "FROM attempts a JOIN chains c USING (chain_id) JOIN pods p USING (attempt_id) "
-          "LEFT JOIN attempts prev ON prev.chain_id = a.chain_id"
-          "  AND prev.attempt_no = a.attempt_no - 1 "
-          "LEFT JOIN primary_group pg ON pg.user_name = c.user_name "
-          "WHERE a.scheduled_at IS NOT NULL AND hai_held_span(a.scheduled_at, a.ended_at) && "
-          "tstzrange(",
-          kFrom, ", ", kTo, ")"),
+          // Each attempt's chain, pods and previous attempt by their keys (LATERAL ... OFFSET
+          // 0 keeps the joins nested loops over the index): the planner cannot estimate how
+          // few attempts the range finds, and at its guess (1 %) it would hash all the pods.
+          "FROM (SELECT * FROM attempts WHERE scheduled_at IS NOT NULL AND "
+          "hai_held_span(scheduled_at, ended_at) && tstzrange(",
+          kFrom, ", ", kTo,
+          ") OFFSET 0) a "
+          "JOIN LATERAL (SELECT user_name FROM chains WHERE chain_id = a.chain_id OFFSET 0) c "
+          "ON true "
+          "JOIN LATERAL (SELECT node, gpus FROM pods WHERE attempt_id = a.attempt_id OFFSET 0) p "
+          "ON true "
+          "LEFT JOIN LATERAL (SELECT state, preemptor_chain_id FROM attempts WHERE chain_id = "
+          "a.chain_id AND attempt_no = a.attempt_no - 1 OFFSET 0) prev ON true "
+          "LEFT JOIN primary_group pg ON pg.user_name = c.user_name"),
       from, end);
   h.holds.reserve(holds.size());
   for (const auto& r : holds) {
@@ -191,16 +216,20 @@ absl::StatusOr<int64_t> UsageStore::FillRollups(Micros from, Micros to) {
              first, last)) {
       missing.push_back(r[0].as<int64_t>());
     }
-    // A recomputed hour's day (rolled up before its hour was deleted) is summed again.
-    std::string days;
-    for (size_t i = 0; i < missing.size(); ++i) {
-      if (i == 0 || FloorDay(missing[i]) != FloorDay(missing[i - 1])) {
-        absl::StrAppend(&days, days.empty() ? "" : ", ", At(FloorDay(missing[i])));
-      }
+    // A recomputed hour's day and week (rolled up before its hour was deleted) are summed
+    // again.
+    std::set<std::pair<int, Micros>> stale;
+    for (Micros hour : missing) {
+      for (int span : kSpans) stale.insert({span, Floor(hour, span * kHour)});
     }
-    if (!days.empty()) {
-      tx.exec(absl::StrCat("DELETE FROM usage_daily WHERE day IN (", days,
-                           "); DELETE FROM usage_days_done WHERE day IN (", days, ")"));
+    std::string periods;
+    for (const auto& [span, start] : stale) {
+      absl::StrAppend(&periods, periods.empty() ? "" : " OR ", "(span = ", span,
+                      " AND start = ", At(start), ")");
+    }
+    if (!periods.empty()) {
+      tx.exec(absl::StrCat("DELETE FROM usage_rollups WHERE ", periods,
+                           "; DELETE FROM usage_rollups_done WHERE ", periods));
     }
     // Contiguous runs of missing hours, at most a week each (bounded reads and memory when a
     // long history is rolled up the first time): one history load and one pass each.
@@ -245,9 +274,10 @@ absl::StatusOr<int64_t> UsageStore::FillRollups(Micros from, Micros to) {
       }
       tx.exec(absl::StrCat("INSERT INTO usage_hours_done VALUES ", hours));
     }
-    // Days are summed from their hours (also when no hour was missing here: a day whose
-    // hours two reports filled is complete only after the second).
-    FillDays(tx, first, last);
+    // Days are summed from their hours and weeks from their days (also when no hour was
+    // missing here: a day whose hours two reports filled is complete only after the second).
+    FillPeriods(tx, kDaySpan, first, last);
+    FillPeriods(tx, kWeekSpan, first, last);
     computed = static_cast<int64_t>(missing.size());
     return absl::OkStatus();
   });
@@ -278,35 +308,44 @@ absl::StatusOr<UsageReport> UsageStore::Report(Micros since, Micros until,
       rolled_to += kHour;
     }
     if (rolled_to > rolled_from) {
-      // The rolled-up days inside the run answer from usage_daily (365 rows per owner and
-      // node group for a year, not 8,760), the run's other hours from usage_hourly.
-      std::vector<std::pair<Micros, Micros>> hour_ranges;
-      Micros cursor = rolled_from;
-      const Micros days_from = CeilDay(rolled_from), days_to = FloorDay(rolled_to);
-      if (days_from < days_to) {
-        for (const auto& r : tx.exec(absl::StrCat("SELECT ", Us("day"),
-                                                  " FROM usage_days_done WHERE day >= ",
-                                                  At(days_from), " AND day < ", At(days_to),
-                                                  " ORDER BY day"))) {
-          const Micros day = r[0].as<int64_t>();
-          if (cursor < day) hour_ranges.emplace_back(cursor, day);
-          cursor = day + kDay;
+      // Sums of a few hundred rows per owner and node group, not 8,760 hours x them, for a
+      // year: enough memory to aggregate by hashing, and no parallel workers to start for it.
+      tx.exec("SET LOCAL work_mem = '64MB'; SET LOCAL max_parallel_workers_per_gather = 0");
+      // The run is covered by its rolled-up weeks, then by rolled-up days outside them; the
+      // gaps left are read from usage_hourly.
+      std::vector<std::pair<Micros, Micros>> gaps{{rolled_from, rolled_to}};
+      std::string periods = "false";
+      for (int span : kSpans) {
+        const Micros len = span * kHour;
+        std::vector<std::pair<Micros, Micros>> left;
+        for (const auto& [from, to] : gaps) {
+          Micros cursor = from;
+          if (Ceil(from, len) < Floor(to, len)) {
+            for (const auto& r : tx.exec(absl::StrCat(
+                     "SELECT ", Us("start"), " FROM usage_rollups_done WHERE span = ", span,
+                     " AND start >= ", At(Ceil(from, len)), " AND start < ", At(Floor(to, len)),
+                     " ORDER BY start"))) {
+              const Micros start = r[0].as<int64_t>();
+              if (cursor < start) left.emplace_back(cursor, start);
+              absl::StrAppend(&periods, " OR (span = ", span, " AND start = ", At(start), ")");
+              cursor = start + len;
+            }
+          }
+          if (cursor < to) left.emplace_back(cursor, to);
         }
+        gaps = std::move(left);
       }
-      if (cursor < rolled_to) hour_ranges.emplace_back(cursor, rolled_to);
       std::string hours = "false";
-      for (const auto& [from, to] : hour_ranges) {
+      for (const auto& [from, to] : gaps) {
         absl::StrAppend(&hours, " OR (hour >= ", At(from), " AND hour < ", At(to), ")");
       }
       for (const auto& r : tx.exec(absl::StrCat(
                "SELECT node_group, user_name, user_group, tier, sum(allocated_us), sum(lost_us),"
                " sum(idle_us), sum(unavailable_us) FROM ("
                " SELECT node_group, user_name, user_group, tier, allocated_us, lost_us, idle_us,"
-               "  unavailable_us FROM usage_daily WHERE day >= ",
-               At(days_from), " AND day < ", At(days_to),
-               "  AND day IN (SELECT day FROM usage_days_done WHERE day >= ", At(days_from),
-               "   AND day < ", At(days_to),
-               ") UNION ALL"
+               "  unavailable_us FROM usage_rollups WHERE ",
+               periods,
+               " UNION ALL"
                " SELECT node_group, user_name, user_group, tier, allocated_us, lost_us, idle_us,"
                "  unavailable_us FROM usage_hourly WHERE ",
                hours, ") r GROUP BY 1, 2, 3, 4"))) {

@@ -1,7 +1,7 @@
 // Reads what usage accounting needs from Postgres (host_state_log, attempts, pods) into a
-// usage::History, keeps the rollups of closed hours (usage_hourly) and of UTC days whose hours
-// are all rolled up (usage_daily), and answers a window as the rollups of its whole days and
-// hours plus the exact computation of its edges. All
+// usage::History, keeps the rollups of closed hours (usage_hourly) and of the UTC days and
+// weeks whose hours are all rolled up (usage_rollups), and answers a window as the rollups of
+// its whole weeks, days and hours plus the exact computation of its edges. All
 // arithmetic is the pure library's (scheduler/usage/usage.h); docs/usage.md has the rules.
 #pragma once
 
@@ -28,7 +28,6 @@ class UsageStore {
   // clock_timestamp() inside transactions that may commit a little later.
   static constexpr usage::Micros kRollupMargin = int64_t{10} * 60 * 1000000;
   static constexpr usage::Micros kHour = int64_t{3600} * 1000000;
-  static constexpr usage::Micros kDay = 24 * kHour;
 
   explicit UsageStore(ConnectionPool& pool) : pool_(pool) {}
 
@@ -42,8 +41,8 @@ class UsageStore {
                                     usage::Micros to, usage::Micros now);
 
   // Rolls up every closed hour in [from, to) not yet rolled up (whole hours), a week of
-  // history at a time, then every day overlapping it whose 24 hours are rolled up. Returns
-  // how many hours it computed.
+  // history at a time, then every day and week overlapping it whose parts are all rolled up.
+  // Returns how many hours it computed.
   absl::StatusOr<int64_t> FillRollups(usage::Micros from, usage::Micros to);
 
  private:

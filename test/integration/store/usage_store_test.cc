@@ -1,9 +1,10 @@
 // Usage accounting against the real Postgres: the hosts trigger records every state change
 // whoever writes it, and a report over attempts and pods written with known timestamps gives
 // the hand-computed GPU-hours (the same history as usage_table_test), from hourly rollups and
-// exact edges alike; a non-admin's ledger is their own rows. Over several days the report
-// reads whole days from usage_daily and still equals the exact computation, also after old
-// history is edited and its hours are deleted to be recomputed (the stale day goes too).
+// exact edges alike; a non-admin's ledger is their own rows. Over more than a week the report
+// reads whole weeks and days from usage_rollups and still equals the exact computation, also
+// after old history is edited and its hours are deleted to be recomputed (the stale days and
+// week go too).
 #include "scheduler/store/usage_store.h"
 
 #include <gtest/gtest.h>
@@ -157,11 +158,12 @@ void ExpectSameRows(const std::vector<usage::Row>& got, const std::vector<usage:
   }
 }
 
-TEST_F(UsageStoreTest, DaysFromDailyRollupsEqualTheExactComputation) {
-  // From 5 hours before the UTC midnight two days ago: at least two whole days to now.
+TEST_F(UsageStoreTest, WeeksAndDaysFromRollupsEqualTheExactComputation) {
+  // From 5 hours before the week before last (weeks start on the epoch's weekday): at least
+  // one whole week, then days and hours, to now.
   const int64_t t0 = std::stoll(db_->Query(
-      "SELECT (extract(epoch from date_bin('24 hours', now(), timestamptz 'epoch') "
-      "- interval '53 hours') * 1e6)::bigint"));
+      "SELECT (extract(epoch from date_bin('168 hours', now(), timestamptz 'epoch') "
+      "- interval '341 hours') * 1e6)::bigint"));
   db_->Exec("INSERT INTO hosts (node, node_group, gpus) VALUES ('gpu-1', 'default', 8)");
   db_->Exec(absl::StrCat("UPDATE host_state_log SET at = ", Ts(t0)));
   // Cordoned over [20h, 26h).
@@ -186,13 +188,15 @@ TEST_F(UsageStoreTest, DaysFromDailyRollupsEqualTheExactComputation) {
       "SELECT (extract(epoch from now() - interval '45 minutes') * 1e6)::bigint"));
   auto r = store.Report(since, until, std::nullopt);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_GE(std::stoi(db_->Query("SELECT count(*) FROM usage_days_done")), 2);
-  EXPECT_EQ(db_->Query(absl::StrCat("SELECT count(*) FROM usage_daily WHERE day < ", Ts(t0))),
+  EXPECT_GE(std::stoi(db_->Query("SELECT count(*) FROM usage_rollups_done WHERE span = 24")), 7);
+  EXPECT_GE(std::stoi(db_->Query("SELECT count(*) FROM usage_rollups_done WHERE span = 168")), 1);
+  EXPECT_GT(std::stoi(db_->Query("SELECT count(*) FROM usage_rollups WHERE span = 168")), 0);
+  EXPECT_EQ(db_->Query(absl::StrCat("SELECT count(*) FROM usage_rollups WHERE start < ", Ts(t0))),
             "0");
   ExpectSameRows(usage::Group(r->ledger, usage::GroupBy::kUser), Exact(since, until));
 
   // Old history edited by hand (bob ended at 35h), its hours deleted as docs/usage.md says:
-  // the next report recomputes them and sums their days again.
+  // the next report recomputes them and sums their days and week again.
   db_->Exec(absl::StrCat("UPDATE attempts SET ended_at = ", Ts(t0 + 35 * kHour),
                          " WHERE attempt_id = ", bobs));
   db_->Exec(absl::StrCat("DELETE FROM usage_hourly WHERE hour >= ", Ts(t0 + 30 * kHour),
