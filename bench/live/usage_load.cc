@@ -200,9 +200,12 @@ int Run(const Options& o) {
                 absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()).c_str(), Ms(c0) / 1000);
     std::fflush(stdout);
   }
-  std::printf("rollups of the year: %.1f s (once); usage_hourly %s rows, usage_daily %s rows\n",
-              Ms(fill0) / 1000, cluster.db().Query("SELECT count(*) FROM usage_hourly").c_str(),
-              cluster.db().Query("SELECT count(*) FROM usage_daily").c_str());
+  std::printf(
+      "rollups of the year: %.1f s (once); usage_hourly %s rows, usage_rollups %s day rows and "
+      "%s week rows\n",
+      Ms(fill0) / 1000, cluster.db().Query("SELECT count(*) FROM usage_hourly").c_str(),
+      cluster.db().Query("SELECT count(*) FROM usage_rollups WHERE span = 24").c_str(),
+      cluster.db().Query("SELECT count(*) FROM usage_rollups WHERE span = 168").c_str());
   std::fflush(stdout);
 
   // 2. Reports of the whole year.
@@ -255,8 +258,8 @@ int Run(const Options& o) {
   for (const auto& [name, v] : {std::pair{"hai-cli usage --since 365d --json", cli_ms},
                                 std::pair{"GET /api/v1/usage (a year)", http_ms}}) {
     const Summary s = Summarize(v);
-    std::printf("%-36s n=%zu p50 %.0f ms  p90 %.0f ms  p99 %.0f ms  max %.0f ms\n", name,
-                v.size(), s.p50, s.p90, s.p99, s.max);
+    std::printf("%-36s n=%zu p50 %.0f ms  p90 %.0f ms  p99 %.0f ms  max %.0f ms  (first %.0f ms)\n",
+                name, v.size(), s.p50, s.p90, s.p99, s.max, v.front());
   }
   // For looking into the data set (EXPLAIN, psql) before it is dropped.
   if (const char* hold = std::getenv("HAI_USAGE_LOAD_HOLD_S"); hold != nullptr) {

@@ -74,17 +74,23 @@ void FillPeriods(pqxx::work& tx, int span, Micros from, Micros to) {
   }
   if (added.empty()) return;
   std::sort(added.begin(), added.end());
-  std::string starts;
-  for (Micros t : added) absl::StrAppend(&starts, starts.empty() ? "" : ", ", At(t));
+  // The parts of the new periods only, run by run (a day a year ago and today's are two
+  // short ranges of the index, not the year between them).
   const std::string t = of_hours ? "hour" : "start";
-  const std::string bin = absl::StrCat("date_bin('", span, " hours', ", t, ", timestamptz 'epoch')");
-  tx.exec(absl::StrCat(
-      "INSERT INTO usage_rollups SELECT ", span, ", ", bin,
-      " AS p, node_group, user_name, user_group, tier, sum(allocated_us), sum(lost_us), "
-      "sum(idle_us), sum(unavailable_us) FROM ",
-      of_hours ? "usage_hourly WHERE " : "usage_rollups WHERE span = 24 AND ", t, " >= ",
-      At(added.front()), " AND ", t, " < ", At(added.back() + len), " AND ", bin, " IN (", starts,
-      ") GROUP BY p, node_group, user_name, user_group, tier"));
+  std::string parts = "false";
+  for (size_t i = 0; i < added.size();) {
+    size_t j = i + 1;
+    while (j < added.size() && added[j] == added[j - 1] + len) ++j;
+    absl::StrAppend(&parts, " OR (", t, " >= ", At(added[i]), " AND ", t, " < ",
+                    At(added[j - 1] + len), ")");
+    i = j;
+  }
+  tx.exec(absl::StrCat("INSERT INTO usage_rollups SELECT ", span, ", date_bin('", span, " hours', ",
+                       t,
+                       ", timestamptz 'epoch') AS p, node_group, user_name, user_group, tier, "
+                       "sum(allocated_us), sum(lost_us), sum(idle_us), sum(unavailable_us) FROM ",
+                       of_hours ? "usage_hourly WHERE (" : "usage_rollups WHERE span = 24 AND (",
+                       parts, ") GROUP BY p, node_group, user_name, user_group, tier"));
 }
 
 Micros Now(pqxx::transaction_base& tx) {
