@@ -95,8 +95,7 @@ void Generate(Cluster& c, const Options& o) {
       "600 + floor(random() * 42600)::int AS d0, 600 + floor(random() * 42600)::int AS d1, "
       "CASE WHEN random() < 0.25 THEN 2 + floor(random() * 3)::int ELSE 1 END AS ranks, "
       "1 + floor(random() * 8)::int AS k, floor(random() * ",
-      o.nodes,
-      ")::int AS node0, i % 20 = 0 AND i / 20 < ", preempted,
+      o.nodes, ")::int AS node0, i % 20 = 0 AND i / 20 < ", preempted,
       " AS preempted FROM generate_series(0, ", chains - 1,
       ") i;"
       "INSERT INTO chains (chain_id, name, user_name, node_group, priority, nodes, "
@@ -176,9 +175,9 @@ int Run(const Options& o) {
   http.set_read_timeout(600, 0);
   const httplib::Headers auth{{"Authorization", "Bearer bench-admin-token"}};
   auto get = [&](absl::Time since, absl::Time until, nlohmann::json* out) {
-    const std::string path =
-        absl::StrCat("/api/v1/usage?since=", absl::FormatTime(absl::RFC3339_sec, since, absl::UTCTimeZone()),
-                     "&until=", absl::FormatTime(absl::RFC3339_sec, until, absl::UTCTimeZone()));
+    const std::string path = absl::StrCat(
+        "/api/v1/usage?since=", absl::FormatTime(absl::RFC3339_sec, since, absl::UTCTimeZone()),
+        "&until=", absl::FormatTime(absl::RFC3339_sec, until, absl::UTCTimeZone()));
     auto res = http.Get(path, auth);
     if (!res || res->status != 200) {
       std::fprintf(stderr, "GET %s: %s\n", path.c_str(),
@@ -226,8 +225,8 @@ int Run(const Options& o) {
     http_ms.push_back(Ms(h0));
     if (i == 0) {
       const nlohmann::json cli = nlohmann::json::parse(r.output);
-      std::printf("the year by user: %zu rows (hai-cli), %zu rows (HTTP)\n",
-                  cli.at("rows").size(), report.at("rows").size());
+      std::printf("the year by user: %zu rows (hai-cli), %zu rows (HTTP)\n", cli.at("rows").size(),
+                  report.at("rows").size());
     }
     // Conservation over the window haid answered (its until is capped at Postgres' now()):
     // the N bench nodes existed all year with 8 GPUs, the config node (node-0) since haid

@@ -328,7 +328,8 @@ http::Response Dashboard::Nodes(const Caller& caller, const http::Request& req) 
   if (auto it = q.find("since"); it != q.end()) {
     if (it->second.find_first_not_of("0123456789") != std::string::npos ||
         !absl::SimpleAtoi(it->second, &since) || since < 0) {
-      return Error(400, "INVALID_ARGUMENT", "since must be a version number (a non-negative integer)");
+      return Error(400, "INVALID_ARGUMENT",
+                   "since must be a version number (a non-negative integer)");
     }
   }
   hai::v1::WhoAmIResponse who;

@@ -76,9 +76,9 @@ TEST(DashboardBrowser, SignInPreemptionTimelineAuthorizationAndEscaping) {
        {"HAI_ADMIN_TOKEN", "admin-token-dash"},
        {"HAI_LOW_CHAIN", std::to_string(low)},
        {"HAI_SUBMIT_HIGH", submit_high},
-       {"HAI_CLI_ADMIN", absl::StrCat("cd ", Quote(cluster.dir()), " && HAI_CONFIG_DIR=",
-                                      Quote(cluster.dir() + "/home-boss"), " ", BinDir(),
-                                      "/hai-cli")},
+       {"HAI_CLI_ADMIN", absl::StrCat("cd ", Quote(cluster.dir()),
+                                      " && HAI_CONFIG_DIR=", Quote(cluster.dir() + "/home-boss"),
+                                      " ", BinDir(), "/hai-cli")},
        {"HAI_ARTIFACTS", artifacts}});
   std::cout << test.output;
   EXPECT_EQ(test.exit_code, 0) << test.output << "\n--- haid log ---\n" << cluster.DaemonLog();

@@ -51,8 +51,8 @@ class UsageStoreTest : public ::testing::Test {
   }
   // Returns the attempt id.
   std::string Attempt(int64_t chain, int no, const std::string& state, int tier, int64_t sched,
-                      int64_t started, int64_t ended, const std::string& gpus,
-                      int64_t notice = 0, int64_t preemptor = 0) {
+                      int64_t started, int64_t ended, const std::string& gpus, int64_t notice = 0,
+                      int64_t preemptor = 0) {
     const std::string id = db_->Query(absl::StrCat(
         "INSERT INTO attempts (chain_id, attempt_no, state, tier, scheduled_at, started_at, "
         "ended_at, suspend_requested_at, preemptor_chain_id) VALUES (",
@@ -161,9 +161,9 @@ void ExpectSameRows(const std::vector<usage::Row>& got, const std::vector<usage:
 TEST_F(UsageStoreTest, WeeksAndDaysFromRollupsEqualTheExactComputation) {
   // From 5 hours before the week before last (weeks start on the epoch's weekday): at least
   // one whole week, then days and hours, to now.
-  const int64_t t0 = std::stoll(db_->Query(
-      "SELECT (extract(epoch from date_bin('168 hours', now(), timestamptz 'epoch') "
-      "- interval '341 hours') * 1e6)::bigint"));
+  const int64_t t0 = std::stoll(
+      db_->Query("SELECT (extract(epoch from date_bin('168 hours', now(), timestamptz 'epoch') "
+                 "- interval '341 hours') * 1e6)::bigint"));
   db_->Exec("INSERT INTO hosts (node, node_group, gpus) VALUES ('gpu-1', 'default', 8)");
   db_->Exec(absl::StrCat("UPDATE host_state_log SET at = ", Ts(t0)));
   // Cordoned over [20h, 26h).
@@ -176,16 +176,14 @@ TEST_F(UsageStoreTest, WeeksAndDaysFromRollupsEqualTheExactComputation) {
   // alice across a midnight, preempted by bob; bob until 50h; alice's restart.
   Attempt(alice, 1, "suspended", 0, t0 + kHour, t0 + kHour, t0 + 30 * kHour, "{0,1,2,3,4,5,6,7}",
           t0 + 29 * kHour, bob);
-  const std::string bobs =
-      Attempt(bob, 1, "succeeded", 30, t0 + 30 * kHour, t0 + 30 * kHour + 60000000,
-              t0 + 50 * kHour, "{0,1,2,3}");
-  Attempt(alice, 2, "succeeded", 0, t0 + 31 * kHour, t0 + 32 * kHour, t0 + 40 * kHour,
-          "{4,5,6,7}");
+  const std::string bobs = Attempt(bob, 1, "succeeded", 30, t0 + 30 * kHour,
+                                   t0 + 30 * kHour + 60000000, t0 + 50 * kHour, "{0,1,2,3}");
+  Attempt(alice, 2, "succeeded", 0, t0 + 31 * kHour, t0 + 32 * kHour, t0 + 40 * kHour, "{4,5,6,7}");
 
   UsageStore store(*pool_);
   const int64_t since = t0 - kHour / 2;
-  const int64_t until = std::stoll(db_->Query(
-      "SELECT (extract(epoch from now() - interval '45 minutes') * 1e6)::bigint"));
+  const int64_t until = std::stoll(
+      db_->Query("SELECT (extract(epoch from now() - interval '45 minutes') * 1e6)::bigint"));
   auto r = store.Report(since, until, std::nullopt);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_GE(std::stoi(db_->Query("SELECT count(*) FROM usage_rollups_done WHERE span = 24")), 7);
