@@ -1,12 +1,10 @@
 // Usage accounting at a year's scale (issue 19): 1,000 nodes x 8 GPUs in 4 node groups, 200
 // users, 1,000,000 attempts (1-8 GPUs or 1-4 whole nodes, 10 min to 12 h, 5% preempted with a
 // restart) spread over 365 days, node state changes every few weeks.
-//   BM_ReportFromRollups: the answer for the whole year from hourly rollups (8,760 hours x the
-//     ledger rows of each hour) plus the exact computation of both partial edge hours: what a
-//     report costs once its hours are rolled up (the daemon keeps them in usage_hourly).
 //   BM_ExactWindow/<days>: the exact computation over a window of that many days (no rollups).
 //   BM_RollupYear: computing every hourly rollup of the year in one pass (done once).
-// In memory: the Postgres reads are not included (bench/README.md says what they add).
+// In memory: the Postgres reads are not included. A whole report through haid and Postgres,
+// with the rollups, is bench/live/usage_load.cc (bench/README.md).
 #include <random>
 
 #include <benchmark/benchmark.h>
@@ -101,33 +99,6 @@ void BM_RollupYear(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RollupYear)->Unit(benchmark::kMillisecond)->Iterations(1);
-
-void BM_ReportFromRollups(benchmark::State& state) {
-  const History& h = Year();
-  // The rolled-up ledger: every hour's rows, as usage_hourly holds them.
-  static const std::vector<LedgerRow> hourly = [&] {
-    auto a = Account(h, {.since = 0, .until = kYear, .bucket = kHour});
-    std::vector<LedgerRow> rows;
-    for (int64_t b = 0; b < kYear / kHour; ++b) {
-      for (LedgerRow& r : ToLedger(*a, h, b)) rows.push_back(std::move(r));
-    }
-    return rows;
-  }();
-  state.counters["rollup_rows"] = static_cast<double>(hourly.size());
-  for (auto _ : state) {
-    // Whole hours 1 .. 8759 from the rollups (the SUM ... GROUP BY), edges exactly.
-    // Stands for usage_hourly's SUM ... GROUP BY over the whole hours.
-    benchmark::DoNotOptimize(Group(hourly, GroupBy::kUser));
-    std::vector<LedgerRow> ledger;
-    for (const auto& [from, to] :
-         {std::pair{kHour / 2, kHour}, std::pair{kYear - kHour, kYear - kHour / 2}}) {
-      auto a = Account(h, {.since = from, .until = to});
-      for (LedgerRow& r : ToLedger(*a, h)) ledger.push_back(std::move(r));
-    }
-    benchmark::DoNotOptimize(Group(ledger, GroupBy::kUser));
-  }
-}
-BENCHMARK(BM_ReportFromRollups)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace hai::usage

@@ -105,7 +105,13 @@ function connectEvents() {
   const live = document.getElementById('live');
   source.addEventListener('open', () => { live.textContent = 'live'; live.className = 'live on'; });
   const onChange = (ev) => {
-    try { window.haiLastEvent = JSON.parse(ev.data); } catch (e) { /* keep going */ }
+    let data = null;
+    try { data = window.haiLastEvent = JSON.parse(ev.data); } catch (e) { /* keep going */ }
+    // A map already at the nodes' version this change produced has nothing to fetch (an
+    // attempt queued or ended that held no GPU, another table's change).
+    const onMap = /^#?\/?(map)?$/.test(location.hash);
+    if (onMap && data && state.map && data.nodes_version !== undefined &&
+        data.nodes_version === state.map.version && document.getElementById('map') === state.map.root) return;
     refresh();
   };
   source.addEventListener('change', onChange);
@@ -141,7 +147,8 @@ async function refresh() {
 async function render() {
   const view = document.getElementById('view');
   const route = location.hash.replace(/^#\/?/, '') || 'map';
-  const [page, arg] = route.split('/');
+  // A page's parameters follow a '?' (the usage form: #/usage?since=..&until=..&by=..).
+  const [page, arg] = route.split('?')[0].split('/');
   for (const a of document.querySelectorAll('#nav a')) {
     a.classList.toggle('active', a.getAttribute('href') === '#/' + page);
   }
@@ -214,8 +221,30 @@ async function setNodeState(name, target) {
   }
   refresh();
 }
+// The map fetches every node once, then only the nodes changed since the version it shows
+// (GET /api/v1/nodes?since=V): a live update usually changes a few nodes of thousands.
 async function mapView() {
-  const data = await api('/api/v1/nodes');
+  const prev = state.map;
+  const current = document.getElementById('map');
+  const role = state.me && state.me.role;
+  if (prev && current && prev.root === current && prev.role === role) {
+    const d = await api('/api/v1/nodes?since=' + prev.version);
+    if (!d.full) {
+      for (const n of d.nodes) {
+        const old = prev.elements.get(n.name);
+        if (!old) return buildMap(await api('/api/v1/nodes'));  // a new node moves the layout: never here
+        const fresh = nodeBox(n);
+        old.replaceWith(fresh);
+        prev.elements.set(n.name, fresh);
+      }
+      prev.version = d.version;
+      return current;
+    }
+    return buildMap(d);
+  }
+  return buildMap(await api('/api/v1/nodes'));
+}
+function buildMap(data) {
   const groups = new Map();
   for (const n of data.nodes) {
     const key = (n.jupyter ? 'jupyter:' : '') + n.group;
@@ -228,27 +257,6 @@ async function mapView() {
     el('div', { class: 'nodes' }, g.nodes.map(nodeBox))));
   const training = sorted.filter((g) => !g.jupyter);
   const jupyter = sorted.filter((g) => g.jupyter);
-  // A live update usually changes a few nodes of thousands: when the layout (nodes, order,
-  // role) is the same, only the nodes whose data changed are rebuilt, in place.
-  const layout = JSON.stringify([sorted.map((g) => [g.name, g.jupyter, g.nodes.map((n) => n.name)]),
-    state.me && state.me.role]);
-  const prev = state.map;
-  const current = document.getElementById('map');
-  if (prev && prev.layout === layout && current && prev.root === current) {
-    const keys = new Map();
-    for (const n of data.nodes) {
-      const key = JSON.stringify(n);
-      keys.set(n.name, key);
-      if (prev.keys.get(n.name) !== key) {
-        const old = prev.elements.get(n.name);
-        const fresh = nodeBox(n);
-        old.replaceWith(fresh);
-        prev.elements.set(n.name, fresh);
-      }
-    }
-    prev.keys = keys;
-    return current;
-  }
   const root = el('div', { id: 'map' },
     el('h1', {}, 'Cluster'),
     el('p', { class: 'legend' }, 'Tiers: ', TIERS.map((t) => el('span', { class: 'tier-' + t }, t))),
@@ -256,7 +264,7 @@ async function mapView() {
     jupyter.length ? [el('h2', {}, 'Jupyter node groups'), el('div', { class: 'groups' }, section(jupyter))] : null);
   const elements = new Map();
   for (const e of root.querySelectorAll('.node')) elements.set(e.dataset.node, e);
-  state.map = { layout, root, elements, keys: new Map(data.nodes.map((n) => [n.name, JSON.stringify(n)])) };
+  state.map = { root, elements, version: data.version, role: state.me && state.me.role };
   return root;
 }
 
@@ -429,10 +437,15 @@ async function usageView() {
   let body;
   try {
     const d = await api('/api/v1/usage?' + new URLSearchParams({ since, until, by }));
-    const f = (x) => Number(x || 0).toFixed(2);
-    body = [el('p', {}, 'From ' + d.since + ' to ' + d.until + ', by ' + d.by + ' (GPU-hours)'),
-      table([d.by, 'allocated', 'lost to preemption', 'idle', 'unavailable'],
-        d.rows.map((r) => [r.key, f(r.gpu_hours_allocated), f(r.gpu_hours_lost_to_preemption), f(r.gpu_hours_idle), f(r.gpu_hours_unavailable)]))];
+    // Three decimals: a GPU-hour's thousandth is 3.6 GPU-seconds, so short windows still read.
+    const f = (x) => Number(x || 0).toFixed(3);
+    const fields = ['gpu_hours_allocated', 'gpu_hours_lost_to_preemption', 'gpu_hours_idle', 'gpu_hours_unavailable'];
+    body = [el('p', { id: 'usage-window', 'data-since': d.since, 'data-until': d.until },
+      'From ' + d.since + ' to ' + d.until + ', by ' + d.by + ' (GPU-hours)'),
+    el('table', { id: 'usage-rows' },
+      el('tr', {}, [d.by, 'allocated', 'lost to preemption', 'idle', 'unavailable'].map((h) => el('th', {}, h))),
+      d.rows.map((r) => el('tr', { 'data-key': r.key }, el('td', {}, r.key),
+        fields.map((k) => el('td', { 'data-field': k }, f(r[k]))))))];
   } catch (e) {
     body = el('p', { class: 'error', id: 'usage-error' }, e.status === 404
       ? 'Usage accounting is not available on this haid (GET /api/v1/usage answered 404).'

@@ -1,7 +1,8 @@
 // The web dashboard and its JSON API (docs/http-api.md), served on haid's HTTP side port:
 //   GET  /, /static/*            the page (web/, embedded at build time: web_assets.h)
 //   POST /api/v1/session         sign in with a token -> HttpOnly SameSite=Strict cookie
-//   GET  /api/v1/...             reads: whoami, nodes, queue, tasks, task, logs, users, jupyter
+//   GET  /api/v1/...             reads: whoami, nodes (?since=V: changed ones), queue, tasks,
+//                                task, logs, users, jupyter
 //   POST /api/v1/nodes/<n>/state admin: cordon, uncordon, drain
 //   GET  /api/v1/events          server-sent events (EventHub), driven by LISTEN/NOTIFY
 //
@@ -27,6 +28,7 @@
 
 #include "scheduler/http/event_hub.h"
 #include "scheduler/http/http_core.h"
+#include "scheduler/http/node_snapshot.h"
 #include "scheduler/http/web_sessions.h"
 #include "scheduler/loop/published_views.h"
 #include "scheduler/store/store.h"
@@ -65,7 +67,7 @@ class Dashboard {
   http::Response Route(const http::Request& request);
   http::Response SignIn(const http::Request& request);
   http::Response SignOut(const http::Request& request);
-  http::Response Nodes(const Caller& caller);
+  http::Response Nodes(const Caller& caller, const http::Request& request);
   http::Response Queue(const Caller& caller, const http::Request& request);
   http::Response Tasks(const Caller& caller, const http::Request& request);
   http::Response Task(const Caller& caller, int64_t chain_id);
@@ -80,6 +82,7 @@ class Dashboard {
   store::Store& store_;
   const PublishedViews& views_;
   EventHub& hub_;
+  NodeSnapshot nodes_;  // the map's nodes, versioned (GET /api/v1/nodes?since=)
   WebSessions sessions_;
   std::shared_ptr<grpc::Channel> channel_;
 };

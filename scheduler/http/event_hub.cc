@@ -57,6 +57,11 @@ void EventHub::Note(const std::string& channel) {
   }
 }
 
+void EventHub::SetChangeHook(std::function<std::string(bool)> hook) {
+  absl::MutexLock lock(&hook_mu_);
+  hook_ = std::move(hook);
+}
+
 int EventHub::open_streams() const {
   absl::MutexLock lock(&mu_);
   int n = 0;
@@ -83,12 +88,24 @@ void EventHub::Run() {
     if (stopping_) break;
     const absl::Time now = absl::Now();
     if (dirty_ && now - last_sent >= kMinEventGap) {
+      const bool admin = admin_changed_, attempts = attempts_changed_;
+      dirty_ = admin_changed_ = attempts_changed_ = false;
+      // The hook reads Postgres: not under mu_, which Note (the listener's thread) and Open
+      // take. A change noted meanwhile is announced by the next event.
+      const bool watched = !streams_.empty();
+      std::string extra;
+      mu_.Unlock();
+      {
+        absl::MutexLock hook_lock(&hook_mu_);
+        if (hook_) extra = hook_(watched);
+      }
+      mu_.Lock();
+      if (stopping_) break;
       ++seq_;
       Broadcast(absl::StrCat("event: change\ndata: {\"seq\":", seq_,
-                             ",\"admin\":", admin_changed_ ? "true" : "false",
-                             ",\"attempts\":", attempts_changed_ ? "true" : "false",
+                             ",\"admin\":", admin ? "true" : "false",
+                             ",\"attempts\":", attempts ? "true" : "false", extra,
                              ",\"at_ms\":", absl::ToUnixMillis(now), "}\n\n"));
-      dirty_ = admin_changed_ = attempts_changed_ = false;
       last_sent = now;
       pass_after = now;  // the pass to announce is one that finished after this change
     } else if (dirty_) {

@@ -9,6 +9,11 @@
 // reasons (published per pass) are refetched when they are new. A comment line goes out every
 // kHeartbeat so proxies and the browser keep an idle stream open.
 //
+// Before a change event goes out, the change hook (the dashboard's) runs on the hub's thread,
+// outside the streams' lock: it refreshes the map's node snapshot once for every open page
+// and returns fields to add to the event ("nodes_version"), so a page fetches only the nodes
+// that changed, or nothing when its map is already at that version.
+//
 // Bounded: at most max_streams streams at once; past that Open is ResourceExhausted (the HTTP
 // side answers 503 with a typed error, and the page falls back to a slow refresh).
 #pragma once
@@ -45,6 +50,10 @@ class EventHub {
   // A Postgres notification arrived (any thread; never blocks on a stream).
   void Note(const std::string& channel) ABSL_LOCKS_EXCLUDED(mu_);
   int open_streams() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs before each change event with whether any stream is open; returns JSON members to
+  // add to the event's data (",\"name\":value...", or ""). Null to unset; unsetting waits
+  // for a call in progress, so the hook's owner may go away after it.
+  void SetChangeHook(std::function<std::string(bool watched)> hook) ABSL_LOCKS_EXCLUDED(hook_mu_);
 
  private:
   void Run();
@@ -62,6 +71,8 @@ class EventHub {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
+  absl::Mutex hook_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::function<std::string(bool)> hook_ ABSL_GUARDED_BY(hook_mu_);
 };
 
 }  // namespace hai

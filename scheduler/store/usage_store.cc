@@ -1,6 +1,8 @@
 #include "scheduler/store/usage_store.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -28,6 +30,67 @@ Micros FloorHour(Micros t) {
 Micros CeilHour(Micros t) {
   const Micros f = FloorHour(t);
   return f == t ? t : f + UsageStore::kHour;
+}
+// Periods of `len` microseconds aligned on the epoch (days, and weeks from a Thursday).
+Micros Floor(Micros t, Micros len) {
+  Micros r = t % len;
+  if (r < 0) r += len;
+  return t - r;
+}
+Micros Ceil(Micros t, Micros len) {
+  const Micros f = Floor(t, len);
+  return f == t ? t : f + len;
+}
+
+// A timestamptz literal of exact microseconds since the epoch.
+std::string At(Micros t) {
+  return absl::StrCat("(timestamptz 'epoch' + ", t, " * interval '1 microsecond')");
+}
+
+// The rollup periods (usage_rollups.span, in hours), longest first, and what each is summed
+// from: a day from its 24 hours (usage_hourly), a week from its 7 days.
+constexpr int kDaySpan = 24, kWeekSpan = 168;
+constexpr int kSpans[] = {kWeekSpan, kDaySpan};
+
+// The periods of `span` hours overlapping [from, to) whose parts are all rolled up and that
+// are not rolled up themselves: recorded in usage_rollups_done and summed from their parts.
+void FillPeriods(pqxx::work& tx, int span, Micros from, Micros to) {
+  const Micros len = span * UsageStore::kHour;
+  const Micros first = Floor(from, len), last = Ceil(to, len);
+  if (first >= last) return;
+  const bool of_hours = span == kDaySpan;
+  const std::string parts_done =
+      of_hours ? "(SELECT count(*) FROM usage_hours_done h WHERE h.hour >= d AND h.hour < d + "
+                 "interval '24 hours') = 24"
+               : "(SELECT count(*) FROM usage_rollups_done h WHERE h.span = 24 AND h.start >= d "
+                 "AND h.start < d + interval '168 hours') = 7";
+  std::vector<Micros> added;
+  for (const auto& r : tx.exec(absl::StrCat(
+           "INSERT INTO usage_rollups_done SELECT ", span, ", d FROM generate_series(", At(first),
+           ", ", At(last - len), ", interval '", span,
+           " hours') d WHERE NOT EXISTS (SELECT 1 FROM usage_rollups_done x WHERE x.span = ", span,
+           " AND x.start = d) AND ", parts_done, " RETURNING ", Us("start")))) {
+    added.push_back(r[0].as<int64_t>());
+  }
+  if (added.empty()) return;
+  std::sort(added.begin(), added.end());
+  // The parts of the new periods only, run by run (a day a year ago and today's are two
+  // short ranges of the index, not the year between them).
+  const std::string t = of_hours ? "hour" : "start";
+  std::string parts = "false";
+  for (size_t i = 0; i < added.size();) {
+    size_t j = i + 1;
+    while (j < added.size() && added[j] == added[j - 1] + len) ++j;
+    absl::StrAppend(&parts, " OR (", t, " >= ", At(added[i]), " AND ", t, " < ",
+                    At(added[j - 1] + len), ")");
+    i = j;
+  }
+  tx.exec(absl::StrCat("INSERT INTO usage_rollups SELECT ", span, ", date_bin('", span, " hours', ",
+                       t,
+                       ", timestamptz 'epoch') AS p, node_group, user_name, user_group, tier, "
+                       "sum(allocated_us), sum(lost_us), sum(idle_us), sum(unavailable_us) FROM ",
+                       of_hours ? "usage_hourly WHERE (" : "usage_rollups WHERE span = 24 AND (",
+                       parts, ") GROUP BY p, node_group, user_name, user_group, tier"));
 }
 
 Micros Now(pqxx::transaction_base& tx) {
@@ -106,13 +169,20 @@ usage::History UsageStore::LoadHistory(pqxx::transaction_base& tx, Micros from, 
           Us("coalesce(a.started_at, a.ended_at, now())"), ", ",
           Us("CASE WHEN a.preemptor_chain_id IS NOT NULL THEN a.suspend_requested_at END"),
           ", coalesce(prev.state = 'suspended' AND prev.preemptor_chain_id IS NOT NULL, false) "
-          "FROM attempts a JOIN chains c USING (chain_id) JOIN pods p USING (attempt_id) "
-          "LEFT JOIN attempts prev ON prev.chain_id = a.chain_id"
-          "  AND prev.attempt_no = a.attempt_no - 1 "
-          "LEFT JOIN primary_group pg ON pg.user_name = c.user_name "
-          "WHERE a.scheduled_at IS NOT NULL AND hai_held_span(a.scheduled_at, a.ended_at) && "
-          "tstzrange(",
-          kFrom, ", ", kTo, ")"),
+          // Each attempt's chain, pods and previous attempt by their keys (LATERAL ... OFFSET
+          // 0 keeps the joins nested loops over the index): the planner cannot estimate how
+          // few attempts the range finds, and at its guess (1 %) it would hash all the pods.
+          "FROM (SELECT * FROM attempts WHERE scheduled_at IS NOT NULL AND "
+          "hai_held_span(scheduled_at, ended_at) && tstzrange(",
+          kFrom, ", ", kTo,
+          ") OFFSET 0) a "
+          "JOIN LATERAL (SELECT user_name FROM chains WHERE chain_id = a.chain_id OFFSET 0) c "
+          "ON true "
+          "JOIN LATERAL (SELECT node, gpus FROM pods WHERE attempt_id = a.attempt_id OFFSET 0) p "
+          "ON true "
+          "LEFT JOIN LATERAL (SELECT state, preemptor_chain_id FROM attempts WHERE chain_id = "
+          "a.chain_id AND attempt_no = a.attempt_no - 1 OFFSET 0) prev ON true "
+          "LEFT JOIN primary_group pg ON pg.user_name = c.user_name"),
       from, end);
   h.holds.reserve(holds.size());
   for (const auto& r : holds) {
@@ -152,10 +222,27 @@ absl::StatusOr<int64_t> UsageStore::FillRollups(Micros from, Micros to) {
              first, last)) {
       missing.push_back(r[0].as<int64_t>());
     }
-    // Contiguous runs of missing hours: one history load and one pass each.
+    // A recomputed hour's day and week (rolled up before its hour was deleted) are summed
+    // again.
+    std::set<std::pair<int, Micros>> stale;
+    for (Micros hour : missing) {
+      for (int span : kSpans) stale.insert({span, Floor(hour, span * kHour)});
+    }
+    std::string periods;
+    for (const auto& [span, start] : stale) {
+      absl::StrAppend(&periods, periods.empty() ? "" : " OR ", "(span = ", span,
+                      " AND start = ", At(start), ")");
+    }
+    if (!periods.empty()) {
+      tx.exec(absl::StrCat("DELETE FROM usage_rollups WHERE ", periods,
+                           "; DELETE FROM usage_rollups_done WHERE ", periods));
+    }
+    // Contiguous runs of missing hours, at most a week each (bounded reads and memory when a
+    // long history is rolled up the first time): one history load and one pass each.
+    constexpr size_t kMaxRun = 7 * 24;
     for (size_t i = 0; i < missing.size();) {
       size_t j = i + 1;
-      while (j < missing.size() && missing[j] == missing[j - 1] + kHour) ++j;
+      while (j < missing.size() && j - i < kMaxRun && missing[j] == missing[j - 1] + kHour) ++j;
       const Micros run_from = missing[i];
       const Micros run_to = missing[j - 1] + kHour;
       const usage::History h = LoadHistory(tx, run_from, run_to, run_to);
@@ -175,20 +262,28 @@ absl::StatusOr<int64_t> UsageStore::FillRollups(Micros from, Micros to) {
       };
       for (int64_t b = 0; b < static_cast<int64_t>(j - i); ++b) {
         for (const usage::LedgerRow& r : usage::ToLedger(*a, h, b)) {
-          absl::StrAppend(
-              &values, pending == 0 ? "" : ", ", "(timestamptz 'epoch' + ", run_from + b * kHour,
-              " * interval '1 microsecond', ", tx.quote(r.node_group), ", ", tx.quote(r.user), ", ",
-              tx.quote(r.group), ", ", r.tier, ", ", r.figures.allocated, ", ",
-              r.figures.lost_to_preemption, ", ", r.figures.idle, ", ", r.figures.unavailable, ")");
+          absl::StrAppend(&values, pending == 0 ? "" : ", ", "(", At(run_from + b * kHour), ", ",
+                          tx.quote(r.node_group), ", ", tx.quote(r.user), ", ", tx.quote(r.group),
+                          ", ", r.tier, ", ", r.figures.allocated, ", ",
+                          r.figures.lost_to_preemption, ", ", r.figures.idle, ", ",
+                          r.figures.unavailable, ")");
           if (++pending == 1000) flush();
         }
       }
       flush();
       i = j;
     }
-    for (Micros hour : missing) {
-      tx.exec_params(absl::StrCat("INSERT INTO usage_hours_done VALUES (", kFrom, ")"), hour);
+    for (size_t i = 0; i < missing.size(); i += 1000) {
+      std::string hours;
+      for (size_t k = i; k < std::min(missing.size(), i + 1000); ++k) {
+        absl::StrAppend(&hours, k == i ? "(" : ", (", At(missing[k]), ")");
+      }
+      tx.exec(absl::StrCat("INSERT INTO usage_hours_done VALUES ", hours));
     }
+    // Days are summed from their hours and weeks from their days (also when no hour was
+    // missing here: a day whose hours two reports filled is complete only after the second).
+    FillPeriods(tx, kDaySpan, first, last);
+    FillPeriods(tx, kWeekSpan, first, last);
     computed = static_cast<int64_t>(missing.size());
     return absl::OkStatus();
   });
@@ -207,7 +302,7 @@ absl::StatusOr<UsageReport> UsageStore::Report(Micros since, Micros until,
     const Micros end = std::min(until, now);
     report.since = since;
     report.until = end;
-    // Whole hours that are rolled up answer from usage_hourly; the rest (the edges, and the
+    // Whole hours that are rolled up answer from the rollups; the rest (the edges, and the
     // hours too recent to roll up) is computed exactly from the history.
     Micros rolled_from = CeilHour(since), rolled_to = rolled_from;
     for (const auto& r : tx.exec_params(
@@ -219,12 +314,47 @@ absl::StatusOr<UsageReport> UsageStore::Report(Micros since, Micros until,
       rolled_to += kHour;
     }
     if (rolled_to > rolled_from) {
-      for (const auto& r : tx.exec_params(
-               absl::StrCat("SELECT node_group, user_name, user_group, tier, sum(allocated_us),"
-                            " sum(lost_us), sum(idle_us), sum(unavailable_us) FROM usage_hourly"
-                            " WHERE hour >= ",
-                            kFrom, " AND hour < ", kTo, " GROUP BY 1, 2, 3, 4"),
-               rolled_from, rolled_to)) {
+      // Sums of a few hundred rows per owner and node group, not 8,760 hours x them, for a
+      // year: enough memory to aggregate by hashing, and no parallel workers to start for it.
+      tx.exec("SET LOCAL work_mem = '64MB'; SET LOCAL max_parallel_workers_per_gather = 0");
+      // The run is covered by its rolled-up weeks, then by rolled-up days outside them; the
+      // gaps left are read from usage_hourly.
+      std::vector<std::pair<Micros, Micros>> gaps{{rolled_from, rolled_to}};
+      std::string periods = "false";
+      for (int span : kSpans) {
+        const Micros len = span * kHour;
+        std::vector<std::pair<Micros, Micros>> left;
+        for (const auto& [from, to] : gaps) {
+          Micros cursor = from;
+          if (Ceil(from, len) < Floor(to, len)) {
+            for (const auto& r : tx.exec(absl::StrCat(
+                     "SELECT ", Us("start"), " FROM usage_rollups_done WHERE span = ", span,
+                     " AND start >= ", At(Ceil(from, len)), " AND start < ", At(Floor(to, len)),
+                     " ORDER BY start"))) {
+              const Micros start = r[0].as<int64_t>();
+              if (cursor < start) left.emplace_back(cursor, start);
+              absl::StrAppend(&periods, " OR (span = ", span, " AND start = ", At(start), ")");
+              cursor = start + len;
+            }
+          }
+          if (cursor < to) left.emplace_back(cursor, to);
+        }
+        gaps = std::move(left);
+      }
+      std::string hours = "false";
+      for (const auto& [from, to] : gaps) {
+        absl::StrAppend(&hours, " OR (hour >= ", At(from), " AND hour < ", At(to), ")");
+      }
+      for (const auto& r : tx.exec(absl::StrCat(
+               "SELECT node_group, user_name, user_group, tier, sum(allocated_us), sum(lost_us),"
+               " sum(idle_us), sum(unavailable_us) FROM ("
+               " SELECT node_group, user_name, user_group, tier, allocated_us, lost_us, idle_us,"
+               "  unavailable_us FROM usage_rollups WHERE ",
+               periods,
+               " UNION ALL"
+               " SELECT node_group, user_name, user_group, tier, allocated_us, lost_us, idle_us,"
+               "  unavailable_us FROM usage_hourly WHERE ",
+               hours, ") r GROUP BY 1, 2, 3, 4"))) {
         usage::LedgerRow row{r[0].as<std::string>(),
                              r[1].as<std::string>(),
                              r[2].as<std::string>(),

@@ -1,6 +1,7 @@
 // Reads what usage accounting needs from Postgres (host_state_log, attempts, pods) into a
-// usage::History, keeps the hourly rollups (usage_hourly) of closed hours, and answers a
-// window as rollups of its whole closed hours plus the exact computation of its edges. All
+// usage::History, keeps the rollups of closed hours (usage_hourly) and of the UTC days and
+// weeks whose hours are all rolled up (usage_rollups), and answers a window as the rollups of
+// its whole weeks, days and hours plus the exact computation of its edges. All
 // arithmetic is the pure library's (scheduler/usage/usage.h); docs/usage.md has the rules.
 #pragma once
 
@@ -39,8 +40,9 @@ class UsageStore {
   static usage::History LoadHistory(pqxx::transaction_base& tx, usage::Micros from,
                                     usage::Micros to, usage::Micros now);
 
-  // Rolls up every closed hour in [from, to) not yet rolled up (whole hours). Returns how
-  // many it computed.
+  // Rolls up every closed hour in [from, to) not yet rolled up (whole hours), a week of
+  // history at a time, then every day and week overlapping it whose parts are all rolled up.
+  // Returns how many hours it computed.
   absl::StatusOr<int64_t> FillRollups(usage::Micros from, usage::Micros to);
 
  private:

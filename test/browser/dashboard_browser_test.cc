@@ -3,7 +3,8 @@
 // drives Debian's headless Chromium through puppeteer-core against haid's side port: sign-in,
 // a HIGH task of bob's taking a GPU on the open map, the LOW task's timeline (suspension,
 // preemptor, resume), bob refused alice's task, markup in a name and a log line shown as
-// text, CSRF refusals and an admin's cordon. Screenshots: <build>/test/browser/artifacts/.
+// text, CSRF refusals, an admin's cordon and drain from the map, and the usage page for a
+// window against `hai-cli usage --json`. Screenshots: <build>/test/browser/artifacts/.
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -75,6 +76,9 @@ TEST(DashboardBrowser, SignInPreemptionTimelineAuthorizationAndEscaping) {
        {"HAI_ADMIN_TOKEN", "admin-token-dash"},
        {"HAI_LOW_CHAIN", std::to_string(low)},
        {"HAI_SUBMIT_HIGH", submit_high},
+       {"HAI_CLI_ADMIN", absl::StrCat("cd ", Quote(cluster.dir()),
+                                      " && HAI_CONFIG_DIR=", Quote(cluster.dir() + "/home-boss"),
+                                      " ", BinDir(), "/hai-cli")},
        {"HAI_ARTIFACTS", artifacts}});
   std::cout << test.output;
   EXPECT_EQ(test.exit_code, 0) << test.output << "\n--- haid log ---\n" << cluster.DaemonLog();

@@ -5,7 +5,8 @@
 // Env (from the launcher): HAI_DASH_URL, HAI_ALICE_TOKEN, HAI_BOB_TOKEN, HAI_ADMIN_TOKEN,
 // HAI_LOW_CHAIN (alice's LOW task, running on every GPU, named with markup, logging
 // "<script>"), HAI_SUBMIT_HIGH (a shell command that submits bob's HIGH task and prints
-// its JSON), HAI_ARTIFACTS, CHROMIUM (default /usr/bin/chromium).
+// its JSON), HAI_CLI_ADMIN (a shell command prefix running hai-cli as the admin),
+// HAI_ARTIFACTS, CHROMIUM (default /usr/bin/chromium).
 'use strict';
 const { execSync } = require('node:child_process');
 const path = require('node:path');
@@ -18,6 +19,7 @@ const env = (k) => {
 const URL_ = env('HAI_DASH_URL');
 const ART = env('HAI_ARTIFACTS');
 const LOW = env('HAI_LOW_CHAIN');
+const T_START = Date.now();
 const NAME = '<img src=x onerror=alert(1)>';
 let failures = 0;
 function check(ok, what) {
@@ -154,15 +156,74 @@ async function main() {
     await admin.click(`.node[data-node="${node}"] button[data-action=READY]`);
     await admin.waitForSelector(`.node[data-node="${node}"][data-state=READY]`);
     check(true, 'the admin uncordoned ' + node);
+
+    // The admin drains it from the map: the prompt's reason shows with the new state, and the
+    // drain suspends the task running there, so the node's GPU comes free on the open map.
+    await admin.click(`.node[data-node="${node}"] button[data-action=DRAINING]`);
+    await admin.waitForSelector(`.node[data-node="${node}"][data-state=DRAINING]`);
+    const drained = await admin.$eval(`.node[data-node="${node}"] .node-state`, (e) => e.textContent);
+    check(drained === 'DRAINING: browser test', `the map shows ${node} draining with its reason ("${drained}")`);
+    const apiState = await admin.evaluate(async (n) => {
+      const r = await fetch('/api/v1/nodes', { credentials: 'same-origin' });
+      return (await r.json()).nodes.find((x) => x.name === n).state;
+    }, node);
+    check(apiState === 'DRAINING', `GET /api/v1/nodes has ${node} DRAINING (${apiState})`);
+    await admin.waitForSelector(`.node[data-node="${node}"] .gpu.free`, { timeout: 60000 });
+    check(true, `the drain suspended the task on ${node}: its GPU is free on the map`);
+    await shot(admin, '6-admin-drained');
+    // Some unavailable time for the drained node before the usage window closes.
+    await new Promise((r) => setTimeout(r, 8000));
+
+    // The usage page for a window (typed into its form) shows allocated, idle and unavailable
+    // GPU-hours that match `hai-cli usage --json` for the same window, and conserve capacity.
+    const iso = (ms) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+    const since = iso(T_START);  // the nodes exist by then: alice's task runs on them
+    const until = iso(Date.now() - 1000);
     await admin.goto(URL_ + '/#/usage', { waitUntil: 'networkidle0' });
-    await admin.waitForSelector('#usage');
-    await shot(admin, '6-usage');
+    await admin.waitForSelector('#usage-form');
+    for (const [name, value] of [['since', since], ['until', until]]) {
+      await admin.$eval(`#usage-form input[name=${name}]`, (e, v) => { e.value = v; }, value);
+    }
+    await admin.select('#usage-form select[name=by]', 'user');
+    await admin.click('#usage-form button[type=submit]');
+    await admin.waitForFunction((s, u) => {
+      const w = document.getElementById('usage-window');
+      return w && Date.parse(w.dataset.since) === Date.parse(s) && Date.parse(w.dataset.until) === Date.parse(u);
+    }, {}, since, until);
+    const shown = await admin.$$eval('#usage-rows tr[data-key]', (trs) => trs.map((tr) => ({
+      key: tr.dataset.key,
+      v: Object.fromEntries([...tr.querySelectorAll('td[data-field]')].map((td) => [td.dataset.field, td.textContent])),
+    })));
+    await shot(admin, '7-usage');
+    const fields = ['gpu_hours_allocated', 'gpu_hours_lost_to_preemption', 'gpu_hours_idle', 'gpu_hours_unavailable'];
+    let cli;
+    try {
+      cli = JSON.parse(execSync(`${env('HAI_CLI_ADMIN')} --json usage --since ${since} --until ${until} --by user`,
+        { encoding: 'utf8' }));
+    } catch (e) {
+      throw new Error('hai-cli usage failed: ' + (e.stdout || e.message));
+    }
+    const expected = cli.rows.map((r) => ({ key: r.key, v: Object.fromEntries(fields.map((f) => [f, Number(r[f]).toFixed(3)])) }));
+    check(JSON.stringify(shown) === JSON.stringify(expected),
+      `the usage page's rows equal hai-cli usage --json for ${since} .. ${until}:\n  page ${JSON.stringify(shown)}\n  cli  ${JSON.stringify(expected)}`);
+    const usageRow = (k) => shown.find((r) => r.key === k);
+    const num = (k, f) => Number((usageRow(k) || { v: {} }).v[f] || 0);
+    check(num('alice', 'gpu_hours_allocated') > 0 && num('bob', 'gpu_hours_allocated') > 0,
+      'alice and bob have allocated GPU-hours on the usage page');
+    check(num('(unallocated)', 'gpu_hours_unavailable') > 0,
+      `the drained node's time shows as unavailable (${num('(unallocated)', 'gpu_hours_unavailable')} GPU-hours)`);
+    // Conservation, on hai-cli's unrounded figures (the page shows the same ones, checked above).
+    const total = cli.rows.reduce((t, r) => t + r.gpu_hours_allocated + r.gpu_hours_idle + r.gpu_hours_unavailable, 0);
+    const capacity = 2 * (Date.parse(until) - Date.parse(since)) / 3600e3;  // 2 nodes x 1 GPU
+    check(Math.abs(total - capacity) < 1e-6,
+      `allocated + idle + unavailable (${total.toFixed(6)}) = 2 GPUs x the window (${capacity.toFixed(6)} GPU-hours)`);
+
     await admin.goto(URL_ + '/#/users', { waitUntil: 'networkidle0' });
     await admin.waitForSelector('#users');
-    await shot(admin, '7-users');
+    await shot(admin, '8-users');
     await admin.goto(URL_ + '/#/queue', { waitUntil: 'networkidle0' });
     await admin.waitForSelector('#queue');
-    await shot(admin, '8-queue');
+    await shot(admin, '9-queue');
 
     for (const [who, page] of [['alice', alice], ['bob', bob], ['admin', admin]]) {
       const alerts = page.dialogs.filter((d) => !d.startsWith('prompt:'));

@@ -1,7 +1,10 @@
 // Usage accounting against the real Postgres: the hosts trigger records every state change
 // whoever writes it, and a report over attempts and pods written with known timestamps gives
 // the hand-computed GPU-hours (the same history as usage_table_test), from hourly rollups and
-// exact edges alike; a non-admin's ledger is their own rows.
+// exact edges alike; a non-admin's ledger is their own rows. Over more than a week the report
+// reads whole weeks and days from usage_rollups and still equals the exact computation, also
+// after old history is edited and its hours are deleted to be recomputed (the stale days and
+// week go too).
 #include "scheduler/store/usage_store.h"
 
 #include <gtest/gtest.h>
@@ -46,9 +49,10 @@ class UsageStoreTest : public ::testing::Test {
         "('t', '",
         user, "', 'default', ", priority, ", 1, '/x') RETURNING chain_id")));
   }
-  void Attempt(int64_t chain, int no, const std::string& state, int tier, int64_t sched,
-               int64_t started, int64_t ended, const std::string& gpus, int64_t notice = 0,
-               int64_t preemptor = 0) {
+  // Returns the attempt id.
+  std::string Attempt(int64_t chain, int no, const std::string& state, int tier, int64_t sched,
+                      int64_t started, int64_t ended, const std::string& gpus, int64_t notice = 0,
+                      int64_t preemptor = 0) {
     const std::string id = db_->Query(absl::StrCat(
         "INSERT INTO attempts (chain_id, attempt_no, state, tier, scheduled_at, started_at, "
         "ended_at, suspend_requested_at, preemptor_chain_id) VALUES (",
@@ -57,6 +61,22 @@ class UsageStoreTest : public ::testing::Test {
         preemptor != 0 ? absl::StrCat(preemptor) : "NULL", ") RETURNING attempt_id"));
     db_->Exec(absl::StrCat("INSERT INTO pods (attempt_id, rank, node, gpus) VALUES (", id,
                            ", 0, 'gpu-1', '", gpus, "')"));
+    return id;
+  }
+  // The window computed exactly from the history (no rollups), grouped by user.
+  std::vector<usage::Row> Exact(int64_t since, int64_t until) {
+    std::vector<usage::Row> rows;
+    absl::Status s = pool_->Read("exact", [&](pqxx::read_transaction& tx) -> absl::Status {
+      const int64_t now =
+          tx.exec1("SELECT (extract(epoch from now()) * 1000000)::bigint")[0].as<int64_t>();
+      const usage::History h = UsageStore::LoadHistory(tx, since, until, now);
+      auto a = usage::Account(h, {.since = since, .until = std::min(until, now)});
+      if (!a.ok()) return a.status();
+      rows = usage::Group(usage::ToLedger(*a, h), usage::GroupBy::kUser);
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return rows;
   }
 
   std::unique_ptr<TestDatabase> db_;
@@ -128,6 +148,64 @@ TEST_F(UsageStoreTest, ReportMatchesTheHandComputedHistory) {
   EXPECT_EQ(mine[0].figures.lost_to_preemption, 8 * kHour);
 
   EXPECT_EQ(store.Report(t0, t0, std::nullopt).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+void ExpectSameRows(const std::vector<usage::Row>& got, const std::vector<usage::Row>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].key, want[i].key);
+    EXPECT_EQ(got[i].figures, want[i].figures) << got[i].key;
+  }
+}
+
+TEST_F(UsageStoreTest, WeeksAndDaysFromRollupsEqualTheExactComputation) {
+  // From 5 hours before the week before last (weeks start on the epoch's weekday): at least
+  // one whole week, then days and hours, to now.
+  const int64_t t0 = std::stoll(
+      db_->Query("SELECT (extract(epoch from date_bin('168 hours', now(), timestamptz 'epoch') "
+                 "- interval '341 hours') * 1e6)::bigint"));
+  db_->Exec("INSERT INTO hosts (node, node_group, gpus) VALUES ('gpu-1', 'default', 8)");
+  db_->Exec(absl::StrCat("UPDATE host_state_log SET at = ", Ts(t0)));
+  // Cordoned over [20h, 26h).
+  db_->Exec(absl::StrCat(
+      "INSERT INTO host_state_log (node, at, state, node_group, gpus) VALUES ('gpu-1', ",
+      Ts(t0 + 20 * kHour), ", 'cordoned', 'default', 8), ('gpu-1', ", Ts(t0 + 26 * kHour),
+      ", 'ready', 'default', 8)"));
+  const int64_t alice = Chain("alice", 0);
+  const int64_t bob = Chain("bob", 30);
+  // alice across a midnight, preempted by bob; bob until 50h; alice's restart.
+  Attempt(alice, 1, "suspended", 0, t0 + kHour, t0 + kHour, t0 + 30 * kHour, "{0,1,2,3,4,5,6,7}",
+          t0 + 29 * kHour, bob);
+  const std::string bobs = Attempt(bob, 1, "succeeded", 30, t0 + 30 * kHour,
+                                   t0 + 30 * kHour + 60000000, t0 + 50 * kHour, "{0,1,2,3}");
+  Attempt(alice, 2, "succeeded", 0, t0 + 31 * kHour, t0 + 32 * kHour, t0 + 40 * kHour, "{4,5,6,7}");
+
+  UsageStore store(*pool_);
+  const int64_t since = t0 - kHour / 2;
+  const int64_t until = std::stoll(
+      db_->Query("SELECT (extract(epoch from now() - interval '45 minutes') * 1e6)::bigint"));
+  auto r = store.Report(since, until, std::nullopt);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GE(std::stoi(db_->Query("SELECT count(*) FROM usage_rollups_done WHERE span = 24")), 7);
+  EXPECT_GE(std::stoi(db_->Query("SELECT count(*) FROM usage_rollups_done WHERE span = 168")), 1);
+  EXPECT_GT(std::stoi(db_->Query("SELECT count(*) FROM usage_rollups WHERE span = 168")), 0);
+  EXPECT_EQ(db_->Query(absl::StrCat("SELECT count(*) FROM usage_rollups WHERE start < ", Ts(t0))),
+            "0");
+  ExpectSameRows(usage::Group(r->ledger, usage::GroupBy::kUser), Exact(since, until));
+
+  // Old history edited by hand (bob ended at 35h), its hours deleted as docs/usage.md says:
+  // the next report recomputes them and sums their days and week again.
+  db_->Exec(absl::StrCat("UPDATE attempts SET ended_at = ", Ts(t0 + 35 * kHour),
+                         " WHERE attempt_id = ", bobs));
+  db_->Exec(absl::StrCat("DELETE FROM usage_hourly WHERE hour >= ", Ts(t0 + 30 * kHour),
+                         "; DELETE FROM usage_hours_done WHERE hour >= ", Ts(t0 + 30 * kHour)));
+  auto again = store.Report(since, until, std::nullopt);
+  ASSERT_TRUE(again.ok()) << again.status();
+  const std::vector<usage::Row> exact = Exact(since, until);
+  ExpectSameRows(usage::Group(again->ledger, usage::GroupBy::kUser), exact);
+  ASSERT_EQ(exact.size(), 3u);
+  EXPECT_EQ(exact[2].key, "bob");
+  EXPECT_EQ(exact[2].figures.allocated, 4 * 5 * kHour);
 }
 
 }  // namespace

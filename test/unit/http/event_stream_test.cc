@@ -1,7 +1,8 @@
 // Server-sent-event streams on the side port's HTTP server (http_core.h) and the dashboard's
 // hub (event_hub.h), over real loopback sockets: the head without a length, events sent
 // from another thread arriving at once, a stream outliving request_timeout, a client
-// closing its end closing the stream, the hub's bound and its coalesced change events; and
+// closing its end closing the stream, the hub's bound, its coalesced change events and the
+// change hook (run before each change event, its fields in the event, unset safely); and
 // the dashboard's sessions (web_sessions.h) and cookie parsing.
 #include <poll.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "scheduler/http/dashboard.h"
@@ -193,6 +195,48 @@ TEST(EventHubTest, RefusesStreamsPastItsBoundAndCoalescesChanges) {
   hub.Stop();
   close(b);
   close(c);
+}
+
+TEST(EventHubTest, ChangeHookRunsBeforeEachChangeEventAndAddsItsFields) {
+  EventHub hub(4, nullptr);
+  std::atomic<int> calls{0}, watched_calls{0};
+  hub.SetChangeHook([&](bool watched) -> std::string {
+    ++calls;
+    if (!watched) return "";
+    ++watched_calls;
+    return absl::StrCat(",\"nodes_version\":", 40 + watched_calls.load());
+  });
+  hub.Start();
+  // Nobody watching: the hook still hears of the change (to mark its snapshot stale).
+  hub.Note("hai_admin");
+  const auto deadline = absl::Now() + absl::Seconds(5);
+  while (calls.load() == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(watched_calls.load(), 0);
+
+  StreamServer s([&] {
+    auto st = hub.Open();
+    http::Response r{200, "text/event-stream", ""};
+    if (st.ok()) r.stream = *st;
+    return r;
+  });
+  const int a = s.Connect();
+  std::string got;
+  Send(a, "GET /events HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(ReadUntil(a, "event: hello", 2000, &got));
+  hub.Note("hai_admin");
+  ASSERT_TRUE(ReadUntil(a, "\"nodes_version\":41", 2000, &got)) << got;
+  EXPECT_THAT(got, HasSubstr("\"admin\":true,\"attempts\":false,\"nodes_version\":41,"));
+  // Unset: later events carry no hook fields (and the hook's owner may be gone).
+  hub.SetChangeHook(nullptr);
+  const size_t seen = got.size();
+  absl::SleepFor(absl::Milliseconds(60));
+  hub.Note("hai_attempts");
+  ASSERT_TRUE(ReadUntil(a, "\"attempts\":true", 2000, &got)) << got;
+  EXPECT_THAT(got.substr(seen), Not(HasSubstr("nodes_version")));
+  EXPECT_EQ(watched_calls.load(), 1);
+  hub.Stop();
+  close(a);
 }
 
 TEST(WebSessionsTest, TokensByRandomIdUntilExpiryOrRemoval) {
