@@ -71,8 +71,9 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-double KiB(const std::string& text, const std::string& key) {
-  std::regex re(key + ":\\s+([0-9]+) kB");
+// The number after "Key:" in /proc's status or smaps_rollup (kB for sizes, a count for Threads).
+double Field(const std::string& text, const std::string& key) {
+  std::regex re(key + ":\\s+([0-9]+)");
   std::smatch m;
   if (!std::regex_search(text, m, re)) return 0;
   return std::stod(m[1]);
@@ -102,9 +103,9 @@ std::map<std::string, Mem> MeasureMemory(pid_t haid, const std::string& config_p
     if (kind == "rank supervisor" && smaps.empty()) continue;
     Mem& m = out[kind];
     ++m.processes;
-    m.rss_mib += KiB(smaps, "Rss") / 1024;
-    m.pss_mib += KiB(smaps, "Pss") / 1024;
-    m.threads += static_cast<int>(KiB(status + " kB", "Threads"));
+    m.rss_mib += Field(smaps, "Rss") / 1024;
+    m.pss_mib += Field(smaps, "Pss") / 1024;
+    m.threads += static_cast<int>(Field(status, "Threads"));
   }
   ::closedir(d);
   return out;
