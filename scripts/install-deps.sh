@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql redis-server python3 python3-grpcio python3-protobuf docker-compose procps
   libyaml-cpp-dev openssl nodejs  # Kubernetes runtime (kubeconfig), its tests (TLS, schema)
+  curl  # the e2e harness's and tls_e2e_test's HTTPS probes of the side port
   python3-matplotlib  # hai-sim --plot (bench/sim/plot.py)
   jupyter-notebook python3-ipykernel  # Jupyter dev containers (docs/jupyter.md) and their e2e test
   chromium  # the dashboard's browser test (test/browser: puppeteer-core drives it headless)
