@@ -3,11 +3,9 @@
 #include "common/config.h"
 
 #include <arpa/inet.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -19,6 +17,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/proc.h"
 
 namespace hai {
 namespace {
@@ -599,12 +598,8 @@ bool IsLoopbackListen(const std::string& listen) {
 std::string ManagerSocketPath(const Config& config) {
   // Named for the host: replicas may share data_dir (a volume both mount), and a unix socket
   // only reaches processes on the host that bound it.
-  char host[65] = {};
-  if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
-    std::snprintf(host, sizeof(host), "localhost");
-  }
   return (std::filesystem::absolute(config.server.data_dir) /
-          absl::StrCat("haid-", absl::string_view(host).substr(0, 32), ".sock"))
+          absl::StrCat("haid-", proc::HostName().substr(0, 32), ".sock"))
       .lexically_normal()
       .string();
 }

@@ -96,4 +96,10 @@ std::optional<int64_t> SelfStartTime() {
   return parsed->start_time;
 }
 
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
 }  // namespace hai::proc

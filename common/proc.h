@@ -43,4 +43,9 @@ Process Read(pid_t pid, const std::string& proc_root = "/proc");
 // This process's start time (field 22 of /proc/self/stat); nullopt when unreadable.
 std::optional<int64_t> SelfStartTime();
 
+// This machine's host name ("localhost" when unknown). One function for every user, because
+// they must agree: managers record it, haid compares it with its own (ManagerLiveness), and it
+// names a replica in the leader election and the managers' socket (ManagerSocketPath).
+std::string HostName();
+
 }  // namespace hai::proc

@@ -107,12 +107,6 @@ absl::StatusOr<std::unique_ptr<hai::manager::PodRuntime>> MakeRuntime(const hai:
       std::make_unique<kube::KubeClient>(*std::move(endpoint), client), attempt_id, std::move(opt));
 }
 
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
-  return buf;
-}
-
 // Reads the credential haid wrote to `fd` and closes it, so no rank inherits it.
 absl::StatusOr<std::string> ReadCredential(int fd) {
   std::string cred;
@@ -204,7 +198,7 @@ int main(int argc, char** argv) {
     if (!cred.ok()) return Usage(std::string(cred.status().message()));
     credential = *std::move(cred);
   }
-  const hai::manager::ManagerIdentity me{static_cast<int>(::getpid()), HostName(),
+  const hai::manager::ManagerIdentity me{static_cast<int>(::getpid()), hai::proc::HostName(),
                                          hai::proc::SelfStartTime()};
   std::unique_ptr<hai::manager::AttemptStore> store;
   if (config->manager.store == "haid") {

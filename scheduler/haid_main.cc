@@ -37,6 +37,7 @@
 #include "common/log.h"
 #include "common/migrate.h"
 #include "common/pg.h"
+#include "common/proc.h"
 #include "scheduler/api/auth.h"
 #include "scheduler/api/jupyter_service.h"
 #include "scheduler/api/services.h"
@@ -190,10 +191,8 @@ int RunDaemon(const hai::Config& config, const std::string& config_path,
        config.manager.store == "haid" ? (*manager_api)->credentials() : nullptr});
   hai::Scheduler scheduler(store, config, launcher, notifier, metrics);
   // Every replica runs the election; the loop acts only while this one leads (docs/deploy.md).
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "localhost");
   hai::LeaderElector elector({.url = db_url,
-                              .name = std::string(host) + ":" + std::to_string(::getpid()),
+                              .name = hai::proc::HostName() + ":" + std::to_string(::getpid()),
                               .lease = config.scheduler.leader_lease,
                               .poll = config.scheduler.leader_poll},
                              [&](int64_t epoch) {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "scheduler/events/notification.h"
 #include "scheduler/loop/snapshot_builder.h"
 #include "scheduler/policy/decide.h"
@@ -63,12 +64,6 @@ void RaiseSchedulerPriority() {
   }
 }
 
-// The host name managers record (manager/main.cc HostName).
-std::string ThisHost() {
-  char buf[256] = {};
-  return ::gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "localhost";
-}
-
 std::unique_ptr<RankReaper> MakeRankReaper(const Config& config) {
   if (config.manager.runtime != "local") {
     return std::make_unique<UnconfirmedRankReaper>(config.manager.runtime);
@@ -76,7 +71,7 @@ std::unique_ptr<RankReaper> MakeRankReaper(const Config& config) {
   // The managers' <data_dir>/run (manager/lifecycle.cc), resolved as haid resolves data_dir.
   std::error_code ec;
   const std::filesystem::path data_dir = std::filesystem::absolute(config.server.data_dir, ec);
-  return std::make_unique<LocalRankReaper>((data_dir / "run").string(), ThisHost());
+  return std::make_unique<LocalRankReaper>((data_dir / "run").string(), proc::HostName());
 }
 
 policy::PolicyConfig PolicyConfigOf(const SchedulerConfig& c) {
@@ -106,7 +101,7 @@ Scheduler::Scheduler(store::LoopStore& store, const Config& config, ManagerProce
       reaper_(MakeRankReaper(config)),
       supervisor_(store, processes, *reaper_, metrics,
                   SupervisionOptions{.manager_timeout = config.scheduler.manager_timeout,
-                                     .this_host = ThisHost()}),
+                                     .this_host = proc::HostName()}),
       timings_(metrics, absl::Now()) {}
 
 Scheduler::~Scheduler() { Stop(); }
